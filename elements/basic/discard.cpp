@@ -1,0 +1,13 @@
+#include "discard.hpp"
+
+namespace weft::basic {
+
+const ElementClass& Discard::klass() {
+  static const ElementClass k = ElementClass::make<Discard>("Discard")
+                                    .describe("Drops every packet it receives, counting them.")
+                                    .input("in")
+                                    .drop("discarded", "every packet that arrives");
+  return k;
+}
+
+}  // namespace weft::basic

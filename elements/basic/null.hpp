@@ -1,0 +1,21 @@
+// Null — pass packets through unchanged.
+//
+// Ports:       input `in`; output `out`
+// Parameters:  none
+// Drops:       none
+//
+// Useful as a placeholder while building a graph, and to measure the cost of
+// one element hop (bench/chain).
+#pragma once
+
+#include "weft/element.hpp"
+
+namespace weft::basic {
+
+class Null final : public Element {
+ public:
+  static const ElementClass& klass();
+  void push(uint16_t, Batch& b) override { output(0, b); }
+};
+
+}  // namespace weft::basic

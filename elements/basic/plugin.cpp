@@ -1,0 +1,26 @@
+// The "basic" element family: ports, classification and plumbing. Built
+// exactly as a third-party plugin is: public headers, WEFT_PLUGIN manifest,
+// one factory per class.
+#include "classifier.hpp"
+#include "counter.hpp"
+#include "discard.hpp"
+#include "forward.hpp"
+#include "merge.hpp"
+#include "null.hpp"
+#include "port_rx.hpp"
+#include "port_tx.hpp"
+#include "tee.hpp"
+#include "weft/plugin.hpp"
+
+WEFT_PLUGIN("basic", WEFT_VERSION_STRING, "Ports, classifier and plumbing elements",
+            "PortRx PortTx Classifier Merge Forward Counter Discard Tee Null");
+
+WEFT_EXPORT_CLASS(PortRx, weft::basic::PortRx::klass())
+WEFT_EXPORT_CLASS(PortTx, weft::basic::PortTx::klass())
+WEFT_EXPORT_CLASS(Classifier, weft::basic::Classifier::klass())
+WEFT_EXPORT_CLASS(Merge, weft::basic::Merge::klass())
+WEFT_EXPORT_CLASS(Forward, weft::basic::Forward::klass())
+WEFT_EXPORT_CLASS(Counter, weft::basic::Counter::klass())
+WEFT_EXPORT_CLASS(Discard, weft::basic::Discard::klass())
+WEFT_EXPORT_CLASS(Tee, weft::basic::Tee::klass())
+WEFT_EXPORT_CLASS(Null, weft::basic::Null::klass())

@@ -1,0 +1,48 @@
+#include "port_tx.hpp"
+
+#include <rte_ethdev.h>
+
+namespace weft::basic {
+
+enum : uint16_t { kDropTxFull = 0 };
+
+const ElementClass& PortTx::klass() {
+  static const ElementClass k =
+      ElementClass::make<PortTx>("PortTx")
+          .describe("Transmits packets on a DPDK port.",
+                    "Sends each batch with rte_eth_tx_burst on the worker's own TX queue. If the queue is full it "
+                    "retries `retries` times, then drops what is left (reason tx_full).")
+          .input("in")
+          .required("port", ParamType::Port, "graph port to transmit on")
+          .param("retries", ParamType::UInt, "8", "extra transmit attempts when the TX queue is full")
+          .drop("tx_full", "the TX queue stayed full after all retries")
+          .handler("port", true, false, "DPDK port id and TX queue used by this worker");
+  return k;
+}
+
+void PortTx::configure(ConfigContext& ctx) {
+  const Params& p = ctx.params();
+  port_ = p.get<std::string>("port");
+  retries_ = p.get<uint32_t>("retries");
+  ctx.use_tx(port_, p.mark("port"));
+}
+
+void PortTx::initialize(InitContext& ctx) {
+  port_id_ = ctx.port_id(port_);
+  queue_id_ = ctx.tx_queue(port_);
+}
+
+void PortTx::push(uint16_t, Batch& b) {
+  uint16_t sent = rte_eth_tx_burst(port_id_, queue_id_, b.pkts, b.count);
+  for (unsigned tries = 0; sent < b.count && tries < retries_; tries++)
+    sent += rte_eth_tx_burst(port_id_, queue_id_, b.pkts + sent, static_cast<uint16_t>(b.count - sent));
+  for (uint16_t i = sent; i < b.count; i++) drop(b.pkts[i], kDropTxFull);
+}
+
+void PortTx::add_handlers(HandlerSet& h) {
+  h.read("port", "DPDK port id and TX queue used by this worker", [this] {
+    return port_ + " (port " + std::to_string(port_id_) + ", queue " + std::to_string(queue_id_) + ")";
+  });
+}
+
+}  // namespace weft::basic

@@ -1,0 +1,310 @@
+// weft::Element — the base class of every element, built-in or third-party.
+//
+// An element class is described once by an ElementClass (name, docs, ports,
+// parameter schema, drop reasons, handlers) and instantiated once per worker
+// lcore. Each instance runs on exactly one lcore, so it needs no locks.
+//
+// Lifecycle of an instance:
+//   configure(ConfigContext&)  parse parameters (no DPDK calls: also run by
+//                              `routerctl validate`); throw ConfigError with
+//                              the position of the offending value
+//   initialize(InitContext&)   allocate per-lcore state (DPDK is up)
+//   take_state(old)            on reload, adopt the state of the old instance
+//                              with the same id and class
+//   push()/run()               the fast path
+//   cleanup()                  release what initialize took
+//
+// Packets move in batches. An element either hands a whole batch to one
+// output (output()), or sorts packets into per-output staging batches
+// (emit()) which the framework pushes downstream when push() returns. Every
+// packet an element does not forward is given to drop() with a named reason.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "weft/batch.hpp"
+#include "weft/counter.hpp"
+#include "weft/dpdk.hpp"
+#include "weft/error.hpp"
+#include "weft/params.hpp"
+
+namespace weft {
+
+class Element;
+
+// ---------------------------------------------------------------------------
+// Class description
+// ---------------------------------------------------------------------------
+
+struct DropReasonSpec {
+  std::string name;
+  std::string doc;
+};
+
+struct HandlerSpec {
+  std::string name;
+  bool readable = false;
+  bool writable = false;
+  std::string doc;
+};
+
+// How the state of an old instance is carried into its replacement on reload.
+struct StateCarry {
+  bool carried = false;
+  std::string why;
+  static StateCarry kept(std::string why_) { return {true, std::move(why_)}; }
+  static StateCarry reset(std::string why_) { return {false, std::move(why_)}; }
+};
+
+struct ElementClass {
+  std::string name;
+  std::string summary;  // one line
+  std::string doc;      // paragraphs: what it does, how to use it
+  std::vector<std::string> inputs;   // empty: a source (polled by run())
+  bool variadic_inputs = false;      // any number of inputs named in0, in1, ...
+  std::vector<std::string> outputs;  // fixed outputs
+  bool dynamic_outputs = false;      // outputs decided by configure()
+  std::string outputs_doc;           // how dynamic outputs are named
+  std::vector<ParamSpec> params;
+  std::vector<DropReasonSpec> drops;
+  std::vector<HandlerSpec> handlers;
+  std::function<std::unique_ptr<Element>()> create;
+
+  template <class T>
+  static ElementClass make(std::string class_name) {
+    ElementClass c;
+    c.name = std::move(class_name);
+    c.create = [] { return std::unique_ptr<Element>(new T()); };
+    return c;
+  }
+  ElementClass& describe(std::string one_line, std::string long_doc = {}) {
+    summary = std::move(one_line);
+    doc = std::move(long_doc);
+    return *this;
+  }
+  ElementClass& input(std::string n) {
+    inputs.push_back(std::move(n));
+    return *this;
+  }
+  ElementClass& any_inputs() {
+    variadic_inputs = true;
+    return *this;
+  }
+  ElementClass& output(std::string n) {
+    outputs.push_back(std::move(n));
+    return *this;
+  }
+  ElementClass& outputs_from_config(std::string how) {
+    dynamic_outputs = true;
+    outputs_doc = std::move(how);
+    return *this;
+  }
+  ElementClass& param(std::string n, ParamType t, std::string default_yaml, std::string d) {
+    params.push_back({std::move(n), t, false, std::move(default_yaml), std::move(d)});
+    return *this;
+  }
+  ElementClass& required(std::string n, ParamType t, std::string d) {
+    params.push_back({std::move(n), t, true, {}, std::move(d)});
+    return *this;
+  }
+  ElementClass& drop(std::string n, std::string d) {
+    drops.push_back({std::move(n), std::move(d)});
+    return *this;
+  }
+  ElementClass& handler(std::string n, bool r, bool w, std::string d) {
+    handlers.push_back({std::move(n), r, w, std::move(d)});
+    return *this;
+  }
+};
+
+// ---------------------------------------------------------------------------
+// Contexts the framework hands to an element
+// ---------------------------------------------------------------------------
+
+class ConfigContext {
+ public:
+  virtual ~ConfigContext() = default;
+  virtual const Params& params() const = 0;
+  virtual const std::string& element_id() const = 0;
+  virtual unsigned worker_count() const = 0;
+  // Dynamic outputs (ElementClass::outputs_from_config): their names, in the
+  // order the element will index them.
+  virtual void set_outputs(std::vector<std::string> names) = 0;
+  // Declares that each worker's instance polls RX queue `queue` of `port` (or,
+  // with queue < 0, the queue numbered after its worker index). The framework
+  // refuses a graph in which two pollers claim one queue.
+  virtual void claim_rx(const std::string& port, int queue, Mark where) = 0;
+  // Declares that this element transmits on `port` (one TX queue per worker).
+  virtual void use_tx(const std::string& port, Mark where) = 0;
+};
+
+class InitContext {
+ public:
+  virtual ~InitContext() = default;
+  virtual unsigned worker_index() const = 0;
+  virtual unsigned worker_count() const = 0;
+  virtual unsigned lcore() const = 0;
+  virtual int socket() const = 0;
+  // The worker's packet buffer pool (for elements that create or copy packets).
+  virtual rte_mempool* mempool() const = 0;
+  // DPDK port id of a graph port; throws InitError if unknown.
+  virtual uint16_t port_id(const std::string& port) const = 0;
+  // Queues this worker uses on a port.
+  virtual uint16_t rx_queue(const std::string& port) const = 0;
+  virtual uint16_t tx_queue(const std::string& port) const = 0;
+};
+
+// Named read/write values reachable through `routerctl handler`. Handlers run
+// on the element's own lcore between two batches, so they may touch the
+// element's state without locks.
+class HandlerSet {
+ public:
+  using Reader = std::function<std::string()>;
+  using Writer = std::function<void(const std::string&)>;  // throw std::invalid_argument on bad input
+  struct Entry {
+    std::string name;
+    std::string doc;
+    Reader read;
+    Writer write;
+  };
+  void read(std::string name, std::string doc, Reader r) { entries_.push_back({std::move(name), std::move(doc), std::move(r), {}}); }
+  void write(std::string name, std::string doc, Writer w) { entries_.push_back({std::move(name), std::move(doc), {}, std::move(w)}); }
+  void read_write(std::string name, std::string doc, Reader r, Writer w) {
+    entries_.push_back({std::move(name), std::move(doc), std::move(r), std::move(w)});
+  }
+  const std::vector<Entry>& entries() const { return entries_; }
+  const Entry* find(const std::string& name) const {
+    for (const auto& e : entries_)
+      if (e.name == name) return &e;
+    return nullptr;
+  }
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+// ---------------------------------------------------------------------------
+// Element
+// ---------------------------------------------------------------------------
+
+struct OutputPort {
+  Element* target = nullptr;
+  uint16_t target_input = 0;
+  Counter packets;
+  Counter bytes;
+  Batch staging;
+};
+
+class Element {
+ public:
+  Element() = default;
+  Element(const Element&) = delete;
+  Element& operator=(const Element&) = delete;
+  virtual ~Element() = default;
+
+  virtual void configure(ConfigContext& ctx) { (void)ctx; }
+  virtual void initialize(InitContext& ctx) { (void)ctx; }
+  virtual void cleanup() {}
+
+  // A batch arrives on input `input`. The element owns the packets: each must
+  // be forwarded (output/emit) or dropped before push returns.
+  virtual void push(uint16_t input, Batch& batch) = 0;
+
+  // Sources (classes with no inputs) are polled by their worker; return true
+  // if any packet moved (used to detect idleness).
+  virtual bool run() { return false; }
+
+  // Reload: adopt state from `old` (same id and class, previous graph). Runs
+  // on the control thread while both graphs are stopped or before the new one
+  // starts, never concurrently with old->push().
+  virtual StateCarry take_state(Element& old) {
+    (void)old;
+    return StateCarry::reset("element keeps no state");
+  }
+
+  virtual void add_handlers(HandlerSet& handlers) { (void)handlers; }
+
+  // --- identity (set by the framework) ---
+  const std::string& id() const { return id_; }
+  const ElementClass& element_class() const { return *class_; }
+  unsigned worker_index() const { return worker_; }
+
+  // --- observability (read by the control thread) ---
+  size_t output_count() const { return n_outputs_; }
+  const OutputPort& output_port(size_t i) const { return outputs_[i]; }
+  size_t drop_reason_count() const { return class_->drops.size(); }
+  uint64_t drops(size_t reason) const { return drops_[reason].get(); }
+
+  // Framework use: after push returns, hand staged packets downstream.
+  void flush_staged() {
+    if (!staged_) return;
+    flush_all();
+  }
+
+ protected:
+  // Hands a whole batch to output `port`. The batch is consumed.
+  void output(uint16_t port, Batch& b) {
+    OutputPort& o = outputs_[port];
+    account(o, b);
+    o.target->push(o.target_input, b);
+    o.target->flush_staged();
+  }
+
+  // Stages one packet for output `port`; staged packets go downstream when
+  // push()/run() returns (or as soon as a staging batch is full).
+  void emit(uint16_t port, rte_mbuf* m) {
+    OutputPort& o = outputs_[port];
+    o.staging.add(m);
+    staged_ = true;
+    if (o.staging.full()) flush_one(o);
+  }
+
+  // Frees a packet and counts it under drop reason `reason` (an index into
+  // the class's drop list).
+  void drop(rte_mbuf* m, uint16_t reason) {
+    drops_[reason].inc();
+    rte_pktmbuf_free(m);
+  }
+  // Counts a loss that involved no packet of ours (a failed copy, say).
+  void count_drop(uint16_t reason, uint64_t n = 1) { drops_[reason].add(n); }
+  void drop(Batch& b, uint16_t reason) {
+    drops_[reason].add(b.count);
+    rte_pktmbuf_free_bulk(b.pkts, b.count);
+    b.clear();
+  }
+
+ private:
+  friend class ElementWiring;
+
+  static void account(OutputPort& o, const Batch& b) {
+    uint64_t bytes = 0;
+    for (uint16_t i = 0; i < b.count; i++) bytes += b.pkts[i]->pkt_len;
+    o.packets.add(b.count);
+    o.bytes.add(bytes);
+  }
+  void flush_one(OutputPort& o) {
+    account(o, o.staging);
+    o.target->push(o.target_input, o.staging);
+    o.staging.clear();
+    o.target->flush_staged();
+  }
+  void flush_all() {
+    staged_ = false;
+    for (size_t i = 0; i < n_outputs_; i++)
+      if (!outputs_[i].staging.empty()) flush_one(outputs_[i]);
+  }
+
+  std::string id_;
+  const ElementClass* class_ = nullptr;
+  unsigned worker_ = 0;
+  bool staged_ = false;
+  size_t n_outputs_ = 0;
+  std::unique_ptr<OutputPort[]> outputs_;
+  std::unique_ptr<Counter[]> drops_;
+};
+
+}  // namespace weft

@@ -1,0 +1,279 @@
+#include "control_api.hpp"
+
+#include <rte_ethdev.h>
+#include <unistd.h>
+
+#include "weft/version.hpp"
+
+namespace weft {
+
+json class_json(const ElementClass& k, const std::string& plugin_path) {
+  json j;
+  j["name"] = k.name;
+  j["summary"] = k.summary;
+  j["doc"] = k.doc;
+  j["plugin"] = plugin_path;
+  j["inputs"] = k.inputs;
+  j["variadic_inputs"] = k.variadic_inputs;
+  j["outputs"] = k.outputs;
+  j["dynamic_outputs"] = k.dynamic_outputs;
+  j["outputs_doc"] = k.outputs_doc;
+  j["params"] = json::array();
+  for (const auto& p : k.params)
+    j["params"].push_back({{"name", p.name},
+                           {"type", to_string(p.type)},
+                           {"required", p.required},
+                           {"default", p.default_value},
+                           {"doc", p.doc}});
+  j["drops"] = json::array();
+  for (const auto& d : k.drops) j["drops"].push_back({{"name", d.name}, {"doc", d.doc}});
+  j["handlers"] = json::array();
+  for (const auto& h : k.handlers)
+    j["handlers"].push_back({{"name", h.name}, {"read", h.readable}, {"write", h.writable}, {"doc", h.doc}});
+  return j;
+}
+
+json classes_json(const PluginLoader& loader) {
+  json out = json::array();
+  for (const auto& n : loader.class_names()) out.push_back(class_json(*loader.find(n), loader.plugin_of(n)));
+  return out;
+}
+
+json plugins_json(const PluginLoader& loader) {
+  json out = json::array();
+  for (const auto& p : loader.plugins())
+    out.push_back({{"path", p.path},
+                   {"name", p.name},
+                   {"version", p.version},
+                   {"description", p.description},
+                   {"abi", std::to_string(p.abi_major) + "." + std::to_string(p.abi_minor)},
+                   {"framework_version", p.framework_version},
+                   {"compiler_abi", p.compiler_abi},
+                   {"dpdk_version", p.dpdk_version},
+                   {"classes", p.classes}});
+  return out;
+}
+
+json graph_json(const GraphPlan& plan) {
+  json j;
+  j["name"] = plan.spec->name;
+  j["file"] = plan.spec->file;
+  j["workers"] = plan.spec->worker_lcores;
+  j["ports"] = json::array();
+  for (const auto& p : plan.ports)
+    j["ports"].push_back({{"name", p.spec->name},
+                          {"device", p.spec->device},
+                          {"args", p.spec->args},
+                          {"rx_queues", p.rx_queues},
+                          {"tx_queues", p.tx_queues}});
+  j["elements"] = json::array();
+  for (const auto& n : plan.nodes) {
+    json e{{"id", n.spec->id}, {"class", n.klass ? n.klass->name : std::string()}, {"inputs", n.inputs}};
+    e["outputs"] = json::array();
+    for (size_t o = 0; o < n.outputs.size(); o++) {
+      json out{{"name", n.outputs[o]}};
+      if (n.links[o].element >= 0) {
+        const NodePlan& t = plan.nodes[static_cast<size_t>(n.links[o].element)];
+        out["to"] = t.spec->id;
+        out["to_input"] = n.links[o].input < t.inputs.size() ? t.inputs[n.links[o].input]
+                                                             : std::to_string(n.links[o].input);
+      }
+      e["outputs"].push_back(out);
+    }
+    json ports = json::array();
+    for (const auto& c : n.rx_claims) ports.push_back({{"port", c.port}, {"dir", "rx"}});
+    for (const auto& t : n.tx_ports) ports.push_back({{"port", t}, {"dir", "tx"}});
+    e["dpdk_ports"] = ports;
+    j["elements"].push_back(e);
+  }
+  return j;
+}
+
+json stats_json(const Runtime& rt) {
+  const GraphPlan& plan = rt.plan();
+  json j;
+  j["uptime_s"] = rt.elapsed_s();
+  j["elements"] = json::array();
+  const unsigned nw = static_cast<unsigned>(rt.workers().size());
+  for (size_t i = 0; i < plan.nodes.size(); i++) {
+    const NodePlan& n = plan.nodes[i];
+    json e{{"id", n.spec->id}, {"class", n.klass->name}};
+    json per = json::array();
+    uint64_t tot_in = 0, tot_out = 0, tot_drop = 0;
+    for (unsigned w = 0; w < nw; w++) {
+      const Element* el = rt.element(w, i);
+      if (!el) continue;
+      json lw{{"worker", w}, {"lcore", rt.workers()[w]->lcore}};
+      // Inputs are the outputs wired to this element: no counting on the fast path.
+      json inputs = json::array();
+      for (size_t in = 0; in < std::max<size_t>(n.inputs.size(), 1); in++) {
+        uint64_t pk = 0, by = 0;
+        for (size_t s = 0; s < plan.nodes.size(); s++)
+          for (size_t o = 0; o < plan.nodes[s].links.size(); o++)
+            if (plan.nodes[s].links[o].element == static_cast<int>(i) && plan.nodes[s].links[o].input == in) {
+              const OutputPort& op = rt.element(w, s)->output_port(o);
+              pk += op.packets.get();
+              by += op.bytes.get();
+            }
+        if (in < n.inputs.size()) inputs.push_back({{"name", n.inputs[in]}, {"packets", pk}, {"bytes", by}});
+        tot_in += pk;
+      }
+      json outputs = json::array();
+      for (size_t o = 0; o < el->output_count(); o++) {
+        const OutputPort& op = el->output_port(o);
+        outputs.push_back({{"name", n.outputs[o]}, {"packets", op.packets.get()}, {"bytes", op.bytes.get()}});
+        tot_out += op.packets.get();
+      }
+      json drops = json::object();
+      for (size_t d = 0; d < el->drop_reason_count(); d++) {
+        drops[n.klass->drops[d].name] = el->drops(d);
+        tot_drop += el->drops(d);
+      }
+      lw["inputs"] = inputs;
+      lw["outputs"] = outputs;
+      lw["drops"] = drops;
+      per.push_back(lw);
+    }
+    e["workers"] = per;
+    e["total"] = {{"in", tot_in}, {"out", tot_out}, {"dropped", tot_drop}};
+    j["elements"].push_back(e);
+  }
+  j["ports"] = json::array();
+  for (const auto& p : rt.ports()) {
+    rte_eth_stats st{};
+    rte_eth_stats_get(p.id, &st);
+    json q = json::array();
+    for (unsigned k = 0; k < std::max(p.rx_queues, p.tx_queues) && k < RTE_ETHDEV_QUEUE_STAT_CNTRS; k++)
+      q.push_back({{"queue", k},
+                   {"rx_packets", st.q_ipackets[k]},
+                   {"tx_packets", st.q_opackets[k]},
+                   {"rx_bytes", st.q_ibytes[k]},
+                   {"tx_bytes", st.q_obytes[k]}});
+    j["ports"].push_back({{"name", p.name},
+                          {"port_id", p.id},
+                          {"rx_packets", st.ipackets},
+                          {"tx_packets", st.opackets},
+                          {"rx_bytes", st.ibytes},
+                          {"tx_bytes", st.obytes},
+                          {"rx_missed", st.imissed},
+                          {"rx_errors", st.ierrors},
+                          {"tx_errors", st.oerrors},
+                          {"rx_nombuf", st.rx_nombuf},
+                          {"queues", q}});
+  }
+  j["workers"] = json::array();
+  for (const auto& w : rt.workers())
+    j["workers"].push_back({{"index", w->index},
+                            {"lcore", w->lcore},
+                            {"polls", w->polls.get()},
+                            {"busy_polls", w->busy_polls.get()},
+                            {"idle_sleeps", w->sleeps.get()}});
+  return j;
+}
+
+json ControlApi::status() const {
+  json j;
+  j["version"] = kVersion;
+  j["pid"] = ::getpid();
+  j["graph"] = {{"file", graph_file_}, {"name", rt_.plan().spec->name}};
+  j["uptime_s"] = rt_.elapsed_s();
+  j["elements"] = rt_.plan().nodes.size();
+  j["ports"] = rt_.ports().size();
+  j["plugins"] = loader_.plugins().size();
+  j["workers"] = json::array();
+  for (const auto& w : rt_.workers())
+    j["workers"].push_back({{"index", w->index},
+                            {"lcore", w->lcore},
+                            {"running", w->running.load()},
+                            {"polls", w->polls.get()},
+                            {"busy_polls", w->busy_polls.get()}});
+  return j;
+}
+
+namespace {
+// Handlers every element has, whatever its class.
+void add_framework_handlers(Element& el, const NodePlan& n, HandlerSet& hs) {
+  hs.read("class", "the element's class", [&el] { return el.element_class().name; });
+  hs.read("config", "parameters in effect (defaults applied), as YAML", [&n] {
+    YAML::Emitter em;
+    em << YAML::Flow << make_params(*n.spec, *n.klass).effective();
+    return std::string(em.c_str());
+  });
+}
+}  // namespace
+
+json ControlApi::handler(const json& args) {
+  const std::string id = args.value("element", "");
+  const std::string name = args.value("name", "");
+  const bool write = args.contains("value");
+  const std::string value = write ? args["value"].get<std::string>() : "";
+  int node = rt_.plan().index_of(id);
+  if (node < 0) throw std::invalid_argument("no element '" + id + "'");
+  const NodePlan& n = rt_.plan().nodes[static_cast<size_t>(node)];
+  json results = json::array();
+  for (unsigned w = 0; w < rt_.workers().size(); w++) {
+    if (args.contains("worker") && args["worker"].get<unsigned>() != w) continue;
+    Element* el = rt_.element(w, static_cast<size_t>(node));
+    // The task owns its result: if the worker answers late, nothing dangles.
+    struct Outcome {
+      json r;
+      std::string error;
+    };
+    auto out = std::make_shared<Outcome>();
+    out->r = {{"worker", w}};
+    bool answered = rt_.run_on_worker(
+        w,
+        [out, el, &n, name, value, write, id] {
+          try {
+            HandlerSet hs;
+            add_framework_handlers(*el, n, hs);
+            el->add_handlers(hs);
+            if (name.empty()) {
+              json list = json::array();
+              for (const auto& e : hs.entries())
+                list.push_back({{"name", e.name}, {"read", bool(e.read)}, {"write", bool(e.write)}, {"doc", e.doc}});
+              out->r["handlers"] = list;
+              return;
+            }
+            const HandlerSet::Entry* e = hs.find(name);
+            if (!e) {
+              out->error = "element '" + id + "' has no handler '" + name + "'";
+            } else if (write) {
+              if (!e->write) out->error = "handler '" + name + "' is read-only";
+              else e->write(value);
+            } else {
+              if (!e->read) out->error = "handler '" + name + "' is write-only";
+              else out->r["value"] = e->read();
+            }
+          } catch (const std::exception& ex) {
+            out->error = ex.what();
+          }
+        },
+        std::chrono::milliseconds(2000));
+    if (!answered) throw std::runtime_error("worker " + std::to_string(w) + " did not answer within 2 s");
+    if (!out->error.empty()) throw std::invalid_argument(out->error);
+    json r = out->r;
+    results.push_back(r);
+  }
+  return results;
+}
+
+json ControlApi::handle(const json& req) {
+  try {
+    const std::string cmd = req.value("cmd", "");
+    const json args = req.value("args", json::object());
+    json data;
+    if (cmd == "status") data = status();
+    else if (cmd == "graph") data = graph_json(rt_.plan());
+    else if (cmd == "elements") data = classes_json(loader_);
+    else if (cmd == "plugins") data = plugins_json(loader_);
+    else if (cmd == "stats") data = stats_json(rt_);
+    else if (cmd == "handler") data = handler(args);
+    else return {{"ok", false}, {"error", "unknown command '" + cmd + "'"}};
+    return {{"ok", true}, {"data", data}};
+  } catch (const std::exception& e) {
+    return {{"ok", false}, {"error", e.what()}};
+  }
+}
+
+}  // namespace weft

@@ -1,0 +1,420 @@
+#include "graph_spec.hpp"
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "text.hpp"
+#include "weft/params.hpp"
+
+namespace weft {
+
+const PortSpec* GraphSpec::find_port(const std::string& n) const {
+  for (const auto& p : ports)
+    if (p.name == n) return &p;
+  return nullptr;
+}
+
+const ElementSpec* GraphSpec::find_element(const std::string& id) const {
+  for (const auto& e : elements)
+    if (e.id == id) return &e;
+  return nullptr;
+}
+
+namespace {
+
+const std::vector<std::string> kTopKeys = {"name",    "eal",     "workers",  "mempool",    "plugins",
+                                           "control", "ports",   "elements", "connections"};
+
+class Reader {
+ public:
+  Reader(GraphSpec& g, Diagnostics& d) : g_(g), d_(d) {}
+
+  void check_keys(const YAML::Node& map, const std::vector<std::string>& allowed, const std::string& where) {
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      const std::string k = it->first.Scalar();
+      bool ok = false;
+      for (const auto& a : allowed) ok = ok || a == k;
+      if (!ok) d_.error(mark_of(it->first), "unknown key '" + k + "' in " + where + did_you_mean(k, allowed));
+    }
+  }
+
+  template <class T>
+  bool read_uint(const YAML::Node& n, T& out, const std::string& what) {
+    auto v = n.IsScalar() ? parse_uint(n.Scalar()) : std::nullopt;
+    if (!v || *v > std::numeric_limits<T>::max()) {
+      d_.error(mark_of(n), what + ": expected a non-negative integer" +
+                               (v ? " no larger than " + std::to_string(std::numeric_limits<T>::max()) : ""));
+      return false;
+    }
+    out = static_cast<T>(*v);
+    return true;
+  }
+
+  bool read_string(const YAML::Node& n, std::string& out, const std::string& what) {
+    if (!n.IsScalar()) {
+      d_.error(mark_of(n), what + ": expected a string");
+      return false;
+    }
+    out = n.Scalar();
+    return true;
+  }
+
+  bool expect_map(const YAML::Node& n, const std::string& what) {
+    if (!n.IsMap()) {
+      d_.error(mark_of(n), what + ": expected a mapping");
+      return false;
+    }
+    return true;
+  }
+
+  void read_eal(const YAML::Node& n) {
+    if (!expect_map(n, "eal")) return;
+    check_keys(n, {"args", "memory_mb", "log_level"}, "eal");
+    if (auto a = n["args"]) {
+      if (!a.IsSequence()) {
+        d_.error(mark_of(a), "eal.args: expected a list of strings");
+      } else {
+        g_.eal_args_given = true;
+        for (const auto& x : a) {
+          std::string s;
+          if (read_string(x, s, "eal.args item")) g_.eal_args.push_back(s);
+        }
+      }
+    }
+    if (auto m = n["memory_mb"]) read_uint(m, g_.memory_mb, "eal.memory_mb");
+    if (auto l = n["log_level"]) read_string(l, g_.log_level, "eal.log_level");
+  }
+
+  void read_lcores(const YAML::Node& n) {
+    g_.workers_mark = mark_of(n);
+    if (!n.IsSequence() || n.size() == 0) {
+      d_.error(mark_of(n), "workers.lcores: expected a non-empty list of lcore numbers");
+      return;
+    }
+    g_.worker_lcores.clear();
+    std::set<unsigned> seen;
+    for (const auto& x : n) {
+      unsigned l = 0;
+      if (!read_uint(x, l, "workers.lcores item")) continue;
+      if (l == 0) {
+        d_.error(mark_of(x), "lcore 0 is the control lcore; workers need other lcores");
+        continue;
+      }
+      if (l >= 128) {
+        d_.error(mark_of(x), "lcore " + std::to_string(l) + " is out of range (0-127)");
+        continue;
+      }
+      if (!seen.insert(l).second) {
+        d_.error(mark_of(x), "lcore " + std::to_string(l) + " is listed twice");
+        continue;
+      }
+      g_.worker_lcores.push_back(l);
+    }
+  }
+
+  void read_workers(const YAML::Node& n) {
+    if (n.IsSequence()) return read_lcores(n);
+    if (!expect_map(n, "workers")) return;
+    check_keys(n, {"lcores", "burst", "idle_sleep_us", "idle_polls"}, "workers");
+    if (auto l = n["lcores"]) read_lcores(l);
+    if (auto b = n["burst"]) {
+      if (read_uint(b, g_.burst, "workers.burst") && (g_.burst == 0 || g_.burst > 256))
+        d_.error(mark_of(b), "workers.burst: must be between 1 and 256");
+    }
+    if (auto s = n["idle_sleep_us"]) read_uint(s, g_.idle_sleep_us, "workers.idle_sleep_us");
+    if (auto s = n["idle_polls"]) read_uint(s, g_.idle_polls, "workers.idle_polls");
+  }
+
+  void read_mempool(const YAML::Node& n) {
+    if (!expect_map(n, "mempool")) return;
+    check_keys(n, {"size", "cache"}, "mempool");
+    if (auto s = n["size"]) read_uint(s, g_.mempool_size, "mempool.size");
+    if (auto c = n["cache"]) {
+      if (read_uint(c, g_.mempool_cache, "mempool.cache") && g_.mempool_cache > 512)
+        d_.error(mark_of(c), "mempool.cache: at most 512 (RTE_MEMPOOL_CACHE_MAX_SIZE)");
+    }
+  }
+
+  void read_plugins(const YAML::Node& n) {
+    if (!expect_map(n, "plugins")) return;
+    check_keys(n, {"path"}, "plugins");
+    if (auto p = n["path"]) {
+      g_.plugins_mark = mark_of(p);
+      std::vector<YAML::Node> items;
+      if (p.IsScalar()) items.push_back(p);
+      else if (p.IsSequence())
+        for (const auto& x : p) items.push_back(x);
+      else d_.error(mark_of(p), "plugins.path: expected a directory or a list of directories");
+      for (const auto& x : items) {
+        std::string s;
+        if (!read_string(x, s, "plugins.path item")) continue;
+        std::filesystem::path path(s);
+        if (path.is_relative() && !g_.dir.empty()) path = std::filesystem::path(g_.dir) / path;
+        g_.plugin_paths.push_back(path.lexically_normal().string());
+      }
+    }
+  }
+
+  void read_control(const YAML::Node& n) {
+    if (!expect_map(n, "control")) return;
+    check_keys(n, {"socket"}, "control");
+    if (auto s = n["socket"]) read_string(s, g_.control_socket, "control.socket");
+  }
+
+  void read_ports(const YAML::Node& n) {
+    if (!expect_map(n, "ports")) return;
+    std::set<std::string> seen;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      PortSpec p;
+      p.name = it->first.Scalar();
+      p.mark = mark_of(it->first);
+      if (!seen.insert(p.name).second) {
+        d_.error(p.mark, "duplicate port '" + p.name + "'");
+        continue;
+      }
+      const YAML::Node& v = it->second;
+      if (v.IsScalar()) {
+        p.device = v.Scalar();
+      } else if (expect_map(v, "port '" + p.name + "'")) {
+        check_keys(v, {"device", "args", "rx_queues", "tx_queues", "rx_desc", "tx_desc", "promiscuous"},
+                   "port '" + p.name + "'");
+        if (auto d = v["device"]) read_string(d, p.device, "device");
+        else d_.error(p.mark, "port '" + p.name + "' has no device (for example `device: net_null0`)");
+        if (auto a = v["args"]) read_string(a, p.args, "args");
+        auto queues = [&](const char* key, int& out, Mark* m) {
+          if (auto q = v[key]) {
+            if (m) *m = mark_of(q);
+            if (q.IsScalar() && q.Scalar() == "auto") return;
+            unsigned u = 0;
+            if (read_uint(q, u, key)) {
+              if (u == 0 || u > 1024) d_.error(mark_of(q), std::string(key) + ": must be between 1 and 1024");
+              else out = static_cast<int>(u);
+            }
+          }
+        };
+        queues("rx_queues", p.rx_queues, &p.rx_queues_mark);
+        queues("tx_queues", p.tx_queues, nullptr);
+        if (auto d = v["rx_desc"]) read_uint(d, p.rx_desc, "rx_desc");
+        if (auto d = v["tx_desc"]) read_uint(d, p.tx_desc, "tx_desc");
+        if (auto pr = v["promiscuous"]) {
+          auto b = pr.IsScalar() ? parse_bool(pr.Scalar()) : std::nullopt;
+          if (b) p.promiscuous = *b;
+          else d_.error(mark_of(pr), "promiscuous: expected true or false");
+        }
+      }
+      g_.ports.push_back(std::move(p));
+    }
+  }
+
+  void read_elements(const YAML::Node& n) {
+    if (!expect_map(n, "elements")) return;
+    std::map<std::string, Mark> seen;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      ElementSpec e;
+      e.id = it->first.Scalar();
+      e.mark = mark_of(it->first);
+      if (auto [pos, inserted] = seen.emplace(e.id, e.mark); !inserted) {
+        d_.error(e.mark, "duplicate element id '" + e.id + "' (first defined at line " +
+                             std::to_string(pos->second.line) + ")");
+        continue;
+      }
+      if (!valid_id(e.id)) {
+        d_.error(e.mark, "element id '" + e.id + "': use letters, digits, '_', '-' and '.', starting with a letter");
+        continue;
+      }
+      const YAML::Node& v = it->second;
+      if (v.IsScalar()) {  // shorthand: `counter: Counter`
+        e.class_name = v.Scalar();
+        e.class_mark = mark_of(v);
+        e.params = YAML::Node(YAML::NodeType::Map);
+      } else if (v.IsMap()) {
+        YAML::Node params(YAML::NodeType::Map);
+        for (auto kv = v.begin(); kv != v.end(); ++kv) {
+          if (kv->first.Scalar() == "class") {
+            e.class_mark = mark_of(kv->second);
+            read_string(kv->second, e.class_name, "class");
+          } else {
+            params.force_insert(kv->first, kv->second);
+          }
+        }
+        if (e.class_name.empty() && e.class_mark.line == 0)
+          d_.error(e.mark, "element '" + e.id + "' has no class (for example `class: Counter`)");
+        e.params = params;
+      } else {
+        d_.error(mark_of(v), "element '" + e.id + "': expected a mapping with `class:` and parameters");
+        continue;
+      }
+      g_.elements.push_back(std::move(e));
+    }
+  }
+
+  void read_connections(const YAML::Node& n) {
+    if (!n.IsSequence()) {
+      d_.error(mark_of(n), "connections: expected a list such as `- rx -> tx`");
+      return;
+    }
+    for (const auto& c : n) {
+      if (!c.IsScalar()) {
+        d_.error(mark_of(c), "connection: expected a string such as 'a -> b' or 'cls[arp] -> arp_out'");
+        continue;
+      }
+      Mark base = mark_of(c);
+      // A quoted scalar's mark points at its quote: move to the first character.
+      if (base.line > 0) {
+        std::string line = source_line(base.line);
+        size_t col = static_cast<size_t>(base.column - 1);
+        if (col < line.size() && (line[col] == '"' || line[col] == '\'')) base.column++;
+      }
+      for (auto& conn : parse_connection(c.Scalar(), base, d_)) g_.connections.push_back(std::move(conn));
+    }
+  }
+
+  static bool valid_id(const std::string& s) {
+    if (s.empty() || !std::isalpha(static_cast<unsigned char>(s[0]))) return false;
+    for (char ch : s)
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '-' && ch != '.') return false;
+    return true;
+  }
+
+  std::string source_line(int line) const {
+    std::istringstream in(g_.text);
+    std::string s;
+    for (int i = 0; i < line && std::getline(in, s); i++) {
+    }
+    return s;
+  }
+
+ private:
+  GraphSpec& g_;
+  Diagnostics& d_;
+};
+
+bool is_ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'; }
+
+}  // namespace
+
+std::vector<ConnectionSpec> parse_connection(const std::string& s, Mark base, Diagnostics& diag) {
+  // Grammar: segment ( "->" segment )+ ; segment: [ "[" port "]" ] name [ "[" port "]" ]
+  struct Segment {
+    std::string in_port, name, out_port;
+    Mark in_mark, name_mark, out_mark;
+  };
+  auto at = [&](size_t i) { return Mark{base.line, base.column + static_cast<int>(i)}; };
+  std::vector<Segment> segs;
+  size_t i = 0;
+  auto skip_ws = [&] {
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) i++;
+  };
+  auto read_port = [&](std::string& out, Mark& m) -> bool {
+    // at '['
+    size_t open = i++;
+    skip_ws();
+    size_t start = i;
+    while (i < s.size() && is_ident_char(s[i])) i++;
+    out = s.substr(start, i - start);
+    m = at(start);
+    skip_ws();
+    if (i >= s.size() || s[i] != ']' || out.empty()) {
+      diag.error(at(open), "connection '" + s + "': expected a port name or number between '[' and ']'");
+      return false;
+    }
+    i++;
+    return true;
+  };
+  while (true) {
+    Segment seg;
+    skip_ws();
+    if (i < s.size() && s[i] == '[' && !read_port(seg.in_port, seg.in_mark)) return {};
+    skip_ws();
+    size_t start = i;
+    while (i < s.size() && is_ident_char(s[i]) && !(s[i] == '-' && i + 1 < s.size() && s[i + 1] == '>')) i++;
+    seg.name = s.substr(start, i - start);
+    seg.name_mark = at(start);
+    if (seg.name.empty()) {
+      diag.error(at(start), "connection '" + s + "': expected an element name");
+      return {};
+    }
+    skip_ws();
+    if (i < s.size() && s[i] == '[' && !read_port(seg.out_port, seg.out_mark)) return {};
+    segs.push_back(seg);
+    skip_ws();
+    if (i >= s.size()) break;
+    if (s.compare(i, 2, "->") != 0) {
+      diag.error(at(i), "connection '" + s + "': expected '->'");
+      return {};
+    }
+    i += 2;
+  }
+  if (segs.size() < 2) {
+    diag.error(base, "connection '" + s + "': expected at least two elements joined by '->'");
+    return {};
+  }
+  if (!segs.front().in_port.empty()) {
+    diag.error(segs.front().in_mark, "connection '" + s + "': the first element of a chain cannot name an input port");
+    return {};
+  }
+  if (!segs.back().out_port.empty()) {
+    diag.error(segs.back().out_mark, "connection '" + s + "': the last element of a chain cannot name an output port");
+    return {};
+  }
+  std::vector<ConnectionSpec> out;
+  for (size_t k = 0; k + 1 < segs.size(); k++) {
+    ConnectionSpec c;
+    c.from = {segs[k].name, segs[k].out_port, segs[k].name_mark, segs[k].out_mark};
+    c.to = {segs[k + 1].name, segs[k + 1].in_port, segs[k + 1].name_mark, segs[k + 1].in_mark};
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+GraphSpec parse_graph(const std::string& text, const std::string& file, Diagnostics& diag) {
+  GraphSpec g;
+  g.file = file;
+  g.text = text;
+  if (!file.empty()) g.dir = std::filesystem::path(file).parent_path().string();
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    diag.error({e.mark.line + 1, e.mark.column + 1}, "YAML syntax: " + e.msg);
+    return g;
+  }
+  if (!root.IsMap()) {
+    diag.error(mark_of(root), "a graph file is a mapping with `ports:`, `elements:` and `connections:`");
+    return g;
+  }
+  Reader r(g, diag);
+  r.check_keys(root, kTopKeys, "the graph file");
+  if (auto n = root["name"]) r.read_string(n, g.name, "name");
+  if (auto n = root["eal"]) r.read_eal(n);
+  if (auto n = root["workers"]) r.read_workers(n);
+  if (auto n = root["mempool"]) r.read_mempool(n);
+  if (auto n = root["plugins"]) r.read_plugins(n);
+  if (auto n = root["control"]) r.read_control(n);
+  if (auto n = root["ports"]) r.read_ports(n);
+  if (auto n = root["elements"]) r.read_elements(n);
+  else diag.error(mark_of(root), "the graph has no `elements:` section");
+  if (auto n = root["connections"]) r.read_connections(n);
+  return g;
+}
+
+GraphSpec load_graph_file(const std::string& path, Diagnostics& diag) {
+  std::ifstream in(path);
+  if (!in) {
+    diag.error({}, "cannot read graph file: " + std::string(std::strerror(errno)));
+    GraphSpec g;
+    g.file = path;
+    return g;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_graph(ss.str(), path, diag);
+}
+
+}  // namespace weft

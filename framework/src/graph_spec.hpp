@@ -1,0 +1,94 @@
+// GraphSpec: the parsed (not yet validated) content of a YAML graph file, with
+// the position of everything so later checks can point at it.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "diagnostics.hpp"
+#include "weft/error.hpp"
+
+namespace weft {
+
+struct PortSpec {
+  std::string name;
+  std::string device;      // "net_null0", "net_pcap0", or a PCI address
+  std::string args;        // device arguments, e.g. "rx_pcap=in.pcap,tx_pcap=out.pcap"
+  int rx_queues = -1;      // -1: one per worker
+  int tx_queues = -1;      // -1: one per worker
+  uint16_t rx_desc = 1024;
+  uint16_t tx_desc = 1024;
+  bool promiscuous = true;
+  Mark mark;
+  Mark rx_queues_mark;
+  bool is_vdev() const { return device.rfind("net_", 0) == 0 || device.rfind("eth_", 0) == 0; }
+};
+
+struct ElementSpec {
+  std::string id;
+  std::string class_name;
+  YAML::Node params;  // the element's map minus `class`
+  Mark mark;          // of the id
+  Mark class_mark;
+};
+
+struct Endpoint {
+  std::string element;
+  std::string port;  // name or index; empty: the element's first port
+  Mark mark;         // of the element name
+  Mark port_mark;
+};
+
+struct ConnectionSpec {
+  Endpoint from;
+  Endpoint to;
+};
+
+struct GraphSpec {
+  std::string file;  // path as given (for messages); empty for an embedded graph
+  std::string dir;   // directory of the file, for relative paths
+  std::string name;
+  // EAL
+  std::vector<std::string> eal_args;  // replaces the embedded environment flags when given
+  bool eal_args_given = false;
+  unsigned memory_mb = 256;
+  std::string log_level;
+  // Workers
+  std::vector<unsigned> worker_lcores{1};
+  Mark workers_mark;
+  unsigned burst = 32;
+  unsigned idle_sleep_us = 100;   // 0: busy-poll always
+  unsigned idle_polls = 256;      // empty polls before sleeping
+  // Buffers
+  unsigned mempool_size = 0;  // 0: sized from ports and workers
+  unsigned mempool_cache = 256;
+  // Plugins and control
+  std::vector<std::string> plugin_paths;
+  Mark plugins_mark;
+  std::string control_socket;
+  // The graph
+  std::vector<PortSpec> ports;
+  std::vector<ElementSpec> elements;
+  std::vector<ConnectionSpec> connections;
+  // Source text, kept to report columns inside connection strings.
+  std::string text;
+
+  const PortSpec* find_port(const std::string& n) const;
+  const ElementSpec* find_element(const std::string& id) const;
+};
+
+// Parses YAML text. Syntax and structure errors go to `diag`; the returned spec
+// holds whatever could be read. `file` is used in messages and to resolve
+// relative paths.
+GraphSpec parse_graph(const std::string& text, const std::string& file, Diagnostics& diag);
+// Reads and parses a file; an unreadable file is reported in `diag`.
+GraphSpec load_graph_file(const std::string& path, Diagnostics& diag);
+
+// Parses one connection chain such as "rx -> [0]cls[arp] -> arp_out".
+// `base` is the position of the string's first character.
+std::vector<ConnectionSpec> parse_connection(const std::string& chain, Mark base, Diagnostics& diag);
+
+}  // namespace weft

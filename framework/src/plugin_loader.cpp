@@ -1,0 +1,172 @@
+#include "plugin_loader.hpp"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <cstring>
+
+#include <algorithm>
+#include <boost/dll/library_info.hpp>
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include "text.hpp"
+#include "weft/log.hpp"
+
+namespace fs = std::filesystem;
+
+namespace weft {
+
+namespace {
+constexpr const char* kManifestSection = "weft_mf";
+constexpr const char* kManifestSymbol = "weft_plugin_manifest";
+constexpr const char* kFactoryPrefix = "weft_class_";
+
+std::string str_or(const char* s) { return s ? std::string(s) : std::string("(null)"); }
+}  // namespace
+
+std::string PluginLoader::default_dir() {
+  fs::path exe = boost::dll::program_location().string();
+  return (exe.parent_path().parent_path() / "lib" / "weft" / "plugins").string();
+}
+
+std::vector<std::string> PluginLoader::split_path(const std::string& list) {
+  std::vector<std::string> out;
+  for (auto& p : split(list, ':'))
+    if (!p.empty()) out.push_back(p);
+  return out;
+}
+
+void PluginLoader::load_directories(const std::vector<std::string>& dirs) {
+  std::set<std::string> seen;
+  for (const auto& d : dirs) {
+    std::error_code ec;
+    fs::path canon = fs::canonical(d, ec);
+    if (ec) throw PluginError(d, "plugin directory does not exist or cannot be read");
+    if (!seen.insert(canon.string()).second) continue;
+    struct stat st {};
+    if (::stat(canon.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      throw PluginError(d, "not a directory");
+    if (st.st_mode & S_IWOTH)
+      throw PluginError(d, "plugin directory is world-writable (anyone could plant code in the router); "
+                           "chmod o-w it");
+    dirs_.push_back(canon.string());
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(canon))
+      if (entry.is_regular_file() && entry.path().extension() == ".so") files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) load(f.string());
+  }
+}
+
+void PluginLoader::load(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw PluginError(path, "cannot stat the file");
+  if (st.st_mode & S_IWOTH) throw PluginError(path, "plugin file is world-writable; chmod o-w it");
+
+  // 1. Look at the ELF file without loading it: manifest and factory symbols.
+  std::vector<std::string> factories;
+  try {
+    boost::dll::library_info info(path);
+    auto sections = info.sections();
+    if (std::find(sections.begin(), sections.end(), kManifestSection) == sections.end())
+      throw PluginError(path, "missing manifest (no '" + std::string(kManifestSection) +
+                                  "' section; build the plugin with WEFT_PLUGIN(...))");
+    auto msyms = info.symbols(kManifestSection);
+    if (std::find(msyms.begin(), msyms.end(), kManifestSymbol) == msyms.end())
+      throw PluginError(path, "missing manifest (no symbol '" + std::string(kManifestSymbol) + "')");
+    for (const auto& s : info.symbols("boostdll"))
+      if (s.rfind(kFactoryPrefix, 0) == 0) factories.push_back(s.substr(std::strlen(kFactoryPrefix)));
+  } catch (const PluginError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw PluginError(path, std::string("not a loadable shared object: ") + e.what());
+  }
+
+  // 2. Load it (RTLD_NOW: an undefined symbol is reported now, by name) and
+  //    check the manifest before calling anything in it.
+  auto lib = std::make_shared<boost::dll::shared_library>();
+  boost::dll::fs::error_code ec;
+  lib->load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
+  if (ec) {
+    // Ask the dynamic linker again for its own words (they name a missing symbol).
+    std::string why = ec.message();
+    if (void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL)) ::dlclose(h);
+    else if (const char* e = ::dlerror()) why = e;
+    throw PluginError(path, "cannot be loaded: " + why);
+  }
+  const PluginManifest& m = lib->get_alias<const PluginManifest>(kManifestSymbol);
+  if (m.magic != kManifestMagic) throw PluginError(path, "manifest has a bad magic number (not a Weft plugin)");
+  if (m.abi_major != kPluginAbiMajor || m.abi_minor > kPluginAbiMinor) {
+    std::ostringstream os;
+    os << "plugin ABI " << m.abi_major << "." << m.abi_minor << " is not compatible with the framework's ABI "
+       << kPluginAbiMajor << "." << kPluginAbiMinor << " (rebuild the plugin against Weft " << kVersion << ")";
+    throw PluginError(path, os.str());
+  }
+  if (str_or(m.compiler_abi) != kCompilerAbi)
+    throw PluginError(path, "C++ ABI mismatch: plugin built with " + str_or(m.compiler_abi) + ", framework with " +
+                                kCompilerAbi);
+  if (str_or(m.dpdk_version) != WEFT_DPDK_VERSION)
+    throw PluginError(path, "DPDK version mismatch: plugin built against DPDK " + str_or(m.dpdk_version) +
+                                ", framework uses DPDK " + WEFT_DPDK_VERSION);
+
+  PluginInfo info;
+  info.path = path;
+  info.name = str_or(m.name);
+  info.version = str_or(m.version);
+  info.description = str_or(m.description);
+  info.framework_version = str_or(m.framework_version);
+  info.compiler_abi = str_or(m.compiler_abi);
+  info.dpdk_version = str_or(m.dpdk_version);
+  info.abi_major = m.abi_major;
+  info.abi_minor = m.abi_minor;
+  for (auto& c : split(str_or(m.classes), ' '))
+    if (!c.empty()) info.classes.push_back(c);
+
+  for (const auto& c : info.classes) {
+    if (std::find(factories.begin(), factories.end(), c) == factories.end())
+      throw PluginError(path, "class '" + c + "' is listed in the manifest but symbol '" + kFactoryPrefix + c +
+                                  "' is missing (add WEFT_EXPORT_CLASS(" + c + ", ...))");
+    if (auto it = classes_.find(c); it != classes_.end())
+      throw PluginError(path, "duplicate class '" + c + "': already provided by " + it->second.plugin_path);
+  }
+  for (const auto& f : factories)
+    if (std::find(info.classes.begin(), info.classes.end(), f) == info.classes.end())
+      throw PluginError(path, "unexpected symbol '" + std::string(kFactoryPrefix) + f +
+                                  "': class '" + f + "' is not listed in the manifest");
+
+  // 3. Only now run the plugin's factories.
+  std::vector<std::pair<std::string, const ElementClass*>> found;
+  for (const auto& c : info.classes) {
+    auto factory = lib->get_alias<ClassFactory>(kFactoryPrefix + c);
+    const ElementClass* k = factory();
+    if (!k || k->name != c)
+      throw PluginError(path, "factory '" + std::string(kFactoryPrefix) + c + "' returned class '" +
+                                  (k ? k->name : std::string("(null)")) + "'");
+    if (!k->create) throw PluginError(path, "class '" + c + "' has no create function");
+    found.emplace_back(c, k);
+  }
+  for (auto& [name, k] : found) classes_[name] = {k, path};
+  plugins_.push_back(std::move(info));
+  libraries_.push_back(std::move(lib));
+}
+
+const ElementClass* PluginLoader::find(const std::string& class_name) const {
+  auto it = classes_.find(class_name);
+  return it == classes_.end() ? nullptr : it->second.klass;
+}
+
+std::string PluginLoader::plugin_of(const std::string& class_name) const {
+  auto it = classes_.find(class_name);
+  return it == classes_.end() ? std::string() : it->second.plugin_path;
+}
+
+std::vector<std::string> PluginLoader::class_names() const {
+  std::vector<std::string> out;
+  for (const auto& [n, r] : classes_) out.push_back(n);
+  return out;
+}
+
+}  // namespace weft

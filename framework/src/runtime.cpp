@@ -1,0 +1,357 @@
+#include "runtime.hpp"
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include "weft/log.hpp"
+
+namespace weft {
+
+// Sets the framework-owned fields of an element (friend of Element).
+class ElementWiring {
+ public:
+  static void bind(Element& e, const std::string& id, const ElementClass& k, unsigned worker, size_t n_outputs) {
+    e.id_ = id;
+    e.class_ = &k;
+    e.worker_ = worker;
+    e.n_outputs_ = n_outputs;
+    e.outputs_ = std::make_unique<OutputPort[]>(n_outputs);
+    e.drops_ = std::make_unique<Counter[]>(k.drops.size() + 1);
+  }
+  static void link(Element& e, size_t out, Element* target, uint16_t input) {
+    e.outputs_[out].target = target;
+    e.outputs_[out].target_input = input;
+  }
+};
+
+namespace {
+
+std::atomic<bool> g_eal_running{false};
+
+class WorkerInitContext : public InitContext {
+ public:
+  WorkerInitContext(const Runtime& rt, const Worker& w) : rt_(rt), w_(w) {}
+  unsigned worker_index() const override { return w_.index; }
+  unsigned worker_count() const override { return static_cast<unsigned>(rt_.workers().size()); }
+  unsigned lcore() const override { return w_.lcore; }
+  int socket() const override { return static_cast<int>(rte_lcore_to_socket_id(w_.lcore)); }
+  rte_mempool* mempool() const override { return rt_.mempool(); }
+  uint16_t port_id(const std::string& port) const override { return get(port).id; }
+  uint16_t rx_queue(const std::string& port) const override {
+    const PortRuntime& p = get(port);
+    return static_cast<uint16_t>(w_.index % p.rx_queues);
+  }
+  uint16_t tx_queue(const std::string& port) const override {
+    const PortRuntime& p = get(port);
+    return static_cast<uint16_t>(w_.index % p.tx_queues);
+  }
+
+ private:
+  const PortRuntime& get(const std::string& port) const {
+    const PortRuntime* p = rt_.find_port(port);
+    if (!p) throw InitError("unknown port '" + port + "'");
+    return *p;
+  }
+  const Runtime& rt_;
+  const Worker& w_;
+};
+
+int worker_main(void* arg) {
+  Worker& w = *static_cast<Worker*>(arg);
+  w.running.store(true, std::memory_order_release);
+  unsigned idle = 0;
+  while (!w.stop.load(std::memory_order_relaxed)) {
+    WorkerGraph* g = w.graph.load(std::memory_order_acquire);
+    bool busy = false;
+    for (Element* s : g->sources) {
+      busy |= s->run();
+      s->flush_staged();
+    }
+    w.polls.inc();
+    // Batch boundary: the only place the control thread's requests run.
+    uint64_t req = w.request.load(std::memory_order_acquire);
+    if (req != w.done.load(std::memory_order_relaxed)) {
+      w.task();
+      w.done.store(req, std::memory_order_release);
+    }
+    if (busy) {
+      w.busy_polls.inc();
+      idle = 0;
+    } else if (w.idle_sleep_us && ++idle >= w.idle_polls) {
+      w.sleeps.inc();
+      rte_delay_us_sleep(w.idle_sleep_us);
+    }
+  }
+  w.running.store(false, std::memory_order_release);
+  return 0;
+}
+
+std::string device_name(const PortSpec& p) { return p.device; }
+
+}  // namespace
+
+Runtime::Runtime(GraphPlan plan) : plan_(std::move(plan)) {}
+
+Runtime::~Runtime() {
+  if (started_) stop();
+}
+
+bool Runtime::eal_running() { return g_eal_running.load(); }
+
+std::vector<std::string> Runtime::eal_args(const GraphSpec& g, const std::string& program) {
+  std::vector<std::string> a{program};
+  if (g.eal_args_given) {
+    a.insert(a.end(), g.eal_args.begin(), g.eal_args.end());
+  } else {
+    for (const char* s : {"--no-huge", "--no-shconf", "--no-pci"}) a.push_back(s);
+    a.push_back("-m");
+    a.push_back(std::to_string(g.memory_mb));
+  }
+  auto given = [&](const std::string& flag) {
+    for (const auto& x : a)
+      if (x == flag || x.rfind(flag + "=", 0) == 0) return true;
+    return false;
+  };
+  if (!given("--file-prefix")) a.push_back("--file-prefix=weft" + std::to_string(::getpid()));
+  if (!given("--lcores") && !given("-l")) {
+    // Map lcore N to one of the CPUs this process may run on, so a graph that
+    // asks for more workers than the machine has cores still starts.
+    std::vector<int> cpus;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+      for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &set)) cpus.push_back(c);
+    if (cpus.empty()) cpus.push_back(0);
+    std::string l = "0@" + std::to_string(cpus[0]);
+    for (unsigned lc : g.worker_lcores) l += "," + std::to_string(lc) + "@" + std::to_string(cpus[lc % cpus.size()]);
+    a.push_back("--lcores=" + l);
+  }
+  for (const auto& p : g.ports) {
+    if (p.is_vdev()) a.push_back("--vdev=" + p.device + (p.args.empty() ? "" : "," + p.args));
+    else if (!given("--no-pci")) a.push_back("--allow=" + p.device + (p.args.empty() ? "" : "," + p.args));
+  }
+  if (!g.log_level.empty() && !given("--log-level")) a.push_back("--log-level=" + g.log_level);
+  return a;
+}
+
+void Runtime::init_eal(const std::vector<std::string>& args) {
+  if (g_eal_running) throw std::runtime_error("DPDK is already initialized in this process");
+  std::vector<char*> argv;
+  std::vector<std::string> copy = args;
+  for (auto& s : copy) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  int rc = rte_eal_init(static_cast<int>(copy.size()), argv.data());
+  if (rc < 0) throw std::runtime_error(std::string("DPDK EAL initialization failed: ") + rte_strerror(rte_errno));
+  g_eal_running = true;
+}
+
+const PortRuntime* Runtime::find_port(const std::string& name) const {
+  for (const auto& p : ports_)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+Element* Runtime::element(unsigned w, size_t node) const {
+  if (w >= graphs_.size() || node >= graphs_[w]->elements.size()) return nullptr;
+  return graphs_[w]->elements[node].get();
+}
+
+void Runtime::setup_pool() {
+  const GraphSpec& g = *plan_.spec;
+  unsigned n = g.mempool_size;
+  if (n == 0) {
+    // Every descriptor may hold a buffer, plus each worker's cache and bursts in flight.
+    unsigned need = 2048;
+    for (const auto& p : plan_.ports)
+      need += p.rx_queues * p.spec->rx_desc + p.tx_queues * p.spec->tx_desc;
+    need += plan_.workers() * (g.mempool_cache + 4 * kBatchCapacity);
+    n = 1;
+    while (n < need + 1) n <<= 1;
+    n -= 1;  // a power of two minus one is the optimum for rte_mempool
+  }
+  pool_ = rte_pktmbuf_pool_create("weft_pool", n, g.mempool_cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                  static_cast<int>(rte_socket_id()));
+  if (!pool_)
+    throw std::runtime_error("cannot create a pool of " + std::to_string(n) +
+                             " packet buffers: " + rte_strerror(rte_errno) + " (raise eal.memory_mb)");
+}
+
+void Runtime::setup_ports() {
+  for (const auto& pp : plan_.ports) {
+    const PortSpec& s = *pp.spec;
+    PortRuntime pr;
+    pr.name = s.name;
+    if (rte_eth_dev_get_port_by_name(device_name(s).c_str(), &pr.id) != 0)
+      throw std::runtime_error("port '" + s.name + "': DPDK has no device '" + s.device + "'");
+    rte_eth_dev_info info{};
+    if (rte_eth_dev_info_get(pr.id, &info) != 0)
+      throw std::runtime_error("port '" + s.name + "': cannot read device information");
+    if (pp.rx_queues > info.max_rx_queues || pp.tx_queues > info.max_tx_queues)
+      throw std::runtime_error("port '" + s.name + "': device supports " + std::to_string(info.max_rx_queues) +
+                               " RX / " + std::to_string(info.max_tx_queues) + " TX queues, graph needs " +
+                               std::to_string(pp.rx_queues) + " / " + std::to_string(pp.tx_queues));
+    rte_eth_conf conf{};
+    int rc = rte_eth_dev_configure(pr.id, pp.rx_queues, pp.tx_queues, &conf);
+    if (rc < 0) throw std::runtime_error("port '" + s.name + "': configure failed: " + rte_strerror(-rc));
+    uint16_t rxd = s.rx_desc, txd = s.tx_desc;
+    rte_eth_dev_adjust_nb_rx_tx_desc(pr.id, &rxd, &txd);
+    int socket = rte_eth_dev_socket_id(pr.id);
+    if (socket < 0) socket = static_cast<int>(rte_socket_id());
+    for (uint16_t q = 0; q < pp.rx_queues; q++) {
+      rc = rte_eth_rx_queue_setup(pr.id, q, rxd, static_cast<unsigned>(socket), nullptr, pool_);
+      if (rc < 0)
+        throw std::runtime_error("port '" + s.name + "': RX queue " + std::to_string(q) + ": " + rte_strerror(-rc));
+    }
+    for (uint16_t q = 0; q < pp.tx_queues; q++) {
+      rc = rte_eth_tx_queue_setup(pr.id, q, txd, static_cast<unsigned>(socket), nullptr);
+      if (rc < 0)
+        throw std::runtime_error("port '" + s.name + "': TX queue " + std::to_string(q) + ": " + rte_strerror(-rc));
+    }
+    pr.rx_queues = pp.rx_queues;
+    pr.tx_queues = pp.tx_queues;
+    ports_.push_back(pr);
+  }
+}
+
+std::unique_ptr<WorkerGraph> Runtime::build_worker_graph(unsigned w) {
+  auto g = std::make_unique<WorkerGraph>();
+  const GraphSpec& spec = *plan_.spec;
+  for (const auto& n : plan_.nodes) {
+    auto el = n.klass->create();
+    ElementWiring::bind(*el, n.spec->id, *n.klass, w, n.outputs.size());
+    configure_instance(*el, n, spec);
+    g->elements.push_back(std::move(el));
+  }
+  for (size_t i = 0; i < plan_.nodes.size(); i++) {
+    const auto& n = plan_.nodes[i];
+    for (size_t o = 0; o < n.links.size(); o++)
+      ElementWiring::link(*g->elements[i], o, g->elements[static_cast<size_t>(n.links[o].element)].get(),
+                          n.links[o].input);
+    if (n.klass->inputs.empty() && !n.klass->variadic_inputs) g->sources.push_back(g->elements[i].get());
+  }
+  WorkerInitContext ctx(*this, *workers_[w]);
+  size_t initialized = 0;
+  try {
+    for (auto& el : g->elements) {
+      el->initialize(ctx);
+      initialized++;
+    }
+  } catch (const std::exception& e) {
+    for (size_t i = 0; i < initialized; i++) g->elements[i]->cleanup();
+    const std::string& id = g->elements[initialized]->id();
+    throw std::runtime_error("element '" + id + "' failed to initialize on worker " + std::to_string(w) + ": " +
+                             e.what());
+  }
+  return g;
+}
+
+void Runtime::start() {
+  if (!g_eal_running) throw std::runtime_error("DPDK is not initialized");
+  const GraphSpec& spec = *plan_.spec;
+  try {
+    setup_pool();
+    setup_ports();
+    for (unsigned i = 0; i < plan_.workers(); i++) {
+      auto w = std::make_unique<Worker>();
+      w->index = i;
+      w->lcore = spec.worker_lcores[i];
+      w->burst = spec.burst;
+      w->idle_sleep_us = spec.idle_sleep_us;
+      w->idle_polls = spec.idle_polls;
+      if (!rte_lcore_is_enabled(w->lcore))
+        throw std::runtime_error("worker lcore " + std::to_string(w->lcore) + " is not enabled in DPDK");
+      workers_.push_back(std::move(w));
+    }
+    for (unsigned i = 0; i < plan_.workers(); i++) {
+      graphs_.push_back(build_worker_graph(i));
+      workers_[i]->graph.store(graphs_[i].get(), std::memory_order_release);
+    }
+    for (auto& p : ports_) {
+      int rc = rte_eth_dev_start(p.id);
+      if (rc < 0) throw std::runtime_error("port '" + p.name + "': start failed: " + rte_strerror(-rc));
+      p.started = true;
+      const PortSpec* ps = plan_.spec->find_port(p.name);
+      if (ps && ps->promiscuous) rte_eth_promiscuous_enable(p.id);  // some vdevs refuse; harmless
+    }
+  } catch (...) {
+    for (auto& g : graphs_)
+      for (auto& el : g->elements) el->cleanup();
+    graphs_.clear();
+    workers_.clear();
+    close_ports();
+    throw;
+  }
+  start_time_ = std::chrono::steady_clock::now();
+  for (auto& w : workers_) {
+    int rc = rte_eal_remote_launch(worker_main, w.get(), w->lcore);
+    if (rc != 0) {
+      started_ = true;
+      stop();
+      throw std::runtime_error("cannot launch worker on lcore " + std::to_string(w->lcore));
+    }
+  }
+  started_ = true;
+  WEFT_LOG(Info, "running %zu element(s) on %zu worker(s), %zu port(s)", plan_.nodes.size(), workers_.size(),
+           ports_.size());
+}
+
+bool Runtime::run_on_worker(unsigned w, std::function<void()> fn, std::chrono::milliseconds timeout) {
+  if (w >= workers_.size()) return false;
+  Worker& wk = *workers_[w];
+  if (!wk.running.load(std::memory_order_acquire)) {
+    fn();  // worker not running: nobody else touches its graph
+    return true;
+  }
+  wk.task = std::move(fn);
+  uint64_t req = wk.request.load(std::memory_order_relaxed) + 1;
+  wk.request.store(req, std::memory_order_release);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (wk.done.load(std::memory_order_acquire) != req) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+  return true;
+}
+
+double Runtime::elapsed_s() const {
+  auto end = halted_ ? halt_time_ : std::chrono::steady_clock::now();
+  return std::chrono::duration<double>(end - start_time_).count();
+}
+
+void Runtime::halt() {
+  if (!started_ || halted_) return;
+  for (auto& w : workers_) w->stop.store(true, std::memory_order_relaxed);
+  for (auto& w : workers_) rte_eal_wait_lcore(w->lcore);
+  halt_time_ = std::chrono::steady_clock::now();
+  halted_ = true;
+}
+
+void Runtime::stop() {
+  if (!started_) return;
+  halt();
+  for (auto& g : graphs_)
+    for (auto& el : g->elements) el->cleanup();
+  close_ports();
+  started_ = false;
+}
+
+void Runtime::close_ports() {
+  for (auto& p : ports_) {
+    if (p.started) rte_eth_dev_stop(p.id);
+    p.started = false;
+    rte_eth_dev_close(p.id);  // flushes capture files (net_pcap) and frees queues
+  }
+}
+
+}  // namespace weft

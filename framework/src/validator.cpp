@@ -1,0 +1,371 @@
+#include "validator.hpp"
+
+#include <functional>
+#include <map>
+#include <set>
+
+#include "text.hpp"
+
+namespace weft {
+
+int GraphPlan::index_of(const std::string& id) const {
+  for (size_t i = 0; i < nodes.size(); i++)
+    if (nodes[i].spec->id == id) return static_cast<int>(i);
+  return -1;
+}
+
+Params make_params(const ElementSpec& e, const ElementClass& k) { return Params(e.params, &k.params, e.mark); }
+
+namespace {
+
+class RecordingContext : public ConfigContext {
+ public:
+  RecordingContext(const ElementSpec& e, const ElementClass& k, const GraphSpec& g)
+      : params_(make_params(e, k)), spec_(e), graph_(g) {}
+
+  const Params& params() const override { return params_; }
+  const std::string& element_id() const override { return spec_.id; }
+  unsigned worker_count() const override { return static_cast<unsigned>(graph_.worker_lcores.size()); }
+  void set_outputs(std::vector<std::string> names) override {
+    outputs = std::move(names);
+    outputs_set = true;
+  }
+  void claim_rx(const std::string& port, int queue, Mark where) override {
+    check_port(port, where);
+    rx_claims.push_back({port, queue, where});
+  }
+  void use_tx(const std::string& port, Mark where) override {
+    check_port(port, where);
+    tx_ports.push_back(port);
+  }
+
+  std::vector<std::string> outputs;
+  bool outputs_set = false;
+  std::vector<RxClaim> rx_claims;
+  std::vector<std::string> tx_ports;
+
+ private:
+  void check_port(const std::string& port, Mark where) const {
+    if (graph_.find_port(port)) return;
+    std::vector<std::string> names;
+    for (const auto& p : graph_.ports) names.push_back(p.name);
+    throw ConfigError(where, "unknown port '" + port + "'" + did_you_mean(port, names));
+  }
+  Params params_;
+  const ElementSpec& spec_;
+  const GraphSpec& graph_;
+};
+
+bool type_ok(const YAML::Node& n, ParamType t) {
+  switch (t) {
+    case ParamType::Bool: return n.IsScalar() && parse_bool(n.Scalar()).has_value();
+    case ParamType::Int: return n.IsScalar() && parse_int(n.Scalar()).has_value();
+    case ParamType::UInt: return n.IsScalar() && parse_uint(n.Scalar()).has_value();
+    case ParamType::Double: return n.IsScalar() && parse_double(n.Scalar()).has_value();
+    case ParamType::String:
+    case ParamType::Port: return n.IsScalar();
+    case ParamType::List: return n.IsSequence();
+    case ParamType::Map: return n.IsMap();
+    case ParamType::Any: return true;
+  }
+  return false;
+}
+
+const char* type_phrase(ParamType t) {
+  switch (t) {
+    case ParamType::Bool: return "true or false";
+    case ParamType::Int: return "an integer";
+    case ParamType::UInt: return "a non-negative integer";
+    case ParamType::Double: return "a number";
+    case ParamType::String: return "a string";
+    case ParamType::Port: return "a port name";
+    case ParamType::List: return "a list";
+    case ParamType::Map: return "a mapping";
+    case ParamType::Any: return "a value";
+  }
+  return "?";
+}
+
+std::string describe(const YAML::Node& n) {
+  if (n.IsSequence()) return "a list";
+  if (n.IsMap()) return "a mapping";
+  if (n.IsNull()) return "nothing";
+  return "'" + n.Scalar() + "'";
+}
+
+// Checks the element's parameter map against its class schema.
+bool check_schema(const ElementSpec& e, const ElementClass& k, const GraphSpec& g, Diagnostics& diag) {
+  bool ok = true;
+  std::vector<std::string> names;
+  for (const auto& p : k.params) names.push_back(p.name);
+  for (auto it = e.params.begin(); it != e.params.end(); ++it) {
+    const std::string key = it->first.Scalar();
+    const ParamSpec* ps = nullptr;
+    for (const auto& p : k.params)
+      if (p.name == key) ps = &p;
+    if (!ps) {
+      std::string known = names.empty() ? " (it takes no parameters)" : did_you_mean(key, names);
+      diag.error(mark_of(it->first), "element '" + e.id + "': " + k.name + " has no parameter '" + key + "'" + known);
+      ok = false;
+      continue;
+    }
+    if (!type_ok(it->second, ps->type)) {
+      diag.error(mark_of(it->second), "element '" + e.id + "': parameter '" + key + "' expects " +
+                                          type_phrase(ps->type) + ", got " + describe(it->second));
+      ok = false;
+      continue;
+    }
+    if (ps->type == ParamType::Port && !g.find_port(it->second.Scalar())) {
+      std::vector<std::string> ports;
+      for (const auto& p : g.ports) ports.push_back(p.name);
+      diag.error(mark_of(it->second), "element '" + e.id + "': unknown port '" + it->second.Scalar() + "'" +
+                                          (ports.empty() ? std::string(" (the graph declares no ports)")
+                                                         : did_you_mean(it->second.Scalar(), ports)));
+      ok = false;
+    }
+  }
+  for (const auto& p : k.params) {
+    if (p.required && !(e.params[p.name] && !e.params[p.name].IsNull())) {
+      diag.error(e.mark, "element '" + e.id + "': missing required parameter '" + p.name + "' (" +
+                             type_phrase(p.type) + ": " + p.doc + ")");
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+std::string port_label(const std::vector<std::string>& names, size_t i) {
+  return i < names.size() ? names[i] : std::to_string(i);
+}
+
+// Resolves "name" or "3" against a port list.
+int resolve_port(const std::string& ref, const std::vector<std::string>& names) {
+  if (ref.empty()) return 0;
+  if (auto n = parse_uint(ref)) return *n < names.size() ? static_cast<int>(*n) : -1;
+  for (size_t i = 0; i < names.size(); i++)
+    if (names[i] == ref) return static_cast<int>(i);
+  return -1;
+}
+
+}  // namespace
+
+void configure_instance(Element& el, const NodePlan& node, const GraphSpec& graph) {
+  RecordingContext ctx(*node.spec, *node.klass, graph);
+  el.configure(ctx);
+  if (node.klass->dynamic_outputs && ctx.outputs != node.outputs)
+    throw ConfigError(node.spec->mark, "element '" + node.spec->id + "' declared different outputs on a second configure");
+}
+
+GraphPlan validate_graph(std::shared_ptr<const GraphSpec> spec_ptr, const PluginLoader& loader, Diagnostics& diag) {
+  GraphPlan plan;
+  plan.spec = spec_ptr;
+  const GraphSpec& g = *spec_ptr;
+  const unsigned workers = static_cast<unsigned>(g.worker_lcores.size());
+
+  // 1. Elements: class, schema, configure().
+  const std::vector<std::string> class_names = loader.class_names();
+  std::vector<bool> configured;
+  for (const auto& e : g.elements) {
+    NodePlan n;
+    n.spec = &e;
+    n.klass = loader.find(e.class_name);
+    bool ok = false;
+    if (!n.klass) {
+      if (!e.class_name.empty())
+        diag.error(e.class_mark, "element '" + e.id + "': unknown class '" + e.class_name + "'" +
+                                     did_you_mean(e.class_name, class_names));
+    } else if (check_schema(e, *n.klass, g, diag)) {
+      try {
+        auto proto = n.klass->create();
+        RecordingContext ctx(e, *n.klass, g);
+        proto->configure(ctx);
+        n.inputs = n.klass->inputs;
+        if (n.klass->dynamic_outputs) {
+          if (!ctx.outputs_set) throw ConfigError(e.mark, "class " + n.klass->name + " declared no outputs");
+          n.outputs = ctx.outputs;
+        } else {
+          n.outputs = n.klass->outputs;
+        }
+        n.rx_claims = ctx.rx_claims;
+        n.tx_ports = ctx.tx_ports;
+        ok = true;
+      } catch (const ConfigError& err) {
+        diag.error(err.mark().line ? err.mark() : e.mark, "element '" + e.id + "': " + err.what());
+      } catch (const std::exception& err) {
+        diag.error(e.mark, "element '" + e.id + "': configuration failed: " + err.what());
+      }
+    }
+    configured.push_back(ok);
+    n.links.assign(n.outputs.size(), {});
+    plan.nodes.push_back(std::move(n));
+  }
+
+  // 2. Connections.
+  std::vector<std::string> ids;
+  for (const auto& e : g.elements) ids.push_back(e.id);
+  std::vector<std::vector<Mark>> link_marks(plan.nodes.size());
+  for (size_t i = 0; i < plan.nodes.size(); i++) link_marks[i].assign(plan.nodes[i].outputs.size(), {});
+  std::vector<unsigned> next_variadic(plan.nodes.size(), 0);
+  std::vector<bool> has_input(plan.nodes.size(), false);
+  for (const auto& c : g.connections) {
+    int from = plan.index_of(c.from.element);
+    int to = plan.index_of(c.to.element);
+    if (from < 0)
+      diag.error(c.from.mark, "connection from unknown element '" + c.from.element + "'" +
+                                  did_you_mean(c.from.element, ids));
+    if (to < 0)
+      diag.error(c.to.mark, "connection to unknown element '" + c.to.element + "'" + did_you_mean(c.to.element, ids));
+    if (from < 0 || to < 0 || !configured[from] || !configured[to]) continue;
+    NodePlan& src = plan.nodes[from];
+    NodePlan& dst = plan.nodes[to];
+    Mark out_mark = c.from.port.empty() ? c.from.mark : c.from.port_mark;
+    Mark in_mark = c.to.port.empty() ? c.to.mark : c.to.port_mark;
+    if (src.outputs.empty()) {
+      diag.error(c.from.mark, "element '" + src.spec->id + "' (" + src.klass->name + ") has no outputs");
+      continue;
+    }
+    int out = resolve_port(c.from.port, src.outputs);
+    if (out < 0) {
+      diag.error(out_mark, "element '" + src.spec->id + "' has no output '" + c.from.port + "' (outputs: " +
+                               [&] {
+                                 std::string s;
+                                 for (size_t i = 0; i < src.outputs.size(); i++)
+                                   s += (i ? ", " : "") + src.outputs[i];
+                                 return s;
+                               }() + ")" + did_you_mean(c.from.port, src.outputs));
+      continue;
+    }
+    int in = 0;
+    if (dst.klass->variadic_inputs) {
+      if (c.to.port.empty()) {
+        in = static_cast<int>(next_variadic[to]++);
+      } else if (auto v = parse_uint(c.to.port); v && *v < 1024) {
+        in = static_cast<int>(*v);
+        next_variadic[to] = std::max<unsigned>(next_variadic[to], static_cast<unsigned>(in) + 1);
+      } else {
+        diag.error(in_mark, "element '" + dst.spec->id + "' takes numbered inputs ([0], [1], ...)");
+        continue;
+      }
+    } else if (dst.inputs.empty()) {
+      diag.error(c.to.mark, "element '" + dst.spec->id + "' (" + dst.klass->name +
+                                ") has no inputs: it is a source");
+      continue;
+    } else {
+      in = resolve_port(c.to.port, dst.inputs);
+      if (in < 0) {
+        diag.error(in_mark, "element '" + dst.spec->id + "' has no input '" + c.to.port + "'" +
+                                did_you_mean(c.to.port, dst.inputs));
+        continue;
+      }
+    }
+    if (src.links[out].element >= 0) {
+      diag.error(out_mark, "output '" + port_label(src.outputs, out) + "' of '" + src.spec->id +
+                               "' is already connected (line " + std::to_string(link_marks[from][out].line) +
+                               "); use a Tee to copy packets to several elements");
+      continue;
+    }
+    src.links[out] = {to, static_cast<uint16_t>(in)};
+    link_marks[from][out] = out_mark;
+    has_input[to] = true;
+  }
+  for (size_t i = 0; i < plan.nodes.size(); i++) {
+    if (!configured[i]) continue;
+    NodePlan& n = plan.nodes[i];
+    if (n.klass->variadic_inputs && next_variadic[i] > 0)
+      for (unsigned k = 0; k < next_variadic[i]; k++) n.inputs.push_back("in" + std::to_string(k));
+    for (size_t o = 0; o < n.outputs.size(); o++)
+      if (n.links[o].element < 0)
+        diag.error(n.spec->mark, "output '" + n.outputs[o] + "' of '" + n.spec->id + "' is not connected");
+    if ((!n.klass->inputs.empty() || n.klass->variadic_inputs) && !has_input[i])
+      diag.warning(n.spec->mark, "element '" + n.spec->id + "' receives no packets (nothing is connected to it)");
+  }
+
+  // 3. Cycles: packets are pushed depth-first, so a cycle would never end.
+  std::vector<int> color(plan.nodes.size(), 0);
+  std::vector<int> stack;
+  std::function<bool(int)> dfs = [&](int v) -> bool {
+    color[v] = 1;
+    stack.push_back(v);
+    for (const auto& l : plan.nodes[v].links) {
+      if (l.element < 0) continue;
+      if (color[l.element] == 1) {
+        std::string path;
+        bool on = false;
+        for (int s : stack) {
+          if (s == l.element) on = true;
+          if (on) path += plan.nodes[s].spec->id + " -> ";
+        }
+        path += plan.nodes[l.element].spec->id;
+        diag.error(plan.nodes[l.element].spec->mark, "connection cycle: " + path);
+        return true;
+      }
+      if (color[l.element] == 0 && dfs(l.element)) return true;
+    }
+    stack.pop_back();
+    color[v] = 2;
+    return false;
+  };
+  for (size_t i = 0; i < plan.nodes.size(); i++)
+    if (color[i] == 0 && dfs(static_cast<int>(i))) break;
+
+  // 4. Ports and queues.
+  struct Claim {
+    std::string element;
+    Mark mark;
+  };
+  std::map<std::pair<std::string, int>, Claim> claimed;
+  std::map<std::string, int> max_rx_queue;
+  std::set<std::string> tx_used;
+  for (const auto& n : plan.nodes) {
+    for (const auto& c : n.rx_claims) {
+      std::vector<int> queues;
+      if (c.queue < 0) {
+        for (unsigned w = 0; w < workers; w++) queues.push_back(static_cast<int>(w));
+      } else {
+        if (workers > 1) {
+          diag.error(c.mark, "element '" + n.spec->id + "': RX queue " + std::to_string(c.queue) + " of port '" +
+                                 c.port + "' would be claimed twice: each of the " + std::to_string(workers) +
+                                 " workers polls it (drop `queue:` to give each worker its own)");
+          continue;
+        }
+        queues.push_back(c.queue);
+      }
+      for (int q : queues) {
+        auto [it, inserted] = claimed.emplace(std::make_pair(c.port, q), Claim{n.spec->id, c.mark});
+        if (!inserted) {
+          diag.error(c.mark, "element '" + n.spec->id + "': RX queue " + std::to_string(q) + " of port '" + c.port +
+                                 "' is already claimed by '" + it->second.element + "' (line " +
+                                 std::to_string(it->second.mark.line) + ")");
+          break;
+        }
+        max_rx_queue[c.port] = std::max(max_rx_queue[c.port], q);
+      }
+    }
+    for (const auto& t : n.tx_ports) tx_used.insert(t);
+  }
+  for (const auto& p : g.ports) {
+    PortPlan pp;
+    pp.spec = &p;
+    int need_rx = max_rx_queue.count(p.name) ? max_rx_queue[p.name] + 1 : 1;
+    if (p.rx_queues > 0) {
+      if (p.rx_queues < need_rx)
+        diag.error(p.rx_queues_mark, "port '" + p.name + "' has " + std::to_string(p.rx_queues) +
+                                         " RX queue(s) but queue " + std::to_string(need_rx - 1) + " is polled");
+      pp.rx_queues = static_cast<uint16_t>(p.rx_queues);
+    } else {
+      pp.rx_queues = static_cast<uint16_t>(std::max<int>(need_rx, 1));
+    }
+    if (p.tx_queues > 0) {
+      if (static_cast<unsigned>(p.tx_queues) < workers && tx_used.count(p.name))
+        diag.error(p.mark, "port '" + p.name + "' has " + std::to_string(p.tx_queues) +
+                               " TX queue(s) but each of the " + std::to_string(workers) + " workers needs its own");
+      pp.tx_queues = static_cast<uint16_t>(p.tx_queues);
+    } else {
+      pp.tx_queues = static_cast<uint16_t>(workers);
+    }
+    plan.ports.push_back(pp);
+  }
+  return plan;
+}
+
+}  // namespace weft

@@ -1,0 +1,62 @@
+// Validation turns a GraphSpec into a GraphPlan: every class resolved, every
+// parameter checked against its schema and by the element's own configure(),
+// every connection resolved to (element, port) pairs, queues assigned. All
+// problems are reported at once; a plan is only usable without errors.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "diagnostics.hpp"
+#include "graph_spec.hpp"
+#include "plugin_loader.hpp"
+
+namespace weft {
+
+struct RxClaim {
+  std::string port;
+  int queue = -1;  // -1: the worker's own queue
+  Mark mark;
+};
+
+struct NodePlan {
+  const ElementSpec* spec = nullptr;
+  const ElementClass* klass = nullptr;
+  std::vector<std::string> inputs;
+  std::vector<std::string> outputs;
+  struct Link {
+    int element = -1;  // index into GraphPlan::nodes
+    uint16_t input = 0;
+  };
+  std::vector<Link> links;  // one per output
+  std::vector<RxClaim> rx_claims;
+  std::vector<std::string> tx_ports;
+};
+
+struct PortPlan {
+  const PortSpec* spec = nullptr;
+  uint16_t rx_queues = 1;
+  uint16_t tx_queues = 1;
+};
+
+struct GraphPlan {
+  std::shared_ptr<const GraphSpec> spec;
+  std::vector<NodePlan> nodes;
+  std::vector<PortPlan> ports;
+  int index_of(const std::string& id) const;
+  unsigned workers() const { return static_cast<unsigned>(spec->worker_lcores.size()); }
+};
+
+// Checks everything that can be checked without DPDK running.
+GraphPlan validate_graph(std::shared_ptr<const GraphSpec> spec, const PluginLoader& loader, Diagnostics& diag);
+
+// Builds the Params view of an element spec against its class schema.
+Params make_params(const ElementSpec& e, const ElementClass& k);
+
+// Runs configure() on a fresh per-lcore instance of a validated node; the
+// same checks the validator ran, so it only throws if configure() is not
+// deterministic.
+void configure_instance(Element& el, const NodePlan& node, const GraphSpec& graph);
+
+}  // namespace weft

@@ -1,0 +1,425 @@
+// routerctl — inspect and control a running routerd, and check graph files.
+//
+// Exit status: 0 success, 1 the request failed (invalid graph, error reply),
+// 2 no routerd is listening on the socket.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "control_api.hpp"
+#include "control_server.hpp"
+#include "graph_spec.hpp"
+#include "plugin_loader.hpp"
+#include "validator.hpp"
+#include "weft/version.hpp"
+
+using weft::json;
+
+namespace {
+
+struct Options {
+  std::string socket;
+  std::string plugin_path;
+  bool json_out = false;
+};
+
+struct NoDaemon : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct Failed : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+json request(const Options& o, const std::string& cmd, const json& args = json::object()) {
+  json reply;
+  try {
+    reply = weft::control_request(o.socket, {{"cmd", cmd}, {"args", args}});
+  } catch (const std::system_error& e) {
+    throw NoDaemon("no routerd is running on " + o.socket + " (" + std::strerror(e.code().value()) +
+                   "); start one with `routerd -c GRAPH` or pass --socket");
+  }
+  if (!reply.value("ok", false)) throw Failed(reply.value("error", std::string("request failed")));
+  return reply["data"];
+}
+
+bool daemon_up(const Options& o) {
+  try {
+    weft::control_request(o.socket, {{"cmd", "status"}}, 2000);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::vector<std::string> plugin_dirs(const Options& o, const weft::GraphSpec* spec) {
+  std::vector<std::string> dirs = weft::PluginLoader::split_path(o.plugin_path);
+  if (const char* env = std::getenv("WEFT_PLUGIN_PATH"))
+    for (auto& d : weft::PluginLoader::split_path(env)) dirs.push_back(d);
+  if (spec) dirs.insert(dirs.end(), spec->plugin_paths.begin(), spec->plugin_paths.end());
+  dirs.push_back(weft::PluginLoader::default_dir());
+  return dirs;
+}
+
+void load_plugins(weft::PluginLoader& loader, const Options& o, const weft::GraphSpec* spec) {
+  try {
+    loader.load_directories(plugin_dirs(o, spec));
+  } catch (const weft::PluginError& e) {
+    throw Failed(e.what());
+  }
+}
+
+// Validates a file offline; prints diagnostics; returns the plan (or throws).
+weft::GraphPlan validate_file(const Options& o, const std::string& file, weft::PluginLoader& loader, bool quiet_ok) {
+  weft::Diagnostics diag(file);
+  auto spec = std::make_shared<weft::GraphSpec>(weft::load_graph_file(file, diag));
+  if (diag.has_errors()) {
+    std::cerr << diag.format();
+    throw Failed("");
+  }
+  load_plugins(loader, o, spec.get());
+  weft::GraphPlan plan = weft::validate_graph(spec, loader, diag);
+  std::cerr << diag.format();
+  if (diag.has_errors()) throw Failed("");
+  if (!quiet_ok) std::cout << file << ": ok (" << plan.nodes.size() << " elements, " << plan.ports.size()
+                           << " ports, " << plan.workers() << " worker(s))\n";
+  return plan;
+}
+
+std::string num(uint64_t v) { return std::to_string(v); }
+
+void print_status(const json& s) {
+  std::printf("routerd %s (pid %d), graph '%s' (%s), up %.1f s\n", s["version"].get<std::string>().c_str(),
+              s["pid"].get<int>(), s["graph"]["name"].get<std::string>().c_str(),
+              s["graph"]["file"].get<std::string>().c_str(), s["uptime_s"].get<double>());
+  std::printf("elements: %zu  ports: %zu  plugins: %zu\n", s["elements"].get<size_t>(), s["ports"].get<size_t>(),
+              s["plugins"].get<size_t>());
+  for (const auto& w : s["workers"]) {
+    uint64_t polls = w["polls"].get<uint64_t>(), busy = w["busy_polls"].get<uint64_t>();
+    std::printf("worker %u on lcore %u: %s, %llu polls, %.1f%% busy\n", w["index"].get<unsigned>(),
+                w["lcore"].get<unsigned>(), w["running"].get<bool>() ? "running" : "stopped",
+                static_cast<unsigned long long>(polls), polls ? 100.0 * double(busy) / double(polls) : 0.0);
+  }
+}
+
+void print_graph_text(const json& g) {
+  std::printf("graph '%s': workers on lcores", g["name"].get<std::string>().c_str());
+  for (const auto& l : g["workers"]) std::printf(" %u", l.get<unsigned>());
+  std::printf("\n");
+  for (const auto& p : g["ports"])
+    std::printf("port %-10s %s%s%s  rxq %u txq %u\n", p["name"].get<std::string>().c_str(),
+                p["device"].get<std::string>().c_str(), p["args"].get<std::string>().empty() ? "" : ",",
+                p["args"].get<std::string>().c_str(), p["rx_queues"].get<unsigned>(), p["tx_queues"].get<unsigned>());
+  for (const auto& e : g["elements"]) {
+    std::printf("%s :: %s", e["id"].get<std::string>().c_str(), e["class"].get<std::string>().c_str());
+    for (const auto& p : e["dpdk_ports"])
+      std::printf("  [%s %s]", p["dir"].get<std::string>().c_str(), p["port"].get<std::string>().c_str());
+    std::printf("\n");
+    for (const auto& o : e["outputs"])
+      std::printf("    [%s] -> [%s]%s\n", o["name"].get<std::string>().c_str(),
+                  o.value("to_input", std::string("?")).c_str(), o.value("to", std::string("(unconnected)")).c_str());
+  }
+}
+
+std::string dot_id(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+void print_graph_dot(const json& g) {
+  std::printf("digraph %s {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n"
+              "  edge [fontname=\"Helvetica\", fontsize=10];\n",
+              dot_id(g["name"].get<std::string>().empty() ? "weft" : g["name"].get<std::string>()).c_str());
+  for (const auto& p : g["ports"])
+    std::printf("  %s [label=%s, shape=cds, style=filled, fillcolor=\"#dde8f5\"];\n",
+                dot_id("port:" + p["name"].get<std::string>()).c_str(),
+                dot_id(p["name"].get<std::string>() + "\\n" + p["device"].get<std::string>()).c_str());
+  for (const auto& e : g["elements"]) {
+    std::printf("  %s [label=%s];\n", dot_id(e["id"].get<std::string>()).c_str(),
+                dot_id(e["id"].get<std::string>() + "\\n" + e["class"].get<std::string>()).c_str());
+    for (const auto& p : e["dpdk_ports"]) {
+      std::string port = dot_id("port:" + p["port"].get<std::string>());
+      if (p["dir"] == "rx") std::printf("  %s -> %s [style=dashed];\n", port.c_str(), dot_id(e["id"]).c_str());
+      else std::printf("  %s -> %s [style=dashed];\n", dot_id(e["id"]).c_str(), port.c_str());
+    }
+  }
+  for (const auto& e : g["elements"]) {
+    bool single = e["outputs"].size() == 1;
+    for (const auto& o : e["outputs"]) {
+      if (!o.contains("to")) continue;
+      std::string label = single && o["name"] == "out" ? "" : o["name"].get<std::string>();
+      std::printf("  %s -> %s%s;\n", dot_id(e["id"].get<std::string>()).c_str(), dot_id(o["to"].get<std::string>()).c_str(),
+                  label.empty() ? "" : (" [label=" + dot_id(label) + "]").c_str());
+    }
+  }
+  std::printf("}\n");
+}
+
+void print_class_doc(const json& k) {
+  std::printf("%s — %s\n", k["name"].get<std::string>().c_str(), k["summary"].get<std::string>().c_str());
+  std::printf("  plugin: %s\n", k["plugin"].get<std::string>().c_str());
+  if (!k["doc"].get<std::string>().empty()) {
+    std::istringstream in(k["doc"].get<std::string>());
+    std::string line;
+    std::printf("\n");
+    while (std::getline(in, line)) std::printf("  %s\n", line.c_str());
+  }
+  std::string ins;
+  for (const auto& i : k["inputs"]) ins += (ins.empty() ? "" : ", ") + i.get<std::string>();
+  if (k["variadic_inputs"].get<bool>()) ins = "any number ([0], [1], ...)";
+  std::string outs;
+  for (const auto& o : k["outputs"]) outs += (outs.empty() ? "" : ", ") + o.get<std::string>();
+  if (k["dynamic_outputs"].get<bool>()) outs = k["outputs_doc"].get<std::string>();
+  std::printf("\n  inputs:  %s\n  outputs: %s\n", ins.empty() ? "none (source)" : ins.c_str(),
+              outs.empty() ? "none" : outs.c_str());
+  if (!k["params"].empty()) {
+    std::printf("\n  parameters:\n");
+    for (const auto& p : k["params"]) {
+      std::string dflt = p["required"].get<bool>() ? "required"
+                         : p["default"].get<std::string>().empty() ? "optional"
+                                                                   : "default " + p["default"].get<std::string>();
+      std::printf("    %-12s %-7s %-16s %s\n", p["name"].get<std::string>().c_str(),
+                  p["type"].get<std::string>().c_str(), dflt.c_str(), p["doc"].get<std::string>().c_str());
+    }
+  }
+  if (!k["drops"].empty()) {
+    std::printf("\n  drop reasons:\n");
+    for (const auto& d : k["drops"])
+      std::printf("    %-16s %s\n", d["name"].get<std::string>().c_str(), d["doc"].get<std::string>().c_str());
+  }
+  if (!k["handlers"].empty()) {
+    std::printf("\n  handlers:\n");
+    for (const auto& h : k["handlers"]) {
+      std::string rw = std::string(h["read"].get<bool>() ? "r" : "") + (h["write"].get<bool>() ? "w" : "");
+      std::printf("    %-12s %-3s %s\n", h["name"].get<std::string>().c_str(), rw.c_str(),
+                  h["doc"].get<std::string>().c_str());
+    }
+  }
+  std::printf("\n");
+}
+
+// Element totals summed over workers: in, out, dropped, per-output and per-reason.
+struct ElementTotals {
+  uint64_t in = 0, out = 0, dropped = 0;
+  std::vector<std::pair<std::string, uint64_t>> outputs;
+  std::map<std::string, uint64_t> drops;
+};
+
+ElementTotals totals(const json& e) {
+  ElementTotals t;
+  t.in = e["total"]["in"].get<uint64_t>();
+  t.out = e["total"]["out"].get<uint64_t>();
+  t.dropped = e["total"]["dropped"].get<uint64_t>();
+  std::map<std::string, uint64_t> outs;
+  for (const auto& w : e["workers"]) {
+    for (const auto& o : w["outputs"]) {
+      auto name = o["name"].get<std::string>();
+      if (!outs.count(name)) t.outputs.emplace_back(name, 0);
+      outs[name] += o["packets"].get<uint64_t>();
+    }
+    for (auto it = w["drops"].begin(); it != w["drops"].end(); ++it) t.drops[it.key()] += it.value().get<uint64_t>();
+  }
+  for (auto& [n, v] : t.outputs) v = outs[n];
+  return t;
+}
+
+void print_stats(const json& s, const json* before, double interval) {
+  auto rate = [&](uint64_t now, uint64_t then) { return interval > 0 ? double(now - then) / interval : 0.0; };
+  std::printf("%-14s %-11s %14s %14s %12s", "element", "class", "in", "out", "dropped");
+  if (before) std::printf(" %12s", "out pps");
+  std::printf("  detail\n");
+  for (size_t i = 0; i < s["elements"].size(); i++) {
+    const json& e = s["elements"][i];
+    ElementTotals t = totals(e);
+    std::string detail;
+    if (t.outputs.size() > 1)
+      for (auto& [n, v] : t.outputs) detail += n + "=" + num(v) + " ";
+    for (auto& [n, v] : t.drops)
+      if (v) detail += "drop:" + n + "=" + num(v) + " ";
+    std::printf("%-14s %-11s %14llu %14llu %12llu", e["id"].get<std::string>().c_str(),
+                e["class"].get<std::string>().c_str(), static_cast<unsigned long long>(t.in),
+                static_cast<unsigned long long>(t.out), static_cast<unsigned long long>(t.dropped));
+    if (before) std::printf(" %12.0f", rate(t.out, totals((*before)["elements"][i]).out));
+    std::printf("  %s\n", detail.c_str());
+  }
+  std::printf("\n%-14s %14s %14s %10s %10s", "port", "rx packets", "tx packets", "missed", "errors");
+  if (before) std::printf(" %12s %12s", "rx pps", "tx pps");
+  std::printf("\n");
+  for (size_t i = 0; i < s["ports"].size(); i++) {
+    const json& p = s["ports"][i];
+    std::printf("%-14s %14llu %14llu %10llu %10llu", p["name"].get<std::string>().c_str(),
+                static_cast<unsigned long long>(p["rx_packets"].get<uint64_t>()),
+                static_cast<unsigned long long>(p["tx_packets"].get<uint64_t>()),
+                static_cast<unsigned long long>(p["rx_missed"].get<uint64_t>()),
+                static_cast<unsigned long long>(p["rx_errors"].get<uint64_t>() + p["tx_errors"].get<uint64_t>()));
+    if (before) {
+      const json& q = (*before)["ports"][i];
+      std::printf(" %12.0f %12.0f", rate(p["rx_packets"].get<uint64_t>(), q["rx_packets"].get<uint64_t>()),
+                  rate(p["tx_packets"].get<uint64_t>(), q["tx_packets"].get<uint64_t>()));
+    }
+    std::printf("\n");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"routerctl: inspect and control routerd, check graph files"};
+  app.require_subcommand(1);
+  Options o;
+  o.socket = weft::ControlServer::default_path();
+  app.add_option("-s,--socket", o.socket, "routerd's control socket ($WEFT_SOCKET, default /run/weft/routerd.sock)");
+  app.add_option("-p,--plugin-path", o.plugin_path, "extra plugin directories for offline commands");
+  app.add_flag("--json", o.json_out, "print JSON instead of tables");
+  app.set_version_flag("--version", std::string("routerctl (Weft) ") + weft::kVersion);
+
+  auto* status = app.add_subcommand("status", "daemon, graph and worker status");
+  std::string graph_file;
+  bool dot = false;
+  auto* graph = app.add_subcommand("graph", "the running graph (or FILE's), as text or Graphviz DOT");
+  graph->add_option("file", graph_file, "render this graph file instead of asking the daemon");
+  graph->add_flag("--dot", dot, "Graphviz DOT output");
+  std::string class_name;
+  bool doc = false;
+  auto* elements = app.add_subcommand("elements", "element classes and their documentation");
+  elements->add_option("class", class_name, "only this class");
+  elements->add_flag("--doc", doc, "full documentation (parameters, drops, handlers)");
+  auto* plugins = app.add_subcommand("plugins", "loaded plugins and their manifests");
+  double rate = 0;
+  auto* stats = app.add_subcommand("stats", "per element, per port and per lcore counters");
+  stats->add_option("--rate", rate, "sample twice, this many seconds apart, and show rates");
+  auto* handler = app.add_subcommand("handler", "read or write an element's handler");
+  handler->require_subcommand(1);
+  std::string h_el, h_name, h_value;
+  int h_worker = -1;
+  auto* hread = handler->add_subcommand("read", "read a handler (no NAME: list the element's handlers)");
+  hread->add_option("element", h_el)->required();
+  hread->add_option("name", h_name);
+  hread->add_option("--worker", h_worker, "only this worker's instance");
+  auto* hwrite = handler->add_subcommand("write", "write a handler");
+  hwrite->add_option("element", h_el)->required();
+  hwrite->add_option("name", h_name)->required();
+  hwrite->add_option("value", h_value);
+  hwrite->add_option("--worker", h_worker, "only this worker's instance");
+  std::string validate_file_name;
+  auto* validate = app.add_subcommand("validate", "check a graph file offline (no daemon needed)");
+  validate->add_option("file", validate_file_name)->required();
+
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (*status) {
+      json s = request(o, "status");
+      if (o.json_out) std::cout << s.dump(2) << "\n";
+      else print_status(s);
+    } else if (*graph) {
+      json g;
+      if (!graph_file.empty()) {
+        weft::PluginLoader loader;
+        g = weft::graph_json(validate_file(o, graph_file, loader, true));
+      } else {
+        g = request(o, "graph");
+      }
+      if (o.json_out) std::cout << g.dump(2) << "\n";
+      else if (dot) print_graph_dot(g);
+      else print_graph_text(g);
+    } else if (*elements) {
+      json classes;
+      weft::PluginLoader loader;
+      if (daemon_up(o)) {
+        classes = request(o, "elements");
+      } else {
+        load_plugins(loader, o, nullptr);
+        classes = weft::classes_json(loader);
+      }
+      json shown = json::array();
+      for (const auto& k : classes)
+        if (class_name.empty() || k["name"] == class_name) shown.push_back(k);
+      if (shown.empty()) {
+        std::vector<std::string> names;
+        for (const auto& k : classes) names.push_back(k["name"]);
+        throw Failed("no element class '" + class_name + "'" + [&] {
+          for (const auto& n : names)
+            if (n.size() > 0 && ::strcasecmp(n.c_str(), class_name.c_str()) == 0) return " (did you mean '" + n + "'?)";
+          return std::string();
+        }());
+      }
+      if (o.json_out) std::cout << shown.dump(2) << "\n";
+      else if (doc || !class_name.empty())
+        for (const auto& k : shown) print_class_doc(k);
+      else
+        for (const auto& k : shown)
+          std::printf("%-14s %s\n", k["name"].get<std::string>().c_str(), k["summary"].get<std::string>().c_str());
+    } else if (*plugins) {
+      json p;
+      weft::PluginLoader loader;
+      if (daemon_up(o)) p = request(o, "plugins");
+      else {
+        load_plugins(loader, o, nullptr);
+        p = weft::plugins_json(loader);
+      }
+      if (o.json_out) std::cout << p.dump(2) << "\n";
+      else
+        for (const auto& x : p) {
+          std::printf("%s %s — %s\n  path: %s\n  abi %s, built against Weft %s, %s, DPDK %s\n  classes:",
+                      x["name"].get<std::string>().c_str(), x["version"].get<std::string>().c_str(),
+                      x["description"].get<std::string>().c_str(), x["path"].get<std::string>().c_str(),
+                      x["abi"].get<std::string>().c_str(), x["framework_version"].get<std::string>().c_str(),
+                      x["compiler_abi"].get<std::string>().c_str(), x["dpdk_version"].get<std::string>().c_str());
+          for (const auto& c : x["classes"]) std::printf(" %s", c.get<std::string>().c_str());
+          std::printf("\n");
+        }
+    } else if (*stats) {
+      json first = request(o, "stats");
+      if (rate > 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(rate * 1000)));
+        json second = request(o, "stats");
+        double interval = second["uptime_s"].get<double>() - first["uptime_s"].get<double>();
+        if (o.json_out) std::cout << json{{"before", first}, {"after", second}, {"interval_s", interval}}.dump(2) << "\n";
+        else print_stats(second, &first, interval);
+      } else if (o.json_out) {
+        std::cout << first.dump(2) << "\n";
+      } else {
+        print_stats(first, nullptr, 0);
+      }
+    } else if (*handler) {
+      json args{{"element", h_el}, {"name", h_name}};
+      if (*hwrite) args["value"] = h_value;
+      if (h_worker >= 0) args["worker"] = h_worker;
+      json r = request(o, "handler", args);
+      if (o.json_out) std::cout << r.dump(2) << "\n";
+      else
+        for (const auto& w : r) {
+          std::string prefix = r.size() > 1 ? "worker " + std::to_string(w["worker"].get<unsigned>()) + ": " : "";
+          if (w.contains("handlers"))
+            for (const auto& h : w["handlers"]) {
+              if (w["worker"].get<unsigned>() != r[0]["worker"].get<unsigned>()) break;
+              std::string rw = std::string(h["read"].get<bool>() ? "r" : "") + (h["write"].get<bool>() ? "w" : "");
+              std::printf("%-14s %-3s %s\n", h["name"].get<std::string>().c_str(), rw.c_str(),
+                          h["doc"].get<std::string>().c_str());
+            }
+          else if (w.contains("value"))
+            std::printf("%s%s\n", prefix.c_str(), w["value"].get<std::string>().c_str());
+        }
+    } else if (*validate) {
+      weft::PluginLoader loader;
+      validate_file(o, validate_file_name, loader, false);
+    }
+  } catch (const NoDaemon& e) {
+    std::cerr << "routerctl: " << e.what() << "\n";
+    return 2;
+  } catch (const Failed& e) {
+    if (*e.what()) std::cerr << "routerctl: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "routerctl: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

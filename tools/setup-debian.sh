@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package needed to build, run and test Weft.
+# Idempotent and non-interactive; run as root (or with sudo available).
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  # DPDK 22.11 (libraries, PMDs such as net_null/net_pcap/net_ring, dpdk-testpmd)
+  dpdk dpdk-dev libdpdk-dev libpcap-dev
+  # libraries Weft builds on
+  libyaml-cpp-dev libboost-dev libboost-filesystem-dev libmnl-dev
+  nlohmann-json3-dev libcli11-dev
+  # tests and benchmarks
+  catch2 libbenchmark-dev python3 python3-scapy python3-yaml iproute2 graphviz
+  procps
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
