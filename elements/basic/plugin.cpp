@@ -6,14 +6,14 @@
 #include "discard.hpp"
 #include "forward.hpp"
 #include "merge.hpp"
-#include "null.hpp"
+#include "pass.hpp"
 #include "port_rx.hpp"
 #include "port_tx.hpp"
 #include "tee.hpp"
 #include "weft/plugin.hpp"
 
 WEFT_PLUGIN("basic", WEFT_VERSION_STRING, "Ports, classifier and plumbing elements",
-            "PortRx PortTx Classifier Merge Forward Counter Discard Tee Null");
+            "PortRx PortTx Classifier Merge Forward Counter Discard Tee Pass");
 
 WEFT_EXPORT_CLASS(PortRx, weft::basic::PortRx::klass())
 WEFT_EXPORT_CLASS(PortTx, weft::basic::PortTx::klass())
@@ -23,4 +23,4 @@ WEFT_EXPORT_CLASS(Forward, weft::basic::Forward::klass())
 WEFT_EXPORT_CLASS(Counter, weft::basic::Counter::klass())
 WEFT_EXPORT_CLASS(Discard, weft::basic::Discard::klass())
 WEFT_EXPORT_CLASS(Tee, weft::basic::Tee::klass())
-WEFT_EXPORT_CLASS(Null, weft::basic::Null::klass())
+WEFT_EXPORT_CLASS(Pass, weft::basic::Pass::klass())

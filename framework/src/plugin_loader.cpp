@@ -153,6 +153,12 @@ void PluginLoader::load(const std::string& path) {
   libraries_.push_back(std::move(lib));
 }
 
+void PluginLoader::add_class(const ElementClass& k, const std::string& origin) {
+  if (auto it = classes_.find(k.name); it != classes_.end())
+    throw PluginError(origin, "duplicate class '" + k.name + "': already provided by " + it->second.plugin_path);
+  classes_[k.name] = {&k, origin};
+}
+
 const ElementClass* PluginLoader::find(const std::string& class_name) const {
   auto it = classes_.find(class_name);
   return it == classes_.end() ? nullptr : it->second.klass;

@@ -48,6 +48,10 @@ class PluginLoader {
   // Loads one plugin file.
   void load(const std::string& path);
 
+  // Registers a class compiled into the running program (tests, harnesses).
+  // Throws PluginError on a duplicate name.
+  void add_class(const ElementClass& k, const std::string& origin);
+
   const ElementClass* find(const std::string& class_name) const;
   std::vector<std::string> class_names() const;
   const std::vector<PluginInfo>& plugins() const { return plugins_; }

@@ -224,23 +224,22 @@ void Runtime::setup_ports() {
   }
 }
 
-std::unique_ptr<WorkerGraph> Runtime::build_worker_graph(unsigned w) {
+std::unique_ptr<WorkerGraph> build_graph_instance(const GraphPlan& plan, unsigned w, InitContext& ctx) {
   auto g = std::make_unique<WorkerGraph>();
-  const GraphSpec& spec = *plan_.spec;
-  for (const auto& n : plan_.nodes) {
+  const GraphSpec& spec = *plan.spec;
+  for (const auto& n : plan.nodes) {
     auto el = n.klass->create();
     ElementWiring::bind(*el, n.spec->id, *n.klass, w, n.outputs.size());
     configure_instance(*el, n, spec);
     g->elements.push_back(std::move(el));
   }
-  for (size_t i = 0; i < plan_.nodes.size(); i++) {
-    const auto& n = plan_.nodes[i];
+  for (size_t i = 0; i < plan.nodes.size(); i++) {
+    const auto& n = plan.nodes[i];
     for (size_t o = 0; o < n.links.size(); o++)
       ElementWiring::link(*g->elements[i], o, g->elements[static_cast<size_t>(n.links[o].element)].get(),
                           n.links[o].input);
     if (n.klass->inputs.empty() && !n.klass->variadic_inputs) g->sources.push_back(g->elements[i].get());
   }
-  WorkerInitContext ctx(*this, *workers_[w]);
   size_t initialized = 0;
   try {
     for (auto& el : g->elements) {
@@ -254,6 +253,11 @@ std::unique_ptr<WorkerGraph> Runtime::build_worker_graph(unsigned w) {
                              e.what());
   }
   return g;
+}
+
+std::unique_ptr<WorkerGraph> Runtime::build_worker_graph(unsigned w) {
+  WorkerInitContext ctx(*this, *workers_[w]);
+  return build_graph_instance(plan_, w, ctx);
 }
 
 void Runtime::start() {

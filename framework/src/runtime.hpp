@@ -24,6 +24,11 @@ struct WorkerGraph {
   std::vector<Element*> sources;
 };
 
+// Creates, configures, wires and initializes one instance of every element of
+// a validated plan, for worker `worker`. On failure, cleans up what was
+// initialized and throws std::runtime_error naming the element.
+std::unique_ptr<WorkerGraph> build_graph_instance(const GraphPlan& plan, unsigned worker, InitContext& ctx);
+
 struct Worker {
   unsigned index = 0;
   unsigned lcore = 0;

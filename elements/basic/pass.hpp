@@ -1,4 +1,4 @@
-// Null — pass packets through unchanged.
+// Pass — pass packets through unchanged.
 //
 // Ports:       input `in`; output `out`
 // Parameters:  none
@@ -12,7 +12,7 @@
 
 namespace weft::basic {
 
-class Null final : public Element {
+class Pass final : public Element {
  public:
   static const ElementClass& klass();
   void push(uint16_t, Batch& b) override { output(0, b); }

@@ -1,10 +1,10 @@
-#include "null.hpp"
+#include "pass.hpp"
 
 namespace weft::basic {
 
-const ElementClass& Null::klass() {
+const ElementClass& Pass::klass() {
   static const ElementClass k =
-      ElementClass::make<Null>("Null")
+      ElementClass::make<Pass>("Pass")
           .describe("Passes packets through unchanged.", "A placeholder, and the unit of per-element cost.")
           .input("in")
           .output("out");

@@ -1,0 +1,90 @@
+#include "graph_harness.hpp"
+
+#include <rte_lcore.h>
+
+#include <stdexcept>
+
+namespace weft {
+
+namespace {
+
+class Capture final : public Element {
+ public:
+  void push(uint16_t, Batch& b) override {
+    packets.insert(packets.end(), b.pkts, b.pkts + b.count);
+    b.clear();
+  }
+  void cleanup() override {
+    for (auto* m : packets) rte_pktmbuf_free(m);
+    packets.clear();
+  }
+  std::vector<rte_mbuf*> packets;
+};
+
+class HarnessContext : public InitContext {
+ public:
+  explicit HarnessContext(rte_mempool* pool) : pool_(pool) {}
+  unsigned worker_index() const override { return 0; }
+  unsigned worker_count() const override { return 1; }
+  unsigned lcore() const override { return rte_lcore_id(); }
+  int socket() const override { return static_cast<int>(rte_socket_id()); }
+  rte_mempool* mempool() const override { return pool_; }
+  uint16_t port_id(const std::string& port) const override { throw InitError("no ports in a harness: " + port); }
+  uint16_t rx_queue(const std::string& port) const override { throw InitError("no ports in a harness: " + port); }
+  uint16_t tx_queue(const std::string& port) const override { throw InitError("no ports in a harness: " + port); }
+
+ private:
+  rte_mempool* pool_;
+};
+
+}  // namespace
+
+const ElementClass& GraphHarness::capture_class() {
+  static const ElementClass k = ElementClass::make<Capture>("Capture")
+                                    .describe("Keeps every packet it receives, for tests.")
+                                    .any_inputs();
+  return k;
+}
+
+GraphHarness::GraphHarness(const std::string& yaml, const PluginLoader& loader, rte_mempool* pool) {
+  Diagnostics diag("<harness>");
+  auto spec = std::make_shared<GraphSpec>(parse_graph(yaml, "<harness>", diag));
+  if (!diag.has_errors()) plan_ = validate_graph(spec, loader, diag);
+  if (diag.has_errors()) throw std::runtime_error(diag.format());
+  HarnessContext ctx(pool);
+  graph_ = build_graph_instance(plan_, 0, ctx);
+}
+
+GraphHarness::~GraphHarness() {
+  if (graph_)
+    for (auto& el : graph_->elements) el->cleanup();
+}
+
+Element& GraphHarness::element(const std::string& id) {
+  int i = plan_.index_of(id);
+  if (i < 0) throw std::out_of_range("no element '" + id + "'");
+  return *graph_->elements[static_cast<size_t>(i)];
+}
+
+void GraphHarness::push(const std::string& id, Batch& b, uint16_t input) {
+  Element& e = element(id);
+  e.push(input, b);
+  e.flush_staged();
+}
+
+bool GraphHarness::run(const std::string& id) {
+  Element& e = element(id);
+  bool moved = e.run();
+  e.flush_staged();
+  return moved;
+}
+
+std::vector<rte_mbuf*> GraphHarness::take(const std::string& capture_id) {
+  auto* c = dynamic_cast<Capture*>(&element(capture_id));
+  if (!c) throw std::invalid_argument("'" + capture_id + "' is not a Capture element");
+  std::vector<rte_mbuf*> out;
+  out.swap(c->packets);
+  return out;
+}
+
+}  // namespace weft

@@ -1,0 +1,42 @@
+// GraphHarness: one instance of a graph, driven by hand, without ports or
+// worker lcores. Tests and benchmarks push batches into any element and read
+// what reached `Capture` elements.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "plugin_loader.hpp"
+#include "runtime.hpp"
+#include "validator.hpp"
+
+namespace weft {
+
+class GraphHarness {
+ public:
+  // The `Capture` element class: keeps every packet it receives (per input)
+  // until the test takes them. Add it to a loader with add_class().
+  static const ElementClass& capture_class();
+
+  // Validates `yaml` (errors: std::runtime_error with every diagnostic) and
+  // builds and initializes one instance of it, using `pool` for buffers.
+  GraphHarness(const std::string& yaml, const PluginLoader& loader, rte_mempool* pool);
+  ~GraphHarness();
+
+  Element& element(const std::string& id);
+  // Pushes a batch into an element's input, then flushes what it staged.
+  void push(const std::string& id, Batch& b, uint16_t input = 0);
+  // Polls a source element once.
+  bool run(const std::string& id);
+  // Packets a Capture element received (the caller owns and frees them).
+  std::vector<rte_mbuf*> take(const std::string& capture_id);
+  const GraphPlan& plan() const { return plan_; }
+
+ private:
+  GraphPlan plan_;
+  std::unique_ptr<WorkerGraph> graph_;
+};
+
+}  // namespace weft

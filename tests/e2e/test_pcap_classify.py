@@ -1,0 +1,520 @@
+#!/usr/bin/env python3
+"""End-to-end test: routerd classifies packets read from a pcap file.
+
+    python3 tests/e2e/test_pcap_classify.py --bin build/bin [--keep]
+
+What it does, all inside a fresh temporary directory:
+
+ 1. builds an input pcap with scapy: ordinary traffic (IPv4 TCP/80, UDP,
+    IPv6, ARP, VLAN 10) and broken frames (a runt, a truncated IPv4 header,
+    a TCP segment cut before its ports, ...);
+ 2. writes a graph: one net_pcap port reading that file (rx_pcap=), a
+    Classifier, and one tx-only net_pcap port per classifier output
+    (tx_pcap=);
+ 3. starts `routerd -c GRAPH -s SOCK`, polls `routerctl -s SOCK stats --json`
+    until the classifier has forwarded or dropped every input frame (20 s
+    timeout), then stops routerd with SIGTERM (which closes the ports and so
+    flushes the capture files);
+ 4. compares every output pcap, record by record and byte for byte, with the
+    list a Python oracle computes from the same frames, and compares the
+    classifier's drop counters (runt, truncated_ip, truncated_l4, ...) with
+    the oracle's.
+
+The oracle parses the raw frame bytes with `struct` and applies the rules
+written in this file; it shares no code with the C++ Classifier.
+
+Exit status 0 on success, 1 on failure (with a message saying what differed).
+The temporary directory is removed on success and kept (its path is printed)
+on failure or with --keep.
+
+scapy comes from the Debian package python3-scapy. If the `python3` found
+first on PATH (for example a pyenv shim) cannot import it, the script re-runs
+itself with /usr/bin/python3.
+"""
+
+import argparse
+import difflib
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+try:
+    from scapy.all import (ARP, IP, UDP, TCP, Dot1Q, Ether, IPv6, IPv6ExtHdrHopByHop, PcapWriter, Raw,
+                           conf as scapy_conf)
+except ImportError:
+    if os.environ.get("WEFT_E2E_REEXEC") != "1" and os.path.exists("/usr/bin/python3") \
+            and os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3"):
+        os.environ["WEFT_E2E_REEXEC"] = "1"
+        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+    sys.exit("FAIL: scapy is not importable (install the Debian package python3-scapy)")
+
+scapy_conf.verb = 0
+
+TIMEOUT_S = 20.0
+POLL_S = 0.05
+
+# --------------------------------------------------------------------------
+# Classification rules. The same list produces the graph's YAML and drives the
+# oracle. First match wins; unmatched packets go to `other` (the default).
+# --------------------------------------------------------------------------
+RULES = [
+    {"output": "vlan10", "vlan": 10},
+    {"output": "web", "ethertype": "ipv4", "ip_proto": "tcp", "dst_port": 80},
+    {"output": "v6", "ip_src": "2001:db8::/32"},
+]
+DEFAULT_OUTPUT = "other"
+OUTPUTS = ["vlan10", "web", "v6", DEFAULT_OUTPUT]
+DROP_REASONS = ["runt", "truncated_vlan", "truncated_ip", "truncated_l4", "bad_ip", "no_match"]
+
+MAC_A = "02:00:00:00:00:01"
+MAC_B = "02:00:00:00:00:02"
+
+
+def build_frames():
+    """(description, raw bytes) of every input frame, in file order."""
+    e = Ether(src=MAC_A, dst=MAC_B)
+    tcp80 = bytes(e / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=40000, dport=80) / Raw(b"GET / HTTP/1.0\r\n\r\n"))
+    frames = [
+        ("ipv4 tcp dport 80", tcp80),
+        ("ipv4 udp 53", bytes(e / IP(src="10.0.0.1", dst="10.0.0.53") / UDP(sport=5353, dport=53) / Raw(b"q" * 20))),
+        ("ipv4 tcp dport 8080", bytes(e / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=40001, dport=8080))),
+        ("ipv4 tcp sport 80 (reply, not dport 80)",
+         bytes(e / IP(src="10.0.0.2", dst="10.0.0.1") / TCP(sport=80, dport=40000))),
+        ("ipv4 with IP options, tcp dport 80",
+         bytes(e / IP(src="10.0.0.1", dst="10.0.0.2", options=[b"\x01\x01\x01\x00"]) / TCP(sport=40002, dport=80))),
+        ("ipv6 tcp 80 from fd00::1 (not 2001:db8)",
+         bytes(e / IPv6(src="fd00::1", dst="fd00::2") / TCP(sport=40003, dport=80))),
+        ("arp who-has", bytes(Ether(src=MAC_A, dst="ff:ff:ff:ff:ff:ff") / ARP(psrc="10.0.0.1", pdst="10.0.0.2"))),
+        ("vlan 10 ipv4 udp", bytes(e / Dot1Q(vlan=10) / IP(src="10.1.0.1", dst="10.1.0.2") / UDP(sport=1, dport=2))),
+        ("vlan 10 ipv4 tcp dport 80 (vlan rule first)",
+         bytes(e / Dot1Q(vlan=10) / IP(src="10.1.0.1", dst="10.1.0.2") / TCP(sport=3, dport=80))),
+        ("vlan 20 ipv4 tcp dport 80", bytes(e / Dot1Q(vlan=20) / IP(src="10.2.0.1", dst="10.2.0.2") / TCP(dport=80))),
+        ("runt (10 bytes)", bytes(e)[:10]),
+        ("ipv4 header truncated (14+12 bytes)", tcp80[:14 + 12]),
+        ("ipv4 tcp, ports cut off (2 bytes of L4)", tcp80[:14 + 20 + 2]),
+        ("ipv6 udp from 2001:db8::1",
+         bytes(e / IPv6(src="2001:db8::1", dst="2001:db8::2") / UDP(sport=5000, dport=5001) / Raw(b"v6"))),
+        ("ipv6 hop-by-hop, tcp 80 from 2001:db8:1::5",
+         bytes(e / IPv6(src="2001:db8:1::5", dst="fd00::9") / IPv6ExtHdrHopByHop() / TCP(dport=80))),
+        ("ipv6 from 2001:db9::1 (outside 2001:db8::/32)",
+         bytes(e / IPv6(src="2001:db9::1", dst="2001:db8::2") / UDP(sport=1, dport=2))),
+        ("ipv4 non-first fragment of tcp (no L4 header, not truncated)",
+         bytes(e / IP(src="10.0.0.1", dst="10.0.0.2", proto=6, frag=100) / Raw(b"xy"))),
+        ("exactly 14 bytes, ipv4 ethertype, no IP header", bytes(e / IP())[:14]),
+        ("ipv6 tcp 80 from 2001:db8::7", bytes(e / IPv6(src="2001:db8::7", dst="fd00::2") / TCP(dport=80))),
+        ("ipv4 tcp dport 80 again", tcp80),
+        ("vlan tag cut short (14+2 bytes)", bytes(e / Dot1Q(vlan=10) / IP())[:16]),
+        ("ipv4 ethertype but IP version 6", tcp80[:14] + bytes([0x65]) + tcp80[15:]),
+        ("ipv4 ihl 4 (< 5)", tcp80[:14] + bytes([0x44]) + tcp80[15:]),
+        ("ipv4 ihl 15 but only 20+ bytes of packet after ethernet", tcp80[:14] + bytes([0x4F]) + tcp80[15:34 + 8]),
+        ("qinq: outer 0x88a8 vlan 10, inner vlan 20, ipv4 udp",
+         bytes(Ether(src=MAC_A, dst=MAC_B, type=0x88A8) / Dot1Q(vlan=10) / Dot1Q(vlan=20) / IP() / UDP())),
+        ("vlan 30, ipv6 udp from 2001:db8::30",
+         bytes(e / Dot1Q(vlan=30) / IPv6(src="2001:db8::30", dst="2001:db8::31") / UDP())),
+    ]
+    return frames
+
+
+# --------------------------------------------------------------------------
+# Oracle: raw bytes -> (output name or None, drop reason or None)
+# --------------------------------------------------------------------------
+ETH_IPV4, ETH_IPV6, ETH_ARP, ETH_VLAN, ETH_QINQ = 0x0800, 0x86DD, 0x0806, 0x8100, 0x88A8
+PROTO = {"tcp": 6, "udp": 17, "sctp": 132, "icmp": 1, "icmpv6": 58, "gre": 47}
+ETHERTYPE = {"ipv4": ETH_IPV4, "ipv6": ETH_IPV6, "arp": ETH_ARP, "vlan": ETH_VLAN, "qinq": ETH_QINQ}
+V6_EXT = {0, 43, 60, 44, 51}
+
+
+def parse_prefix(text):
+    import ipaddress
+    net = ipaddress.ip_network(text, strict=False)
+    return net
+
+
+def oracle_headers(b, need_l3, need_l4):
+    """Header fields of frame b, or ('drop', reason)."""
+    h = {"vlan": None, "ip": None, "proto": None, "sport": None, "dport": None}
+    if len(b) < 14:
+        return "runt", h
+    etype = struct.unpack_from("!H", b, 12)[0]
+    off = 14
+    tags = 0
+    while etype in (ETH_VLAN, ETH_QINQ) and tags < 2:
+        if len(b) < off + 4:
+            return "truncated_vlan", h
+        tci, etype = struct.unpack_from("!HH", b, off)
+        if tags == 0:
+            h["vlan"] = tci & 0x0FFF
+        off += 4
+        tags += 1
+    h["ethertype"] = etype
+    if not need_l3:
+        return None, h
+    import ipaddress
+    first_fragment = True
+    if etype == ETH_IPV4:
+        if len(b) < off + 20:
+            return "truncated_ip", h
+        vihl = b[off]
+        if vihl >> 4 != 4 or vihl & 0xF < 5:
+            return "bad_ip", h
+        ihl = (vihl & 0xF) * 4
+        if off + ihl > len(b):
+            return "truncated_ip", h
+        h["proto"] = b[off + 9]
+        h["ip"] = (ipaddress.IPv4Address(b[off + 12:off + 16]), ipaddress.IPv4Address(b[off + 16:off + 20]))
+        first_fragment = (struct.unpack_from("!H", b, off + 6)[0] & 0x1FFF) == 0
+        l4 = off + ihl
+    elif etype == ETH_IPV6:
+        if len(b) < off + 40:
+            return "truncated_ip", h
+        if b[off] >> 4 != 6:
+            return "bad_ip", h
+        h["ip"] = (ipaddress.IPv6Address(b[off + 8:off + 24]), ipaddress.IPv6Address(b[off + 24:off + 40]))
+        nh = b[off + 6]
+        l4 = off + 40
+        for _ in range(8):
+            if nh not in V6_EXT:
+                break
+            if len(b) < l4 + 8:
+                return "truncated_ip", h
+            if nh == 44:
+                first_fragment = (struct.unpack_from("!H", b, l4 + 2)[0] & 0xFFF8) == 0
+                ln = 8
+            elif nh == 51:
+                ln = (b[l4 + 1] + 2) * 4
+            else:
+                ln = (b[l4 + 1] + 1) * 8
+            nh = b[l4]
+            l4 += ln
+        if nh in V6_EXT:
+            return "bad_ip", h
+        h["proto"] = nh
+    else:
+        return None, h
+    if not need_l4 or not first_fragment:
+        return None, h
+    if h["proto"] in (6, 17, 132):
+        if len(b) < l4 + 4:
+            return "truncated_l4", h
+        h["sport"], h["dport"] = struct.unpack_from("!HH", b, l4)
+    return None, h
+
+
+def port_range(v):
+    s = str(v)
+    lo, _, hi = s.partition("-")
+    return int(lo), int(hi or lo)
+
+
+def rule_matches(rule, h):
+    if "ethertype" in rule and ETHERTYPE[rule["ethertype"]] != h["ethertype"]:
+        return False
+    if "vlan" in rule:
+        want = -1 if rule["vlan"] == "none" else int(rule["vlan"])
+        have = -1 if h["vlan"] is None else h["vlan"]
+        if want != have:
+            return False
+    for key, idx in (("ip_src", 0), ("ip_dst", 1)):
+        if key in rule:
+            if h["ip"] is None:
+                return False
+            net = parse_prefix(rule[key])
+            addr = h["ip"][idx]
+            if addr.version != net.version or addr not in net:
+                return False
+    if "ip_proto" in rule:
+        if h["ip"] is None or h["proto"] != PROTO[rule["ip_proto"]]:
+            return False
+    for key, hk in (("src_port", "sport"), ("dst_port", "dport")):
+        if key in rule:
+            if h[hk] is None:
+                return False
+            lo, hi = port_range(rule[key])
+            if not lo <= h[hk] <= hi:
+                return False
+    return True
+
+
+def oracle(frames):
+    need_l3 = any(k in r for r in RULES for k in ("ip_src", "ip_dst", "ip_proto", "src_port", "dst_port"))
+    need_l4 = any(k in r for r in RULES for k in ("src_port", "dst_port"))
+    expected = {o: [] for o in OUTPUTS}
+    drops = {d: 0 for d in DROP_REASONS}
+    verdicts = []
+    for desc, b in frames:
+        reason, h = oracle_headers(b, need_l3, need_l4)
+        if reason:
+            drops[reason] += 1
+            verdicts.append((desc, "drop:" + reason))
+            continue
+        out = DEFAULT_OUTPUT
+        for r in RULES:
+            if rule_matches(r, h):
+                out = r["output"]
+                break
+        expected[out].append(b)
+        verdicts.append((desc, out))
+    return expected, drops, verdicts
+
+
+# --------------------------------------------------------------------------
+# pcap files (libpcap format, micro- or nanosecond, either byte order)
+# --------------------------------------------------------------------------
+def read_pcap(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 24:
+        raise ValueError(f"{path}: {len(data)} bytes, too short for a pcap file header")
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        end = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        end = ">"
+    else:
+        raise ValueError(f"{path}: not a pcap file (magic {magic.hex()})")
+    linktype = struct.unpack_from(end + "I", data, 20)[0]
+    if linktype != 1:
+        raise ValueError(f"{path}: link type {linktype}, expected 1 (Ethernet)")
+    recs = []
+    off = 24
+    while off < len(data):
+        if off + 16 > len(data):
+            raise ValueError(f"{path}: truncated record header at offset {off}")
+        _, _, caplen, wirelen = struct.unpack_from(end + "IIII", data, off)
+        off += 16
+        if off + caplen > len(data):
+            raise ValueError(f"{path}: truncated record at offset {off}")
+        if caplen != wirelen:
+            raise ValueError(f"{path}: record {len(recs)} caplen {caplen} != wire length {wirelen}")
+        recs.append(data[off:off + caplen])
+        off += caplen
+    return recs
+
+
+# --------------------------------------------------------------------------
+# Graph
+# --------------------------------------------------------------------------
+def yaml_value(v):
+    return json.dumps(v) if isinstance(v, str) else str(v)
+
+
+def write_graph(path, in_pcap, out_pcaps):
+    lines = [
+        "# Generated by tests/e2e/test_pcap_classify.py",
+        "name: e2e_pcap_classify",
+        "workers:",
+        "  lcores: [1]",
+        "ports:",
+        f"  pin: {{device: net_pcap0, args: {json.dumps('rx_pcap=' + in_pcap)}}}",
+    ]
+    for i, o in enumerate(OUTPUTS, start=1):
+        lines.append(f"  p_{o}: {{device: net_pcap{i}, args: {json.dumps('tx_pcap=' + out_pcaps[o])}}}")
+    lines += [
+        "elements:",
+        "  rx: {class: PortRx, port: pin}",
+        "  cls:",
+        "    class: Classifier",
+        f"    default: {DEFAULT_OUTPUT}",
+        "    rules:",
+    ]
+    for r in RULES:
+        lines.append("      - {" + ", ".join(f"{k}: {yaml_value(v)}" for k, v in r.items()) + "}")
+    for o in OUTPUTS:
+        lines.append(f"  tx_{o}: {{class: PortTx, port: p_{o}}}")
+    lines += ["connections:", "  - rx -> cls"]
+    for o in OUTPUTS:
+        lines.append(f"  - cls[{o}] -> tx_{o}")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+# --------------------------------------------------------------------------
+# Running routerd
+# --------------------------------------------------------------------------
+class Failure(Exception):
+    pass
+
+
+def element(stats, eid):
+    for e in stats["elements"]:
+        if e["id"] == eid:
+            return e
+    raise Failure(f"stats --json has no element '{eid}'")
+
+
+def drops_of(e):
+    total = {}
+    for w in e["workers"]:
+        for k, v in w["drops"].items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
+def outputs_of(e):
+    total = {}
+    for w in e["workers"]:
+        for o in w["outputs"]:
+            total[o["name"]] = total.get(o["name"], 0) + o["packets"]
+    return total
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bin", default="build/bin", help="directory holding routerd and routerctl")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print the oracle's verdict for every frame")
+    args = ap.parse_args()
+
+    routerd = os.path.abspath(os.path.join(args.bin, "routerd"))
+    routerctl = os.path.abspath(os.path.join(args.bin, "routerctl"))
+    for b in (routerd, routerctl):
+        if not os.access(b, os.X_OK):
+            print(f"FAIL: {b} is not an executable (pass --bin DIR)")
+            return 1
+
+    tmp = tempfile.mkdtemp(prefix="weft-e2e-")
+    ok = False
+    proc = None
+    log_out = os.path.join(tmp, "routerd.stdout")
+    log_err = os.path.join(tmp, "routerd.stderr")
+    try:
+        frames = build_frames()
+        in_pcap = os.path.join(tmp, "in.pcap")
+        # Raw bytes with the Ethernet link type: exactly these bytes, no padding.
+        with PcapWriter(in_pcap, linktype=1, sync=True) as w:
+            for _, b in frames:
+                w.write(b)
+        if [bytes(r) for r in read_pcap(in_pcap)] != [b for _, b in frames]:
+            raise Failure("scapy did not write the input frames unchanged")
+        out_pcaps = {o: os.path.join(tmp, f"out_{o}.pcap") for o in OUTPUTS}
+        graph = os.path.join(tmp, "graph.yaml")
+        write_graph(graph, in_pcap, out_pcaps)
+        sock = os.path.join(tmp, "ctl.sock")
+
+        expected, expected_drops, verdicts = oracle(frames)
+        if args.verbose:
+            for desc, v in verdicts:
+                print(f"  {v:22s} {desc}")
+        n_in = len(frames)
+
+        # Validate first: a graph error is easier to read from routerctl.
+        v = subprocess.run([routerctl, "validate", graph], capture_output=True, text=True)
+        if v.returncode != 0:
+            raise Failure(f"routerctl validate rejected the generated graph:\n{v.stderr}")
+
+        with open(log_out, "w") as fo, open(log_err, "w") as fe:
+            proc = subprocess.Popen([routerd, "-c", graph, "-s", sock], stdout=fo, stderr=fe, cwd=tmp,
+                                    start_new_session=True)
+        deadline = time.monotonic() + TIMEOUT_S
+        stats = None
+        last_err = ""
+        while True:
+            if proc.poll() is not None:
+                raise Failure(f"routerd exited early with status {proc.returncode}")
+            # --json is routerctl's global flag: it goes before the subcommand.
+            r = subprocess.run([routerctl, "-s", sock, "--json", "stats"], capture_output=True, text=True)
+            if r.returncode not in (0, 2):  # 2: nobody listening on the socket yet
+                raise Failure(f"routerctl stats exited {r.returncode}: {r.stderr.strip()}")
+            if r.returncode == 0:
+                stats = json.loads(r.stdout)
+                cls = element(stats, "cls")
+                done = cls["total"]["out"] + cls["total"]["dropped"]
+                if done >= n_in:
+                    break
+                last_err = f"classifier has handled {done} of {n_in} frames"
+            else:
+                last_err = f"routerctl stats exited {r.returncode}: {r.stderr.strip()}"
+            if time.monotonic() > deadline:
+                raise Failure(f"timed out after {TIMEOUT_S:.0f} s: {last_err}")
+            time.sleep(POLL_S)
+
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise Failure(f"routerd did not exit within {TIMEOUT_S:.0f} s of SIGTERM")
+        if rc != 0:
+            raise Failure(f"routerd exited with status {rc} after SIGTERM")
+
+        problems = []
+        cls = element(stats, "cls")
+        if cls["total"]["in"] != n_in:
+            problems.append(f"classifier input count {cls['total']['in']}, expected {n_in}")
+        if cls["total"]["out"] + cls["total"]["dropped"] != n_in:
+            problems.append(f"classifier forwarded {cls['total']['out']} + dropped {cls['total']['dropped']}"
+                            f" != {n_in} input frames")
+        got_drops = drops_of(cls)
+        for reason in DROP_REASONS:
+            if got_drops.get(reason, 0) != expected_drops[reason]:
+                problems.append(f"drop reason {reason}: routerd counted {got_drops.get(reason, 0)},"
+                                f" expected {expected_drops[reason]}")
+        got_outs = outputs_of(cls)
+        for o in OUTPUTS:
+            if got_outs.get(o, 0) != len(expected[o]):
+                problems.append(f"classifier output {o}: {got_outs.get(o, 0)} packets, expected {len(expected[o])}")
+        for o in OUTPUTS:
+            tx = element(stats, f"tx_{o}")
+            if sum(drops_of(tx).values()):
+                problems.append(f"tx_{o} dropped packets: {drops_of(tx)}")
+
+        desc_of = {}
+        for desc, b in frames:
+            desc_of.setdefault(b, desc)
+        for o in OUTPUTS:
+            try:
+                got = read_pcap(out_pcaps[o])
+            except (OSError, ValueError) as e:
+                problems.append(f"output {o}: {e}")
+                continue
+            want = expected[o]
+            if got == want:
+                print(f"ok   {o:7s} {len(got)} packet(s) byte-identical")
+                continue
+            problems.append(f"output {o}: {len(got)} packet(s), expected {len(want)}; diff (-expected +got):")
+
+            def label(b):
+                return desc_of[b] if b in desc_of else "unknown bytes " + b.hex()
+            diff = difflib.unified_diff([label(b) for b in want], [label(b) for b in got], lineterm="", n=1)
+            problems += ["    " + line for line in list(diff)[2:]]
+        if problems:
+            raise Failure("\n".join(problems))
+        print(f"PASS: {n_in} frames; outputs " + ", ".join(f"{o}={len(expected[o])}" for o in OUTPUTS)
+              + "; drops " + ", ".join(f"{k}={v}" for k, v in expected_drops.items() if v))
+        ok = True
+        return 0
+    except Failure as e:
+        print(f"FAIL: {e}")
+        return 1
+    except Exception as e:  # a bug in this script or an unexpected environment
+        import traceback
+        traceback.print_exc()
+        print(f"FAIL: unexpected {type(e).__name__}: {e}")
+        return 1
+    finally:
+        if proc is not None and proc.poll() is None:
+            try:
+                os.kill(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+        if not ok:
+            for name in (log_out, log_err):
+                if os.path.exists(name):
+                    with open(name) as f:
+                        text = f.read().strip()
+                    if text:
+                        print(f"--- {os.path.basename(name)} ---\n{text}")
+        if ok and not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"(temporary files kept in {tmp})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+#include "test_env.hpp"
+
+#include <arpa/inet.h>
+#include <rte_eal.h>
+#include <rte_ether.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace weft::test {
+
+void eal() {
+  if (Runtime::eal_running()) return;
+  Runtime::init_eal({"weft-unit-tests", "--no-huge", "-m", "256", "--no-shconf", "--no-pci",
+                     "--file-prefix=weftunit" + std::to_string(::getpid()), "--lcores=0@0,1@0", "--vdev=net_null0",
+                     "--vdev=net_null1", "--vdev=net_null2", "--vdev=net_null3", "--log-level=warning"});
+}
+
+rte_mempool* pool() {
+  eal();
+  static rte_mempool* p = rte_pktmbuf_pool_create("unit_pool", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                                  static_cast<int>(rte_socket_id()));
+  if (!p) throw std::runtime_error("cannot create the test packet pool");
+  return p;
+}
+
+const PluginLoader& loader() {
+  static PluginLoader* l = [] {
+    auto* x = new PluginLoader();
+    x->load_directories({builtin_plugin_dir()});
+    x->add_class(GraphHarness::capture_class(), "harness");
+    return x;
+  }();
+  return *l;
+}
+
+rte_mbuf* packet(const std::vector<uint8_t>& bytes) {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool());
+  if (!m) throw std::runtime_error("pool empty");
+  char* d = rte_pktmbuf_append(m, static_cast<uint16_t>(bytes.size()));
+  if (!d) throw std::runtime_error("packet too large");
+  std::memcpy(d, bytes.data(), bytes.size());
+  return m;
+}
+
+std::vector<uint8_t> bytes_of(rte_mbuf* m) {
+  std::vector<uint8_t> out(m->pkt_len);
+  const void* p = rte_pktmbuf_read(m, 0, m->pkt_len, out.data());
+  if (p != out.data()) std::memcpy(out.data(), p, m->pkt_len);
+  return out;
+}
+
+void free_all(std::vector<rte_mbuf*>& v) {
+  for (auto* m : v) rte_pktmbuf_free(m);
+  v.clear();
+}
+
+static void put16(std::vector<uint8_t>& v, uint16_t x) {
+  v.push_back(static_cast<uint8_t>(x >> 8));
+  v.push_back(static_cast<uint8_t>(x));
+}
+
+static void put_mac(std::vector<uint8_t>& v, const std::string& s) {
+  rte_ether_addr a{};
+  if (rte_ether_unformat_addr(s.c_str(), &a) != 0) throw std::invalid_argument(s);
+  v.insert(v.end(), a.addr_bytes, a.addr_bytes + 6);
+}
+
+std::vector<uint8_t> eth(uint16_t ethertype, const std::vector<uint8_t>& payload, const std::string& dst,
+                         const std::string& src) {
+  std::vector<uint8_t> v;
+  put_mac(v, dst);
+  put_mac(v, src);
+  put16(v, ethertype);
+  v.insert(v.end(), payload.begin(), payload.end());
+  return v;
+}
+
+std::vector<uint8_t> vlan_eth(uint16_t vid, uint16_t ethertype, const std::vector<uint8_t>& payload) {
+  std::vector<uint8_t> tag;
+  put16(tag, vid);
+  put16(tag, ethertype);
+  tag.insert(tag.end(), payload.begin(), payload.end());
+  return eth(0x8100, tag);
+}
+
+std::vector<uint8_t> ipv4(const std::string& src, const std::string& dst, uint8_t proto, const std::vector<uint8_t>& l4) {
+  std::vector<uint8_t> v{0x45, 0};
+  put16(v, static_cast<uint16_t>(20 + l4.size()));
+  put16(v, 1);
+  put16(v, 0);
+  v.push_back(64);
+  v.push_back(proto);
+  put16(v, 0);
+  uint8_t a[4];
+  inet_pton(AF_INET, src.c_str(), a);
+  v.insert(v.end(), a, a + 4);
+  inet_pton(AF_INET, dst.c_str(), a);
+  v.insert(v.end(), a, a + 4);
+  v.insert(v.end(), l4.begin(), l4.end());
+  return v;
+}
+
+std::vector<uint8_t> ipv6(const std::string& src, const std::string& dst, uint8_t next, const std::vector<uint8_t>& l4) {
+  std::vector<uint8_t> v{0x60, 0, 0, 0};
+  put16(v, static_cast<uint16_t>(l4.size()));
+  v.push_back(next);
+  v.push_back(64);
+  uint8_t a[16];
+  inet_pton(AF_INET6, src.c_str(), a);
+  v.insert(v.end(), a, a + 16);
+  inet_pton(AF_INET6, dst.c_str(), a);
+  v.insert(v.end(), a, a + 16);
+  v.insert(v.end(), l4.begin(), l4.end());
+  return v;
+}
+
+std::vector<uint8_t> ports(uint16_t sport, uint16_t dport, size_t pad) {
+  std::vector<uint8_t> v;
+  put16(v, sport);
+  put16(v, dport);
+  v.resize(4 + pad, 0);
+  return v;
+}
+
+std::string builtin_plugin_dir() { return WEFT_BUILTIN_PLUGIN_DIR; }
+std::string test_plugin_dir(const std::string& name) { return std::string(WEFT_TEST_PLUGIN_DIR) + "/" + name; }
+
+}  // namespace weft::test

@@ -1,0 +1,81 @@
+// The plugin loader: manifests are checked before any factory runs, and each
+// refusal says exactly why.
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "plugin_loader.hpp"
+#include "test_env.hpp"
+
+using namespace weft;
+namespace fs = std::filesystem;
+
+namespace {
+std::string refusal(const std::vector<std::string>& dirs, bool with_builtin = false) {
+  PluginLoader l;
+  std::vector<std::string> all = dirs;
+  if (with_builtin) all.insert(all.begin(), test::builtin_plugin_dir());
+  try {
+    l.load_directories(all);
+  } catch (const PluginError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("built-in plugin loads with its manifest and classes", "[loader]") {
+  PluginLoader l;
+  l.load_directories({test::builtin_plugin_dir()});
+  REQUIRE(l.plugins().size() == 1);
+  const PluginInfo& p = l.plugins()[0];
+  CHECK(p.name == "basic");
+  CHECK(p.abi_major == WEFT_PLUGIN_ABI_MAJOR);
+  CHECK(p.compiler_abi == kCompilerAbi);
+  CHECK(p.dpdk_version == WEFT_DPDK_VERSION);
+  for (const char* c : {"PortRx", "PortTx", "Classifier", "Merge", "Forward", "Counter", "Discard", "Tee", "Pass"})
+    CHECK(l.find(c) != nullptr);
+  CHECK(l.find("Classifier")->params.size() == 2);
+}
+
+TEST_CASE("a third-party plugin loads beside the built-ins", "[loader]") {
+  PluginLoader l;
+  l.load_directories({test::builtin_plugin_dir(), test::test_plugin_dir("good_extra")});
+  REQUIRE(l.find("TestPassthrough"));
+  CHECK(l.plugin_of("TestPassthrough").find("good_extra.so") != std::string::npos);
+  CHECK(l.plugins()[1].version == "1.2.3");
+}
+
+TEST_CASE("plugin refusals name the reason", "[loader]") {
+  CHECK_THAT(refusal({test::test_plugin_dir("bad_abi")}),
+             Catch::Contains("plugin ABI 99.0 is not compatible with the framework's ABI 1.0"));
+  CHECK_THAT(refusal({test::test_plugin_dir("bad_cxx_abi")}),
+             Catch::Contains("C++ ABI mismatch: plugin built with itanium/libc++-1"));
+  CHECK_THAT(refusal({test::test_plugin_dir("no_manifest")}), Catch::Contains("missing manifest"));
+  CHECK_THAT(refusal({test::test_plugin_dir("dup_class")}, true),
+             Catch::Contains("duplicate class 'Counter': already provided by") &&
+                 Catch::Contains("weft_basic.so"));
+  CHECK_THAT(refusal({test::test_plugin_dir("missing_factory")}),
+             Catch::Contains("class 'Ghost' is listed in the manifest but symbol 'weft_class_Ghost' is missing"));
+  CHECK_THAT(refusal({test::test_plugin_dir("extra_symbol")}),
+             Catch::Contains("unexpected symbol 'weft_class_Hidden'"));
+  CHECK_THAT(refusal({test::test_plugin_dir("undefined_symbol")}),
+             Catch::Contains("undefined symbol: weft_test_symbol_that_does_not_exist"));
+  CHECK_THAT(refusal({"/nonexistent/weft/plugins"}), Catch::Contains("does not exist"));
+}
+
+TEST_CASE("world-writable plugin directories are refused", "[loader]") {
+  fs::path dir = fs::temp_directory_path() / ("weft-ww-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  fs::copy_file(test::test_plugin_dir("good_extra") + "/good_extra.so", dir / "good_extra.so",
+                fs::copy_options::overwrite_existing);
+  ::chmod(dir.c_str(), 0777);
+  std::string why = refusal({dir.string()});
+  ::chmod(dir.c_str(), 0755);
+  ::chmod((dir / "good_extra.so").c_str(), 0666);
+  std::string why_file = refusal({dir.string()});
+  fs::remove_all(dir);
+  CHECK_THAT(why, Catch::Contains("world-writable"));
+  CHECK_THAT(why_file, Catch::Contains("plugin file is world-writable"));
+}
