@@ -27,7 +27,7 @@ void PortRx::configure(ConfigContext& ctx) {
   if (burst_ == 0 || burst_ > kBatchCapacity)
     throw ConfigError(p.mark("burst"), "burst must be between 1 and " + std::to_string(kBatchCapacity));
   if (queue_ < -1) throw ConfigError(p.mark("queue"), "queue must be -1 (auto) or a queue number");
-  ctx.claim_rx(port_, queue_, p.mark("port"));
+  ctx.claim_rx(port_, queue_, p.given("queue") ? p.mark("queue") : p.mark("port"));
 }
 
 void PortRx::initialize(InitContext& ctx) {

@@ -35,7 +35,20 @@ class Reader {
  public:
   Reader(GraphSpec& g, Diagnostics& d) : g_(g), d_(d) {}
 
+  // yaml-cpp keeps duplicate keys (and lookups see only the first): refuse them.
+  void check_duplicates(const YAML::Node& map, const std::string& where) {
+    std::map<std::string, Mark> seen;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      if (!it->first.IsScalar()) continue;
+      auto [pos, inserted] = seen.emplace(it->first.Scalar(), mark_of(it->first));
+      if (!inserted)
+        d_.error(mark_of(it->first), "duplicate key '" + it->first.Scalar() + "' in " + where +
+                                         " (first at line " + std::to_string(pos->second.line) + ")");
+    }
+  }
+
   void check_keys(const YAML::Node& map, const std::vector<std::string>& allowed, const std::string& where) {
+    check_duplicates(map, where);
     for (auto it = map.begin(); it != map.end(); ++it) {
       const std::string k = it->first.Scalar();
       bool ok = false;
@@ -169,13 +182,14 @@ class Reader {
 
   void read_ports(const YAML::Node& n) {
     if (!expect_map(n, "ports")) return;
-    std::set<std::string> seen;
+    std::map<std::string, Mark> seen;
     for (auto it = n.begin(); it != n.end(); ++it) {
       PortSpec p;
       p.name = it->first.Scalar();
       p.mark = mark_of(it->first);
-      if (!seen.insert(p.name).second) {
-        d_.error(p.mark, "duplicate port '" + p.name + "'");
+      if (auto [pos, inserted] = seen.emplace(p.name, p.mark); !inserted) {
+        d_.error(p.mark, "duplicate port '" + p.name + "' (first defined at line " + std::to_string(pos->second.line) +
+                             ")");
         continue;
       }
       const YAML::Node& v = it->second;
@@ -199,7 +213,7 @@ class Reader {
           }
         };
         queues("rx_queues", p.rx_queues, &p.rx_queues_mark);
-        queues("tx_queues", p.tx_queues, nullptr);
+        queues("tx_queues", p.tx_queues, &p.tx_queues_mark);
         if (auto d = v["rx_desc"]) read_uint(d, p.rx_desc, "rx_desc");
         if (auto d = v["tx_desc"]) read_uint(d, p.tx_desc, "tx_desc");
         if (auto pr = v["promiscuous"]) {
@@ -234,6 +248,7 @@ class Reader {
         e.class_mark = mark_of(v);
         e.params = YAML::Node(YAML::NodeType::Map);
       } else if (v.IsMap()) {
+        check_duplicates(v, "element '" + e.id + "'");
         YAML::Node params(YAML::NodeType::Map);
         for (auto kv = v.begin(); kv != v.end(); ++kv) {
           if (kv->first.Scalar() == "class") {
@@ -246,6 +261,10 @@ class Reader {
         if (e.class_name.empty() && e.class_mark.line == 0)
           d_.error(e.mark, "element '" + e.id + "' has no class (for example `class: Counter`)");
         e.params = params;
+      } else if (v.IsNull()) {
+        d_.error(e.mark, "element '" + e.id + "' has no class (note: YAML reads Null, null and ~ as nothing; "
+                         "the pass-through class is Pass)");
+        continue;
       } else {
         d_.error(mark_of(v), "element '" + e.id + "': expected a mapping with `class:` and parameters");
         continue;
@@ -261,17 +280,27 @@ class Reader {
     }
     for (const auto& c : n) {
       if (!c.IsScalar()) {
+        g_.connections_incomplete = true;
         d_.error(mark_of(c), "connection: expected a string such as 'a -> b' or 'cls[arp] -> arp_out'");
         continue;
       }
       Mark base = mark_of(c);
-      // A quoted scalar's mark points at its quote: move to the first character.
+      // A quoted scalar's mark points at its quote: move to the first
+      // character. Columns inside the string are exact only if the string
+      // stands as written on that one line (not folded or escaped).
+      bool exact = false;
       if (base.line > 0) {
         std::string line = source_line(base.line);
         size_t col = static_cast<size_t>(base.column - 1);
-        if (col < line.size() && (line[col] == '"' || line[col] == '\'')) base.column++;
+        if (col < line.size() && (line[col] == '"' || line[col] == '\'')) {
+          base.column++;
+          col++;
+        }
+        exact = line.compare(std::min(col, line.size()), c.Scalar().size(), c.Scalar()) == 0;
       }
-      for (auto& conn : parse_connection(c.Scalar(), base, d_)) g_.connections.push_back(std::move(conn));
+      size_t errors_before = d_.items().size();
+      for (auto& conn : parse_connection(c.Scalar(), base, d_, exact)) g_.connections.push_back(std::move(conn));
+      if (d_.items().size() != errors_before) g_.connections_incomplete = true;
     }
   }
 
@@ -299,13 +328,14 @@ bool is_ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) 
 
 }  // namespace
 
-std::vector<ConnectionSpec> parse_connection(const std::string& s, Mark base, Diagnostics& diag) {
+std::vector<ConnectionSpec> parse_connection(const std::string& s, Mark base, Diagnostics& diag,
+                                             bool exact_columns) {
   // Grammar: segment ( "->" segment )+ ; segment: [ "[" port "]" ] name [ "[" port "]" ]
   struct Segment {
     std::string in_port, name, out_port;
     Mark in_mark, name_mark, out_mark;
   };
-  auto at = [&](size_t i) { return Mark{base.line, base.column + static_cast<int>(i)}; };
+  auto at = [&](size_t i) { return exact_columns ? Mark{base.line, base.column + static_cast<int>(i)} : base; };
   std::vector<Segment> segs;
   size_t i = 0;
   auto skip_ws = [&] {
@@ -389,6 +419,7 @@ GraphSpec parse_graph(const std::string& text, const std::string& file, Diagnost
     diag.error(mark_of(root), "a graph file is a mapping with `ports:`, `elements:` and `connections:`");
     return g;
   }
+  g.parsed = true;
   Reader r(g, diag);
   r.check_keys(root, kTopKeys, "the graph file");
   if (auto n = root["name"]) r.read_string(n, g.name, "name");

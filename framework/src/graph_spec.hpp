@@ -24,6 +24,7 @@ struct PortSpec {
   bool promiscuous = true;
   Mark mark;
   Mark rx_queues_mark;
+  Mark tx_queues_mark;
   bool is_vdev() const { return device.rfind("net_", 0) == 0 || device.rfind("eth_", 0) == 0; }
 };
 
@@ -75,6 +76,12 @@ struct GraphSpec {
   std::vector<ConnectionSpec> connections;
   // Source text, kept to report columns inside connection strings.
   std::string text;
+  // True once the text parsed as a YAML mapping: later checks can still run
+  // (and report their own errors) even if the structure had problems.
+  bool parsed = false;
+  // A connection string could not be parsed: the links it meant are unknown,
+  // so "not connected" findings would be noise.
+  bool connections_incomplete = false;
 
   const PortSpec* find_port(const std::string& n) const;
   const ElementSpec* find_element(const std::string& id) const;
@@ -88,7 +95,10 @@ GraphSpec parse_graph(const std::string& text, const std::string& file, Diagnost
 GraphSpec load_graph_file(const std::string& path, Diagnostics& diag);
 
 // Parses one connection chain such as "rx -> [0]cls[arp] -> arp_out".
-// `base` is the position of the string's first character.
-std::vector<ConnectionSpec> parse_connection(const std::string& chain, Mark base, Diagnostics& diag);
+// `base` is the position of the string's first character; with
+// `exact_columns` false (a string folded over several lines) every error is
+// reported at `base`.
+std::vector<ConnectionSpec> parse_connection(const std::string& chain, Mark base, Diagnostics& diag,
+                                             bool exact_columns = true);
 
 }  // namespace weft

@@ -207,15 +207,38 @@ GraphPlan validate_graph(std::shared_ptr<const GraphSpec> spec_ptr, const Plugin
   for (size_t i = 0; i < plan.nodes.size(); i++) link_marks[i].assign(plan.nodes[i].outputs.size(), {});
   std::vector<unsigned> next_variadic(plan.nodes.size(), 0);
   std::vector<bool> has_input(plan.nodes.size(), false);
+  // A connection that failed to resolve still counts as "meant": the
+  // elements it names get no follow-up "not connected" findings.
+  std::vector<bool> unresolved_output(plan.nodes.size(), false);
   for (const auto& c : g.connections) {
     int from = plan.index_of(c.from.element);
     int to = plan.index_of(c.to.element);
+    struct Meant {
+      int from, to;
+      std::vector<bool>& out;
+      std::vector<bool>& in;
+      bool resolved = false;
+      ~Meant() {
+        if (resolved) return;
+        if (from >= 0) out[static_cast<size_t>(from)] = true;
+        if (to >= 0) in[static_cast<size_t>(to)] = true;
+      }
+    } meant{from, to, unresolved_output, has_input};
     if (from < 0)
       diag.error(c.from.mark, "connection from unknown element '" + c.from.element + "'" +
                                   did_you_mean(c.from.element, ids));
     if (to < 0)
       diag.error(c.to.mark, "connection to unknown element '" + c.to.element + "'" + did_you_mean(c.to.element, ids));
-    if (from < 0 || to < 0 || !configured[from] || !configured[to]) continue;
+    if (from < 0 || to < 0) continue;
+    if (!configured[from] || !configured[to]) {
+      // Already reported; count the link so no false "not connected" follows.
+      has_input[to] = true;
+      if (configured[from]) {
+        int o = resolve_port(c.from.port, plan.nodes[from].outputs);
+        if (o >= 0 && plan.nodes[from].links[o].element < 0) plan.nodes[from].links[o] = {to, 0};
+      }
+      continue;
+    }
     NodePlan& src = plan.nodes[from];
     NodePlan& dst = plan.nodes[to];
     Mark out_mark = c.from.port.empty() ? c.from.mark : c.from.port_mark;
@@ -253,7 +276,9 @@ GraphPlan validate_graph(std::shared_ptr<const GraphSpec> spec_ptr, const Plugin
     } else {
       in = resolve_port(c.to.port, dst.inputs);
       if (in < 0) {
-        diag.error(in_mark, "element '" + dst.spec->id + "' has no input '" + c.to.port + "'" +
+        std::string list;
+        for (const auto& n : dst.inputs) list += (list.empty() ? "" : ", ") + n;
+        diag.error(in_mark, "element '" + dst.spec->id + "' has no input '" + c.to.port + "' (inputs: " + list + ")" +
                                 did_you_mean(c.to.port, dst.inputs));
         continue;
       }
@@ -267,15 +292,18 @@ GraphPlan validate_graph(std::shared_ptr<const GraphSpec> spec_ptr, const Plugin
     src.links[out] = {to, static_cast<uint16_t>(in)};
     link_marks[from][out] = out_mark;
     has_input[to] = true;
+    meant.resolved = true;
   }
   for (size_t i = 0; i < plan.nodes.size(); i++) {
     if (!configured[i]) continue;
     NodePlan& n = plan.nodes[i];
     if (n.klass->variadic_inputs && next_variadic[i] > 0)
       for (unsigned k = 0; k < next_variadic[i]; k++) n.inputs.push_back("in" + std::to_string(k));
-    for (size_t o = 0; o < n.outputs.size(); o++)
-      if (n.links[o].element < 0)
-        diag.error(n.spec->mark, "output '" + n.outputs[o] + "' of '" + n.spec->id + "' is not connected");
+    if (g.connections_incomplete) continue;
+    if (!unresolved_output[i])
+      for (size_t o = 0; o < n.outputs.size(); o++)
+        if (n.links[o].element < 0)
+          diag.error(n.spec->mark, "output '" + n.outputs[o] + "' of '" + n.spec->id + "' is not connected");
     if ((!n.klass->inputs.empty() || n.klass->variadic_inputs) && !has_input[i])
       diag.warning(n.spec->mark, "element '" + n.spec->id + "' receives no packets (nothing is connected to it)");
   }
@@ -357,7 +385,7 @@ GraphPlan validate_graph(std::shared_ptr<const GraphSpec> spec_ptr, const Plugin
     }
     if (p.tx_queues > 0) {
       if (static_cast<unsigned>(p.tx_queues) < workers && tx_used.count(p.name))
-        diag.error(p.mark, "port '" + p.name + "' has " + std::to_string(p.tx_queues) +
+        diag.error(p.tx_queues_mark, "port '" + p.name + "' has " + std::to_string(p.tx_queues) +
                                " TX queue(s) but each of the " + std::to_string(workers) + " workers needs its own");
       pp.tx_queues = static_cast<uint16_t>(p.tx_queues);
     } else {

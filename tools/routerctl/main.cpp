@@ -75,11 +75,16 @@ void load_plugins(weft::PluginLoader& loader, const Options& o, const weft::Grap
 weft::GraphPlan validate_file(const Options& o, const std::string& file, weft::PluginLoader& loader, bool quiet_ok) {
   weft::Diagnostics diag(file);
   auto spec = std::make_shared<weft::GraphSpec>(weft::load_graph_file(file, diag));
-  if (diag.has_errors()) {
+  if (!spec->parsed) {  // not even YAML: nothing more to check
     std::cerr << diag.format();
     throw Failed("");
   }
-  load_plugins(loader, o, spec.get());
+  try {
+    load_plugins(loader, o, spec.get());
+  } catch (const Failed&) {
+    std::cerr << diag.format();
+    throw;
+  }
   weft::GraphPlan plan = weft::validate_graph(spec, loader, diag);
   std::cerr << diag.format();
   if (diag.has_errors()) throw Failed("");
@@ -272,6 +277,7 @@ void print_stats(const json& s, const json* before, double interval) {
 int main(int argc, char** argv) {
   CLI::App app{"routerctl: inspect and control routerd, check graph files"};
   app.require_subcommand(1);
+  app.fallthrough(true);  // global options may also follow the command: `routerctl stats --json`
   Options o;
   o.socket = weft::ControlServer::default_path();
   app.add_option("-s,--socket", o.socket, "routerd's control socket ($WEFT_SOCKET, default /run/weft/routerd.sock)");

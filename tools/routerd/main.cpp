@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
   // 1. Graph file.
   weft::Diagnostics diag(config);
   auto spec = std::make_shared<weft::GraphSpec>(weft::load_graph_file(config, diag));
-  if (diag.has_errors()) {
+  if (!spec->parsed) {  // not even YAML: nothing more to check
     std::cerr << diag.format();
     return 1;
   }
@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
   try {
     loader.load_directories(dirs);
   } catch (const weft::PluginError& e) {
-    std::cerr << "routerd: error: " << e.what() << "\n";
+    std::cerr << diag.format() << "routerd: error: " << e.what() << "\n";
     return 1;
   }
 
