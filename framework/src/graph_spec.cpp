@@ -192,7 +192,7 @@ class Reader {
                              ")");
         continue;
       }
-      const YAML::Node& v = it->second;
+      const YAML::Node v = it->second;  // a copy: the iterator yields a temporary pair
       if (v.IsScalar()) {
         p.device = v.Scalar();
       } else if (expect_map(v, "port '" + p.name + "'")) {
@@ -242,7 +242,7 @@ class Reader {
         d_.error(e.mark, "element id '" + e.id + "': use letters, digits, '_', '-' and '.', starting with a letter");
         continue;
       }
-      const YAML::Node& v = it->second;
+      const YAML::Node v = it->second;  // a copy: the iterator yields a temporary pair
       if (v.IsScalar()) {  // shorthand: `counter: Counter`
         e.class_name = v.Scalar();
         e.class_mark = mark_of(v);
