@@ -36,11 +36,12 @@
 #   ratio = routerd / testpmd; the target is >= 0.95.
 #
 # net_null allocates on RX and frees on TX, so a "packet" costs an mbuf
-# alloc+free in the driver on both sides; neither program touches packet data.
+# alloc+free in the driver on both sides; neither program touches packet data
+# (routerd does read each mbuf's pkt_len, for its per-output byte counters).
 #
 # The machine this was written on has 2 cores: absolute rates move with the
-# neighbours' load, the ratio of two back-to-back runs much less. Run with
-# ROUNDS=3 (or more) for a steadier figure.
+# neighbours' load (routerd more than testpmd), the ratio of back-to-back runs
+# less. Run with ROUNDS=3 (or more) for a steadier figure.
 #
 # Output: human-readable lines, then one machine-readable line
 #   RESULT forwarding routerd_mpps=.. testpmd_mpps=.. ratio=..
@@ -48,112 +49,68 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
+me=forwarding.sh
 build=${1:-$repo/build}
 secs=${2:-5}
 rounds=${ROUNDS:-1}
 testpmd=${TESTPMD:-dpdk-testpmd}
 routerd=$build/bin/routerd
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 
-die() { echo "forwarding.sh: $*" >&2; exit 1; }
 [[ -x $routerd ]] || die "no routerd at $routerd (build first, or pass the build dir)"
 command -v "$testpmd" >/dev/null || die "no $testpmd in PATH (apt install dpdk)"
 command -v jq >/dev/null || die "jq is needed to read routerd's summary JSON"
 [[ $secs =~ ^[0-9]+([.][0-9]+)?$ ]] || die "SECONDS must be a number, got '$secs'"
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
 
-tmp=$(mktemp -d /tmp/weft-bench-fwd.XXXXXX)
-child=""  # pid of the DPDK process running now, if any
-cleanup() {
-  if [[ -n $child ]] && kill -0 "$child" 2>/dev/null; then
-    kill -INT "$child" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$child" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$child" 2>/dev/null || true
-    wait "$child" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# wait_pid PID LIMIT_S: waits for PID; SIGINT then SIGKILL after LIMIT_S.
-wait_pid() {
-  local pid=$1 limit=$2 t=0
-  while kill -0 "$pid" 2>/dev/null; do
-    if (( t >= limit * 10 )); then
-      echo "forwarding.sh: pid $pid still running after ${limit}s, stopping it" >&2
-      kill -INT "$pid" 2>/dev/null || true; sleep 2; kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.1; t=$((t + 1))
-  done
-  local rc=0
-  wait "$pid" || rc=$?
-  child=""
-  return $rc
-}
-
 # --- routerd ------------------------------------------------------------------
 
 # write_graph FILE MODE PREFIX   MODE: bidir | uni | fused
 write_graph() {
   local f=$1 mode=$2 prefix=$3
-  cat >"$f" <<EOF
-name: bench-forwarding-$mode
-eal:
-  args: [--no-huge, --no-shconf, --no-pci, -m, "256", --file-prefix=$prefix]
-  log_level: "*:warning"
-workers:
-  lcores: [1]
-  idle_sleep_us: 0
-ports:
-  p0: {device: net_null0}
-  p1: {device: net_null1}
-EOF
-  case $mode in
-    bidir) cat >>"$f" <<'EOF'
-elements:
-  rx0: {class: PortRx, port: p0}
-  tx1: {class: PortTx, port: p1}
-  rx1: {class: PortRx, port: p1}
-  tx0: {class: PortTx, port: p0}
-connections:
-  - rx0 -> tx1
-  - rx1 -> tx0
-EOF
-      ;;
-    uni) cat >>"$f" <<'EOF'
-elements:
-  rx: {class: PortRx, port: p0}
-  tx: {class: PortTx, port: p1}
-connections:
-  - rx -> tx
-EOF
-      ;;
-    fused) cat >>"$f" <<'EOF'
-elements:
-  f01: {class: Forward, from: p0, to: p1}
-  f10: {class: Forward, from: p1, to: p0}
-EOF
-      ;;
-  esac
+  {
+    echo "name: bench-forwarding-$mode"
+    eal_yaml "$prefix"
+    echo "workers:"
+    echo "  lcores: [1]"
+    echo "  idle_sleep_us: 0"
+    # Same buffer layout as testpmd's pool (one mbuf per page without
+    # hugepages) unless PACKED=auto: the comparison is then like for like.
+    echo "mempool: {packed: ${PACKED:-false}}"
+    echo "stats: {bytes: ${BYTES:-true}}"
+    echo "ports:"
+    echo "  p0: {device: net_null0}"
+    echo "  p1: {device: net_null1}"
+    echo "elements:"
+    case $mode in
+      bidir)
+        echo "  rx0: {class: PortRx, port: p0}"
+        echo "  tx1: {class: PortTx, port: p1}"
+        echo "  rx1: {class: PortRx, port: p1}"
+        echo "  tx0: {class: PortTx, port: p0}"
+        echo "connections:"
+        echo "  - rx0 -> tx1"
+        echo "  - rx1 -> tx0"
+        ;;
+      uni)
+        echo "  rx: {class: PortRx, port: p0}"
+        echo "  tx: {class: PortTx, port: p1}"
+        echo "connections:"
+        echo "  - rx -> tx"
+        ;;
+      fused)
+        echo "  f01: {class: Forward, from: p0, to: p1}"
+        echo "  f10: {class: Forward, from: p1, to: p0}"
+        ;;
+    esac
+  } >"$f"
 }
 
-# run_routerd MODE TAG -> sets RATE to Mpps (sum of both ports' TX)
-# (results go through a global, not $(...), so the trap sees `child`)
+# run_routerd MODE TAG -> sets RATE to Mpps (TX of both ports, summed)
 run_routerd() {
-  local mode=$1 tag=$2
-  local g=$tmp/$tag.yaml js=$tmp/$tag.json log=$tmp/$tag.log
-  write_graph "$g" "$mode" "weftbench-$$-$tag"
-  "$routerd" -c "$g" -d "$secs" -s "$tmp/$tag.sock" --summary-json "$js" >"$log" 2>&1 &
-  child=$!
-  local limit
-  limit=$(awk -v s="$secs" 'BEGIN { printf "%d", s + 60 }')
-  if ! wait_pid "$child" "$limit"; then
-    cat "$log" >&2
-    die "routerd ($mode) failed"
-  fi
-  [[ -s $js ]] || { cat "$log" >&2; die "routerd ($mode) wrote no summary"; }
-  RATE=$(jq -r '([.ports[].tx_packets] | add) / .uptime_s / 1e6' "$js")
+  write_graph "$tmp/$2.yaml" "$1" "weftbench-$$-$2"
+  run_routerd_graph "$tmp/$2.yaml" "$2" "$secs"
 }
 
 # --- testpmd ------------------------------------------------------------------
@@ -211,6 +168,18 @@ printf 'testpmd (io, p0<->p1):                %.2f Mpps\n' "$t"
 printf 'ratio routerd/testpmd:                %.3f  (target >= 0.95)\n' "$x"
 
 extra=""
+# Informational: Weft's default without hugepages packs buffers across pages
+# (mempool.packed: auto), which testpmd's pool does not do.
+PACKED=auto run_routerd bidir routerd-packed; pk=$RATE
+printf 'routerd, default packed pool:         %.2f Mpps  (%.3f of testpmd; layouts differ)\n' "$pk" \
+  "$(awk -v p="$pk" -v t="$t" 'BEGIN { print p / t }')"
+extra+=" routerd_packed_mpps=$(printf '%.2f' "$pk")"
+# Informational: the same layout as testpmd, counting packets but not bytes
+# on element outputs (stats.bytes: false), which is all testpmd's io mode counts.
+BYTES=false run_routerd bidir routerd-nobytes; nb=$RATE
+printf 'routerd, stats.bytes false:           %.2f Mpps  (%.3f of testpmd, same layout)\n' "$nb" \
+  "$(awk -v p="$nb" -v t="$t" 'BEGIN { print p / t }')"
+extra+=" routerd_nobytes_mpps=$(printf '%.2f' "$nb") ratio_nobytes=$(awk -v p="$nb" -v t="$t" 'BEGIN { printf "%.3f", p / t }')"
 if [[ ${BENCH_UNI:-0} == 1 ]]; then
   run_routerd uni routerd-uni; u=$RATE
   printf 'routerd one direction (p0->p1):       %.2f Mpps\n' "$u"

@@ -28,8 +28,8 @@ const ElementSpec* GraphSpec::find_element(const std::string& id) const {
 
 namespace {
 
-const std::vector<std::string> kTopKeys = {"name",    "eal",     "workers",  "mempool",    "plugins",
-                                           "control", "ports",   "elements", "connections"};
+const std::vector<std::string> kTopKeys = {"name",    "eal",   "workers",  "mempool",    "stats", "plugins",
+                                           "control", "ports", "elements", "connections"};
 
 class Reader {
  public:
@@ -146,11 +146,27 @@ class Reader {
 
   void read_mempool(const YAML::Node& n) {
     if (!expect_map(n, "mempool")) return;
-    check_keys(n, {"size", "cache"}, "mempool");
+    check_keys(n, {"size", "cache", "packed"}, "mempool");
+    if (auto pk = n["packed"]) {
+      auto b = pk.IsScalar() ? parse_bool(pk.Scalar()) : std::nullopt;
+      if (pk.IsScalar() && pk.Scalar() == "auto") g_.mempool_packing = GraphSpec::Packing::Auto;
+      else if (b) g_.mempool_packing = *b ? GraphSpec::Packing::Always : GraphSpec::Packing::Never;
+      else d_.error(mark_of(pk), "mempool.packed: expected auto, true or false");
+    }
     if (auto s = n["size"]) read_uint(s, g_.mempool_size, "mempool.size");
     if (auto c = n["cache"]) {
       if (read_uint(c, g_.mempool_cache, "mempool.cache") && g_.mempool_cache > 512)
         d_.error(mark_of(c), "mempool.cache: at most 512 (RTE_MEMPOOL_CACHE_MAX_SIZE)");
+    }
+  }
+
+  void read_stats(const YAML::Node& n) {
+    if (!expect_map(n, "stats")) return;
+    check_keys(n, {"bytes"}, "stats");
+    if (auto b = n["bytes"]) {
+      auto v = b.IsScalar() ? parse_bool(b.Scalar()) : std::nullopt;
+      if (v) g_.count_bytes = *v;
+      else d_.error(mark_of(b), "stats.bytes: expected true or false");
     }
   }
 
@@ -426,6 +442,7 @@ GraphSpec parse_graph(const std::string& text, const std::string& file, Diagnost
   if (auto n = root["eal"]) r.read_eal(n);
   if (auto n = root["workers"]) r.read_workers(n);
   if (auto n = root["mempool"]) r.read_mempool(n);
+  if (auto n = root["stats"]) r.read_stats(n);
   if (auto n = root["plugins"]) r.read_plugins(n);
   if (auto n = root["control"]) r.read_control(n);
   if (auto n = root["ports"]) r.read_ports(n);

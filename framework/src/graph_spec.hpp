@@ -66,6 +66,12 @@ struct GraphSpec {
   // Buffers
   unsigned mempool_size = 0;  // 0: sized from ports and workers
   unsigned mempool_cache = 256;
+  // Pack buffers across pages when running without hugepages (auto), always
+  // use DPDK's page-contained layout (false), or insist on packing (true).
+  enum class Packing { Auto, Never, Always } mempool_packing = Packing::Auto;
+  // Statistics: count bytes on every element output (reads each packet's
+  // length once per hop) or packets only.
+  bool count_bytes = true;
   // Plugins and control
   std::vector<std::string> plugin_paths;
   Mark plugins_mark;

@@ -5,6 +5,7 @@
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
+#include <rte_mbuf_pool_ops.h>
 #include <rte_lcore.h>
 #include <sched.h>
 #include <unistd.h>
@@ -20,8 +21,10 @@ namespace weft {
 // Sets the framework-owned fields of an element (friend of Element).
 class ElementWiring {
  public:
-  static void bind(Element& e, const std::string& id, const ElementClass& k, unsigned worker, size_t n_outputs) {
+  static void bind(Element& e, const std::string& id, const ElementClass& k, unsigned worker, size_t n_outputs,
+                   bool count_bytes) {
     e.id_ = id;
+    e.count_bytes_ = count_bytes;
     e.class_ = &k;
     e.worker_ = worker;
     e.n_outputs_ = n_outputs;
@@ -167,6 +170,33 @@ Element* Runtime::element(unsigned w, size_t node) const {
   return graphs_[w]->elements[node].get();
 }
 
+rte_mempool* create_packet_pool(const char* name, unsigned n, unsigned cache, int socket, bool packed) {
+  // Without hugepages (and with IOVA as VA), nothing DMAs from physical
+  // addresses, so buffers need not stay within one page. Packing them avoids
+  // DPDK's one-mbuf-per-4K-page layout, which puts every mbuf header at the
+  // same page offset and makes them all compete for the same L1 sets.
+  if (!packed || rte_eal_has_hugepages() || rte_eal_iova_mode() != RTE_IOVA_VA)
+    return rte_pktmbuf_pool_create(name, n, cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+  const unsigned elt = sizeof(rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE;
+  rte_mempool* mp = rte_mempool_create_empty(name, n, elt, cache, sizeof(rte_pktmbuf_pool_private), socket,
+                                             RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+  if (!mp) return nullptr;
+  rte_pktmbuf_pool_private priv{};
+  priv.mbuf_data_room_size = RTE_MBUF_DEFAULT_BUF_SIZE;
+  priv.mbuf_priv_size = 0;
+  if (rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), nullptr) != 0) {
+    rte_mempool_free(mp);
+    return nullptr;
+  }
+  rte_pktmbuf_pool_init(mp, &priv);
+  if (rte_mempool_populate_default(mp) < 0) {
+    rte_mempool_free(mp);
+    return nullptr;
+  }
+  rte_mempool_obj_iter(mp, rte_pktmbuf_init, nullptr);
+  return mp;
+}
+
 void Runtime::setup_pool() {
   const GraphSpec& g = *plan_.spec;
   unsigned n = g.mempool_size;
@@ -180,8 +210,11 @@ void Runtime::setup_pool() {
     while (n < need + 1) n <<= 1;
     n -= 1;  // a power of two minus one is the optimum for rte_mempool
   }
-  pool_ = rte_pktmbuf_pool_create("weft_pool", n, g.mempool_cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                  static_cast<int>(rte_socket_id()));
+  const bool can_pack = !rte_eal_has_hugepages() && rte_eal_iova_mode() == RTE_IOVA_VA;
+  if (g.mempool_packing == GraphSpec::Packing::Always && !can_pack)
+    throw std::runtime_error("mempool.packed: true needs --no-huge and IOVA as VA");
+  pool_ = create_packet_pool("weft_pool", n, g.mempool_cache, static_cast<int>(rte_socket_id()),
+                             g.mempool_packing != GraphSpec::Packing::Never);
   if (!pool_)
     throw std::runtime_error("cannot create a pool of " + std::to_string(n) +
                              " packet buffers: " + rte_strerror(rte_errno) + " (raise eal.memory_mb)");
@@ -229,7 +262,7 @@ std::unique_ptr<WorkerGraph> build_graph_instance(const GraphPlan& plan, unsigne
   const GraphSpec& spec = *plan.spec;
   for (const auto& n : plan.nodes) {
     auto el = n.klass->create();
-    ElementWiring::bind(*el, n.spec->id, *n.klass, w, n.outputs.size());
+    ElementWiring::bind(*el, n.spec->id, *n.klass, w, n.outputs.size(), spec.count_bytes);
     configure_instance(*el, n, spec);
     g->elements.push_back(std::move(el));
   }

@@ -29,6 +29,11 @@ struct WorkerGraph {
 // initialized and throws std::runtime_error naming the element.
 std::unique_ptr<WorkerGraph> build_graph_instance(const GraphPlan& plan, unsigned worker, InitContext& ctx);
 
+// A packet buffer pool; packed (not one buffer per page) when `packed` and
+// running without hugepages with IOVA as VA (nothing DMAs from physical
+// addresses then). Returns nullptr and sets rte_errno on failure.
+rte_mempool* create_packet_pool(const char* name, unsigned n, unsigned cache, int socket, bool packed = true);
+
 struct Worker {
   unsigned index = 0;
   unsigned lcore = 0;

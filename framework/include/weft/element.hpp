@@ -280,10 +280,11 @@ class Element {
  private:
   friend class ElementWiring;
 
-  static void account(OutputPort& o, const Batch& b) {
+  void account(OutputPort& o, const Batch& b) const {
+    o.packets.add(b.count);
+    if (!count_bytes_) return;  // graph option stats.bytes: false
     uint64_t bytes = 0;
     for (uint16_t i = 0; i < b.count; i++) bytes += b.pkts[i]->pkt_len;
-    o.packets.add(b.count);
     o.bytes.add(bytes);
   }
   void flush_one(OutputPort& o) {
@@ -302,6 +303,7 @@ class Element {
   const ElementClass* class_ = nullptr;
   unsigned worker_ = 0;
   bool staged_ = false;
+  bool count_bytes_ = true;
   size_t n_outputs_ = 0;
   std::unique_ptr<OutputPort[]> outputs_;
   std::unique_ptr<Counter[]> drops_;
