@@ -22,6 +22,7 @@ class GraphHarness {
 
   // Validates `yaml` (errors: std::runtime_error with every diagnostic) and
   // builds and initializes one instance of it, using `pool` for buffers.
+  // The loader must outlive the harness (its plugins hold the elements' code).
   GraphHarness(const std::string& yaml, const PluginLoader& loader, rte_mempool* pool);
   ~GraphHarness();
 
