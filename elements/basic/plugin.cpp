@@ -9,11 +9,12 @@
 #include "pass.hpp"
 #include "port_rx.hpp"
 #include "port_tx.hpp"
+#include "queue.hpp"
 #include "tee.hpp"
 #include "weft/plugin.hpp"
 
 WEFT_PLUGIN("basic", WEFT_VERSION_STRING, "Ports, classifier and plumbing elements",
-            "PortRx PortTx Classifier Merge Forward Counter Discard Tee Pass");
+            "PortRx PortTx Classifier Merge Forward Counter Discard Tee Pass Queue");
 
 WEFT_EXPORT_CLASS(PortRx, weft::basic::PortRx::klass())
 WEFT_EXPORT_CLASS(PortTx, weft::basic::PortTx::klass())
@@ -24,3 +25,4 @@ WEFT_EXPORT_CLASS(Counter, weft::basic::Counter::klass())
 WEFT_EXPORT_CLASS(Discard, weft::basic::Discard::klass())
 WEFT_EXPORT_CLASS(Tee, weft::basic::Tee::klass())
 WEFT_EXPORT_CLASS(Pass, weft::basic::Pass::klass())
+WEFT_EXPORT_CLASS(Queue, weft::basic::Queue::klass())

@@ -171,6 +171,59 @@ json stats_json(const Runtime& rt) {
   return j;
 }
 
+json reload_json(const ReloadReport& r) {
+  json kept = json::array();
+  for (const auto& k : r.kept)
+    kept.push_back({{"id", k.id}, {"class", k.klass}, {"state", k.state}, {"why", k.why}});
+  json j{{"applied", r.ok},
+         {"mode", r.mode},
+         {"elements", {{"added", r.added}, {"removed", r.removed}, {"kept", kept}}},
+         {"ports",
+          {{"added", r.ports_added},
+           {"removed", r.ports_removed},
+           {"changed", r.ports_changed},
+           {"unchanged", r.ports_unchanged}}},
+         {"timing_ms", {{"build", r.build_ms}, {"swap", r.swap_ms}, {"worker_pause", r.pause_ms}}},
+         {"packets_lost", r.packets_lost}};
+  if (!r.ok) {
+    j["error"] = r.error;
+    j["rolled_back"] = r.rolled_back;
+  }
+  return j;
+}
+
+json ControlApi::reload(const std::string& file, std::chrono::milliseconds timeout) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto refused = [&](const std::string& error, const Diagnostics* diag) {
+    json j{{"applied", false}, {"file", file}, {"error", error}, {"diagnostics", json::array()}};
+    if (diag)
+      for (const auto& d : diag->items()) j["diagnostics"].push_back(d.format());
+    return j;
+  };
+  Diagnostics diag(file);
+  auto spec = std::make_shared<GraphSpec>(load_graph_file(file, diag));
+  if (!spec->parsed) return refused("the graph file could not be read", &diag);
+  std::vector<std::string> dirs = spec->plugin_paths;
+  dirs.insert(dirs.end(), plugin_dirs_.begin(), plugin_dirs_.end());
+  try {
+    loader_.load_directories(dirs);
+  } catch (const PluginError& e) {
+    return refused(e.what(), &diag);
+  }
+  GraphPlan plan = validate_graph(spec, loader_, diag);
+  double validate_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (diag.has_errors()) return refused("the graph is not valid", &diag);
+  ReloadReport r = rt_.reload(std::move(plan), timeout);
+  json j = reload_json(r);
+  j["file"] = file;
+  j["timing_ms"]["validate"] = validate_ms;
+  j["timing_ms"]["total"] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  j["diagnostics"] = json::array();
+  for (const auto& d : diag.items()) j["diagnostics"].push_back(d.format());  // warnings
+  if (r.ok) graph_file_ = file;
+  return j;
+}
+
 json ControlApi::status() const {
   json j;
   j["version"] = kVersion;
@@ -180,11 +233,13 @@ json ControlApi::status() const {
   j["elements"] = rt_.plan().nodes.size();
   j["ports"] = rt_.ports().size();
   j["plugins"] = loader_.plugins().size();
+  j["reloads"] = rt_.reloads();
   j["workers"] = json::array();
   for (const auto& w : rt_.workers())
     j["workers"].push_back({{"index", w->index},
                             {"lcore", w->lcore},
                             {"running", w->running.load()},
+                            {"generation", w->generation.get()},
                             {"polls", w->polls.get()},
                             {"busy_polls", w->busy_polls.get()}});
   return j;
@@ -269,6 +324,7 @@ json ControlApi::handle(const json& req) {
     else if (cmd == "plugins") data = plugins_json(loader_);
     else if (cmd == "stats") data = stats_json(rt_);
     else if (cmd == "handler") data = handler(args);
+    else if (cmd == "reload") data = reload(args.value("file", ""));
     else return {{"ok", false}, {"error", "unknown command '" + cmd + "'"}};
     return {{"ok", true}, {"data", data}};
   } catch (const std::exception& e) {

@@ -19,20 +19,31 @@ json plugins_json(const PluginLoader& loader);
 json graph_json(const GraphPlan& plan);
 json stats_json(const Runtime& rt);
 
+// The reload transaction's report as JSON (also used for the log).
+json reload_json(const ReloadReport& r);
+
 class ControlApi {
  public:
-  ControlApi(Runtime& rt, const PluginLoader& loader, std::string graph_file)
-      : rt_(rt), loader_(loader), graph_file_(std::move(graph_file)) {}
+  // `plugin_dirs`: the directories routerd started with (flag, environment,
+  // built-in); a reloaded graph's own `plugins.path` is added to them.
+  ControlApi(Runtime& rt, PluginLoader& loader, std::string graph_file, std::vector<std::string> plugin_dirs)
+      : rt_(rt), loader_(loader), graph_file_(std::move(graph_file)), plugin_dirs_(std::move(plugin_dirs)) {}
   // Never throws: errors become {"ok": false, "error": "..."}.
   json handle(const json& request);
+  // Validates FILE and, if valid, replaces the running graph with it. The
+  // result has "applied" (bool) and, if not applied, "error" and
+  // "diagnostics"; see docs/reload.md.
+  json reload(const std::string& file, std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
+  const std::string& graph_file() const { return graph_file_; }
 
  private:
   json status() const;
   json handler(const json& args);
 
   Runtime& rt_;
-  const PluginLoader& loader_;
+  PluginLoader& loader_;
   std::string graph_file_;
+  std::vector<std::string> plugin_dirs_;
 };
 
 }  // namespace weft

@@ -46,6 +46,8 @@ void PluginLoader::load_directories(const std::vector<std::string>& dirs) {
     fs::path canon = fs::canonical(d, ec);
     if (ec) throw PluginError(d, "plugin directory does not exist or cannot be read");
     if (!seen.insert(canon.string()).second) continue;
+    // Already loaded (a reload naming the same directories): nothing new.
+    if (std::find(dirs_.begin(), dirs_.end(), canon.string()) != dirs_.end()) continue;
     struct stat st {};
     if (::stat(canon.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
       throw PluginError(d, "not a directory");

@@ -7,6 +7,7 @@
 #include <rte_launch.h>
 #include <rte_mbuf_pool_ops.h>
 #include <rte_lcore.h>
+#include <rte_dev.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -31,43 +32,35 @@ class ElementWiring {
     e.outputs_ = std::make_unique<OutputPort[]>(n_outputs);
     e.drops_ = std::make_unique<Counter[]>(k.drops.size() + 1);
   }
+  static void carry_drops(Element& to, const Element& from) {
+    const auto& td = to.class_->drops;
+    const auto& fd = from.class_->drops;
+    for (size_t i = 0; i < td.size(); i++)
+      for (size_t j = 0; j < fd.size(); j++)
+        if (td[i].name == fd[j].name) to.drops_[i].set(from.drops_[j].get());
+  }
   static void link(Element& e, size_t out, Element* target, uint16_t input) {
     e.outputs_[out].target = target;
     e.outputs_[out].target_input = input;
   }
 };
 
+void carry_counters(Element& to, const Element& from, const NodePlan& to_plan, const NodePlan& from_plan) {
+  // Outputs and drop reasons are matched by name: a reload may reorder them.
+  for (size_t i = 0; i < to_plan.outputs.size(); i++)
+    for (size_t j = 0; j < from_plan.outputs.size(); j++)
+      if (to_plan.outputs[i] == from_plan.outputs[j]) {
+        OutputPort& t = const_cast<OutputPort&>(to.output_port(i));
+        const OutputPort& f = from.output_port(j);
+        t.packets.set(f.packets.get());
+        t.bytes.set(f.bytes.get());
+      }
+  ElementWiring::carry_drops(to, from);
+}
+
 namespace {
 
 std::atomic<bool> g_eal_running{false};
-
-class WorkerInitContext : public InitContext {
- public:
-  WorkerInitContext(const Runtime& rt, const Worker& w) : rt_(rt), w_(w) {}
-  unsigned worker_index() const override { return w_.index; }
-  unsigned worker_count() const override { return static_cast<unsigned>(rt_.workers().size()); }
-  unsigned lcore() const override { return w_.lcore; }
-  int socket() const override { return static_cast<int>(rte_lcore_to_socket_id(w_.lcore)); }
-  rte_mempool* mempool() const override { return rt_.mempool(); }
-  uint16_t port_id(const std::string& port) const override { return get(port).id; }
-  uint16_t rx_queue(const std::string& port) const override {
-    const PortRuntime& p = get(port);
-    return static_cast<uint16_t>(w_.index % p.rx_queues);
-  }
-  uint16_t tx_queue(const std::string& port) const override {
-    const PortRuntime& p = get(port);
-    return static_cast<uint16_t>(w_.index % p.tx_queues);
-  }
-
- private:
-  const PortRuntime& get(const std::string& port) const {
-    const PortRuntime* p = rt_.find_port(port);
-    if (!p) throw InitError("unknown port '" + port + "'");
-    return *p;
-  }
-  const Runtime& rt_;
-  const Worker& w_;
-};
 
 int worker_main(void* arg) {
   Worker& w = *static_cast<Worker*>(arg);
@@ -82,26 +75,41 @@ int worker_main(void* arg) {
     }
     w.polls.inc();
     // Batch boundary: the only place the control thread's requests run.
-    uint64_t req = w.request.load(std::memory_order_acquire);
-    if (req != w.done.load(std::memory_order_relaxed)) {
-      w.task();
-      w.done.store(req, std::memory_order_release);
+    if (w.mail.load(std::memory_order_acquire) == Worker::kPosted) {
+      int expected = Worker::kPosted;
+      if (w.mail.compare_exchange_strong(expected, Worker::kRunning, std::memory_order_acq_rel)) {
+        w.task();
+        w.mail.store(Worker::kDone, std::memory_order_release);
+      }
     }
     if (busy) {
       w.busy_polls.inc();
       idle = 0;
-    } else if (w.idle_sleep_us && ++idle >= w.idle_polls) {
+    } else if (unsigned sleep_us = w.idle_sleep_us.load(std::memory_order_relaxed);
+               sleep_us && ++idle >= w.idle_polls.load(std::memory_order_relaxed)) {
       w.sleeps.inc();
-      rte_delay_us_sleep(w.idle_sleep_us);
+      rte_delay_us_sleep(sleep_us);
     }
   }
   w.running.store(false, std::memory_order_release);
   return 0;
 }
 
-std::string device_name(const PortSpec& p) { return p.device; }
-
 }  // namespace
+
+unsigned WorkerInitContext::worker_count() const { return static_cast<unsigned>(rt_.workers().size()); }
+int WorkerInitContext::socket() const { return static_cast<int>(rte_lcore_to_socket_id(w_.lcore)); }
+uint16_t WorkerInitContext::rx_queue(const std::string& port) const {
+  return static_cast<uint16_t>(w_.index % get(port).rx_queues);
+}
+uint16_t WorkerInitContext::tx_queue(const std::string& port) const {
+  return static_cast<uint16_t>(w_.index % get(port).tx_queues);
+}
+const PortRuntime& WorkerInitContext::get(const std::string& port) const {
+  for (const auto& p : ports_)
+    if (p.name == port) return p;
+  throw InitError("unknown port '" + port + "'");
+}
 
 Runtime::Runtime(GraphPlan plan) : plan_(std::move(plan)) {}
 
@@ -220,41 +228,47 @@ void Runtime::setup_pool() {
                              " packet buffers: " + rte_strerror(rte_errno) + " (raise eal.memory_mb)");
 }
 
-void Runtime::setup_ports() {
-  for (const auto& pp : plan_.ports) {
-    const PortSpec& s = *pp.spec;
-    PortRuntime pr;
-    pr.name = s.name;
-    if (rte_eth_dev_get_port_by_name(device_name(s).c_str(), &pr.id) != 0)
-      throw std::runtime_error("port '" + s.name + "': DPDK has no device '" + s.device + "'");
-    rte_eth_dev_info info{};
-    if (rte_eth_dev_info_get(pr.id, &info) != 0)
-      throw std::runtime_error("port '" + s.name + "': cannot read device information");
-    if (pp.rx_queues > info.max_rx_queues || pp.tx_queues > info.max_tx_queues)
-      throw std::runtime_error("port '" + s.name + "': device supports " + std::to_string(info.max_rx_queues) +
-                               " RX / " + std::to_string(info.max_tx_queues) + " TX queues, graph needs " +
-                               std::to_string(pp.rx_queues) + " / " + std::to_string(pp.tx_queues));
-    rte_eth_conf conf{};
-    int rc = rte_eth_dev_configure(pr.id, pp.rx_queues, pp.tx_queues, &conf);
-    if (rc < 0) throw std::runtime_error("port '" + s.name + "': configure failed: " + rte_strerror(-rc));
-    uint16_t rxd = s.rx_desc, txd = s.tx_desc;
-    rte_eth_dev_adjust_nb_rx_tx_desc(pr.id, &rxd, &txd);
-    int socket = rte_eth_dev_socket_id(pr.id);
-    if (socket < 0) socket = static_cast<int>(rte_socket_id());
-    for (uint16_t q = 0; q < pp.rx_queues; q++) {
-      rc = rte_eth_rx_queue_setup(pr.id, q, rxd, static_cast<unsigned>(socket), nullptr, pool_);
-      if (rc < 0)
-        throw std::runtime_error("port '" + s.name + "': RX queue " + std::to_string(q) + ": " + rte_strerror(-rc));
-    }
-    for (uint16_t q = 0; q < pp.tx_queues; q++) {
-      rc = rte_eth_tx_queue_setup(pr.id, q, txd, static_cast<unsigned>(socket), nullptr);
-      if (rc < 0)
-        throw std::runtime_error("port '" + s.name + "': TX queue " + std::to_string(q) + ": " + rte_strerror(-rc));
-    }
-    pr.rx_queues = pp.rx_queues;
-    pr.tx_queues = pp.tx_queues;
-    ports_.push_back(pr);
+PortRuntime Runtime::setup_port(const PortPlan& pp, bool existing, uint16_t id) {
+  const PortSpec& s = *pp.spec;
+  PortRuntime pr;
+  pr.name = s.name;
+  pr.spec = s;
+  if (existing) {
+    pr.id = id;
+  } else if (rte_eth_dev_get_port_by_name(s.device.c_str(), &pr.id) != 0) {
+    throw std::runtime_error("port '" + s.name + "': DPDK has no device '" + s.device + "'");
   }
+  rte_eth_dev_info info{};
+  if (rte_eth_dev_info_get(pr.id, &info) != 0)
+    throw std::runtime_error("port '" + s.name + "': cannot read device information");
+  if (pp.rx_queues > info.max_rx_queues || pp.tx_queues > info.max_tx_queues)
+    throw std::runtime_error("port '" + s.name + "': device supports " + std::to_string(info.max_rx_queues) +
+                             " RX / " + std::to_string(info.max_tx_queues) + " TX queues, graph needs " +
+                             std::to_string(pp.rx_queues) + " / " + std::to_string(pp.tx_queues));
+  rte_eth_conf conf{};
+  int rc = rte_eth_dev_configure(pr.id, pp.rx_queues, pp.tx_queues, &conf);
+  if (rc < 0) throw std::runtime_error("port '" + s.name + "': configure failed: " + rte_strerror(-rc));
+  uint16_t rxd = s.rx_desc, txd = s.tx_desc;
+  rte_eth_dev_adjust_nb_rx_tx_desc(pr.id, &rxd, &txd);
+  int socket = rte_eth_dev_socket_id(pr.id);
+  if (socket < 0) socket = static_cast<int>(rte_socket_id());
+  for (uint16_t q = 0; q < pp.rx_queues; q++) {
+    rc = rte_eth_rx_queue_setup(pr.id, q, rxd, static_cast<unsigned>(socket), nullptr, pool_);
+    if (rc < 0)
+      throw std::runtime_error("port '" + s.name + "': RX queue " + std::to_string(q) + ": " + rte_strerror(-rc));
+  }
+  for (uint16_t q = 0; q < pp.tx_queues; q++) {
+    rc = rte_eth_tx_queue_setup(pr.id, q, txd, static_cast<unsigned>(socket), nullptr);
+    if (rc < 0)
+      throw std::runtime_error("port '" + s.name + "': TX queue " + std::to_string(q) + ": " + rte_strerror(-rc));
+  }
+  pr.rx_queues = pp.rx_queues;
+  pr.tx_queues = pp.tx_queues;
+  rc = rte_eth_dev_start(pr.id);
+  if (rc < 0) throw std::runtime_error("port '" + s.name + "': start failed: " + rte_strerror(-rc));
+  pr.started = true;
+  if (s.promiscuous) rte_eth_promiscuous_enable(pr.id);  // some vdevs refuse; harmless
+  return pr;
 }
 
 std::unique_ptr<WorkerGraph> build_graph_instance(const GraphPlan& plan, unsigned w, InitContext& ctx) {
@@ -271,7 +285,8 @@ std::unique_ptr<WorkerGraph> build_graph_instance(const GraphPlan& plan, unsigne
     for (size_t o = 0; o < n.links.size(); o++)
       ElementWiring::link(*g->elements[i], o, g->elements[static_cast<size_t>(n.links[o].element)].get(),
                           n.links[o].input);
-    if (n.klass->inputs.empty() && !n.klass->variadic_inputs) g->sources.push_back(g->elements[i].get());
+    if ((n.klass->inputs.empty() && !n.klass->variadic_inputs) || n.klass->polled)
+      g->sources.push_back(g->elements[i].get());
   }
   size_t initialized = 0;
   try {
@@ -288,9 +303,8 @@ std::unique_ptr<WorkerGraph> build_graph_instance(const GraphPlan& plan, unsigne
   return g;
 }
 
-std::unique_ptr<WorkerGraph> Runtime::build_worker_graph(unsigned w) {
-  WorkerInitContext ctx(*this, *workers_[w]);
-  return build_graph_instance(plan_, w, ctx);
+void cleanup_graph_instance(WorkerGraph& g) {
+  for (auto& el : g.elements) el->cleanup();
 }
 
 void Runtime::start() {
@@ -298,12 +312,13 @@ void Runtime::start() {
   const GraphSpec& spec = *plan_.spec;
   try {
     setup_pool();
-    setup_ports();
+    for (const auto& pp : plan_.ports) {
+      ports_.push_back(setup_port(pp, false, 0));
+    }
     for (unsigned i = 0; i < plan_.workers(); i++) {
       auto w = std::make_unique<Worker>();
       w->index = i;
       w->lcore = spec.worker_lcores[i];
-      w->burst = spec.burst;
       w->idle_sleep_us = spec.idle_sleep_us;
       w->idle_polls = spec.idle_polls;
       if (!rte_lcore_is_enabled(w->lcore))
@@ -311,22 +326,17 @@ void Runtime::start() {
       workers_.push_back(std::move(w));
     }
     for (unsigned i = 0; i < plan_.workers(); i++) {
-      graphs_.push_back(build_worker_graph(i));
+      WorkerInitContext ctx(*this, *workers_[i], ports_);
+      graphs_.push_back(build_graph_instance(plan_, i, ctx));
       workers_[i]->graph.store(graphs_[i].get(), std::memory_order_release);
     }
-    for (auto& p : ports_) {
-      int rc = rte_eth_dev_start(p.id);
-      if (rc < 0) throw std::runtime_error("port '" + p.name + "': start failed: " + rte_strerror(-rc));
-      p.started = true;
-      const PortSpec* ps = plan_.spec->find_port(p.name);
-      if (ps && ps->promiscuous) rte_eth_promiscuous_enable(p.id);  // some vdevs refuse; harmless
-    }
   } catch (...) {
-    for (auto& g : graphs_)
-      for (auto& el : g->elements) el->cleanup();
+    for (auto& g : graphs_) cleanup_graph_instance(*g);
     graphs_.clear();
     workers_.clear();
     close_ports();
+    rte_mempool_free(pool_);
+    pool_ = nullptr;
     throw;
   }
   start_time_ = std::chrono::steady_clock::now();
@@ -343,6 +353,30 @@ void Runtime::start() {
            ports_.size());
 }
 
+void Runtime::post(Worker& w, std::function<void()> fn) {
+  w.task = std::move(fn);
+  w.mail.store(Worker::kPosted, std::memory_order_release);
+}
+
+Runtime::Wait Runtime::wait(Worker& w, std::chrono::steady_clock::time_point deadline) {
+  while (true) {
+    int m = w.mail.load(std::memory_order_acquire);
+    if (m == Worker::kDone) break;
+    if (m == Worker::kPosted && std::chrono::steady_clock::now() > deadline) {
+      int expected = Worker::kPosted;
+      if (w.mail.compare_exchange_strong(expected, Worker::kIdle, std::memory_order_acq_rel)) {
+        w.task = nullptr;
+        return Wait::Withdrawn;  // never ran, never will
+      }
+      continue;  // the worker took it just now: it finishes soon
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(10));
+  }
+  w.task = nullptr;
+  w.mail.store(Worker::kIdle, std::memory_order_release);
+  return Wait::Done;
+}
+
 bool Runtime::run_on_worker(unsigned w, std::function<void()> fn, std::chrono::milliseconds timeout) {
   if (w >= workers_.size()) return false;
   Worker& wk = *workers_[w];
@@ -350,15 +384,8 @@ bool Runtime::run_on_worker(unsigned w, std::function<void()> fn, std::chrono::m
     fn();  // worker not running: nobody else touches its graph
     return true;
   }
-  wk.task = std::move(fn);
-  uint64_t req = wk.request.load(std::memory_order_relaxed) + 1;
-  wk.request.store(req, std::memory_order_release);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (wk.done.load(std::memory_order_acquire) != req) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::microseconds(20));
-  }
-  return true;
+  post(wk, std::move(fn));
+  return wait(wk, std::chrono::steady_clock::now() + timeout) == Wait::Done;
 }
 
 double Runtime::elapsed_s() const {
@@ -377,18 +404,23 @@ void Runtime::halt() {
 void Runtime::stop() {
   if (!started_) return;
   halt();
-  for (auto& g : graphs_)
-    for (auto& el : g->elements) el->cleanup();
+  for (auto& g : graphs_) cleanup_graph_instance(*g);
+  graphs_.clear();
   close_ports();
+  rte_mempool_free(pool_);
+  pool_ = nullptr;
   started_ = false;
 }
 
+void Runtime::close_port(PortRuntime& p, bool detach) {
+  if (p.started) rte_eth_dev_stop(p.id);
+  p.started = false;
+  rte_eth_dev_close(p.id);  // flushes capture files (net_pcap) and frees queues
+  if (detach && p.spec.is_vdev()) rte_eal_hotplug_remove("vdev", p.spec.device.c_str());
+}
+
 void Runtime::close_ports() {
-  for (auto& p : ports_) {
-    if (p.started) rte_eth_dev_stop(p.id);
-    p.started = false;
-    rte_eth_dev_close(p.id);  // flushes capture files (net_pcap) and frees queues
-  }
+  for (auto& p : ports_) close_port(p, false);
 }
 
 }  // namespace weft

@@ -2,8 +2,10 @@
 // worker lcore, each run to completion by its worker without locks.
 //
 // The control thread (the EAL main lcore) talks to a worker only through its
-// mailbox: it posts a task, the worker runs it between two batches and
-// acknowledges. Handler calls use it now; graph swaps on reload build on it.
+// mailbox: it posts a task, the worker runs it at a batch boundary and marks
+// it done. A task not yet started can be withdrawn, which is how a reload
+// that a worker does not answer in time is rolled back. Handler calls and the
+// reload transaction (reload.cpp) are built on it.
 #pragma once
 
 #include <atomic>
@@ -21,13 +23,18 @@ namespace weft {
 
 struct WorkerGraph {
   std::vector<std::unique_ptr<Element>> elements;  // same order as GraphPlan::nodes
-  std::vector<Element*> sources;
+  std::vector<Element*> sources;                   // sources and polled elements, run every loop
 };
 
 // Creates, configures, wires and initializes one instance of every element of
 // a validated plan, for worker `worker`. On failure, cleans up what was
 // initialized and throws std::runtime_error naming the element.
 std::unique_ptr<WorkerGraph> build_graph_instance(const GraphPlan& plan, unsigned worker, InitContext& ctx);
+// Runs cleanup() on every element of an instance.
+void cleanup_graph_instance(WorkerGraph& g);
+// Copies the framework's counters (outputs and drops, matched by name) of an
+// element into its replacement.
+void carry_counters(Element& to, const Element& from, const NodePlan& to_plan, const NodePlan& from_plan);
 
 // A packet buffer pool; packed (not one buffer per page) when `packed` and
 // running without hugepages with IOVA as VA (nothing DMAs from physical
@@ -35,32 +42,55 @@ std::unique_ptr<WorkerGraph> build_graph_instance(const GraphPlan& plan, unsigne
 rte_mempool* create_packet_pool(const char* name, unsigned n, unsigned cache, int socket, bool packed = true);
 
 struct Worker {
+  enum Mail : int { kIdle = 0, kPosted = 1, kRunning = 2, kDone = 3 };
+
   unsigned index = 0;
   unsigned lcore = 0;
-  unsigned burst = 32;
-  unsigned idle_sleep_us = 0;
-  unsigned idle_polls = 256;
+  std::atomic<unsigned> idle_sleep_us{0};
+  std::atomic<unsigned> idle_polls{256};
   std::atomic<WorkerGraph*> graph{nullptr};
   std::atomic<bool> stop{false};
   std::atomic<bool> running{false};
-  // Mailbox: control sets `task`, then bumps `request`; the worker runs the
-  // task and stores the same number in `done`.
-  std::atomic<uint64_t> request{0};
-  std::atomic<uint64_t> done{0};
+  // Mailbox: control stores `task`, then kPosted; the worker moves it to
+  // kRunning (compare-and-swap, so control can withdraw a task still posted),
+  // runs it, and stores kDone.
+  std::atomic<int> mail{kIdle};
   std::function<void()> task;
   // Loop statistics.
-  Counter polls;       // loop iterations
-  Counter busy_polls;  // iterations that moved packets
-  Counter sleeps;      // idle sleeps
+  Counter polls;        // loop iterations
+  Counter busy_polls;   // iterations that moved packets
+  Counter sleeps;       // idle sleeps
+  Counter generation;   // graphs this worker has switched to (0: the first)
 };
 
 struct PortRuntime {
   std::string name;
+  PortSpec spec;  // as configured (for reload's comparison)
   uint16_t id = 0;
   uint16_t rx_queues = 0;
   uint16_t tx_queues = 0;
   bool started = false;
 };
+
+// What a reload did, for the reply and the log.
+struct ReloadReport {
+  bool ok = false;
+  std::string error;
+  bool rolled_back = false;
+  struct Kept {
+    std::string id, klass;
+    std::string state;  // "carried", "reset" or "none" (stateless class)
+    std::string why;
+  };
+  std::vector<std::string> added, removed;
+  std::vector<Kept> kept;
+  std::vector<std::string> ports_added, ports_removed, ports_changed, ports_unchanged;
+  std::string mode;  // "flip" (each worker on its own) or "pause" (all parked: ports changed)
+  double build_ms = 0, swap_ms = 0, pause_ms = 0;
+  uint64_t packets_lost = 0;
+};
+
+class ReloadTransaction;
 
 class Runtime {
  public:
@@ -87,8 +117,13 @@ class Runtime {
   void stop();
   bool started() const { return started_; }
 
-  // Runs `fn` on worker `w` between two batches; false if it did not answer
-  // within `timeout`.
+  // Replaces the running graph with `next` (validated), carrying the state of
+  // elements kept (same id and class) and losing no packet: see reload.cpp.
+  // On failure the old graph keeps running exactly as before.
+  ReloadReport reload(GraphPlan next, std::chrono::milliseconds timeout);
+
+  // Runs `fn` on worker `w` at a batch boundary; false if the worker did not
+  // take it within `timeout` (it is then withdrawn and never runs).
   bool run_on_worker(unsigned w, std::function<void()> fn, std::chrono::milliseconds timeout);
 
   const GraphPlan& plan() const { return plan_; }
@@ -100,12 +135,18 @@ class Runtime {
   Element* element(unsigned w, size_t node) const;
   // Seconds the workers have been running (frozen once halted).
   double elapsed_s() const;
+  uint64_t reloads() const { return reloads_; }
 
  private:
+  friend class ReloadTransaction;
   void setup_pool();
-  void setup_ports();
-  std::unique_ptr<WorkerGraph> build_worker_graph(unsigned w);
+  PortRuntime setup_port(const PortPlan& pp, bool existing, uint16_t id);
+  void close_port(PortRuntime& p, bool detach);
   void close_ports();
+  // Mailbox primitives (control thread).
+  void post(Worker& w, std::function<void()> fn);
+  enum class Wait { Done, Withdrawn };
+  Wait wait(Worker& w, std::chrono::steady_clock::time_point deadline);
 
   GraphPlan plan_;
   rte_mempool* pool_ = nullptr;
@@ -114,7 +155,29 @@ class Runtime {
   std::vector<std::unique_ptr<WorkerGraph>> graphs_;
   bool started_ = false;
   bool halted_ = false;
+  uint64_t reloads_ = 0;
   std::chrono::steady_clock::time_point start_time_, halt_time_;
+};
+
+// An InitContext for worker `w` resolving ports in `ports`.
+class WorkerInitContext : public InitContext {
+ public:
+  WorkerInitContext(const Runtime& rt, const Worker& w, const std::vector<PortRuntime>& ports)
+      : rt_(rt), w_(w), ports_(ports) {}
+  unsigned worker_index() const override { return w_.index; }
+  unsigned worker_count() const override;
+  unsigned lcore() const override { return w_.lcore; }
+  int socket() const override;
+  rte_mempool* mempool() const override { return rt_.mempool(); }
+  uint16_t port_id(const std::string& port) const override { return get(port).id; }
+  uint16_t rx_queue(const std::string& port) const override;
+  uint16_t tx_queue(const std::string& port) const override;
+
+ private:
+  const PortRuntime& get(const std::string& port) const;
+  const Runtime& rt_;
+  const Worker& w_;
+  const std::vector<PortRuntime>& ports_;
 };
 
 }  // namespace weft

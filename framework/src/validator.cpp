@@ -371,6 +371,11 @@ GraphPlan validate_graph(std::shared_ptr<const GraphSpec> spec_ptr, const Plugin
     }
     for (const auto& t : n.tx_ports) tx_used.insert(t);
   }
+  for (size_t i = 0; i < g.ports.size(); i++)
+    for (size_t j = 0; j < i; j++)
+      if (g.ports[i].device == g.ports[j].device)
+        diag.error(g.ports[i].mark, "port '" + g.ports[i].name + "' uses device '" + g.ports[i].device +
+                                        "' already used by port '" + g.ports[j].name + "'");
   for (const auto& p : g.ports) {
     PortPlan pp;
     pp.spec = &p;

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <rte_eal.h>
 #include <rte_ether.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -12,8 +13,19 @@ namespace weft::test {
 
 void eal() {
   if (Runtime::eal_running()) return;
-  Runtime::init_eal({"weft-unit-tests", "--no-huge", "-m", "256", "--no-shconf", "--no-pci",
-                     "--file-prefix=weftunit" + std::to_string(::getpid()), "--lcores=0@0,1@0", "--vdev=net_null0",
+  // lcore 0 is the test's control thread; workers on lcores 1 and 2, spread
+  // over the CPUs this process may use.
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0)
+    for (int c = 0; c < CPU_SETSIZE; c++)
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  if (cpus.empty()) cpus.push_back(0);
+  std::string lcores = "--lcores=0@" + std::to_string(cpus[0]);
+  for (int l = 1; l <= 2; l++) lcores += "," + std::to_string(l) + "@" + std::to_string(cpus[l % cpus.size()]);
+  Runtime::init_eal({"weft-unit-tests", "--no-huge", "-m", "512", "--no-shconf", "--no-pci",
+                     "--file-prefix=weftunit" + std::to_string(::getpid()), lcores, "--vdev=net_null0",
                      "--vdev=net_null1", "--vdev=net_null2", "--vdev=net_null3", "--log-level=warning"});
 }
 
@@ -28,7 +40,7 @@ rte_mempool* pool() {
 const PluginLoader& loader() {
   static PluginLoader* l = [] {
     auto* x = new PluginLoader();
-    x->load_directories({builtin_plugin_dir()});
+    x->load_directories({builtin_plugin_dir(), test_plugin_dir("testkit")});
     x->add_class(GraphHarness::capture_class(), "harness");
     return x;
   }();

@@ -4,6 +4,7 @@
 // 2 no routerd is listening on the socket.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -99,8 +100,9 @@ void print_status(const json& s) {
   std::printf("routerd %s (pid %d), graph '%s' (%s), up %.1f s\n", s["version"].get<std::string>().c_str(),
               s["pid"].get<int>(), s["graph"]["name"].get<std::string>().c_str(),
               s["graph"]["file"].get<std::string>().c_str(), s["uptime_s"].get<double>());
-  std::printf("elements: %zu  ports: %zu  plugins: %zu\n", s["elements"].get<size_t>(), s["ports"].get<size_t>(),
-              s["plugins"].get<size_t>());
+  std::printf("elements: %zu  ports: %zu  plugins: %zu  reloads: %llu\n", s["elements"].get<size_t>(),
+              s["ports"].get<size_t>(), s["plugins"].get<size_t>(),
+              static_cast<unsigned long long>(s.value("reloads", uint64_t{0})));
   for (const auto& w : s["workers"]) {
     uint64_t polls = w["polls"].get<uint64_t>(), busy = w["busy_polls"].get<uint64_t>();
     std::printf("worker %u on lcore %u: %s, %llu polls, %.1f%% busy\n", w["index"].get<unsigned>(),
@@ -272,6 +274,36 @@ void print_stats(const json& s, const json* before, double interval) {
   }
 }
 
+std::string join(const json& list) {
+  std::string s;
+  for (const auto& x : list) s += (s.empty() ? "" : ", ") + x.get<std::string>();
+  return s.empty() ? "-" : s;
+}
+
+void print_reload(const json& r) {
+  for (const auto& d : r["diagnostics"]) std::fprintf(stderr, "%s\n", d.get<std::string>().c_str());
+  if (!r.value("applied", false)) {
+    std::fprintf(stderr, "reload %s: refused, the running graph is unchanged: %s\n",
+                 r.value("file", std::string()).c_str(), r.value("error", std::string()).c_str());
+    return;
+  }
+  const json& t = r["timing_ms"];
+  std::printf("reload %s: applied (%s) in %.2f ms\n", r["file"].get<std::string>().c_str(),
+              r["mode"].get<std::string>().c_str(), t["total"].get<double>());
+  std::printf("  validate %.2f ms, build %.2f ms, swap %.2f ms, worker pause %.3f ms, packets lost %llu\n",
+              t["validate"].get<double>(), t["build"].get<double>(), t["swap"].get<double>(),
+              t["worker_pause"].get<double>(), static_cast<unsigned long long>(r["packets_lost"].get<uint64_t>()));
+  std::printf("  elements added:   %s\n  elements removed: %s\n", join(r["elements"]["added"]).c_str(),
+              join(r["elements"]["removed"]).c_str());
+  for (const auto& k : r["elements"]["kept"])
+    std::printf("  kept %-12s %-11s state %-7s %s\n", k["id"].get<std::string>().c_str(),
+                k["class"].get<std::string>().c_str(), k["state"].get<std::string>().c_str(),
+                k["why"].get<std::string>().c_str());
+  const json& p = r["ports"];
+  std::printf("  ports added: %s; removed: %s; changed: %s; unchanged: %s\n", join(p["added"]).c_str(),
+              join(p["removed"]).c_str(), join(p["changed"]).c_str(), join(p["unchanged"]).c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -313,6 +345,9 @@ int main(int argc, char** argv) {
   hwrite->add_option("name", h_name)->required();
   hwrite->add_option("value", h_value);
   hwrite->add_option("--worker", h_worker, "only this worker's instance");
+  std::string reload_file;
+  auto* reload = app.add_subcommand("reload", "replace the running graph with FILE, keeping state, losing no packet");
+  reload->add_option("file", reload_file)->required();
   std::string validate_file_name;
   auto* validate = app.add_subcommand("validate", "check a graph file offline (no daemon needed)");
   validate->add_option("file", validate_file_name)->required();
@@ -413,6 +448,13 @@ int main(int argc, char** argv) {
           else if (w.contains("value"))
             std::printf("%s%s\n", prefix.c_str(), w["value"].get<std::string>().c_str());
         }
+    } else if (*reload) {
+      // routerd resolves the path from its own directory: send it absolute.
+      std::string abs = std::filesystem::absolute(reload_file).lexically_normal().string();
+      json r = request(o, "reload", {{"file", abs}});
+      if (o.json_out) std::cout << r.dump(2) << "\n";
+      else print_reload(r);
+      if (!r.value("applied", false)) return 1;
     } else if (*validate) {
       weft::PluginLoader loader;
       validate_file(o, validate_file_name, loader, false);

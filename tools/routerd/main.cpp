@@ -88,11 +88,13 @@ int main(int argc, char** argv) {
   }
 
   // 2. Plugins: flag, environment, graph file, then the built-in directory.
-  std::vector<std::string> dirs = weft::PluginLoader::split_path(plugin_path);
+  std::vector<std::string> base_dirs = weft::PluginLoader::split_path(plugin_path);
   if (const char* env = std::getenv("WEFT_PLUGIN_PATH"))
-    for (auto& d : weft::PluginLoader::split_path(env)) dirs.push_back(d);
+    for (auto& d : weft::PluginLoader::split_path(env)) base_dirs.push_back(d);
+  std::vector<std::string> dirs = base_dirs;
   dirs.insert(dirs.end(), spec->plugin_paths.begin(), spec->plugin_paths.end());
   dirs.push_back(weft::PluginLoader::default_dir());
+  base_dirs.push_back(weft::PluginLoader::default_dir());
   weft::PluginLoader loader;
   try {
     loader.load_directories(dirs);
@@ -132,7 +134,7 @@ int main(int argc, char** argv) {
     boost::asio::io_context io;
     if (socket_path.empty()) socket_path = spec->control_socket;
     if (socket_path.empty()) socket_path = weft::ControlServer::default_path();
-    weft::ControlApi api(rt, loader, config);
+    weft::ControlApi api(rt, loader, config, base_dirs);
     std::unique_ptr<weft::ControlServer> server;
     try {
       server = std::make_unique<weft::ControlServer>(io, socket_path, [&](const weft::json& r) { return api.handle(r); });
@@ -150,6 +152,22 @@ int main(int argc, char** argv) {
       if (!ec) std::fprintf(stderr, "routerd: signal %d, stopping\n", sig);
       io.stop();
     });
+    // SIGHUP: reload the file routerd was started with (same transaction as
+    // `routerctl reload`); the result goes to the log.
+    boost::asio::signal_set hup(io, SIGHUP);
+    std::function<void(boost::system::error_code, int)> on_hup = [&](boost::system::error_code ec, int) {
+      if (ec) return;
+      weft::json r = api.reload(config);
+      if (r.value("applied", false)) {
+        std::fprintf(stderr, "routerd: SIGHUP: reloaded %s: %s\n", config.c_str(), r.dump().c_str());
+      } else {
+        std::fprintf(stderr, "routerd: SIGHUP: reload of %s refused, the running graph is unchanged: %s\n",
+                     config.c_str(), r.value("error", std::string()).c_str());
+        for (const auto& d : r["diagnostics"]) std::fprintf(stderr, "%s\n", d.get<std::string>().c_str());
+      }
+      hup.async_wait(on_hup);
+    };
+    hup.async_wait(on_hup);
     boost::asio::steady_timer timer(io);
     if (duration > 0) {
       timer.expires_after(std::chrono::milliseconds(static_cast<long>(duration * 1000)));

@@ -56,8 +56,11 @@ struct HandlerSpec {
 struct StateCarry {
   bool carried = false;
   std::string why;
-  static StateCarry kept(std::string why_) { return {true, std::move(why_)}; }
-  static StateCarry reset(std::string why_) { return {false, std::move(why_)}; }
+  uint64_t lost = 0;       // packets the migration had to drop (e.g. a smaller queue)
+  bool stateless = false;  // the class keeps no state of its own
+  static StateCarry kept(std::string why_, uint64_t lost_ = 0) { return {true, std::move(why_), lost_, false}; }
+  static StateCarry reset(std::string why_) { return {false, std::move(why_), 0, false}; }
+  static StateCarry none() { return {false, "no state of its own (counters carried)", 0, true}; }
 };
 
 struct ElementClass {
@@ -66,6 +69,7 @@ struct ElementClass {
   std::string doc;      // paragraphs: what it does, how to use it
   std::vector<std::string> inputs;   // empty: a source (polled by run())
   bool variadic_inputs = false;      // any number of inputs named in0, in1, ...
+  bool polled = false;               // run() is called every loop even with inputs (queues)
   std::vector<std::string> outputs;  // fixed outputs
   bool dynamic_outputs = false;      // outputs decided by configure()
   std::string outputs_doc;           // how dynamic outputs are named
@@ -92,6 +96,12 @@ struct ElementClass {
   }
   ElementClass& any_inputs() {
     variadic_inputs = true;
+    return *this;
+  }
+  // The worker calls run() on every loop, as for sources (a queue releasing
+  // what it holds, a timer).
+  ElementClass& poll() {
+    polled = true;
     return *this;
   }
   ElementClass& output(std::string n) {
@@ -214,17 +224,24 @@ class Element {
   // be forwarded (output/emit) or dropped before push returns.
   virtual void push(uint16_t input, Batch& batch) = 0;
 
-  // Sources (classes with no inputs) are polled by their worker; return true
-  // if any packet moved (used to detect idleness).
+  // Sources (classes with no inputs) and polled classes are run by their
+  // worker every loop; return true if any packet moved (idleness detection).
   virtual bool run() { return false; }
 
-  // Reload: adopt state from `old` (same id and class, previous graph). Runs
-  // on the control thread while both graphs are stopped or before the new one
-  // starts, never concurrently with old->push().
+  // Reload: adopt the state of `old`, the instance with the same id and class
+  // in the graph being replaced, on the same worker. Runs on that worker at a
+  // batch boundary, just before it switches graphs, so neither instance is
+  // processing packets. Move tables and queued packets (don't copy them);
+  // compare parameters and return reset("why") if they make the old state
+  // meaningless. The framework carries the output and drop counters itself.
   virtual StateCarry take_state(Element& old) {
     (void)old;
-    return StateCarry::reset("element keeps no state");
+    return StateCarry::none();
   }
+
+  // Packets the element holds between batches (queues); freed by cleanup()
+  // if the element is removed, and reported as lost by a reload.
+  virtual uint64_t held_packets() const { return 0; }
 
   virtual void add_handlers(HandlerSet& handlers) { (void)handlers; }
 

@@ -1,0 +1,434 @@
+// ReloadTransaction: replaces the running graph without losing a packet.
+//
+//   1. (caller) parse and validate the new file; any error: nothing changes.
+//   2. Compare ports. Added ports are created and started now (no running
+//      element touches them). Ports whose device arguments changed are refused.
+//   3. Build and initialize every new per-worker instance while the old graph
+//      keeps running. Any failure: undo 2, nothing else changed.
+//   4. Swap, in one of two modes:
+//      flip   (no port changes queues): each worker, at its next batch
+//             boundary, lets every kept element (same id and class) take the
+//             state of its old instance, then switches to its new graph. The
+//             workers do this independently; none waits for another. If one
+//             has not taken its task before the deadline, the task is
+//             withdrawn and workers that already switched are switched back
+//             (state returned the same way): a rollback.
+//      pause  (a port's queues change): every worker parks at a batch
+//             boundary; the changed ports are reconfigured; state is handed
+//             over and every worker switched; the workers resume. Ports that
+//             did not change keep their packets in their RX rings meanwhile.
+//   5. Free the old instances (every worker has passed a batch boundary since
+//      it switched, so none can still be inside them) and close removed ports.
+#include <rte_cycles.h>
+#include <rte_dev.h>
+#include <rte_ethdev.h>
+#include <rte_pause.h>
+
+#include <thread>
+
+#include "runtime.hpp"
+#include "weft/log.hpp"
+
+namespace weft {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+bool same_device(const PortSpec& a, const PortSpec& b) { return a.device == b.device; }
+
+bool same_config(const PortRuntime& old, const PortPlan& next) {
+  return old.spec.args == next.spec->args && old.rx_queues == next.rx_queues && old.tx_queues == next.tx_queues &&
+         old.spec.rx_desc == next.spec->rx_desc && old.spec.tx_desc == next.spec->tx_desc &&
+         old.spec.promiscuous == next.spec->promiscuous;
+}
+
+}  // namespace
+
+class ReloadTransaction {
+ public:
+  ReloadTransaction(Runtime& rt, GraphPlan next, std::chrono::milliseconds timeout)
+      : rt_(rt), next_(std::move(next)), timeout_(timeout) {}
+
+  ReloadReport run() {
+    if (!check_unsupported()) return report_;
+    if (!plan_ports()) return report_;
+    auto t = Clock::now();
+    if (!build()) {
+      undo_added_ports();
+      return report_;
+    }
+    report_.build_ms = ms_since(t);
+    match_elements();
+    t = Clock::now();
+    bool swapped = changed_.empty() ? flip() : pause_and_swap();
+    report_.swap_ms = ms_since(t);
+    if (!swapped) {
+      for (auto& g : next_graphs_) cleanup_graph_instance(*g);
+      undo_added_ports();
+      return report_;
+    }
+    finish();
+    report_.ok = true;
+    return report_;
+  }
+
+ private:
+  struct Pair {
+    size_t next_node, old_node;
+  };
+  // What one worker's swap produced (owned jointly with its task, so a late
+  // worker never writes into freed memory).
+  struct SwapOutcome {
+    std::vector<StateCarry> carries;
+    uint64_t tsc = 0;
+  };
+
+  bool fail(const std::string& why) {
+    report_.error = why;
+    return false;
+  }
+
+  bool check_unsupported() {
+    const GraphSpec& a = *rt_.plan_.spec;
+    const GraphSpec& b = *next_.spec;
+    if (a.worker_lcores != b.worker_lcores)
+      return fail("workers.lcores changed: adding or removing workers needs a restart of routerd");
+    if (a.eal_args != b.eal_args || a.memory_mb != b.memory_mb)
+      return fail("eal settings changed: DPDK's settings need a restart of routerd");
+    if (a.mempool_size != b.mempool_size || a.mempool_cache != b.mempool_cache ||
+        a.mempool_packing != b.mempool_packing)
+      return fail("mempool settings changed: the packet pool needs a restart of routerd");
+    return true;
+  }
+
+  // Decides, per port of the new graph: unchanged, changed (queues) or added;
+  // and which old ports are removed. Creates the added ones.
+  bool plan_ports() {
+    std::vector<bool> old_kept(rt_.ports_.size(), false);
+    for (const auto& pp : next_.ports) {
+      int found = -1;
+      for (size_t i = 0; i < rt_.ports_.size(); i++)
+        if (same_device(rt_.ports_[i].spec, *pp.spec)) found = static_cast<int>(i);
+      if (found < 0) {
+        added_.push_back(&pp);
+        continue;
+      }
+      PortRuntime& old = rt_.ports_[static_cast<size_t>(found)];
+      old_kept[static_cast<size_t>(found)] = true;
+      if (old.spec.args != pp.spec->args)
+        return fail("port '" + pp.spec->name + "': changing the arguments of device '" + pp.spec->device +
+                    "' needs a restart (or a new device name)");
+      PortRuntime pr = old;
+      pr.name = pp.spec->name;  // a port may be renamed
+      pr.spec = *pp.spec;
+      if (same_config(old, pp)) {
+        report_.ports_unchanged.push_back(pp.spec->name);
+      } else {
+        changed_.push_back({&pp, static_cast<size_t>(found)});
+        report_.ports_changed.push_back(pp.spec->name);
+        pr.rx_queues = pp.rx_queues;  // what the new graph's elements will see
+        pr.tx_queues = pp.tx_queues;
+      }
+      next_ports_.push_back(pr);
+    }
+    for (size_t i = 0; i < rt_.ports_.size(); i++)
+      if (!old_kept[i]) {
+        removed_ports_.push_back(i);
+        report_.ports_removed.push_back(rt_.ports_[i].name);
+      }
+    for (const PortPlan* pp : added_) {
+      const PortSpec& s = *pp->spec;
+      if (s.is_vdev()) {
+        int rc = rte_eal_hotplug_add("vdev", s.device.c_str(), s.args.c_str());
+        if (rc < 0) return fail("port '" + s.name + "': cannot create device '" + s.device + "': " + rte_strerror(-rc));
+        hotplugged_.push_back(s.device);
+      }
+      try {
+        next_ports_.push_back(rt_.setup_port(*pp, false, 0));
+        created_.push_back(next_ports_.back());
+      } catch (const std::exception& e) {
+        return fail(e.what());
+      }
+      report_.ports_added.push_back(s.name);
+    }
+    return true;
+  }
+
+  void undo_added_ports() {
+    for (auto& p : created_) rt_.close_port(p, false);
+    for (const auto& d : hotplugged_) rte_eal_hotplug_remove("vdev", d.c_str());
+    created_.clear();
+    hotplugged_.clear();
+  }
+
+  bool build() {
+    try {
+      for (unsigned w = 0; w < rt_.workers_.size(); w++) {
+        WorkerInitContext ctx(rt_, *rt_.workers_[w], next_ports_);
+        next_graphs_.push_back(build_graph_instance(next_, w, ctx));
+      }
+    } catch (const std::exception& e) {
+      for (auto& g : next_graphs_) cleanup_graph_instance(*g);
+      next_graphs_.clear();
+      return fail(e.what());
+    }
+    return true;
+  }
+
+  void match_elements() {
+    const GraphPlan& old = rt_.plan_;
+    std::vector<bool> old_used(old.nodes.size(), false);
+    for (size_t i = 0; i < next_.nodes.size(); i++) {
+      const NodePlan& n = next_.nodes[i];
+      int j = old.index_of(n.spec->id);
+      if (j >= 0 && old.nodes[static_cast<size_t>(j)].klass == n.klass) {
+        pairs_.push_back({i, static_cast<size_t>(j)});
+        old_used[static_cast<size_t>(j)] = true;
+      } else {
+        report_.added.push_back(n.spec->id);
+      }
+    }
+    for (size_t j = 0; j < old.nodes.size(); j++)
+      if (!old_used[j]) {
+        report_.removed.push_back(old.nodes[j].spec->id);
+        removed_nodes_.push_back(j);
+      }
+  }
+
+  // Hands state from `from` to `to` for every pair, on one worker. Runs where
+  // neither graph is processing packets.
+  void hand_over(WorkerGraph& to, WorkerGraph& from, bool forward, SwapOutcome& out) {
+    uint64_t t0 = rte_rdtsc();
+    out.carries.clear();
+    for (const Pair& p : pairs_) {
+      size_t ti = forward ? p.next_node : p.old_node;
+      size_t fi = forward ? p.old_node : p.next_node;
+      const NodePlan& tp = forward ? next_.nodes[ti] : rt_.plan_.nodes[ti];
+      const NodePlan& fp = forward ? rt_.plan_.nodes[fi] : next_.nodes[fi];
+      Element& te = *to.elements[ti];
+      Element& fe = *from.elements[fi];
+      carry_counters(te, fe, tp, fp);
+      try {
+        out.carries.push_back(te.take_state(fe));
+      } catch (const std::exception& e) {
+        out.carries.push_back(StateCarry::reset(std::string("take_state failed: ") + e.what()));
+      }
+    }
+    out.tsc = rte_rdtsc() - t0;
+  }
+
+  void switch_worker(Worker& w, WorkerGraph* g) {
+    w.graph.store(g, std::memory_order_release);
+    w.generation.inc();
+  }
+
+  bool flip() {
+    report_.mode = "flip";
+    const size_t nw = rt_.workers_.size();
+    std::vector<std::shared_ptr<SwapOutcome>> outs(nw);
+    std::vector<bool> switched(nw, false);
+    auto deadline = Clock::now() + timeout_;
+    for (size_t w = 0; w < nw; w++) {
+      outs[w] = std::make_shared<SwapOutcome>();
+      Worker& wk = *rt_.workers_[w];
+      WorkerGraph* to = next_graphs_[w].get();
+      WorkerGraph* from = rt_.graphs_[w].get();
+      auto task = [this, &wk, to, from, out = outs[w]] {
+        hand_over(*to, *from, true, *out);
+        switch_worker(wk, to);
+      };
+      if (!wk.running.load(std::memory_order_acquire)) {
+        task();
+        switched[w] = true;
+      } else {
+        rt_.post(wk, task);
+      }
+    }
+    std::vector<size_t> late;
+    for (size_t w = 0; w < nw; w++) {
+      if (switched[w]) continue;
+      if (rt_.wait(*rt_.workers_[w], deadline) == Runtime::Wait::Done) switched[w] = true;
+      else late.push_back(w);
+    }
+    if (!late.empty()) {
+      // Roll back: the late workers never ran their task; switch the others back.
+      bool back_ok = true;
+      for (size_t w = 0; w < nw; w++) {
+        if (!switched[w]) continue;
+        Worker& wk = *rt_.workers_[w];
+        WorkerGraph* to = rt_.graphs_[w].get();
+        WorkerGraph* from = next_graphs_[w].get();
+        auto out = std::make_shared<SwapOutcome>();
+        auto task = [this, &wk, to, from, out] {
+          hand_over(*to, *from, false, *out);
+          switch_worker(wk, to);
+        };
+        if (!wk.running.load(std::memory_order_acquire)) task();
+        else {
+          rt_.post(wk, task);
+          // Switching back must not be abandoned: wait as long as it takes.
+          back_ok = rt_.wait(wk, Clock::time_point::max()) == Runtime::Wait::Done && back_ok;
+        }
+      }
+      std::string who;
+      for (size_t w : late) who += (who.empty() ? "" : ", ") + std::to_string(w);
+      report_.rolled_back = true;
+      return fail("worker(s) " + who + " did not reach a batch boundary within " +
+                  std::to_string(timeout_.count()) + " ms; rolled back, the old graph is running" +
+                  (back_ok ? "" : " (a worker did not confirm the switch back)"));
+    }
+    double max_ms = 0;
+    for (auto& o : outs) max_ms = std::max(max_ms, 1000.0 * double(o->tsc) / double(rte_get_tsc_hz()));
+    report_.pause_ms = max_ms;  // the longest any worker spent not forwarding
+    collect(*outs[0]);
+    for (auto& o : outs)
+      for (auto& c : o->carries) report_.packets_lost += c.lost;
+    return true;
+  }
+
+  bool pause_and_swap() {
+    report_.mode = "pause";
+    const size_t nw = rt_.workers_.size();
+    auto release = std::make_shared<std::atomic<bool>>(false);
+    auto parked = std::make_shared<std::vector<std::atomic<bool>>>(nw);
+    auto deadline = Clock::now() + timeout_;
+    std::vector<bool> posted(nw, false);
+    for (size_t w = 0; w < nw; w++) {
+      Worker& wk = *rt_.workers_[w];
+      if (!wk.running.load(std::memory_order_acquire)) {
+        (*parked)[w] = true;
+        continue;
+      }
+      rt_.post(wk, [release, parked, w] {
+        (*parked)[w].store(true, std::memory_order_release);
+        while (!release->load(std::memory_order_acquire)) rte_pause();
+      });
+      posted[w] = true;
+    }
+    auto all_parked = [&] {
+      for (size_t w = 0; w < nw; w++)
+        if (!(*parked)[w].load(std::memory_order_acquire)) return false;
+      return true;
+    };
+    while (!all_parked() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::microseconds(10));
+    auto t_pause = Clock::now();
+    auto resume = [&] {
+      release->store(true, std::memory_order_release);
+      std::vector<size_t> late;
+      for (size_t w = 0; w < nw; w++)
+        if (posted[w] && rt_.wait(*rt_.workers_[w], Clock::now()) == Runtime::Wait::Withdrawn) late.push_back(w);
+      return late;
+    };
+    if (!all_parked()) {
+      auto late = resume();
+      std::string who;
+      for (size_t w : late) who += (who.empty() ? "" : ", ") + std::to_string(w);
+      report_.rolled_back = true;
+      return fail("worker(s) " + who + " did not reach a batch boundary within " +
+                  std::to_string(timeout_.count()) + " ms; nothing changed, the old graph is running");
+    }
+    // Every worker is parked: nobody touches a port or an element.
+    std::string error;
+    std::vector<PortRuntime> saved;
+    for (const auto& [pp, idx] : changed_) saved.push_back(rt_.ports_[idx]);
+    for (const auto& [pp, idx] : changed_) {
+      PortRuntime& old = rt_.ports_[idx];
+      rte_eth_dev_stop(old.id);
+      old.started = false;
+      try {
+        PortRuntime fresh = rt_.setup_port(*pp, true, old.id);
+        for (auto& np : next_ports_)
+          if (np.id == fresh.id) np = fresh;
+        old = fresh;  // the runtime's table now describes the reconfigured port
+      } catch (const std::exception& e) {
+        error = e.what();
+        break;
+      }
+    }
+    if (!error.empty()) {
+      // A port could not take the new configuration: give every changed
+      // port its old one back before the old graph resumes.
+      for (size_t k = 0; k < changed_.size(); k++) {
+        PortRuntime& cur = rt_.ports_[changed_[k].second];
+        if (cur.started) rte_eth_dev_stop(cur.id);
+        PortPlan restore{&saved[k].spec, saved[k].rx_queues, saved[k].tx_queues};
+        try {
+          cur = rt_.setup_port(restore, true, saved[k].id);
+        } catch (const std::exception& e) {
+          error += "; restoring port '" + saved[k].name + "' failed too: " + e.what();
+        }
+      }
+      resume();
+      report_.pause_ms = ms_since(t_pause);
+      return fail(error);
+    }
+    std::vector<SwapOutcome> outs(nw);
+    for (size_t w = 0; w < nw; w++) {
+      hand_over(*next_graphs_[w], *rt_.graphs_[w], true, outs[w]);
+      switch_worker(*rt_.workers_[w], next_graphs_[w].get());
+    }
+    resume();
+    report_.pause_ms = ms_since(t_pause);
+    collect(outs[0]);
+    for (auto& o : outs)
+      for (auto& c : o.carries) report_.packets_lost += c.lost;
+    return true;
+  }
+
+  void collect(const SwapOutcome& o) {
+    for (size_t k = 0; k < pairs_.size(); k++) {
+      const NodePlan& n = next_.nodes[pairs_[k].next_node];
+      const StateCarry& c = o.carries[k];
+      report_.kept.push_back({n.spec->id, n.klass->name, c.stateless ? "none" : c.carried ? "carried" : "reset", c.why});
+    }
+  }
+
+  void finish() {
+    // Every worker has switched at a batch boundary: the old instances are
+    // unreachable. Packets held by removed elements are freed: that is loss.
+    for (auto& g : rt_.graphs_) {
+      for (size_t j : removed_nodes_) report_.packets_lost += g->elements[j]->held_packets();
+      cleanup_graph_instance(*g);
+    }
+    for (size_t i : removed_ports_) rt_.close_port(rt_.ports_[i], true);
+    rt_.graphs_ = std::move(next_graphs_);
+    rt_.ports_ = std::move(next_ports_);
+    rt_.plan_ = std::move(next_);
+    for (auto& w : rt_.workers_) {
+      w->idle_sleep_us = rt_.plan_.spec->idle_sleep_us;
+      w->idle_polls = rt_.plan_.spec->idle_polls;
+    }
+    rt_.reloads_++;
+  }
+
+  Runtime& rt_;
+  GraphPlan next_;
+  std::chrono::milliseconds timeout_;
+  ReloadReport report_;
+  std::vector<const PortPlan*> added_;
+  std::vector<std::pair<const PortPlan*, size_t>> changed_;
+  std::vector<size_t> removed_ports_;
+  std::vector<PortRuntime> next_ports_;
+  std::vector<PortRuntime> created_;
+  std::vector<std::string> hotplugged_;
+  std::vector<std::unique_ptr<WorkerGraph>> next_graphs_;
+  std::vector<Pair> pairs_;
+  std::vector<size_t> removed_nodes_;
+};
+
+ReloadReport Runtime::reload(GraphPlan next, std::chrono::milliseconds timeout) {
+  ReloadReport r = ReloadTransaction(*this, std::move(next), timeout).run();
+  if (r.ok)
+    WEFT_LOG(Notice, "reload (%s): %zu added, %zu removed, %zu kept; ports +%zu -%zu ~%zu; pause %.3f ms, lost %llu",
+             r.mode.c_str(), r.added.size(), r.removed.size(), r.kept.size(), r.ports_added.size(),
+             r.ports_removed.size(), r.ports_changed.size(), r.pause_ms,
+             static_cast<unsigned long long>(r.packets_lost));
+  else
+    WEFT_LOG(Warning, "reload refused: %s", r.error.c_str());
+  return r;
+}
+
+}  // namespace weft

@@ -1,0 +1,82 @@
+// Elements for framework tests: a stamp to detect graph mixes, an element
+// that fails to initialize, and one that stalls its worker on demand.
+#include <chrono>
+#include <thread>
+
+#include "weft/metadata.hpp"
+#include "weft/plugin.hpp"
+
+namespace {
+
+// Writes `gen` into metadata slot `slot` (0 or 1) of every packet.
+class Stamp final : public weft::Element {
+ public:
+  static const weft::ElementClass& klass() {
+    static const weft::ElementClass k = weft::ElementClass::make<Stamp>("TestStamp")
+                                            .describe("Stamps a generation number into packet metadata (tests).")
+                                            .input("in")
+                                            .output("out")
+                                            .param("gen", weft::ParamType::UInt, "0", "generation to write")
+                                            .param("slot", weft::ParamType::UInt, "0", "metadata slot, 0 or 1");
+    return k;
+  }
+  void configure(weft::ConfigContext& ctx) override {
+    gen_ = ctx.params().get<uint32_t>("gen");
+    slot_ = ctx.params().get<uint32_t>("slot");
+    if (slot_ > 1) throw weft::ConfigError(ctx.params().mark("slot"), "slot is 0 or 1");
+  }
+  void initialize(weft::InitContext&) override {
+    field_ = weft::MetaField<uint32_t>(slot_ ? "weft_test_stamp1" : "weft_test_stamp0");
+  }
+  void push(uint16_t, weft::Batch& b) override {
+    for (auto* m : b) field_(m) = gen_;
+    output(0, b);
+  }
+
+ private:
+  uint32_t gen_ = 0, slot_ = 0;
+  weft::MetaField<uint32_t> field_;
+};
+
+class ThrowOnInit final : public weft::Element {
+ public:
+  static const weft::ElementClass& klass() {
+    static const weft::ElementClass k = weft::ElementClass::make<ThrowOnInit>("TestThrowOnInit")
+                                            .describe("Fails in initialize (tests).")
+                                            .input("in")
+                                            .output("out");
+    return k;
+  }
+  void initialize(weft::InitContext&) override { throw weft::InitError("deliberate failure in initialize"); }
+  void push(uint16_t, weft::Batch& b) override { output(0, b); }
+};
+
+// Passes packets; writing its `stall_ms` handler makes the next push sleep.
+class Stall final : public weft::Element {
+ public:
+  static const weft::ElementClass& klass() {
+    static const weft::ElementClass k = weft::ElementClass::make<Stall>("TestStall")
+                                            .describe("Sleeps in push on demand (tests).")
+                                            .input("in")
+                                            .output("out")
+                                            .handler("stall_ms", false, true, "sleep this long in the next push");
+    return k;
+  }
+  void push(uint16_t, weft::Batch& b) override {
+    if (unsigned ms = stall_ms_.exchange(0)) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    output(0, b);
+  }
+  void add_handlers(weft::HandlerSet& h) override {
+    h.write("stall_ms", "sleep this long in the next push",
+            [this](const std::string& v) { stall_ms_ = static_cast<unsigned>(std::stoul(v)); });
+  }
+  // Tests set this directly too (the handler would run on the stalled worker).
+  std::atomic<unsigned> stall_ms_{0};
+};
+
+}  // namespace
+
+WEFT_PLUGIN("testkit", "1.0", "elements for framework tests", "TestStamp TestThrowOnInit TestStall");
+WEFT_EXPORT_CLASS(TestStamp, Stamp::klass())
+WEFT_EXPORT_CLASS(TestThrowOnInit, ThrowOnInit::klass())
+WEFT_EXPORT_CLASS(TestStall, Stall::klass())
