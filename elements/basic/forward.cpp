@@ -51,8 +51,11 @@ bool Forward::run() {
   return true;
 }
 
-StateCarry Forward::take_state(Element& old) {
-  forwarded_.set(static_cast<Forward&>(old).forwarded_.get());
+StateCarry Forward::take_state(Element& old_el) {
+  auto& old = static_cast<Forward&>(old_el);
+  if (old.from_ != from_ || old.to_ != to_)
+    return StateCarry::reset("'from' or 'to' changed: a different path, its count starts at 0");
+  forwarded_.set(old.forwarded_.get());
   return StateCarry::kept("count carried over");
 }
 
