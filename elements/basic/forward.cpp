@@ -2,6 +2,8 @@
 
 #include <rte_ethdev.h>
 
+#include "transmit.hpp"
+
 namespace weft::basic {
 
 enum : uint16_t { kDropTxFull = 0, kDropUnexpected = 1 };
@@ -43,9 +45,7 @@ void Forward::initialize(InitContext& ctx) {
 bool Forward::run() {
   uint16_t n = rte_eth_rx_burst(rx_port_, rx_queue_, batch_.pkts, burst_);
   if (n == 0) return false;
-  uint16_t sent = rte_eth_tx_burst(tx_port_, tx_queue_, batch_.pkts, n);
-  for (unsigned tries = 0; sent < n && tries < retries_; tries++)
-    sent += rte_eth_tx_burst(tx_port_, tx_queue_, batch_.pkts + sent, static_cast<uint16_t>(n - sent));
+  uint16_t sent = transmit(tx_port_, tx_queue_, batch_.pkts, n, retries_);
   forwarded_.add(sent);
   for (uint16_t i = sent; i < n; i++) drop(batch_.pkts[i], kDropTxFull);
   return true;

@@ -1,6 +1,6 @@
 #include "port_tx.hpp"
 
-#include <rte_ethdev.h>
+#include "transmit.hpp"
 
 namespace weft::basic {
 
@@ -33,9 +33,7 @@ void PortTx::initialize(InitContext& ctx) {
 }
 
 void PortTx::push(uint16_t, Batch& b) {
-  uint16_t sent = rte_eth_tx_burst(port_id_, queue_id_, b.pkts, b.count);
-  for (unsigned tries = 0; sent < b.count && tries < retries_; tries++)
-    sent += rte_eth_tx_burst(port_id_, queue_id_, b.pkts + sent, static_cast<uint16_t>(b.count - sent));
+  uint16_t sent = transmit(port_id_, queue_id_, b.pkts, b.count, retries_);
   for (uint16_t i = sent; i < b.count; i++) drop(b.pkts[i], kDropTxFull);
 }
 

@@ -111,6 +111,17 @@ const PortRuntime& WorkerInitContext::get(const std::string& port) const {
   throw InitError("unknown port '" + port + "'");
 }
 
+std::vector<int> allowed_cpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0)
+    for (int c = 0; c < CPU_SETSIZE; c++)
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  if (cpus.empty()) cpus.push_back(0);
+  return cpus;
+}
+
 Runtime::Runtime(GraphPlan plan) : plan_(std::move(plan)) {}
 
 Runtime::~Runtime() {
@@ -137,13 +148,7 @@ std::vector<std::string> Runtime::eal_args(const GraphSpec& g, const std::string
   if (!given("--lcores") && !given("-l")) {
     // Map lcore N to one of the CPUs this process may run on, so a graph that
     // asks for more workers than the machine has cores still starts.
-    std::vector<int> cpus;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof set, &set) == 0)
-      for (int c = 0; c < CPU_SETSIZE; c++)
-        if (CPU_ISSET(c, &set)) cpus.push_back(c);
-    if (cpus.empty()) cpus.push_back(0);
+    std::vector<int> cpus = allowed_cpus();
     std::string l = "0@" + std::to_string(cpus[0]);
     for (unsigned lc : g.worker_lcores) l += "," + std::to_string(lc) + "@" + std::to_string(cpus[lc % cpus.size()]);
     a.push_back("--lcores=" + l);

@@ -41,6 +41,9 @@ void carry_counters(Element& to, const Element& from, const NodePlan& to_plan, c
 // addresses then). Returns nullptr and sets rte_errno on failure.
 rte_mempool* create_packet_pool(const char* name, unsigned n, unsigned cache, int socket, bool packed = true);
 
+// The CPUs this process may run on (at least one).
+std::vector<int> allowed_cpus();
+
 struct Worker {
   enum Mail : int { kIdle = 0, kPosted = 1, kRunning = 2, kDone = 3 };
 

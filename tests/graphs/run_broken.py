@@ -75,6 +75,15 @@ def corpus(directory, names):
     return [os.path.join(directory, f) for f in files]
 
 
+def summarize(passed, failed, xfailed):
+    """Prints the closing `N passed, M failed` line; returns the exit status."""
+    summary = f"{len(passed)} passed, {len(failed)} failed"
+    if xfailed:
+        summary += f" ({len(xfailed)} known failure(s), marked xfail: {', '.join(xfailed)})"
+    print(summary)
+    return 1 if failed else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description="Checks routerctl validate on tests/graphs/broken/*.yaml.")
     ap.add_argument("--routerctl", default="build/bin/routerctl", help="path to routerctl (default: %(default)s)")
@@ -139,11 +148,7 @@ def main():
 
     if args.show:
         return 0
-    summary = f"{len(passed)} passed, {len(failed)} failed"
-    if xfailed:
-        summary += f" ({len(xfailed)} known failure(s), marked xfail: {', '.join(xfailed)})"
-    print(summary)
-    return 1 if failed else 0
+    return summarize(passed, failed, xfailed)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_broken import REPO, HERE, rel_path, run_validate, xfail_reason  # noqa: E402
+from run_broken import REPO, HERE, rel_path, run_validate, summarize, xfail_reason  # noqa: E402
 
 RUN_SECONDS = "0.3"
 RUN_TIMEOUT = 30
@@ -116,11 +116,7 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    summary = f"{len(passed)} passed, {len(failed)} failed"
-    if xfailed:
-        summary += f" ({len(xfailed)} known failure(s), marked xfail: {', '.join(xfailed)})"
-    print(summary)
-    return 1 if failed else 0
+    return summarize(passed, failed, xfailed)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,7 @@ void eal() {
   if (Runtime::eal_running()) return;
   // lcore 0 is the test's control thread; workers on lcores 1 and 2, spread
   // over the CPUs this process may use.
-  std::vector<int> cpus;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0)
-    for (int c = 0; c < CPU_SETSIZE; c++)
-      if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  if (cpus.empty()) cpus.push_back(0);
+  std::vector<int> cpus = allowed_cpus();
   std::string lcores = "--lcores=0@" + std::to_string(cpus[0]);
   for (int l = 1; l <= 2; l++) lcores += "," + std::to_string(l) + "@" + std::to_string(cpus[l % cpus.size()]);
   Runtime::init_eal({"weft-unit-tests", "--no-huge", "-m", "512", "--no-shconf", "--no-pci",
