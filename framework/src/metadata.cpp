@@ -20,4 +20,13 @@ int register_metadata_field(const std::string& name, size_t size, size_t align) 
   return off;
 }
 
+int register_metadata_flag(const std::string& name) {
+  rte_mbuf_dynflag desc{};
+  if (name.size() >= sizeof desc.name) throw InitError("metadata flag name too long: " + name);
+  std::memcpy(desc.name, name.c_str(), name.size() + 1);
+  int bit = rte_mbuf_dynflag_register(&desc);
+  if (bit < 0) throw InitError("cannot register metadata flag '" + name + "': " + rte_strerror(rte_errno));
+  return bit;
+}
+
 }  // namespace weft

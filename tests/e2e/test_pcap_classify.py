@@ -369,7 +369,7 @@ def main():
     ap.add_argument("--bin", default="build/bin", help="directory holding routerd and routerctl")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("-v", "--verbose", action="store_true", help="print the oracle's verdict for every frame")
-    args = ap.parse_args()
+    args, _ = ap.parse_known_args()  # the test runner also passes --test-plugins
 
     routerd = os.path.abspath(os.path.join(args.bin, "routerd"))
     routerctl = os.path.abspath(os.path.join(args.bin, "routerctl"))

@@ -68,7 +68,7 @@ def check(cond, what):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
-    a = ap.parse_args()
+    a, _ = ap.parse_known_args()  # the test runner also passes --test-plugins
     bindir = os.path.abspath(a.bin)
     proc = None
     with tempfile.TemporaryDirectory(prefix="weft-reload-") as tmp:
