@@ -13,7 +13,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev
   # tests and benchmarks
   catch2 libbenchmark-dev python3 python3-scapy python3-yaml iproute2 graphviz
-  procps jq
+  procps jq iputils-ping ethtool
 )
 
 missing=()
