@@ -56,6 +56,10 @@ echo "=== chain.sh: per-element cost in routerd ==="
 "$here/chain.sh" "$build" "$secs" | tee -a "$log" || status=1
 
 echo
+echo "=== reload.sh: hot reload while forwarding ==="
+"$here/reload.sh" "$build" 100 | tee -a "$log" || status=1
+
+echo
 echo "=== results ==="
 grep '^RESULT' "$log" || true
 exit $status
