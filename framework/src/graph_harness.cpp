@@ -32,9 +32,15 @@ class HarnessContext : public InitContext {
   uint16_t port_id(const std::string& port) const override { throw InitError("no ports in a harness: " + port); }
   uint16_t rx_queue(const std::string& port) const override { throw InitError("no ports in a harness: " + port); }
   uint16_t tx_queue(const std::string& port) const override { throw InitError("no ports in a harness: " + port); }
+  rte_rcu_qsbr* rcu() const override { return nullptr; }
+  std::shared_ptr<void> shared_object(const std::string& key, const std::string& compat,
+                                      const std::function<std::shared_ptr<void>()>& make) override {
+    return shared_.get(key, compat, make);
+  }
 
  private:
   rte_mempool* pool_;
+  SharedObjects shared_;
 };
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_mbuf_pool_ops.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_malloc.h>
 #include <rte_lcore.h>
 #include <rte_dev.h>
 #include <sched.h>
@@ -64,9 +66,15 @@ std::atomic<bool> g_eal_running{false};
 
 int worker_main(void* arg) {
   Worker& w = *static_cast<Worker*>(arg);
+  if (w.rcu) {
+    rte_rcu_qsbr_thread_register(w.rcu, w.index);
+    rte_rcu_qsbr_thread_online(w.rcu, w.index);
+  }
   w.running.store(true, std::memory_order_release);
   unsigned idle = 0;
   while (!w.stop.load(std::memory_order_relaxed)) {
+    // Nothing read from a shared table in the previous loop is held now.
+    if (w.rcu) rte_rcu_qsbr_quiescent(w.rcu, w.index);
     WorkerGraph* g = w.graph.load(std::memory_order_acquire);
     bool busy = false;
     for (Element* s : g->sources) {
@@ -91,6 +99,10 @@ int worker_main(void* arg) {
       rte_delay_us_sleep(sleep_us);
     }
   }
+  if (w.rcu) {
+    rte_rcu_qsbr_thread_offline(w.rcu, w.index);
+    rte_rcu_qsbr_thread_unregister(w.rcu, w.index);
+  }
   w.running.store(false, std::memory_order_release);
   return 0;
 }
@@ -105,6 +117,22 @@ uint16_t WorkerInitContext::rx_queue(const std::string& port) const {
 uint16_t WorkerInitContext::tx_queue(const std::string& port) const {
   return static_cast<uint16_t>(w_.index % get(port).tx_queues);
 }
+rte_rcu_qsbr* WorkerInitContext::rcu() const { return rt_.rcu(); }
+std::shared_ptr<void> WorkerInitContext::shared_object(const std::string& key, const std::string& compat,
+                                                       const std::function<std::shared_ptr<void>()>& make) {
+  return rt_.shared_objects().get(key, compat, make);
+}
+
+std::shared_ptr<void> SharedObjects::get(const std::string& key, const std::string& compat,
+                                         const std::function<std::shared_ptr<void>()>& make) {
+  auto it = entries_.find(key);
+  if (it != entries_.end() && it->second.compat == compat)
+    if (auto obj = it->second.object.lock()) return obj;
+  std::shared_ptr<void> obj = make();
+  entries_[key] = {compat, obj};
+  return obj;
+}
+
 const PortRuntime& WorkerInitContext::get(const std::string& port) const {
   for (const auto& p : ports_)
     if (p.name == port) return p;
@@ -320,9 +348,14 @@ void Runtime::start() {
     for (const auto& pp : plan_.ports) {
       ports_.push_back(setup_port(pp, false, 0));
     }
+    size_t rcu_size = rte_rcu_qsbr_get_memsize(plan_.workers());
+    rcu_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc("weft_rcu", rcu_size, RTE_CACHE_LINE_SIZE));
+    if (!rcu_ || rte_rcu_qsbr_init(rcu_, plan_.workers()) != 0)
+      throw std::runtime_error("cannot set up the RCU variable for " + std::to_string(plan_.workers()) + " workers");
     for (unsigned i = 0; i < plan_.workers(); i++) {
       auto w = std::make_unique<Worker>();
       w->index = i;
+      w->rcu = rcu_;
       w->lcore = spec.worker_lcores[i];
       w->idle_sleep_us = spec.idle_sleep_us;
       w->idle_polls = spec.idle_polls;
@@ -342,6 +375,8 @@ void Runtime::start() {
     close_ports();
     rte_mempool_free(pool_);
     pool_ = nullptr;
+    rte_free(rcu_);
+    rcu_ = nullptr;
     throw;
   }
   start_time_ = std::chrono::steady_clock::now();
@@ -414,6 +449,8 @@ void Runtime::stop() {
   close_ports();
   rte_mempool_free(pool_);
   pool_ = nullptr;
+  rte_free(rcu_);
+  rcu_ = nullptr;
   started_ = false;
 }
 

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -59,6 +60,7 @@ struct Worker {
   // runs it, and stores kDone.
   std::atomic<int> mail{kIdle};
   std::function<void()> task;
+  rte_rcu_qsbr* rcu = nullptr;  // reports a quiescent state every loop
   // Loop statistics.
   Counter polls;        // loop iterations
   Counter busy_polls;   // iterations that moved packets
@@ -91,6 +93,21 @@ struct ReloadReport {
   std::string mode;  // "flip" (each worker on its own) or "pause" (all parked: ports changed)
   double build_ms = 0, swap_ms = 0, pause_ms = 0;
   uint64_t packets_lost = 0;
+};
+
+// The registry behind InitContext::shared(): objects by key, reused while
+// their compat string is unchanged, freed with their last user.
+class SharedObjects {
+ public:
+  std::shared_ptr<void> get(const std::string& key, const std::string& compat,
+                            const std::function<std::shared_ptr<void>()>& make);
+
+ private:
+  struct Entry {
+    std::string compat;
+    std::weak_ptr<void> object;
+  };
+  std::map<std::string, Entry> entries_;
 };
 
 class ReloadTransaction;
@@ -139,6 +156,8 @@ class Runtime {
   // Seconds the workers have been running (frozen once halted).
   double elapsed_s() const;
   uint64_t reloads() const { return reloads_; }
+  rte_rcu_qsbr* rcu() const { return rcu_; }
+  SharedObjects& shared_objects() const { return shared_; }
 
  private:
   friend class ReloadTransaction;
@@ -160,6 +179,8 @@ class Runtime {
   bool halted_ = false;
   uint64_t reloads_ = 0;
   std::chrono::steady_clock::time_point start_time_, halt_time_;
+  rte_rcu_qsbr* rcu_ = nullptr;
+  mutable SharedObjects shared_;
 };
 
 // An InitContext for worker `w` resolving ports in `ports`.
@@ -175,6 +196,9 @@ class WorkerInitContext : public InitContext {
   uint16_t port_id(const std::string& port) const override { return get(port).id; }
   uint16_t rx_queue(const std::string& port) const override;
   uint16_t tx_queue(const std::string& port) const override;
+  rte_rcu_qsbr* rcu() const override;
+  std::shared_ptr<void> shared_object(const std::string& key, const std::string& compat,
+                                      const std::function<std::shared_ptr<void>()>& make) override;
 
  private:
   const PortRuntime& get(const std::string& port) const;

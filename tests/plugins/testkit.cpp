@@ -74,9 +74,38 @@ class Stall final : public weft::Element {
   std::atomic<unsigned> stall_ms_{0};
 };
 
+// Holds an object shared by all its instances (InitContext::shared); the
+// `object` handler shows which one.
+class Shared final : public weft::Element {
+ public:
+  static const weft::ElementClass& klass() {
+    static const weft::ElementClass k = weft::ElementClass::make<Shared>("TestShared")
+                                            .describe("Holds a shared object (tests).")
+                                            .input("in")
+                                            .output("out")
+                                            .param("compat", weft::ParamType::String, "a", "the object's compat string")
+                                            .handler("object", true, false, "address of the shared object");
+    return k;
+  }
+  void configure(weft::ConfigContext& ctx) override { compat_ = ctx.params().get<std::string>("compat"); }
+  void initialize(weft::InitContext& ctx) override {
+    object_ = ctx.shared<int>(id() + ":object", compat_, [] { return std::make_shared<int>(42); });
+  }
+  void push(uint16_t, weft::Batch& b) override { output(0, b); }
+  void add_handlers(weft::HandlerSet& h) override {
+    h.read("object", "address of the shared object",
+           [this] { return std::to_string(reinterpret_cast<uintptr_t>(object_.get())); });
+  }
+
+ private:
+  std::string compat_;
+  std::shared_ptr<int> object_;
+};
+
 }  // namespace
 
-WEFT_PLUGIN("testkit", "1.0", "elements for framework tests", "TestStamp TestThrowOnInit TestStall");
+WEFT_PLUGIN("testkit", "1.0", "elements for framework tests", "TestStamp TestThrowOnInit TestStall TestShared");
 WEFT_EXPORT_CLASS(TestStamp, Stamp::klass())
 WEFT_EXPORT_CLASS(TestThrowOnInit, ThrowOnInit::klass())
 WEFT_EXPORT_CLASS(TestStall, Stall::klass())
+WEFT_EXPORT_CLASS(TestShared, Shared::klass())

@@ -19,6 +19,8 @@
 #include "test_env.hpp"
 #include "weft/metadata.hpp"
 
+#include <rte_rcu_qsbr.h>
+
 using namespace weft;
 using namespace std::chrono_literals;
 
@@ -378,5 +380,32 @@ TEST_CASE("ports added, removed and reconfigured on reload; unchanged ports keep
   CHECK(std::stoull(handler_read(rt, "c", "count")) == sent);
   rte_mbuf* m;
   while (rte_ring_dequeue(side.tx[0], reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
+  rt.stop();
+}
+
+TEST_CASE("shared objects are shared by workers and kept across reloads while compatible; RCU works",
+          "[reload][shared]") {
+  test::eal();
+  RingPort in(unique("rin"), 2), out(unique("rout"), 2);
+  auto graph = [&](const std::string& compat, bool extra) {
+    return graph_yaml(in.device, out.device, "1, 2", "  sh: {class: TestShared, compat: " + compat + "}\n" +
+                                                         (extra ? "  p: Pass\n" : ""),
+                      extra ? "  - rx -> sh -> p -> tx\n" : "  - rx -> sh -> tx\n");
+  };
+  Runtime rt(plan_of(graph("a", false)));
+  rt.start();
+  std::string o0 = handler_read(rt, "sh", "object", 0), o1 = handler_read(rt, "sh", "object", 1);
+  CHECK(o0 == o1);  // one object for both workers
+  REQUIRE(rt.reload(plan_of(graph("a", true)), 2s).ok);
+  CHECK(handler_read(rt, "sh", "object", 0) == o0);  // same compat: the running object is handed over
+  REQUIRE(rt.reload(plan_of(graph("b", false)), 2s).ok);
+  std::string n0 = handler_read(rt, "sh", "object", 0);
+  CHECK(n0 != o0);  // compat changed: a new object
+  CHECK(handler_read(rt, "sh", "object", 1) == n0);
+  // Both workers report quiescent states: a grace period ends while they run.
+  REQUIRE(rt.rcu() != nullptr);
+  auto t0 = std::chrono::steady_clock::now();
+  rte_rcu_qsbr_synchronize(rt.rcu(), RTE_QSBR_THRID_INVALID);
+  CHECK(std::chrono::steady_clock::now() - t0 < 1s);
   rt.stop();
 }

@@ -32,6 +32,8 @@
 #include "weft/error.hpp"
 #include "weft/params.hpp"
 
+struct rte_rcu_qsbr;
+
 namespace weft {
 
 class Element;
@@ -166,6 +168,27 @@ class InitContext {
   // Queues this worker uses on a port.
   virtual uint16_t rx_queue(const std::string& port) const = 0;
   virtual uint16_t tx_queue(const std::string& port) const = 0;
+
+  // The RCU variable every worker reports quiescent states to, once per loop
+  // (thread id = worker index). Tables shared between workers and the control
+  // thread free what they remove only after rte_rcu_qsbr_synchronize (or
+  // rte_hash_rcu_qsbr_add / rte_lpm_rcu_qsbr_add) on it. Null in harnesses.
+  virtual rte_rcu_qsbr* rcu() const = 0;
+
+  // An object shared by every worker's instance of an element (a session
+  // table, a FIB): `make` runs once and every instance asking for the same
+  // `key` gets the same object. Across a reload the new graph's instances get
+  // the running object (no copy, no new allocation) as long as `compat` (a
+  // description of what the object's shape depends on, e.g. "size=1048576")
+  // is unchanged; otherwise `make` builds a new one. Use the element's id()
+  // in the key.
+  template <class T>
+  std::shared_ptr<T> shared(const std::string& key, const std::string& compat,
+                            const std::function<std::shared_ptr<T>()>& make) {
+    return std::static_pointer_cast<T>(shared_object(key, compat, [&] { return std::shared_ptr<void>(make()); }));
+  }
+  virtual std::shared_ptr<void> shared_object(const std::string& key, const std::string& compat,
+                                              const std::function<std::shared_ptr<void>()>& make) = 0;
 };
 
 // Named read/write values reachable through `routerctl handler`. Handlers run
