@@ -224,6 +224,27 @@ json ControlApi::reload(const std::string& file, std::chrono::milliseconds timeo
   return j;
 }
 
+json ControlApi::services() const {
+  json out = json::array();
+  for (const auto& [key, svc] : rt_.services().live())
+    out.push_back({{"name", key}, {"kind", svc->kind()}, {"status", svc->status()}});
+  return out;
+}
+
+json ControlApi::service(const json& args) {
+  // {"name": KEY} or {"kind": KIND} (every service of that kind), "cmd", "args".
+  const std::string name = args.value("name", ""), kind = args.value("kind", ""), cmd = args.value("cmd", "");
+  const json cargs = args.value("args", json::object());
+  json out = json::array();
+  for (const auto& [key, svc] : rt_.services().live())
+    if ((!name.empty() && key == name) || (!kind.empty() && svc->kind() == kind))
+      out.push_back({{"name", key}, {"result", svc->command(cmd, cargs)}});
+  if (out.empty())
+    throw std::invalid_argument(name.empty() ? "no service of kind '" + kind + "' is running"
+                                             : "no service '" + name + "' (see `routerctl service`)");
+  return out;
+}
+
 json ControlApi::status() const {
   json j;
   j["version"] = kVersion;
@@ -325,6 +346,8 @@ json ControlApi::handle(const json& req) {
     else if (cmd == "stats") data = stats_json(rt_);
     else if (cmd == "handler") data = handler(args);
     else if (cmd == "reload") data = reload(args.value("file", ""));
+    else if (cmd == "services") data = services();
+    else if (cmd == "service") data = service(args);
     else return {{"ok", false}, {"error", "unknown command '" + cmd + "'"}};
     return {{"ok", true}, {"data", data}};
   } catch (const std::exception& e) {

@@ -39,6 +39,8 @@ class ControlApi {
  private:
   json status() const;
   json handler(const json& args);
+  json services() const;
+  json service(const json& args);
 
   Runtime& rt_;
   PluginLoader& loader_;

@@ -37,10 +37,14 @@ class HarnessContext : public InitContext {
                                       const std::function<std::shared_ptr<void>()>& make) override {
     return shared_.get(key, compat, make);
   }
+  void register_service(const std::string& key, const std::shared_ptr<Service>& s) override {
+    services_.add(key, s);  // a harness has no control loop: never started
+  }
 
  private:
   rte_mempool* pool_;
   SharedObjects shared_;
+  ServiceRegistry services_;
 };
 
 }  // namespace

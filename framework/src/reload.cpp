@@ -58,6 +58,7 @@ class ReloadTransaction {
     auto t = Clock::now();
     if (!build()) {
       undo_added_ports();
+      rt_.services_.start_pending(nullptr);
       return report_;
     }
     report_.build_ms = ms_since(t);
@@ -67,7 +68,9 @@ class ReloadTransaction {
     report_.swap_ms = ms_since(t);
     if (!swapped) {
       for (auto& g : next_graphs_) cleanup_graph_instance(*g);
+      next_graphs_.clear();
       undo_added_ports();
+      rt_.services_.start_pending(nullptr);  // forget services only the refused graph created
       return report_;
     }
     finish();
@@ -402,6 +405,7 @@ class ReloadTransaction {
       w->idle_polls = rt_.plan_.spec->idle_polls;
     }
     rt_.reloads_++;
+    rt_.services_.start_pending(rt_.io_);  // new services start; services nobody uses are gone
   }
 
   Runtime& rt_;

@@ -19,6 +19,7 @@
 #include "validator.hpp"
 #include "weft/counter.hpp"
 #include "weft/element.hpp"
+#include "weft/service.hpp"
 
 namespace weft {
 
@@ -110,6 +111,23 @@ class SharedObjects {
   std::map<std::string, Entry> entries_;
 };
 
+// Control-thread services registered by elements (weft/service.hpp).
+class ServiceRegistry {
+ public:
+  void add(const std::string& key, const std::shared_ptr<Service>& s);
+  // Starts, on `io`, every live service not started yet; forgets dead ones.
+  void start_pending(boost::asio::io_context* io);
+  // Live services, by key.
+  std::vector<std::pair<std::string, std::shared_ptr<Service>>> live() const;
+
+ private:
+  struct Entry {
+    std::weak_ptr<Service> service;
+    bool started = false;
+  };
+  std::map<std::string, Entry> entries_;
+};
+
 class ReloadTransaction;
 
 class Runtime {
@@ -158,6 +176,10 @@ class Runtime {
   uint64_t reloads() const { return reloads_; }
   rte_rcu_qsbr* rcu() const { return rcu_; }
   SharedObjects& shared_objects() const { return shared_; }
+  ServiceRegistry& services() const { return services_; }
+  // The control thread's event loop: services start on it (after start() and
+  // after each reload). Without one (tests), services are not started.
+  void set_control_loop(boost::asio::io_context* io) { io_ = io; }
 
  private:
   friend class ReloadTransaction;
@@ -181,6 +203,8 @@ class Runtime {
   std::chrono::steady_clock::time_point start_time_, halt_time_;
   rte_rcu_qsbr* rcu_ = nullptr;
   mutable SharedObjects shared_;
+  mutable ServiceRegistry services_;
+  boost::asio::io_context* io_ = nullptr;
 };
 
 // An InitContext for worker `w` resolving ports in `ports`.
@@ -199,6 +223,7 @@ class WorkerInitContext : public InitContext {
   rte_rcu_qsbr* rcu() const override;
   std::shared_ptr<void> shared_object(const std::string& key, const std::string& compat,
                                       const std::function<std::shared_ptr<void>()>& make) override;
+  void register_service(const std::string& key, const std::shared_ptr<Service>& s) override;
 
  private:
   const PortRuntime& get(const std::string& port) const;

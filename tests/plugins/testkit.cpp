@@ -3,8 +3,11 @@
 #include <chrono>
 #include <thread>
 
+#include <boost/asio/post.hpp>
+
 #include "weft/metadata.hpp"
 #include "weft/plugin.hpp"
+#include "weft/service.hpp"
 
 namespace {
 
@@ -102,10 +105,51 @@ class Shared final : public weft::Element {
   std::shared_ptr<int> object_;
 };
 
+// A control-thread service: counts pings; started means its first posted
+// handler ran on the control loop.
+class PingService final : public weft::Service {
+ public:
+  std::string kind() const override { return "test"; }
+  void start(boost::asio::io_context& io) override {
+    boost::asio::post(io, [this] { started_ = true; });
+  }
+  nlohmann::json command(const std::string& cmd, const nlohmann::json&) override {
+    if (cmd != "ping") throw std::invalid_argument("unknown command '" + cmd + "'");
+    return {{"pong", ++pings_}, {"started", started_}};
+  }
+  nlohmann::json status() const override { return {{"pings", pings_}, {"started", started_}}; }
+  ~PingService() override { destroyed++; }
+  static inline std::atomic<int> destroyed{0};
+
+ private:
+  bool started_ = false;
+  int pings_ = 0;
+};
+
+class ServiceUser final : public weft::Element {
+ public:
+  static const weft::ElementClass& klass() {
+    static const weft::ElementClass k = weft::ElementClass::make<ServiceUser>("TestServiceUser")
+                                            .describe("Uses a control-thread service (tests).")
+                                            .input("in")
+                                            .output("out");
+    return k;
+  }
+  void initialize(weft::InitContext& ctx) override {
+    svc_ = weft::service<PingService>(ctx, id() + ":ping", "", [] { return std::make_shared<PingService>(); });
+  }
+  void push(uint16_t, weft::Batch& b) override { output(0, b); }
+
+ private:
+  std::shared_ptr<PingService> svc_;
+};
+
 }  // namespace
 
-WEFT_PLUGIN("testkit", "1.0", "elements for framework tests", "TestStamp TestThrowOnInit TestStall TestShared");
+WEFT_PLUGIN("testkit", "1.0", "elements for framework tests",
+            "TestStamp TestThrowOnInit TestStall TestShared TestServiceUser");
 WEFT_EXPORT_CLASS(TestStamp, Stamp::klass())
 WEFT_EXPORT_CLASS(TestThrowOnInit, ThrowOnInit::klass())
 WEFT_EXPORT_CLASS(TestStall, Stall::klass())
 WEFT_EXPORT_CLASS(TestShared, Shared::klass())
+WEFT_EXPORT_CLASS(TestServiceUser, ServiceUser::klass())

@@ -409,3 +409,36 @@ TEST_CASE("shared objects are shared by workers and kept across reloads while co
   CHECK(std::chrono::steady_clock::now() - t0 < 1s);
   rt.stop();
 }
+
+TEST_CASE("services start on the control loop, answer commands, survive reloads, stop when unused",
+          "[reload][service]") {
+  test::eal();
+  RingPort in(unique("rin"), 1), out(unique("rout"), 1);
+  const std::string with = graph_yaml(in.device, out.device, "1", "  u: TestServiceUser\n", "  - rx -> u -> tx\n");
+  const std::string with2 = graph_yaml(in.device, out.device, "1", "  u: TestServiceUser\n  p: Pass\n",
+                                       "  - rx -> u -> p -> tx\n");
+  const std::string without = graph_yaml(in.device, out.device, "1", "  p: Pass\n", "  - rx -> p -> tx\n");
+  boost::asio::io_context io;
+  Runtime rt(plan_of(with));
+  rt.set_control_loop(&io);
+  rt.start();
+  io.poll();
+  PluginLoader loader;
+  ControlApi api(rt, loader, "g.yaml", {});
+  json r = api.handle({{"cmd", "service"}, {"args", {{"kind", "test"}, {"cmd", "ping"}}}});
+  INFO(r.dump());
+  REQUIRE(r["ok"].get<bool>());
+  CHECK(r["data"][0]["name"] == "u:ping");
+  CHECK(r["data"][0]["result"]["pong"] == 1);
+  CHECK(r["data"][0]["result"]["started"] == true);
+  REQUIRE(rt.reload(plan_of(with2), 2s).ok);
+  r = api.handle({{"cmd", "service"}, {"args", {{"name", "u:ping"}, {"cmd", "ping"}}}});
+  CHECK(r["data"][0]["result"]["pong"] == 2);  // the same service: its state went on
+  json bad = api.handle({{"cmd", "service"}, {"args", {{"name", "u:ping"}, {"cmd", "nope"}}}});
+  CHECK_FALSE(bad["ok"].get<bool>());
+  int before = 0;
+  REQUIRE(rt.reload(plan_of(without), 2s).ok);
+  CHECK(api.handle({{"cmd", "services"}})["data"].empty());  // stopped: nobody uses it
+  (void)before;
+  rt.stop();
+}

@@ -345,6 +345,14 @@ int main(int argc, char** argv) {
   hwrite->add_option("name", h_name)->required();
   hwrite->add_option("value", h_value);
   hwrite->add_option("--worker", h_worker, "only this worker's instance");
+  std::string svc_name, svc_cmd, svc_args;
+  auto* service = app.add_subcommand("service", "control-plane services (FPM/FIB, SVP, ...): list, or run a command");
+  service->add_option("name", svc_name, "service name (see the list)");
+  service->add_option("command", svc_cmd, "command");
+  service->add_option("args", svc_args, "arguments, as JSON");
+  std::string route_prefix;
+  auto* routes = app.add_subcommand("routes", "the FIB's routes (every FIB service), optionally within PREFIX");
+  routes->add_option("prefix", route_prefix, "only routes within this prefix, e.g. 10.0.0.0/8");
   std::string reload_file;
   auto* reload = app.add_subcommand("reload", "replace the running graph with FILE, keeping state, losing no packet");
   reload->add_option("file", reload_file)->required();
@@ -447,6 +455,35 @@ int main(int argc, char** argv) {
             }
           else if (w.contains("value"))
             std::printf("%s%s\n", prefix.c_str(), w["value"].get<std::string>().c_str());
+        }
+    } else if (*service) {
+      json r;
+      if (svc_name.empty()) {
+        r = request(o, "services");
+        if (!o.json_out)
+          for (const auto& x : r)
+            std::printf("%-24s %-8s %s\n", x["name"].get<std::string>().c_str(), x["kind"].get<std::string>().c_str(),
+                        x["status"].dump().c_str());
+      } else {
+        json args = svc_args.empty() ? json::object() : json::parse(svc_args);
+        r = request(o, "service", {{"name", svc_name}, {"cmd", svc_cmd.empty() ? "status" : svc_cmd}, {"args", args}});
+        if (!o.json_out) std::cout << r[0]["result"].dump(2) << "\n";
+      }
+      if (o.json_out) std::cout << r.dump(2) << "\n";
+    } else if (*routes) {
+      json args = json::object();
+      if (!route_prefix.empty()) args["prefix"] = route_prefix;
+      json r = request(o, "service", {{"kind", "fib"}, {"cmd", "routes"}, {"args", args}});
+      if (o.json_out) std::cout << r.dump(2) << "\n";
+      else
+        for (const auto& fib : r) {
+          std::printf("FIB %s\n", fib["name"].get<std::string>().c_str());
+          for (const auto& rt : fib["result"]["routes"]) {
+            std::string nhs;
+            for (const auto& nh : rt["nexthops"]) nhs += " [" + nh.get<std::string>() + "]";
+            std::printf("  table %-5u %-24s %-11s%s\n", rt["table"].get<unsigned>(),
+                        rt["prefix"].get<std::string>().c_str(), rt["type"].get<std::string>().c_str(), nhs.c_str());
+          }
         }
     } else if (*reload) {
       // routerd resolves the path from its own directory: send it absolute.

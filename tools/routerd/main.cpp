@@ -121,7 +121,9 @@ int main(int argc, char** argv) {
   }
   int rc = 0;
   {
+    boost::asio::io_context io;  // the control thread's event loop: routerctl and services
     weft::Runtime rt(std::move(plan));
+    rt.set_control_loop(&io);
     try {
       rt.start();
     } catch (const std::exception& e) {
@@ -131,7 +133,6 @@ int main(int argc, char** argv) {
     }
 
     // 5. Control plane on this (the main) lcore.
-    boost::asio::io_context io;
     if (socket_path.empty()) socket_path = spec->control_socket;
     if (socket_path.empty()) socket_path = weft::ControlServer::default_path();
     weft::ControlApi api(rt, loader, config, base_dirs);

@@ -35,6 +35,10 @@
 struct rte_rcu_qsbr;
 
 namespace weft {
+class Service;
+}
+
+namespace weft {
 
 class Element;
 
@@ -189,6 +193,9 @@ class InitContext {
   }
   virtual std::shared_ptr<void> shared_object(const std::string& key, const std::string& compat,
                                               const std::function<std::shared_ptr<void>()>& make) = 0;
+  // Makes a shared object a control-thread service (see weft/service.hpp;
+  // use weft::service<T>(ctx, ...) rather than calling this directly).
+  virtual void register_service(const std::string& key, const std::shared_ptr<Service>& s) = 0;
 };
 
 // Named read/write values reachable through `routerctl handler`. Handlers run
