@@ -4,6 +4,7 @@
 #include "classifier.hpp"
 #include "counter.hpp"
 #include "discard.hpp"
+#include "ether_rewrite.hpp"
 #include "forward.hpp"
 #include "merge.hpp"
 #include "pass.hpp"
@@ -14,7 +15,7 @@
 #include "weft/plugin.hpp"
 
 WEFT_PLUGIN("basic", WEFT_VERSION_STRING, "Ports, classifier and plumbing elements",
-            "PortRx PortTx Classifier Merge Forward Counter Discard Tee Pass Queue");
+            "PortRx PortTx Classifier Merge Forward Counter Discard Tee Pass Queue EtherRewrite");
 
 WEFT_EXPORT_CLASS(PortRx, weft::basic::PortRx::klass())
 WEFT_EXPORT_CLASS(PortTx, weft::basic::PortTx::klass())
@@ -26,3 +27,4 @@ WEFT_EXPORT_CLASS(Discard, weft::basic::Discard::klass())
 WEFT_EXPORT_CLASS(Tee, weft::basic::Tee::klass())
 WEFT_EXPORT_CLASS(Pass, weft::basic::Pass::klass())
 WEFT_EXPORT_CLASS(Queue, weft::basic::Queue::klass())
+WEFT_EXPORT_CLASS(EtherRewrite, weft::basic::EtherRewrite::klass())
