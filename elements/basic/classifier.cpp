@@ -4,6 +4,8 @@
 #include <rte_byteorder.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
+#include <rte_udp.h>
+#include <rte_vxlan.h>
 
 #include <cstring>
 #include <map>
@@ -16,6 +18,8 @@ enum : uint16_t {
   kDropTruncIp,
   kDropTruncL4,
   kDropBadIp,
+  kDropTruncInner,
+  kDropBadInnerIp,
   kDropNoMatch,
 };
 
@@ -24,23 +28,34 @@ const ElementClass& Classifier::klass() {
       ElementClass::make<Classifier>("Classifier")
           .describe("Sorts packets to named outputs by header fields; first matching rule wins.",
                     "Each rule names an `output` and any of: ethertype, vlan, src_mac, dst_mac, ip_src, ip_dst, "
-                    "ip_proto, src_port, dst_port. All fields of a rule must match. Packets no rule matches go to "
-                    "the `default` output (or are dropped with `default: drop`).\n"
+                    "ip_proto, src_port, dst_port, vni, inner. All fields of a rule must match. Packets no rule "
+                    "matches go to the `default` output (or are dropped with `default: drop`).\n"
+                    "`vni` matches the VNI metadata an upstream element (VxlanDecap) set; a packet without it "
+                    "does not match. `inner` is a nested rule (the same fields, without `output` and `inner`) "
+                    "matched against the Ethernet frame inside a VXLAN packet (outer Ethernet, up to two VLAN "
+                    "tags, IPv4 or IPv6 that is not a fragment, UDP to `vxlan_port`, VXLAN header with the I "
+                    "flag); inside `inner`, `vni` is the VNI of the VXLAN header. A packet that is not VXLAN does "
+                    "not match an `inner` rule. Parsing goes only as deep as the rules need.\n"
                     "Example:\n"
                     "  rules:\n"
                     "    - {output: arp, ethertype: arp}\n"
                     "    - {output: web, ip_proto: tcp, dst_port: 80}\n"
                     "    - {output: lan, ip_src: 10.0.0.0/8}\n"
-                    "    - {output: vm1, vlan: 10, dst_mac: 52:54:00:00:00:01}")
+                    "    - {output: vm1, vlan: 10, dst_mac: 52:54:00:00:00:01}\n"
+                    "    - {output: tenant_a, vni: 100}\n"
+                    "    - {output: tenant_b_web, inner: {vni: 200, ip_proto: tcp, dst_port: 443}}")
           .input("in")
           .outputs_from_config("one per distinct rule output, in order of first use, then the default output")
           .required("rules", ParamType::List, "rules tried in order; each has `output:` and match fields")
           .param("default", ParamType::String, "default", "output for unmatched packets, or `drop`")
+          .param("vxlan_port", ParamType::UInt, "4789", "UDP destination port of VXLAN packets, for `inner` rules")
           .drop("runt", "shorter than an Ethernet header")
           .drop("truncated_vlan", "a VLAN tag ends past the packet")
           .drop("truncated_ip", "the IP header ends past the packet")
           .drop("truncated_l4", "the TCP/UDP/SCTP ports end past the packet")
           .drop("bad_ip", "wrong IP version or header length")
+          .drop("truncated_inner", "an `inner` rule needs a header of the encapsulated frame that ends past the packet")
+          .drop("bad_inner_ip", "wrong IP version or header length in the encapsulated frame")
           .drop("no_match", "no rule matched and `default: drop`")
           .handler("rules", true, false, "the rules as parsed, one per line");
   return k;
@@ -152,6 +167,88 @@ bool prefix_match(const Classifier::Prefix& p, const uint8_t* addr) {
 
 bool is_ipv6_ext(uint8_t nh) { return nh == 0 || nh == 43 || nh == 60 || nh == 44 || nh == 51; }
 
+int parse_vlan(const YAML::Node& n) {
+  if (n.IsScalar() && n.Scalar() == "none") return -1;
+  int v = -2;
+  try {
+    size_t pos = 0;
+    v = std::stoi(n.Scalar(), &pos);
+    if (pos != n.Scalar().size()) v = -2;
+  } catch (const std::exception&) {
+  }
+  if (v < 0 || v > 4095) throw ConfigError(mark_of(n), "vlan: expected 0-4095 or none");
+  return v;
+}
+
+uint32_t parse_vni(const YAML::Node& n) {
+  const std::string s = n.IsScalar() ? n.Scalar() : "";
+  try {
+    size_t pos = 0;
+    const unsigned long v = std::stoul(s, &pos, 0);
+    if (s[0] != '-' && pos == s.size() && v <= 0xffffff) return static_cast<uint32_t>(v);
+  } catch (const std::exception&) {
+  }
+  throw ConfigError(mark_of(n), "vni: expected a VXLAN network identifier 0-16777215");
+}
+
+std::string one_line(const YAML::Node& n) {
+  std::string text = YAML::Dump(n);
+  for (auto& ch : text)
+    if (ch == '\n') ch = ' ';
+  return text;
+}
+
+// The match fields of a rule (everything but `output`), for a top-level rule
+// or, with `nested`, for the rule inside `inner`. Sets what the fields need
+// parsed in `depth` (and in `inner_depth` for an `inner` rule).
+void parse_match_fields(const YAML::Node& r, Classifier::Rule& rule, bool nested, Classifier::Depth& depth,
+                        Classifier::Depth& inner_depth, bool& uses_vni) {
+  static const std::vector<std::string> fields = {"output", "ethertype", "vlan",     "src_mac",  "dst_mac", "ip_src",
+                                                  "ip_dst", "ip_proto",  "src_port", "dst_port", "vni",     "inner"};
+  for (auto it = r.begin(); it != r.end(); ++it) {
+    const std::string key = it->first.Scalar();
+    bool known = false;
+    for (const auto& f : fields) known = known || f == key;
+    if (nested && key == "output")
+      throw ConfigError(mark_of(it->first), "an `inner` rule takes no `output`: the rule holding it names one");
+    if (nested && key == "inner")
+      throw ConfigError(mark_of(it->first), "an `inner` rule cannot hold another `inner` (one level of VXLAN)");
+    if (!known) {
+      std::string list;
+      for (const auto& f : fields)
+        if (!nested || (f != "output" && f != "inner")) list += (list.empty() ? "" : ", ") + f;
+      throw ConfigError(mark_of(it->first), "unknown rule field '" + key + "' (fields: " + list + ")");
+    }
+  }
+  if (auto n = r["ethertype"]) rule.ethertype = parse_ethertype(n);
+  if (auto n = r["vlan"]) rule.vlan = parse_vlan(n);
+  if (auto n = r["src_mac"]) rule.src_mac = parse_mac(n, "src_mac");
+  if (auto n = r["dst_mac"]) rule.dst_mac = parse_mac(n, "dst_mac");
+  if (auto n = r["ip_src"]) rule.ip_src = parse_prefix(n, "ip_src");
+  if (auto n = r["ip_dst"]) rule.ip_dst = parse_prefix(n, "ip_dst");
+  if (rule.ip_src && rule.ip_dst && rule.ip_src->v6 != rule.ip_dst->v6)
+    throw ConfigError(mark_of(r["ip_dst"]), "ip_src and ip_dst are of different families");
+  if (auto n = r["ip_proto"]) rule.ip_proto = parse_proto(n);
+  if (auto n = r["src_port"]) rule.src_port = parse_port_range(n, "src_port");
+  if (auto n = r["dst_port"]) rule.dst_port = parse_port_range(n, "dst_port");
+  if (auto n = r["vni"]) {
+    rule.vni = parse_vni(n);
+    if (!nested) uses_vni = true;
+  }
+  if (rule.ip_src || rule.ip_dst || rule.ip_proto) depth.l3 = true;
+  if (rule.src_port || rule.dst_port) depth.l3 = depth.l4 = true;
+  if (auto n = r["inner"]) {
+    if (!n.IsMap())
+      throw ConfigError(mark_of(n), "inner: expected a mapping of match fields such as {vni: 100, ip_proto: tcp}");
+    rule.inner = std::make_unique<Classifier::Rule>();
+    Classifier::Depth unused;
+    parse_match_fields(n, *rule.inner, true, inner_depth, unused, uses_vni);
+    // Recognizing VXLAN takes the outer IP header and UDP ports.
+    depth.l3 = true;
+    depth.udp_ports = true;
+  }
+}
+
 }  // namespace
 
 void Classifier::configure(ConfigContext& ctx) {
@@ -163,71 +260,40 @@ void Classifier::configure(ConfigContext& ctx) {
     outputs.push_back(name);
     return static_cast<uint16_t>(outputs.size() - 1);
   };
-  static const std::vector<std::string> fields = {"output", "ethertype", "vlan",   "src_mac",  "dst_mac",
-                                                  "ip_src", "ip_dst",    "ip_proto", "src_port", "dst_port"};
   for (const auto& r : p.node("rules")) {
     if (!r.IsMap()) throw ConfigError(mark_of(r), "a rule is a mapping such as {output: web, dst_port: 80}");
     Rule rule;
-    for (auto it = r.begin(); it != r.end(); ++it) {
-      const std::string key = it->first.Scalar();
-      bool known = false;
-      for (const auto& f : fields) known = known || f == key;
-      if (!known) {
-        std::string list;
-        for (const auto& f : fields) list += (list.empty() ? "" : ", ") + f;
-        throw ConfigError(mark_of(it->first), "unknown rule field '" + key + "' (fields: " + list + ")");
-      }
-    }
+    parse_match_fields(r, rule, false, outer_, inner_, need_vni_);
     if (!r["output"] || !r["output"].IsScalar())
       throw ConfigError(mark_of(r), "rule has no `output:` naming where matching packets go");
     const std::string out = r["output"].Scalar();
     if (out == "drop") throw ConfigError(mark_of(r["output"]), "'drop' is reserved; use a Discard element");
     rule.output = output_index(out);
-    rule.text = YAML::Dump(r);
-    for (auto& ch : rule.text)
-      if (ch == '\n') ch = ' ';
-    if (auto n = r["ethertype"]) rule.ethertype = parse_ethertype(n);
-    if (auto n = r["vlan"]) {
-      if (n.IsScalar() && n.Scalar() == "none") rule.vlan = -1;
-      else {
-        int v = -2;
-        try {
-          size_t pos = 0;
-          v = std::stoi(n.Scalar(), &pos);
-          if (pos != n.Scalar().size()) v = -2;
-        } catch (const std::exception&) {
-        }
-        if (v < 0 || v > 4095) throw ConfigError(mark_of(n), "vlan: expected 0-4095 or none");
-        rule.vlan = v;
-      }
-    }
-    if (auto n = r["src_mac"]) rule.src_mac = parse_mac(n, "src_mac");
-    if (auto n = r["dst_mac"]) rule.dst_mac = parse_mac(n, "dst_mac");
-    if (auto n = r["ip_src"]) rule.ip_src = parse_prefix(n, "ip_src");
-    if (auto n = r["ip_dst"]) rule.ip_dst = parse_prefix(n, "ip_dst");
-    if (rule.ip_src && rule.ip_dst && rule.ip_src->v6 != rule.ip_dst->v6)
-      throw ConfigError(mark_of(r["ip_dst"]), "ip_src and ip_dst are of different families");
-    if (auto n = r["ip_proto"]) rule.ip_proto = parse_proto(n);
-    if (auto n = r["src_port"]) rule.src_port = parse_port_range(n, "src_port");
-    if (auto n = r["dst_port"]) rule.dst_port = parse_port_range(n, "dst_port");
-    if (rule.ip_src || rule.ip_dst || rule.ip_proto) need_l3_ = true;
-    if (rule.src_port || rule.dst_port) need_l3_ = need_l4_ = true;
+    rule.text = one_line(r);
+    need_inner_ = need_inner_ || rule.inner != nullptr;
     rules_.push_back(std::move(rule));
   }
   if (rules_.empty()) throw ConfigError(p.mark("rules"), "rules: give at least one rule");
+  const uint64_t port = p.get<uint64_t>("vxlan_port");
+  if (port < 1 || port > 65535) throw ConfigError(p.mark("vxlan_port"), "vxlan_port must be 1-65535");
+  vxlan_port_ = static_cast<uint16_t>(port);
   const std::string def = p.get<std::string>("default");
   default_output_ = def == "drop" ? -1 : output_index(def);
   ctx.set_outputs(std::move(outputs));
 }
 
-int Classifier::parse(rte_mbuf* m, Headers& h) const {
+void Classifier::initialize(InitContext&) {
+  if (need_vni_) vni_ = fields::vni();
+}
+
+int Classifier::parse(rte_mbuf* m, uint32_t off, const Depth& depth, Headers& h) const {
   uint8_t buf[40];
-  const auto* eth = static_cast<const rte_ether_hdr*>(rte_pktmbuf_read(m, 0, sizeof(rte_ether_hdr), buf));
+  const auto* eth = static_cast<const rte_ether_hdr*>(rte_pktmbuf_read(m, off, sizeof(rte_ether_hdr), buf));
   if (!eth) return kDropRunt;
   std::memcpy(h.dst_mac, eth->dst_addr.addr_bytes, 6);
   std::memcpy(h.src_mac, eth->src_addr.addr_bytes, 6);
   uint16_t type = rte_be_to_cpu_16(eth->ether_type);
-  uint32_t off = sizeof(rte_ether_hdr);
+  off += sizeof(rte_ether_hdr);
   for (int tags = 0; (type == RTE_ETHER_TYPE_VLAN || type == RTE_ETHER_TYPE_QINQ) && tags < 2; tags++) {
     const auto* v = static_cast<const rte_vlan_hdr*>(rte_pktmbuf_read(m, off, sizeof(rte_vlan_hdr), buf));
     if (!v) return kDropTruncVlan;
@@ -236,7 +302,7 @@ int Classifier::parse(rte_mbuf* m, Headers& h) const {
     off += sizeof(rte_vlan_hdr);
   }
   h.ethertype = type;
-  if (!need_l3_) return -1;
+  if (!depth.l3) return -1;
   uint32_t l4 = 0;
   bool first_fragment = true;
   if (type == RTE_ETHER_TYPE_IPV4) {
@@ -250,7 +316,9 @@ int Classifier::parse(rte_mbuf* m, Headers& h) const {
     h.ip_proto = ip->next_proto_id;
     std::memcpy(h.src, &ip->src_addr, 4);
     std::memcpy(h.dst, &ip->dst_addr, 4);
-    first_fragment = (rte_be_to_cpu_16(ip->fragment_offset) & RTE_IPV4_HDR_OFFSET_MASK) == 0;
+    const uint16_t frag = rte_be_to_cpu_16(ip->fragment_offset);
+    first_fragment = (frag & RTE_IPV4_HDR_OFFSET_MASK) == 0;
+    h.fragment = (frag & (RTE_IPV4_HDR_OFFSET_MASK | RTE_IPV4_HDR_MF_FLAG)) != 0;
     l4 = off + ihl;
   } else if (type == RTE_ETHER_TYPE_IPV6) {
     const auto* ip = static_cast<const rte_ipv6_hdr*>(rte_pktmbuf_read(m, off, sizeof(rte_ipv6_hdr), buf));
@@ -268,7 +336,9 @@ int Classifier::parse(rte_mbuf* m, Headers& h) const {
       if (!ext) return kDropTruncIp;
       uint32_t len;
       if (nh == 44) {  // fragment header: fixed 8 bytes
-        first_fragment = (rte_be_to_cpu_16(*reinterpret_cast<const uint16_t*>(ext + 2)) & 0xfff8) == 0;
+        const uint16_t frag = rte_be_to_cpu_16(*reinterpret_cast<const uint16_t*>(ext + 2));
+        first_fragment = (frag & 0xfff8) == 0;
+        h.fragment = h.fragment || (frag & 0xfff9) != 0;  // offset or M flag (not an atomic fragment)
         len = 8;
       } else if (nh == 51) {  // AH: length in 4-octet units minus 2
         len = (ext[1] + 2u) * 4u;
@@ -283,15 +353,35 @@ int Classifier::parse(rte_mbuf* m, Headers& h) const {
   } else {
     return -1;
   }
-  if (!need_l4_ || !first_fragment) return -1;
-  if (h.ip_proto == IPPROTO_TCP || h.ip_proto == IPPROTO_UDP || h.ip_proto == IPPROTO_SCTP) {
-    const auto* ports = static_cast<const uint16_t*>(rte_pktmbuf_read(m, l4, 4, buf));
-    if (!ports) return kDropTruncL4;
+  h.l4_off = l4;
+  if (!first_fragment) return -1;
+  const bool ports = h.ip_proto == IPPROTO_TCP || h.ip_proto == IPPROTO_UDP || h.ip_proto == IPPROTO_SCTP;
+  if (ports && (depth.l4 || (depth.udp_ports && h.ip_proto == IPPROTO_UDP))) {
+    const auto* p = static_cast<const uint16_t*>(rte_pktmbuf_read(m, l4, 4, buf));
+    if (!p) return kDropTruncL4;
     h.has_ports = true;
-    h.sport = rte_be_to_cpu_16(ports[0]);
-    h.dport = rte_be_to_cpu_16(ports[1]);
+    h.sport = rte_be_to_cpu_16(p[0]);
+    h.dport = rte_be_to_cpu_16(p[1]);
   }
   return -1;
+}
+
+int Classifier::parse_inner(rte_mbuf* m, const Headers& outer, Headers& inner, bool& is_vxlan) const {
+  is_vxlan = false;
+  if (!outer.has_ip || outer.fragment || outer.ip_proto != IPPROTO_UDP || !outer.has_ports ||
+      outer.dport != vxlan_port_)
+    return -1;
+  rte_vxlan_hdr buf;
+  const uint32_t off = outer.l4_off + sizeof(rte_udp_hdr);
+  const auto* vx = static_cast<const rte_vxlan_hdr*>(rte_pktmbuf_read(m, off, sizeof(rte_vxlan_hdr), &buf));
+  if (!vx) return kDropTruncInner;
+  if (!(rte_be_to_cpu_32(vx->vx_flags) & 0x08000000u)) return -1;  // no I flag: not VXLAN
+  is_vxlan = true;
+  inner.has_vni = true;
+  inner.vni = rte_be_to_cpu_32(vx->vx_vni) >> 8;
+  int bad = parse(m, off + sizeof(rte_vxlan_hdr), inner_, inner);
+  if (bad == kDropBadIp) return kDropBadInnerIp;
+  return bad < 0 ? -1 : kDropTruncInner;
 }
 
 bool Classifier::matches(const Rule& r, const Headers& h) const {
@@ -310,27 +400,45 @@ bool Classifier::matches(const Rule& r, const Headers& h) const {
     if (r.src_port && (h.sport < r.src_port->first || h.sport > r.src_port->second)) return false;
     if (r.dst_port && (h.dport < r.dst_port->first || h.dport > r.dst_port->second)) return false;
   }
+  if (r.vni && (!h.has_vni || h.vni != *r.vni)) return false;
   return true;
 }
 
-void Classifier::push(uint16_t, Batch& b) {
+// One loop per kind of rule set, so rules without `inner` pay nothing for it.
+template <bool kInner>
+void Classifier::classify(Batch& b) {
   for (uint16_t i = 0; i < b.count; i++) {
     rte_mbuf* m = b.pkts[i];
     Headers h;
-    int bad = parse(m, h);
+    int bad = parse(m, 0, outer_, h);
+    [[maybe_unused]] Headers inner;
+    [[maybe_unused]] bool is_vxlan = false;
+    if constexpr (kInner)
+      if (bad < 0) bad = parse_inner(m, h, inner, is_vxlan);
     if (bad >= 0) {
       drop(m, static_cast<uint16_t>(bad));
       continue;
     }
+    if (need_vni_ && vni_.has(m)) {
+      h.has_vni = true;
+      h.vni = vni_.get(m);
+    }
     int out = default_output_;
-    for (const auto& r : rules_)
-      if (matches(r, h)) {
-        out = r.output;
-        break;
-      }
+    for (const auto& r : rules_) {
+      if (!matches(r, h)) continue;
+      if constexpr (kInner)
+        if (r.inner && !(is_vxlan && matches(*r.inner, inner))) continue;
+      out = r.output;
+      break;
+    }
     if (out < 0) drop(m, kDropNoMatch);
     else emit(static_cast<uint16_t>(out), m);
   }
+}
+
+void Classifier::push(uint16_t, Batch& b) {
+  if (need_inner_) classify<true>(b);
+  else classify<false>(b);
 }
 
 void Classifier::add_handlers(HandlerSet& h) {

@@ -1,5 +1,7 @@
 #include "tee.hpp"
 
+#include "weft/metadata.hpp"
+
 namespace weft::basic {
 
 enum : uint16_t { kDropCopyFailed = 0 };
@@ -30,8 +32,12 @@ void Tee::push(uint16_t, Batch& b) {
     copies_.clear();
     for (uint16_t i = 0; i < b.count; i++) {
       rte_mbuf* c = rte_pktmbuf_copy(b.pkts[i], pool_, 0, UINT32_MAX);
-      if (c) copies_.add(c);
-      else count_drop(kDropCopyFailed);
+      if (c) {
+        copy_metadata(c, b.pkts[i]);
+        copies_.add(c);
+      } else {
+        count_drop(kDropCopyFailed);
+      }
     }
     if (!copies_.empty()) output(static_cast<uint16_t>(o), copies_);
   }

@@ -1,5 +1,7 @@
 #include "runtime.hpp"
 
+#include "weft/metadata.hpp"
+
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -249,14 +251,14 @@ rte_mempool* create_packet_pool(const char* name, unsigned n, unsigned cache, in
   // DPDK's one-mbuf-per-4K-page layout, which puts every mbuf header at the
   // same page offset and makes them all compete for the same L1 sets.
   if (!packed || rte_eal_has_hugepages() || rte_eal_iova_mode() != RTE_IOVA_VA)
-    return rte_pktmbuf_pool_create(name, n, cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
-  const unsigned elt = sizeof(rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE;
+    return rte_pktmbuf_pool_create(name, n, cache, kMetadataBytes, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+  const unsigned elt = sizeof(rte_mbuf) + kMetadataBytes + RTE_MBUF_DEFAULT_BUF_SIZE;
   rte_mempool* mp = rte_mempool_create_empty(name, n, elt, cache, sizeof(rte_pktmbuf_pool_private), socket,
                                              RTE_MEMPOOL_F_NO_IOVA_CONTIG);
   if (!mp) return nullptr;
   rte_pktmbuf_pool_private priv{};
   priv.mbuf_data_room_size = RTE_MBUF_DEFAULT_BUF_SIZE;
-  priv.mbuf_priv_size = 0;
+  priv.mbuf_priv_size = kMetadataBytes;
   if (rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), nullptr) != 0) {
     rte_mempool_free(mp);
     return nullptr;

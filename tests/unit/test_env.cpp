@@ -1,5 +1,7 @@
 #include "test_env.hpp"
 
+#include "weft/metadata.hpp"
+
 #include <arpa/inet.h>
 #include <rte_eal.h>
 #include <rte_ether.h>
@@ -25,7 +27,7 @@ void eal() {
 
 rte_mempool* pool() {
   eal();
-  static rte_mempool* p = rte_pktmbuf_pool_create("unit_pool", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+  static rte_mempool* p = rte_pktmbuf_pool_create("unit_pool", 8191, 256, kMetadataBytes, RTE_MBUF_DEFAULT_BUF_SIZE,
                                                   static_cast<int>(rte_socket_id()));
   if (!p) throw std::runtime_error("cannot create the test packet pool");
   return p;

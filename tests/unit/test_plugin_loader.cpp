@@ -38,7 +38,7 @@ TEST_CASE("built-in plugin loads with its manifest and classes", "[loader]") {
   CHECK(p.dpdk_version == WEFT_DPDK_VERSION);
   for (const char* c : {"PortRx", "PortTx", "Classifier", "Merge", "Forward", "Counter", "Discard", "Tee", "Pass"})
     CHECK(l.find(c) != nullptr);
-  CHECK(l.find("Classifier")->params.size() == 2);
+  CHECK(l.find("Classifier")->params.size() == 3);
 }
 
 TEST_CASE("a third-party plugin loads beside the built-ins", "[loader]") {

@@ -34,7 +34,7 @@ inline Vlan vlan() { return Vlan("weft_vlan"); }
 struct Underlay {
   uint8_t family;     // 4 or 6
   uint8_t has_mac;    // 1 if mac is the next-hop MAC to use
-  uint16_t udp_port;  // host order; 0: the encapsulator's own
+  uint16_t udp_port;  // host order; 0: the encapsulator's own (VxlanDecap records 0)
   uint8_t addr[16];   // IPv4 in the first 4 bytes, or IPv6
   uint8_t mac[6];
 };

@@ -1,7 +1,6 @@
-// Per-packet metadata that crosses elements (VNI, VLAN, next hop, flow id)
-// lives in rte_mbuf dynamic fields. Fields are registered by name, so two
-// plugins asking for the same name get the same field, and different names
-// never collide.
+// Per-packet metadata that crosses elements (VNI, VLAN, next hop, flow id).
+// Fields are registered by name, so two plugins asking for the same name get
+// the same field, and different names never collide.
 //
 //   weft::MetaField<uint32_t> vni_;
 //   void initialize(weft::InitContext&) override { vni_ = weft::MetaField<uint32_t>("weft_vni"); }
@@ -10,6 +9,7 @@
 // Registration needs DPDK to be running: do it in initialize(), not configure().
 #pragma once
 
+#include <cstring>
 #include <string>
 #include <type_traits>
 
@@ -17,7 +17,15 @@
 
 namespace weft {
 
-// Registers (or finds) a dynfield; throws InitError if DPDK refuses (for
+// Metadata values live in the packet buffer's private area, which every Weft
+// packet pool reserves (kMetadataBytes per buffer): DPDK 22.11's dynamic
+// fields (36 bytes, shared with drivers such as net_pcap's timestamp) cannot
+// hold the standard fields. Presence flags stay DPDK dynflags in ol_flags.
+// Every packet entering a graph comes from such a pool (InitContext::mempool()
+// for packets an element creates).
+inline constexpr uint16_t kMetadataBytes = 64;
+
+// Registers (or finds) a field in the private area; throws InitError if DPDK refuses (for
 // example a field of that name with a different size already exists).
 int register_metadata_field(const std::string& name, size_t size, size_t align);
 // Registers (or finds) a dynamic flag (a bit of ol_flags); throws InitError.
@@ -31,7 +39,7 @@ class MetaField {
   MetaField() = default;
   explicit MetaField(const std::string& name) : offset_(register_metadata_field(name, sizeof(T), alignof(T))) {}
   bool valid() const { return offset_ >= 0; }
-  T& operator()(rte_mbuf* m) const { return *RTE_MBUF_DYNFIELD(m, offset_, T*); }
+  T& operator()(rte_mbuf* m) const { return *reinterpret_cast<T*>(static_cast<uint8_t*>(rte_mbuf_to_priv(m)) + offset_); }
   int offset() const { return offset_; }
 
  private:
@@ -71,5 +79,11 @@ class MetaSlot {
   MetaField<T> field_;
   MetaFlag flag_;
 };
+
+// Copies all metadata (values; flags travel in ol_flags) from one packet to
+// another, e.g. to a copy made with rte_pktmbuf_copy, which does not.
+inline void copy_metadata(rte_mbuf* dst, const rte_mbuf* src) {
+  std::memcpy(rte_mbuf_to_priv(dst), rte_mbuf_to_priv(const_cast<rte_mbuf*>(src)), kMetadataBytes);
+}
 
 }  // namespace weft
