@@ -29,7 +29,6 @@ import json
 import os
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,9 @@ except ImportError:
         os.environ["WEFT_E2E_REEXEC"] = "1"
         os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
     sys.exit("FAIL: scapy is not importable (install the Debian package python3-scapy)")
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from golden import read_pcap  # noqa: E402
 
 scapy_conf.verb = 0
 
@@ -162,21 +164,6 @@ def checksums_ok(frame):
             if Ether(bytes(q))[layer].chksum != got:
                 return False
     return True
-
-
-def read_pcap(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    if len(data) < 24:
-        raise ValueError(f"{path}: too short for a pcap file")
-    end = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
-    recs, off = [], 24
-    while off + 16 <= len(data):
-        _, _, caplen, _ = struct.unpack_from(end + "IIII", data, off)
-        off += 16
-        recs.append(data[off:off + caplen])
-        off += caplen
-    return recs
 
 
 def write_graph(path, in_pcap, out_pcap, back_pcap):

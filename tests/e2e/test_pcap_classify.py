@@ -54,6 +54,9 @@ except ImportError:
         os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
     sys.exit("FAIL: scapy is not importable (install the Debian package python3-scapy)")
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from golden import Failure, drops_of, element, outputs_of, read_pcap  # noqa: E402
+
 scapy_conf.verb = 0
 
 TIMEOUT_S = 20.0
@@ -266,37 +269,6 @@ def oracle(frames):
 # --------------------------------------------------------------------------
 # pcap files (libpcap format, micro- or nanosecond, either byte order)
 # --------------------------------------------------------------------------
-def read_pcap(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    if len(data) < 24:
-        raise ValueError(f"{path}: {len(data)} bytes, too short for a pcap file header")
-    magic = data[:4]
-    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
-        end = "<"
-    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-        end = ">"
-    else:
-        raise ValueError(f"{path}: not a pcap file (magic {magic.hex()})")
-    linktype = struct.unpack_from(end + "I", data, 20)[0]
-    if linktype != 1:
-        raise ValueError(f"{path}: link type {linktype}, expected 1 (Ethernet)")
-    recs = []
-    off = 24
-    while off < len(data):
-        if off + 16 > len(data):
-            raise ValueError(f"{path}: truncated record header at offset {off}")
-        _, _, caplen, wirelen = struct.unpack_from(end + "IIII", data, off)
-        off += 16
-        if off + caplen > len(data):
-            raise ValueError(f"{path}: truncated record at offset {off}")
-        if caplen != wirelen:
-            raise ValueError(f"{path}: record {len(recs)} caplen {caplen} != wire length {wirelen}")
-        recs.append(data[off:off + caplen])
-        off += caplen
-    return recs
-
-
 # --------------------------------------------------------------------------
 # Graph
 # --------------------------------------------------------------------------
@@ -337,33 +309,6 @@ def write_graph(path, in_pcap, out_pcaps):
 # --------------------------------------------------------------------------
 # Running routerd
 # --------------------------------------------------------------------------
-class Failure(Exception):
-    pass
-
-
-def element(stats, eid):
-    for e in stats["elements"]:
-        if e["id"] == eid:
-            return e
-    raise Failure(f"stats --json has no element '{eid}'")
-
-
-def drops_of(e):
-    total = {}
-    for w in e["workers"]:
-        for k, v in w["drops"].items():
-            total[k] = total.get(k, 0) + v
-    return total
-
-
-def outputs_of(e):
-    total = {}
-    for w in e["workers"]:
-        for o in w["outputs"]:
-            total[o["name"]] = total.get(o["name"], 0) + o["packets"]
-    return total
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bin", default="build/bin", help="directory holding routerd and routerctl")

@@ -63,6 +63,9 @@ except ImportError:
         os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
     sys.exit("FAIL: scapy is not importable (install the Debian package python3-scapy)")
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from golden import Failure, drops_of, element, outputs_of, read_pcap, write_pcap  # noqa: E402
+
 scapy_conf.verb = 0
 
 TIMEOUT_S = 20.0
@@ -225,64 +228,6 @@ def expected_reflect(frame, vni, peer_port, sport):
 # --------------------------------------------------------------------------
 # pcap files, stats
 # --------------------------------------------------------------------------
-def read_pcap(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    if len(data) < 24:
-        raise ValueError(f"{path}: {len(data)} bytes, too short for a pcap file header")
-    magic = data[:4]
-    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
-        end = "<"
-    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-        end = ">"
-    else:
-        raise ValueError(f"{path}: not a pcap file (magic {magic.hex()})")
-    recs, off = [], 24
-    while off < len(data):
-        _, _, caplen, wirelen = struct.unpack_from(end + "IIII", data, off)
-        off += 16
-        if off + caplen > len(data) or caplen != wirelen:
-            raise ValueError(f"{path}: bad record {len(recs)} at offset {off}")
-        recs.append(data[off:off + caplen])
-        off += caplen
-    return recs
-
-
-def write_pcap(path, frames):
-    with PcapWriter(path, linktype=1, sync=True) as w:
-        for b in frames:
-            w.write(b)
-    if read_pcap(path) != list(frames):
-        raise Failure(f"scapy did not write {path} unchanged")
-
-
-class Failure(Exception):
-    pass
-
-
-def element(stats, eid):
-    for e in stats["elements"]:
-        if e["id"] == eid:
-            return e
-    raise Failure(f"stats --json has no element '{eid}'")
-
-
-def drops_of(e):
-    total = {}
-    for w in e["workers"]:
-        for k, v in w["drops"].items():
-            total[k] = total.get(k, 0) + v
-    return total
-
-
-def outputs_of(e):
-    total = {}
-    for w in e["workers"]:
-        for o in w["outputs"]:
-            total[o["name"]] = total.get(o["name"], 0) + o["packets"]
-    return total
-
-
 def write_graph(path, pcaps):
     def port(name, i, key):
         return f"  {name}: {{device: net_pcap{i}, args: {json.dumps(key + '=' + pcaps[name])}}}"
