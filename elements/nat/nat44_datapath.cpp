@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "checksum.hpp"
+#include "header_window.hpp"
 #include "nat44.hpp"
 
 namespace weft::nat {
@@ -18,7 +19,6 @@ namespace weft::nat {
 namespace {
 
 constexpr unsigned kChunk = RTE_HASH_LOOKUP_BULK_MAX;
-constexpr uint16_t kWindowMax = 160;  // outer IP (60) + ICMP (8) + inner IP (60) + inner TCP up to its checksum (18)
 
 constexpr uint8_t kIcmpEchoReply = 0, kIcmpUnreachable = 3, kIcmpSourceQuench = 4, kIcmpEcho = 8,
                   kIcmpTimeExceeded = 11, kIcmpParamProblem = 12;
@@ -28,62 +28,6 @@ constexpr uint8_t kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04, kTcpAck = 0x10
 // has sent.
 constexpr uint8_t kSynIn = 1, kSynOut = 2, kAckIn = 4, kAckOut = 8, kFinIn = 16, kFinOut = 32, kRst = 64,
                   kEstablished = 128;
-
-inline uint16_t ld16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-inline uint32_t ld32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline void st16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
-inline void st32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
-
-// `len` header bytes at `off`: in place when they lie in the first segment
-// (the usual case), else a copy that commit() writes back across segments.
-// Never reads past the end of the packet.
-struct Window {
-  uint8_t* p = nullptr;
-  uint32_t off = 0, len = 0;
-  bool copied = false;
-  alignas(8) uint8_t buf[kWindowMax];
-
-  bool open(rte_mbuf* m, uint32_t offset, uint32_t n) {
-    if (n > kWindowMax || offset + n > m->pkt_len) return false;
-    off = offset;
-    len = n;
-    if (offset + n <= m->data_len) {
-      p = rte_pktmbuf_mtod_offset(m, uint8_t*, offset);
-      copied = false;
-      return true;
-    }
-    const void* r = rte_pktmbuf_read(m, offset, n, buf);
-    if (!r) return false;
-    if (r != buf) std::memcpy(buf, r, n);
-    p = buf;
-    copied = true;
-    return true;
-  }
-  void commit(rte_mbuf* m) const {
-    if (!copied) return;
-    uint32_t o = off, left = len;
-    const uint8_t* src = buf;
-    for (rte_mbuf* s = m; s && left; s = s->next) {
-      if (o >= s->data_len) {
-        o -= s->data_len;
-        continue;
-      }
-      uint32_t n = std::min<uint32_t>(left, s->data_len - o);
-      std::memcpy(rte_pktmbuf_mtod_offset(s, uint8_t*, o), src, n);
-      src += n;
-      left -= n;
-      o = 0;
-    }
-  }
-};
 
 // Bytes of the L4 header the rewrite touches (ports/identifier and checksum).
 uint32_t l4_rewrite_len(uint8_t proto) { return proto == IPPROTO_TCP ? 18 : 8; }
