@@ -47,7 +47,8 @@ enum KeyKind : uint8_t { kKeyFromInside = 1, kKeyFromOutside = 2 };
 // A flow as a packet shows it (addresses and ports in network byte order;
 // for ICMP queries the identifier is the source port of a request and the
 // destination port of a reply, the other port 0).
-struct FlowKey {
+// 8-byte aligned: rte_hash_crc reads keys 8 bytes at a time.
+struct alignas(8) FlowKey {
   uint32_t src_ip = 0, dst_ip = 0;
   uint16_t src_port = 0, dst_port = 0;
   uint8_t proto = 0, kind = 0;
