@@ -218,7 +218,7 @@ TEST_CASE("FPM: frames split anywhere in the stream are reassembled", "[fpm]") {
   CHECK(s.dec.counters().frames == 20);
 }
 
-TEST_CASE("FPM: framing errors close the stream; malformed messages are dropped alone", "[fpm]") {
+TEST_CASE("FPM: framing errors close the stream, malformed messages are dropped alone", "[fpm]") {
   Msg good = route(RTM_NEWROUTE, AF_INET, "10.0.0.0", 8);
   put_gw(good, AF_INET, "192.0.2.1", 1);
   {

@@ -94,6 +94,30 @@ const char* to_string(RouteType t) {
   return "?";
 }
 
+std::string protocol_name(uint8_t p) {
+  switch (p) {
+    case 2: return "connected";  // RTPROT_KERNEL: zebra's connected routes
+    case 3: return "boot";
+    case 4: return "static(kernel)";
+    case 11: return "zebra";
+    case 42: return "babel";
+    case 186: return "bgp";  // FRR's numbers (zebra/rt_netlink.h) from here
+    case 187: return "isis";
+    case 188: return "ospf";
+    case 189: return "rip";
+    case 190: return "ripng";
+    case 191: return "nhrp";
+    case 192: return "eigrp";
+    case 193: return "ldp";
+    case 194: return "sharp";
+    case 195: return "pbr";
+    case 196: return "static";
+    case 197: return "openfabric";
+    case 198: return "srte";
+    default: return std::to_string(p);
+  }
+}
+
 bool FpmDecoder::feed(const uint8_t* data, size_t len) {
   counters_.bytes += len;
   buffer_.insert(buffer_.end(), data, data + len);
@@ -236,6 +260,11 @@ void FpmDecoder::message(const void* p) {
         case RTN_BLACKHOLE: u.type = RouteType::Blackhole; break;
         case RTN_UNREACHABLE: u.type = RouteType::Unreachable; break;
         case RTN_PROHIBIT: u.type = RouteType::Prohibit; break;
+        case RTN_UNSPEC:
+          // zebra's RTM_DELROUTE carries no type: a delete is a delete.
+          if (!u.add) break;
+          counters_.other_messages++;
+          return;
         default: counters_.other_messages++; return;  // local, broadcast, multicast...
       }
       AttrTable t;

@@ -41,6 +41,10 @@ struct NextHop {
 
 enum class RouteType : uint8_t { Unicast = 1, Blackhole = 6, Unreachable = 7, Prohibit = 8 };
 const char* to_string(RouteType t);
+// zebra's rtm_protocol values by name ("connected" for RTPROT_KERNEL, which
+// zebra uses for connected routes, "static" for RTPROT_ZSTATIC, "bgp", ...);
+// the number for others.
+std::string protocol_name(uint8_t p);
 
 struct RouteUpdate {
   bool add = true;  // RTM_NEWROUTE / RTM_DELROUTE

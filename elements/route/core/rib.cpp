@@ -1,5 +1,7 @@
 #include "rib.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <optional>
 
 namespace weft::route {
@@ -30,61 +32,127 @@ bool Rib::resolve_nhid(uint32_t id, std::vector<NextHop>& out, bool& blackhole) 
   return !out.empty() || blackhole;
 }
 
+size_t Rib::KeyHash::operator()(const Key& k) const {
+  // FNV-1a over what makes the key; cheap and well spread for prefixes.
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](uint64_t v) {
+    h ^= v;
+    h *= 1099511628211ull;
+  };
+  mix(k.table);
+  mix(static_cast<uint64_t>(k.prefix.family) << 8 | k.prefix.len);
+  uint64_t a, b;
+  std::memcpy(&a, k.prefix.addr.data(), 8);
+  std::memcpy(&b, k.prefix.addr.data() + 8, 8);
+  mix(a);
+  mix(b);
+  return static_cast<size_t>(h ^ (h >> 29));
+}
+
 void Rib::resolve(const Key& k) {
-  std::optional<Resolved> now;
-  if (auto it = routes_.find(k); it != routes_.end()) {
-    const RouteUpdate& u = it->second.update;
-    Resolved r;
-    r.type = u.type;
-    r.metric = u.metric;
-    r.protocol = u.protocol;
-    bool ok = true;
-    if (u.type == RouteType::Unicast) {
-      if (u.nhid) {
-        bool blackhole = false;
-        ok = resolve_nhid(u.nhid, r.nexthops, blackhole);
-        if (ok && blackhole && r.nexthops.empty()) r.type = RouteType::Blackhole;
-      } else {
-        r.nexthops = u.nexthops;
-        ok = !r.nexthops.empty();
-      }
+  auto it = routes_.find(k);
+  if (it != routes_.end()) resolve(k, &it->second);
+}
+
+// Recomputes what route `r` (of key k) resolves to and reports a change.
+void Rib::resolve(const Key& k, Route* route) {
+  const RouteUpdate& u = route->update;
+  Resolved now;
+  now.type = u.type;
+  now.metric = u.metric;
+  now.protocol = u.protocol;
+  bool ok = true;
+  if (u.type == RouteType::Unicast) {
+    if (u.nhid) {
+      bool blackhole = false;
+      ok = resolve_nhid(u.nhid, now.nexthops, blackhole);
+      if (ok && blackhole && now.nexthops.empty()) now.type = RouteType::Blackhole;
+    } else {
+      now.nexthops = u.nexthops;
+      ok = !now.nexthops.empty();
     }
-    if (ok) now = r;
   }
-  auto old = resolved_.find(k);
-  if (!now) {
-    if (old == resolved_.end()) return;
-    resolved_.erase(old);
+  if (!ok) {
+    if (!route->has_resolved) return;
+    route->has_resolved = false;
+    route->resolved = {};
+    resolved_count_--;
     if (on_change) on_change(k, nullptr);
     return;
   }
-  if (old != resolved_.end() && old->second == *now) return;
-  resolved_[k] = *now;
-  if (on_change) on_change(k, &resolved_[k]);
+  if (route->has_resolved && route->resolved == now) return;
+  if (!route->has_resolved) resolved_count_++;
+  route->has_resolved = true;
+  route->resolved = std::move(now);
+  if (on_change) on_change(k, &route->resolved);
 }
 
 void Rib::apply(const RouteUpdate& u) {
   Key k{u.table, u.dst};
-  auto it = routes_.find(k);
-  if (it != routes_.end() && it->second.update.nhid) users_[it->second.update.nhid].erase(k);
-  if (u.add) {
-    routes_[k] = {u, false};
-    if (u.nhid) users_[u.nhid].insert(k);
-  } else if (it != routes_.end()) {
-    routes_.erase(it);
+  if (!u.add) {
+    auto it = routes_.find(k);
+    if (it == routes_.end()) return;
+    if (resyncing_ && it->second.stale) return;  // decided at the end of the resync
+    erase_route(k);
+    return;
   }
-  resolve(k);
+  auto [it, inserted] = routes_.try_emplace(k);
+  const uint32_t old = inserted ? 0 : it->second.update.nhid;
+  if (u.nhid && old != u.nhid) users_[u.nhid].push_back(k);
+  it->second.update = u;
+  it->second.stale = false;
+  resolve(k, &it->second);
 }
 
 void Rib::apply(const NexthopUpdate& u) {
-  if (u.add) nexthops_[u.id] = {u, false};
-  else nexthops_.erase(u.id);
-  // Re-resolve every route that uses this nexthop, directly or in a group.
-  std::set<Key> affected = users_[u.id];
+  if (u.add) {
+    nexthops_[u.id] = {u, false};
+  } else {
+    auto it = nexthops_.find(u.id);
+    if (it == nexthops_.end()) return;
+    if (resyncing_ && it->second.stale) return;  // decided at the end of the resync
+    nexthops_.erase(it);
+  }
+  rewalk(u.id);
+}
+
+void Rib::erase_route(const Key& k) {
+  auto it = routes_.find(k);
+  if (it == routes_.end()) return;
+  bool was = it->second.has_resolved;
+  if (was) resolved_count_--;
+  routes_.erase(it);
+  if (was && on_change) on_change(k, nullptr);
+}
+
+void Rib::erase_nexthop(uint32_t id) {
+  if (nexthops_.erase(id)) rewalk(id);
+}
+
+void Rib::rewalk(uint32_t id) {
+  // Re-resolve every route that uses this nexthop, directly or in a group
+  // (resolve() leaves users_ alone, so the sets can be walked in place).
+  auto walk = [&](uint32_t nh) {
+    auto us = users_.find(nh);
+    if (us == users_.end()) return;
+    std::vector<Key>& keys = us->second;
+    size_t kept = 0;
+    for (size_t i = 0; i < keys.size(); i++) {
+      auto r = routes_.find(keys[i]);
+      if (r == routes_.end() || r->second.update.nhid != nh) continue;  // gone or moved on
+      resolve(keys[i], &r->second);
+      keys[kept++] = keys[i];
+    }
+    keys.resize(kept);
+    if (keys.empty()) users_.erase(us);
+  };
+  walk(id);
   for (const auto& [gid, g] : nexthops_)
     for (const auto& [member, w] : g.update.group)
-      if (member == u.id) affected.insert(users_[gid].begin(), users_[gid].end());
-  for (const auto& k : affected) resolve(k);
+      if (member == id) {
+        walk(gid);
+        break;
+      }
 }
 
 void Rib::begin_resync() {
@@ -101,25 +169,39 @@ size_t Rib::end_resync() {
   std::vector<uint32_t> gone_nh;
   for (const auto& [id, n] : nexthops_)
     if (n.stale) gone_nh.push_back(id);
-  for (const auto& k : gone) {
-    RouteUpdate del;
-    del.add = false;
-    del.table = k.table;
-    del.dst = k.prefix;
-    apply(del);
-  }
-  for (uint32_t id : gone_nh) {
-    NexthopUpdate del;
-    del.add = false;
-    del.id = id;
-    apply(del);
-  }
+  for (const auto& k : gone) erase_route(k);
+  for (uint32_t id : gone_nh) erase_nexthop(id);
   return gone.size();
 }
 
+void Rib::reserve(size_t routes) { routes_.reserve(routes); }
+
+std::vector<Rib::Key> Rib::sorted_keys() const {
+  std::vector<Key> keys;
+  keys.reserve(resolved_count_);
+  for (const auto& [k, r] : routes_)
+    if (r.has_resolved) keys.push_back(k);
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+size_t Rib::sweep(uint8_t protocol) {
+  std::vector<Key> gone;
+  for (const auto& [k, r] : routes_)
+    if (r.stale && r.update.protocol == protocol) gone.push_back(k);
+  for (const auto& k : gone) erase_route(k);
+  return gone.size();
+}
+
+std::set<uint8_t> Rib::protocols() const {
+  std::set<uint8_t> p;
+  for (const auto& [k, r] : routes_) p.insert(r.update.protocol);
+  return p;
+}
+
 const Resolved* Rib::find(const Key& k) const {
-  auto it = resolved_.find(k);
-  return it == resolved_.end() ? nullptr : &it->second;
+  auto it = routes_.find(k);
+  return it == routes_.end() || !it->second.has_resolved ? nullptr : &it->second.resolved;
 }
 
 }  // namespace weft::route

@@ -23,7 +23,7 @@ namespace weft {
 // hold the standard fields. Presence flags stay DPDK dynflags in ol_flags.
 // Every packet entering a graph comes from such a pool (InitContext::mempool()
 // for packets an element creates).
-inline constexpr uint16_t kMetadataBytes = 64;
+inline constexpr uint16_t kMetadataBytes = 128;
 
 // Registers (or finds) a field in the private area; throws InitError if DPDK refuses (for
 // example a field of that name with a different size already exists).

@@ -1,0 +1,257 @@
+#include "ip_lookup.hpp"
+
+#include <arpa/inet.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+
+#include <set>
+
+#include "fib.hpp"
+#include "fib_lookup.hpp"
+
+namespace weft::route {
+
+const ElementClass& IpLookup::klass() {
+  static const ElementClass k =
+      ElementClass::make<IpLookup>("IpLookup")
+          .describe("Routes IPv4 and IPv6 packets with a Fib element's routes: longest-prefix match, ECMP, "
+                    "TTL, Ethernet rewrite.",
+                    "Looks each packet's destination up in routing table `table` of the Fib element `fib` "
+                    "(rte_lpm / rte_lpm6, in bulk), picks an ECMP member by a flow hash, decrements the TTL "
+                    "or hop limit (IPv4 checksum updated incrementally), writes the next hop's MAC as "
+                    "destination and the interface's as source, records the next hop in the weft_nexthop "
+                    "metadata if asked (`nexthop_metadata`), and sends the packet to the output the route's interface maps to (the Fib "
+                    "element's `interfaces`). Handles both families; expects IPv4/IPv6 right after the "
+                    "Ethernet header. No ICMP errors are generated: such packets are dropped with a reason.")
+          .input("in")
+          .outputs_from_config("the names listed in `outputs`")
+          .required("fib", ParamType::String, "id of the Fib element whose routes to use")
+          .param("table", ParamType::UInt, "254", "routing table (zebra table id; 254 is main)")
+          .required("outputs", ParamType::List, "output names (targets of the Fib element's interfaces)")
+          .param("nexthop_metadata", ParamType::Bool, "false",
+                 "write the next hop (address, output) into the weft_nexthop metadata (20 bytes of mbuf "
+                 "dynamic-field space)")
+          .drop("no_route", "no route to the destination")
+          .drop("blackhole", "the route is a blackhole")
+          .drop("unreachable", "the route is unreachable")
+          .drop("prohibit", "the route is prohibit")
+          .drop("ttl_exceeded", "TTL or hop limit would reach 0 (no ICMP is sent)")
+          .drop("no_output", "the route's interface maps to no output of this element")
+          .drop("no_neighbor", "the next hop's MAC is unknown")
+          .drop("not_ip", "neither IPv4 nor IPv6 after the Ethernet header")
+          .drop("truncated", "shorter than its headers")
+          .drop("bad_ip", "bad IP version, header length or IPv4 header checksum");
+  return k;
+}
+
+void IpLookup::configure(ConfigContext& ctx) {
+  const Params& p = ctx.params();
+  fib_id_ = p.get<std::string>("fib");
+  if (fib_id_.empty()) throw ConfigError(p.mark("fib"), "fib: the id of a Fib element");
+  uint64_t t = p.get<uint64_t>("table");
+  if (t > UINT32_MAX) throw ConfigError(p.mark("table"), "table: expected 0..4294967295");
+  table_id_ = static_cast<uint32_t>(t);
+  outputs_.clear();
+  std::set<std::string> seen;
+  for (const auto& n : p.node("outputs")) {
+    if (!n.IsScalar() || n.Scalar().empty()) throw ConfigError(mark_of(n), "outputs: expected names");
+    if (!seen.insert(n.Scalar()).second) throw ConfigError(mark_of(n), "outputs: '" + n.Scalar() + "' listed twice");
+    outputs_.push_back(n.Scalar());
+  }
+  if (outputs_.empty()) throw ConfigError(p.mark("outputs"), "outputs: at least one output name");
+  if (outputs_.size() >= kMaxIfaces) throw ConfigError(p.mark("outputs"), "outputs: at most 255 names");
+  set_nexthop_ = p.get<bool>("nexthop_metadata");
+  ctx.set_outputs(outputs_);
+}
+
+void IpLookup::initialize(InitContext& ctx) {
+  rte_rcu_qsbr* rcu = ctx.rcu();
+  int socket = ctx.socket();
+  // The same key and compat as the Fib element: whichever initializes first
+  // creates the service, and both hold the same one.
+  service_ = ctx.shared<FibService>(FibElement::service_key(fib_id_), "",
+                                    [&] { return std::make_shared<FibService>(rcu, socket); });
+  Fib& fib = service_->fib();
+  FibTable* t = fib.table(table_id_);
+  if (!t)
+    throw InitError("Fib '" + fib_id_ + "' already has max_tables (" + std::to_string(fib.sizes().max_tables) +
+                    ") routing tables; table " + std::to_string(table_id_) + " does not fit");
+  table_ = t;
+  fib_ = &fib;
+  out_of_iface_.fill(kNoIface);
+  for (size_t o = 0; o < outputs_.size(); o++) {
+    uint16_t id;
+    try {
+      id = fib.iface_id(outputs_[o]);
+    } catch (const std::exception& e) {
+      throw InitError(e.what());
+    }
+    out_of_iface_[id] = static_cast<uint16_t>(o);
+  }
+  if (set_nexthop_) nexthop_ = nexthop_slot();
+}
+
+void IpLookup::cleanup() {
+  table_ = nullptr;
+  fib_ = nullptr;
+  service_.reset();
+}
+
+namespace {
+
+// TTL - 1 and the header checksum updated for it: HC' = ~(~HC + ~m + m')
+// (RFC 1624, eqn. 3), m the 16-bit word holding TTL and protocol.
+inline void decrement_ttl(rte_ipv4_hdr* ip) {
+  uint16_t old_word = static_cast<uint16_t>((ip->time_to_live << 8) | ip->next_proto_id);
+  ip->time_to_live--;
+  uint16_t new_word = static_cast<uint16_t>((ip->time_to_live << 8) | ip->next_proto_id);
+  uint32_t sum = static_cast<uint16_t>(~rte_be_to_cpu_16(ip->hdr_checksum));
+  sum += static_cast<uint16_t>(~old_word);
+  sum += new_word;
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  ip->hdr_checksum = rte_cpu_to_be_16(static_cast<uint16_t>(~sum));
+}
+
+inline bool has_ports(uint8_t proto) { return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP; }
+
+}  // namespace
+
+void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable* nb) {
+  switch (e->action) {
+    case Action::Forward: break;
+    case Action::Blackhole: return drop(m, kBlackhole);
+    case Action::Unreachable: return drop(m, kUnreachable);
+    case Action::Prohibit: return drop(m, kProhibit);
+  }
+  auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  auto* l3 = reinterpret_cast<uint8_t*>(eth + 1);
+  const uint8_t* src;
+  const uint8_t* dst;
+  uint8_t proto;
+  size_t l4;
+  if (!v6) {
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(l3);
+    if (ip->time_to_live <= 1) return drop(m, kTtl);
+    src = reinterpret_cast<const uint8_t*>(&ip->src_addr);
+    dst = reinterpret_cast<const uint8_t*>(&ip->dst_addr);
+    proto = ip->next_proto_id;
+    // Only unfragmented packets have ports at a place every packet of the flow shares.
+    bool whole = (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) == 0;
+    l4 = whole ? sizeof(rte_ether_hdr) + static_cast<size_t>((ip->version_ihl & 0xf) * 4) : SIZE_MAX;
+  } else {
+    auto* ip = reinterpret_cast<rte_ipv6_hdr*>(l3);
+    if (ip->hop_limits <= 1) return drop(m, kTtl);
+    src = ip->src_addr;
+    dst = ip->dst_addr;
+    proto = ip->proto;
+    l4 = sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr);
+  }
+  const Member* mb = &e->members[0];
+  if (e->n_buckets > 1) {
+    uint32_t ports = 0;
+    if (has_ports(proto) && l4 != SIZE_MAX && l4 + 4 <= m->data_len)
+      std::memcpy(&ports, rte_pktmbuf_mtod_offset(m, const uint8_t*, l4), 4);
+    uint32_t h = v6 ? flow_hash6(src, dst, ports, proto) : flow_hash4(src, dst, ports, proto);
+    mb = &pick_member(*e, h);
+  }
+  if (mb->iface >= kMaxIfaces || out_of_iface_[mb->iface] == kNoIface) return drop(m, kNoOutput);
+  const uint16_t out = out_of_iface_[mb->iface];
+  const uint8_t* dmac = mb->has_mac ? mb->dst_mac : nullptr;
+  if (mb->direct && nb) dmac = nb->find(v6 ? AF_INET6 : AF_INET, dst);
+  if (!dmac) return drop(m, kNoNeighbor);
+  if (set_nexthop_) {
+    Nexthop nh;
+    std::memset(nh.addr, 0, sizeof nh.addr);
+    std::memcpy(nh.addr, mb->direct ? dst : mb->gateway, v6 ? 16 : 4);
+    nh.output = out;
+    nh.family = v6 ? AF_INET6 : AF_INET;
+    nh.direct = mb->direct;
+    nexthop_.set(m, nh);
+  }
+  if (!v6) decrement_ttl(reinterpret_cast<rte_ipv4_hdr*>(l3));
+  else reinterpret_cast<rte_ipv6_hdr*>(l3)->hop_limits--;
+  std::memcpy(eth->dst_addr.addr_bytes, dmac, 6);
+  std::memcpy(eth->src_addr.addr_bytes, mb->src_mac, 6);
+  emit(out, m);
+}
+
+void IpLookup::push(uint16_t, Batch& b) {
+  FibSnapshot snap = FibSnapshot::of(*fib_, *table_);
+  const NeighborTable* nb = fib_->neighbors();
+  uint32_t ip4[kBatchCapacity], hop4[kBatchCapacity];
+  uint8_t ip6[kBatchCapacity][16];
+  int32_t hop6[kBatchCapacity];
+  rte_mbuf* m4[kBatchCapacity];
+  rte_mbuf* m6[kBatchCapacity];
+  unsigned n4 = 0, n6 = 0;
+  for (uint16_t i = 0; i < b.count; i++) {
+    rte_mbuf* m = b.pkts[i];
+    if (m->data_len < sizeof(rte_ether_hdr)) {
+      drop(m, kTruncated);
+      continue;
+    }
+    const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+    if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
+      if (m->data_len < sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr)) {
+        drop(m, kTruncated);
+        continue;
+      }
+      const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(eth + 1);
+      const unsigned ihl = (ip->version_ihl & 0xf) * 4u;
+      if ((ip->version_ihl >> 4) != 4 || ihl < sizeof(rte_ipv4_hdr)) {
+        drop(m, kBadIp);
+        continue;
+      }
+      const unsigned total = rte_be_to_cpu_16(ip->total_length);
+      if (m->data_len < sizeof(rte_ether_hdr) + ihl || m->pkt_len < sizeof(rte_ether_hdr) + total) {
+        drop(m, kTruncated);
+        continue;
+      }
+      const uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+      if (total < ihl || ck == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
+          (ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && rte_raw_cksum(ip, ihl) != 0xffff)) {
+        drop(m, kBadIp);
+        continue;
+      }
+      ip4[n4] = rte_be_to_cpu_32(ip->dst_addr);
+      prefetch_v4(snap, ip4[n4]);
+      m4[n4++] = m;
+    } else if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6)) {
+      if (m->data_len < sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr)) {
+        drop(m, kTruncated);
+        continue;
+      }
+      const auto* ip = reinterpret_cast<const rte_ipv6_hdr*>(eth + 1);
+      if ((rte_be_to_cpu_32(ip->vtc_flow) >> 28) != 6) {
+        drop(m, kBadIp);
+        continue;
+      }
+      if (m->pkt_len < sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr) + rte_be_to_cpu_16(ip->payload_len)) {
+        drop(m, kTruncated);
+        continue;
+      }
+      std::memcpy(ip6[n6], ip->dst_addr, 16);
+      m6[n6++] = m;
+    } else {
+      drop(m, kNotIp);
+    }
+  }
+  if (n4) {
+    lookup_v4(snap, ip4, hop4, n4);
+    for (unsigned i = 0; i < n4; i++) {
+      if (const Entry* e = entry_of4(snap, hop4[i])) forward(m4[i], e, false, nb);
+      else drop(m4[i], kNoRoute);
+    }
+  }
+  if (n6) {
+    snap.add_v6(*table_);
+    lookup_v6(snap, ip6, hop6, n6);
+    for (unsigned i = 0; i < n6; i++) {
+      if (const Entry* e = entry_of6(snap, hop6[i])) forward(m6[i], e, true, nb);
+      else drop(m6[i], kNoRoute);
+    }
+  }
+}
+
+}  // namespace weft::route
