@@ -16,6 +16,10 @@ PACKAGES=(
   procps jq iputils-ping ethtool
   # routing: zebra + staticd with dplane_fpm_nl (tests/e2e/test_fpm_zebra.py)
   frr
+  # fleet: etcd v3 (tests/e2e/test_fleet*.py) and TLS to it
+  etcd-server etcd-client libssl-dev
+  # SVP's CRC32 (zlib's polynomial)
+  zlib1g-dev
 )
 
 missing=()

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "control_api.hpp"
+#include "routerctl.hpp"
 #include "control_server.hpp"
 #include "graph_spec.hpp"
 #include "plugin_loader.hpp"
@@ -19,22 +20,9 @@
 
 using weft::json;
 
-namespace {
+namespace routerctl {
 
-struct Options {
-  std::string socket;
-  std::string plugin_path;
-  bool json_out = false;
-};
-
-struct NoDaemon : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-struct Failed : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-json request(const Options& o, const std::string& cmd, const json& args = json::object()) {
+json request(const Options& o, const std::string& cmd, const json& args) {
   json reply;
   try {
     reply = weft::control_request(o.socket, {{"cmd", cmd}, {"args", args}});
@@ -54,6 +42,23 @@ bool daemon_up(const Options& o) {
     return false;
   }
 }
+
+static std::vector<Command::Adder>& command_adders() {
+  static std::vector<Command::Adder> adders;
+  return adders;
+}
+
+Command::Command(Adder add) { command_adders().push_back(std::move(add)); }
+
+}  // namespace routerctl
+
+namespace {
+
+using routerctl::daemon_up;
+using routerctl::Failed;
+using routerctl::NoDaemon;
+using routerctl::Options;
+using routerctl::request;
 
 std::vector<std::string> plugin_dirs(const Options& o, const weft::GraphSpec* spec) {
   std::vector<std::string> dirs = weft::PluginLoader::split_path(o.plugin_path);
@@ -350,15 +355,15 @@ int main(int argc, char** argv) {
   service->add_option("name", svc_name, "service name (see the list)");
   service->add_option("command", svc_cmd, "command");
   service->add_option("args", svc_args, "arguments, as JSON");
-  std::string route_prefix;
-  auto* routes = app.add_subcommand("routes", "the FIB's routes (every FIB service), optionally within PREFIX");
-  routes->add_option("prefix", route_prefix, "only routes within this prefix, e.g. 10.0.0.0/8");
   std::string reload_file;
   auto* reload = app.add_subcommand("reload", "replace the running graph with FILE, keeping state, losing no packet");
   reload->add_option("file", reload_file)->required();
   std::string validate_file_name;
   auto* validate = app.add_subcommand("validate", "check a graph file offline (no daemon needed)");
   validate->add_option("file", validate_file_name)->required();
+
+  std::vector<std::pair<CLI::App*, routerctl::Runner>> extra;
+  for (const auto& add : routerctl::command_adders()) extra.push_back(add(app, o));
 
   CLI11_PARSE(app, argc, argv);
 
@@ -470,21 +475,6 @@ int main(int argc, char** argv) {
         if (!o.json_out) std::cout << r[0]["result"].dump(2) << "\n";
       }
       if (o.json_out) std::cout << r.dump(2) << "\n";
-    } else if (*routes) {
-      json args = json::object();
-      if (!route_prefix.empty()) args["prefix"] = route_prefix;
-      json r = request(o, "service", {{"kind", "fib"}, {"cmd", "routes"}, {"args", args}});
-      if (o.json_out) std::cout << r.dump(2) << "\n";
-      else
-        for (const auto& fib : r) {
-          std::printf("FIB %s\n", fib["name"].get<std::string>().c_str());
-          for (const auto& rt : fib["result"]["routes"]) {
-            std::string nhs;
-            for (const auto& nh : rt["nexthops"]) nhs += " [" + nh.get<std::string>() + "]";
-            std::printf("  table %-5u %-24s %-11s%s\n", rt["table"].get<unsigned>(),
-                        rt["prefix"].get<std::string>().c_str(), rt["type"].get<std::string>().c_str(), nhs.c_str());
-          }
-        }
     } else if (*reload) {
       // routerd resolves the path from its own directory: send it absolute.
       std::string abs = std::filesystem::absolute(reload_file).lexically_normal().string();
@@ -495,6 +485,9 @@ int main(int argc, char** argv) {
     } else if (*validate) {
       weft::PluginLoader loader;
       validate_file(o, validate_file_name, loader, false);
+    } else {
+      for (auto& [sub, run] : extra)
+        if (*sub) return run();
     }
   } catch (const NoDaemon& e) {
     std::cerr << "routerctl: " << e.what() << "\n";
