@@ -581,10 +581,9 @@ nlohmann::json FibService::status() const {
                 {"other", c.other_messages}}},
               {"errors",
                {{"framing", c.framing_errors}, {"message", c.message_errors}, {"unknown_attributes", c.unknown_attributes}}}};
-  size_t v4 = 0, v6 = 0;
-  for (const auto& [k, r] : rib_.resolved()) (k.prefix.family == AF_INET ? v4 : v6)++;
-  s["rib"] = {{"routes", rib_.route_count()}, {"nexthop_objects", rib_.nexthop_count()}, {"resolved_ipv4", v4},
-              {"resolved_ipv6", v6}};
+  // O(1): routerctl and monitoring poll this while a full table loads.
+  s["rib"] = {{"routes", rib_.route_count()}, {"nexthop_objects", rib_.nexthop_count()},
+              {"resolved", rib_.resolved().size()}};
   const FibCounters& f = fib_.counters();
   s["routes"] = fib_.routes4() + fib_.routes6();
   s["fib"] = {{"routes_ipv4", fib_.routes4()},
