@@ -2,6 +2,9 @@
 // full-size IPv4 table.
 //
 //   bench_fib [--routes=N] [--lpm-budget=SECONDS] [--benchmark_* flags]
+//   bench_fib --routes=N --ingest-only        (1. only: bench/fib-loss.py's reference load)
+//   bench_fib --routes=N --write-stream=PATH --write-pcap=PCAP
+//                                             (writes bench/fib-loss.py's inputs and exits)
 //
 // 1. Ingest. A recorded-style FPM stream of N (default 1000000) distinct
 //    IPv4 prefixes is generated here, shaped like an
@@ -50,6 +53,7 @@
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pcap/pcap.h>
 #include <rte_eal.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
@@ -143,9 +147,7 @@ void put_frame(std::vector<uint8_t>& s, uint16_t type, F&& body) {
   s[start + 3] = static_cast<uint8_t>(flen);
 }
 
-std::vector<uint8_t> fpm_stream(const std::vector<Pfx>& pfx) {
-  std::vector<uint8_t> s;
-  s.reserve(pfx.size() * 60 + 4096);
+void nexthop_frames(std::vector<uint8_t>& s) {
   for (uint32_t g = 0; g < kGateways; g++)
     put_frame(s, RTM_NEWNEXTHOP, [&](std::vector<uint8_t>& b) {
       nhmsg nh{};
@@ -158,22 +160,89 @@ std::vector<uint8_t> fpm_stream(const std::vector<Pfx>& pfx) {
       put_attr(b, NHA_GATEWAY, &gw, 4);
       put_attr(b, NHA_OIF, &oif, 4);
     });
-  for (size_t i = 0; i < pfx.size(); i++)
-    put_frame(s, RTM_NEWROUTE, [&](std::vector<uint8_t>& b) {
-      rtmsg r{};
-      r.rtm_family = AF_INET;
-      r.rtm_dst_len = pfx[i].len;
-      r.rtm_table = RT_TABLE_MAIN;
-      r.rtm_protocol = RTPROT_BGP;
-      r.rtm_type = RTN_UNICAST;
-      const auto* p = reinterpret_cast<const uint8_t*>(&r);
-      b.insert(b.end(), p, p + sizeof r);
-      uint32_t dst = htonl(pfx[i].ip), metric = 20, nhid = 100 + static_cast<uint32_t>(i % kGateways);
-      put_attr(b, RTA_DST, &dst, 4);
-      put_attr(b, RTA_PRIORITY, &metric, 4);
-      put_attr(b, RTA_NH_ID, &nhid, 4);
-    });
+}
+
+void route_frame(std::vector<uint8_t>& s, const Pfx& pfx, uint32_t nhid) {
+  put_frame(s, RTM_NEWROUTE, [&](std::vector<uint8_t>& b) {
+    rtmsg r{};
+    r.rtm_family = AF_INET;
+    r.rtm_dst_len = pfx.len;
+    r.rtm_table = RT_TABLE_MAIN;
+    r.rtm_protocol = RTPROT_BGP;
+    r.rtm_type = RTN_UNICAST;
+    const auto* p = reinterpret_cast<const uint8_t*>(&r);
+    b.insert(b.end(), p, p + sizeof r);
+    uint32_t dst = htonl(pfx.ip), metric = 20;
+    put_attr(b, RTA_DST, &dst, 4);
+    put_attr(b, RTA_PRIORITY, &metric, 4);
+    put_attr(b, RTA_NH_ID, &nhid, 4);
+  });
+}
+
+std::vector<uint8_t> fpm_stream(const std::vector<Pfx>& pfx) {
+  std::vector<uint8_t> s;
+  s.reserve(pfx.size() * 60 + 4096);
+  nexthop_frames(s);
+  for (size_t i = 0; i < pfx.size(); i++) route_frame(s, pfx[i], 100 + static_cast<uint32_t>(i % kGateways));
   return s;
+}
+
+// Random destinations inside the routed prefixes (host order).
+std::vector<uint32_t> keys_in(const std::vector<Pfx>& pfx, size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint32_t> keys(n);
+  for (auto& k : keys) {
+    const Pfx& p = pfx[rng() % pfx.size()];
+    k = p.ip | (rng() & (p.len == 0 ? ~0u : ~(~0u << (32 - p.len))));
+  }
+  return keys;
+}
+
+// A 64-byte Ethernet/IPv4/UDP packet to dst (host order), TTL 64.
+void build_packet(uint8_t* d, uint32_t dst) {
+  std::memset(d, 0, 64);
+  auto* eth = reinterpret_cast<rte_ether_hdr*>(d);
+  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+  ip->version_ihl = 0x45;
+  ip->total_length = rte_cpu_to_be_16(50);
+  ip->next_proto_id = IPPROTO_UDP;
+  ip->time_to_live = 64;
+  ip->src_addr = rte_cpu_to_be_32(0x0a000001);
+  ip->dst_addr = rte_cpu_to_be_32(dst);
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+}
+
+void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f || std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size() || std::fclose(f) != 0)
+    throw std::runtime_error("cannot write " + path);
+}
+
+// --write-stream=PATH --write-pcap=PCAP (for bench/fib-loss.py): PATH.base
+// holds the next hops and a default route via the first, PATH the routes;
+// PCAP 4096 packets to destinations inside the routes.
+void write_inputs(const std::vector<Pfx>& pfx, const std::string& path, const std::string& pcap_path) {
+  std::vector<uint8_t> base;
+  nexthop_frames(base);
+  route_frame(base, Pfx{0, 0}, 100);
+  write_file(path + ".base", base);
+  std::vector<uint8_t> routes;
+  routes.reserve(pfx.size() * 60);
+  for (size_t i = 0; i < pfx.size(); i++) route_frame(routes, pfx[i], 100 + static_cast<uint32_t>(i % kGateways));
+  write_file(path, routes);
+  pcap_t* dead = pcap_open_dead(DLT_EN10MB, 65535);
+  pcap_dumper_t* dump = dead ? pcap_dump_open(dead, pcap_path.c_str()) : nullptr;
+  if (!dump) throw std::runtime_error("cannot write " + pcap_path);
+  uint8_t pkt[64];
+  for (uint32_t key : keys_in(pfx, 4096, 7)) {
+    build_packet(pkt, key);
+    pcap_pkthdr h{};
+    h.caplen = h.len = sizeof pkt;
+    pcap_dump(reinterpret_cast<u_char*>(dump), &h, pkt);
+  }
+  pcap_dump_close(dump);
+  pcap_close(dead);
 }
 
 // ---------------------------------------------------------------------------
@@ -375,7 +444,8 @@ int main(int argc, char** argv) {
   const double lpm_budget = std::stod(flag_value(argc, argv, "--lpm-budget", "30"));
   std::vector<char*> args;
   for (int i = 0; i < argc; i++)
-    if (std::strncmp(argv[i], "--routes", 8) != 0 && std::strncmp(argv[i], "--lpm-budget", 12) != 0)
+    if (std::strncmp(argv[i], "--routes", 8) != 0 && std::strncmp(argv[i], "--lpm-budget", 12) != 0 &&
+        std::strncmp(argv[i], "--write-", 8) != 0 && std::strncmp(argv[i], "--ingest-only", 13) != 0)
       args.push_back(argv[i]);
   std::string min_time = "--benchmark_min_time=0.5", reps = "--benchmark_repetitions=5",
               interleave = "--benchmark_enable_random_interleaving=true";
@@ -387,6 +457,16 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&bargc, args.data());
   if (benchmark::ReportUnrecognizedArguments(bargc, args.data())) return 1;
 
+  const std::string write_stream = flag_value(argc, argv, "--write-stream", "");
+  if (!write_stream.empty()) {
+    try {
+      write_inputs(make_prefixes(nroutes, 20261121), write_stream, flag_value(argc, argv, "--write-pcap", "traffic.pcap"));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "bench_fib: %s\n", e.what());
+      return 1;
+    }
+    return 0;
+  }
   weft::PluginLoader loader;  // no plugins: the route elements are compiled in
   try {
     int cpu = bench_cpu();
@@ -439,6 +519,8 @@ int main(int argc, char** argv) {
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("connect failed");
     while (!g.svc->connected()) io.run_for(std::chrono::milliseconds(1));
+    std::printf("# ingest starts\n");
+    std::fflush(stdout);
     auto t0 = Clock::now();
     std::thread writer([&] {
       size_t off = 0;
@@ -459,6 +541,12 @@ int main(int argc, char** argv) {
     std::printf("ingest: %zu routes over FPM/TCP into the FIB in %.3f s: %.0f routes/s (%s frames, %zu entries)\n",
                 nroutes, ingest_s, ingest_rate, st["fpm"]["frames"].dump().c_str(), fib.entries_used());
     g.table = fib.table(254);
+    if (has_flag(argc, argv, "--ingest-only")) {  // bench/fib-loss.py's reference load
+      ::close(fd);
+      g.svc.reset();
+      g.harness.reset();
+      return 0;
+    }
 
     // Reference 1: the FIB's own table writer alone, same prefixes and order.
     double writer_rate;
@@ -492,26 +580,12 @@ int main(int argc, char** argv) {
     }
 
     // ---- 2. lookups ----
-    std::mt19937 rng(99);
-    g.keys.resize(1u << 20);
-    for (auto& k : g.keys) {
-      const Pfx& p = pfx[rng() % pfx.size()];
-      k = p.ip | (rng() & (p.len == 0 ? ~0u : ~(~0u << (32 - p.len))));
-    }
+    g.keys = keys_in(pfx, 1u << 20, 99);
     // Packets for the element run: 4096 different destinations.
     for (unsigned i = 0; i < 4096; i++) {
       rte_mbuf* m = rte_pktmbuf_alloc(g.pool);
       if (!m) throw std::runtime_error("pool empty");
-      char* d = rte_pktmbuf_append(m, 64);
-      std::memset(d, 0, 64);
-      auto* eth = reinterpret_cast<rte_ether_hdr*>(d);
-      eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-      auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
-      ip->version_ihl = 0x45;
-      ip->total_length = rte_cpu_to_be_16(50);
-      ip->next_proto_id = IPPROTO_UDP;
-      ip->src_addr = rte_cpu_to_be_32(0x0a000001);
-      ip->dst_addr = rte_cpu_to_be_32(g.keys[i * 97 % g.keys.size()]);
+      build_packet(reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, 64)), g.keys[i * 97 % g.keys.size()]);
       g.packets.push_back(m);
     }
     reset_ttl();
