@@ -164,6 +164,13 @@ class CheckRunner:
                            text=True, timeout=30)
         return r.returncode, r.stdout + r.stderr
 
+    def _reload(self, a, want):
+        rc, out = self.routerctl_out(["reload", a["graph"]])
+        lines = out.strip().splitlines()
+        m = re.search(r"packets lost (\d+)", out)
+        ok = rc == 0 and m is not None and m.group(1) == "0"
+        return ok == want, (lines[0] if lines else "no reply") + (f"; packets lost {m.group(1)}" if m else "")
+
     def _routerctl(self, a, want):
         rx = re.compile(str(a["match"]), re.M)
         out = [""]

@@ -13,7 +13,7 @@ IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
 HOSTNAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 INTERFACE_TYPES = ("veth", "stub", "bridge", "vxlan", "virtio")
-CHECK_TYPES = ("ping", "vlan_ping", "udp", "tcp", "send_udp", "routerctl")
+CHECK_TYPES = ("ping", "vlan_ping", "udp", "tcp", "send_udp", "routerctl", "reload")
 
 
 class LabFileError(Exception):
@@ -153,6 +153,8 @@ def describe(kind, a, expect):
         return f"{kind.upper()} {a['from']} -> {a['to']}:{a.get('port', 7777)}{src}{neg}"
     if kind == "send_udp":
         return f"send {a.get('count', 100)} UDP datagrams {a['from']} -> {a['to']}:{a.get('port', 9)}"
+    if kind == "reload":
+        return f"hot reload to {os.path.basename(a['graph'])}, no packet lost{neg}"
     if kind == "routerctl":
         return f"routerctl {' '.join(str(x) for x in a['args'])} ~ /{a.get('match', '')}/{neg}"
     return kind
@@ -402,6 +404,14 @@ def _check_args(p, spec, kind, a, what):
         if ok:
             _host_arg(p, spec, a, "from", w)
             _address(p, a, "to", w)
+        return ok
+    if kind == "reload":
+        ok = _keys(p, a, ("graph",), w, required=("graph",))
+        if ok and "graph" in a:
+            path = os.path.join(spec.dir, str(a["graph"]))
+            if not os.path.exists(path):
+                p.add(_mark(a, "graph"), f"{w}: graph file '{a['graph']}' does not exist (relative to the lab file)")
+            a["graph"] = path
         return ok
     if kind == "routerctl":
         ok = _keys(p, a, ("args", "match", "wait"), w, required=("args", "match"))
