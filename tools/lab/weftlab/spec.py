@@ -427,16 +427,16 @@ def _check_args(p, spec, kind, a, what):
 
 
 def _portolan(p, spec, d):
-    """`portolan:` is shorthand for a process: the lab SVP server (tools/), started
-    before routerd in `host`, ready when its TCP port accepts, given the
-    mappings (vl2, vl3) as a JSON file."""
+    """`portolan:` is shorthand for a process: the lab SVP server (tools/svp-server),
+    started before routerd in `host`, ready when its TCP port accepts, given the
+    mappings (vl2, vl3, cns: the server's own file format) as a file."""
     what = "portolan"
-    _keys(p, d, ("host", "listen", "vl2", "vl3", "command"), what)
+    _keys(p, d, ("host", "listen", "vl2", "vl3", "cns", "command"), what)
     host = str(d.get("host", spec.router_host))
     if host not in spec.hosts:
         p.add(_mark(d, "host"), f"{what}: unknown host '{host}'")
     listen = str(d.get("listen", "127.0.0.1:1296"))
-    command = [str(c) for c in d.get("command", ["{bin}/portolan-lab", "--listen", "{listen}",
-                                                 "--mappings", "{mappings}"])]
+    command = [str(c) for c in d.get("command", ["{bin}/svp-server", "-c", "{mappings}", "-l", "{listen}"])]
+    mappings = {k: list(d.get(k, [])) for k in ("vl2", "vl3", "cns") if k in d}
     return {"name": "portolan", "host": host, "command": command, "ready": {"tcp": listen}, "start": "before",
-            "mappings": {"vl2": list(d.get("vl2", [])), "vl3": list(d.get("vl3", []))}, "listen": listen}
+            "mappings": mappings, "listen": listen}
