@@ -45,9 +45,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from netns import Lab, wait_until  # noqa: E402
-
-ZEBRA = "/usr/lib/frr/zebra"
-STATICD = "/usr/lib/frr/staticd"
+from weftlab.frr import Frr, ZEBRA, STATICD  # noqa: E402  (netns put tools/lab on the path)
 passes, failures = [], []
 
 
@@ -70,59 +68,8 @@ STATIC_ROUTES = [
 ]
 
 
-class Frr:
-    """zebra and staticd in a namespace, run as ARCHITECTURE.md's recipe says."""
-
-    def __init__(self, lab, ns, rundir, port):
-        self.lab, self.ns, self.dir, self.port = lab, ns, rundir, port
-        with open(os.path.join(rundir, "zebra.conf"), "w") as f:
-            f.write(f"hostname weft-zebra\nfpm address 127.0.0.1 port {port}\n")
-        with open(os.path.join(rundir, "staticd.conf"), "w") as f:
-            f.write("hostname weft-staticd\n" + "\n".join(STATIC_ROUTES) + "\n")
-        for n in ("zebra.conf", "staticd.conf"):
-            shutil.chown(os.path.join(rundir, n), "frr", "frr")
-
-    def pid(self, daemon):
-        try:
-            with open(os.path.join(self.dir, f"{daemon}.pid")) as f:
-                return int(f.read().strip())
-        except (OSError, ValueError):
-            return None
-
-    def alive(self, daemon):
-        p = self.pid(daemon)
-        if not p:
-            return False
-        try:
-            os.kill(p, 0)
-            return True
-        except ProcessLookupError:
-            return False
-
-    def start_zebra(self):
-        d = self.dir
-        self.lab.sh(self.ns, f"{ZEBRA} -d -f {d}/zebra.conf -M dplane_fpm_nl -z {d}/zserv.api -i {d}/zebra.pid "
-                             f"--vty_socket {d} -u frr -g frr --log file:{d}/zebra.log")
-
-    def start_staticd(self):
-        d = self.dir
-        self.lab.sh(self.ns, f"{STATICD} -d -f {d}/staticd.conf -z {d}/zserv.api -i {d}/staticd.pid "
-                             f"--vty_socket {d} -u frr -g frr --log file:{d}/staticd.log")
-
-    def kill(self, daemon, sig=signal.SIGTERM):
-        p = self.pid(daemon)
-        if p:
-            try:
-                os.kill(p, sig)
-            except ProcessLookupError:
-                pass
-            wait_until(lambda: not self.alive(daemon), timeout=10)
-
-    def vtysh(self, *cmds, daemon=None):
-        argv = ["vtysh", "--vty_socket", self.dir] + (["-d", daemon] if daemon else [])
-        for c in cmds:
-            argv += ["-c", c]
-        return self.lab.run(self.ns, argv)
+class ZebraLab(Frr):
+    """The lab's FRR (zebra + staticd, shared with the lab runner) and zebra's table."""
 
     def table(self):
         """zebra's view: {prefix: sorted next hops}, selected+installed routes only,
@@ -235,7 +182,7 @@ elements:
                 return 1
 
             # 1-2. FRR and the first replay.
-            frr = Frr(lab, ns, rundir, port)
+            frr = ZebraLab(lab, ns, rundir, port, STATIC_ROUTES)
             frr.start_zebra()
             frr.start_staticd()
             check(frr.alive("zebra") and frr.alive("staticd"), f"zebra (pid {frr.pid('zebra')}) and staticd "

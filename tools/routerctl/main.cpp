@@ -3,6 +3,7 @@
 // Exit status: 0 success, 1 the request failed (invalid graph, error reply),
 // 2 no routerd is listening on the socket.
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -138,6 +139,10 @@ void print_graph_text(const json& g) {
 std::string dot_id(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
+    if (c == '\n') {  // a line break in a label: DOT's own escape
+      out += "\\n";
+      continue;
+    }
     if (c == '"' || c == '\\') out += '\\';
     out += c;
   }
@@ -151,10 +156,10 @@ void print_graph_dot(const json& g) {
   for (const auto& p : g["ports"])
     std::printf("  %s [label=%s, shape=cds, style=filled, fillcolor=\"#dde8f5\"];\n",
                 dot_id("port:" + p["name"].get<std::string>()).c_str(),
-                dot_id(p["name"].get<std::string>() + "\\n" + p["device"].get<std::string>()).c_str());
+                dot_id(p["name"].get<std::string>() + "\n" + p["device"].get<std::string>()).c_str());
   for (const auto& e : g["elements"]) {
     std::printf("  %s [label=%s];\n", dot_id(e["id"].get<std::string>()).c_str(),
-                dot_id(e["id"].get<std::string>() + "\\n" + e["class"].get<std::string>()).c_str());
+                dot_id(e["id"].get<std::string>() + "\n" + e["class"].get<std::string>()).c_str());
     for (const auto& p : e["dpdk_ports"]) {
       std::string port = dot_id("port:" + p["port"].get<std::string>());
       if (p["dir"] == "rx") std::printf("  %s -> %s [style=dashed];\n", port.c_str(), dot_id(e["id"]).c_str());
@@ -166,6 +171,10 @@ void print_graph_dot(const json& g) {
     for (const auto& o : e["outputs"]) {
       if (!o.contains("to")) continue;
       std::string label = single && o["name"] == "out" ? "" : o["name"].get<std::string>();
+      // A named input other than the usual `in` matters (Nat44's from_inside/from_outside).
+      std::string in = o.value("to_input", std::string());
+      if (!in.empty() && in != "in" && !std::isdigit(static_cast<unsigned char>(in[0])))
+        label += (label.empty() ? "" : " ") + std::string("→ ") + in;
       std::printf("  %s -> %s%s;\n", dot_id(e["id"].get<std::string>()).c_str(), dot_id(o["to"].get<std::string>()).c_str(),
                   label.empty() ? "" : (" [label=" + dot_id(label) + "]").c_str());
     }

@@ -1,0 +1,17 @@
+#!/usr/bin/env python3
+"""The tutorial's lab (graphs/labs/tutorial-firewall.yaml), end to end through
+tools/weft-lab, so docs/tutorial.md never describes a lab that does not work:
+ping and UDP pass the firewall, TCP to port 8000 is blocked and counted, a
+hot reload to graphs/tutorial/firewall-v2.yaml loses no packet, and then TCP
+to port 8000 passes and the new `web` counter sees it.
+
+Usage: test_lab_tutorial.py --bin build/bin
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from labtest import run  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(run("tutorial-firewall.yaml", needs=("ping",)))

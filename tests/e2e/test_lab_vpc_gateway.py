@@ -1,0 +1,17 @@
+#!/usr/bin/env python3
+"""The VPC gateway lab (graphs/labs/vpc-gateway.yaml, graph
+graphs/vpc-gateway.yaml), end to end through tools/weft-lab: FRR's routes
+over FPM into the Fib, routing between two VPCs (VXLAN VNIs 100 and 200,
+kernel VTEPs), NAT44 to an internet host, and a per-VPC rate limiter that
+drops a burst from one VPC and nothing from the other.
+
+Usage: test_lab_vpc_gateway.py --bin build/bin
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from labtest import run  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(run("vpc-gateway.yaml", needs=("/usr/lib/frr/zebra", "/usr/lib/frr/staticd", "ping")))
