@@ -12,6 +12,8 @@
 
 namespace weft::svp {
 
+static_assert(OverlayCache::kBulkMax == RTE_HASH_LOOKUP_BULK_MAX);
+
 std::string CacheKey::text() const {
   char b[INET6_ADDRSTRLEN + 64];
   if (kind == static_cast<uint8_t>(KeyKind::Vl2)) {

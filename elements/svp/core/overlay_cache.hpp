@@ -103,6 +103,8 @@ class OverlayCache {
   OverlayCache(const OverlayCache&) = delete;
   OverlayCache& operator=(const OverlayCache&) = delete;
 
+  static constexpr unsigned kBulkMax = 64;  // RTE_HASH_LOOKUP_BULK_MAX
+
   // --- readers (any lcore) ---
   const CacheEntry* lookup(const CacheKey& k) const;
   // Up to 64 keys at a time (rte_hash_lookup_bulk_data); out[i] null on a miss.
