@@ -46,7 +46,7 @@ const ElementClass& SvpElement::klass() {
           .param("negative_ttl", ParamType::Double, "10", "seconds a NOTFOUND answer is remembered")
           .param("refresh_retry", ParamType::Double, "1", "seconds between refresh requests for an expired entry")
           .param("max_entries", ParamType::UInt, "65536", "overlay cache entries (VL2 and VL3 together)")
-          .param("log_ip", ParamType::String, "", "this node's underlay IP: poll Portolan's change log for it")
+          .param("log_ip", ParamType::String, "", "(optional) this node's underlay IP: poll Portolan's change log for it")
           .param("log_interval", ParamType::Double, "5", "seconds between change-log polls")
           .param("log_bytes", ParamType::UInt, "4096", "bytes of log records accepted per LOG_REQ");
   return k;
@@ -76,8 +76,8 @@ void SvpElement::configure(ConfigContext& ctx) {
   c.negative_ttl_s = seconds(p, "negative_ttl");
   c.refresh_retry_s = seconds(p, "refresh_retry");
   c.max_entries = count(p, "max_entries", 16, 1u << 24);
-  const std::string ip = p.get<std::string>("log_ip");
-  if (!ip.empty()) {
+  if (p.has("log_ip")) {
+    const std::string ip = p.get<std::string>("log_ip");
     Addr a;
     if (!parse_addr(ip, a)) throw ConfigError(p.mark("log_ip"), "log_ip: '" + ip + "' is not an IPv4 or IPv6 address");
     c.log_ip = a;

@@ -24,6 +24,7 @@ const ElementClass& SvpResolver::klass() {
                     "        remote_mac: \"02:00:00:00:00:fe\"}\n"
                     "  connections: [rx -> res -> enc -> tx]")
           .input("in")
+          .poll()  // run() releases held packets once answers arrive
           .output("out")
           .required("svp", ParamType::String, "id of the Svp element whose overlay cache to use")
           .param("mode", ParamType::String, "vl2", "vl2: key on destination MAC + VNI; vl3: on destination IP + VNI")

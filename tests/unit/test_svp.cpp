@@ -12,9 +12,14 @@
 #include <map>
 #include <sstream>
 
+#include "graph_harness.hpp"
+#include "svp.hpp"
 #include "svp_client.hpp"
 #include "svp_lab_server.hpp"
 #include "svp_proto.hpp"
+#include "svp_service.hpp"
+#include "test_env.hpp"
+#include "weft/fields.hpp"
 
 using namespace weft::svp;
 using namespace std::chrono_literals;
@@ -552,4 +557,105 @@ TEST_CASE("SvpClient: malformed replies are counted, reset the connection, and n
       CHECK(client->counters().timeouts == 1);
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// The service and SvpResolver (a graph harness; the service on our io_context)
+// ---------------------------------------------------------------------------
+
+TEST_CASE("SvpResolver: misses held then released with the underlay; NOTFOUND, full queues and timeouts dropped; "
+          "hits go on while Portolan is down",
+          "[svp][resolver]") {
+  weft::test::eal();
+  asio::io_context io;
+  auto server = lab(io, parse_lab_mappings("vl2:\n  - {mac: \"02:00:00:00:00:0a\", vni: 100, ip: 192.0.2.11}\n"
+                                           "vl3:\n  - {ip: 10.9.0.1, vni: 100, mac: \"02:00:00:00:00:0a\"}\n",
+                                           "m.yaml"));
+  const std::string yaml = "name: res\nelements:\n  portolan: {class: Svp, servers: [\"127.0.0.1:" +
+                           std::to_string(server->port()) +
+                           "\"], timeout: 0.5, backoff_min: 0.05, backoff_max: 0.1, negative_ttl: 30}\n"
+                           "  res: {class: SvpResolver, svp: portolan, vni: 100, wait: 0.4, queue: 2}\n"
+                           "  res3: {class: SvpResolver, svp: portolan, mode: vl3, vni: 100}\n"
+                           "  cap: Capture\n  cap3: Capture\nconnections:\n  - res -> cap\n  - res3 -> cap3\n";
+  weft::GraphHarness h(yaml, weft::test::loader(), weft::test::pool());
+  auto svc = static_cast<weft::svp::SvpElement&>(h.element("portolan")).service();
+  REQUIRE(svc);
+  svc->start(io);
+  REQUIRE(pump(io, [&] { return svc->client() && svc->client()->up(); }));
+  auto frame = [](const char* dst) { return weft::test::eth(0x0800, std::vector<uint8_t>(46, 0), dst); };
+  auto push = [&](const char* id, std::vector<std::vector<uint8_t>> frames) {
+    weft::Batch b;
+    for (auto& f : frames) b.add(weft::test::packet(f));
+    h.push(id, b);
+  };
+  weft::Element& res = h.element("res");
+  enum { kNotFound, kTimeout, kQueueFull };
+  auto underlay = weft::fields::underlay();
+  auto vni = weft::fields::vni();
+  auto check_meta = [&](rte_mbuf* m) {
+    REQUIRE(underlay.has(m));
+    const auto& u = underlay.get(m);
+    CHECK(u.family == 4);
+    CHECK(u.udp_port == 4789);
+    CHECK(std::vector<uint8_t>(u.addr, u.addr + 4) == std::vector<uint8_t>{192, 0, 2, 11});
+    REQUIRE(vni.has(m));
+    CHECK(vni.get(m) == 100);
+  };
+
+  // Cold cache: A A A B -> two A held, the third refused, B held.
+  push("res", {frame("02:00:00:00:00:0a"), frame("02:00:00:00:00:0a"), frame("02:00:00:00:00:0a"),
+               frame("02:00:00:00:00:0b")});
+  CHECK(res.held_packets() == 3);
+  CHECK(res.drops(kQueueFull) == 1);
+  std::vector<rte_mbuf*> got;
+  REQUIRE(pump(io, [&] {
+    h.run("res");
+    for (auto* m : h.take("cap")) got.push_back(m);
+    return got.size() == 2 && res.drops(kNotFound) == 1;
+  }));
+  for (auto* m : got) check_meta(m);
+  weft::test::free_all(got);
+  CHECK(res.held_packets() == 0);
+  CHECK(svc->counters().resolved == 1);
+  CHECK(svc->counters().notfound == 1);
+
+  // Warm: a hit leaves at once; the negative entry drops at once.
+  push("res", {frame("02:00:00:00:00:0a"), frame("02:00:00:00:00:0b")});
+  got = h.take("cap");
+  REQUIRE(got.size() == 1);
+  check_meta(got[0]);
+  weft::test::free_all(got);
+  CHECK(res.drops(kNotFound) == 2);
+
+  // vl3: the destination IP resolves to Portolan's MAC, written into the frame.
+  auto ip_frame = weft::test::eth(0x0800, weft::test::ipv4("10.9.0.2", "10.9.0.1", 17, weft::test::ports(1, 2)),
+                                  "ff:ff:ff:ff:ff:ff");
+  push("res3", {ip_frame});
+  REQUIRE(pump(io, [&] {
+    h.run("res3");
+    got = h.take("cap3");
+    return !got.empty();
+  }));
+  CHECK(weft::test::bytes_of(got[0])[5] == 0x0a);
+  check_meta(got[0]);
+  weft::test::free_all(got);
+
+  // Portolan goes down: known destinations keep working, new ones time out.
+  server->stop();
+  REQUIRE(pump(io, [&] { return !svc->client()->up(); }));
+  push("res", {frame("02:00:00:00:00:0a"), frame("02:00:00:00:00:0c")});
+  got = h.take("cap");
+  CHECK(got.size() == 1);
+  weft::test::free_all(got);
+  REQUIRE(pump(io, [&] {
+    h.run("res");
+    return res.drops(kTimeout) == 1;
+  }));
+  CHECK(res.held_packets() == 0);
+
+  // SHOOTDOWN-style invalidation drops the entry: the next packet waits again.
+  svc->invalidate(weft::svp::CacheKey::vl2(M("02:00:00:00:00:0a").data(), 100), "test");
+  push("res", {frame("02:00:00:00:00:0a")});
+  CHECK(res.held_packets() == 1);
+  CHECK(h.take("cap").empty());
 }

@@ -314,7 +314,7 @@ bool NeighborService::send_fdb(uint32_t ifindex, const Mac& mac, const fields::U
   ndm->ndm_family = AF_BRIDGE;
   ndm->ndm_ifindex = static_cast<int>(ifindex);
   ndm->ndm_flags = NTF_SELF;
-  ndm->ndm_state = NUD_NOARP;  // static, as `bridge fdb replace ... self` makes
+  ndm->ndm_state = NUD_NOARP | NUD_PERMANENT;  // static, as `bridge fdb replace ... self permanent` makes
   mnl_attr_put(nlh, NDA_LLADDR, 6, mac.data());
   mnl_attr_put(nlh, NDA_DST, u.family == 4 ? 4 : 16, u.addr);
   if (u.udp_port) mnl_attr_put_u16(nlh, NDA_PORT, htons(u.udp_port));
