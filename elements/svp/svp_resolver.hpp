@@ -75,6 +75,27 @@ class SvpResolver final : public Element {
   fields::Vni vni_;
   fields::UnderlaySlot underlay_;
   std::unordered_map<CacheKey, Waiting, CacheKeyHash> waiting_;
+  // A per-worker memo of recent lookups (direct-mapped), valid while the
+  // cache and its version are those it was filled from: hits skip rte_hash.
+  struct Memo {
+    CacheKey key;
+    const CacheEntry* entry;
+  };
+  static constexpr unsigned kMemoSlots = 256;
+  static unsigned memo_slot(const CacheKey& k) {
+    uint64_t w[3];
+    std::memcpy(w, &k, sizeof w);
+    return static_cast<unsigned>(((w[0] ^ w[1] ^ w[2]) * 0x9E3779B97F4A7C15ull) >> 56);
+  }
+  static bool same_key(const CacheKey& a, const CacheKey& b) {
+    uint64_t x[3], y[3];
+    std::memcpy(x, &a, sizeof x);
+    std::memcpy(y, &b, sizeof y);
+    return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2])) == 0;
+  }
+  std::unique_ptr<Memo[]> memo_;
+  const OverlayCache* memo_cache_ = nullptr;
+  uint64_t memo_version_ = 0;
   uint64_t held_ = 0;
   uint64_t seen_version_ = 0;
   uint64_t next_deadline_ = UINT64_MAX;

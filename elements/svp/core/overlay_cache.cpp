@@ -100,9 +100,12 @@ bool OverlayCache::put(const CacheKey& k, const CacheEntry& e) {
     delete n;
     return false;
   }
+  // The version moves before the grace period of the old entry starts: a
+  // worker that reports a quiescent state after that start sees the new
+  // version in its next batch (SvpResolver's per-worker memo relies on it).
+  version_.fetch_add(1, std::memory_order_release);
   if (exists) defer(static_cast<CacheEntry*>(old), -1);
   else count_++;
-  version_.fetch_add(1, std::memory_order_release);
   return true;
 }
 
@@ -112,8 +115,8 @@ bool OverlayCache::erase(const CacheKey& k) {
   const int32_t pos = rte_hash_del_key(hash_, &k);
   if (pos < 0) return false;
   count_--;
+  version_.fetch_add(1, std::memory_order_release);  // before the grace period starts (see put)
   defer(static_cast<CacheEntry*>(old), pos);
-  version_.fetch_add(1, std::memory_order_release);
   return true;
 }
 

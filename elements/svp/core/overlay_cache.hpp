@@ -16,8 +16,10 @@
 // at a time asks for a refresh (retry_tsc, a compare-and-swap, spaces the
 // asks); a negative entry (NOTFOUND) past its TTL counts as absent.
 //
-// `version` grows on every change so workers holding packets for a miss know
-// when to look again.
+// `version` grows on every change (before the replaced entry's grace period
+// starts) so workers holding packets for a miss know when to look again, and
+// a worker may keep entry pointers across batches as long as the version it
+// read at the start of a batch has not moved.
 #pragma once
 
 #include <rte_cycles.h>
