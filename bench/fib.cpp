@@ -2,7 +2,6 @@
 // full-size IPv4 table.
 //
 //   bench_fib [--routes=N] [--lpm-budget=SECONDS] [--benchmark_* flags]
-//   bench_fib --routes=N --ingest-only        (1. only: bench/fib-loss.py's reference load)
 //   bench_fib --routes=N --write-stream=PATH --write-pcap=PCAP
 //                                             (writes bench/fib-loss.py's inputs and exits)
 //
@@ -445,7 +444,7 @@ int main(int argc, char** argv) {
   std::vector<char*> args;
   for (int i = 0; i < argc; i++)
     if (std::strncmp(argv[i], "--routes", 8) != 0 && std::strncmp(argv[i], "--lpm-budget", 12) != 0 &&
-        std::strncmp(argv[i], "--write-", 8) != 0 && std::strncmp(argv[i], "--ingest-only", 13) != 0)
+        std::strncmp(argv[i], "--write-", 8) != 0)
       args.push_back(argv[i]);
   std::string min_time = "--benchmark_min_time=0.5", reps = "--benchmark_repetitions=5",
               interleave = "--benchmark_enable_random_interleaving=true";
@@ -519,8 +518,6 @@ int main(int argc, char** argv) {
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("connect failed");
     while (!g.svc->connected()) io.run_for(std::chrono::milliseconds(1));
-    std::printf("# ingest starts\n");
-    std::fflush(stdout);
     auto t0 = Clock::now();
     std::thread writer([&] {
       size_t off = 0;
@@ -541,12 +538,6 @@ int main(int argc, char** argv) {
     std::printf("ingest: %zu routes over FPM/TCP into the FIB in %.3f s: %.0f routes/s (%s frames, %zu entries)\n",
                 nroutes, ingest_s, ingest_rate, st["fpm"]["frames"].dump().c_str(), fib.entries_used());
     g.table = fib.table(254);
-    if (has_flag(argc, argv, "--ingest-only")) {  // bench/fib-loss.py's reference load
-      ::close(fd);
-      g.svc.reset();
-      g.harness.reset();
-      return 0;
-    }
 
     // Reference 1: the FIB's own table writer alone, same prefixes and order.
     double writer_rate;
