@@ -523,7 +523,7 @@ TEST_CASE("Nat64 maps endpoint-independently, filters by address and port, one h
   CHECK_THROWS(b.write("session_filter", "inside=10.0.0.1"));
 }
 
-TEST_CASE("Nat64 sessions time out per protocol and TCP state; hosts and ports go back", "[nat64]") {
+TEST_CASE("Nat64 sessions time out per protocol and TCP state, and hosts and ports go back", "[nat64]") {
   Box b(std::string(kBase) + "\nudp: 30\nicmp: 10\ntcp_transitory: 100\ntcp_established: 1000");
   b.from6({ip6(kHost, wkp("192.0.2.1"), kUdp, udp_l4(5000, 53)), ip6(kHost, wkp("192.0.2.1"), kIcmp6, echo_l4(128, 9)),
            ip6(kHost, wkp("192.0.2.1"), kTcp, tcp_l4(6000, 80, kSyn)),
@@ -1014,7 +1014,7 @@ std::string nat64_graph(const std::string& lcores, const RingPort& p6, const Rin
 
 }  // namespace
 
-TEST_CASE("Nat64 sessions survive a reload that keeps the element; a new prefix resets them", "[nat64][reload]") {
+TEST_CASE("Nat64 sessions survive a reload that keeps the element, and a new prefix resets them", "[nat64][reload]") {
   test::eal();
   static int serial = 0;
   const std::string tag = std::to_string(serial++);
