@@ -209,7 +209,10 @@ void Nat44::initialize(InitContext& ctx) {
 }
 
 void Nat44::cleanup() {
-  if (table_) table_->release_cache(cache_);
+  if (table_) {
+    table_->finish(cache_);  // empty after every batch; kept safe all the same
+    table_->release_cache(cache_);
+  }
   table_.reset();
 }
 

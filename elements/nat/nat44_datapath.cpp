@@ -20,6 +20,7 @@ namespace weft::nat {
 namespace {
 
 constexpr unsigned kChunk = RTE_HASH_LOOKUP_BULK_MAX;
+constexpr unsigned kMissAhead1 = 6, kMissAhead2 = 3;  // prefetch distances, in packets without a session
 
 constexpr uint8_t kIcmpEchoReply = 0, kIcmpUnreachable = 3, kIcmpSourceQuench = 4, kIcmpEcho = 8,
                   kIcmpTimeExceeded = 11, kIcmpParamProblem = 12;
@@ -422,10 +423,37 @@ void Nat44::push(uint16_t input, Batch& b) {
         rte_prefetch0(&table_->session(data_index(data[j])));
         table_->prefetch_deadline(data_index(data[j]));
       }
+    // Packets without a session open one under their stripe's lock: start
+    // loading what that will touch a few misses ahead (stage 1 the stripe,
+    // stage 2 the map slots it leads to), so the misses overlap.
+    uint8_t miss_at[kChunk];
+    unsigned nm = 0;
+    if (from_inside)
+      for (unsigned j = 0; j < k; j++)
+        if (!(hits & (1ULL << j))) miss_at[nm++] = static_cast<uint8_t>(j);
+    auto stage1 = [&](unsigned q) {
+      if (q < nm) table_->prefetch_stripe(ps[miss_at[q]].key.src_ip);
+    };
+    auto stage2 = [&](unsigned q) {
+      if (q < nm) {
+        const FlowKey& f = ps[miss_at[q]].key;
+        table_->prefetch_maps(f.src_ip, f.src_port, f.proto);
+      }
+    };
+    for (unsigned q = 0; q < kMissAhead1; q++) stage1(q);
+    for (unsigned q = 0; q < kMissAhead2; q++) stage2(q);
+    unsigned q = 0;
     for (unsigned j = 0; j < k; j++) {
-      if (hits & (1ULL << j)) forward(pk[j], ps[j], from_inside, data[j], now);
-      else miss(pk[j], ps[j], from_inside, now);
+      if (hits & (1ULL << j)) {
+        forward(pk[j], ps[j], from_inside, data[j], now);
+        continue;
+      }
+      stage2(q + kMissAhead2);
+      stage1(q + kMissAhead1);
+      q++;
+      miss(pk[j], ps[j], from_inside, now);
     }
+    table_->finish(cache_);  // the new sessions' keys from outside
   }
   b.clear();
 }

@@ -440,6 +440,7 @@ void Nat64::push(uint16_t input, Batch& b) {
         }
       }
     }
+    if (from6) table_->finish(cache_);  // the new sessions' keys from IPv4
   }
   b.clear();
 }

@@ -268,7 +268,7 @@ bool SessionTable::acquire_mapping(WorkerCache& wc, Stripe& st, uint8_t pclass, 
   mp.pool_index = static_cast<uint16_t>(a);
   st.inside.put(key, m);
   const uint64_t ekey = endpoint_key(mp.ext_ip, mp.ext_port, pclass);
-  ExtStripe& es = ext_stripes_[ext_stripe_of(ekey)];
+  ExtStripe& es = ext_stripes_[ext_stripe_of(mp.ext_ip, mp.ext_port, pclass)];
   rte_spinlock_lock(&es.lock);
   es.external.put(ekey, (uint64_t{in_ip} << 16) | in_port);
   rte_spinlock_unlock(&es.lock);
@@ -282,7 +282,7 @@ void SessionTable::release_mapping(unsigned worker, uint32_t m) {
   if (--mp.refs) return;
   stripes_[stripe(mp.in_ip)].inside.erase(endpoint_key(mp.in_ip, mp.in_port, mp.pclass));
   const uint64_t ekey = endpoint_key(mp.ext_ip, mp.ext_port, mp.pclass);
-  ExtStripe& es = ext_stripes_[ext_stripe_of(ekey)];
+  ExtStripe& es = ext_stripes_[ext_stripe_of(mp.ext_ip, mp.ext_port, mp.pclass)];
   rte_spinlock_lock(&es.lock);
   es.external.erase(ekey);
   rte_spinlock_unlock(&es.lock);
@@ -294,7 +294,7 @@ void SessionTable::release_mapping(unsigned worker, uint32_t m) {
 bool SessionTable::resolve_external(uint8_t proto, uint32_t ext_ip, uint16_t ext_port, uint32_t& in_ip,
                                     uint16_t& in_port) {
   const uint64_t ekey = endpoint_key(ext_ip, ext_port, pclass_of(proto));
-  ExtStripe& es = ext_stripes_[ext_stripe_of(ekey)];
+  ExtStripe& es = ext_stripes_[ext_stripe_of(ext_ip, ext_port, pclass_of(proto))];
   rte_spinlock_lock(&es.lock);
   uint64_t* v = es.external.find(ekey);
   bool found = v != nullptr;
@@ -311,7 +311,40 @@ Created SessionTable::create(WorkerCache& wc, const NewSession& n, uint32_t now,
   lock_pair(sa, sb);
   Created r = create_locked(wc, n, now, idx, kNoHost, nullptr, 0);
   unlock_pair(sa, sb);
+  if (wc.pending.size() >= kPendingMax) finish(wc);
   return r;
+}
+
+void SessionTable::finish(WorkerCache& wc) {
+  const unsigned n = static_cast<unsigned>(wc.pending.size());
+  if (n == 0) return;
+  const void* keys[kPendingMax];
+  hash_sig_t sigs[kPendingMax];
+  void* data[kPendingMax];
+  for (unsigned i = 0; i < n; i++) {
+    keys[i] = &wc.pending[i].key;
+    sigs[i] = wc.pending[i].sig;
+  }
+  // Not there (the keys are new): this only brings their buckets in, all at once.
+  uint64_t hits = 0;
+  rte_hash_lookup_with_hash_bulk_data(hash_, keys, sigs, n, &hits, data);
+  for (unsigned i = 0; i < n; i++) {
+    const PendingKey& p = wc.pending[i];
+    if (rte_hash_add_key_with_hash_data(hash_, &p.key, p.sig, key_data(p.idx, true)) < 0) {
+      // No room for it in the cuckoo table: the session cannot be found from
+      // outside, so it goes. (Its slot cannot have been reused: this worker
+      // has not passed a quiescent state since creating it.)
+      stats_[wc.worker].allocation_failures.inc();
+      end_if_due(wc, p.idx, 0, true);
+      continue;
+    }
+    // Ended meanwhile (clear() on another worker) before its key was in?
+    if (deadlines_[p.idx].load(std::memory_order_relaxed) == 0) {
+      int32_t pos = rte_hash_del_key_with_hash(hash_, &p.key, p.sig);
+      if (!rcu_ && pos >= 0) rte_hash_free_key_with_position(hash_, pos);
+    }
+  }
+  wc.pending.clear();
 }
 
 Created SessionTable::create6(WorkerCache& wc, const HostKey& host, NewSession& n, uint32_t now, uint32_t& idx) {
@@ -337,6 +370,7 @@ Created SessionTable::create6(WorkerCache& wc, const HostKey& host, NewSession& 
     r = create_locked(wc, n, now, idx, id, &host, hh);
   }
   rte_spinlock_unlock(&stripes_[sa].lock);
+  if (wc.pending.size() >= kPendingMax) finish(wc);
   return r;
 }
 
@@ -442,7 +476,11 @@ Created SessionTable::create_locked(WorkerCache& wc, const NewSession& n, uint32
     wc.sessions.push_back(i);
     return Created::kTableFull;
   }
-  if (rte_hash_add_key_data(hash_, &k2, key_data(i, true)) < 0) {
+  if (!hairpin) {
+    wc.pending.push_back({k2, rte_hash_hash(hash_, &k2), i});
+  } else if (rte_hash_add_key_data(hash_, &k2, key_data(i, true)) < 0) {
+    // A hairpinned session's second key is an inside flow that must not
+    // clash with another session's: added now, under the lock that checked it.
     deadlines_[i].store(0, std::memory_order_relaxed);
     int32_t pos = rte_hash_del_key_with_hash(hash_, &k1, h1);  // with RCU its reclamation frees slot i
     if (!rcu_) {

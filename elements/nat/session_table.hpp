@@ -32,6 +32,8 @@
 // just looked up never sees it given to another address.
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <rte_hash.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
@@ -135,11 +137,20 @@ struct TableTotals {
   uint64_t hosts_created = 0, hosts_ended = 0;
 };
 
+// A session's second key, added later (SessionTable::finish).
+struct PendingKey {
+  FlowKey key;
+  hash_sig_t sig;
+  uint32_t idx;
+};
+
 // What a worker keeps for itself: a cache of free session and mapping
-// indices, so it touches the shared free rings once per 32 sessions.
+// indices, so it touches the shared free rings once per 32 sessions, and the
+// second keys of the sessions it created in the current batch.
 struct WorkerCache {
   unsigned worker = 0;
   std::vector<uint32_t> sessions, mappings, hosts;
+  std::vector<PendingKey> pending;
   uint64_t expiry_token = 0;
   bool expiry_pending = false;
 };
@@ -196,9 +207,27 @@ class SessionTable {
   void advance(uint32_t seconds) { offset_.fetch_add(seconds, std::memory_order_relaxed); }
 
   // --- slow path ---------------------------------------------------------
+  // Prefetches for a packet about to open a session from inside endpoint
+  // (in_ip, in_port): stage 1 the lock stripe, stage 2 (a little later, once
+  // the stripe has arrived) the slots its source count and mapping lookups
+  // will probe. Callable without any lock.
+  void prefetch_stripe(uint32_t in_ip) const { __builtin_prefetch(&stripes_[stripe(in_ip)], 1); }
+  void prefetch_maps(uint32_t in_ip, uint16_t in_port, uint8_t proto) const {
+    const Stripe& st = stripes_[stripe(in_ip)];
+    st.sources.prefetch(source_key(in_ip));
+    st.inside.prefetch(endpoint_key(in_ip, in_port, proto == IPPROTO_TCP ? 0 : proto == IPPROTO_UDP ? 1 : 2));
+  }
   // Creates the session `n` describes (or finds the one another worker just
-  // created: kExists). `idx` receives its index.
+  // created: kExists). `idx` receives its index. The session is found from
+  // inside at once; its second key (the flow as it arrives from outside) is
+  // added by finish(), which the caller runs after the batch (create() runs
+  // it too when 64 are pending): the keys of a batch's new sessions are
+  // looked up together first, which loads their hash buckets in parallel
+  // instead of one cache miss after another. No reply can arrive before the
+  // packet that opened the session has left, after the batch.
   Created create(WorkerCache& wc, const NewSession& n, uint32_t now, uint32_t& idx);
+  // Adds the pending second keys of this worker's new sessions.
+  void finish(WorkerCache& wc);
   // The same for an IPv6 host (max_hosts > 0): finds or makes the host's id
   // and stores it in n.in_ip, then creates the session as create() does.
   Created create6(WorkerCache& wc, const HostKey& host, NewSession& n, uint32_t now, uint32_t& idx);
@@ -231,6 +260,7 @@ class SessionTable {
   uint32_t source_sessions(uint32_t in_ip);
 
   static constexpr unsigned kExpiryChunk = 128;
+  static constexpr unsigned kPendingMax = RTE_HASH_LOOKUP_BULK_MAX;
   static constexpr unsigned kStripes = 4096;
 
  private:
@@ -246,6 +276,7 @@ class SessionTable {
     FlatMap inside;   // (in_ip, in_port, pclass) → mapping index
     FlatMap sources;  // in_ip → sessions
   };
+  static_assert(sizeof(Stripe) == 64, "a stripe's lock and maps share one cache line");
   struct alignas(64) ExtStripe {
     rte_spinlock_t lock;
     FlatMap external;  // (ext_ip, ext_port, pclass) → (in_ip << 16 | in_port)
@@ -259,7 +290,14 @@ class SessionTable {
   static unsigned host_stripe_of(hash_sig_t h) { return (h * 2654435761u) >> 20; }
   // The lock stripe of an inside address (IPv4) or host id (IPv6).
   unsigned stripe(uint32_t in_ip) const { return host_stripes_ ? host_stripes_[in_ip] : stripe_of(in_ip); }
-  static unsigned ext_stripe_of(uint64_t key) { return static_cast<unsigned>((key * 0x9E3779B97F4A7C15ULL) >> 52); }
+  // The stripe of an external endpoint: ports are handed out in order, so
+  // 256 consecutive ports of an address share a stripe, and a worker making
+  // sessions keeps using one lock and map (warm in its cache) rather than a
+  // random one per session.
+  static unsigned ext_stripe_of(uint32_t ext_ip, uint16_t ext_port, int pclass) {
+    const uint64_t block = (uint64_t{ext_ip} << 10) | (uint64_t{ntohs(ext_port)} >> 8 << 2) | static_cast<uint64_t>(pclass);
+    return static_cast<unsigned>((block * 0x9E3779B97F4A7C15ULL) >> 52);
+  }
   void lock_pair(unsigned a, unsigned b);
   void unlock_pair(unsigned a, unsigned b);
 
