@@ -19,6 +19,7 @@ namespace weft::nat {
 namespace {
 
 constexpr unsigned kChunk = RTE_HASH_LOOKUP_BULK_MAX;
+constexpr unsigned kAhead = 6, kAhead2 = 3;  // prefetch distances, in packets
 constexpr unsigned kMaxExtensionHeaders = 8;
 constexpr uint8_t kNextHopByHop = 0, kNextRouting = 43, kNextFragment = 44, kNextDestOpts = 60;
 constexpr uint8_t kIcmp6EchoRequest = 128, kIcmp6EchoReply = 129;
@@ -372,9 +373,9 @@ void Nat64::push(uint16_t input, Batch& b) {
   rte_mbuf* pk[kChunk];
   const void* keys[kChunk];
   void* data[kChunk];
-  uint8_t slot[kChunk];  // per packet: kHit, kMiss, kError
+  uint8_t slot[kChunk];  // per packet: kHit, kMiss (from IPv6: a known host), kNewHost, kError
   uint32_t sidx[kChunk];
-  enum : uint8_t { kHit, kMiss, kError };
+  enum : uint8_t { kHit, kMiss, kNewHost, kError };
   for (uint16_t base = 0; base < b.count; base = static_cast<uint16_t>(base + kChunk)) {
     const unsigned n = std::min<unsigned>(kChunk, b.count - base);
     unsigned k = 0;
@@ -386,7 +387,7 @@ void Nat64::push(uint16_t input, Batch& b) {
         continue;
       }
       pk[k] = m;
-      slot[k] = ps[k].icmp_error ? kError : kMiss;
+      slot[k] = ps[k].icmp_error ? kError : from6 ? kNewHost : kMiss;
       k++;
     }
     if (k == 0) continue;
@@ -407,6 +408,7 @@ void Nat64::push(uint16_t input, Batch& b) {
         if (hits & (1ULL << i)) {
           Parsed& p = ps[at[i]];
           p.key.src_ip = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(data[i]));
+          slot[at[i]] = kMiss;  // until its session is found
           at[q2] = at[i];
           keys[q2++] = &p.key;
         }
@@ -424,13 +426,29 @@ void Nat64::push(uint16_t input, Batch& b) {
           table_->prefetch_deadline(idx);
         }
     }
+    // A few packets ahead, start loading what comes after the session: from
+    // IPv4 its host's address, from IPv6 (a new session of a known host) the
+    // lock stripe and map slots the slow path will use.
+    auto ahead = [&](unsigned j) {
+      if (j >= k) return;
+      if (slot[j] == kHit && !from6) table_->prefetch_host(table_->session(sidx[j]).in_ip);
+      else if (slot[j] == kMiss && from6) table_->prefetch_stripe(ps[j].key.src_ip);
+    };
+    auto ahead2 = [&](unsigned j) {
+      if (j < k && slot[j] == kMiss && from6) table_->prefetch_maps(ps[j].key.src_ip, ps[j].key.src_port, ps[j].key.proto);
+    };
+    for (unsigned j = 0; j < kAhead; j++) ahead(j);
+    for (unsigned j = 0; j < kAhead2; j++) ahead2(j);
     for (unsigned j = 0; j < k; j++) {
+      ahead(j + kAhead);
+      ahead2(j + kAhead2);
       switch (slot[j]) {
         case kHit:
           if (from6) forward6(pk[j], ps[j], sidx[j], now);
           else forward4(pk[j], ps[j], sidx[j], now);
           break;
         case kMiss:
+        case kNewHost:
           if (from6) miss6(pk[j], ps[j], now);
           else drop(pk[j], k64NoSession);
           break;

@@ -200,6 +200,7 @@ class SessionTable {
   // IPv6 hosts: the host table (key HostKey, data the id) and an id's address.
   const rte_hash* hosts() const { return hosts_; }
   const uint8_t* host_address(uint32_t id) const { return host_addrs_[id].a; }
+  void prefetch_host(uint32_t id) const { __builtin_prefetch(&host_addrs_[id]); }
   void prefetch_deadline(uint32_t i) const { __builtin_prefetch(&deadlines_[i], 1); }
   // Seconds since the table was made (plus advance()), starting at 1.
   uint32_t now() const;
