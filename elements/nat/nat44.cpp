@@ -1,12 +1,15 @@
 // Nat44: class description, configuration, lifecycle and handlers. The
 // per-packet code is in nat44_datapath.cpp.
 #include "nat44.hpp"
+#include "nat_params.hpp"
+#include "tcp_state.hpp"
 
 #include <arpa/inet.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <set>
+#include <tuple>
 #include <sstream>
 
 namespace weft::nat {
@@ -89,34 +92,6 @@ const ElementClass& Nat44::klass() {
 
 namespace {
 
-uint32_t parse_ipv4(const std::string& s, Mark mark, const char* what) {
-  in_addr a{};
-  if (inet_pton(AF_INET, s.c_str(), &a) != 1)
-    throw ConfigError(mark, std::string(what) + ": '" + s + "' is not an IPv4 address");
-  return ntohl(a.s_addr);
-}
-
-// "A.B.C.D" or "A.B.C.D/LEN" → (host-order address, prefix length).
-std::pair<uint32_t, unsigned> parse_prefix(const YAML::Node& n, const char* what) {
-  if (!n.IsScalar()) throw ConfigError(mark_of(n), std::string(what) + ": expected an IPv4 address or prefix");
-  const std::string s = n.Scalar();
-  auto slash = s.find('/');
-  uint32_t addr = parse_ipv4(s.substr(0, slash), mark_of(n), what);
-  unsigned len = 32;
-  if (slash != std::string::npos) {
-    try {
-      size_t pos = 0;
-      int v = std::stoi(s.substr(slash + 1), &pos);
-      if (pos != s.size() - slash - 1 || v < 0 || v > 32) throw std::invalid_argument(s);
-      len = static_cast<unsigned>(v);
-    } catch (const std::exception&) {
-      throw ConfigError(mark_of(n), std::string(what) + ": bad prefix length in '" + s + "'");
-    }
-  }
-  uint32_t mask = len ? ~0u << (32 - len) : 0;
-  return {addr & mask, len};
-}
-
 // "A.B.C.D:PORT" → host-order address and port.
 std::pair<uint32_t, uint16_t> parse_endpoint(const YAML::Node& n, const char* what) {
   const std::string s = n.IsScalar() ? n.Scalar() : "";
@@ -136,13 +111,6 @@ std::pair<uint32_t, uint16_t> parse_endpoint(const YAML::Node& n, const char* wh
   return {ip, static_cast<uint16_t>(port)};
 }
 
-std::string ip_text(uint32_t net) {
-  char buf[INET_ADDRSTRLEN];
-  in_addr a{net};
-  inet_ntop(AF_INET, &a, buf, sizeof buf);
-  return buf;
-}
-
 uint64_t fwd_key(uint8_t proto, uint32_t ip_net, uint16_t port_net) {
   return (uint64_t{proto} << 48) | (uint64_t{ip_net} << 16) | port_net;
 }
@@ -154,48 +122,14 @@ void Nat44::configure(ConfigContext& ctx) {
   workers_ = ctx.worker_count() ? ctx.worker_count() : 1;
 
   // pool
-  std::set<uint32_t> pool;
-  for (const auto& n : p.node("pool")) {
-    auto [addr, len] = parse_prefix(n, "pool");
-    uint64_t count = uint64_t{1} << (32 - len);
-    if (pool.size() + count > 1024)
-      throw ConfigError(mark_of(n), "pool: at most 1024 addresses (ports are tracked per address)");
-    for (uint64_t i = 0; i < count; i++)
-      if (!pool.insert(addr + static_cast<uint32_t>(i)).second)
-        throw ConfigError(mark_of(n), "pool: address " + ip_text(htonl(addr + static_cast<uint32_t>(i))) +
-                                          " is listed twice");
-  }
-  if (pool.empty()) throw ConfigError(p.mark("pool"), "pool: at least one address is needed");
-  pool_.assign(pool.begin(), pool.end());
-
-  // port_range
-  {
-    const std::string s = p.get<std::string>("port_range");
-    auto dash = s.find('-');
-    unsigned long lo = 0, hi = 0;
-    bool ok = dash != std::string::npos;
-    try {
-      size_t p1 = 0, p2 = 0;
-      if (ok) {
-        lo = std::stoul(s.substr(0, dash), &p1);
-        hi = std::stoul(s.substr(dash + 1), &p2);
-        ok = p1 == dash && p2 == s.size() - dash - 1;
-      }
-    } catch (const std::exception&) {
-      ok = false;
-    }
-    if (!ok || lo < 1 || hi > 65535 || lo > hi)
-      throw ConfigError(p.mark("port_range"), "port_range: expected LO-HI within 1-65535, such as 1024-65535");
-    if (hi - lo + 1 < workers_)
-      throw ConfigError(p.mark("port_range"), "port_range: fewer ports than workers (each worker needs a slice)");
-    port_lo_ = static_cast<uint16_t>(lo);
-    port_hi_ = static_cast<uint16_t>(hi);
-  }
+  pool_ = parse_pool(p);
+  const std::set<uint32_t> pool(pool_.begin(), pool_.end());
+  std::tie(port_lo_, port_hi_) = parse_port_range(p, workers_);
 
   // inside
   inside_.clear();
   for (const auto& n : p.node("inside")) {
-    auto [addr, len] = parse_prefix(n, "inside");
+    auto [addr, len] = parse_ipv4_prefix(n, "inside");
     inside_.push_back({addr, len ? ~0u << (32 - len) : 0});
   }
 
@@ -232,8 +166,8 @@ void Nat44::configure(ConfigContext& ctx) {
       if (pool.count(eip)) reserved_.push_back({eip, eport, proto == IPPROTO_TCP ? 0 : 1});
     } else {
       if (n["proto"]) throw ConfigError(mark_of(n["proto"]), "static: a 1:1 mapping (no ports) takes no `proto`");
-      auto [eip, elen] = parse_prefix(ext, "static external");
-      auto [iip, ilen] = parse_prefix(in, "static internal");
+      auto [eip, elen] = parse_ipv4_prefix(ext, "static external");
+      auto [iip, ilen] = parse_ipv4_prefix(in, "static internal");
       if (elen != 32 || ilen != 32)
         throw ConfigError(mark_of(elen != 32 ? ext : in), "static: a 1:1 mapping maps one address to one address");
       if (pool.count(eip))
@@ -245,16 +179,10 @@ void Nat44::configure(ConfigContext& ctx) {
     }
   }
 
-  auto seconds = [&](const char* name) {
-    uint64_t v = p.get<uint64_t>(name);
-    if (v < 1 || v > 86400 * 7)
-      throw ConfigError(p.mark(name), std::string(name) + ": a timeout is 1 to 604800 seconds");
-    return static_cast<uint32_t>(v);
-  };
-  t_established_ = seconds("tcp_established");
-  t_transitory_ = seconds("tcp_transitory");
-  t_udp_ = seconds("udp");
-  t_icmp_ = seconds("icmp");
+  t_established_ = parse_timeout(p, "tcp_established");
+  t_transitory_ = parse_timeout(p, "tcp_transitory");
+  t_udp_ = parse_timeout(p, "udp");
+  t_icmp_ = parse_timeout(p, "icmp");
   uint64_t ms = p.get<uint64_t>("max_sessions");
   if (ms < 64 || ms > (1u << 28)) throw ConfigError(p.mark("max_sessions"), "max_sessions: 64 to 268435456");
   max_sessions_ = static_cast<uint32_t>(ms);
@@ -281,7 +209,10 @@ void Nat44::initialize(InitContext& ctx) {
 }
 
 void Nat44::cleanup() {
-  if (table_) table_->release_cache(cache_);
+  if (table_) {
+    table_->finish(cache_);  // empty after every batch; kept safe all the same
+    table_->release_cache(cache_);
+  }
   table_.reset();
 }
 
@@ -333,14 +264,13 @@ std::string Nat44::list_sessions() const {
       continue;
     std::string state = "active";
     if (s.proto == IPPROTO_TCP) {
-      uint8_t t = __atomic_load_n(&table_->session(i).tcp, __ATOMIC_RELAXED);
-      state = (t & 64) ? "reset" : ((t & 16) && (t & 32)) ? "closing" : (t & 128) ? "established" : "opening";
+      state = tcp_state_name(__atomic_load_n(&table_->session(i).tcp, __ATOMIC_RELAXED));
     }
-    out << names[s.pclass] << ' ' << ip_text(s.in_ip) << ':' << ntohs(s.in_port) << " -> " << ip_text(s.ext_ip)
-        << ':' << ntohs(s.ext_port) << " <-> " << ip_text(s.rem_ip) << ':' << ntohs(s.rem_port);
+    out << names[s.pclass] << ' ' << ipv4_text(s.in_ip) << ':' << ntohs(s.in_port) << " -> " << ipv4_text(s.ext_ip)
+        << ':' << ntohs(s.ext_port) << " <-> " << ipv4_text(s.rem_ip) << ':' << ntohs(s.rem_port);
     if (s.kind == kHairpin) {
       const HairpinPeer& p = table_->peer(i);
-      out << " (hairpin to " << ip_text(p.ip) << ':' << ntohs(p.port) << ')';
+      out << " (hairpin to " << ipv4_text(p.ip) << ':' << ntohs(p.port) << ')';
     } else if (s.kind == kOutsideInitiated) {
       out << " (static, opened from outside)";
     }
@@ -375,7 +305,7 @@ void Nat44::add_handlers(HandlerSet& h) {
     std::ostringstream out;
     const PortPool& pp = table_->pool();
     for (size_t a = 0; a < pp.size(); a++)
-      out << ip_text(htonl(pp.address(a))) << " tcp " << pp.free_ports(a, 0) << " udp " << pp.free_ports(a, 1)
+      out << ipv4_text(htonl(pp.address(a))) << " tcp " << pp.free_ports(a, 0) << " udp " << pp.free_ports(a, 1)
           << " icmp " << pp.free_ports(a, 2) << '\n';
     return out.str();
   });

@@ -13,45 +13,19 @@
 #include "checksum.hpp"
 #include "header_window.hpp"
 #include "nat44.hpp"
+#include "tcp_state.hpp"
 
 namespace weft::nat {
 
 namespace {
 
 constexpr unsigned kChunk = RTE_HASH_LOOKUP_BULK_MAX;
+constexpr unsigned kMissAhead1 = 6, kMissAhead2 = 3;  // prefetch distances, in packets without a session
 
 constexpr uint8_t kIcmpEchoReply = 0, kIcmpUnreachable = 3, kIcmpSourceQuench = 4, kIcmpEcho = 8,
                   kIcmpTimeExceeded = 11, kIcmpParamProblem = 12;
-constexpr uint8_t kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04, kTcpAck = 0x10;
-
-// Session::tcp bits: what each side (relative to the session's inside host)
-// has sent.
-constexpr uint8_t kSynIn = 1, kSynOut = 2, kAckIn = 4, kAckOut = 8, kFinIn = 16, kFinOut = 32, kRst = 64,
-                  kEstablished = 128;
-
 // Bytes of the L4 header the rewrite touches (ports/identifier and checksum).
 uint32_t l4_rewrite_len(uint8_t proto) { return proto == IPPROTO_TCP ? 18 : 8; }
-
-void update_tcp(Session& s, bool from_in_host, uint8_t flags) {
-  uint8_t old = __atomic_load_n(&s.tcp, __ATOMIC_RELAXED);
-  while (true) {
-    uint8_t n = old;
-    if (flags & kTcpRst) n |= kRst;
-    if (flags & kTcpSyn) {
-      // A fresh SYN on a closed or closing session reopens it (port reuse).
-      if ((old & (kFinIn | kFinOut | kRst)) && !(flags & kTcpAck)) n = 0;
-      n |= from_in_host ? kSynIn : kSynOut;
-    } else if (flags & kTcpAck) {
-      n |= from_in_host ? kAckIn : kAckOut;
-      bool handshake = (n & kSynIn) && (n & kSynOut);
-      bool picked_up = !(n & (kSynIn | kSynOut)) && (n & kAckIn) && (n & kAckOut);  // mid-stream, both ways
-      if (handshake || picked_up) n |= kEstablished;
-    }
-    if (flags & kTcpFin) n |= from_in_host ? kFinIn : kFinOut;
-    if (n == old) return;
-    if (__atomic_compare_exchange_n(&s.tcp, &old, n, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) return;
-  }
-}
 
 }  // namespace
 
@@ -306,6 +280,7 @@ void Nat44::miss(rte_mbuf* m, const Parsed& p, bool from_inside, uint32_t now) {
       drop(m, kDropPoolExhausted);
       return;
     case Created::kNoMapping:
+    case Created::kHostsFull:  // IPv6 hosts only
       break;
   }
   drop(m, kDropNoMapping);
@@ -448,10 +423,37 @@ void Nat44::push(uint16_t input, Batch& b) {
         rte_prefetch0(&table_->session(data_index(data[j])));
         table_->prefetch_deadline(data_index(data[j]));
       }
+    // Packets without a session open one under their stripe's lock: start
+    // loading what that will touch a few misses ahead (stage 1 the stripe,
+    // stage 2 the map slots it leads to), so the misses overlap.
+    uint8_t miss_at[kChunk];
+    unsigned nm = 0;
+    if (from_inside)
+      for (unsigned j = 0; j < k; j++)
+        if (!(hits & (1ULL << j))) miss_at[nm++] = static_cast<uint8_t>(j);
+    auto stage1 = [&](unsigned q) {
+      if (q < nm) table_->prefetch_stripe(ps[miss_at[q]].key.src_ip);
+    };
+    auto stage2 = [&](unsigned q) {
+      if (q < nm) {
+        const FlowKey& f = ps[miss_at[q]].key;
+        table_->prefetch_maps(f.src_ip, f.src_port, f.proto);
+      }
+    };
+    for (unsigned q = 0; q < kMissAhead1; q++) stage1(q);
+    for (unsigned q = 0; q < kMissAhead2; q++) stage2(q);
+    unsigned q = 0;
     for (unsigned j = 0; j < k; j++) {
-      if (hits & (1ULL << j)) forward(pk[j], ps[j], from_inside, data[j], now);
-      else miss(pk[j], ps[j], from_inside, now);
+      if (hits & (1ULL << j)) {
+        forward(pk[j], ps[j], from_inside, data[j], now);
+        continue;
+      }
+      stage2(q + kMissAhead2);
+      stage1(q + kMissAhead1);
+      q++;
+      miss(pk[j], ps[j], from_inside, now);
     }
+    table_->finish(cache_);  // the new sessions' keys from outside
   }
   b.clear();
 }

@@ -1,9 +1,11 @@
 // The "nat" element family: address and port translation.
 #include "nat44.hpp"
+#include "nat64.hpp"
 #include "nat66.hpp"
 #include "weft/plugin.hpp"
 
-WEFT_PLUGIN("nat", WEFT_VERSION_STRING, "NAT: stateful NAT44 NAPT, NPTv6 (Nat66)", "Nat44 Nat66");
+WEFT_PLUGIN("nat", WEFT_VERSION_STRING, "NAT: stateful NAT44 NAPT, stateful NAT64, NPTv6 (Nat66)", "Nat44 Nat64 Nat66");
 
 WEFT_EXPORT_CLASS(Nat44, weft::nat::Nat44::klass())
+WEFT_EXPORT_CLASS(Nat64, weft::nat::Nat64::klass())
 WEFT_EXPORT_CLASS(Nat66, weft::nat::Nat66::klass())

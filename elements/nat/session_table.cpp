@@ -47,6 +47,7 @@ std::string SessionTable::compat(const Config& c) {
   for (uint32_t a : c.pool) s += std::to_string(a) + ",";
   s += " reserved=";
   for (const auto& r : c.reserved) s += std::to_string(r.ip) + ":" + std::to_string(r.port) + "/" + std::to_string(r.pclass) + ",";
+  if (c.max_hosts) s += " hosts=" + std::to_string(c.max_hosts);
   return s;
 }
 
@@ -62,8 +63,9 @@ SessionTable::SessionTable(const Config& c, rte_rcu_qsbr* rcu)
   const uint32_t n = max_sessions_;
   auto fail = [&](const std::string& what) {
     std::string msg = "session table for " + std::to_string(n) + " sessions: cannot allocate " + what +
-                      " (out of DPDK memory?); about " + std::to_string((uint64_t{n} * 200) >> 20) +
-                      " MiB of DPDK memory are needed: raise eal.memory_mb or lower max_sessions";
+                      " (out of DPDK memory?); about " + std::to_string((uint64_t{n} * 200 + uint64_t{c.max_hosts} * 100) >> 20) +
+                      " MiB of DPDK memory are needed: raise eal.memory_mb or lower max_sessions" +
+                      (c.max_hosts ? " (and max_hosts)" : "");
     release_dpdk();
     throw InitError(msg);
   };
@@ -103,6 +105,37 @@ SessionTable::SessionTable(const Config& c, rte_rcu_qsbr* rcu)
   free_sessions_ = index_ring(name + "s", n, c.socket);
   free_mappings_ = index_ring(name + "m", n, c.socket);
   if (!free_sessions_ || !free_mappings_) fail("the free-index rings");
+  if (c.max_hosts) {
+    max_hosts_ = c.max_hosts;
+    const std::string hname = name + "h";
+    rte_hash_parameters hh{};
+    hh.name = hname.c_str();
+    hh.entries = max_hosts_ + 64;  // slack, as for the sessions
+    hh.key_len = sizeof(HostKey);
+    hh.hash_func = rte_hash_crc;
+    hh.hash_func_init_val = 0;
+    hh.socket_id = c.socket;
+    hh.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD;
+    hosts_ = rte_hash_create(&hh);
+    if (!hosts_) fail("the IPv6 host rte_hash");
+    if (rcu_) {
+      rte_hash_rcu_config rc{};
+      rc.v = rcu_;
+      rc.mode = RTE_HASH_QSBR_MODE_DQ;
+      rc.dq_size = 8 * kExpiryChunk * workers_ + 1024;  // hosts end with sessions: the same bound
+      rc.trigger_reclaim_limit = 0;
+      rc.max_reclaim_size = 2 * kExpiryChunk + 8;
+      rc.free_key_data_func = &SessionTable::free_host;
+      rc.key_data_ptr = this;
+      if (rte_hash_rcu_qsbr_add(hosts_, &rc) != 0) fail("the RCU defer queue of the IPv6 hosts");
+    }
+    host_addrs_ = static_cast<HostKey*>(rte_zmalloc_socket("nat_hosts", sizeof(HostKey) * max_hosts_, 64, c.socket));
+    host_stripes_ =
+        static_cast<uint16_t*>(rte_zmalloc_socket("nat_host_stripes", sizeof(uint16_t) * max_hosts_, 64, c.socket));
+    if (!host_addrs_ || !host_stripes_) fail("the IPv6 host arrays");
+    free_hosts_ = index_ring(name + "i", max_hosts_, c.socket);
+    if (!free_hosts_) fail("the free host-id ring");
+  }
   dpdk_bytes_ = dpdk_allocated(c.socket) - before;
 
   stripes_ = std::make_unique<Stripe[]>(kStripes);
@@ -128,6 +161,14 @@ void SessionTable::release_dpdk() {
   if (rcu_ && hash_) rte_rcu_qsbr_synchronize(rcu_, RTE_QSBR_THRID_INVALID);
   rte_hash_free(hash_);  // runs free_slot for what its defer queue held: the rings must still exist
   hash_ = nullptr;
+  rte_hash_free(hosts_);
+  hosts_ = nullptr;
+  rte_ring_free(free_hosts_);
+  free_hosts_ = nullptr;
+  rte_free(host_addrs_);
+  rte_free(host_stripes_);
+  host_addrs_ = nullptr;
+  host_stripes_ = nullptr;
   rte_ring_free(free_sessions_);
   rte_ring_free(free_mappings_);
   free_sessions_ = free_mappings_ = nullptr;
@@ -146,6 +187,14 @@ void SessionTable::free_slot(void* table, void* data) {
   if (data_second(data) || !t->free_sessions_) return;  // the inside key owns the slot
   uint32_t idx = data_index(data);
   rte_ring_mp_enqueue_elem(t->free_sessions_, &idx, sizeof idx);
+}
+
+void SessionTable::free_host(void* table, void* data) {
+  auto* t = static_cast<SessionTable*>(table);
+  const uintptr_t id = reinterpret_cast<uintptr_t>(data);
+  if (id >= t->max_hosts_ || !t->free_hosts_) return;  // reclaim()'s own key
+  uint32_t i = static_cast<uint32_t>(id);
+  rte_ring_mp_enqueue_elem(t->free_hosts_, &i, sizeof i);
 }
 
 uint32_t SessionTable::now() const {
@@ -179,8 +228,10 @@ bool SessionTable::take_index(WorkerCache&, rte_ring* ring, std::vector<uint32_t
 void SessionTable::release_cache(WorkerCache& wc) {
   for (uint32_t i : wc.sessions) rte_ring_mp_enqueue_elem(free_sessions_, &i, sizeof i);
   for (uint32_t i : wc.mappings) rte_ring_mp_enqueue_elem(free_mappings_, &i, sizeof i);
+  for (uint32_t i : wc.hosts) rte_ring_mp_enqueue_elem(free_hosts_, &i, sizeof i);
   wc.sessions.clear();
   wc.mappings.clear();
+  wc.hosts.clear();
 }
 
 bool SessionTable::acquire_mapping(WorkerCache& wc, Stripe& st, uint8_t pclass, uint32_t in_ip, uint16_t in_port,
@@ -217,7 +268,7 @@ bool SessionTable::acquire_mapping(WorkerCache& wc, Stripe& st, uint8_t pclass, 
   mp.pool_index = static_cast<uint16_t>(a);
   st.inside.put(key, m);
   const uint64_t ekey = endpoint_key(mp.ext_ip, mp.ext_port, pclass);
-  ExtStripe& es = ext_stripes_[ext_stripe_of(ekey)];
+  ExtStripe& es = ext_stripes_[ext_stripe_of(mp.ext_ip, mp.ext_port, pclass)];
   rte_spinlock_lock(&es.lock);
   es.external.put(ekey, (uint64_t{in_ip} << 16) | in_port);
   rte_spinlock_unlock(&es.lock);
@@ -229,9 +280,9 @@ bool SessionTable::acquire_mapping(WorkerCache& wc, Stripe& st, uint8_t pclass, 
 void SessionTable::release_mapping(unsigned worker, uint32_t m) {
   Mapping& mp = mappings_[m];
   if (--mp.refs) return;
-  stripes_[stripe_of(mp.in_ip)].inside.erase(endpoint_key(mp.in_ip, mp.in_port, mp.pclass));
+  stripes_[stripe(mp.in_ip)].inside.erase(endpoint_key(mp.in_ip, mp.in_port, mp.pclass));
   const uint64_t ekey = endpoint_key(mp.ext_ip, mp.ext_port, mp.pclass);
-  ExtStripe& es = ext_stripes_[ext_stripe_of(ekey)];
+  ExtStripe& es = ext_stripes_[ext_stripe_of(mp.ext_ip, mp.ext_port, mp.pclass)];
   rte_spinlock_lock(&es.lock);
   es.external.erase(ekey);
   rte_spinlock_unlock(&es.lock);
@@ -243,7 +294,7 @@ void SessionTable::release_mapping(unsigned worker, uint32_t m) {
 bool SessionTable::resolve_external(uint8_t proto, uint32_t ext_ip, uint16_t ext_port, uint32_t& in_ip,
                                     uint16_t& in_port) {
   const uint64_t ekey = endpoint_key(ext_ip, ext_port, pclass_of(proto));
-  ExtStripe& es = ext_stripes_[ext_stripe_of(ekey)];
+  ExtStripe& es = ext_stripes_[ext_stripe_of(ext_ip, ext_port, pclass_of(proto))];
   rte_spinlock_lock(&es.lock);
   uint64_t* v = es.external.find(ekey);
   bool found = v != nullptr;
@@ -256,28 +307,98 @@ bool SessionTable::resolve_external(uint8_t proto, uint32_t ext_ip, uint16_t ext
 }
 
 Created SessionTable::create(WorkerCache& wc, const NewSession& n, uint32_t now, uint32_t& idx) {
+  const unsigned sa = stripe(n.in_ip), sb = n.kind == kHairpin ? stripe(n.peer_ip) : sa;
+  lock_pair(sa, sb);
+  Created r = create_locked(wc, n, now, idx, kNoHost, nullptr, 0);
+  unlock_pair(sa, sb);
+  if (wc.pending.size() >= kPendingMax) finish(wc);
+  return r;
+}
+
+void SessionTable::finish(WorkerCache& wc) {
+  const unsigned n = static_cast<unsigned>(wc.pending.size());
+  if (n == 0) return;
+  const void* keys[kPendingMax];
+  hash_sig_t sigs[kPendingMax];
+  void* data[kPendingMax];
+  for (unsigned i = 0; i < n; i++) {
+    keys[i] = &wc.pending[i].key;
+    sigs[i] = wc.pending[i].sig;
+  }
+  // Not there (the keys are new): this only brings their buckets in, all at once.
+  uint64_t hits = 0;
+  rte_hash_lookup_with_hash_bulk_data(hash_, keys, sigs, n, &hits, data);
+  for (unsigned i = 0; i < n; i++) {
+    const PendingKey& p = wc.pending[i];
+    if (rte_hash_add_key_with_hash_data(hash_, &p.key, p.sig, key_data(p.idx, true)) < 0) {
+      // No room for it in the cuckoo table: the session cannot be found from
+      // outside, so it goes. (Its slot cannot have been reused: this worker
+      // has not passed a quiescent state since creating it.)
+      stats_[wc.worker].allocation_failures.inc();
+      end_if_due(wc, p.idx, 0, true);
+      continue;
+    }
+    // Ended meanwhile (clear() on another worker) before its key was in?
+    if (deadlines_[p.idx].load(std::memory_order_relaxed) == 0) {
+      int32_t pos = rte_hash_del_key_with_hash(hash_, &p.key, p.sig);
+      if (!rcu_ && pos >= 0) rte_hash_free_key_with_position(hash_, pos);
+    }
+  }
+  wc.pending.clear();
+}
+
+Created SessionTable::create6(WorkerCache& wc, const HostKey& host, NewSession& n, uint32_t now, uint32_t& idx) {
+  const hash_sig_t hh = rte_hash_hash(hosts_, &host);
+  const unsigned sa = host_stripe_of(hh);
+  rte_spinlock_lock(&stripes_[sa].lock);
+  void* d = nullptr;
+  Created r;
+  if (rte_hash_lookup_with_hash_data(hosts_, &host, hh, &d) >= 0) {
+    n.in_ip = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(d));
+    r = create_locked(wc, n, now, idx, kNoHost, nullptr, 0);
+  } else {
+    // A new host: its id is published with its first session's keys, or
+    // goes back to this worker's cache if the session cannot be made.
+    uint32_t id;
+    if (!take_index(wc, free_hosts_, wc.hosts, id)) {
+      rte_spinlock_unlock(&stripes_[sa].lock);
+      return Created::kHostsFull;
+    }
+    host_addrs_[id] = host;
+    host_stripes_[id] = static_cast<uint16_t>(sa);
+    n.in_ip = id;
+    r = create_locked(wc, n, now, idx, id, &host, hh);
+  }
+  rte_spinlock_unlock(&stripes_[sa].lock);
+  if (wc.pending.size() >= kPendingMax) finish(wc);
+  return r;
+}
+
+Created SessionTable::create_locked(WorkerCache& wc, const NewSession& n, uint32_t now, uint32_t& idx,
+                                    uint32_t new_host, const HostKey* host_key, hash_sig_t host_hash) {
   const int pclass = pclass_of(n.proto);
   const bool hairpin = n.kind == kHairpin;
   const FlowKey k1{n.in_ip, n.rem_ip, n.in_port, n.rem_port, n.proto, kKeyFromInside, 0};
-  const unsigned sa = stripe_of(n.in_ip), sb = hairpin ? stripe_of(n.peer_ip) : sa;
-  lock_pair(sa, sb);
-  struct Unlock {
-    SessionTable* t;
-    unsigned a, b;
-    ~Unlock() { t->unlock_pair(a, b); }
-  } unlock{this, sa, sb};
+  const unsigned sa = stripe(n.in_ip), sb = hairpin ? stripe(n.peer_ip) : sa;
+  // Whatever fails before the host is published gives its id back.
+  auto give_back_host = [&] {
+    if (new_host != kNoHost) wc.hosts.push_back(new_host);
+  };
 
   const hash_sig_t h1 = rte_hash_hash(hash_, &k1);
   void* d = nullptr;
-  if (rte_hash_lookup_with_hash_data(hash_, &k1, h1, &d) >= 0) {  // another worker was first
+  if (new_host == kNoHost && rte_hash_lookup_with_hash_data(hash_, &k1, h1, &d) >= 0) {  // another worker was first
     idx = data_index(d);
     return Created::kExists;
   }
   Stripe& st = stripes_[sa];
-  uint64_t* count = st.sources.find(source_key(n.in_ip));
+  uint64_t* count = new_host == kNoHost ? st.sources.find(source_key(n.in_ip)) : nullptr;
   if (count && *count >= max_per_source_) return Created::kSourceLimit;
   uint32_t i;
-  if (!take_index(wc, free_sessions_, wc.sessions, i)) return Created::kTableFull;
+  if (!take_index(wc, free_sessions_, wc.sessions, i)) {
+    give_back_host();
+    return Created::kTableFull;
+  }
 
   Session s{};
   s.in_ip = n.in_ip;
@@ -295,6 +416,7 @@ Created SessionTable::create(WorkerCache& wc, const NewSession& n, uint32_t now,
   } else {
     if (!acquire_mapping(wc, st, static_cast<uint8_t>(pclass), n.in_ip, n.in_port, s.mapping)) {
       wc.sessions.push_back(i);
+      give_back_host();
       stats_[wc.worker].allocation_failures.inc();
       return Created::kPoolExhausted;
     }
@@ -329,28 +451,61 @@ Created SessionTable::create(WorkerCache& wc, const NewSession& n, uint32_t now,
   peers_[i] = peer;
   deadlines_[i].store(now + n.timeout, std::memory_order_relaxed);
   // Publish: rte_hash stores the data with release semantics, so a reader
-  // that finds a key sees the session written above.
-  if (rte_hash_add_key_with_hash_data(hash_, &k1, h1, key_data(i, false)) < 0) {
+  // that finds a key sees the session (and host address) written above.
+  if (new_host != kNoHost &&
+      rte_hash_add_key_with_hash_data(hosts_, host_key, host_hash, reinterpret_cast<void*>(uintptr_t{new_host})) < 0) {
     deadlines_[i].store(0, std::memory_order_relaxed);
     undo_mappings();
     wc.sessions.push_back(i);
+    give_back_host();
+    return Created::kHostsFull;
+  }
+  // From here a failure ends the host as it ends a session: through its key.
+  auto undo_host = [&] {
+    if (new_host == kNoHost) return;
+    int32_t pos = rte_hash_del_key_with_hash(hosts_, host_key, host_hash);  // with RCU, reclamation frees the id
+    if (!rcu_) {
+      if (pos >= 0) rte_hash_free_key_with_position(hosts_, pos);
+      wc.hosts.push_back(new_host);
+    }
+  };
+  if (rte_hash_add_key_with_hash_data(hash_, &k1, h1, key_data(i, false)) < 0) {
+    deadlines_[i].store(0, std::memory_order_relaxed);
+    undo_mappings();
+    undo_host();
+    wc.sessions.push_back(i);
     return Created::kTableFull;
   }
-  if (rte_hash_add_key_data(hash_, &k2, key_data(i, true)) < 0) {
+  if (!hairpin) {
+    wc.pending.push_back({k2, rte_hash_hash(hash_, &k2), i});
+  } else if (rte_hash_add_key_data(hash_, &k2, key_data(i, true)) < 0) {
+    // A hairpinned session's second key is an inside flow that must not
+    // clash with another session's: added now, under the lock that checked it.
     deadlines_[i].store(0, std::memory_order_relaxed);
-    int32_t pos = rte_hash_del_key(hash_, &k1);  // with RCU its reclamation frees slot i
+    int32_t pos = rte_hash_del_key_with_hash(hash_, &k1, h1);  // with RCU its reclamation frees slot i
     if (!rcu_) {
       if (pos >= 0) rte_hash_free_key_with_position(hash_, pos);
       wc.sessions.push_back(i);
     }
     undo_mappings();
+    undo_host();
     return Created::kTableFull;
   }
   if (count) (*count)++;
   else st.sources.put(source_key(n.in_ip), 1);
+  if (new_host != kNoHost) stats_[wc.worker].hosts_created.inc();
   stats_[wc.worker].created[pclass].inc();
   idx = i;
   return Created::kNew;
+}
+
+void SessionTable::end_host(unsigned worker, uint32_t id) {
+  int32_t pos = rte_hash_del_key(hosts_, &host_addrs_[id]);
+  if (!rcu_) {
+    if (pos >= 0) rte_hash_free_key_with_position(hosts_, pos);
+    rte_ring_mp_enqueue_elem(free_hosts_, &id, sizeof id);
+  }
+  stats_[worker].hosts_ended.inc();
 }
 
 void SessionTable::end_session(unsigned worker, uint32_t idx) {
@@ -368,12 +523,15 @@ void SessionTable::end_session(unsigned worker, uint32_t idx) {
   }
   if (s.mapping != kNoMappingIndex) release_mapping(worker, s.mapping);
   if (s.kind == kHairpin) {
-    uint64_t* pm = stripes_[stripe_of(p.ip)].inside.find(endpoint_key(p.ip, p.port, s.pclass));
+    uint64_t* pm = stripes_[stripe(p.ip)].inside.find(endpoint_key(p.ip, p.port, s.pclass));
     if (pm) release_mapping(worker, static_cast<uint32_t>(*pm));
   }
-  Stripe& st = stripes_[stripe_of(s.in_ip)];
+  Stripe& st = stripes_[stripe(s.in_ip)];
   if (uint64_t* c = st.sources.find(source_key(s.in_ip))) {
-    if (--*c == 0) st.sources.erase(source_key(s.in_ip));
+    if (--*c == 0) {
+      st.sources.erase(source_key(s.in_ip));
+      if (hosts_) end_host(worker, s.in_ip);
+    }
   }
   stats_[worker].ended[s.pclass].inc();
 }
@@ -382,7 +540,7 @@ bool SessionTable::end_if_due(WorkerCache& wc, uint32_t idx, uint32_t now, bool 
   // The slot cannot be reused under us: this worker has not passed a
   // quiescent state since it saw the session alive.
   const Session s = sessions_[idx];
-  const unsigned sa = stripe_of(s.in_ip), sb = s.kind == kHairpin ? stripe_of(peers_[idx].ip) : sa;
+  const unsigned sa = stripe(s.in_ip), sb = s.kind == kHairpin ? stripe(peers_[idx].ip) : sa;
   lock_pair(sa, sb);
   uint32_t d = deadlines_[idx].load(std::memory_order_relaxed);
   bool due = d != 0 && (force || d <= now) && deadlines_[idx].compare_exchange_strong(d, 0, std::memory_order_relaxed);
@@ -423,6 +581,15 @@ void SessionTable::reclaim(unsigned worker) {
   // grace period, which frees those sessions' slots (free_slot()).
   const FlowKey nudge{0, 0, static_cast<uint16_t>(worker), 0, 0, 0xff, 0};
   if (rte_hash_add_key_data(hash_, &nudge, key_data(0, true)) >= 0) rte_hash_del_key(hash_, &nudge);
+  if (hosts_) {
+    // A multicast address is never an inside host; its data is no id.
+    HostKey h{};
+    h.a[0] = 0xff;
+    h.a[15] = static_cast<uint8_t>(worker);
+    h.a[14] = static_cast<uint8_t>(worker >> 8);
+    if (rte_hash_add_key_data(hosts_, &h, reinterpret_cast<void*>(uintptr_t{UINT32_MAX})) >= 0)
+      rte_hash_del_key(hosts_, &h);
+  }
 }
 
 unsigned SessionTable::clear(WorkerCache& wc) {
@@ -454,6 +621,8 @@ TableTotals SessionTable::totals() const {
     t.allocation_failures += s.allocation_failures.get();
     t.mappings_created += s.mappings_created.get();
     t.mappings_ended += s.mappings_ended.get();
+    t.hosts_created += s.hosts_created.get();
+    t.hosts_ended += s.hosts_ended.get();
   }
   return t;
 }
@@ -471,8 +640,13 @@ uint64_t SessionTable::mappings() const {
   return t.mappings_created - t.mappings_ended;
 }
 
+uint64_t SessionTable::live_hosts() const {
+  TableTotals t = totals();
+  return t.hosts_created - t.hosts_ended;
+}
+
 uint32_t SessionTable::source_sessions(uint32_t in_ip) {
-  Stripe& st = stripes_[stripe_of(in_ip)];
+  Stripe& st = stripes_[stripe(in_ip)];
   rte_spinlock_lock(&st.lock);
   uint64_t* c = st.sources.find(source_key(in_ip));
   uint32_t n = c ? static_cast<uint32_t>(*c) : 0;

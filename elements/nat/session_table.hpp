@@ -21,8 +21,19 @@
 // Expiry: every worker calls expire() from its poll loop; a shared cursor
 // hands out the next 128 slots, so the workers sweep the table together and
 // each loop does a bounded amount of work.
+//
+// IPv6 hosts (Nat64, Config::max_hosts > 0): a session's inside address is
+// then a 32-bit host id standing for an IPv6 address. A second lock-free
+// rte_hash maps each IPv6 host that has sessions to its id (and an array the
+// id back to the address). The id's lock stripe is a hash of the IPv6
+// address, so finding or making the id, creating the host's sessions and
+// removing the id with its last session all happen under one stripe lock;
+// ids are freed under RCU like session slots, so a worker holding an id it
+// just looked up never sees it given to another address.
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <rte_hash.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
@@ -41,6 +52,7 @@
 namespace weft::nat {
 
 inline constexpr uint32_t kNoMappingIndex = UINT32_MAX;
+inline constexpr uint32_t kNoHost = UINT32_MAX;
 
 enum KeyKind : uint8_t { kKeyFromInside = 1, kKeyFromOutside = 2 };
 
@@ -96,7 +108,13 @@ struct NewSession {
   uint32_t timeout = 0;      // seconds until it expires without traffic
 };
 
-enum class Created { kNew, kExists, kSourceLimit, kTableFull, kPoolExhausted, kNoMapping };
+enum class Created { kNew, kExists, kSourceLimit, kTableFull, kPoolExhausted, kNoMapping, kHostsFull };
+
+// An IPv6 host address as a hash key (8-byte aligned for rte_hash_crc).
+struct alignas(8) HostKey {
+  uint8_t a[16];
+};
+static_assert(sizeof(HostKey) == 16);
 
 // Key data: the session index and which of its keys this is.
 inline void* key_data(uint32_t idx, bool second) { return reinterpret_cast<void*>((uintptr_t{idx} << 1) | second); }
@@ -110,18 +128,29 @@ struct alignas(64) TableStats {
   Counter expired;
   Counter allocation_failures;
   Counter mappings_created, mappings_ended;
+  Counter hosts_created, hosts_ended;
 };
 
 struct TableTotals {
   uint64_t created[kProtoClasses] = {}, ended[kProtoClasses] = {};
   uint64_t expired = 0, allocation_failures = 0, mappings_created = 0, mappings_ended = 0;
+  uint64_t hosts_created = 0, hosts_ended = 0;
+};
+
+// A session's second key, added later (SessionTable::finish).
+struct PendingKey {
+  FlowKey key;
+  hash_sig_t sig;
+  uint32_t idx;
 };
 
 // What a worker keeps for itself: a cache of free session and mapping
-// indices, so it touches the shared free rings once per 32 sessions.
+// indices, so it touches the shared free rings once per 32 sessions, and the
+// second keys of the sessions it created in the current batch.
 struct WorkerCache {
   unsigned worker = 0;
-  std::vector<uint32_t> sessions, mappings;
+  std::vector<uint32_t> sessions, mappings, hosts;
+  std::vector<PendingKey> pending;
   uint64_t expiry_token = 0;
   bool expiry_pending = false;
 };
@@ -142,6 +171,9 @@ class SessionTable {
       int pclass;
     };
     std::vector<Reserved> reserved;
+    // IPv6 hosts (Nat64): at most this many inside hosts with sessions; 0
+    // for IPv4 inside addresses (Nat44).
+    uint32_t max_hosts = 0;
     int socket = 0;
   };
   // What the table's shape depends on; a reload keeps the table while this
@@ -165,6 +197,10 @@ class SessionTable {
     if (d != deadline && d != 0) deadlines_[i].compare_exchange_strong(d, deadline, std::memory_order_relaxed);
   }
   uint32_t deadline(uint32_t i) const { return deadlines_[i].load(std::memory_order_relaxed); }
+  // IPv6 hosts: the host table (key HostKey, data the id) and an id's address.
+  const rte_hash* hosts() const { return hosts_; }
+  const uint8_t* host_address(uint32_t id) const { return host_addrs_[id].a; }
+  void prefetch_host(uint32_t id) const { __builtin_prefetch(&host_addrs_[id]); }
   void prefetch_deadline(uint32_t i) const { __builtin_prefetch(&deadlines_[i], 1); }
   // Seconds since the table was made (plus advance()), starting at 1.
   uint32_t now() const;
@@ -172,9 +208,30 @@ class SessionTable {
   void advance(uint32_t seconds) { offset_.fetch_add(seconds, std::memory_order_relaxed); }
 
   // --- slow path ---------------------------------------------------------
+  // Prefetches for a packet about to open a session from inside endpoint
+  // (in_ip, in_port): stage 1 the lock stripe, stage 2 (a little later, once
+  // the stripe has arrived) the slots its source count and mapping lookups
+  // will probe. Callable without any lock.
+  void prefetch_stripe(uint32_t in_ip) const { __builtin_prefetch(&stripes_[stripe(in_ip)], 1); }
+  void prefetch_maps(uint32_t in_ip, uint16_t in_port, uint8_t proto) const {
+    const Stripe& st = stripes_[stripe(in_ip)];
+    st.sources.prefetch(source_key(in_ip));
+    st.inside.prefetch(endpoint_key(in_ip, in_port, proto == IPPROTO_TCP ? 0 : proto == IPPROTO_UDP ? 1 : 2));
+  }
   // Creates the session `n` describes (or finds the one another worker just
-  // created: kExists). `idx` receives its index.
+  // created: kExists). `idx` receives its index. The session is found from
+  // inside at once; its second key (the flow as it arrives from outside) is
+  // added by finish(), which the caller runs after the batch (create() runs
+  // it too when 64 are pending): the keys of a batch's new sessions are
+  // looked up together first, which loads their hash buckets in parallel
+  // instead of one cache miss after another. No reply can arrive before the
+  // packet that opened the session has left, after the batch.
   Created create(WorkerCache& wc, const NewSession& n, uint32_t now, uint32_t& idx);
+  // Adds the pending second keys of this worker's new sessions.
+  void finish(WorkerCache& wc);
+  // The same for an IPv6 host (max_hosts > 0): finds or makes the host's id
+  // and stores it in n.in_ip, then creates the session as create() does.
+  Created create6(WorkerCache& wc, const HostKey& host, NewSession& n, uint32_t now, uint32_t& idx);
   // The inside endpoint behind a dynamic mapping's external endpoint (network
   // order in and out); false if no mapping uses it.
   bool resolve_external(uint8_t proto, uint32_t ext_ip, uint16_t ext_port, uint32_t& in_ip, uint16_t& in_port);
@@ -192,6 +249,8 @@ class SessionTable {
   TableTotals totals() const;
   uint64_t live(int pclass = -1) const;
   uint64_t mappings() const;
+  uint64_t live_hosts() const;
+  uint32_t host_capacity() const { return max_hosts_; }
   const PortPool& pool() const { return pool_; }
   // Bytes this table holds: DPDK memory (hash, arrays, rings) and heap (indexes).
   size_t dpdk_memory() const { return dpdk_bytes_; }
@@ -202,6 +261,7 @@ class SessionTable {
   uint32_t source_sessions(uint32_t in_ip);
 
   static constexpr unsigned kExpiryChunk = 128;
+  static constexpr unsigned kPendingMax = RTE_HASH_LOOKUP_BULK_MAX;
   static constexpr unsigned kStripes = 4096;
 
  private:
@@ -217,6 +277,7 @@ class SessionTable {
     FlatMap inside;   // (in_ip, in_port, pclass) → mapping index
     FlatMap sources;  // in_ip → sessions
   };
+  static_assert(sizeof(Stripe) == 64, "a stripe's lock and maps share one cache line");
   struct alignas(64) ExtStripe {
     rte_spinlock_t lock;
     FlatMap external;  // (ext_ip, ext_port, pclass) → (in_ip << 16 | in_port)
@@ -227,7 +288,17 @@ class SessionTable {
   }
   static uint64_t source_key(uint32_t ip) { return uint64_t{ip} | (1ULL << 40); }
   static unsigned stripe_of(uint32_t ip) { return (ip * 2654435761u) >> 20; }
-  static unsigned ext_stripe_of(uint64_t key) { return static_cast<unsigned>((key * 0x9E3779B97F4A7C15ULL) >> 52); }
+  static unsigned host_stripe_of(hash_sig_t h) { return (h * 2654435761u) >> 20; }
+  // The lock stripe of an inside address (IPv4) or host id (IPv6).
+  unsigned stripe(uint32_t in_ip) const { return host_stripes_ ? host_stripes_[in_ip] : stripe_of(in_ip); }
+  // The stripe of an external endpoint: ports are handed out in order, so
+  // 256 consecutive ports of an address share a stripe, and a worker making
+  // sessions keeps using one lock and map (warm in its cache) rather than a
+  // random one per session.
+  static unsigned ext_stripe_of(uint32_t ext_ip, uint16_t ext_port, int pclass) {
+    const uint64_t block = (uint64_t{ext_ip} << 10) | (uint64_t{ntohs(ext_port)} >> 8 << 2) | static_cast<uint64_t>(pclass);
+    return static_cast<unsigned>((block * 0x9E3779B97F4A7C15ULL) >> 52);
+  }
   void lock_pair(unsigned a, unsigned b);
   void unlock_pair(unsigned a, unsigned b);
 
@@ -237,12 +308,18 @@ class SessionTable {
   bool acquire_mapping(WorkerCache& wc, Stripe& st, uint8_t pclass, uint32_t in_ip, uint16_t in_port,
                        uint32_t& m_out);
   void release_mapping(unsigned worker, uint32_t m);
+  // create() with the stripe lock(s) held; `new_host` (kNoHost if none) is
+  // an IPv6 host id to publish with the session's keys.
+  Created create_locked(WorkerCache& wc, const NewSession& n, uint32_t now, uint32_t& idx, uint32_t new_host,
+                        const HostKey* host_key, hash_sig_t host_hash);
   void end_session(unsigned worker, uint32_t idx);  // stripe lock(s) held, deadline already 0
+  void end_host(unsigned worker, uint32_t id);      // its stripe lock held; its last session ended
   bool end_if_due(WorkerCache& wc, uint32_t idx, uint32_t now, bool force);
 
   static void free_slot(void* table, void* data);
-  void release_dpdk();
-  void reclaim(unsigned worker);  // makes rte_hash reclaim removed keys whose grace period is over  // frees what the constructor took from DPDK
+  static void free_host(void* table, void* data);
+  void release_dpdk();  // frees what the constructor took from DPDK
+  void reclaim(unsigned worker);  // makes rte_hash reclaim removed keys whose grace period is over
 
   uint32_t max_sessions_;
   uint32_t max_per_source_;
@@ -255,6 +332,12 @@ class SessionTable {
   Mapping* mappings_ = nullptr;
   rte_ring* free_sessions_ = nullptr;
   rte_ring* free_mappings_ = nullptr;
+  // IPv6 hosts (max_hosts_ > 0).
+  uint32_t max_hosts_ = 0;
+  rte_hash* hosts_ = nullptr;
+  HostKey* host_addrs_ = nullptr;
+  uint16_t* host_stripes_ = nullptr;
+  rte_ring* free_hosts_ = nullptr;
   std::unique_ptr<Stripe[]> stripes_;
   std::unique_ptr<ExtStripe[]> ext_stripes_;
   std::unique_ptr<TableStats[]> stats_;

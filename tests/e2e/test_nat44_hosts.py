@@ -145,11 +145,20 @@ connections:
         return subprocess.run([os.path.join(bindir, "routerctl"), "-s", sock, *args],
                               capture_output=True, text=True, timeout=30)
 
-    log = open(os.path.join(tmp, f"routerd{workers}.log"), "w")
-    p = lab.spawn(None, [os.path.join(bindir, "routerd"), "-c", graph, "-s", sock],
-                  stdout=log, stderr=subprocess.STDOUT)
+    logname = os.path.join(tmp, f"routerd{workers}.log")
+    # DPDK's af_packet PMD names its PACKET_FANOUT group after the process id
+    # and the interface index; two routerds started at once (tests running
+    # in parallel) can pick the same group and the second is refused
+    # (EINVAL). Another process id picks another group: start again.
+    for attempt in range(3):
+        log = open(logname, "w")
+        p = lab.spawn(None, [os.path.join(bindir, "routerd"), "-c", graph, "-s", sock],
+                      stdout=log, stderr=subprocess.STDOUT)
+        wait_until(lambda: ctl("status").returncode == 0 or p.poll() is not None)
+        if p.poll() is None or "PACKET_FANOUT" not in open(logname).read():
+            break
     w = f"[{workers} worker{'s' if workers > 1 else ''}] "
-    up = wait_until(lambda: ctl("status").returncode == 0 or p.poll() is not None) and p.poll() is None
+    up = p.poll() is None and ctl("status").returncode == 0
     check(up, w + "routerd runs with Nat44 on two af_packet ports")
     if not up:
         return

@@ -721,7 +721,7 @@ std::string nat_graph(const std::string& lcores, const RingPort& in, const RingP
 
 }  // namespace
 
-TEST_CASE("Nat44 sessions survive a reload that keeps the element; RCU frees slots for reuse",
+TEST_CASE("Nat44 sessions survive a reload that keeps the element, and RCU frees slots for reuse",
           "[nat44][reload]") {
   test::eal();
   static int serial = 0;

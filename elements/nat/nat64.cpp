@@ -1,0 +1,314 @@
+// Nat64: class description, configuration, lifecycle and handlers. The
+// per-packet code is in nat64_datapath.cpp (TCP, UDP, ICMP echo) and
+// nat64_icmp.cpp (ICMP errors).
+#include "nat64.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+#include <tuple>
+
+#include "nat_params.hpp"
+
+namespace weft::nat {
+
+const ElementClass& Nat64::klass() {
+  static const ElementClass k =
+      ElementClass::make<Nat64>("Nat64")
+          .describe(
+              "Stateful NAT64 (RFC 6146): IPv6-only hosts reach IPv4 hosts at PREFIX+IPv4 (RFC 6052, "
+              "64:ff9b::/96 by default), headers and ICMP translated per RFC 7915; one session table shared by "
+              "all workers.",
+              "Packets from `from_ipv6` to an address of `prefix` leave on `to_ipv4` as IPv4 packets from a "
+              "`pool` address:port to the IPv4 address embedded in the destination (the same pool address:port "
+              "for every destination while the IPv6 address:port has a session); packets from `from_ipv4` that "
+              "belong to a session go back to their IPv6 host on `to_ipv6`, from PREFIX+source. TCP, UDP and "
+              "ICMP echo; ICMP errors about a session's packets are translated both ways, quoted packet included "
+              "(RFC 7915). Hop limit and TTL are decremented. Only the IPv6 side opens sessions (filtering is "
+              "address-and-port dependent). Fragments are dropped (`fragment`). The table is kept across reloads "
+              "that keep the element with the same pool, prefix, port_range and limits. See docs/nat.md.\n"
+              "Example:\n"
+              "  nat64:\n"
+              "    class: Nat64\n"
+              "    pool: [198.51.100.1]\n"
+              "    prefix: 64:ff9b::/96\n"
+              "    inside: [2001:db8:1::/64]")
+          .input("from_ipv6")
+          .input("from_ipv4")
+          .output("to_ipv4")
+          .output("to_ipv6")
+          .poll()
+          .required("pool", ParamType::List, "IPv4 addresses and/or prefixes sessions leave from (at most 1024)")
+          .param("prefix", ParamType::String, "64:ff9b::/96",
+                 "the NAT64 prefix IPv4 addresses are embedded in (RFC 6052): length 32, 40, 48, 56, 64 or 96")
+          .param("port_range", ParamType::String, "1024-65535",
+                 "external ports (and ICMP identifiers) handed out, LO-HI; split evenly between the workers")
+          .param("inside", ParamType::List, "[]", "IPv6 prefixes allowed to open sessions (empty: any)")
+          .param("tcp_established", ParamType::UInt, "7440", "idle timeout of an established TCP session (s)")
+          .param("tcp_transitory", ParamType::UInt, "240",
+                 "idle timeout of a TCP session being opened or closed (s)")
+          .param("udp", ParamType::UInt, "300", "idle timeout of a UDP session (s)")
+          .param("icmp", ParamType::UInt, "60", "idle timeout of an ICMP echo session (s)")
+          .param("max_sessions", ParamType::UInt, "1048576", "sessions of all workers together")
+          .param("max_sessions_per_source", ParamType::UInt, "8192", "sessions one IPv6 address may hold")
+          .param("max_hosts", ParamType::UInt, "262144", "IPv6 addresses holding sessions at once")
+          .drop("runt", "shorter than its Ethernet (and VLAN) header")
+          .drop("not_ipv6", "on from_ipv6: not an IPv6 packet")
+          .drop("not_ipv4", "on from_ipv4: not an IPv4 packet (ARP, IPv6, ...)")
+          .drop("truncated",
+                "an IP header, extension header or L4 header ends past the packet, or the IP length says more "
+                "than the frame holds")
+          .drop("bad_ip", "IPv4 header length below 20, or total length below the header")
+          .drop("bad_checksum",
+                "a wrong IPv4 header checksum, a wrong ICMP error checksum (errors are recomputed, so they are "
+                "verified first), or an IPv6 UDP checksum of 0")
+          .drop("hop_limit", "hop limit or TTL of 1 or less: it would reach 0 here (no ICMP time exceeded is sent)")
+          .drop("fragment", "a fragment (IPv4 MF or offset; an IPv6 fragment header other than an atomic one)")
+          .drop("source_route",
+                "an IPv6 routing header with segments left, or an IPv4 unexpired source route option (RFC 7915)")
+          .drop("unsupported_protocol", "neither TCP, UDP nor ICMP/ICMPv6 (or an unknown extension header)")
+          .drop("unsupported_icmp",
+                "an ICMP/ICMPv6 type or code with no counterpart in the other protocol (RFC 7915), "
+                "neighbour discovery, or an error about an error")
+          .drop("truncated_icmp_inner", "an ICMP error quoting too little of its packet to find the session")
+          .drop("not_prefix",
+                "from IPv6: the destination (or an ICMPv6 error's quoted source) is not a canonical address of "
+                "`prefix`")
+          .drop("reserved_address",
+                "the IPv4 address translated to or from is unspecified, loopback, link-local, multicast or "
+                "reserved (0/8, 127/8, 169.254/16, 224/4, 240/4)")
+          .drop("hairpin", "from IPv6 to PREFIX+a pool address: hairpinning is not supported")
+          .drop("not_inside", "a new session from an IPv6 source outside the `inside` prefixes")
+          .drop("no_session",
+                "no session for it: from IPv4 (filtered), or an echo reply / ICMP error from IPv6 without one")
+          .drop("pool_exhausted", "no free external port in this worker's slice of the pool")
+          .drop("source_limit", "the IPv6 address already holds max_sessions_per_source sessions")
+          .drop("table_full", "max_sessions sessions exist")
+          .drop("hosts_full", "max_hosts IPv6 addresses hold sessions")
+          .drop("no_headroom",
+                "the packet could not be resized in place (no mbuf headroom for the longer IPv6 header, or a "
+                "first segment shorter than the bytes removed)")
+          .handler("count", true, false, "sessions now")
+          .handler("tcp_sessions", true, false, "TCP sessions now")
+          .handler("udp_sessions", true, false, "UDP sessions now")
+          .handler("icmp_sessions", true, false, "ICMP sessions now")
+          .handler("hosts", true, false, "IPv6 addresses holding sessions now")
+          .handler("mappings", true, false, "dynamic external endpoints in use (BIB entries)")
+          .handler("created", true, false, "sessions created since the table was made")
+          .handler("expired", true, false, "sessions ended by their idle timeout")
+          .handler("allocation_failures", true, false, "new sessions refused for want of a port")
+          .handler("memory", true, false, "bytes the session table holds")
+          .handler("pool", true, false, "free ports per pool address and protocol")
+          .handler("prefix", true, false, "the NAT64 prefix")
+          .handler("sessions", true, false, "the first 1000 sessions matching session_filter, one a line")
+          .handler("session_filter", true, true,
+                   "filter for `sessions`: inside=IPV6 proto=tcp|udp|icmp port=N remote=IPV4 external=IPV4")
+          .handler("clock", true, false, "the table's clock (s)")
+          .handler("advance_clock", false, true, "moves the table's clock forward N seconds (tests)")
+          .handler("clear", false, true, "ends every session");
+  return k;
+}
+
+void Nat64::configure(ConfigContext& ctx) {
+  const Params& p = ctx.params();
+  workers_ = ctx.worker_count() ? ctx.worker_count() : 1;
+  pool_ = parse_pool(p);
+  std::tie(port_lo_, port_hi_) = parse_port_range(p, workers_);
+
+  const Prefix6 pre = parse_prefix6(p.node("prefix"), "prefix");
+  if (!Rfc6052Prefix::valid_length(pre.len))
+    throw ConfigError(p.mark("prefix"), "prefix: the length must be 32, 40, 48, 56, 64 or 96 (RFC 6052), not /" +
+                                            std::to_string(pre.len));
+  prefix_.set(pre);
+
+  inside_.clear();
+  for (const auto& n : p.node("inside")) inside_.push_back(parse_prefix6(n, "inside"));
+
+  timeouts_.tcp_established = parse_timeout(p, "tcp_established");
+  timeouts_.tcp_transitory = parse_timeout(p, "tcp_transitory");
+  timeouts_.udp = parse_timeout(p, "udp");
+  timeouts_.icmp = parse_timeout(p, "icmp");
+  uint64_t ms = p.get<uint64_t>("max_sessions");
+  if (ms < 64 || ms > (1u << 28)) throw ConfigError(p.mark("max_sessions"), "max_sessions: 64 to 268435456");
+  max_sessions_ = static_cast<uint32_t>(ms);
+  uint64_t mps = p.get<uint64_t>("max_sessions_per_source");
+  if (mps < 1) throw ConfigError(p.mark("max_sessions_per_source"), "max_sessions_per_source: at least 1");
+  max_per_source_ = static_cast<uint32_t>(std::min<uint64_t>(mps, ms));
+  uint64_t mh = p.get<uint64_t>("max_hosts");
+  if (mh < 1) throw ConfigError(p.mark("max_hosts"), "max_hosts: at least 1");
+  max_hosts_ = static_cast<uint32_t>(std::min<uint64_t>(mh, ms));
+}
+
+void Nat64::initialize(InitContext& ctx) {
+  SessionTable::Config c;
+  c.max_sessions = max_sessions_;
+  c.max_per_source = max_per_source_;
+  c.workers = ctx.worker_count();
+  c.pool = pool_;
+  c.port_lo = port_lo_;
+  c.port_hi = port_hi_;
+  c.max_hosts = max_hosts_;
+  c.socket = ctx.socket() < 0 ? 0 : ctx.socket();
+  // The prefix is part of every session (the remote's IPv6 address): a new
+  // prefix means new sessions.
+  std::string compat = "nat64 " + SessionTable::compat(c) + " per_source=" + std::to_string(max_per_source_) +
+                       " prefix=" + prefix_.prefix().text();
+  rte_rcu_qsbr* rcu = ctx.rcu();
+  table_ = ctx.shared<SessionTable>(id() + ":sessions", compat, [&] { return std::make_shared<SessionTable>(c, rcu); });
+  cache_ = WorkerCache{};
+  cache_.worker = ctx.worker_index();
+  ip_id_ = static_cast<uint16_t>(ctx.worker_index());
+}
+
+void Nat64::cleanup() {
+  if (table_) {
+    table_->finish(cache_);  // empty after every batch; kept safe all the same
+    table_->release_cache(cache_);
+  }
+  table_.reset();
+}
+
+bool Nat64::run() { return table_->expire(cache_, table_->now()) > 0; }
+
+StateCarry Nat64::take_state(Element& old_el) {
+  auto& old = static_cast<Nat64&>(old_el);
+  filter_ = old.filter_;
+  ip_id_ = old.ip_id_;
+  if (old.table_ != table_)
+    return StateCarry::reset("max_sessions, max_sessions_per_source, max_hosts, pool, prefix or port_range changed: "
+                             "a new, empty session table");
+  std::swap(cache_.sessions, old.cache_.sessions);
+  std::swap(cache_.mappings, old.cache_.mappings);
+  std::swap(cache_.hosts, old.cache_.hosts);
+  std::swap(cache_.expiry_token, old.cache_.expiry_token);
+  std::swap(cache_.expiry_pending, old.cache_.expiry_pending);
+  return StateCarry::kept(std::to_string(table_->live()) + " session(s) of " + std::to_string(table_->live_hosts()) +
+                          " IPv6 host(s) kept: the table is shared");
+}
+
+bool Nat64::allowed_inside(const uint8_t* a) const {
+  if (inside_.empty()) return true;
+  for (const auto& p : inside_)
+    if (p.contains(a)) return true;
+  return false;
+}
+
+std::string Nat64::list_sessions() const {
+  static const char* names[] = {"tcp", "udp", "icmp"};
+  std::ostringstream out;
+  const uint32_t now = table_->now();
+  unsigned shown = 0;
+  for (uint32_t i = 0; i < table_->capacity() && shown < 1000; i++) {
+    uint32_t d = table_->deadline(i);
+    if (d == 0) continue;
+    const Session s = table_->session(i);
+    const uint8_t* host = table_->host_address(s.in_ip);
+    if (filter_.proto >= 0 && s.pclass != filter_.proto) continue;
+    if (filter_.has_inside && std::memcmp(host, filter_.inside.a, 16) != 0) continue;
+    if (filter_.remote && s.rem_ip != filter_.remote) continue;
+    if (filter_.external && s.ext_ip != filter_.external) continue;
+    if (filter_.port >= 0 && ntohs(s.in_port) != filter_.port && ntohs(s.ext_port) != filter_.port &&
+        ntohs(s.rem_port) != filter_.port)
+      continue;
+    const char* state = s.proto == IPPROTO_TCP ? tcp_state_name(__atomic_load_n(&table_->session(i).tcp, __ATOMIC_RELAXED))
+                                               : "active";
+    uint8_t rem6[16];
+    prefix_.embed(s.rem_ip, rem6);
+    out << names[s.pclass] << " [" << ipv6_text(host) << "]:" << ntohs(s.in_port) << " -> " << ipv4_text(s.ext_ip)
+        << ':' << ntohs(s.ext_port) << " <-> " << ipv4_text(s.rem_ip) << ':' << ntohs(s.rem_port) << " (["
+        << ipv6_text(rem6) << "]) " << state << " age " << (now - s.created) << "s expires " << (d > now ? d - now : 0)
+        << "s\n";
+    shown++;
+  }
+  return out.str();
+}
+
+void Nat64::add_handlers(HandlerSet& h) {
+  auto num = [](uint64_t v) { return std::to_string(v); };
+  h.read("count", "sessions now", [this, num] { return num(table_->live()); });
+  h.read("tcp_sessions", "TCP sessions now", [this, num] { return num(table_->live(0)); });
+  h.read("udp_sessions", "UDP sessions now", [this, num] { return num(table_->live(1)); });
+  h.read("icmp_sessions", "ICMP sessions now", [this, num] { return num(table_->live(2)); });
+  h.read("hosts", "IPv6 addresses holding sessions now", [this, num] { return num(table_->live_hosts()); });
+  h.read("mappings", "dynamic external endpoints in use", [this, num] { return num(table_->mappings()); });
+  h.read("created", "sessions created", [this, num] {
+    TableTotals t = table_->totals();
+    return num(t.created[0] + t.created[1] + t.created[2]);
+  });
+  h.read("expired", "sessions ended by their idle timeout", [this, num] { return num(table_->totals().expired); });
+  h.read("allocation_failures", "new sessions refused for want of a port",
+         [this, num] { return num(table_->totals().allocation_failures); });
+  h.read("memory", "bytes the session table holds", [this] {
+    size_t dpdk = table_->dpdk_memory(), heap = table_->heap_memory();
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "dpdk %zu heap %zu per_session %.1f", dpdk, heap,
+                  double(dpdk + heap) / double(table_->capacity()));
+    return std::string(buf);
+  });
+  h.read("pool", "free ports per pool address and protocol", [this] {
+    std::ostringstream out;
+    const PortPool& pp = table_->pool();
+    for (size_t a = 0; a < pp.size(); a++)
+      out << ipv4_text(htonl(pp.address(a))) << " tcp " << pp.free_ports(a, 0) << " udp " << pp.free_ports(a, 1)
+          << " icmp " << pp.free_ports(a, 2) << '\n';
+    return out.str();
+  });
+  h.read("prefix", "the NAT64 prefix", [this] { return prefix_.prefix().text(); });
+  h.read("sessions", "the first 1000 sessions matching session_filter", [this] { return list_sessions(); });
+  h.read_write(
+      "session_filter", "filter for `sessions`", [this] { return filter_.text; },
+      [this](const std::string& v) {
+        Filter f;
+        std::istringstream in(v);
+        std::string term;
+        while (in >> term) {
+          auto eq = term.find('=');
+          std::string k = term.substr(0, eq), val = eq == std::string::npos ? "" : term.substr(eq + 1);
+          auto addr4 = [&] {
+            in_addr a{};
+            if (inet_pton(AF_INET, val.c_str(), &a) != 1)
+              throw std::invalid_argument(k + ": '" + val + "' is not an IPv4 address");
+            return a.s_addr;
+          };
+          if (k == "inside") {
+            if (inet_pton(AF_INET6, val.c_str(), f.inside.a) != 1)
+              throw std::invalid_argument("inside: '" + val + "' is not an IPv6 address");
+            f.has_inside = true;
+          } else if (k == "remote") {
+            f.remote = addr4();
+          } else if (k == "external") {
+            f.external = addr4();
+          } else if (k == "proto") {
+            f.proto = val == "tcp" ? 0 : val == "udp" ? 1 : val == "icmp" ? 2 : -1;
+            if (f.proto < 0) throw std::invalid_argument("proto: tcp, udp or icmp");
+          } else if (k == "port") {
+            try {
+              f.port = std::stoi(val);
+            } catch (const std::exception&) {
+              f.port = -1;
+            }
+            if (f.port < 0 || f.port > 65535) throw std::invalid_argument("port: 0-65535");
+          } else {
+            throw std::invalid_argument("unknown filter term '" + term +
+                                        "' (inside=IPV6 proto=tcp|udp|icmp port=N remote=IPV4 external=IPV4)");
+          }
+        }
+        f.text = v;
+        filter_ = f;
+      });
+  h.read("clock", "the table's clock (s)", [this, num] { return num(table_->now()); });
+  h.write("advance_clock", "moves the table's clock forward N seconds", [this](const std::string& v) {
+    unsigned long s = 0;
+    try {
+      s = std::stoul(v);
+    } catch (const std::exception&) {
+      throw std::invalid_argument("advance_clock: a number of seconds");
+    }
+    table_->advance(static_cast<uint32_t>(s));
+  });
+  h.write("clear", "ends every session", [this](const std::string&) { table_->clear(cache_); });
+}
+
+}  // namespace weft::nat
