@@ -174,7 +174,7 @@ Plugins& Plugins::load_builtin() { return load_directory(builtin_dir()); }
 std::string Plugins::builtin_dir() {
   // This library lives in PREFIX/lib (or BUILD/lib): the plugins in lib/weft/plugins.
   std::filesystem::path lib = boost::dll::this_line_location().string();
-  return (lib.parent_path() / "weft" / "plugins").string();
+  return std::filesystem::weakly_canonical(lib.parent_path() / "weft" / "plugins").string();
 }
 
 std::vector<std::string> Plugins::classes() const { return impl_->loader.class_names(); }
