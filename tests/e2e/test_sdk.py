@@ -89,7 +89,7 @@ def run(cmd, what, **kw):
 # 1. The doc as a script
 # --------------------------------------------------------------------------
 FENCE = re.compile(r"^```(\w*)\s*$")
-FILE_MARK = re.compile(r"^<!-- file: (\S+) -->\s*$")
+FILE_MARK = re.compile(r"^File `(\S+)`:\s*$")
 
 
 def doc_blocks(text):
@@ -122,8 +122,8 @@ def sync_doc():
     text = open(DOC).read()
 
     def repl(m):
-        return f"<!-- file: {m.group(1)} -->\n```{m.group(2)}\n" + open(os.path.join(EXAMPLE, m.group(1))).read() + "```"
-    text = re.sub(r"<!-- file: (\S+) -->\n```(\w*)\n.*?\n```", repl, text, flags=re.S)
+        return f"File `{m.group(1)}`:\n```{m.group(2)}\n" + open(os.path.join(EXAMPLE, m.group(1))).read() + "```"
+    text = re.sub(r"^File `(\S+)`:\n```(\w*)\n.*?\n```", repl, text, flags=re.S | re.M)
     with open(DOC, "w") as f:
         f.write(text)
 
@@ -148,7 +148,7 @@ def doc_script():
             commands += 1
         elif lang != "text":
             raise Failure(f"{DOC}: a ```{lang} block that is neither a file of plugins/example nor a command "
-                          f"the test runs (mark it `<!-- file: PATH -->`, or make it ```sh or ```text)")
+                          f"the test runs (introduce it with 'File `PATH`:', or make it ```sh or ```text)")
     # Every file of the example is in the doc, so the walkthrough builds all of it.
     on_disk = sorted(os.path.relpath(os.path.join(r, n), EXAMPLE)
                      for r, _, ns in os.walk(EXAMPLE) for n in ns if "__pycache__" not in r)
