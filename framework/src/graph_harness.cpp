@@ -97,4 +97,43 @@ std::vector<rte_mbuf*> GraphHarness::take(const std::string& capture_id) {
   return out;
 }
 
+uint64_t GraphHarness::drops(const std::string& id, const std::string& reason) {
+  Element& e = element(id);
+  for (size_t i = 0; i < e.drop_reason_count(); i++)
+    if (e.element_class().drops[i].name == reason) return e.drops(i);
+  throw std::invalid_argument("element '" + id + "' (" + e.element_class().name + ") has no drop reason '" +
+                              reason + "'");
+}
+
+uint64_t GraphHarness::output_packets(const std::string& id, const std::string& output) {
+  Element& e = element(id);
+  const NodePlan& n = plan_.nodes[static_cast<size_t>(plan_.index_of(id))];
+  for (size_t i = 0; i < n.outputs.size() && i < e.output_count(); i++)
+    if (n.outputs[i] == output) return e.output_port(i).packets.get();
+  throw std::invalid_argument("element '" + id + "' has no output '" + output + "'");
+}
+
+namespace {
+const HandlerSet::Entry& find_handler(HandlerSet& hs, Element& e, const std::string& name) {
+  e.add_handlers(hs);
+  const HandlerSet::Entry* h = hs.find(name);
+  if (!h) throw std::invalid_argument("element '" + e.id() + "' has no handler '" + name + "'");
+  return *h;
+}
+}  // namespace
+
+std::string GraphHarness::read_handler(const std::string& id, const std::string& handler) {
+  HandlerSet hs;
+  const auto& h = find_handler(hs, element(id), handler);
+  if (!h.read) throw std::invalid_argument("handler '" + handler + "' is write-only");
+  return h.read();
+}
+
+void GraphHarness::write_handler(const std::string& id, const std::string& handler, const std::string& value) {
+  HandlerSet hs;
+  const auto& h = find_handler(hs, element(id), handler);
+  if (!h.write) throw std::invalid_argument("handler '" + handler + "' is read-only");
+  h.write(value);
+}
+
 }  // namespace weft

@@ -33,6 +33,14 @@ class GraphHarness {
   bool run(const std::string& id);
   // Packets a Capture element received (the caller owns and frees them).
   std::vector<rte_mbuf*> take(const std::string& capture_id);
+  // An element's drop count for a named reason, packets sent on a named
+  // output (std::invalid_argument if the class has no such reason or output).
+  uint64_t drops(const std::string& id, const std::string& reason);
+  uint64_t output_packets(const std::string& id, const std::string& output);
+  // Reads or writes one of the element's own handlers (std::invalid_argument
+  // if it has no such handler, or it is read-only / write-only).
+  std::string read_handler(const std::string& id, const std::string& handler);
+  void write_handler(const std::string& id, const std::string& handler, const std::string& value);
   const GraphPlan& plan() const { return plan_; }
 
  private:

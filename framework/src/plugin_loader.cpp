@@ -40,6 +40,23 @@ std::vector<std::string> PluginLoader::split_path(const std::string& list) {
 }
 
 void PluginLoader::load_directories(const std::vector<std::string>& dirs) {
+  // All or nothing: if one plugin is refused, forget every directory, plugin
+  // and class this call added, so that the loader (and a running router
+  // asked to reload) is exactly as before and a corrected retry can succeed.
+  const size_t dirs_before = dirs_.size(), plugins_before = plugins_.size(), libs_before = libraries_.size();
+  const auto classes_before = classes_;
+  try {
+    load_directories_or_throw(dirs);
+  } catch (...) {
+    classes_ = classes_before;
+    plugins_.resize(plugins_before);
+    dirs_.resize(dirs_before);
+    libraries_.resize(libs_before);  // unloads what nothing refers to any more
+    throw;
+  }
+}
+
+void PluginLoader::load_directories_or_throw(const std::vector<std::string>& dirs) {
   std::set<std::string> seen;
   for (const auto& d : dirs) {
     std::error_code ec;

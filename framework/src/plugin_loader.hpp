@@ -43,7 +43,8 @@ class PluginLoader {
   static std::vector<std::string> split_path(const std::string& list);
 
   // Loads every *.so of every directory, in order. Throws PluginError for the
-  // first plugin refused; directories that are world-writable are refused too.
+  // first plugin refused (directories that are world-writable are refused
+  // too), and then keeps nothing this call loaded.
   void load_directories(const std::vector<std::string>& dirs);
   // Loads one plugin file.
   void load(const std::string& path);
@@ -60,6 +61,7 @@ class PluginLoader {
   std::string plugin_of(const std::string& class_name) const;
 
  private:
+  void load_directories_or_throw(const std::vector<std::string>& dirs);
   std::vector<std::string> dirs_;
   std::vector<PluginInfo> plugins_;
   std::vector<std::shared_ptr<boost::dll::shared_library>> libraries_;

@@ -96,8 +96,9 @@ def compare(name, got, want):
 class GoldenRun:
     """routerd on a graph, its control socket ready; stopped when the block ends."""
 
-    def __init__(self, bindir, graph_text, workdir, timeout=20.0):
+    def __init__(self, bindir, graph_text, workdir, timeout=20.0, args=()):
         self.bindir = os.path.abspath(bindir)
+        self.args = list(args)  # more routerd arguments (e.g. --plugin-path DIR)
         self.workdir = workdir
         self.timeout = timeout
         self.graph = os.path.join(workdir, "graph.yaml")
@@ -118,7 +119,7 @@ class GoldenRun:
 
     def __enter__(self):
         self.log = open(os.path.join(self.workdir, "routerd.log"), "w")
-        self.proc = subprocess.Popen([os.path.join(self.bindir, "routerd"), "-c", self.graph, "-s", self.sock],
+        self.proc = subprocess.Popen([os.path.join(self.bindir, "routerd"), "-c", self.graph, "-s", self.sock, *self.args],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.timeout
         while self.ctl("status").returncode != 0:

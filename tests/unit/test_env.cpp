@@ -1,6 +1,7 @@
 #include "test_env.hpp"
 
 #include "weft/metadata.hpp"
+#include "weft/testing.hpp"
 
 #include <arpa/inet.h>
 #include <rte_eal.h>
@@ -14,23 +15,17 @@
 namespace weft::test {
 
 void eal() {
-  if (Runtime::eal_running()) return;
   // lcore 0 is the test's control thread; workers on lcores 1 and 2, spread
   // over the CPUs this process may use.
   std::vector<int> cpus = allowed_cpus();
   std::string lcores = "--lcores=0@" + std::to_string(cpus[0]);
   for (int l = 1; l <= 2; l++) lcores += "," + std::to_string(l) + "@" + std::to_string(cpus[l % cpus.size()]);
-  Runtime::init_eal({"weft-unit-tests", "--no-huge", "-m", "512", "--no-shconf", "--no-pci",
-                     "--file-prefix=weftunit" + std::to_string(::getpid()), lcores, "--vdev=net_null0",
-                     "--vdev=net_null1", "--vdev=net_null2", "--vdev=net_null3", "--log-level=warning"});
+  testing::start_dpdk({"-m", "512", lcores, "--vdev=net_null0", "--vdev=net_null1", "--vdev=net_null2", "--vdev=net_null3"});
 }
 
 rte_mempool* pool() {
   eal();
-  static rte_mempool* p = rte_pktmbuf_pool_create("unit_pool", 8191, 256, kMetadataBytes, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                                  static_cast<int>(rte_socket_id()));
-  if (!p) throw std::runtime_error("cannot create the test packet pool");
-  return p;
+  return testing::pool();
 }
 
 const PluginLoader& loader() {
@@ -44,20 +39,11 @@ const PluginLoader& loader() {
 }
 
 rte_mbuf* packet(const std::vector<uint8_t>& bytes) {
-  rte_mbuf* m = rte_pktmbuf_alloc(pool());
-  if (!m) throw std::runtime_error("pool empty");
-  char* d = rte_pktmbuf_append(m, static_cast<uint16_t>(bytes.size()));
-  if (!d) throw std::runtime_error("packet too large");
-  std::memcpy(d, bytes.data(), bytes.size());
-  return m;
+  eal();
+  return testing::make_packet(bytes);
 }
 
-std::vector<uint8_t> bytes_of(rte_mbuf* m) {
-  std::vector<uint8_t> out(m->pkt_len);
-  const void* p = rte_pktmbuf_read(m, 0, m->pkt_len, out.data());
-  if (p != out.data()) std::memcpy(out.data(), p, m->pkt_len);
-  return out;
-}
+std::vector<uint8_t> bytes_of(rte_mbuf* m) { return testing::frame_of(m); }
 
 void free_all(std::vector<rte_mbuf*>& v) {
   for (auto* m : v) rte_pktmbuf_free(m);

@@ -52,6 +52,11 @@ TEST_CASE("a third-party plugin loads beside the built-ins", "[loader]") {
 TEST_CASE("plugin refusals name the reason", "[loader]") {
   CHECK_THAT(refusal({test::test_plugin_dir("bad_abi")}),
              Catch::Contains("plugin ABI 99.0 is not compatible with the framework's ABI 1.0"));
+  const std::string framework_abi = std::to_string(WEFT_PLUGIN_ABI_MAJOR) + "." + std::to_string(WEFT_PLUGIN_ABI_MINOR);
+  CHECK_THAT(refusal({test::test_plugin_dir("newer_minor")}),
+             Catch::Contains("plugin ABI " + std::to_string(WEFT_PLUGIN_ABI_MAJOR) + "." +
+                             std::to_string(WEFT_PLUGIN_ABI_MINOR + 1) + " is not compatible with the framework's ABI " +
+                             framework_abi));
   CHECK_THAT(refusal({test::test_plugin_dir("bad_cxx_abi")}),
              Catch::Contains("C++ ABI mismatch: plugin built with itanium/libc++-1"));
   CHECK_THAT(refusal({test::test_plugin_dir("no_manifest")}), Catch::Contains("missing manifest"));
@@ -80,4 +85,38 @@ TEST_CASE("world-writable plugin directories are refused", "[loader]") {
   fs::remove_all(dir);
   CHECK_THAT(why, Catch::Contains("world-writable"));
   CHECK_THAT(why_file, Catch::Contains("plugin file is world-writable"));
+}
+
+TEST_CASE("a refused directory leaves the loader as it was, and a corrected retry loads", "[loader]") {
+  // As a running router's reload does: the built-ins are loaded, then a
+  // graph names a directory holding a good plugin and a refused one.
+  fs::path dir = fs::temp_directory_path() / ("weft-retry-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  ::chmod(dir.c_str(), 0755);
+  fs::copy_file(test::test_plugin_dir("good_extra") + "/good_extra.so", dir / "a_good_extra.so",
+                fs::copy_options::overwrite_existing);
+  fs::copy_file(test::test_plugin_dir("undefined_symbol") + "/undefined_symbol.so", dir / "b_undefined_symbol.so",
+                fs::copy_options::overwrite_existing);
+  PluginLoader l;
+  l.load_directories({test::builtin_plugin_dir()});
+  const size_t plugins = l.plugins().size(), classes = l.class_names().size(), dirs = l.directories().size();
+
+  std::string why;
+  try {
+    l.load_directories({dir.string()});
+  } catch (const PluginError& e) {
+    why = e.what();
+  }
+  CHECK_THAT(why, Catch::Contains("b_undefined_symbol.so refused") &&
+                      Catch::Contains("undefined symbol: weft_test_symbol_that_does_not_exist"));
+  CHECK(l.plugins().size() == plugins);
+  CHECK(l.class_names().size() == classes);
+  CHECK(l.directories().size() == dirs);
+  CHECK(l.find("TestPassthrough") == nullptr);  // loaded before the refusal, then forgotten
+
+  fs::remove(dir / "b_undefined_symbol.so");
+  l.load_directories({dir.string()});
+  CHECK(l.find("TestPassthrough") != nullptr);
+  CHECK(l.plugins().size() == plugins + 1);
+  fs::remove_all(dir);
 }

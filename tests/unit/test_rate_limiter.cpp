@@ -14,13 +14,7 @@ namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-uint64_t drops(GraphHarness& h, const std::string& id, const std::string& reason) {
-  Element& e = h.element(id);
-  for (size_t i = 0; i < e.drop_reason_count(); i++)
-    if (e.element_class().drops[i].name == reason) return e.drops(i);
-  FAIL("no drop reason " << reason);
-  return 0;
-}
+uint64_t drops(GraphHarness& h, const std::string& id, const std::string& reason) { return h.drops(id, reason); }
 
 const HandlerSet::Entry& handler(Element& e, HandlerSet& hs, const std::string& name) {
   e.add_handlers(hs);

@@ -1,0 +1,137 @@
+// IcmpEchoResponder — answers ICMP echo requests (ping) sent to its addresses.
+//
+// Ports:       input `in`; outputs `reply` (the answers), `other` (the rest)
+// Parameters:  addresses (required): the IPv4 addresses to answer for
+//              ttl (default 64): TTL of the replies
+// Handlers:    answered (read)
+// Drops:       bad_checksum, truncated
+//
+// The request becomes the reply in place: MAC and IP addresses swapped, the
+// TTL reset, type 8 -> 0, both checksums right. Send `reply` back out of the
+// port the request came from. Fragments and anything else go to `other`.
+#include <arpa/inet.h>
+#include <rte_ip.h>
+#include <weft/packet.hpp>
+#include <weft/plugin.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "headers.hpp"
+
+namespace example {
+
+class IcmpEchoResponder final : public weft::Element {
+ public:
+  enum : uint16_t { kReply = 0, kOther };
+  enum : uint16_t { kBadChecksum = 0, kTruncated };
+
+  static const weft::ElementClass& klass() {
+    static const weft::ElementClass k =
+        weft::ElementClass::make<IcmpEchoResponder>("IcmpEchoResponder")
+            .describe("Answers ICMP echo requests (ping) sent to its IPv4 addresses.",
+                      "A request (after up to two VLAN tags) becomes its reply in place: MAC and IP addresses\n"
+                      "swapped, TTL reset, ICMP type 0, IP and ICMP checksums right. Requests with a bad ICMP\n"
+                      "checksum are dropped; fragments and all other packets leave on `other`.")
+            .input("in")
+            .output("reply")
+            .output("other")
+            .required("addresses", weft::ParamType::List, "IPv4 addresses to answer for, e.g. [192.0.2.1]")
+            .param("ttl", weft::ParamType::UInt, "64", "TTL of the replies (1-255)")
+            .drop("bad_checksum", "an echo request whose ICMP checksum is wrong")
+            .drop("truncated", "an echo request shorter than its IP total length says")
+            .handler("answered", true, false, "echo requests answered");
+    return k;
+  }
+
+  void configure(weft::ConfigContext& ctx) override {
+    const weft::Params& p = ctx.params();
+    for (const auto& item : p.node("addresses")) {
+      in_addr a{};
+      if (!item.IsScalar() || ::inet_pton(AF_INET, item.Scalar().c_str(), &a) != 1)
+        throw weft::ConfigError(weft::mark_of(item), "addresses: expected IPv4 addresses such as 192.0.2.1");
+      addresses_.push_back(a.s_addr);  // network byte order, as in the header
+    }
+    if (addresses_.empty()) throw weft::ConfigError(p.mark("addresses"), "addresses: give at least one address");
+    const uint64_t ttl = p.get<uint64_t>("ttl");
+    if (ttl < 1 || ttl > 255) throw weft::ConfigError(p.mark("ttl"), "ttl: expected 1-255");
+    ttl_ = static_cast<uint8_t>(ttl);
+  }
+
+  void push(uint16_t, weft::Batch& b) override {
+    for (rte_mbuf* m : b) {
+      int verdict = answer(m);
+      if (verdict < 0) emit(kOther, m);
+      else if (verdict == kReply) emit(kReply, m);
+      else drop(m, static_cast<uint16_t>(verdict - 1));
+    }
+    b.clear();
+  }
+
+  void add_handlers(weft::HandlerSet& hs) override {
+    hs.read("answered", "echo requests answered", [this] { return std::to_string(answered_); });
+  }
+
+  weft::StateCarry take_state(weft::Element& old) override {
+    answered_ = static_cast<IcmpEchoResponder&>(old).answered_;
+    return weft::StateCarry::kept("answered carried over");
+  }
+
+ private:
+  // -1: not for us (other); kReply: turned into a reply; 1 + drop reason.
+  int answer(rte_mbuf* m) {
+    const L3 l3 = find_l3(m);
+    if (l3.version != 4) return -1;
+    // Ethernet + tags + the IPv4 header (up to 60 bytes) + ICMP type, code, checksum.
+    uint8_t buf[18 + 8 + 60 + 4];
+    const uint32_t ip = l3.offset;
+    uint8_t ipb[20];
+    const auto* h = static_cast<const uint8_t*>(rte_pktmbuf_read(m, ip, 20, ipb));
+    if (!h || h[0] >> 4 != 4 || h[9] != IPPROTO_ICMP) return -1;
+    const uint32_t ihl = (h[0] & 0x0fu) * 4;
+    const uint16_t total = static_cast<uint16_t>(h[2] << 8 | h[3]);
+    const uint16_t frag = static_cast<uint16_t>(h[6] << 8 | h[7]);
+    uint32_t dst;
+    std::memcpy(&dst, h + 16, 4);
+    if (ihl < 20 || (frag & 0x3fff) != 0 ||  // more fragments or an offset: not ours to answer
+        std::find(addresses_.begin(), addresses_.end(), dst) == addresses_.end())
+      return -1;
+    const uint32_t head = ip + ihl + 4;
+    auto* p = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, head, buf));
+    if (!p) return 1 + kTruncated;
+    if (p[ip + ihl] != 8 || p[ip + ihl + 1] != 0) return -1;  // not an echo request
+    if (total < ihl + 8 || ip + total > m->pkt_len) return 1 + kTruncated;
+    // The ICMP checksum covers the whole ICMP message: its sum must be 0xffff.
+    uint16_t sum = 0;
+    if (rte_raw_cksum_mbuf(m, ip + ihl, total - ihl, &sum) != 0 || sum != 0xffff) return 1 + kBadChecksum;
+
+    uint8_t r[sizeof buf];
+    std::memcpy(r, p, head);
+    std::memcpy(r, p + 6, 6);  // destination MAC <- the request's source
+    std::memcpy(r + 6, p, 6);  // source MAC <- the address the request was sent to
+    std::memcpy(r + ip + 12, p + ip + 16, 4);
+    std::memcpy(r + ip + 16, p + ip + 12, 4);
+    r[ip + 8] = ttl_;
+    r[ip + 10] = r[ip + 11] = 0;
+    const uint16_t ip_sum = rte_ipv4_cksum(reinterpret_cast<const rte_ipv4_hdr*>(r + ip));
+    std::memcpy(r + ip + 10, &ip_sum, 2);  // rte_ipv4_cksum's result is already in network order
+    const uint32_t icmp = ip + ihl;
+    r[icmp] = 0;  // echo reply: the word (type, code) goes from 0x0800 to 0x0000
+    const uint16_t old_sum = static_cast<uint16_t>(p[icmp + 2] << 8 | p[icmp + 3]);
+    const uint16_t new_sum = checksum_update(old_sum, 0x0800, 0x0000);
+    r[icmp + 2] = static_cast<uint8_t>(new_sum >> 8);
+    r[icmp + 3] = static_cast<uint8_t>(new_sum);
+    weft::write_bytes(m, 0, r, head);
+    answered_++;
+    return kReply;
+  }
+
+  std::vector<uint32_t> addresses_;
+  uint8_t ttl_ = 64;
+  uint64_t answered_ = 0;
+};
+
+}  // namespace example
+
+WEFT_EXPORT_CLASS(IcmpEchoResponder, example::IcmpEchoResponder::klass())
