@@ -266,12 +266,15 @@ asio::awaitable<json> EtcdClient::call_once(const std::string& path, const json&
       if (reused && e.code() != beast::error::timeout) continue;
       idle_.clear();
       preferred_ = (preferred_ + 1) % opts_.endpoints.size();  // try another member next time
-      throw transport_error(c->endpoint, e.code() == beast::error::timeout ? "request timed out" : e.code().message());
+      std::string what = e.code() == beast::error::timeout ? std::string("request timed out") : e.code().message();
+      if (e.code().category() == asio::error::get_ssl_category()) what = "TLS: " + what;
+      throw transport_error(c->endpoint, what);
     }
     if (res.keep_alive() && idle_.size() < 4) idle_.push_back(std::move(c));
     json j = json::parse(res.body(), nullptr, false);
     if (j.is_discarded())
-      throw EtcdError(-2, "etcd answered HTTP " + std::to_string(res.result_int()) + " with a body that is not JSON");
+      throw EtcdError(-2, "etcd answered HTTP " + std::to_string(res.result_int()) + ": " +
+                              res.body().substr(0, 200));
     if (j.contains("error")) throw_reply_error(j);
     if (res.result() != http::status::ok)
       throw EtcdError(-2, "etcd answered HTTP " + std::to_string(res.result_int()));

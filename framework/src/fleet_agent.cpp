@@ -186,10 +186,13 @@ asio::awaitable<void> FleetAgent::watch_loop() {
         WEFT_LOG(Notice, "fleet: %s; reading the whole state again", e.what());
         need_full_sync_ = true;
         compaction_resyncs_++;
+        watching_ = false;
+        continue;  // no back-off: etcd is there, our revision is not
       } else {
         failed(e.what());
       }
     }
+    if (watching_ && last_check_ok_) stale_since_ = Clock::now();
     watching_ = false;
     if (stopping_) break;
     watch_restarts_++;
@@ -226,7 +229,8 @@ asio::awaitable<void> FleetAgent::lease_loop() {
         lease_ = 0;
         continue;
       }
-      if (!last_check_ok_) co_await full_sync();  // confirm we are current before saying so
+      if (!last_check_ok_) WEFT_LOG(Notice, "fleet: etcd answers again");
+      last_check_ok_ = true;  // a keepalive needs the leader: the cluster has a quorum
       if (status_dirty_ || Clock::now() - last_write >= opts_.status_interval) {
         status_dirty_ = false;
         co_await write_status();
