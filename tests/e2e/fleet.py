@@ -286,6 +286,12 @@ class Proxy:
                 pass
 
     def cut(self):
+        # shutdown() wakes the thread blocked in accept(); close() alone would
+        # leave the listening socket alive until it returned.
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.listener.close()
         with self.lock:
             for s in self.conns:
