@@ -110,14 +110,10 @@ int put(const Options& o, const FleetArgs& a) {
   const std::vector<weft::EtcdClient::Range> ranges{{sp, weft::prefix_end(sp)}};
   auto cur = weft::run_sync(io, client.read(ranges));
   for (const auto& kv : cur[0].kvs) note(kv);
-  bool timed_out = false;
   if (done.size() < want.size()) {
     asio::steady_timer timer(io, std::chrono::milliseconds(static_cast<long>(a.wait_s * 1000)));
     timer.async_wait([&](boost::system::error_code ec) {
-      if (!ec) {
-        timed_out = true;
-        client.cancel_watch();
-      }
+      if (!ec) client.cancel_watch();
     });
     auto watch = [&]() -> asio::awaitable<bool> {
       co_await client.watch(sp, weft::prefix_end(sp), cur[0].revision + 1,
@@ -155,7 +151,6 @@ int put(const Options& o, const FleetArgs& a) {
     for (const auto& e : d["errors"]) std::printf("      %s\n", e.get<std::string>().c_str());
   }
   if (!out["all_ms"].is_null()) std::printf("all %zu node(s) answered in %.2f ms\n", want.size(), out["all_ms"].get<double>());
-  (void)timed_out;
   return rc;
 }
 
