@@ -193,34 +193,38 @@ json reload_json(const ReloadReport& r) {
 }
 
 json ControlApi::reload(const std::string& file, std::chrono::milliseconds timeout) {
-  auto t0 = std::chrono::steady_clock::now();
-  auto refused = [&](const std::string& error, const Diagnostics* diag) {
-    json j{{"applied", false}, {"file", file}, {"error", error}, {"diagnostics", json::array()}};
-    if (diag)
-      for (const auto& d : diag->items()) j["diagnostics"].push_back(d.format());
-    return j;
-  };
   Diagnostics diag(file);
   auto spec = std::make_shared<GraphSpec>(load_graph_file(file, diag));
-  if (!spec->parsed) return refused("the graph file could not be read", &diag);
+  return reload(std::move(spec), diag, file, timeout);
+}
+
+json ControlApi::reload(std::shared_ptr<GraphSpec> spec, Diagnostics& diag, const std::string& label,
+                        std::chrono::milliseconds timeout) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto refused = [&](const std::string& error) {
+    json j{{"applied", false}, {"file", label}, {"error", error}, {"diagnostics", json::array()}};
+    for (const auto& d : diag.items()) j["diagnostics"].push_back(d.format());
+    return j;
+  };
+  if (!spec->parsed) return refused("the graph file could not be read");
   std::vector<std::string> dirs = spec->plugin_paths;
   dirs.insert(dirs.end(), plugin_dirs_.begin(), plugin_dirs_.end());
   try {
     loader_.load_directories(dirs);
   } catch (const PluginError& e) {
-    return refused(e.what(), &diag);
+    return refused(e.what());
   }
   GraphPlan plan = validate_graph(spec, loader_, diag);
   double validate_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  if (diag.has_errors()) return refused("the graph is not valid", &diag);
+  if (diag.has_errors()) return refused("the graph is not valid");
   ReloadReport r = rt_.reload(std::move(plan), timeout);
   json j = reload_json(r);
-  j["file"] = file;
+  j["file"] = label;
   j["timing_ms"]["validate"] = validate_ms;
   j["timing_ms"]["total"] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   j["diagnostics"] = json::array();
   for (const auto& d : diag.items()) j["diagnostics"].push_back(d.format());  // warnings
-  if (r.ok) graph_file_ = file;
+  if (r.ok) graph_file_ = label;
   return j;
 }
 
@@ -263,6 +267,7 @@ json ControlApi::status() const {
                             {"generation", w->generation.get()},
                             {"polls", w->polls.get()},
                             {"busy_polls", w->busy_polls.get()}});
+  for (const auto& [name, fn] : status_extras_) j[name] = fn();
   return j;
 }
 

@@ -3,7 +3,13 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <functional>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "graph_spec.hpp"
 
 #include "plugin_loader.hpp"
 #include "runtime.hpp"
@@ -34,7 +40,13 @@ class ControlApi {
   // result has "applied" (bool) and, if not applied, "error" and
   // "diagnostics"; see docs/reload.md.
   json reload(const std::string& file, std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
+  // The same for a graph already parsed (from etcd, say): `diag` holds the
+  // parse's findings; `label` names the source in the reply and in status.
+  json reload(std::shared_ptr<GraphSpec> spec, Diagnostics& diag, const std::string& label,
+              std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
   const std::string& graph_file() const { return graph_file_; }
+  // Adds `name: fn()` to every status reply (the fleet agent's state).
+  void add_status(std::string name, std::function<json()> fn) { status_extras_.emplace_back(std::move(name), std::move(fn)); }
 
  private:
   json status() const;
@@ -46,6 +58,7 @@ class ControlApi {
   PluginLoader& loader_;
   std::string graph_file_;
   std::vector<std::string> plugin_dirs_;
+  std::vector<std::pair<std::string, std::function<json()>>> status_extras_;
 };
 
 }  // namespace weft

@@ -1,5 +1,6 @@
 #include "graph_spec.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -28,8 +29,8 @@ const ElementSpec* GraphSpec::find_element(const std::string& id) const {
 
 namespace {
 
-const std::vector<std::string> kTopKeys = {"name",    "eal",   "workers",  "mempool",    "stats", "plugins",
-                                           "control", "ports", "elements", "connections"};
+const std::vector<std::string> kTopKeys = {"name",    "eal",   "workers",  "mempool",     "stats",  "plugins",
+                                           "control", "ports", "elements", "connections", "include", "fleet"};
 
 class Reader {
  public:
@@ -188,6 +189,56 @@ class Reader {
         g_.plugin_paths.push_back(path.lexically_normal().string());
       }
     }
+  }
+
+  void read_fleet(const YAML::Node& n) {
+    if (!expect_map(n, "fleet")) return;
+    check_keys(n,
+               {"etcd", "node", "prefix", "ca", "cert", "key", "user", "password_file", "lease_ttl", "sync_interval",
+                "status_interval"},
+               "fleet");
+    FleetSpec& f = g_.fleet;
+    f.given = true;
+    f.mark = mark_of(n);
+    if (auto e = n["etcd"]) {
+      if (e.IsScalar()) {
+        for (auto& x : split(e.Scalar(), ','))
+          if (!trim(x).empty()) f.endpoints.push_back(trim(x));
+      } else if (e.IsSequence()) {
+        for (const auto& x : e) {
+          std::string s;
+          if (read_string(x, s, "fleet.etcd item")) f.endpoints.push_back(s);
+        }
+      } else {
+        d_.error(mark_of(e), "fleet.etcd: expected an endpoint or a list of them (http://127.0.0.1:2379)");
+      }
+    }
+    if (auto x = n["node"]) read_string(x, f.node, "fleet.node");
+    if (auto x = n["prefix"]) read_string(x, f.prefix, "fleet.prefix");
+    if (auto x = n["user"]) read_string(x, f.user, "fleet.user");
+    auto path = [&](const char* key, std::string& out) {
+      if (auto x = n[key]; x && read_string(x, out, std::string("fleet.") + key)) {
+        std::filesystem::path p(out);
+        if (p.is_relative() && !g_.dir.empty()) out = (std::filesystem::path(g_.dir) / p).lexically_normal().string();
+      }
+    };
+    path("ca", f.ca_file);
+    path("cert", f.cert_file);
+    path("key", f.key_file);
+    path("password_file", f.password_file);
+    if (auto x = n["lease_ttl"]) {
+      if (read_uint(x, f.lease_ttl_s, "fleet.lease_ttl") && f.lease_ttl_s < 2)
+        d_.error(mark_of(x), "fleet.lease_ttl: at least 2 seconds");
+    }
+    auto seconds = [&](const char* key, double& out) {
+      if (auto x = n[key]) {
+        auto v = x.IsScalar() ? parse_double(x.Scalar()) : std::nullopt;
+        if (!v || *v < 0.1) d_.error(mark_of(x), std::string("fleet.") + key + ": expected seconds (at least 0.1)");
+        else out = *v;
+      }
+    };
+    seconds("sync_interval", f.sync_interval_s);
+    seconds("status_interval", f.status_interval_s);
   }
 
   void read_control(const YAML::Node& n) {
@@ -419,7 +470,53 @@ std::vector<ConnectionSpec> parse_connection(const std::string& s, Mark base, Di
   return out;
 }
 
-GraphSpec parse_graph(const std::string& text, const std::string& file, Diagnostics& diag) {
+namespace {
+
+int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+// Reads one included fragment into `g`, its lines numbered after g.text's.
+void read_fragment(GraphSpec& g, const GraphSource& src, Diagnostics& diag) {
+  if (!g.text.empty() && g.text.back() != '\n') g.text += '\n';
+  const int before = count_lines(g.text);
+  diag.add_source(src.name, before);
+  g.text += src.text;
+  std::map<std::string, Mark> ids, ports;
+  for (const auto& e : g.elements) ids.emplace(e.id, e.mark);
+  for (const auto& p : g.ports) ports.emplace(p.name, p.mark);
+  const size_t first_element = g.elements.size(), first_port = g.ports.size();
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(static_cast<size_t>(before), '\n') + src.text);
+  } catch (const YAML::Exception& e) {
+    diag.error({e.mark.line + 1, e.mark.column + 1}, "YAML syntax: " + e.msg);
+    g.connections_incomplete = true;
+    return;
+  }
+  if (!root.IsMap()) {
+    diag.error(root.IsNull() ? Mark{before + 1, 1} : mark_of(root),
+               "a fragment is a mapping with `ports:`, `elements:` and/or `connections:`");
+    return;
+  }
+  Reader r(g, diag);
+  r.check_keys(root, {"ports", "elements", "connections"}, "the fragment");
+  if (auto n = root["ports"]) r.read_ports(n);
+  if (auto n = root["elements"]) r.read_elements(n);
+  if (auto n = root["connections"]) r.read_connections(n);
+  // A name may be defined once in the whole graph.
+  for (size_t i = first_element; i < g.elements.size(); i++)
+    if (auto it = ids.find(g.elements[i].id); it != ids.end())
+      diag.error(g.elements[i].mark, "duplicate element id '" + g.elements[i].id + "' (first defined at " +
+                                         diag.where(it->second) + ")");
+  for (size_t i = first_port; i < g.ports.size(); i++)
+    if (auto it = ports.find(g.ports[i].name); it != ports.end())
+      diag.error(g.ports[i].mark, "duplicate port '" + g.ports[i].name + "' (first defined at " +
+                                      diag.where(it->second) + ")");
+}
+
+}  // namespace
+
+GraphSpec parse_graph(const std::string& text, const std::string& file, Diagnostics& diag,
+                      const IncludeResolver& resolve) {
   GraphSpec g;
   g.file = file;
   g.text = text;
@@ -445,10 +542,34 @@ GraphSpec parse_graph(const std::string& text, const std::string& file, Diagnost
   if (auto n = root["stats"]) r.read_stats(n);
   if (auto n = root["plugins"]) r.read_plugins(n);
   if (auto n = root["control"]) r.read_control(n);
+  if (auto n = root["fleet"]) r.read_fleet(n);
   if (auto n = root["ports"]) r.read_ports(n);
   if (auto n = root["elements"]) r.read_elements(n);
-  else diag.error(mark_of(root), "the graph has no `elements:` section");
+  else if (!root["include"]) diag.error(mark_of(root), "the graph has no `elements:` section");
   if (auto n = root["connections"]) r.read_connections(n);
+  if (auto inc = root["include"]) {
+    std::vector<YAML::Node> names;
+    if (inc.IsScalar()) names.push_back(inc);
+    else if (inc.IsSequence())
+      for (const auto& x : inc) names.push_back(x);
+    else diag.error(mark_of(inc), "include: expected a fragment name or a list of them");
+    std::set<std::string> seen;
+    for (const auto& x : names) {
+      if (!x.IsScalar()) {
+        diag.error(mark_of(x), "include: expected a fragment name");
+        continue;
+      }
+      if (!seen.insert(x.Scalar()).second) {
+        diag.error(mark_of(x), "fragment '" + x.Scalar() + "' is included twice");
+        continue;
+      }
+      std::optional<GraphSource> src;
+      if (resolve) src = resolve(x.Scalar());
+      if (!resolve) diag.error(mark_of(x), "include: fragments cannot be included here");
+      else if (!src) diag.error(mark_of(x), "include: no fragment '" + x.Scalar() + "'");
+      else read_fragment(g, *src, diag);
+    }
+  }
   return g;
 }
 
@@ -462,7 +583,16 @@ GraphSpec load_graph_file(const std::string& path, Diagnostics& diag) {
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  return parse_graph(ss.str(), path, diag);
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  IncludeResolver files = [&dir](const std::string& name) -> std::optional<GraphSource> {
+    std::filesystem::path p = std::filesystem::path(name).is_absolute() ? std::filesystem::path(name) : dir / name;
+    std::ifstream f(p);
+    if (!f) return std::nullopt;
+    std::stringstream text;
+    text << f.rdbuf();
+    return GraphSource{p.lexically_normal().string(), text.str()};
+  };
+  return parse_graph(ss.str(), path, diag, files);
 }
 
 }  // namespace weft

@@ -4,6 +4,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,6 +49,21 @@ struct ConnectionSpec {
   Endpoint to;
 };
 
+// `fleet:`: where routerd's desired graph comes from (etcd), read at start
+// only; see docs/fleet.md. routerd's --etcd/--node flags override it.
+struct FleetSpec {
+  bool given = false;
+  std::vector<std::string> endpoints;
+  std::string node;
+  std::string prefix;
+  std::string ca_file, cert_file, key_file;  // relative to the graph's directory
+  std::string user, password_file;
+  unsigned lease_ttl_s = 0;       // 0: the default
+  double sync_interval_s = 0;     // 0: the default
+  double status_interval_s = 0;   // 0: the default
+  Mark mark;
+};
+
 struct GraphSpec {
   std::string file;  // path as given (for messages); empty for an embedded graph
   std::string dir;   // directory of the file, for relative paths
@@ -76,6 +92,7 @@ struct GraphSpec {
   std::vector<std::string> plugin_paths;
   Mark plugins_mark;
   std::string control_socket;
+  FleetSpec fleet;
   // The graph
   std::vector<PortSpec> ports;
   std::vector<ElementSpec> elements;
@@ -93,11 +110,27 @@ struct GraphSpec {
   const ElementSpec* find_element(const std::string& id) const;
 };
 
+// A fragment a graph includes (`include: [NAME, ...]`): the text, and the
+// name diagnostics use for it (a file path, or an etcd key).
+struct GraphSource {
+  std::string name;
+  std::string text;
+};
+// Finds an included fragment by the name written in the graph; nullopt: no
+// such fragment.
+using IncludeResolver = std::function<std::optional<GraphSource>(const std::string& name)>;
+
 // Parses YAML text. Syntax and structure errors go to `diag`; the returned spec
 // holds whatever could be read. `file` is used in messages and to resolve
 // relative paths.
-GraphSpec parse_graph(const std::string& text, const std::string& file, Diagnostics& diag);
-// Reads and parses a file; an unreadable file is reported in `diag`.
+// `include:` names fragments (mappings of `ports:`, `elements:` and
+// `connections:`) that `resolve` finds; their entries join the graph's, and
+// diagnostics inside them name the fragment (see Diagnostics::add_source).
+// Without a resolver, `include:` is an error.
+GraphSpec parse_graph(const std::string& text, const std::string& file, Diagnostics& diag,
+                      const IncludeResolver& resolve = {});
+// Reads and parses a file; an unreadable file is reported in `diag`. Included
+// fragments are files, relative to the graph's directory.
 GraphSpec load_graph_file(const std::string& path, Diagnostics& diag);
 
 // Parses one connection chain such as "rx -> [0]cls[arp] -> arp_out".

@@ -115,6 +115,7 @@ void print_status(const json& s) {
                 w["lcore"].get<unsigned>(), w["running"].get<bool>() ? "running" : "stopped",
                 static_cast<unsigned long long>(polls), polls ? 100.0 * double(busy) / double(polls) : 0.0);
   }
+  if (s.contains("fleet")) routerctl::print_fleet_status(s["fleet"]);
 }
 
 void print_graph_text(const json& g) {

@@ -33,6 +33,9 @@ json request(const Options& o, const std::string& cmd, const json& args = json::
 // True when a routerd answers on o.socket.
 bool daemon_up(const Options& o);
 
+// The `fleet` part of a status reply (fleet.cpp).
+void print_fleet_status(const json& fleet);
+
 // A command defined in its own file registers itself with a static
 //   routerctl::Command my_command{[](CLI::App& app, Options& o) { ...; return run; }};
 // `add` adds the subcommand (and its options) to app and returns the function

@@ -1,6 +1,7 @@
 // routerd — the Weft router daemon.
 //
 //   routerd -c graph.yaml [--socket PATH] [--plugin-path DIRS] [--duration SECONDS]
+//   routerd [-c boot.yaml] --etcd ENDPOINTS --node NAME [...]   (a fleet member: docs/fleet.md)
 //
 // Loads plugins, validates the graph (all errors at once, FILE:LINE:COL),
 // starts DPDK and one graph instance per worker lcore, serves routerctl on a
@@ -10,11 +11,14 @@
 #include <utility>  // Boost 1.74 asio uses std::exchange without including it
 #include <boost/asio.hpp>
 #include <cstdio>
+#include <optional>
+#include <unistd.h>
 #include <iostream>
 #include <rte_eal.h>
 
 #include "control_api.hpp"
 #include "control_server.hpp"
+#include "fleet_agent.hpp"
 #include "graph_spec.hpp"
 #include "plugin_loader.hpp"
 #include "runtime.hpp"
@@ -69,21 +73,77 @@ int main(int argc, char** argv) {
   std::string config, socket_path, plugin_path, summary_json;
   double duration = 0;
   bool check_only = false;
-  app.add_option("-c,--config", config, "graph file (YAML)")->required();
+  app.add_option("-c,--config", config, "graph file (YAML); with --etcd, optional: the graph to start with");
   app.add_option("-s,--socket", socket_path, "control socket (default: graph's control.socket, $WEFT_SOCKET, "
                                              "or /run/weft/routerd.sock)");
   app.add_option("-p,--plugin-path", plugin_path, "extra plugin directories, colon-separated (also $WEFT_PLUGIN_PATH)");
   app.add_option("-d,--duration", duration, "stop after this many seconds (0: run until SIGINT/SIGTERM)");
   app.add_option("--summary-json", summary_json, "also write the final statistics to this file as JSON");
   app.add_flag("--check", check_only, "validate the graph and exit");
+  // The fleet: the desired graph comes from etcd (also `fleet:` in the graph file).
+  std::string etcd, node, etcd_prefix, etcd_ca, etcd_cert, etcd_key, etcd_user, etcd_password_file;
+  unsigned etcd_lease_ttl = 0;
+  double etcd_sync_interval = 0, etcd_timeout = 0;
+  app.add_option("--etcd", etcd, "etcd endpoints, comma-separated (http://127.0.0.1:2379): take the graph from etcd");
+  app.add_option("--node", node, "this router's name in the fleet (default: the host name)");
+  app.add_option("--etcd-prefix", etcd_prefix, "key prefix (default /weft)");
+  app.add_option("--etcd-ca", etcd_ca, "CA certificate to verify etcd's (TLS)");
+  app.add_option("--etcd-cert", etcd_cert, "client certificate for etcd (TLS)");
+  app.add_option("--etcd-key", etcd_key, "client certificate's key (TLS)");
+  app.add_option("--etcd-user", etcd_user, "etcd user (auth)");
+  app.add_option("--etcd-password-file", etcd_password_file, "file holding the etcd user's password");
+  app.add_option("--etcd-lease-ttl", etcd_lease_ttl, "seconds the status key outlives a silent router (default 10)");
+  app.add_option("--etcd-sync-interval", etcd_sync_interval, "seconds between full reads of the desired state (default 10)");
+  app.add_option("--etcd-timeout", etcd_timeout, "seconds per etcd request (default 2)");
   app.set_version_flag("--version", std::string("routerd (Weft) ") + weft::kVersion);
   CLI11_PARSE(app, argc, argv);
 
-  // 1. Graph file.
+  // 1. Graph: the file, or (a fleet member started without one) the node's graph in etcd.
+  if (config.empty() && etcd.empty()) {
+    std::cerr << "routerd: error: give a graph (-c FILE) or an etcd to take it from (--etcd, --node)\n";
+    return 1;
+  }
   weft::Diagnostics diag(config);
-  auto spec = std::make_shared<weft::GraphSpec>(weft::load_graph_file(config, diag));
-  if (!spec->parsed) {  // not even YAML: nothing more to check
-    std::cerr << diag.format();
+  std::shared_ptr<weft::GraphSpec> spec;
+  weft::FleetSpec file_fleet;
+  if (!config.empty()) {
+    spec = std::make_shared<weft::GraphSpec>(weft::load_graph_file(config, diag));
+    if (!spec->parsed) {  // not even YAML: nothing more to check
+      std::cerr << diag.format();
+      return 1;
+    }
+    file_fleet = spec->fleet;
+  }
+  std::optional<weft::FleetOptions> fleet;
+  try {
+    if (file_fleet.given || !etcd.empty()) {
+      weft::FleetOptions f = weft::FleetOptions::from_spec(file_fleet);
+      if (!etcd.empty()) f.etcd.endpoints = weft::EtcdOptions::split_endpoints(etcd);
+      if (!node.empty()) f.node = node;
+      if (f.node.empty()) {
+        char host[256] = {};
+        ::gethostname(host, sizeof host - 1);
+        f.node = host;
+      }
+      if (!etcd_prefix.empty()) f.keys.prefix = etcd_prefix;
+      if (!etcd_ca.empty()) f.etcd.ca_file = etcd_ca;
+      if (!etcd_cert.empty()) f.etcd.cert_file = etcd_cert;
+      if (!etcd_key.empty()) f.etcd.key_file = etcd_key;
+      if (!etcd_user.empty()) f.etcd.user = etcd_user;
+      if (!etcd_password_file.empty()) f.etcd.password = weft::FleetOptions::read_password_file(etcd_password_file);
+      if (etcd_lease_ttl) f.lease_ttl_s = static_cast<int>(std::max(2u, etcd_lease_ttl));
+      if (etcd_sync_interval > 0) f.sync_interval = std::chrono::milliseconds(static_cast<long>(etcd_sync_interval * 1000));
+      if (etcd_timeout > 0) f.etcd.timeout = std::chrono::milliseconds(static_cast<long>(etcd_timeout * 1000));
+      if (f.etcd.endpoints.empty()) throw std::invalid_argument("fleet: no etcd endpoints (--etcd or fleet.etcd)");
+      fleet = std::move(f);
+    }
+    if (!spec) {
+      std::string label;
+      spec = weft::FleetAgent::fetch_boot_graph(*fleet, diag, label);
+      config = label;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "routerd: error: " << e.what() << "\n";
     return 1;
   }
 
@@ -147,6 +207,22 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr, "routerd: running %s on %zu worker(s); control socket %s\n", config.c_str(),
                  rt.workers().size(), socket_path.c_str());
+    std::unique_ptr<weft::FleetAgent> agent;
+    if (fleet) {
+      try {
+        agent = std::make_unique<weft::FleetAgent>(io, api, *fleet);
+      } catch (const std::exception& e) {
+        std::cerr << "routerd: error: " << e.what() << "\n";
+        rt.stop();
+        rte_eal_cleanup();
+        return 1;
+      }
+      agent->start();
+      std::string eps;
+      for (const auto& e : fleet->etcd.endpoints) eps += (eps.empty() ? "" : ",") + e;
+      std::fprintf(stderr, "routerd: fleet node '%s', etcd %s, keys under %s\n", fleet->node.c_str(), eps.c_str(),
+                   fleet->keys.prefix.c_str());
+    }
 
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code ec, int sig) {
@@ -158,6 +234,12 @@ int main(int argc, char** argv) {
     boost::asio::signal_set hup(io, SIGHUP);
     std::function<void(boost::system::error_code, int)> on_hup = [&](boost::system::error_code ec, int) {
       if (ec) return;
+      if (agent) {  // a fleet member: the graph is etcd's; read it all again
+        std::fprintf(stderr, "routerd: SIGHUP: reading the desired state from etcd again\n");
+        agent->resync();
+        hup.async_wait(on_hup);
+        return;
+      }
       weft::json r = api.reload(config);
       if (r.value("applied", false)) {
         std::fprintf(stderr, "routerd: SIGHUP: reloaded %s: %s\n", config.c_str(), r.dump().c_str());
@@ -177,6 +259,7 @@ int main(int argc, char** argv) {
       });
     }
     io.run();
+    if (agent) agent->shutdown();  // revoke the lease: the node leaves the fleet view now
 
     // 6. Stop: workers first, then read the final counters, then the ports.
     rt.halt();
