@@ -102,11 +102,9 @@ connections:
             return subprocess.run([os.path.join(bindir, "routerctl"), "-s", sock, *args],
                                   capture_output=True, text=True, timeout=30)
 
-        log = open(os.path.join(tmp, "routerd.log"), "w")
-        p = lab.spawn(None, [os.path.join(bindir, "routerd"), "-c", graph, "-s", sock],
-                      stdout=log, stderr=subprocess.STDOUT)
-        check(wait_until(lambda: ctl("status").returncode == 0 or p.poll() is not None) and p.poll() is None,
-              "routerd runs on two af_packet ports")
+        p = lab.spawn_routerd(None, [os.path.join(bindir, "routerd"), "-c", graph, "-s", sock],
+                              os.path.join(tmp, "routerd.log"), lambda: ctl("status").returncode == 0)
+        check(p.poll() is None and ctl("status").returncode == 0, "routerd runs on two af_packet ports")
 
         r = lab.run(ha, ["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.200.1.2"])
         check(r.returncode == 0 and "3 received" in r.stdout, "ping A -> B through routerd")

@@ -146,17 +146,8 @@ connections:
                               capture_output=True, text=True, timeout=30)
 
     logname = os.path.join(tmp, f"routerd{workers}.log")
-    # DPDK's af_packet PMD names its PACKET_FANOUT group after the process id
-    # and the interface index; two routerds started at once (tests running
-    # in parallel) can pick the same group and the second is refused
-    # (EINVAL). Another process id picks another group: start again.
-    for attempt in range(3):
-        log = open(logname, "w")
-        p = lab.spawn(None, [os.path.join(bindir, "routerd"), "-c", graph, "-s", sock],
-                      stdout=log, stderr=subprocess.STDOUT)
-        wait_until(lambda: ctl("status").returncode == 0 or p.poll() is not None)
-        if p.poll() is None or "PACKET_FANOUT" not in open(logname).read():
-            break
+    p = lab.spawn_routerd(None, [os.path.join(bindir, "routerd"), "-c", graph, "-s", sock], logname,
+                          lambda: ctl("status").returncode == 0)
     w = f"[{workers} worker{'s' if workers > 1 else ''}] "
     up = p.poll() is None and ctl("status").returncode == 0
     check(up, w + "routerd runs with Nat44 on two af_packet ports")

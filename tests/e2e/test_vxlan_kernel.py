@@ -106,13 +106,11 @@ connections:
             return subprocess.run([os.path.join(bindir, "routerctl"), "-s", sock, *args],
                                   capture_output=True, text=True, timeout=30)
 
-        log = open(os.path.join(tmp, "routerd.log"), "w")
-        p = lab.spawn(None, [os.path.join(bindir, "routerd"), "-c", graph, "-s", sock],
-                      stdout=log, stderr=subprocess.STDOUT)
-        up = wait_until(lambda: ctl("status").returncode == 0 or p.poll() is not None) and p.poll() is None
+        p = lab.spawn_routerd(None, [os.path.join(bindir, "routerd"), "-c", graph, "-s", sock],
+                              os.path.join(tmp, "routerd.log"), lambda: ctl("status").returncode == 0)
+        up = p.poll() is None and ctl("status").returncode == 0
         check(up, "routerd runs between host A and the kernel VTEP")
         if not up:
-            log.flush()
             print(open(os.path.join(tmp, "routerd.log")).read())
 
         r = lab.run(ha, ["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.200.9.2"])

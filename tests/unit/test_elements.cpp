@@ -169,7 +169,7 @@ connections:
   free_all(c);
 }
 
-TEST_CASE("Merge, Pass and Counter pass batches; Discard counts", "[elements]") {
+TEST_CASE("Merge, Pass and Counter pass batches, Discard counts", "[elements]") {
   GraphHarness h(R"(
 elements:
   m: Merge

@@ -165,7 +165,7 @@ std::string graph_yaml(const std::string& in, const std::string& out, const std:
 
 }  // namespace
 
-TEST_CASE("100 reloads under sustained traffic lose nothing; counters and queues carry over", "[reload]") {
+TEST_CASE("100 reloads under sustained traffic lose nothing, counters and queues carry over", "[reload]") {
   test::eal();
   RingPort in(unique("rin"), 1), out(unique("rout"), 1);
   // A and B differ in an element (s) and a connection.
@@ -333,7 +333,7 @@ TEST_CASE("a worker that does not answer in time makes the reload roll back", "[
   rt.stop();
 }
 
-TEST_CASE("ports added, removed and reconfigured on reload; unchanged ports keep their traffic", "[reload]") {
+TEST_CASE("ports added, removed and reconfigured on reload, unchanged ports keep their traffic", "[reload]") {
   test::eal();
   RingPort in(unique("rin"), 1), out(unique("rout"), 1), side(unique("rside"), 2);
   const std::string base = graph_yaml(in.device, out.device, "1", "  c: Counter\n", "  - rx -> c -> tx\n");
@@ -383,7 +383,7 @@ TEST_CASE("ports added, removed and reconfigured on reload; unchanged ports keep
   rt.stop();
 }
 
-TEST_CASE("shared objects are shared by workers and kept across reloads while compatible; RCU works",
+TEST_CASE("shared objects are shared by workers and kept across reloads while compatible, and RCU works",
           "[reload][shared]") {
   test::eal();
   RingPort in(unique("rin"), 2), out(unique("rout"), 2);

@@ -778,7 +778,7 @@ connections:
 // Classifier: vni and inner rules
 // ---------------------------------------------------------------------------
 
-TEST_CASE("Classifier matches the VNI metadata; packets without it do not match", "[vxlan][classifier]") {
+TEST_CASE("Classifier matches the VNI metadata, packets without it do not match", "[vxlan][classifier]") {
   GraphHarness h(R"(
 elements:
   cls:

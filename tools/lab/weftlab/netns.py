@@ -150,6 +150,26 @@ class Lab:
         self.procs.append(p)
         return p
 
+    def spawn_routerd(self, ns, argv, log_path, up, tries=3, timeout=30):
+        """Starts routerd (argv) with its output in log_path and waits until
+        up() is true or it exits; returns the Popen.
+
+        DPDK 22.11's af_packet PMD names its PACKET_FANOUT group
+        (pid ^ ifindex) & 0xffff. Two routerds starting at once in one
+        network namespace (tests running in parallel) can get the same group
+        for different interfaces, and the second is refused. Another pid gets
+        another group: start again, at most `tries` times."""
+        for _ in range(tries):
+            with open(log_path, "w") as log:
+                p = self.spawn(ns, argv, stdout=log, stderr=subprocess.STDOUT)
+            wait_until(lambda: p.poll() is not None or up(), timeout=timeout)
+            if p.poll() is None:
+                return p
+            with open(log_path) as f:
+                if "PACKET_FANOUT" not in f.read():
+                    return p
+        return p
+
 
 def stop_process(p, timeout=10):
     """SIGTERM, then SIGKILL after `timeout` seconds; by the Popen's pid."""
