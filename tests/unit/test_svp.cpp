@@ -5,6 +5,7 @@
 #include <rte_eth_ring.h>
 #include <rte_ring.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -801,4 +802,57 @@ TEST_CASE("SvpResolver on two workers while the control thread churns the cache:
   CHECK(gen > 50);
   CHECK(svc->writable_cache().reclaim_pending() < 100000);
   rt.stop();
+}
+
+TEST_CASE("SvpService: resolve() for the control thread, SHOOTDOWN and the change log drop entries and tell subscribers",
+          "[svp][service]") {
+  weft::test::eal();
+  asio::io_context io;
+  auto server = lab(io, lab_mappings(), true);
+  weft::svp::SvpConfig cfg;
+  cfg.client = client_cfg({server->port()});
+  cfg.log_ip = A("192.0.2.1");
+  cfg.log_interval_s = 0.05;
+  auto svc = std::make_shared<weft::svp::SvpService>();
+  svc->configure(cfg);
+  svc->start(io);
+  std::vector<std::string> dropped;
+  svc->subscribe([&](const weft::svp::CacheKey& k) { dropped.push_back(k.text()); });
+  std::optional<weft::svp::Resolution> r3, r3b, nf;
+  svc->resolve(weft::svp::CacheKey::vl3(A("10.0.0.1").data(), 100), [&](const weft::svp::Resolution& r) { r3 = r; });
+  // Asked twice before the answer: one question on the wire.
+  svc->resolve(weft::svp::CacheKey::vl3(A("10.0.0.1").data(), 100), [&](const weft::svp::Resolution& r) { r3b = r; });
+  svc->resolve(weft::svp::CacheKey::vl3(A("10.0.0.77").data(), 100), [&](const weft::svp::Resolution& r) { nf = r; });
+  REQUIRE(pump(io, [&] { return r3 && r3b && nf; }));
+  CHECK(r3->kind == weft::svp::Resolution::Resolved);
+  CHECK(mac_text(r3->mac) == "02:08:20:00:00:01");
+  CHECK(r3b->kind == weft::svp::Resolution::Resolved);
+  CHECK(nf->kind == weft::svp::Resolution::NotFound);
+  CHECK(svc->counters().deduplicated == 1);
+  CHECK(svc->client()->counters().by_op_sent[kVl3Req] == 2);
+  // Cached: VL3, the VL2 of its MAC, and the negative answer.
+  CHECK(svc->writable_cache().size() == 3);
+  std::optional<weft::svp::Resolution> cached;
+  svc->resolve(weft::svp::CacheKey::vl3(A("10.0.0.1").data(), 100), [&](const weft::svp::Resolution& r) { cached = r; });
+  REQUIRE(cached);  // answered at once, from the cache
+  CHECK(svc->client()->counters().by_op_sent[kVl3Req] == 2);
+
+  // The MAC moves: SHOOTDOWN (and the log) drop the VL2 entry and the VL3 entry naming it.
+  auto m = lab_mappings();
+  m.vl2[{100, M("02:08:20:00:00:01")}].ip = A("192.0.2.99");
+  server->set_mappings(m);
+  REQUIRE(pump(io, [&] { return svc->counters().shootdowns == 1 && svc->counters().log_removed >= 2; }));
+  CHECK(std::find(dropped.begin(), dropped.end(), "vl2 02:08:20:00:00:01 vni 100") != dropped.end());
+  CHECK(std::find(dropped.begin(), dropped.end(), "vl3 10.0.0.1 vni 100") != dropped.end());
+  CHECK(svc->writable_cache().size() == 1);  // only the negative entry is left
+  CHECK(server->log_size(A("192.0.2.1")) == 0);
+  std::optional<weft::svp::Resolution> fresh;
+  svc->resolve(weft::svp::CacheKey::vl3(A("10.0.0.1").data(), 100), [&](const weft::svp::Resolution& r) { fresh = r; });
+  REQUIRE(pump(io, [&] { return fresh.has_value(); }));
+  CHECK(fresh->underlay.addr[3] == 99);
+  // BULK: the lab server says it does not serve it.
+  svc->command("bulk", {{"type", "vl2"}});
+  REQUIRE(pump(io, [&] { return svc->status().contains("bulk"); }));
+  CHECK(svc->status()["bulk"]["supported"] == false);
+  CHECK(svc->status()["bulk"]["status"] == "FATAL");
 }
