@@ -371,7 +371,7 @@ TEST_CASE("SvpClient: pipelined requests beyond the window all get their own ans
   CHECK(client->counters().connects == 1);
 }
 
-TEST_CASE("SvpClient: Portolan down at start, then up; failover to the second server; keep forwarding state",
+TEST_CASE("SvpClient: Portolan down at start and up later, failover to the second server, back after a restart",
           "[svp][client]") {
   asio::io_context io;
   const uint16_t dead = free_port();   // nothing listens here
@@ -570,8 +570,8 @@ TEST_CASE("SvpClient: malformed replies are counted, reset the connection, and n
 // The service and SvpResolver (a graph harness; the service on our io_context)
 // ---------------------------------------------------------------------------
 
-TEST_CASE("SvpResolver: misses held then released with the underlay; NOTFOUND, full queues and timeouts dropped; "
-          "hits go on while Portolan is down",
+TEST_CASE("SvpResolver: misses held then released with the underlay, NOTFOUND / full queue / timeout drops, "
+          "hits while Portolan is down",
           "[svp][resolver]") {
   weft::test::eal();
   asio::io_context io;
