@@ -168,6 +168,7 @@ def run_doc(build, prefix, work):
     env["CXXFLAGS"] = "-Werror"  # the example must build warning-free (CMake reads CXXFLAGS once)
     if shutil.which("ccache"):  # faster reruns; the build is the same without it
         env.setdefault("CMAKE_CXX_COMPILER_LAUNCHER", "ccache")
+        env["CCACHE_BASEDIR"], env["CCACHE_NOHASHDIR"] = work, "1"  # hits despite a new temp dir per run
     empty = os.path.join(work, "doc")
     os.makedirs(empty)
     t0 = time.monotonic()

@@ -71,7 +71,8 @@ std::string compare_frames(const std::vector<Frame>& got, const std::vector<Fram
 // Element classes a harness can instantiate: plugins loaded through the same
 // loader routerd uses (a plugin it would refuse is refused here with the same
 // message, as std::runtime_error), plus the harness's `Capture` class, which
-// keeps every packet it receives on any number of inputs.
+// keeps every packet it receives on any number of inputs (so your plugin
+// cannot also define a class named Capture).
 class Plugins {
  public:
   Plugins();
