@@ -1,0 +1,152 @@
+// SvpService: Portolan on the control thread — the SVP client, the overlay
+// cache it fills, and the change-log poller that keeps the cache honest.
+//
+//   workers (SvpResolver) ── miss: ask(key) ──► request ring (MP/SC rte_ring)
+//                                                   │ drained every millisecond
+//   NeighborSink ── resolve(key, callback) ──────► SvpService ── SvpClient ──TCP──► Portolan
+//                                                   │ answers
+//   workers ◄── lock-free lookups ── OverlayCache ◄─┘ put / erase (RCU)
+//
+// One question per key is in flight at a time, however many workers and
+// packets ask. OK answers become entries with `ttl`; NOTFOUND becomes a
+// negative entry with `negative_ttl`; a timeout changes nothing (the
+// workers' queued packets time out on their own clock). A VL3 answer also
+// fills the VL2 entry of the MAC it names.
+//
+// Invalidation: SHOOTDOWN (MAC, VNI) from the server, and the change log —
+// every `log_interval` seconds, with `log_ip` set (this node's underlay IP),
+// LOG_REQ; each VL2 record drops (MAC, VNI) and the VL3 entries naming that
+// MAC, each VL3 record drops (IP, VNI); then LOG_RM acknowledges the ids
+// (and the next LOG_REQ follows at once while records keep coming), as
+// illumos varpd does. Subscribers (NeighborSink) hear of every dropped key.
+//
+// Portolan down: entries past their TTL stay in use; refreshes are asked
+// for and fail quietly until it is back. Nothing here ever exits the router.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <functional>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "overlay_cache.hpp"
+#include "svp_client.hpp"
+#include "weft/service.hpp"
+
+struct rte_ring;
+
+namespace weft::svp {
+
+struct SvpConfig {
+  ClientConfig client;
+  double ttl_s = 300;           // positive answers
+  double negative_ttl_s = 10;   // NOTFOUND answers
+  double refresh_retry_s = 1;   // how often workers may re-ask for an expired entry
+  uint32_t max_entries = 65536;
+  std::optional<Addr> log_ip;   // this node's underlay IP: enables the change-log poller
+  double log_interval_s = 5;
+  uint32_t log_bytes = 4096;    // LOG_REQ count: bytes of records accepted per reply
+  bool operator==(const SvpConfig&) const = default;
+};
+
+// The result of resolve() for control-thread users.
+struct Resolution {
+  enum Kind { Resolved, NotFound, Failed } kind = Failed;
+  std::string why;           // Failed: "timeout", "status FATAL", ...
+  Mac mac{};                 // VL3
+  fields::Underlay underlay{};
+};
+
+class SvpService final : public weft::Service, public std::enable_shared_from_this<SvpService> {
+ public:
+  explicit SvpService(rte_rcu_qsbr* rcu = nullptr, int socket = -1);
+  ~SvpService() override;
+
+  void configure(const SvpConfig& c);
+  bool configured() const { return configured_; }
+  const SvpConfig& config() const { return cfg_; }
+
+  // --- workers ---
+  // The cache to read in this batch (it is replaced when max_entries changes).
+  const OverlayCache* cache() const { return cache_.load(std::memory_order_acquire); }
+  // Asks the control thread to look `k` up; false if the request ring is full.
+  bool ask(const CacheKey& k);
+  uint64_t refresh_gap_cycles() const { return refresh_gap_; }
+  uint64_t ttl_cycles(double s) const;
+
+  // --- control thread ---
+  void resolve(const CacheKey& k, std::function<void(const Resolution&)> done);
+  // `f` hears of every key dropped by SHOOTDOWN or the change log; returns a handle for unsubscribe.
+  uint64_t subscribe(std::function<void(const CacheKey&)> f);
+  void unsubscribe(uint64_t handle);
+  SvpClient* client() { return client_.get(); }
+  OverlayCache& writable_cache() { return *owned_; }
+  void drain_requests();  // what the poll timer does (tests call it)
+  // Drops a key (and, for VL2, the VL3 entries naming its MAC) and tells subscribers.
+  void invalidate(const CacheKey& k, const char* why);
+
+  std::string kind() const override { return "svp"; }
+  void start(boost::asio::io_context& io) override;
+  // "status", "cache" {kind?: vl2|vl3}, "pending", "flush", "lookup" {mac|ip, vni}, "bulk" {type}
+  nlohmann::json command(const std::string& cmd, const nlohmann::json& args) override;
+  nlohmann::json status() const override;
+  bool started() const { return io_ != nullptr; }
+
+  struct Counters {
+    uint64_t asked = 0, deduplicated = 0, resolved = 0, notfound = 0, failed = 0, timeouts = 0;
+    uint64_t evicted = 0, cache_full = 0, shootdowns = 0, invalidated = 0;
+    uint64_t log_polls = 0, log_records = 0, log_removed = 0, log_errors = 0;
+  };
+  const Counters& counters() const { return c_; }
+
+ private:
+  struct Pending {
+    std::chrono::steady_clock::time_point since;
+    std::vector<std::function<void(const Resolution&)>> waiters;
+  };
+  void ask_server(const CacheKey& k);
+  void answered(const CacheKey& k, const Resolution& r);
+  bool store(const CacheKey& k, const CacheEntry& e);
+  void make_room();
+  void arm_poll();
+  void arm_log(double seconds);
+  void poll_log();
+  void rebuild_cache(size_t capacity);
+  nlohmann::json entry_json(const CacheKey& k, const CacheEntry& e) const;
+  double now_s() const;
+
+  rte_rcu_qsbr* rcu_;
+  int socket_;
+  SvpConfig cfg_;
+  bool configured_ = false;
+  std::atomic<OverlayCache*> cache_{nullptr};
+  std::unique_ptr<OverlayCache> owned_;
+  struct Retired {
+    uint64_t token;
+    std::unique_ptr<OverlayCache> cache;
+  };
+  std::vector<Retired> retired_;
+  rte_ring* requests_ = nullptr;
+  uint64_t refresh_gap_ = 0;
+  uint64_t tsc_hz_ = 0;
+
+  boost::asio::io_context* io_ = nullptr;
+  std::shared_ptr<SvpClient> client_;
+  std::optional<boost::asio::steady_timer> poll_timer_, log_timer_;
+  std::unordered_map<CacheKey, Pending, CacheKeyHash> pending_;
+  std::list<std::pair<uint64_t, std::function<void(const CacheKey&)>>> subscribers_;
+  uint64_t next_sub_ = 1;
+  bool log_running_ = false;
+  std::chrono::steady_clock::time_point epoch_ = std::chrono::steady_clock::now();
+  nlohmann::json last_bulk_;
+  std::string last_log_error_;
+  Counters c_;
+};
+
+}  // namespace weft::svp

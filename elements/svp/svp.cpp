@@ -1,0 +1,114 @@
+#include "svp.hpp"
+
+#include "weft/service.hpp"
+
+namespace weft::svp {
+
+namespace {
+
+double seconds(const Params& p, const char* name, double min = 0) {
+  double v = p.get<double>(name);
+  if (!(v > min) || v > 86400)
+    throw ConfigError(p.mark(name), std::string(name) + ": expected seconds, above " + std::to_string(min).substr(0, 4) +
+                                        " and at most 86400");
+  return v;
+}
+
+uint32_t count(const Params& p, const char* name, uint64_t min, uint64_t max) {
+  uint64_t v = p.get<uint64_t>(name);
+  if (v < min || v > max)
+    throw ConfigError(p.mark(name), std::string(name) + ": expected " + std::to_string(min) + ".." + std::to_string(max));
+  return static_cast<uint32_t>(v);
+}
+
+}  // namespace
+
+const ElementClass& SvpElement::klass() {
+  static const ElementClass k =
+      ElementClass::make<SvpElement>("Svp")
+          .describe("Portolan over SVP: the client and the overlay cache SvpResolver and NeighborSink use.",
+                    "A control element (no ports). On the control thread it keeps one SVP v1 session to the first "
+                    "Portolan server of `servers` that answers (failing over to the next, reconnecting with "
+                    "backoff), asks it for the overlay destinations workers and NeighborSink miss, pipelined, and "
+                    "keeps the answers in an overlay cache every worker reads lock-free: VL2 (MAC, VNI) -> underlay "
+                    "IP and port, VL3 (IP, VNI) -> MAC and underlay. Answers live `ttl` seconds, NOTFOUND "
+                    "`negative_ttl`; SHOOTDOWN and, with `log_ip`, Portolan's change log drop entries. When "
+                    "Portolan is down the router keeps forwarding with what the cache holds. `routerctl overlay` "
+                    "shows the cache, the pending lookups and the connection. See docs/overlay.md.")
+          .required("servers", ParamType::List, "Portolan servers [\"ADDR:PORT\", ...] in order of preference")
+          .param("timeout", ParamType::Double, "2", "seconds before an unanswered request fails (and the server is left)")
+          .param("backoff_min", ParamType::Double, "0.25", "seconds before the first reconnection round")
+          .param("backoff_max", ParamType::Double, "16", "longest wait between reconnection rounds (doubling)")
+          .param("keepalive", ParamType::Double, "10", "seconds of silence before a keepalive PING")
+          .param("window", ParamType::UInt, "4096", "requests in flight on the connection at once (pipelining)")
+          .param("ping", ParamType::Bool, "true", "use a connection only once the server answered PING with PONG")
+          .param("ttl", ParamType::Double, "300", "seconds an answer is fresh (an older one is used while it is refreshed)")
+          .param("negative_ttl", ParamType::Double, "10", "seconds a NOTFOUND answer is remembered")
+          .param("refresh_retry", ParamType::Double, "1", "seconds between refresh requests for an expired entry")
+          .param("max_entries", ParamType::UInt, "65536", "overlay cache entries (VL2 and VL3 together)")
+          .param("log_ip", ParamType::String, "", "(optional) this node's underlay IP: poll Portolan's change log for it")
+          .param("log_interval", ParamType::Double, "5", "seconds between change-log polls")
+          .param("log_bytes", ParamType::UInt, "4096", "bytes of log records accepted per LOG_REQ");
+  return k;
+}
+
+void SvpElement::configure(ConfigContext& ctx) {
+  const Params& p = ctx.params();
+  SvpConfig c;
+  const YAML::Node servers = p.node("servers");
+  if (!servers.IsSequence() || servers.size() == 0)
+    throw ConfigError(p.mark("servers"), "servers: expected a list such as [\"192.0.2.10:1296\"]");
+  for (const auto& s : servers) {
+    boost::asio::ip::tcp::endpoint ep;
+    if (!s.IsScalar() || !ClientConfig::parse_server(s.Scalar(), ep))
+      throw ConfigError(mark_of(s), "servers: expected ADDRESS[:PORT], e.g. 192.0.2.10:1296 or [2001:db8::10]:1296");
+    c.client.servers.push_back(s.Scalar());
+  }
+  c.client.timeout_s = seconds(p, "timeout");
+  c.client.backoff_min_s = seconds(p, "backoff_min");
+  c.client.backoff_max_s = seconds(p, "backoff_max");
+  if (c.client.backoff_max_s < c.client.backoff_min_s)
+    throw ConfigError(p.mark("backoff_max"), "backoff_max: must not be below backoff_min");
+  c.client.keepalive_s = seconds(p, "keepalive");
+  c.client.window = count(p, "window", 1, 1u << 20);
+  c.client.ping_on_connect = p.get<bool>("ping");
+  c.ttl_s = seconds(p, "ttl");
+  c.negative_ttl_s = seconds(p, "negative_ttl");
+  c.refresh_retry_s = seconds(p, "refresh_retry");
+  c.max_entries = count(p, "max_entries", 16, 1u << 24);
+  if (p.has("log_ip")) {
+    const std::string ip = p.get<std::string>("log_ip");
+    Addr a;
+    if (!parse_addr(ip, a)) throw ConfigError(p.mark("log_ip"), "log_ip: '" + ip + "' is not an IPv4 or IPv6 address");
+    c.log_ip = a;
+  }
+  c.log_interval_s = seconds(p, "log_interval");
+  c.log_bytes = count(p, "log_bytes", kLogAckMinSize + kLogVl3Size, kMaxPayload);
+  cfg_ = c;
+}
+
+std::shared_ptr<SvpService> SvpElement::service_of(InitContext& ctx, const std::string& svp_id) {
+  rte_rcu_qsbr* rcu = ctx.rcu();
+  int socket = ctx.socket();
+  // compat "": the Svp element and its users share one service, in any
+  // initialization order, and a reload keeps it whatever changed.
+  return ctx.shared<SvpService>(service_key(svp_id), "", [&] { return std::make_shared<SvpService>(rcu, socket); });
+}
+
+void SvpElement::initialize(InitContext& ctx) {
+  rte_rcu_qsbr* rcu = ctx.rcu();
+  int socket = ctx.socket();
+  service_ = weft::service<SvpService>(ctx, service_key(id()), "",
+                                       [&] { return std::make_shared<SvpService>(rcu, socket); });
+  try {
+    service_->configure(cfg_);
+  } catch (const std::exception& e) {
+    throw InitError(std::string("cannot configure SVP: ") + e.what());
+  }
+}
+
+StateCarry SvpElement::take_state(Element&) {
+  return StateCarry::kept("SVP service kept: the overlay cache and Portolan's connection stay");
+}
+
+}  // namespace weft::svp

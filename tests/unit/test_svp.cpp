@@ -1,0 +1,661 @@
+// SVP: the codec against vectors computed by tests/unit/svp_vectors.py
+// (Python struct + zlib, from the C layouts), the stream reader, the lab
+// server's mappings file, and SvpClient against the real LabServer and
+// against a misbehaving server, all over TCP on loopback in one io_context.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "graph_harness.hpp"
+#include "svp.hpp"
+#include "svp_client.hpp"
+#include "svp_lab_server.hpp"
+#include "svp_proto.hpp"
+#include "svp_service.hpp"
+#include "test_env.hpp"
+#include "weft/fields.hpp"
+
+using namespace weft::svp;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+std::map<std::string, std::vector<uint8_t>> vectors() {
+  std::map<std::string, std::vector<uint8_t>> v;
+  std::ifstream f(WEFT_SVP_VECTORS);
+  REQUIRE(f);
+  std::string name, hex;
+  while (f >> name >> hex) {
+    std::vector<uint8_t> b;
+    for (size_t i = 0; i + 1 < hex.size(); i += 2) b.push_back(static_cast<uint8_t>(std::stoul(hex.substr(i, 2), nullptr, 16)));
+    v[name] = b;
+  }
+  return v;
+}
+
+Mac M(const char* t) {
+  Mac m;
+  REQUIRE(parse_mac(t, m));
+  return m;
+}
+Addr A(const char* t) {
+  Addr a;
+  REQUIRE(parse_addr(t, a));
+  return a;
+}
+Uuid uuid_from(uint8_t first) {
+  Uuid u;
+  for (int i = 0; i < 16; i++) u[i] = static_cast<uint8_t>(first + i);
+  return u;
+}
+
+// Decodes a whole message: header + payload of the expected op.
+template <class T>
+T decoded(const std::vector<uint8_t>& m, uint16_t op, uint32_t id) {
+  REQUIRE(m.size() >= kHeaderSize);
+  Header h;
+  decode_header(m.data(), h);
+  CHECK(h.version == 1);
+  CHECK(h.op == op);
+  CHECK(h.id == id);
+  CHECK(h.size == m.size() - kHeaderSize);
+  CHECK(message_crc(h, m.data() + kHeaderSize, h.size) == h.crc);
+  T out;
+  std::string err;
+  INFO(err);
+  REQUIRE(decode(m.data() + kHeaderSize, h.size, out, err));
+  return out;
+}
+
+bool pump(asio::io_context& io, const std::function<bool()>& cond, std::chrono::milliseconds limit = 5000ms) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    io.run_for(2ms);
+    io.restart();
+  }
+  return true;
+}
+
+LabMappings lab_mappings() {
+  return parse_lab_mappings(
+      "vl2:\n"
+      "  - {mac: \"02:08:20:00:00:01\", vni: 100, ip: 192.0.2.11}\n"
+      "  - {mac: \"02:08:20:00:00:02\", vni: 100, ip: \"2001:db8::12\", port: 8472}\n"
+      "vl3:\n"
+      "  - {ip: 10.0.0.1, vni: 100, mac: \"02:08:20:00:00:01\"}\n"
+      "  - {ip: \"fd00::2\", vni: 100, mac: \"02:08:20:00:00:02\"}\n"
+      "  - {ip: 10.0.0.9, vni: 100, mac: \"02:08:20:00:00:09\", underlay: 192.0.2.19, port: 4790, vlan: 7}\n"
+      "cns: [192.0.2.1]\n",
+      "lab.yaml");
+}
+
+std::shared_ptr<LabServer> lab(asio::io_context& io, LabMappings m = lab_mappings(), bool shootdown = false) {
+  auto s = std::make_shared<LabServer>(io, std::move(m), LabOptions{"127.0.0.1:0", shootdown});
+  s->start();
+  return s;
+}
+
+ClientConfig client_cfg(std::vector<uint16_t> ports, double timeout = 2) {
+  ClientConfig c;
+  for (auto p : ports) c.servers.push_back("127.0.0.1:" + std::to_string(p));
+  c.timeout_s = timeout;
+  c.backoff_min_s = 0.02;
+  c.backoff_max_s = 0.1;
+  return c;
+}
+
+uint16_t free_port() {
+  asio::io_context io;
+  tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Codec
+// ---------------------------------------------------------------------------
+
+TEST_CASE("SVP codec: every message encodes to the independent vectors, byte for byte", "[svp][codec]") {
+  auto v = vectors();
+  REQUIRE(v.size() == 17);
+  CHECK(encode(kPing, 1, {}) == v["ping"]);
+  CHECK(encode(kPong, 1, {}) == v["pong"]);
+  CHECK(encode(kVl2Req, 2, payload(Vl2Req{M("02:08:20:aa:bb:cc"), 0x1234})) == v["vl2_req"]);
+  CHECK(encode(kVl2Ack, 2, payload(Vl2Ack{kOk, 4789, A("192.0.2.11")})) == v["vl2_ack"]);
+  CHECK(encode(kVl2Ack, 3, payload(Vl2Ack{kNotFound, 0, Addr{}})) == v["vl2_ack_notfound"]);
+  CHECK(encode(kVl3Req, 4, payload(Vl3Req{A("10.0.0.7"), kVl3Ip, 0xabcdef})) == v["vl3_req"]);
+  CHECK(encode(kVl3Req, 5, payload(Vl3Req{A("2001:db8::7"), kVl3Ipv6, 100})) == v["vl3_req_v6"]);
+  CHECK(encode(kVl3Ack, 4, payload(Vl3Ack{kOk, M("02:08:20:00:00:07"), 4789, A("192.0.2.12")})) == v["vl3_ack"]);
+  CHECK(encode(kVl3Ack, 5, payload(Vl3Ack{kOk, M("02:08:20:00:00:08"), 8472, A("2001:db8:ff::12")})) ==
+        v["vl3_ack_v6_underlay"]);
+  CHECK(encode(kBulkReq, 6, payload(BulkReq{kBulkVl2})) == v["bulk_req"]);
+  CHECK(encode(kBulkAck, 6, payload(BulkAck{kFatal, kBulkVl2, {}})) == v["bulk_ack"]);
+  CHECK(encode(kLogReq, 7, payload(LogReq{1024, A("192.0.2.1")})) == v["log_req"]);
+  LogAck la;
+  la.status = kOk;
+  LogRecord r2;
+  r2.type = kLogVl2;
+  r2.id = uuid_from(1);
+  r2.mac = M("02:08:20:aa:bb:cc");
+  r2.vnetid = 0x1234;
+  LogRecord r3;
+  r3.type = kLogVl3;
+  r3.id = uuid_from(0x11);
+  r3.ip = A("10.0.0.7");
+  r3.vlan = 12;
+  r3.vnetid = 0xabcdef;
+  la.records = {r2, r3};
+  CHECK(encode(kLogAck, 7, payload(la)) == v["log_ack"]);
+  CHECK(encode(kLogAck, 9, payload(LogAck{kOk, {}})) == v["log_ack_empty"]);
+  CHECK(encode(kLogRm, 8, payload(LogRm{{uuid_from(1), uuid_from(0x11)}})) == v["log_rm"]);
+  CHECK(encode(kLogRmAck, 8, payload(LogRmAck{kOk})) == v["log_rm_ack"]);
+  CHECK(encode(kShootdown, 0, payload(Shootdown{M("02:08:20:aa:bb:cc"), 0x1234})) == v["shootdown"]);
+}
+
+TEST_CASE("SVP codec: every vector decodes to its fields", "[svp][codec]") {
+  auto v = vectors();
+  auto q2 = decoded<Vl2Req>(v["vl2_req"], kVl2Req, 2);
+  CHECK(q2.mac == M("02:08:20:aa:bb:cc"));
+  CHECK(q2.vnetid == 0x1234);
+  auto a2 = decoded<Vl2Ack>(v["vl2_ack"], kVl2Ack, 2);
+  CHECK(a2.status == kOk);
+  CHECK(a2.port == 4789);
+  CHECK(addr_text(a2.addr) == "192.0.2.11");
+  CHECK(decoded<Vl2Ack>(v["vl2_ack_notfound"], kVl2Ack, 3).status == kNotFound);
+  auto q3 = decoded<Vl3Req>(v["vl3_req"], kVl3Req, 4);
+  CHECK(addr_text(q3.ip) == "10.0.0.7");
+  CHECK(q3.type == kVl3Ip);
+  CHECK(q3.vnetid == 0xabcdef);
+  auto q36 = decoded<Vl3Req>(v["vl3_req_v6"], kVl3Req, 5);
+  CHECK(addr_text(q36.ip) == "2001:db8::7");
+  CHECK(q36.type == kVl3Ipv6);
+  auto a3 = decoded<Vl3Ack>(v["vl3_ack"], kVl3Ack, 4);
+  CHECK(a3.status == kOk);
+  CHECK(mac_text(a3.mac) == "02:08:20:00:00:07");
+  CHECK(a3.port == 4789);
+  CHECK(addr_text(a3.addr) == "192.0.2.12");
+  auto a36 = decoded<Vl3Ack>(v["vl3_ack_v6_underlay"], kVl3Ack, 5);
+  CHECK(addr_text(a36.addr) == "2001:db8:ff::12");
+  CHECK(a36.port == 8472);
+  CHECK(decoded<BulkReq>(v["bulk_req"], kBulkReq, 6).type == kBulkVl2);
+  auto ba = decoded<BulkAck>(v["bulk_ack"], kBulkAck, 6);
+  CHECK(ba.status == kFatal);
+  CHECK(ba.data.empty());
+  auto lr = decoded<LogReq>(v["log_req"], kLogReq, 7);
+  CHECK(lr.count == 1024);
+  CHECK(addr_text(lr.ip) == "192.0.2.1");
+  auto la = decoded<LogAck>(v["log_ack"], kLogAck, 7);
+  REQUIRE(la.records.size() == 2);
+  CHECK(la.records[0].type == kLogVl2);
+  CHECK(la.records[0].id == uuid_from(1));
+  CHECK(mac_text(la.records[0].mac) == "02:08:20:aa:bb:cc");
+  CHECK(la.records[0].vnetid == 0x1234);
+  CHECK(la.records[1].type == kLogVl3);
+  CHECK(la.records[1].id == uuid_from(0x11));
+  CHECK(addr_text(la.records[1].ip) == "10.0.0.7");
+  CHECK(la.records[1].vlan == 12);
+  CHECK(la.records[1].vnetid == 0xabcdef);
+  CHECK(decoded<LogAck>(v["log_ack_empty"], kLogAck, 9).records.empty());
+  auto rm = decoded<LogRm>(v["log_rm"], kLogRm, 8);
+  REQUIRE(rm.ids.size() == 2);
+  CHECK(rm.ids[1] == uuid_from(0x11));
+  CHECK(decoded<LogRmAck>(v["log_rm_ack"], kLogRmAck, 8).status == kOk);
+  auto sd = decoded<Shootdown>(v["shootdown"], kShootdown, 0);
+  CHECK(mac_text(sd.mac) == "02:08:20:aa:bb:cc");
+  CHECK(sd.vnetid == 0x1234);
+}
+
+TEST_CASE("SVP codec: wrong sizes and bad log records are refused", "[svp][codec]") {
+  std::string err;
+  uint8_t buf[64] = {};
+  Vl2Ack a2;
+  CHECK_FALSE(decode(buf, 19, a2, err));
+  CHECK(err.find("VL2_ACK") != std::string::npos);
+  Vl3Ack a3;
+  CHECK_FALSE(decode(buf, 29, a3, err));
+  LogRm rm;
+  buf[3] = 2;  // count 2, one id
+  CHECK_FALSE(decode(buf, 20, rm, err));
+  LogAck la;
+  // status + a record of unknown type 3
+  uint8_t bad_type[8] = {0, 0, 0, 0, 0, 0, 0, 3};
+  CHECK_FALSE(decode(bad_type, 8, la, err));
+  CHECK(err.find("unknown record type 3") != std::string::npos);
+  // status + a truncated VL3 record
+  std::vector<uint8_t> trunc = {0, 0, 0, 0, 0, 0, 0, 2};
+  trunc.resize(8 + 30);
+  CHECK_FALSE(decode(trunc.data(), trunc.size(), la, err));
+}
+
+TEST_CASE("SVP stream reader: split anywhere, several per read, bad CRC / version / size stop it", "[svp][codec]") {
+  auto v = vectors();
+  std::vector<uint8_t> stream;
+  const char* order[] = {"pong", "vl2_ack", "vl3_ack", "log_ack", "log_rm_ack", "shootdown"};
+  for (const char* n : order) stream.insert(stream.end(), v[n].begin(), v[n].end());
+  for (size_t chunk : {size_t{1}, size_t{3}, size_t{16}, size_t{17}, size_t{50}, stream.size()}) {
+    StreamReader r;
+    std::vector<uint16_t> ops;
+    for (size_t off = 0; off < stream.size(); off += chunk) {
+      const size_t n = std::min(chunk, stream.size() - off);
+      REQUIRE(r.feed(stream.data() + off, n, [&](const Header& h, const uint8_t*, size_t) { ops.push_back(h.op); }));
+    }
+    CHECK(ops == std::vector<uint16_t>{kPong, kVl2Ack, kVl3Ack, kLogAck, kLogRmAck, kShootdown});
+    CHECK(r.buffered() == 0);
+  }
+  auto bad = v["vl2_ack"];
+  bad[20] ^= 1;  // payload bit flip
+  StreamReader r1;
+  CHECK_FALSE(r1.feed(bad.data(), bad.size(), [](const Header&, const uint8_t*, size_t) { FAIL("delivered"); }));
+  CHECK(r1.error() == StreamReader::Error::BadCrc);
+  auto ver = v["pong"];
+  ver[1] = 2;
+  StreamReader r2;
+  CHECK_FALSE(r2.feed(ver.data(), 4 + 12, [](const Header&, const uint8_t*, size_t) {}));
+  CHECK(r2.error() == StreamReader::Error::BadVersion);
+  auto big = encode(kBulkAck, 1, std::vector<uint8_t>(64, 0));
+  StreamReader r3(32);
+  CHECK_FALSE(r3.feed(big.data(), 16, [](const Header&, const uint8_t*, size_t) {}));
+  CHECK(r3.error() == StreamReader::Error::TooLarge);
+}
+
+TEST_CASE("SVP lab server: mappings file errors name line and column", "[svp][lab]") {
+  auto err = [](const std::string& text) {
+    try {
+      parse_lab_mappings(text, "m.yaml");
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(err("vl2:\n  - {mac: \"zz\", vni: 1, ip: 192.0.2.1}\n") == "m.yaml:2:11: mac: expected a MAC such as 02:00:00:00:00:01");
+  CHECK(err("vl2:\n  - {mac: \"02:00:00:00:00:01\", vni: 99999999, ip: 192.0.2.1}\n").rfind("m.yaml:2:", 0) == 0);
+  CHECK(err("vl3:\n  - {ip: 10.0.0.1, vni: 1}\n") == "m.yaml:2:5: missing 'mac'");
+  CHECK(err("vl4: []\n") == "m.yaml:1:1: unknown key 'vl4' (keys: vl2, vl3, cns)");
+  CHECK(err("vl2:\n  - {mac: \"02:00:00:00:00:01\", vni: 1, ip: 1.2.3.4}\n  - {mac: \"02:00:00:00:00:01\", vni: 1, ip: 1.2.3.5}\n")
+            .find("listed twice") != std::string::npos);
+  auto m = lab_mappings();
+  CHECK(m.vl2.size() == 2);
+  auto r = m.resolve3(100, A("10.0.0.1"));
+  REQUIRE(r);
+  CHECK(addr_text(r->second.ip) == "192.0.2.11");
+  CHECK_FALSE(m.resolve3(100, A("10.0.0.2")));
+}
+
+// ---------------------------------------------------------------------------
+// Client against the lab server
+// ---------------------------------------------------------------------------
+
+TEST_CASE("SvpClient + LabServer: handshake, VL2/VL3 answers, NOTFOUND, BADL3TYPE, BULK unsupported", "[svp][client]") {
+  asio::io_context io;
+  auto server = lab(io);
+  auto client = std::make_shared<SvpClient>(io, client_cfg({server->port()}));
+  client->start();
+  REQUIRE(pump(io, [&] { return client->up(); }));
+  CHECK(client->counters().handshakes == 1);
+
+  std::optional<Vl2Ack> a2, nf2;
+  client->vl2({M("02:08:20:00:00:02"), 100}, [&](Outcome o, const Vl2Ack& a) {
+    CHECK(o == Outcome::Reply);
+    a2 = a;
+  });
+  client->vl2({M("02:08:20:00:00:02"), 101}, [&](Outcome, const Vl2Ack& a) { nf2 = a; });
+  std::optional<Vl3Ack> a3, a3b, bad3;
+  client->vl3({A("10.0.0.1"), kVl3Ip, 100}, [&](Outcome, const Vl3Ack& a) { a3 = a; });
+  client->vl3({A("10.0.0.9"), kVl3Ip, 100}, [&](Outcome, const Vl3Ack& a) { a3b = a; });
+  client->vl3({A("10.0.0.1"), 7, 100}, [&](Outcome, const Vl3Ack& a) { bad3 = a; });
+  std::optional<BulkAck> bulk;
+  client->bulk({kBulkVl3}, [&](Outcome, const BulkAck& a) { bulk = a; });
+  REQUIRE(pump(io, [&] { return a2 && nf2 && a3 && a3b && bad3 && bulk; }));
+  CHECK(a2->status == kOk);
+  CHECK(a2->port == 8472);
+  CHECK(addr_text(a2->addr) == "2001:db8::12");
+  CHECK(nf2->status == kNotFound);
+  CHECK(a3->status == kOk);
+  CHECK(mac_text(a3->mac) == "02:08:20:00:00:01");
+  CHECK(addr_text(a3->addr) == "192.0.2.11");
+  CHECK(a3->port == 4789);
+  CHECK(a3b->port == 4790);
+  CHECK(addr_text(a3b->addr) == "192.0.2.19");
+  CHECK(bad3->status == kBadL3Type);
+  CHECK(bulk->status == kFatal);
+  const auto& c = client->counters();
+  CHECK(c.status_ok == 3);
+  CHECK(c.status_notfound == 1);
+  CHECK(c.status_other == 2);
+  CHECK(c.bad_crc + c.bad_size + c.unknown_op + c.unsolicited_id == 0);
+}
+
+TEST_CASE("SvpClient: pipelined requests beyond the window all get their own answers", "[svp][client]") {
+  asio::io_context io;
+  LabMappings m;
+  for (uint32_t i = 0; i < 500; i++) {
+    Mac mac{2, 0, 0, 0, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)};
+    uint8_t v4[4] = {192, 0, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)};
+    m.vl2[{7, mac}] = {mapped_v4(v4), static_cast<uint16_t>(1000 + i)};
+  }
+  auto server = lab(io, m);
+  auto cfg = client_cfg({server->port()});
+  cfg.window = 64;
+  auto client = std::make_shared<SvpClient>(io, cfg);
+  client->start();
+  // Asked before the session is up: queued, then sent 64 at a time.
+  constexpr uint32_t kN = 2000;
+  uint32_t good = 0;
+  for (uint32_t k = 0; k < kN; k++) {
+    uint32_t i = k % 500;
+    Mac mac{2, 0, 0, 0, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)};
+    client->vl2({mac, 7}, [&good, i](Outcome o, const Vl2Ack& a) {
+      if (o == Outcome::Reply && a.status == kOk && a.port == 1000 + i && a.addr[15] == static_cast<uint8_t>(i)) good++;
+    });
+  }
+  CHECK(client->in_flight() == 0);
+  REQUIRE(pump(io, [&] { return good == kN; }));
+  CHECK(client->counters().replies == kN + 0);  // the handshake PONG is not a request
+  CHECK(client->counters().connects == 1);
+}
+
+TEST_CASE("SvpClient: Portolan down at start, then up; failover to the second server; keep forwarding state",
+          "[svp][client]") {
+  asio::io_context io;
+  const uint16_t dead = free_port();   // nothing listens here
+  const uint16_t later = free_port();  // the server comes up here later
+  auto client = std::make_shared<SvpClient>(io, client_cfg({dead, later}, 0.3));
+  client->start();
+  std::optional<Outcome> first;
+  client->vl2({M("02:08:20:00:00:01"), 100}, [&](Outcome o, const Vl2Ack&) { first = o; });
+  REQUIRE(pump(io, [&] { return first.has_value(); }));
+  CHECK(*first == Outcome::Timeout);  // nobody answered within 0.3 s
+  CHECK(client->counters().connect_failures >= 2);
+  CHECK_FALSE(client->up());
+
+  auto m = lab_mappings();
+  auto server = std::make_shared<LabServer>(io, m, LabOptions{"127.0.0.1:" + std::to_string(later), false});
+  server->start();
+  REQUIRE(pump(io, [&] { return client->up(); }));
+  CHECK(client->server() == "127.0.0.1:" + std::to_string(later));
+  CHECK(client->counters().failovers >= 1);
+  std::optional<Vl2Ack> a;
+  client->vl2({M("02:08:20:00:00:01"), 100}, [&](Outcome, const Vl2Ack& x) { a = x; });
+  REQUIRE(pump(io, [&] { return a.has_value(); }));
+  CHECK(a->status == kOk);
+
+  // The server goes away: requests wait, the client retries; it comes back.
+  server->stop();
+  server.reset();
+  REQUIRE(pump(io, [&] { return !client->up(); }));
+  std::optional<Vl2Ack> b;
+  client->vl2({M("02:08:20:00:00:01"), 100}, [&](Outcome, const Vl2Ack& x) { b = x; });
+  server = std::make_shared<LabServer>(io, m, LabOptions{"127.0.0.1:" + std::to_string(later), false});
+  server->start();
+  REQUIRE(pump(io, [&] { return b.has_value(); }));
+  CHECK(b->status == kOk);
+  CHECK(client->counters().connects >= 2);
+}
+
+TEST_CASE("SvpClient + LabServer: the change log (LOG_REQ, records, LOG_RM) and SHOOTDOWN", "[svp][client][log]") {
+  asio::io_context io;
+  auto server = lab(io, lab_mappings(), true);
+  auto client = std::make_shared<SvpClient>(io, client_cfg({server->port()}));
+  std::vector<Shootdown> shot;
+  client->on_shootdown = [&](const Shootdown& s) { shot.push_back(s); };
+  client->start();
+  REQUIRE(pump(io, [&] { return client->up(); }));
+  const Addr cn = A("192.0.2.1");
+  std::optional<LogAck> empty;
+  client->log({1024, cn}, [&](Outcome, const LogAck& a) { empty = a; });
+  REQUIRE(pump(io, [&] { return empty.has_value(); }));
+  CHECK(empty->records.empty());
+
+  // 02:..:01 moves: its VL2 entry and the VL3 entry using it change; 10.0.0.9 goes.
+  auto m = lab_mappings();
+  m.vl2[{100, M("02:08:20:00:00:01")}].ip = A("192.0.2.99");
+  m.vl3.erase({100, A("10.0.0.9")});
+  CHECK(server->set_mappings(m) == 3);
+  CHECK(server->log_size(cn) == 3);
+  REQUIRE(pump(io, [&] { return shot.size() == 1; }));
+  CHECK(mac_text(shot[0].mac) == "02:08:20:00:00:01");
+  CHECK(shot[0].vnetid == 100);
+
+  // A small LOG_REQ gets what fits: 4 + 32 + 44 = 80 bytes -> VL2 and one VL3.
+  std::optional<LogAck> part;
+  client->log({80, cn}, [&](Outcome, const LogAck& a) { part = a; });
+  REQUIRE(pump(io, [&] { return part.has_value(); }));
+  REQUIRE(part->records.size() == 2);
+  CHECK(part->records[0].type == kLogVl2);
+  CHECK(part->records[1].type == kLogVl3);
+  LogRm rm;
+  for (const auto& r : part->records) rm.ids.push_back(r.id);
+  std::optional<LogRmAck> rmack;
+  client->log_rm(rm, [&](Outcome, const LogRmAck& a) { rmack = a; });
+  REQUIRE(pump(io, [&] { return rmack.has_value(); }));
+  CHECK(rmack->status == kOk);
+  CHECK(server->log_size(cn) == 1);
+  std::optional<LogAck> rest;
+  client->log({4096, cn}, [&](Outcome, const LogAck& a) { rest = a; });
+  REQUIRE(pump(io, [&] { return rest.has_value(); }));
+  REQUIRE(rest->records.size() == 1);
+  CHECK(addr_text(rest->records[0].ip) == "10.0.0.9");
+  CHECK(client->counters().shootdowns == 1);
+}
+
+// ---------------------------------------------------------------------------
+// Malformed replies
+// ---------------------------------------------------------------------------
+
+namespace {
+
+// A server that answers the handshake PING properly and every other request
+// with whatever `reply` makes of it (raw bytes).
+struct EvilServer {
+  asio::io_context& io;
+  tcp::acceptor acc;
+  std::function<std::vector<uint8_t>(const Header&)> reply;
+  std::vector<std::shared_ptr<tcp::socket>> socks;
+  int accepted = 0;
+  EvilServer(asio::io_context& i, std::function<std::vector<uint8_t>(const Header&)> r)
+      : io(i), acc(i, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), reply(std::move(r)) {
+    accept();
+  }
+  uint16_t port() const { return acc.local_endpoint().port(); }
+  void accept() {
+    acc.async_accept([this](boost::system::error_code ec, tcp::socket s) {
+      if (ec) return;
+      accepted++;
+      auto sp = std::make_shared<tcp::socket>(std::move(s));
+      socks.push_back(sp);
+      read(sp);
+      accept();
+    });
+  }
+  void read(std::shared_ptr<tcp::socket> s) {
+    auto hdr = std::make_shared<std::array<uint8_t, 16>>();
+    asio::async_read(*s, asio::buffer(*hdr), [this, s, hdr](boost::system::error_code ec, size_t) {
+      if (ec) return;
+      Header h;
+      decode_header(hdr->data(), h);
+      auto body = std::make_shared<std::vector<uint8_t>>(h.size);
+      asio::async_read(*s, asio::buffer(*body), [this, s, h, body](boost::system::error_code e2, size_t) {
+        if (e2) return;
+        auto out = std::make_shared<std::vector<uint8_t>>(h.op == kPing ? encode(kPong, h.id, {}) : reply(h));
+        asio::async_write(*s, asio::buffer(*out), [out](boost::system::error_code, size_t) {});
+        read(s);
+      });
+    });
+  }
+};
+
+}  // namespace
+
+TEST_CASE("SvpClient: malformed replies are counted, reset the connection, and never crash", "[svp][client][malformed]") {
+  struct Case {
+    const char* name;
+    std::function<std::vector<uint8_t>(const Header&)> reply;
+    uint64_t ClientCounters::*counter;
+  };
+  auto good = [](const Header& h) { return encode(kVl2Ack, h.id, payload(Vl2Ack{kOk, 4789, A("192.0.2.1")})); };
+  std::vector<Case> cases = {
+      {"bad CRC",
+       [&](const Header& h) {
+         auto m = good(h);
+         m[m.size() - 1] ^= 0x40;
+         return m;
+       },
+       &ClientCounters::bad_crc},
+      {"wrong version",
+       [&](const Header& h) {
+         auto m = good(h);
+         m[1] = 2;
+         return m;
+       },
+       &ClientCounters::bad_version},
+      {"short size", [](const Header& h) { return encode(kVl2Ack, h.id, std::vector<uint8_t>(10, 0)); },
+       &ClientCounters::bad_size},
+      {"unknown op", [](const Header& h) { return encode(99, h.id, {}); }, &ClientCounters::unknown_op},
+      {"op that answers another request", [](const Header& h) { return encode(kVl3Ack, h.id, std::vector<uint8_t>(28, 0)); },
+       &ClientCounters::unknown_op},
+      {"unsolicited id", [&](const Header& h) { return good(Header{1, kVl2Ack, 0, h.id + 1000, 0}); },
+       &ClientCounters::unsolicited_id},
+      {"oversized", [](const Header& h) {
+         Header x{1, kBulkAck, 5u << 20, h.id, 0};
+         std::vector<uint8_t> m(16);
+         m[1] = 1;
+         m[3] = kBulkAck;
+         m[4] = static_cast<uint8_t>(x.size >> 24);
+         m[5] = static_cast<uint8_t>(x.size >> 16);
+         m[8] = static_cast<uint8_t>(h.id >> 24);
+         m[11] = static_cast<uint8_t>(h.id);
+         return m;
+       },
+       &ClientCounters::too_large},
+  };
+  for (auto& c : cases) {
+    SECTION(c.name) {
+      asio::io_context io;
+      EvilServer evil(io, c.reply);
+      auto client = std::make_shared<SvpClient>(io, client_cfg({evil.port()}, 1));
+      client->start();
+      REQUIRE(pump(io, [&] { return client->up(); }));
+      int answered = 0;
+      client->vl2({M("02:08:20:00:00:01"), 100}, [&](Outcome, const Vl2Ack&) { answered++; });
+      // Each reply is refused; the client reconnects and sends the request again.
+      REQUIRE(pump(io, [&] { return client->counters().*c.counter >= 2 && evil.accepted >= 2; }));
+      CHECK(client->counters().disconnects >= 2);
+      CHECK(client->counters().resent >= 1);
+      CHECK(answered == 0);
+      // The request finally times out (1 s) and the client lives on.
+      REQUIRE(pump(io, [&] { return answered == 1; }, 3000ms));
+      CHECK(client->counters().timeouts == 1);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The service and SvpResolver (a graph harness; the service on our io_context)
+// ---------------------------------------------------------------------------
+
+TEST_CASE("SvpResolver: misses held then released with the underlay; NOTFOUND, full queues and timeouts dropped; "
+          "hits go on while Portolan is down",
+          "[svp][resolver]") {
+  weft::test::eal();
+  asio::io_context io;
+  auto server = lab(io, parse_lab_mappings("vl2:\n  - {mac: \"02:00:00:00:00:0a\", vni: 100, ip: 192.0.2.11}\n"
+                                           "vl3:\n  - {ip: 10.9.0.1, vni: 100, mac: \"02:00:00:00:00:0a\"}\n",
+                                           "m.yaml"));
+  const std::string yaml = "name: res\nelements:\n  portolan: {class: Svp, servers: [\"127.0.0.1:" +
+                           std::to_string(server->port()) +
+                           "\"], timeout: 0.5, backoff_min: 0.05, backoff_max: 0.1, negative_ttl: 30}\n"
+                           "  res: {class: SvpResolver, svp: portolan, vni: 100, wait: 0.4, queue: 2}\n"
+                           "  res3: {class: SvpResolver, svp: portolan, mode: vl3, vni: 100}\n"
+                           "  cap: Capture\n  cap3: Capture\nconnections:\n  - res -> cap\n  - res3 -> cap3\n";
+  weft::GraphHarness h(yaml, weft::test::loader(), weft::test::pool());
+  auto svc = static_cast<weft::svp::SvpElement&>(h.element("portolan")).service();
+  REQUIRE(svc);
+  svc->start(io);
+  REQUIRE(pump(io, [&] { return svc->client() && svc->client()->up(); }));
+  auto frame = [](const char* dst) { return weft::test::eth(0x0800, std::vector<uint8_t>(46, 0), dst); };
+  auto push = [&](const char* id, std::vector<std::vector<uint8_t>> frames) {
+    weft::Batch b;
+    for (auto& f : frames) b.add(weft::test::packet(f));
+    h.push(id, b);
+  };
+  weft::Element& res = h.element("res");
+  enum { kNotFound, kTimeout, kQueueFull };
+  auto underlay = weft::fields::underlay();
+  auto vni = weft::fields::vni();
+  auto check_meta = [&](rte_mbuf* m) {
+    REQUIRE(underlay.has(m));
+    const auto& u = underlay.get(m);
+    CHECK(u.family == 4);
+    CHECK(u.udp_port == 4789);
+    CHECK(std::vector<uint8_t>(u.addr, u.addr + 4) == std::vector<uint8_t>{192, 0, 2, 11});
+    REQUIRE(vni.has(m));
+    CHECK(vni.get(m) == 100);
+  };
+
+  // Cold cache: A A A B -> two A held, the third refused, B held.
+  push("res", {frame("02:00:00:00:00:0a"), frame("02:00:00:00:00:0a"), frame("02:00:00:00:00:0a"),
+               frame("02:00:00:00:00:0b")});
+  CHECK(res.held_packets() == 3);
+  CHECK(res.drops(kQueueFull) == 1);
+  std::vector<rte_mbuf*> got;
+  REQUIRE(pump(io, [&] {
+    h.run("res");
+    for (auto* m : h.take("cap")) got.push_back(m);
+    return got.size() == 2 && res.drops(kNotFound) == 1;
+  }));
+  for (auto* m : got) check_meta(m);
+  weft::test::free_all(got);
+  CHECK(res.held_packets() == 0);
+  CHECK(svc->counters().resolved == 1);
+  CHECK(svc->counters().notfound == 1);
+
+  // Warm: a hit leaves at once; the negative entry drops at once.
+  push("res", {frame("02:00:00:00:00:0a"), frame("02:00:00:00:00:0b")});
+  got = h.take("cap");
+  REQUIRE(got.size() == 1);
+  check_meta(got[0]);
+  weft::test::free_all(got);
+  CHECK(res.drops(kNotFound) == 2);
+
+  // vl3: the destination IP resolves to Portolan's MAC, written into the frame.
+  auto ip_frame = weft::test::eth(0x0800, weft::test::ipv4("10.9.0.2", "10.9.0.1", 17, weft::test::ports(1, 2)),
+                                  "ff:ff:ff:ff:ff:ff");
+  push("res3", {ip_frame});
+  REQUIRE(pump(io, [&] {
+    h.run("res3");
+    got = h.take("cap3");
+    return !got.empty();
+  }));
+  CHECK(weft::test::bytes_of(got[0])[5] == 0x0a);
+  check_meta(got[0]);
+  weft::test::free_all(got);
+
+  // Portolan goes down: known destinations keep working, new ones time out.
+  server->stop();
+  REQUIRE(pump(io, [&] { return !svc->client()->up(); }));
+  push("res", {frame("02:00:00:00:00:0a"), frame("02:00:00:00:00:0c")});
+  got = h.take("cap");
+  CHECK(got.size() == 1);
+  weft::test::free_all(got);
+  REQUIRE(pump(io, [&] {
+    h.run("res");
+    return res.drops(kTimeout) == 1;
+  }));
+  CHECK(res.held_packets() == 0);
+
+  // SHOOTDOWN-style invalidation drops the entry: the next packet waits again.
+  svc->invalidate(weft::svp::CacheKey::vl2(M("02:00:00:00:00:0a").data(), 100), "test");
+  push("res", {frame("02:00:00:00:00:0a")});
+  CHECK(res.held_packets() == 1);
+  CHECK(h.take("cap").empty());
+}
