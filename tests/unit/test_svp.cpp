@@ -2,6 +2,11 @@
 // (Python struct + zlib, from the C layouts), the stream reader, the lab
 // server's mappings file, and SvpClient against the real LabServer and
 // against a misbehaving server, all over TCP on loopback in one io_context.
+#include <rte_eth_ring.h>
+#include <rte_ring.h>
+
+#include <algorithm>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -11,8 +16,10 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "graph_harness.hpp"
+#include "runtime.hpp"
 #include "svp.hpp"
 #include "svp_client.hpp"
 #include "svp_lab_server.hpp"
@@ -658,4 +665,194 @@ TEST_CASE("SvpResolver: misses held then released with the underlay; NOTFOUND, f
   push("res", {frame("02:00:00:00:00:0a")});
   CHECK(res.held_packets() == 1);
   CHECK(h.take("cap").empty());
+}
+
+// ---------------------------------------------------------------------------
+// Two workers read the cache while the control thread replaces and removes
+// entries (RCU): every packet that leaves carries a right answer
+// ---------------------------------------------------------------------------
+
+namespace {
+
+struct Rings {
+  std::vector<rte_ring*> rx, tx;
+  std::string device;
+  Rings(const std::string& n, unsigned queues) {
+    for (unsigned q = 0; q < queues; q++) {
+      rx.push_back(rte_ring_create((n + "r" + std::to_string(q)).c_str(), 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ));
+      tx.push_back(rte_ring_create((n + "t" + std::to_string(q)).c_str(), 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ));
+    }
+    int id = rte_eth_from_rings(n.c_str(), rx.data(), queues, tx.data(), queues, 0);
+    REQUIRE(id >= 0);
+    char dev[RTE_ETH_NAME_MAX_LEN];
+    rte_eth_dev_get_name_by_port(static_cast<uint16_t>(id), dev);
+    device = dev;
+  }
+};
+
+weft::GraphPlan svp_plan(const std::string& yaml) {
+  weft::Diagnostics d("svp.yaml");
+  auto spec = std::make_shared<weft::GraphSpec>(weft::parse_graph(yaml, "svp.yaml", d));
+  weft::GraphPlan p = weft::validate_graph(spec, weft::test::loader(), d);
+  INFO(d.format());
+  REQUIRE_FALSE(d.has_errors());
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("SvpResolver on two workers while the control thread churns the cache: every packet is right",
+          "[svp][resolver][rcu]") {
+  weft::test::eal();
+  Rings in("svpcin", 2), out("svpcout", 2);
+  const std::string yaml = std::string("workers: {lcores: [1, 2], idle_sleep_us: 0}\nports:\n  in: {device: ") +
+                           in.device + ", rx_queues: 2}\n  out: {device: " + out.device +
+                           ", tx_queues: 2}\nelements:\n  rx: {class: PortRx, port: in}\n"
+                           "  portolan: {class: Svp, servers: [\"127.0.0.1:1\"], backoff_min: 1, max_entries: 1024}\n"
+                           "  res: {class: SvpResolver, svp: portolan, vni: 100, wait: 5, queue: 64}\n"
+                           "  tx: {class: PortTx, port: out, retries: 100000}\nconnections:\n  - rx -> res -> tx\n";
+  asio::io_context io;
+  weft::Runtime rt(svp_plan(yaml));
+  rt.set_control_loop(&io);
+  rt.start();
+  io.poll();
+  auto svc = std::static_pointer_cast<weft::svp::SvpService>(
+      rt.shared_objects().get("portolan:svp", "", [] { return std::shared_ptr<void>(); }));
+  REQUIRE(svc);
+  constexpr unsigned kMacs = 32;
+  auto mac = [](unsigned i) { return weft::svp::Mac{2, 0, 0, 0, 0, static_cast<uint8_t>(i)}; };
+  // Entry for MAC i: underlay 10.<generation>.0.i, port 4789 + i.
+  auto put = [&](unsigned i, unsigned gen) {
+    weft::svp::CacheEntry e;
+    e.state = weft::svp::CacheEntry::kResolved;
+    e.underlay.family = 4;
+    e.underlay.udp_port = static_cast<uint16_t>(4789 + i);
+    const uint8_t a[4] = {10, static_cast<uint8_t>(gen), 0, static_cast<uint8_t>(i)};
+    std::memcpy(e.underlay.addr, a, 4);
+    e.expires_tsc = UINT64_MAX;
+    e.retry_tsc.store(UINT64_MAX);
+    REQUIRE(svc->writable_cache().put(weft::svp::CacheKey::vl2(mac(i).data(), 100), e));
+  };
+  for (unsigned i = 0; i < kMacs; i++) put(i, 0);
+
+  std::atomic<bool> stop{false}, stop_sending{false};
+  std::atomic<uint64_t> sent{0}, received{0}, bad{0};
+  auto underlay = weft::fields::underlay();
+  std::vector<std::thread> feeders;
+  for (unsigned q = 0; q < 2; q++)
+    feeders.emplace_back([&, q] {
+      unsigned i = q;
+      while (!stop) {
+        char dst[18];
+        const auto m = mac(i % kMacs);
+        std::snprintf(dst, sizeof dst, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+        rte_mbuf* pkt = stop_sending ? nullptr : weft::test::packet(weft::test::eth(0x0800, std::vector<uint8_t>(46, 0), dst));
+        if (!pkt) {
+          // draining
+        } else if (rte_ring_enqueue(in.rx[q], pkt) == 0) {
+          sent++;
+          i++;
+        } else {
+          rte_pktmbuf_free(pkt);
+        }
+        rte_mbuf* got;
+        while (rte_ring_dequeue(out.tx[q], reinterpret_cast<void**>(&got)) == 0) {
+          const uint8_t last = rte_pktmbuf_mtod(got, const uint8_t*)[5];
+          if (!underlay.has(got)) {
+            bad++;
+          } else {
+            const auto& u = underlay.get(got);
+            if (u.family != 4 || u.addr[0] != 10 || u.addr[3] != last || u.udp_port != 4789 + last) bad++;
+          }
+          received++;
+          rte_pktmbuf_free(got);
+        }
+      }
+    });
+  // The control thread: replace every entry again and again, remove and
+  // restore some (held packets are released when they come back).
+  const auto until = std::chrono::steady_clock::now() + 1500ms;
+  unsigned gen = 1;
+  while (std::chrono::steady_clock::now() < until) {
+    for (unsigned i = 0; i < kMacs; i++) put(i, gen);
+    if (gen % 4 == 0) svc->writable_cache().erase(weft::svp::CacheKey::vl2(mac(gen % kMacs).data(), 100));
+    if (gen % 4 == 1) put((gen - 1) % kMacs, gen);
+    gen++;
+    io.run_for(1ms);
+  }
+  for (unsigned i = 0; i < kMacs; i++) put(i, gen);
+  // Let what is in flight or held come out (every key is back).
+  stop_sending = true;
+  uint64_t last = UINT64_MAX;
+  pump(io, [&] {
+    const uint64_t r = received.load();
+    if (r == sent.load()) return true;
+    if (r == last) return false;
+    last = r;
+    io.run_for(50ms);
+    return false;
+  }, 3000ms);
+  stop = true;
+  for (auto& t : feeders) t.join();
+  io.run_for(20ms);
+  rt.halt();
+  INFO("sent " << sent << " received " << received << " generations " << gen);
+  CHECK(bad == 0);
+  CHECK(received > 1000);
+  CHECK(gen > 50);
+  CHECK(svc->writable_cache().reclaim_pending() < 100000);
+  rt.stop();
+}
+
+TEST_CASE("SvpService: resolve() for the control thread, SHOOTDOWN and the change log drop entries and tell subscribers",
+          "[svp][service]") {
+  weft::test::eal();
+  asio::io_context io;
+  auto server = lab(io, lab_mappings(), true);
+  weft::svp::SvpConfig cfg;
+  cfg.client = client_cfg({server->port()});
+  cfg.log_ip = A("192.0.2.1");
+  cfg.log_interval_s = 0.05;
+  auto svc = std::make_shared<weft::svp::SvpService>();
+  svc->configure(cfg);
+  svc->start(io);
+  std::vector<std::string> dropped;
+  svc->subscribe([&](const weft::svp::CacheKey& k) { dropped.push_back(k.text()); });
+  std::optional<weft::svp::Resolution> r3, r3b, nf;
+  svc->resolve(weft::svp::CacheKey::vl3(A("10.0.0.1").data(), 100), [&](const weft::svp::Resolution& r) { r3 = r; });
+  // Asked twice before the answer: one question on the wire.
+  svc->resolve(weft::svp::CacheKey::vl3(A("10.0.0.1").data(), 100), [&](const weft::svp::Resolution& r) { r3b = r; });
+  svc->resolve(weft::svp::CacheKey::vl3(A("10.0.0.77").data(), 100), [&](const weft::svp::Resolution& r) { nf = r; });
+  REQUIRE(pump(io, [&] { return r3 && r3b && nf; }));
+  CHECK(r3->kind == weft::svp::Resolution::Resolved);
+  CHECK(mac_text(r3->mac) == "02:08:20:00:00:01");
+  CHECK(r3b->kind == weft::svp::Resolution::Resolved);
+  CHECK(nf->kind == weft::svp::Resolution::NotFound);
+  CHECK(svc->counters().deduplicated == 1);
+  CHECK(svc->client()->counters().by_op_sent[kVl3Req] == 2);
+  // Cached: VL3, the VL2 of its MAC, and the negative answer.
+  CHECK(svc->writable_cache().size() == 3);
+  std::optional<weft::svp::Resolution> cached;
+  svc->resolve(weft::svp::CacheKey::vl3(A("10.0.0.1").data(), 100), [&](const weft::svp::Resolution& r) { cached = r; });
+  REQUIRE(cached);  // answered at once, from the cache
+  CHECK(svc->client()->counters().by_op_sent[kVl3Req] == 2);
+
+  // The MAC moves: SHOOTDOWN (and the log) drop the VL2 entry and the VL3 entry naming it.
+  auto m = lab_mappings();
+  m.vl2[{100, M("02:08:20:00:00:01")}].ip = A("192.0.2.99");
+  server->set_mappings(m);
+  REQUIRE(pump(io, [&] { return svc->counters().shootdowns == 1 && svc->counters().log_removed >= 2; }));
+  CHECK(std::find(dropped.begin(), dropped.end(), "vl2 02:08:20:00:00:01 vni 100") != dropped.end());
+  CHECK(std::find(dropped.begin(), dropped.end(), "vl3 10.0.0.1 vni 100") != dropped.end());
+  CHECK(svc->writable_cache().size() == 1);  // only the negative entry is left
+  CHECK(server->log_size(A("192.0.2.1")) == 0);
+  std::optional<weft::svp::Resolution> fresh;
+  svc->resolve(weft::svp::CacheKey::vl3(A("10.0.0.1").data(), 100), [&](const weft::svp::Resolution& r) { fresh = r; });
+  REQUIRE(pump(io, [&] { return fresh.has_value(); }));
+  CHECK(fresh->underlay.addr[3] == 99);
+  // BULK: the lab server says it does not serve it.
+  svc->command("bulk", {{"type", "vl2"}});
+  REQUIRE(pump(io, [&] { return svc->status().contains("bulk"); }));
+  CHECK(svc->status()["bulk"]["supported"] == false);
+  CHECK(svc->status()["bulk"]["status"] == "FATAL");
 }
