@@ -3,7 +3,8 @@
 
     bench/seeds.py [--bin build/bin] [--seconds 5] [--rounds 1] [--only NAME]
 
-For every seed (graphs/spp-compute.yaml, graphs/vpc-gateway.yaml) the graph
+For every seed (graphs/spp-compute.yaml, graphs/vpc-gateway.yaml,
+graphs/triton-compute.yaml, graphs/vpc-switch.yaml) the graph
 runs unchanged except for its ports: each becomes a `net_pcap` device that
 replays a pcap of the traffic that port would see (`infinite_rx=1`: the
 frames, read once into buffers, are sent round and round), or none; what the
@@ -26,7 +27,12 @@ the lab's router host (its stub interfaces and addresses) as a network
 namespace and FRR's zebra and staticd, exactly as the lab runs them, and the
 benchmark waits for the routes before measuring. Rate limits (RateLimiter
 `rate`) are raised to 100G so that no packet is policed: the figure is the
-cost of metering every packet, not of the policy.
+cost of metering every packet, not of the policy. Seeds whose lab has a
+`portolan:` section get the lab SVP server (tools/svp-server) with the lab's
+mappings on a loopback port, and their Svp element pointed at it; the
+resolver's first lookups happen during the warm-up, so the figure is the
+cost of cache hits. NeighborSink (no kernel links here, not on the data
+path) is left out.
 
 Prints a table and one line per seed:
   RESULT seed NAME processed_mpps=.. forwarded_mpps=.. reference_mpps=.. ratio=..
@@ -80,12 +86,54 @@ def vpc_traffic():
     return {"under": pkts}
 
 
-SEEDS = {"spp-compute": spp_traffic, "vpc-gateway": vpc_traffic}
+def triton_traffic():
+    from scapy.all import Dot1Q, Ether, IP, UDP, VXLAN, Raw
+    # vm1 -> vm2 (tagged, resolved through Portolan, encapsulated to cn2) and
+    # cn2's VXLAN -> vm1 (decapsulated, classified, untagged).
+    vm = [Ether(src="52:54:00:2a:00:11", dst="52:54:00:2a:00:12") / IP(src="10.42.0.11", dst="10.42.0.12") /
+          UDP(sport=1024 + i, dport=7777) / Raw(bytes(18)) for i in range(64)]
+    under = []
+    for i in range(64):
+        inner = (Ether(src="52:54:00:2a:00:12", dst="52:54:00:2a:00:11") / Dot1Q(vlan=7) /
+                 IP(src="10.42.0.12", dst="10.42.0.11") / UDP(sport=7777, dport=1024 + i) / Raw(bytes(14)))
+        under.append(Ether(src="02:00:00:c0:00:fe", dst="02:00:00:c0:00:01") / IP(src="198.51.100.2", dst="192.0.2.1") /
+                     UDP(sport=49152 + i, dport=4789) / VXLAN(vni=4242, flags=0x08) / inner)
+    return {"vm": vm, "under": under}
+
+
+def vpc_switch_traffic():
+    from scapy.all import Dot1Q, Ether, IP, UDP, VXLAN, Raw
+    pad = Raw(bytes(18))
+    vm1, router, trunk, under = [], [], [], []
+    for i in range(64):
+        # vm1 -> the router (static entry) and -> the remote host (learned on the uplink, Portolan's underlay)
+        vm1.append(Ether(src="52:54:00:64:00:11", dst="02:00:00:64:00:01") / IP(src="10.100.0.11", dst="10.100.0.1") /
+                   UDP(sport=1024 + i, dport=7777) / pad)
+        vm1.append(Ether(src="52:54:00:64:00:11", dst="52:54:00:64:00:20") / IP(src="10.100.0.11", dst="10.100.0.20") /
+                   UDP(sport=1024 + i, dport=7777) / pad)
+        router.append(Ether(src="02:00:00:64:00:01", dst="52:54:00:64:00:11") / IP(src="10.100.0.1", dst="10.100.0.11") /
+                      UDP(sport=7777, dport=1024 + i) / pad)
+        trunk.append(Ether(src="52:54:00:64:00:12", dst="02:00:00:64:00:01") / Dot1Q(vlan=10) /
+                     IP(src="10.100.0.12", dst="10.100.0.1") / UDP(sport=1024 + i, dport=7777) / Raw(bytes(14)))
+        inner = (Ether(src="52:54:00:64:00:20", dst="52:54:00:64:00:11") / IP(src="10.100.0.20", dst="10.100.0.11") /
+                 UDP(sport=7777, dport=1024 + i) / pad)
+        under.append(Ether(src="02:00:00:c0:00:fe", dst="02:00:00:c0:00:01") / IP(src="203.0.113.10", dst="192.0.2.1") /
+                     UDP(sport=49152 + i, dport=4789) / VXLAN(vni=100, flags=0x08) / inner)
+    return {"vm1": vm1, "router": router, "trunk": trunk, "under": under}
+
+
+SEEDS = {"spp-compute": spp_traffic, "vpc-gateway": vpc_traffic, "triton-compute": triton_traffic,
+         "vpc-switch": vpc_switch_traffic}
 
 
 # --- graphs -------------------------------------------------------------------
-def bench_graph(graph, pcaps, empty, prefix, raise_limits=True):
+def bench_graph(graph, pcaps, empty, prefix, raise_limits=True, portolan=None):
     g = copy.deepcopy(graph)
+    for eid, e in list(g["elements"].items()):
+        if isinstance(e, dict) and e.get("class") == "Svp" and portolan:
+            e["servers"] = [portolan]  # the benchmark's own lab Portolan server
+        if isinstance(e, dict) and e.get("class") == "NeighborSink":
+            del g["elements"][eid]  # no kernel links here; it is not on the data path
     g["eal"] = {"args": ["--no-huge", "--no-shconf", "--no-pci", "-m", "1024", f"--file-prefix={prefix}"],
                 "log_level": "*:warning"}
     g["workers"] = {"lcores": [1], "idle_sleep_us": 0}
@@ -183,6 +231,20 @@ def main():
             with Lab("bs") as lab:
                 ns = None
                 wait_routes = None
+                portolan = None
+                if any(pr["name"] == "portolan" for pr in spec.processes):
+                    # The lab's Portolan mappings, served on a free loopback port.
+                    pr = next(pr for pr in spec.processes if pr["name"] == "portolan")
+                    mappings = os.path.join(tmp, f"{name}-mappings.json")
+                    with open(mappings, "w") as f:
+                        json.dump(pr["mappings"], f)
+                    port_file = os.path.join(tmp, f"{name}-portolan.port")
+                    svp_log = open(os.path.join(tmp, f"{name}-portolan.log"), "w")
+                    lab.spawn(None, [os.path.join(bindir, "svp-server"), "-c", mappings, "-l", "127.0.0.1:0",
+                                     "--port-file", port_file], stdout=svp_log, stderr=subprocess.STDOUT)
+                    if not wait_until(lambda: os.path.exists(port_file) and open(port_file).read().strip(), timeout=30):
+                        raise RuntimeError("svp-server did not start")
+                    portolan = "127.0.0.1:" + open(port_file).read().strip()
                 if spec.frr:
                     # The lab's router host, without its links: the stubs zebra needs.
                     run = LabRun(spec, bindir, workdir=os.path.join(tmp, name))
@@ -211,7 +273,10 @@ def main():
                 for rnd in range(a.rounds):
                     for kind in ("seed", "reference"):
                         prefix = f"weftbench-{name}-{kind}-{os.getpid()}"
-                        g = (bench_graph if kind == "seed" else reference_graph)(graph, pcaps, empty, prefix)
+                        if kind == "seed":
+                            g = bench_graph(graph, pcaps, empty, prefix, portolan=portolan)
+                        else:
+                            g = reference_graph(graph, pcaps, empty, prefix)
                         path = os.path.join(tmp, f"{name}-{kind}.yaml")
                         with open(path, "w") as f:
                             yaml.safe_dump(g, f, sort_keys=False)

@@ -2,6 +2,7 @@
 expected outcome (`expect: pass` or `fail`); traffic runs between the lab's
 own namespaces only.
 """
+import os
 import re
 import subprocess
 import sys
@@ -89,8 +90,9 @@ print(ok)
 
 
 class CheckRunner:
-    def __init__(self, lab, ns_of, routerctl, sock):
+    def __init__(self, lab, ns_of, routerctl, sock, rundir=None):
         self.lab, self.ns_of, self.routerctl, self.sock = lab, ns_of, routerctl, sock
+        self.rundir = rundir
 
     def run(self, check):
         fn = getattr(self, "_" + check.kind)
@@ -159,8 +161,10 @@ class CheckRunner:
         sent = int(r.stdout.strip() or 0) if r.returncode == 0 else 0
         return (sent == count) == want, f"{sent} of {count} datagrams of {size} bytes sent"
 
-    def routerctl_out(self, args):
-        r = subprocess.run([self.routerctl, "-s", self.sock, *[str(x) for x in args]], capture_output=True,
+    def routerctl_out(self, args, sock=None):
+        # sock: another routerd's socket (a lab process), relative to the run directory
+        sock = os.path.join(self.rundir or "", sock) if sock else self.sock
+        r = subprocess.run([self.routerctl, "-s", sock, *[str(x) for x in args]], capture_output=True,
                            text=True, timeout=30)
         return r.returncode, r.stdout + r.stderr
 
@@ -176,7 +180,7 @@ class CheckRunner:
         out = [""]
 
         def matched():
-            rc, out[0] = self.routerctl_out(a["args"])
+            rc, out[0] = self.routerctl_out(a["args"], a.get("socket"))
             return rc == 0 and rx.search(out[0]) is not None
         ok = wait_until(matched, timeout=float(a.get("wait", 0)), step=0.2) if a.get("wait") else matched()
         first = out[0].strip().splitlines()

@@ -224,7 +224,8 @@ class LabRun:
 
     def start_process(self, pr):
         host = pr["host"]
-        fmt = {"bin": self.bindir, "dir": self.dir, "listen": pr.get("listen", ""), "ns": self.ns[host]}
+        fmt = {"bin": self.bindir, "dir": self.dir, "lab": self.spec.dir, "listen": pr.get("listen", ""),
+               "ns": self.ns[host]}
         if "mappings" in pr:
             fmt["mappings"] = os.path.join(self.dir, f"{pr['name']}-mappings.json")
             with open(fmt["mappings"], "w") as f:
@@ -252,7 +253,7 @@ class LabRun:
 
     # --- checks -----------------------------------------------------------
     def run_checks(self):
-        runner = CheckRunner(self.lab, lambda h: self.ns[h], self.routerctl, self.sock)
+        runner = CheckRunner(self.lab, lambda h: self.ns[h], self.routerctl, self.sock, self.dir)
         checks = [c for c in self.spec.checks if not self.only or any(o in c.name for o in self.only)]
         self.say(f"lab {self.spec.name} is up; {len(checks)} checks")
         for c in checks:

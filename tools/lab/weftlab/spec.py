@@ -414,7 +414,7 @@ def _check_args(p, spec, kind, a, what):
             a["graph"] = path
         return ok
     if kind == "routerctl":
-        ok = _keys(p, a, ("args", "match", "wait"), w, required=("args", "match"))
+        ok = _keys(p, a, ("args", "match", "wait", "socket"), w, required=("args", "match"))
         if ok:
             if not isinstance(a.get("args"), list):
                 p.add(_mark(a, "args"), f"{w}: args is a list, e.g. [handler, read, nat, count]")

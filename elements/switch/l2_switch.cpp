@@ -1,0 +1,394 @@
+#include "l2_switch.hpp"
+
+#include <rte_cycles.h>
+#include <rte_hash.h>
+#include <rte_mbuf.h>
+
+#include <cstdio>
+#include <sstream>
+#include <stdexcept>
+
+#include "weft/metadata.hpp"
+
+namespace weft::sw {
+
+enum : uint16_t {
+  kDropRunt = 0,
+  kDropBadSource,
+  kDropNoVni,
+  kDropHairpin,
+  kDropNoFloodPort,
+  kDropCopyFailed,
+  kDropNoSuchPort,
+};
+
+const ElementClass& L2Switch::klass() {
+  static const ElementClass k =
+      ElementClass::make<L2Switch>("L2Switch")
+          .describe(
+              "A learning Ethernet switch with one MAC table per VNI, shared by every worker.",
+              "Input [i] is switch port i (the i-th entry of `ports`); each port is also an output of the same "
+              "name. A frame's switching domain is its port's `vni`, or for a trunk port (no `vni`) the packet's "
+              "VNI metadata, else the element's `vni`. The source MAC is learned on the ingress port (unless "
+              "`learn: false`); the destination MAC is looked up in the domain: a known MAC goes to its port "
+              "(dropped as hairpin if that is the ingress port), broadcast and multicast are flooded to every "
+              "other port of the domain with `flood: true` (trunks included), unknown unicast goes to the "
+              "`unknown` output (or is flooded with `unknown: flood`). Every frame leaves with its VNI metadata "
+              "set. Learned entries age out after `aging` seconds without a frame from their MAC; static "
+              "entries never age and learning never moves them.\n"
+              "Sharing: one rte_hash in lock-free read mode for all workers (lookups take no lock; learning "
+              "writes through rte_hash's writer lock, at most once per MAC every aging/8 seconds once learned); "
+              "worker 0 sweeps aged entries every second and their slots are reused after an RCU grace period.\n"
+              "Example:\n"
+              "  sw:\n"
+              "    class: L2Switch\n"
+              "    vni: 100\n"
+              "    ports: [{name: vm1}, {name: vm2}, {name: uplink, flood: false}, {name: router}]\n"
+              "    static: [{mac: \"02:00:00:00:00:fe\", port: router}]\n"
+              "  connections: from_vm1 -> [0]sw, from_vm2 -> [1]sw, ..., sw[vm1] -> to_vm1, sw[unknown] -> "
+              "resolve")
+          .any_inputs()
+          .poll()
+          .outputs_from_config("one output per switch port (its name), then `unknown`")
+          .required("ports", ParamType::List, "switch ports: [{name, vni, flood (true), learn (true)}]")
+          .param("vni", ParamType::UInt, "", "VNI of ports without one and of frames without VNI metadata")
+          .param("static", ParamType::List, "", "static entries: [{mac, port, vni}] (vni: the port's, else `vni`)")
+          .param("aging", ParamType::UInt, "300", "seconds a learned MAC lives without a frame from it (1-86400)")
+          .param("size", ParamType::UInt, "65536", "MAC table entries, all VNIs together (64-16777216)")
+          .param("unknown", ParamType::String, "output", "unknown unicast: `output` (to `unknown`) or `flood`")
+          .drop("runt", "shorter than an Ethernet header (in its first segment)")
+          .drop("bad_source", "the source MAC is a multicast or broadcast address")
+          .drop("no_vni", "a trunk port's frame without VNI metadata, and no `vni` parameter")
+          .drop("hairpin", "the destination MAC is on the port the frame came from")
+          .drop("no_flood_port", "broadcast, multicast or flooded unknown unicast with no other port to go to")
+          .drop("copy_failed", "no packet buffer was free for a flooded copy")
+          .drop("no_such_port", "the frame came in on an input that is no switch port")
+          .handler("table", true, false, "the MAC table: MAC, VNI, port, static or learned, age")
+          .handler("count", true, false, "entries in the MAC table")
+          .handler("stats", true, false, "learned, moved, refreshed, table full, aged, static kept")
+          .handler("ports", true, false, "the switch ports and their VNIs")
+          .handler("flush", false, true, "forget learned MACs: all, or those of one VNI (`VNI`)")
+          .handler("add", false, true, "add a static entry: `MAC PORT [VNI]`")
+          .handler("remove", false, true, "remove an entry: `MAC [VNI]`");
+  return k;
+}
+
+namespace {
+
+uint32_t vni_value(const YAML::Node& n, const char* what) {
+  uint64_t v = 0;
+  try {
+    v = n.as<uint64_t>();
+  } catch (const YAML::Exception&) {
+    throw ConfigError(mark_of(n), std::string(what) + ": expected a VNI (0-16777215)");
+  }
+  if (v > 0xffffff) throw ConfigError(mark_of(n), std::string(what) + ": VNI above 16777215");
+  return static_cast<uint32_t>(v);
+}
+
+bool bool_value(const YAML::Node& n, const char* what) {
+  try {
+    return n.as<bool>();
+  } catch (const YAML::Exception&) {
+    throw ConfigError(mark_of(n), std::string(what) + ": expected true or false");
+  }
+}
+
+}  // namespace
+
+int L2Switch::port_index(const std::string& name) const {
+  for (size_t i = 0; i < ports_.size(); i++)
+    if (ports_[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+void L2Switch::configure(ConfigContext& ctx) {
+  const Params& p = ctx.params();
+  if (p.given("vni")) {
+    uint64_t v = p.get<uint64_t>("vni");
+    if (v > 0xffffff) throw ConfigError(p.mark("vni"), "vni must be 0-16777215");
+    vni_ = static_cast<int64_t>(v);
+  }
+  aging_ = p.get<uint32_t>("aging");
+  if (aging_ < 1 || aging_ > 86400) throw ConfigError(p.mark("aging"), "aging must be 1-86400 seconds");
+  uint64_t size = p.get<uint64_t>("size");
+  if (size < 64 || size > (1u << 24)) throw ConfigError(p.mark("size"), "size must be 64-16777216");
+  size_ = static_cast<uint32_t>(size);
+  const std::string unknown = p.get<std::string>("unknown");
+  if (unknown != "output" && unknown != "flood")
+    throw ConfigError(p.mark("unknown"), "unknown must be `output` or `flood`, not '" + unknown + "'");
+  flood_unknown_ = unknown == "flood";
+
+  const YAML::Node list = p.node("ports");
+  if (!list.IsSequence() || list.size() == 0)
+    throw ConfigError(p.mark("ports"), "ports: a list of switch ports such as [{name: vm1}, {name: uplink}]");
+  if (list.size() > 1024) throw ConfigError(p.mark("ports"), "ports: at most 1024 switch ports");
+  for (const YAML::Node& n : list) {
+    if (!n.IsMap() || !n["name"]) throw ConfigError(mark_of(n), "a port needs at least a name: {name: vm1}");
+    Port port;
+    for (const auto& kv : n) {
+      const std::string key = kv.first.as<std::string>();
+      if (key == "name") {
+        port.name = kv.second.as<std::string>();
+        if (port.name.empty() || port.name == "unknown" || port.name.find_first_of("[]: ") != std::string::npos)
+          throw ConfigError(mark_of(kv.second), "port name '" + port.name + "': not empty, not `unknown`, no []: or spaces");
+        if (port_index(port.name) >= 0) throw ConfigError(mark_of(kv.second), "port '" + port.name + "' is listed twice");
+      } else if (key == "vni") {
+        port.vni = vni_value(kv.second, "vni");
+      } else if (key == "flood") {
+        port.flood = bool_value(kv.second, "flood");
+      } else if (key == "learn") {
+        port.learn = bool_value(kv.second, "learn");
+      } else {
+        throw ConfigError(mark_of(kv.first), "unknown port key '" + key + "' (name, vni, flood, learn)");
+      }
+    }
+    ports_.push_back(port);
+  }
+
+  if (const YAML::Node st = p.node("static"); st.IsDefined() && !st.IsNull()) {
+    if (!st.IsSequence()) throw ConfigError(p.mark("static"), "static: a list of {mac, port, vni}");
+    for (const YAML::Node& n : st) {
+      if (!n.IsMap() || !n["mac"] || !n["port"])
+        throw ConfigError(mark_of(n), "a static entry needs mac and port: {mac: \"02:00:00:00:00:01\", port: vm1}");
+      MacKey k{};
+      const std::string mac = n["mac"].as<std::string>();
+      if (!parse_mac(mac, k.mac)) throw ConfigError(mark_of(n["mac"]), "bad MAC '" + mac + "'");
+      if (k.mac[0] & 1) throw ConfigError(mark_of(n["mac"]), "a static entry's MAC must be unicast");
+      const std::string pn = n["port"].as<std::string>();
+      int pi = port_index(pn);
+      if (pi < 0) throw ConfigError(mark_of(n["port"]), "static entry: no switch port '" + pn + "'");
+      for (const auto& kv : n) {
+        const std::string key = kv.first.as<std::string>();
+        if (key != "mac" && key != "port" && key != "vni")
+          throw ConfigError(mark_of(kv.first), "unknown static entry key '" + key + "' (mac, port, vni)");
+      }
+      int64_t vni = n["vni"] ? vni_value(n["vni"], "vni") : ports_[pi].vni >= 0 ? ports_[pi].vni : vni_;
+      if (vni < 0) throw ConfigError(mark_of(n), "static entry on a trunk port: give its vni");
+      k.vni = static_cast<uint32_t>(vni);
+      statics_.push_back({k, static_cast<uint16_t>(pi)});
+    }
+  }
+
+  std::vector<std::string> outs;
+  compat_ = "size=" + std::to_string(size_) + " aging=" + std::to_string(aging_) + " ports=";
+  for (const Port& port : ports_) {
+    outs.push_back(port.name);
+    compat_ += port.name + ",";
+  }
+  outs.push_back("unknown");
+  ctx.set_outputs(std::move(outs));
+}
+
+void L2Switch::initialize(InitContext& ctx) {
+  vni_meta_ = fields::vni();
+  pool_ = ctx.mempool();
+  MacTable::Config c;
+  c.capacity = size_;
+  c.aging = aging_;
+  c.socket = ctx.socket();
+  rte_rcu_qsbr* rcu = ctx.rcu();
+  table_ = ctx.shared<MacTable>(id() + ":mac_table", compat_, [&] { return std::make_shared<MacTable>(c, rcu); });
+  sweeper_ = ctx.worker_index() == 0;
+  if (sweeper_ && !table_->set_statics(statics_))
+    throw InitError("L2Switch " + id() + ": the MAC table has no room for the static entries");
+  sweep_every_ = rte_get_tsc_hz();
+  next_sweep_ = rte_get_tsc_cycles() + sweep_every_;
+}
+
+StateCarry L2Switch::take_state(Element& old) {
+  auto& o = static_cast<L2Switch&>(old);
+  if (o.table_ == table_) return StateCarry::kept("MAC table kept (" + std::to_string(table_->count()) + " entries)");
+  return StateCarry::reset("ports, size or aging changed: a new MAC table");
+}
+
+bool L2Switch::run() {
+  if (!sweeper_) return false;
+  uint64_t t = rte_get_tsc_cycles();
+  if (t < next_sweep_) return false;
+  next_sweep_ = t + sweep_every_;
+  table_->age(table_->now(), 4096);
+  return false;
+}
+
+void L2Switch::flood(uint16_t in_port, uint32_t vni, rte_mbuf* m) {
+  int last = -1;
+  for (size_t i = 0; i < ports_.size(); i++) {
+    const Port& p = ports_[i];
+    if (i == in_port || !p.flood || (p.vni >= 0 && p.vni != vni)) continue;
+    if (last >= 0) {
+      rte_mbuf* c = rte_pktmbuf_copy(m, pool_, 0, UINT32_MAX);
+      if (c) {
+        copy_metadata(c, m);
+        emit(static_cast<uint16_t>(last), c);
+      } else {
+        count_drop(kDropCopyFailed);
+      }
+    }
+    last = static_cast<int>(i);
+  }
+  if (last < 0)
+    drop(m, kDropNoFloodPort);
+  else
+    emit(static_cast<uint16_t>(last), m);
+}
+
+void L2Switch::push(uint16_t input, Batch& b) {
+  if (input >= ports_.size()) {
+    drop(b, kDropNoSuchPort);
+    return;
+  }
+  const Port& port = ports_[input];
+  const uint16_t unknown_out = static_cast<uint16_t>(ports_.size());
+  const uint32_t now = table_->now();
+  constexpr unsigned kChunk = RTE_HASH_LOOKUP_BULK_MAX;
+  rte_mbuf* pk[kChunk];
+  MacKey src[kChunk], dst[kChunk];
+  const MacKey* keys[kChunk];
+  uint64_t data[kChunk];
+  for (uint16_t base = 0; base < b.count; base += kChunk) {
+    unsigned n = 0;
+    const uint16_t end = static_cast<uint16_t>(std::min<unsigned>(b.count, base + kChunk));
+    for (uint16_t i = base; i < end; i++) {
+      rte_mbuf* m = b.pkts[i];
+      if (rte_pktmbuf_data_len(m) < 14) {  // the Ethernet header must be in the first segment
+        drop(m, kDropRunt);
+        continue;
+      }
+      const uint8_t* eth = rte_pktmbuf_mtod(m, const uint8_t*);
+      if (eth[6] & 1) {
+        drop(m, kDropBadSource);
+        continue;
+      }
+      int64_t vni = port.vni;
+      if (vni < 0) vni = vni_meta_.has(m) ? vni_meta_.get(m) : vni_;
+      if (vni < 0) {
+        drop(m, kDropNoVni);
+        continue;
+      }
+      vni_meta_.set(m, static_cast<uint32_t>(vni));
+      src[n] = mac_key(eth + 6, static_cast<uint32_t>(vni));
+      dst[n] = mac_key(eth, static_cast<uint32_t>(vni));
+      pk[n++] = m;
+    }
+    if (n == 0) continue;
+    if (port.learn) {
+      for (unsigned i = 0; i < n; i++) keys[i] = &src[i];
+      uint64_t hits = table_->lookup_bulk(keys, n, data);
+      for (unsigned i = 0; i < n; i++) {
+        // One learning write per MAC and batch: skip repeats of the previous source.
+        if (i > 0 && std::memcmp(&src[i], &src[i - 1], sizeof(MacKey)) == 0) continue;
+        table_->learn(src[i], input, now, (hits >> i) & 1, data[i]);
+      }
+    }
+    for (unsigned i = 0; i < n; i++) keys[i] = &dst[i];
+    uint64_t hits = table_->lookup_bulk(keys, n, data);
+    for (unsigned i = 0; i < n; i++) {
+      rte_mbuf* m = pk[i];
+      if (dst[i].mac[0] & 1) {  // broadcast, multicast
+        flood(input, dst[i].vni, m);
+        continue;
+      }
+      if ((hits >> i) & 1) {
+        MacEntry e = MacTable::decode(data[i]);
+        if (table_->live(e, now) && e.port < ports_.size()) {
+          if (e.port == input)
+            drop(m, kDropHairpin);
+          else
+            emit(e.port, m);
+          continue;
+        }
+      }
+      if (flood_unknown_)
+        flood(input, dst[i].vni, m);
+      else
+        emit(unknown_out, m);
+    }
+  }
+  b.clear();
+}
+
+void L2Switch::add_handlers(HandlerSet& h) {
+  h.read("table", "the MAC table", [this] {
+    const uint32_t now = table_->now();
+    std::ostringstream o;
+    char line[160];
+    std::snprintf(line, sizeof line, "%-17s %8s  %-14s %-8s %s\n", "MAC", "VNI", "PORT", "TYPE", "AGE");
+    o << line;
+    for (const auto& r : table_->rows()) {
+      const std::string pn = r.entry.port < ports_.size() ? ports_[r.entry.port].name : "?";
+      std::string age = r.entry.is_static ? "-" : std::to_string(now - r.entry.seen) + "s";
+      const char* type = r.entry.is_static ? "static" : table_->live(r.entry, now) ? "learned" : "aged";
+      std::snprintf(line, sizeof line, "%-17s %8u  %-14s %-8s %s\n", format_mac(r.key.mac).c_str(), r.key.vni,
+                    pn.c_str(), type, age.c_str());
+      o << line;
+    }
+    return o.str();
+  });
+  h.read("count", "entries in the MAC table", [this] { return std::to_string(table_->count()); });
+  h.read("stats", "table counters", [this] {
+    auto& s = table_->stats();
+    std::ostringstream o;
+    o << "entries " << table_->count() << " of " << table_->capacity() << ", aging " << table_->aging() << " s\n"
+      << "learned " << s.learned.load() << ", moved " << s.moved.load() << ", refreshed " << s.refreshed.load()
+      << ", table full " << s.full.load() << ", aged " << s.aged.load() << ", static kept " << s.static_kept.load()
+      << "\n";
+    return o.str();
+  });
+  h.read("ports", "the switch ports", [this] {
+    std::ostringstream o;
+    for (size_t i = 0; i < ports_.size(); i++) {
+      const Port& p = ports_[i];
+      o << "[" << i << "] " << p.name << " vni "
+        << (p.vni >= 0 ? std::to_string(p.vni) : vni_ >= 0 ? "metadata, else " + std::to_string(vni_) : "metadata")
+        << (p.flood ? "" : " no-flood") << (p.learn ? "" : " no-learn") << "\n";
+    }
+    return o.str();
+  });
+  h.write("flush", "forget learned MACs", [this](const std::string& v) {
+    int64_t vni = -1;
+    if (!v.empty() && v != "all") {
+      try {
+        vni = std::stoll(v);
+      } catch (const std::exception&) {
+        throw std::invalid_argument("flush: `all` or a VNI, not '" + v + "'");
+      }
+    }
+    table_->flush(vni);
+  });
+  auto vni_arg = [this](std::istringstream& in, int64_t port_vni) {
+    std::string s;
+    int64_t vni = port_vni >= 0 ? port_vni : vni_;
+    if (in >> s) {
+      try {
+        vni = std::stoll(s);
+      } catch (const std::exception&) {
+        throw std::invalid_argument("bad VNI '" + s + "'");
+      }
+    }
+    if (vni < 0 || vni > 0xffffff) throw std::invalid_argument("give a VNI (0-16777215)");
+    return static_cast<uint32_t>(vni);
+  };
+  h.write("add", "add a static entry: MAC PORT [VNI]", [this, vni_arg](const std::string& v) {
+    std::istringstream in(v);
+    std::string mac, pn;
+    in >> mac >> pn;
+    MacKey k{};
+    if (!parse_mac(mac, k.mac) || (k.mac[0] & 1)) throw std::invalid_argument("bad unicast MAC '" + mac + "'");
+    int pi = port_index(pn);
+    if (pi < 0) throw std::invalid_argument("no switch port '" + pn + "'");
+    k.vni = vni_arg(in, ports_[pi].vni);
+    if (!table_->add_static(k, static_cast<uint16_t>(pi))) throw std::invalid_argument("the MAC table is full");
+  });
+  h.write("remove", "remove an entry: MAC [VNI]", [this, vni_arg](const std::string& v) {
+    std::istringstream in(v);
+    std::string mac;
+    in >> mac;
+    MacKey k{};
+    if (!parse_mac(mac, k.mac)) throw std::invalid_argument("bad MAC '" + mac + "'");
+    k.vni = vni_arg(in, -1);
+    if (!table_->remove(k)) throw std::invalid_argument("no entry for " + mac + " in VNI " + std::to_string(k.vni));
+  });
+}
+
+}  // namespace weft::sw
