@@ -36,6 +36,13 @@ install(FILES
   ${PROJECT_SOURCE_DIR}/cmake/WeftPlugin.cmake
   DESTINATION ${WEFT_CMAKE_INSTALL_DIR})
 
+# DPDK's flags go into weft.pc directly, with its include directories as
+# -isystem (as the CMake package does): DPDK 22.11's headers trip C++20
+# warnings (-Wvolatile) that must not fail a plugin built with -Werror.
+string(REGEX REPLACE "(^|;)-I" "\\1-isystem;" WEFT_PC_DPDK_CFLAGS "${DPDK_CFLAGS}")
+list(JOIN WEFT_PC_DPDK_CFLAGS " " WEFT_PC_DPDK_CFLAGS)
+string(REPLACE "-isystem " "-isystem" WEFT_PC_DPDK_CFLAGS "${WEFT_PC_DPDK_CFLAGS}")
+list(JOIN DPDK_LDFLAGS " " WEFT_PC_DPDK_LIBS)
 foreach(pc weft weft-testing)
   configure_file(${PROJECT_SOURCE_DIR}/cmake/${pc}.pc.in ${PROJECT_BINARY_DIR}/pkgconfig/${pc}.pc @ONLY)
   install(FILES ${PROJECT_BINARY_DIR}/pkgconfig/${pc}.pc DESTINATION ${WEFT_INSTALL_LIBDIR}/pkgconfig)

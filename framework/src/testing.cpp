@@ -38,11 +38,14 @@ void start_dpdk(const std::vector<std::string>& extra_args) {
 }
 
 rte_mempool* pool() {
-  static rte_mempool* p = nullptr;
-  if (p) return p;
-  start_dpdk();
-  p = create_packet_pool("weft_testing_pool", 8191, 256, static_cast<int>(rte_socket_id()));
-  if (!p) throw std::runtime_error(std::string("cannot create the test packet pool: ") + rte_strerror(rte_errno));
+  // A function-local static: threads that ask at once get the one pool
+  // (a throw leaves it uncreated, and the next call tries again).
+  static rte_mempool* const p = [] {
+    start_dpdk();
+    rte_mempool* m = create_packet_pool("weft_testing_pool", 8191, 256, static_cast<int>(rte_socket_id()));
+    if (!m) throw std::runtime_error(std::string("cannot create the test packet pool: ") + rte_strerror(rte_errno));
+    return m;
+  }();
   return p;
 }
 

@@ -156,11 +156,14 @@ std::string handler_read(Runtime& rt, const std::string& id, const std::string& 
   return v;
 }
 
+// PortTx retries (almost) forever: on a loaded machine the checker thread can
+// be off its CPU for milliseconds, and a full TX ring must wait for it, not
+// drop (that would be this test's loss, not the reload's).
 std::string graph_yaml(const std::string& in, const std::string& out, const std::string& lcores,
                        const std::string& elements, const std::string& connections) {
   return "workers: {lcores: [" + lcores + "], idle_sleep_us: 20}\nports:\n  in: {device: " + in +
          "}\n  out: {device: " + out + "}\nelements:\n  rx: {class: PortRx, port: in}\n  tx: {class: PortTx, port: out, "
-         "retries: 100000}\n" + elements + "connections:\n" + connections;
+         "retries: 4000000000}\n" + elements + "connections:\n" + connections;
 }
 
 }  // namespace

@@ -92,7 +92,7 @@ TEST_CASE("MacTable learns, moves, refreshes and keeps static entries per VNI", 
   CHECK(t.stats().static_kept == 1);
 }
 
-TEST_CASE("MacTable ages learned entries out, never static ones; flush by VNI", "[switch][mac_table]") {
+TEST_CASE("MacTable ages learned entries out, never static ones, flush by VNI", "[switch][mac_table]") {
   eal();
   MacTable t({1024, 10, SOCKET_ID_ANY}, nullptr);
   const MacKey a = key("02:00:00:00:00:01", 7), b = key("02:00:00:00:00:02", 7), c = key("02:00:00:00:00:03", 8);
