@@ -156,6 +156,20 @@ std::string handler_read(Runtime& rt, const std::string& id, const std::string& 
   return v;
 }
 
+// Every drop of every element of worker 0, as "id.reason=n ...".
+std::string all_drops(Runtime& rt) {
+  std::string out;
+  REQUIRE(rt.run_on_worker(0, [&] {
+    for (size_t n = 0; n < rt.plan().nodes.size(); n++) {
+      const Element* e = rt.element(0, n);
+      for (size_t r = 0; r < e->drop_reason_count(); r++)
+        if (e->drops(r))
+          out += rt.plan().nodes[n].spec->id + "." + e->element_class().drops[r].name + "=" + std::to_string(e->drops(r)) + " ";
+    }
+  }, 2s));
+  return out;
+}
+
 // PortTx retries (almost) forever: on a loaded machine the checker thread can
 // be off its CPU for milliseconds, and a full TX ring must wait for it, not
 // drop (that would be this test's loss, not the reload's).
@@ -201,7 +215,11 @@ TEST_CASE("100 reloads under sustained traffic lose nothing, counters and queues
   }
   traffic.finish();
   uint64_t sent = traffic.total();
-  REQUIRE(wait_for([&] { return checker.received == sent; }));
+  bool all = wait_for([&] { return checker.received == sent; });
+  INFO("sent " << sent << ", received " << checker.received.load() << ", lost in reloads " << lost
+               << ", queue length " << handler_read(rt, "q", "length") << ", counter " << handler_read(rt, "c", "count")
+               << ", drops: " << all_drops(rt));
+  REQUIRE(all);
   std::this_thread::sleep_for(50ms);
   checker.finish();
   CHECK(checker.received == sent);
@@ -241,7 +259,9 @@ TEST_CASE("two workers both switch, and no batch sees a mix of old and new graph
   }
   traffic.finish();
   uint64_t sent = traffic.total();
-  REQUIRE(wait_for([&] { return checker.received == sent; }));
+  bool all = wait_for([&] { return checker.received == sent; });
+  INFO("sent " << sent << ", received " << checker.received.load());
+  REQUIRE(all);
   checker.finish();
   CHECK(checker.bad == 0);
   CHECK(checker.out_of_order == 0);
@@ -291,7 +311,9 @@ TEST_CASE("a reload that fails leaves the old graph running with its state", "[r
   REQUIRE(wait_for([&] { return checker.received > before + 1000; }));  // still forwarding
   traffic.finish();
   uint64_t sent = traffic.total();
-  REQUIRE(wait_for([&] { return checker.received == sent; }));
+  bool all = wait_for([&] { return checker.received == sent; });
+  INFO("sent " << sent << ", received " << checker.received.load());
+  REQUIRE(all);
   checker.finish();
   CHECK(std::stoull(handler_read(rt, "c", "count")) == sent);  // state untouched
   rt.stop();
@@ -326,7 +348,9 @@ TEST_CASE("a worker that does not answer in time makes the reload roll back", "[
   CHECK(rt.workers()[1]->generation.get() == 0);  // never switched
   traffic.finish();
   uint64_t sent = traffic.total();
-  REQUIRE(wait_for([&] { return checker.received == sent; }));
+  bool all = wait_for([&] { return checker.received == sent; });
+  INFO("sent " << sent << ", received " << checker.received.load());
+  REQUIRE(all);
   checker.finish();
   CHECK(checker.out_of_order == 0);
   CHECK(std::stoull(handler_read(rt, "c", "count", 0)) + std::stoull(handler_read(rt, "c", "count", 1)) == sent);
