@@ -1,5 +1,6 @@
 #include "control_api.hpp"
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <unistd.h>
 
@@ -255,6 +256,8 @@ json ControlApi::status() const {
   j["pid"] = ::getpid();
   j["graph"] = {{"file", graph_file_}, {"name", rt_.plan().spec->name}};
   j["uptime_s"] = rt_.elapsed_s();
+  const double measured = Runtime::measured_tsc_hz(), dpdk = double(rte_get_tsc_hz());
+  j["tsc"] = {{"dpdk_hz", rte_get_tsc_hz()}, {"measured_hz", measured}, {"error", dpdk / measured - 1}};
   j["elements"] = rt_.plan().nodes.size();
   j["ports"] = rt_.ports().size();
   j["plugins"] = loader_.plugins().size();

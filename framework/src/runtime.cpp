@@ -223,6 +223,34 @@ std::vector<std::string> Runtime::eal_args(const GraphSpec& g, const std::string
   return a;
 }
 
+double Runtime::measured_tsc_hz() {
+  static const double hz = [] {
+    // (ns, tsc) with the tightest TSC bracket of a few tries, so that a
+    // preemption between the two clock reads cannot skew the pair.
+    auto pair = [] {
+      uint64_t best_gap = UINT64_MAX, tsc = 0;
+      int64_t ns = 0;
+      for (int i = 0; i < 8; i++) {
+        timespec ts{};
+        uint64_t t0 = rte_rdtsc();
+        clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+        uint64_t t1 = rte_rdtsc();
+        if (t1 - t0 < best_gap) {
+          best_gap = t1 - t0;
+          tsc = t0 + (t1 - t0) / 2;
+          ns = static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+        }
+      }
+      return std::pair{ns, tsc};
+    };
+    auto [ns0, tsc0] = pair();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto [ns1, tsc1] = pair();
+    return double(tsc1 - tsc0) * 1e9 / double(ns1 - ns0);
+  }();
+  return hz;
+}
+
 void Runtime::init_eal(const std::vector<std::string>& args) {
   if (g_eal_running) throw std::runtime_error("DPDK is already initialized in this process");
   std::vector<char*> argv;

@@ -144,6 +144,11 @@ class Runtime {
   // Starts DPDK (once per process). Throws std::runtime_error.
   static void init_eal(const std::vector<std::string>& args);
   static bool eal_running();
+  // The TSC frequency measured against CLOCK_MONOTONIC_RAW over ~50 ms
+  // (measured on the first call), to check DPDK's own estimate: a thread
+  // preempted during EAL's 100 ms calibration can leave rte_get_tsc_hz()
+  // off by any factor, and every TSC-based rate and timeout with it.
+  static double measured_tsc_hz();
 
   // Sets up the packet pool and ports, builds and initializes every worker's
   // graph, starts ports, launches the workers. Throws on any failure, leaving

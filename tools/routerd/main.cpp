@@ -14,7 +14,10 @@
 #include <optional>
 #include <unistd.h>
 #include <iostream>
+#include <rte_cycles.h>
 #include <rte_eal.h>
+
+#include <cmath>
 
 #include "control_api.hpp"
 #include "control_server.hpp"
@@ -23,6 +26,7 @@
 #include "plugin_loader.hpp"
 #include "runtime.hpp"
 #include "validator.hpp"
+#include "weft/log.hpp"
 #include "weft/version.hpp"
 
 namespace {
@@ -175,6 +179,13 @@ int main(int argc, char** argv) {
   // 4. DPDK and the workers.
   try {
     weft::Runtime::init_eal(weft::Runtime::eal_args(*spec, argv[0]));
+    if (double measured = weft::Runtime::measured_tsc_hz(),
+        err = double(rte_get_tsc_hz()) / measured - 1;
+        std::abs(err) > 0.01)
+      WEFT_LOG(Warning,
+               "DPDK estimated the TSC at %.1f MHz but it runs at %.1f MHz: rate limiters, timeouts and every "
+               "other TSC-based time will be off by %+.0f %% (the machine was busy while DPDK calibrated); "
+               "restart routerd", double(rte_get_tsc_hz()) / 1e6, measured / 1e6, -100 * err / (1 + err));
   } catch (const std::exception& e) {
     std::cerr << "routerd: error: " << e.what() << "\n";
     return 1;
