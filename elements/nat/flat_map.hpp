@@ -81,6 +81,13 @@ class FlatMap {
     __builtin_prefetch(reinterpret_cast<const void*>((v & ~uintptr_t{63}) + slot_of(key, mask) * sizeof(Slot)));
   }
 
+  // Calls f(key, value) for every entry.
+  template <class F>
+  void for_each(F&& f) const {
+    for (size_t i = 0; i <= mask_; i++)
+      if (slot(i).key) f(slot(i).key, slot(i).value);
+  }
+
   size_t size() const { return count_; }
   size_t memory() const { return (size_t{mask_} + 1) * sizeof(Slot); }
 
