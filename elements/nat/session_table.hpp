@@ -282,10 +282,11 @@ class SessionTable {
   // address and protocol class: entry[port & 255] is (1 << 48 | in_ip << 16
   // | in_port), 0 if unused. Ports are handed out in order, so a worker
   // making sessions fills one block a cache line after another.
-  struct ExtBlock {
+  struct alignas(64) ExtBlock {  // (a multiple of 64 bytes, as aligned_alloc wants)
     uint64_t entry[256];
     uint32_t used;
   };
+  static_assert(sizeof(ExtBlock) % 64 == 0);
   struct alignas(64) ExtStripe {
     rte_spinlock_t lock;
     uint32_t blocks = 0;
