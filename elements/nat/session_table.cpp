@@ -158,7 +158,7 @@ SessionTable::SessionTable(const Config& c, rte_rcu_qsbr* rcu)
 SessionTable::~SessionTable() {
   release_dpdk();
   for (unsigned i = 0; i < kStripes; i++)
-    ext_stripes_[i].external.for_each([](uint64_t, uint64_t v) { std::free(reinterpret_cast<ExtBlock*>(v)); });
+    ext_stripes_[i].external.for_each([](uint64_t, uint64_t v) { std::free(block_of(v)); });
 }
 
 void SessionTable::release_dpdk() {
@@ -275,7 +275,7 @@ bool SessionTable::acquire_mapping(WorkerCache& wc, Stripe& st, uint8_t pclass, 
   st.inside.put(key, m);
   ExtStripe& es = ext_stripes_[ext_stripe_of(mp.ext_ip, mp.ext_port, pclass)];
   rte_spinlock_lock(&es.lock);
-  ext_put(es, mp.ext_ip, mp.ext_port, pclass, in_ip, in_port);
+  ext_put(es, mp.ext_ip, mp.ext_port, pclass, m);
   rte_spinlock_unlock(&es.lock);
   stats_[wc.worker].mappings_created.inc();
   m_out = m;
@@ -299,50 +299,54 @@ bool SessionTable::resolve_external(uint8_t proto, uint32_t ext_ip, uint16_t ext
                                     uint16_t& in_port) {
   ExtStripe& es = ext_stripes_[ext_stripe_of(ext_ip, ext_port, pclass_of(proto))];
   rte_spinlock_lock(&es.lock);
-  const uint64_t v = ext_find(es, ext_ip, ext_port, pclass_of(proto));
+  const uint32_t m = ext_find(es, ext_ip, ext_port, pclass_of(proto));
+  // The mapping cannot end while its entry is there: release_mapping()
+  // removes the entry under this lock first.
+  if (m != kNoMappingIndex) {
+    in_ip = mappings_[m].in_ip;
+    in_port = mappings_[m].in_port;
+  }
   rte_spinlock_unlock(&es.lock);
-  if (!v) return false;
-  in_ip = static_cast<uint32_t>(v >> 16);
-  in_port = static_cast<uint16_t>(v);
-  return true;
+  return m != kNoMappingIndex;
 }
 
-void SessionTable::ext_put(ExtStripe& es, uint32_t ext_ip, uint16_t ext_port, int pclass, uint32_t in_ip,
-                           uint16_t in_port) {
+void SessionTable::ext_put(ExtStripe& es, uint32_t ext_ip, uint16_t ext_port, int pclass, uint32_t mapping) {
   const uint64_t key = block_key(ext_ip, ext_port, pclass);
-  ExtBlock* b;
-  if (uint64_t* v = es.external.find(key)) {
-    b = reinterpret_cast<ExtBlock*>(*v);
-  } else {
+  uint64_t* v = es.external.find(key);
+  if (!v) {
     void* p = std::aligned_alloc(64, sizeof(ExtBlock));
-    if (!p) throw std::bad_alloc();
-    b = static_cast<ExtBlock*>(p);
-    std::memset(b, 0, sizeof(ExtBlock));
-    es.external.put(key, reinterpret_cast<uintptr_t>(b));
+    if (!p || reinterpret_cast<uintptr_t>(p) >= kUsedOne) {
+      std::free(p);
+      throw std::bad_alloc();
+    }
+    std::memset(p, 0, sizeof(ExtBlock));
+    es.external.put(key, reinterpret_cast<uintptr_t>(p));
     es.blocks++;
+    v = es.external.find(key);
   }
-  uint64_t& e = b->entry[ntohs(ext_port) & 255];
-  if (!e) b->used++;
-  e = (1ULL << 48) | (uint64_t{in_ip} << 16) | in_port;
+  uint32_t& e = block_of(*v)->entry[ntohs(ext_port) % kExtBlockPorts];
+  if (!e) *v += kUsedOne;
+  e = mapping + 1;
 }
 
 void SessionTable::ext_erase(ExtStripe& es, uint32_t ext_ip, uint16_t ext_port, int pclass) {
   const uint64_t key = block_key(ext_ip, ext_port, pclass);
   uint64_t* v = es.external.find(key);
   if (!v) return;
-  auto* b = reinterpret_cast<ExtBlock*>(*v);
-  uint64_t& e = b->entry[ntohs(ext_port) & 255];
+  ExtBlock* b = block_of(*v);
+  uint32_t& e = b->entry[ntohs(ext_port) % kExtBlockPorts];
   if (!e) return;
   e = 0;
-  if (--b->used) return;
+  *v -= kUsedOne;
+  if (*v >= kUsedOne) return;
   es.external.erase(key);
   es.blocks--;
   std::free(b);
 }
 
-uint64_t SessionTable::ext_find(ExtStripe& es, uint32_t ext_ip, uint16_t ext_port, int pclass) {
+uint32_t SessionTable::ext_find(ExtStripe& es, uint32_t ext_ip, uint16_t ext_port, int pclass) {
   uint64_t* v = es.external.find(block_key(ext_ip, ext_port, pclass));
-  return v ? reinterpret_cast<const ExtBlock*>(*v)->entry[ntohs(ext_port) & 255] : 0;
+  return v ? block_of(*v)->entry[ntohs(ext_port) % kExtBlockPorts] - 1 : kNoMappingIndex;
 }
 
 Created SessionTable::create(WorkerCache& wc, const NewSession& n, uint32_t now, uint32_t& idx) {
