@@ -23,7 +23,11 @@
 //
 // The EAL runs without hugepages (-m 2048: 4M sessions + 1M headroom need
 // about 1 GB), the main thread pinned to the last CPU this process may use
-// (WEFT_BENCH_CPU=N picks another). The last line sums it up:
+// (WEFT_BENCH_CPU=N picks another). Without hugepages a page of DPDK memory
+// is faulted in when first touched, so new/N also pays the page faults of
+// the session slots, keys and mappings it is the first to use (a quarter of
+// its time); WEFT_BENCH_MLOCK=1 locks the EAL's memory first (mlockall), as
+// hugepages would have it, to measure without them. The last line sums it up:
 //   RESULT nat44 est_64k_mpps=.. est_1m_mpps=.. est_4m_mpps=.. new_64k_ksps=.. ...
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
@@ -32,6 +36,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -229,6 +234,7 @@ int main(int argc, char** argv) {
     weft::Runtime::init_eal({"bench_nat44", "--no-huge", "-m", "2048", "--no-shconf", "--no-pci",
                              "--file-prefix=weftbench-nat-" + std::to_string(::getpid()),
                              "--lcores=0@" + std::to_string(bench_cpu()), "--log-level=*:warning", "--no-telemetry"});
+    if (std::getenv("WEFT_BENCH_MLOCK") && mlockall(MCL_CURRENT) != 0) throw std::runtime_error("mlockall failed");
     g_pool = weft::create_packet_pool("bench_nat_pool", 1023, 0, static_cast<int>(rte_socket_id()), true);
     if (!g_pool) throw std::runtime_error("cannot create the packet pool");
     std::string dirs = WEFT_BENCH_PLUGIN_DIR;

@@ -81,6 +81,13 @@ class FlatMap {
     __builtin_prefetch(reinterpret_cast<const void*>((v & ~uintptr_t{63}) + slot_of(key, mask) * sizeof(Slot)));
   }
 
+  // Calls f(key, value) for every entry.
+  template <class F>
+  void for_each(F&& f) const {
+    for (size_t i = 0; i <= mask_; i++)
+      if (slot(i).key) f(slot(i).key, slot(i).value);
+  }
+
   size_t size() const { return count_; }
   size_t memory() const { return (size_t{mask_} + 1) * sizeof(Slot); }
 
@@ -96,9 +103,16 @@ class FlatMap {
 
   Slot& slot(size_t i) const { return slots_.get()[i]; }
 
+  // MurmurHash3's 64-bit finaliser: every bit of the key reaches the low
+  // bits the mask keeps. (One multiply is not enough: the low bits of a
+  // product depend only on the low bits of the key, and the callers' keys
+  // differ mostly in their high bits — an inside host's ports, a block's
+  // external ports — which then all probed from one home slot.)
   static size_t slot_of(uint64_t key, size_t mask) {
     key ^= key >> 33;
     key *= 0xff51afd7ed558ccdULL;
+    key ^= key >> 33;
+    key *= 0xc4ceb9fe1a85ec53ULL;
     key ^= key >> 33;
     return static_cast<size_t>(key) & mask;
   }

@@ -81,6 +81,7 @@ const ElementClass& Nat44::klass() {
           .handler("allocation_failures", true, false, "new sessions refused for want of a port")
           .handler("memory", true, false, "bytes the session table holds")
           .handler("pool", true, false, "free ports per pool address and protocol")
+          .handler("timeouts", true, false, "the idle timeouts in force (s)")
           .handler("sessions", true, false, "the first 1000 sessions matching session_filter, one a line")
           .handler("session_filter", true, true,
                    "filter for `sessions`: inside=ADDR proto=tcp|udp|icmp port=N remote=ADDR external=ADDR")
@@ -308,6 +309,10 @@ void Nat44::add_handlers(HandlerSet& h) {
       out << ipv4_text(htonl(pp.address(a))) << " tcp " << pp.free_ports(a, 0) << " udp " << pp.free_ports(a, 1)
           << " icmp " << pp.free_ports(a, 2) << '\n';
     return out.str();
+  });
+  h.read("timeouts", "the idle timeouts in force (s)", [this] {
+    return "tcp_established " + std::to_string(t_established_) + " tcp_transitory " + std::to_string(t_transitory_) +
+           " udp " + std::to_string(t_udp_) + " icmp " + std::to_string(t_icmp_);
   });
   h.read("sessions", "the first 1000 sessions matching session_filter", [this] { return list_sessions(); });
   h.read_write(

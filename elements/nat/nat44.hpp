@@ -19,7 +19,7 @@
 //              max_sessions (1048576) sessions of all workers together
 //              max_sessions_per_source (8192) sessions one inside address may hold
 // Handlers:    count, tcp_sessions, udp_sessions, icmp_sessions, mappings,
-//              created, expired, allocation_failures, memory, pool (read);
+//              created, expired, allocation_failures, memory, pool, timeouts (read);
 //              sessions (read: the first 1000 sessions matching
 //              session_filter, one a line); session_filter (read/write:
 //              "inside=ADDR proto=tcp port=N remote=ADDR external=ADDR",

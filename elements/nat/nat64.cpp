@@ -60,7 +60,9 @@ const ElementClass& Nat64::klass() {
           .drop("truncated",
                 "an IP header, extension header or L4 header ends past the packet, or the IP length says more "
                 "than the frame holds")
-          .drop("bad_ip", "IPv4 header length below 20, or total length below the header")
+          .drop("bad_ip",
+                "IPv4 header length below 20 or total length below the header, or an IPv6 payload too long for "
+                "an IPv4 packet")
           .drop("bad_checksum",
                 "a wrong IPv4 header checksum, a wrong ICMP error checksum (errors are recomputed, so they are "
                 "verified first), or an IPv6 UDP checksum of 0")
@@ -102,6 +104,7 @@ const ElementClass& Nat64::klass() {
           .handler("memory", true, false, "bytes the session table holds")
           .handler("pool", true, false, "free ports per pool address and protocol")
           .handler("prefix", true, false, "the NAT64 prefix")
+          .handler("timeouts", true, false, "the idle timeouts in force (s)")
           .handler("sessions", true, false, "the first 1000 sessions matching session_filter, one a line")
           .handler("session_filter", true, true,
                    "filter for `sessions`: inside=IPV6 proto=tcp|udp|icmp port=N remote=IPV4 external=IPV4")
@@ -256,6 +259,11 @@ void Nat64::add_handlers(HandlerSet& h) {
     return out.str();
   });
   h.read("prefix", "the NAT64 prefix", [this] { return prefix_.prefix().text(); });
+  h.read("timeouts", "the idle timeouts in force (s)", [this] {
+    return "tcp_established " + std::to_string(timeouts_.tcp_established) + " tcp_transitory " +
+           std::to_string(timeouts_.tcp_transitory) + " udp " + std::to_string(timeouts_.udp) + " icmp " +
+           std::to_string(timeouts_.icmp);
+  });
   h.read("sessions", "the first 1000 sessions matching session_filter", [this] { return list_sessions(); });
   h.read_write(
       "session_filter", "filter for `sessions`", [this] { return filter_.text; },

@@ -18,7 +18,7 @@
 //              max_hosts (262144) IPv6 addresses with sessions at once
 // Handlers:    count, tcp_sessions, udp_sessions, icmp_sessions, hosts,
 //              mappings, created, expired, allocation_failures, memory,
-//              pool, prefix (read); sessions (read: the first 1000 sessions
+//              pool, prefix, timeouts (read); sessions (read: the first 1000 sessions
 //              matching session_filter); session_filter (read/write:
 //              "inside=IPV6 remote=IPV4 external=IPV4 proto=tcp port=N");
 //              clock (read), advance_clock (write, tests); clear (write)

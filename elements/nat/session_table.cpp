@@ -6,6 +6,8 @@
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <new>
 
 #include "weft/error.hpp"
@@ -153,7 +155,11 @@ SessionTable::SessionTable(const Config& c, rte_rcu_qsbr* rcu)
   tsc_hz_ = rte_get_tsc_hz();
 }
 
-SessionTable::~SessionTable() { release_dpdk(); }
+SessionTable::~SessionTable() {
+  release_dpdk();
+  for (unsigned i = 0; i < kStripes; i++)
+    ext_stripes_[i].external.for_each([](uint64_t, uint64_t v) { std::free(block_of(v)); });
+}
 
 void SessionTable::release_dpdk() {
   // Whatever a worker may still hold from the last loop is released once
@@ -267,10 +273,9 @@ bool SessionTable::acquire_mapping(WorkerCache& wc, Stripe& st, uint8_t pclass, 
   mp.pclass = pclass;
   mp.pool_index = static_cast<uint16_t>(a);
   st.inside.put(key, m);
-  const uint64_t ekey = endpoint_key(mp.ext_ip, mp.ext_port, pclass);
   ExtStripe& es = ext_stripes_[ext_stripe_of(mp.ext_ip, mp.ext_port, pclass)];
   rte_spinlock_lock(&es.lock);
-  es.external.put(ekey, (uint64_t{in_ip} << 16) | in_port);
+  ext_put(es, mp.ext_ip, mp.ext_port, pclass, m);
   rte_spinlock_unlock(&es.lock);
   stats_[wc.worker].mappings_created.inc();
   m_out = m;
@@ -281,10 +286,9 @@ void SessionTable::release_mapping(unsigned worker, uint32_t m) {
   Mapping& mp = mappings_[m];
   if (--mp.refs) return;
   stripes_[stripe(mp.in_ip)].inside.erase(endpoint_key(mp.in_ip, mp.in_port, mp.pclass));
-  const uint64_t ekey = endpoint_key(mp.ext_ip, mp.ext_port, mp.pclass);
   ExtStripe& es = ext_stripes_[ext_stripe_of(mp.ext_ip, mp.ext_port, mp.pclass)];
   rte_spinlock_lock(&es.lock);
-  es.external.erase(ekey);
+  ext_erase(es, mp.ext_ip, mp.ext_port, mp.pclass);
   rte_spinlock_unlock(&es.lock);
   pool_.release(mp.pool_index, mp.pclass, ntohs(mp.ext_port));
   rte_ring_mp_enqueue_elem(free_mappings_, &m, sizeof m);
@@ -293,17 +297,56 @@ void SessionTable::release_mapping(unsigned worker, uint32_t m) {
 
 bool SessionTable::resolve_external(uint8_t proto, uint32_t ext_ip, uint16_t ext_port, uint32_t& in_ip,
                                     uint16_t& in_port) {
-  const uint64_t ekey = endpoint_key(ext_ip, ext_port, pclass_of(proto));
   ExtStripe& es = ext_stripes_[ext_stripe_of(ext_ip, ext_port, pclass_of(proto))];
   rte_spinlock_lock(&es.lock);
-  uint64_t* v = es.external.find(ekey);
-  bool found = v != nullptr;
-  if (found) {
-    in_ip = static_cast<uint32_t>(*v >> 16);
-    in_port = static_cast<uint16_t>(*v);
+  const uint32_t m = ext_find(es, ext_ip, ext_port, pclass_of(proto));
+  // The mapping cannot end while its entry is there: release_mapping()
+  // removes the entry under this lock first.
+  if (m != kNoMappingIndex) {
+    in_ip = mappings_[m].in_ip;
+    in_port = mappings_[m].in_port;
   }
   rte_spinlock_unlock(&es.lock);
-  return found;
+  return m != kNoMappingIndex;
+}
+
+void SessionTable::ext_put(ExtStripe& es, uint32_t ext_ip, uint16_t ext_port, int pclass, uint32_t mapping) {
+  const uint64_t key = block_key(ext_ip, ext_port, pclass);
+  uint64_t* v = es.external.find(key);
+  if (!v) {
+    void* p = std::aligned_alloc(64, sizeof(ExtBlock));
+    if (!p || reinterpret_cast<uintptr_t>(p) >= kUsedOne) {
+      std::free(p);
+      throw std::bad_alloc();
+    }
+    std::memset(p, 0, sizeof(ExtBlock));
+    es.external.put(key, reinterpret_cast<uintptr_t>(p));
+    es.blocks++;
+    v = es.external.find(key);
+  }
+  uint32_t& e = block_of(*v)->entry[ntohs(ext_port) % kExtBlockPorts];
+  if (!e) *v += kUsedOne;
+  e = mapping + 1;
+}
+
+void SessionTable::ext_erase(ExtStripe& es, uint32_t ext_ip, uint16_t ext_port, int pclass) {
+  const uint64_t key = block_key(ext_ip, ext_port, pclass);
+  uint64_t* v = es.external.find(key);
+  if (!v) return;
+  ExtBlock* b = block_of(*v);
+  uint32_t& e = b->entry[ntohs(ext_port) % kExtBlockPorts];
+  if (!e) return;
+  e = 0;
+  *v -= kUsedOne;
+  if (*v >= kUsedOne) return;
+  es.external.erase(key);
+  es.blocks--;
+  std::free(b);
+}
+
+uint32_t SessionTable::ext_find(ExtStripe& es, uint32_t ext_ip, uint16_t ext_port, int pclass) {
+  uint64_t* v = es.external.find(block_key(ext_ip, ext_port, pclass));
+  return v ? block_of(*v)->entry[ntohs(ext_port) % kExtBlockPorts] - 1 : kNoMappingIndex;
 }
 
 Created SessionTable::create(WorkerCache& wc, const NewSession& n, uint32_t now, uint32_t& idx) {
@@ -661,7 +704,7 @@ size_t SessionTable::heap_memory() {
     n += stripes_[i].inside.memory() + stripes_[i].sources.memory();
     rte_spinlock_unlock(&stripes_[i].lock);
     rte_spinlock_lock(&ext_stripes_[i].lock);
-    n += ext_stripes_[i].external.memory();
+    n += ext_stripes_[i].external.memory() + ext_stripes_[i].blocks * sizeof(ExtBlock);
     rte_spinlock_unlock(&ext_stripes_[i].lock);
   }
   return n;

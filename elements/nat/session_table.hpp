@@ -278,14 +278,37 @@ class SessionTable {
     FlatMap sources;  // in_ip → sessions
   };
   static_assert(sizeof(Stripe) == 64, "a stripe's lock and maps share one cache line");
+  // The external endpoints of one block of 64 consecutive ports of an
+  // address and protocol class: entry[port & 63] is the index + 1 of the
+  // mapping using the port, 0 if none. Ports are handed out in order, so a
+  // worker making sessions fills one block a cache line after another. (The
+  // count of entries in use lives in the map's value, above the pointer:
+  // a block is exactly 4 cache lines, and a long-lived mapping alone in its
+  // block holds 256 bytes.)
+  static constexpr unsigned kExtBlockPorts = 64;
+  struct alignas(64) ExtBlock {
+    uint32_t entry[kExtBlockPorts];
+  };
+  static_assert(sizeof(ExtBlock) == 256);
+  static constexpr uint64_t kUsedOne = 1ULL << 48;  // user-space pointers fit below
+  static ExtBlock* block_of(uint64_t v) { return reinterpret_cast<ExtBlock*>(v & (kUsedOne - 1)); }
   struct alignas(64) ExtStripe {
     rte_spinlock_t lock;
-    FlatMap external;  // (ext_ip, ext_port, pclass) → (in_ip << 16 | in_port)
+    uint32_t blocks = 0;
+    FlatMap external;  // block_key(ext_ip, ext_port, pclass) → ExtBlock* | entries in use << 48
   };
 
   static uint64_t endpoint_key(uint32_t ip, uint16_t port, int pclass) {
     return (uint64_t{ip} << 24) | (uint64_t{port} << 8) | static_cast<uint64_t>(pclass + 1);
   }
+  static uint64_t block_key(uint32_t ext_ip, uint16_t ext_port, int pclass) {
+    return (uint64_t{ext_ip} << 24) | (uint64_t{ntohs(ext_port)} / kExtBlockPorts << 8) | static_cast<uint64_t>(pclass + 1);
+  }
+  // The external-endpoint index (its stripe's lock held).
+  void ext_put(ExtStripe& es, uint32_t ext_ip, uint16_t ext_port, int pclass, uint32_t mapping);
+  void ext_erase(ExtStripe& es, uint32_t ext_ip, uint16_t ext_port, int pclass);
+  // The mapping using an external endpoint, or kNoMappingIndex.
+  static uint32_t ext_find(ExtStripe& es, uint32_t ext_ip, uint16_t ext_port, int pclass);
   static uint64_t source_key(uint32_t ip) { return uint64_t{ip} | (1ULL << 40); }
   static unsigned stripe_of(uint32_t ip) { return (ip * 2654435761u) >> 20; }
   static unsigned host_stripe_of(hash_sig_t h) { return (h * 2654435761u) >> 20; }

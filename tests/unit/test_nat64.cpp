@@ -525,6 +525,7 @@ TEST_CASE("Nat64 maps endpoint-independently, filters by address and port, one h
 
 TEST_CASE("Nat64 sessions time out per protocol and TCP state, and hosts and ports go back", "[nat64]") {
   Box b(std::string(kBase) + "\nudp: 30\nicmp: 10\ntcp_transitory: 100\ntcp_established: 1000");
+  CHECK(b.read("timeouts") == "tcp_established 1000 tcp_transitory 100 udp 30 icmp 10");
   b.from6({ip6(kHost, wkp("192.0.2.1"), kUdp, udp_l4(5000, 53)), ip6(kHost, wkp("192.0.2.1"), kIcmp6, echo_l4(128, 9)),
            ip6(kHost, wkp("192.0.2.1"), kTcp, tcp_l4(6000, 80, kSyn)),
            ip6("2001:db8:1::3", wkp("192.0.2.1"), kTcp, tcp_l4(6001, 80, kSyn))});
