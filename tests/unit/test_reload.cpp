@@ -6,6 +6,7 @@
 // reloads, and the checker takes every packet out of port OUT's TX rings and
 // verifies none is missing, duplicated or reordered.
 #include <rte_eth_ring.h>
+#include <rte_pause.h>
 #include <rte_ring.h>
 
 #include <catch2/catch.hpp>
@@ -170,6 +171,20 @@ std::string all_drops(Runtime& rt) {
   return out;
 }
 
+// Every output counter of every element of worker 0, as "id.output=n ...".
+std::string all_outputs(Runtime& rt) {
+  std::string out;
+  REQUIRE(rt.run_on_worker(0, [&] {
+    for (size_t n = 0; n < rt.plan().nodes.size(); n++) {
+      const Element* e = rt.element(0, n);
+      for (size_t o = 0; o < e->output_count(); o++)
+        out += rt.plan().nodes[n].spec->id + "." + rt.plan().nodes[n].outputs[o] + "=" +
+               std::to_string(e->output_port(o).packets.get()) + " ";
+    }
+  }, 2s));
+  return out;
+}
+
 // PortTx retries (almost) forever: on a loaded machine the checker thread can
 // be off its CPU for milliseconds, and a full TX ring must wait for it, not
 // drop (that would be this test's loss, not the reload's).
@@ -182,14 +197,21 @@ std::string graph_yaml(const std::string& in, const std::string& out, const std:
 
 }  // namespace
 
+// The Queue releases 4 packets per loop while PortRx takes up to 32, so a
+// worker that was off its CPU finds an RX backlog and the Queue grows by 28 a
+// loop until the backlog is gone. With the default capacity (1024) a few
+// milliseconds off the CPU (a loaded machine) are enough to overflow it: those
+// are counted queue_full drops (see the stalled-worker case below), the
+// test's loss, not the reload's. A capacity as large as the RX ring holds any
+// backlog the test can build up.
+const std::string kQueue = "  q: {class: Queue, burst: 4, capacity: 65536}\n";
+
 TEST_CASE("100 reloads under sustained traffic lose nothing, counters and queues carry over", "[reload]") {
   test::eal();
   RingPort in(unique("rin"), 1), out(unique("rout"), 1);
   // A and B differ in an element (s) and a connection.
-  const std::string a = graph_yaml(in.device, out.device, "1", "  c: Counter\n  q: {class: Queue, burst: 4}\n",
-                                   "  - rx -> c -> q -> tx\n");
-  const std::string b = graph_yaml(in.device, out.device, "1",
-                                   "  c: Counter\n  q: {class: Queue, burst: 4}\n  s: Pass\n",
+  const std::string a = graph_yaml(in.device, out.device, "1", "  c: Counter\n" + kQueue, "  - rx -> c -> q -> tx\n");
+  const std::string b = graph_yaml(in.device, out.device, "1", "  c: Counter\n" + kQueue + "  s: Pass\n",
                                    "  - rx -> c -> s -> q -> tx\n");
   GraphPlan plan_a = plan_of(a), plan_b = plan_of(b);
   Runtime rt(plan_a);
@@ -218,7 +240,7 @@ TEST_CASE("100 reloads under sustained traffic lose nothing, counters and queues
   bool all = wait_for([&] { return checker.received == sent; });
   INFO("sent " << sent << ", received " << checker.received.load() << ", lost in reloads " << lost
                << ", queue length " << handler_read(rt, "q", "length") << ", counter " << handler_read(rt, "c", "count")
-               << ", drops: " << all_drops(rt));
+               << ", drops: " << all_drops(rt) << ", outputs: " << all_outputs(rt));
   REQUIRE(all);
   std::this_thread::sleep_for(50ms);
   checker.finish();
@@ -233,6 +255,78 @@ TEST_CASE("100 reloads under sustained traffic lose nothing, counters and queues
   CHECK(rt.workers()[0]->generation.get() == 100);
   CHECK(rt.reloads() == 100);
   rt.stop();
+}
+
+// Deterministic version of what a loaded machine does to the case above: the
+// worker is held at a batch boundary until 2048 packets wait in its RX ring,
+// then a reload swaps graphs while the Queue holds the backlog. A Queue of the
+// default capacity overflows (every lost packet is a counted queue_full drop,
+// none vanishes); one with room for the backlog loses nothing across the swap.
+TEST_CASE("a stalled worker's backlog: an overflowing Queue counts its drops, a large one carries it over a reload",
+          "[reload]") {
+  test::eal();
+  for (unsigned capacity : {1024u, 65536u}) {
+    INFO("capacity " << capacity);
+    RingPort in(unique("rin"), 1), out(unique("rout"), 1);
+    const std::string q = "  q: {class: Queue, burst: 4, capacity: " + std::to_string(capacity) + "}\n";
+    GraphPlan plan_a =
+        plan_of(graph_yaml(in.device, out.device, "1", "  c: Counter\n" + q, "  - rx -> c -> q -> tx\n"));
+    GraphPlan plan_b = plan_of(graph_yaml(in.device, out.device, "1", "  c: Counter\n" + q + "  s: Pass\n",
+                                          "  - rx -> c -> s -> q -> tx\n"));
+    Runtime rt(plan_a);
+    rt.start();
+    Checker checker(out);
+    const unsigned total = 2048;
+    std::atomic<bool> stalled{false};
+    std::thread feeder([&] {
+      while (!stalled.load()) std::this_thread::yield();
+      for (uint64_t seq = 0; seq < total; seq += 32) {
+        rte_mbuf* m[32];
+        while (rte_pktmbuf_alloc_bulk(test::pool(), m, 32) != 0) std::this_thread::yield();
+        for (unsigned i = 0; i < 32; i++) {
+          char* d = rte_pktmbuf_append(m[i], 64);
+          std::memset(d, 0, 64);
+          uint64_t v = seq + i;
+          std::memcpy(d, &v, sizeof v);
+        }
+        unsigned done = 0;
+        while (done < 32)
+          done += rte_ring_sp_enqueue_burst(in.rx[0], reinterpret_cast<void* const*>(m + done), 32 - done, nullptr);
+      }
+    });
+    // Held at a boundary (as if off its CPU) until the whole backlog waits.
+    REQUIRE(rt.run_on_worker(0, [&] {
+      stalled = true;
+      while (rte_ring_count(in.rx[0]) < total) rte_pause();
+    }, 2s));
+    feeder.join();
+    ReloadReport r = rt.reload(plan_b, 2s);
+    INFO(r.error);
+    REQUIRE(r.ok);
+    CHECK(r.packets_lost == 0);
+    auto drops = [&] {
+      uint64_t n = 0;
+      const size_t node = static_cast<size_t>(rt.plan().index_of("q"));
+      REQUIRE(rt.run_on_worker(0, [&] { n = rt.element(0, node)->drops(0); }, 2s));
+      return n;
+    };
+    bool accounted = wait_for([&] { return checker.received + drops() == total; });
+    INFO("received " << checker.received.load() << ", drops: " << all_drops(rt) << ", outputs: " << all_outputs(rt));
+    REQUIRE(accounted);
+    CHECK(std::stoull(handler_read(rt, "c", "count")) == total);
+    CHECK(handler_read(rt, "q", "length") == "0");
+    if (capacity == 1024) {
+      CHECK(drops() > 0);  // the backlog did not fit: counted, never silent
+      CHECK(std::stoull(handler_read(rt, "q", "highwater")) == capacity);
+    } else {
+      CHECK(drops() == 0);
+      CHECK(checker.received == total);
+      CHECK(checker.out_of_order == 0);
+      CHECK(std::stoull(handler_read(rt, "q", "highwater")) > 1024);  // it held more than the default would
+    }
+    checker.finish();
+    rt.stop();
+  }
 }
 
 TEST_CASE("two workers both switch, and no batch sees a mix of old and new graph", "[reload]") {
