@@ -27,12 +27,15 @@ struct rte_rcu_qsbr;
 
 namespace weft::sw {
 
-struct MacKey {
+// 16 bytes, 8-aligned: rte_hash_crc reads keys 8 bytes at a time, and every
+// byte (the explicit padding too) is part of the key.
+struct alignas(8) MacKey {
   uint8_t mac[6];
-  uint16_t zero;  // keeps the key's padding defined (the hash reads 12 bytes)
+  uint16_t zero;  // padding, always 0
   uint32_t vni;
+  uint32_t pad;  // padding, always 0
 };
-static_assert(sizeof(MacKey) == 12);
+static_assert(sizeof(MacKey) == 16 && alignof(MacKey) == 8);
 
 inline MacKey mac_key(const uint8_t* mac, uint32_t vni) {
   MacKey k{};
