@@ -229,35 +229,9 @@ std::string Nat64::list_sessions() const {
 }
 
 void Nat64::add_handlers(HandlerSet& h) {
+  add_table_handlers(h, table_);
   auto num = [](uint64_t v) { return std::to_string(v); };
-  h.read("count", "sessions now", [this, num] { return num(table_->live()); });
-  h.read("tcp_sessions", "TCP sessions now", [this, num] { return num(table_->live(0)); });
-  h.read("udp_sessions", "UDP sessions now", [this, num] { return num(table_->live(1)); });
-  h.read("icmp_sessions", "ICMP sessions now", [this, num] { return num(table_->live(2)); });
   h.read("hosts", "IPv6 addresses holding sessions now", [this, num] { return num(table_->live_hosts()); });
-  h.read("mappings", "dynamic external endpoints in use", [this, num] { return num(table_->mappings()); });
-  h.read("created", "sessions created", [this, num] {
-    TableTotals t = table_->totals();
-    return num(t.created[0] + t.created[1] + t.created[2]);
-  });
-  h.read("expired", "sessions ended by their idle timeout", [this, num] { return num(table_->totals().expired); });
-  h.read("allocation_failures", "new sessions refused for want of a port",
-         [this, num] { return num(table_->totals().allocation_failures); });
-  h.read("memory", "bytes the session table holds", [this] {
-    size_t dpdk = table_->dpdk_memory(), heap = table_->heap_memory();
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "dpdk %zu heap %zu per_session %.1f", dpdk, heap,
-                  double(dpdk + heap) / double(table_->capacity()));
-    return std::string(buf);
-  });
-  h.read("pool", "free ports per pool address and protocol", [this] {
-    std::ostringstream out;
-    const PortPool& pp = table_->pool();
-    for (size_t a = 0; a < pp.size(); a++)
-      out << ipv4_text(htonl(pp.address(a))) << " tcp " << pp.free_ports(a, 0) << " udp " << pp.free_ports(a, 1)
-          << " icmp " << pp.free_ports(a, 2) << '\n';
-    return out.str();
-  });
   h.read("prefix", "the NAT64 prefix", [this] { return prefix_.prefix().text(); });
   h.read("timeouts", "the idle timeouts in force (s)", [this] {
     return "tcp_established " + std::to_string(timeouts_.tcp_established) + " tcp_transitory " +

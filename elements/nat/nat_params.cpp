@@ -1,8 +1,12 @@
 #include "nat_params.hpp"
 
+#include "session_table.hpp"
+
 #include <arpa/inet.h>
 
+#include <cstdio>
 #include <set>
+#include <sstream>
 
 namespace weft::nat {
 
@@ -83,6 +87,38 @@ std::string ipv4_text(uint32_t net) {
   in_addr a{net};
   inet_ntop(AF_INET, &a, buf, sizeof buf);
   return buf;
+}
+
+void add_table_handlers(HandlerSet& h, const std::shared_ptr<SessionTable>& table) {
+  const std::shared_ptr<SessionTable>* t = &table;
+  auto num = [](uint64_t v) { return std::to_string(v); };
+  h.read("count", "sessions now", [t, num] { return num((*t)->live()); });
+  h.read("tcp_sessions", "TCP sessions now", [t, num] { return num((*t)->live(0)); });
+  h.read("udp_sessions", "UDP sessions now", [t, num] { return num((*t)->live(1)); });
+  h.read("icmp_sessions", "ICMP sessions now", [t, num] { return num((*t)->live(2)); });
+  h.read("mappings", "dynamic external endpoints in use", [t, num] { return num((*t)->mappings()); });
+  h.read("created", "sessions created", [t, num] {
+    TableTotals x = (*t)->totals();
+    return num(x.created[0] + x.created[1] + x.created[2]);
+  });
+  h.read("expired", "sessions ended by their idle timeout", [t, num] { return num((*t)->totals().expired); });
+  h.read("allocation_failures", "new sessions refused for want of a port",
+         [t, num] { return num((*t)->totals().allocation_failures); });
+  h.read("memory", "bytes the session table holds", [t] {
+    size_t dpdk = (*t)->dpdk_memory(), heap = (*t)->heap_memory();
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "dpdk %zu heap %zu per_session %.1f", dpdk, heap,
+                  double(dpdk + heap) / double((*t)->capacity()));
+    return std::string(buf);
+  });
+  h.read("pool", "free ports per pool address and protocol", [t] {
+    std::ostringstream out;
+    const PortPool& pp = (*t)->pool();
+    for (size_t a = 0; a < pp.size(); a++)
+      out << ipv4_text(htonl(pp.address(a))) << " tcp " << pp.free_ports(a, 0) << " udp " << pp.free_ports(a, 1)
+          << " icmp " << pp.free_ports(a, 2) << '\n';
+    return out.str();
+  });
 }
 
 }  // namespace weft::nat
