@@ -1,10 +1,10 @@
-// The "route" element family: routes from FRR (FPM) and IP forwarding.
-#include "fib.hpp"
-#include "ip_lookup.hpp"
+// The "route" family: routes from FRR (the Fib service, an FPM server for
+// zebra) and IPv4/IPv6 forwarding on them (IpLookup).
+#include "control/fib_service.hpp"
+#include "datapath/ip_lookup.hpp"
 #include "weft/plugin.hpp"
 
-WEFT_PLUGIN("route", WEFT_VERSION_STRING, "Routes from FRR zebra over FPM, and IPv4/IPv6 forwarding",
-            "Fib IpLookup");
+WEFT_PLUGIN("route", WEFT_VERSION_STRING, "Routes from FRR zebra over FPM, and IPv4/IPv6 forwarding");
 
-WEFT_EXPORT_CLASS(Fib, weft::route::FibElement::klass())
+WEFT_EXPORT_SERVICE(Fib, weft::route::FibService::klass())
 WEFT_EXPORT_CLASS(IpLookup, weft::route::IpLookup::klass())

@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "text.hpp"
-#include "weft/params.hpp"
+#include "param_node.hpp"
 
 namespace weft {
 
@@ -27,10 +27,16 @@ const ElementSpec* GraphSpec::find_element(const std::string& id) const {
   return nullptr;
 }
 
+const ServiceSpec* GraphSpec::find_service(const std::string& name) const {
+  for (const auto& s : services)
+    if (s.id == name) return &s;
+  return nullptr;
+}
+
 namespace {
 
 const std::vector<std::string> kTopKeys = {"name",    "eal",   "workers",  "mempool",     "stats",  "plugins",
-                                           "control", "ports", "elements", "connections", "include", "fleet"};
+                                           "control", "ports", "services", "elements", "connections", "include", "fleet"};
 
 class Reader {
  public:
@@ -293,20 +299,27 @@ class Reader {
     }
   }
 
-  void read_elements(const YAML::Node& n) {
-    if (!expect_map(n, "elements")) return;
+  void read_elements(const YAML::Node& n) { read_instances(n, "elements", "element", g_.elements); }
+  void read_services(const YAML::Node& n) { read_instances(n, "services", "service", g_.services); }
+
+  // `elements:` or `services:`: a map of NAME -> CLASS or {class: CLASS, parameters...}.
+  void read_instances(const YAML::Node& n, const char* section, const std::string& what,
+                      std::vector<InstanceSpec>& out) {
+    if (!expect_map(n, section)) return;
+    const std::string example = what == "service" ? "`class: Fib`" : "`class: Counter`";
     std::map<std::string, Mark> seen;
     for (auto it = n.begin(); it != n.end(); ++it) {
-      ElementSpec e;
+      InstanceSpec e;
       e.id = it->first.Scalar();
       e.mark = mark_of(it->first);
       if (auto [pos, inserted] = seen.emplace(e.id, e.mark); !inserted) {
-        d_.error(e.mark, "duplicate element id '" + e.id + "' (first defined at line " +
-                             std::to_string(pos->second.line) + ")");
+        d_.error(e.mark, "duplicate " + what + (what == "element" ? " id '" : " name '") + e.id +
+                             "' (first defined at line " + std::to_string(pos->second.line) + ")");
         continue;
       }
       if (!valid_id(e.id)) {
-        d_.error(e.mark, "element id '" + e.id + "': use letters, digits, '_', '-' and '.', starting with a letter");
+        d_.error(e.mark, what + (what == "element" ? " id '" : " name '") + e.id +
+                             "': use letters, digits, '_', '-' and '.', starting with a letter");
         continue;
       }
       const YAML::Node v = it->second;  // a copy: the iterator yields a temporary pair
@@ -315,7 +328,7 @@ class Reader {
         e.class_mark = mark_of(v);
         e.params = YAML::Node(YAML::NodeType::Map);
       } else if (v.IsMap()) {
-        check_duplicates(v, "element '" + e.id + "'");
+        check_duplicates(v, what + " '" + e.id + "'");
         YAML::Node params(YAML::NodeType::Map);
         for (auto kv = v.begin(); kv != v.end(); ++kv) {
           if (kv->first.Scalar() == "class") {
@@ -326,17 +339,19 @@ class Reader {
           }
         }
         if (e.class_name.empty() && e.class_mark.line == 0)
-          d_.error(e.mark, "element '" + e.id + "' has no class (for example `class: Counter`)");
+          d_.error(e.mark, what + " '" + e.id + "' has no class (for example " + example + ")");
         e.params = params;
       } else if (v.IsNull()) {
-        d_.error(e.mark, "element '" + e.id + "' has no class (note: YAML reads Null, null and ~ as nothing; "
-                         "the pass-through class is Pass)");
+        d_.error(e.mark, what + " '" + e.id + "' has no class" +
+                             (what == "element" ? " (note: YAML reads Null, null and ~ as nothing; "
+                                                  "the pass-through class is Pass)"
+                                                : " (for example " + example + ")"));
         continue;
       } else {
-        d_.error(mark_of(v), "element '" + e.id + "': expected a mapping with `class:` and parameters");
+        d_.error(mark_of(v), what + " '" + e.id + "': expected a mapping with `class:` and parameters");
         continue;
       }
-      g_.elements.push_back(std::move(e));
+      out.push_back(std::move(e));
     }
   }
 
@@ -544,6 +559,7 @@ GraphSpec parse_graph(const std::string& text, const std::string& file, Diagnost
   if (auto n = root["control"]) r.read_control(n);
   if (auto n = root["fleet"]) r.read_fleet(n);
   if (auto n = root["ports"]) r.read_ports(n);
+  if (auto n = root["services"]) r.read_services(n);
   if (auto n = root["elements"]) r.read_elements(n);
   else if (!root["include"]) diag.error(mark_of(root), "the graph has no `elements:` section");
   if (auto n = root["connections"]) r.read_connections(n);

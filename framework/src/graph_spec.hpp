@@ -29,13 +29,18 @@ struct PortSpec {
   bool is_vdev() const { return device.rfind("net_", 0) == 0 || device.rfind("eth_", 0) == 0; }
 };
 
-struct ElementSpec {
+// One entry of `elements:` (an element instance) or of `services:` (a
+// control-plane service, weft/service.hpp): a name, a class, parameters.
+struct InstanceSpec {
   std::string id;
   std::string class_name;
-  YAML::Node params;  // the element's map minus `class`
+  YAML::Node params;  // the entry's map minus `class`
   Mark mark;          // of the id
   Mark class_mark;
 };
+using ElementSpec = InstanceSpec;
+using ServiceSpec = InstanceSpec;
+
 
 struct Endpoint {
   std::string element;
@@ -95,6 +100,7 @@ struct GraphSpec {
   FleetSpec fleet;
   // The graph
   std::vector<PortSpec> ports;
+  std::vector<ServiceSpec> services;
   std::vector<ElementSpec> elements;
   std::vector<ConnectionSpec> connections;
   // Source text, kept to report columns inside connection strings.
@@ -108,6 +114,7 @@ struct GraphSpec {
 
   const PortSpec* find_port(const std::string& n) const;
   const ElementSpec* find_element(const std::string& id) const;
+  const ServiceSpec* find_service(const std::string& name) const;
 };
 
 // A fragment a graph includes (`include: [NAME, ...]`): the text, and the

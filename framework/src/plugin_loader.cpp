@@ -23,8 +23,20 @@ namespace {
 constexpr const char* kManifestSection = "weft_mf";
 constexpr const char* kManifestSymbol = "weft_plugin_manifest";
 constexpr const char* kFactoryPrefix = "weft_class_";
+constexpr const char* kServicePrefix = "weft_service_";
 
 std::string str_or(const char* s) { return s ? std::string(s) : std::string("(null)"); }
+
+// A class description is built on its factory's first call: a mistake in it
+// (a drop handle declared twice, say) refuses the plugin with the reason.
+template <class F>
+auto call_factory(const std::string& path, const std::string& name, F& factory) {
+  try {
+    return factory();
+  } catch (const std::exception& e) {
+    throw PluginError(path, "class '" + name + "' could not be described: " + e.what());
+  }
+}
 }  // namespace
 
 std::string PluginLoader::default_dir() {
@@ -45,10 +57,12 @@ void PluginLoader::load_directories(const std::vector<std::string>& dirs) {
   // asked to reload) is exactly as before and a corrected retry can succeed.
   const size_t dirs_before = dirs_.size(), plugins_before = plugins_.size(), libs_before = libraries_.size();
   const auto classes_before = classes_;
+  const auto services_before = services_;
   try {
     load_directories_or_throw(dirs);
   } catch (...) {
     classes_ = classes_before;
+    services_ = services_before;
     plugins_.resize(plugins_before);
     dirs_.resize(dirs_before);
     libraries_.resize(libs_before);  // unloads what nothing refers to any more
@@ -86,7 +100,7 @@ void PluginLoader::load(const std::string& path) {
   if (st.st_mode & S_IWOTH) throw PluginError(path, "plugin file is world-writable; chmod o-w it");
 
   // 1. Look at the ELF file without loading it: manifest and factory symbols.
-  std::vector<std::string> factories;
+  std::vector<std::string> factories, service_factories;
   try {
     boost::dll::library_info info(path);
     auto sections = info.sections();
@@ -98,6 +112,7 @@ void PluginLoader::load(const std::string& path) {
       throw PluginError(path, "missing manifest (no symbol '" + std::string(kManifestSymbol) + "')");
     for (const auto& s : info.symbols("boostdll"))
       if (s.rfind(kFactoryPrefix, 0) == 0) factories.push_back(s.substr(std::strlen(kFactoryPrefix)));
+      else if (s.rfind(kServicePrefix, 0) == 0) service_factories.push_back(s.substr(std::strlen(kServicePrefix)));
   } catch (const PluginError&) {
     throw;
   } catch (const std::exception& e) {
@@ -141,39 +156,77 @@ void PluginLoader::load(const std::string& path) {
   info.dpdk_version = str_or(m.dpdk_version);
   info.abi_major = m.abi_major;
   info.abi_minor = m.abi_minor;
-  for (auto& c : split(str_or(m.classes), ' '))
-    if (!c.empty()) info.classes.push_back(c);
-
-  for (const auto& c : info.classes) {
-    if (std::find(factories.begin(), factories.end(), c) == factories.end())
-      throw PluginError(path, "class '" + c + "' is listed in the manifest but symbol '" + kFactoryPrefix + c +
-                                  "' is missing (add WEFT_EXPORT_CLASS(" + c + ", ...))");
-    if (auto it = classes_.find(c); it != classes_.end())
-      throw PluginError(path, "duplicate class '" + c + "': already provided by " + it->second.plugin_path);
+  // The plugin's classes are its exports (weft_class_NAME, weft_service_NAME).
+  std::sort(factories.begin(), factories.end());
+  std::sort(service_factories.begin(), service_factories.end());
+  info.classes = factories;
+  info.services = service_factories;
+  if (factories.empty() && service_factories.empty())
+    throw PluginError(path, "exports no element or service class (add WEFT_EXPORT_CLASS(Name, ...) or "
+                            "WEFT_EXPORT_SERVICE(Name, ...))");
+  auto taken = [&](const std::string& c) -> std::string {
+    if (auto it = classes_.find(c); it != classes_.end()) return it->second.plugin_path;
+    if (auto it = services_.find(c); it != services_.end()) return it->second.plugin_path;
+    return {};
+  };
+  for (const auto& c : factories)
+    if (auto by = taken(c); !by.empty()) throw PluginError(path, "duplicate class '" + c + "': already provided by " + by);
+  for (const auto& c : service_factories) {
+    if (auto by = taken(c); !by.empty()) throw PluginError(path, "duplicate class '" + c + "': already provided by " + by);
+    if (std::find(factories.begin(), factories.end(), c) != factories.end())
+      throw PluginError(path, "'" + c + "' is exported as both an element class and a service class");
   }
-  for (const auto& f : factories)
-    if (std::find(info.classes.begin(), info.classes.end(), f) == info.classes.end())
-      throw PluginError(path, "unexpected symbol '" + std::string(kFactoryPrefix) + f +
-                                  "': class '" + f + "' is not listed in the manifest");
 
   // 3. Only now run the plugin's factories.
   std::vector<std::pair<std::string, const ElementClass*>> found;
   for (const auto& c : info.classes) {
     auto factory = lib->get_alias<ClassFactory>(kFactoryPrefix + c);
-    const ElementClass* k = factory();
+    const ElementClass* k = call_factory(path, c, factory);
     if (!k || k->name != c)
       throw PluginError(path, "factory '" + std::string(kFactoryPrefix) + c + "' returned class '" +
                                   (k ? k->name : std::string("(null)")) + "'");
     if (!k->create) throw PluginError(path, "class '" + c + "' has no create function");
     found.emplace_back(c, k);
   }
+  std::vector<std::pair<std::string, const ServiceClass*>> found_services;
+  for (const auto& c : info.services) {
+    auto factory = lib->get_alias<ServiceFactory>(kServicePrefix + c);
+    const ServiceClass* k = call_factory(path, c, factory);
+    if (!k || k->name != c)
+      throw PluginError(path, "factory '" + std::string(kServicePrefix) + c + "' returned service class '" +
+                                  (k ? k->name : std::string("(null)")) + "'");
+    if (!k->create) throw PluginError(path, "service class '" + c + "' has no create function");
+    found_services.emplace_back(c, k);
+  }
+  for (auto& [name, k] : found_services) services_[name] = {k, path};
   for (auto& [name, k] : found) classes_[name] = {k, path};
   plugins_.push_back(std::move(info));
   libraries_.push_back(std::move(lib));
 }
 
+void PluginLoader::add_service_class(const ServiceClass& k, const std::string& origin) {
+  if (auto it = classes_.find(k.name); it != classes_.end())
+    throw PluginError(origin, "duplicate class '" + k.name + "': already provided by " + it->second.plugin_path);
+  if (auto it = services_.find(k.name); it != services_.end())
+    throw PluginError(origin, "duplicate class '" + k.name + "': already provided by " + it->second.plugin_path);
+  services_[k.name] = {&k, origin};
+}
+
+const ServiceClass* PluginLoader::find_service(const std::string& class_name) const {
+  auto it = services_.find(class_name);
+  return it == services_.end() ? nullptr : it->second.klass;
+}
+
+std::vector<std::string> PluginLoader::service_class_names() const {
+  std::vector<std::string> out;
+  for (const auto& [n, r] : services_) out.push_back(n);
+  return out;
+}
+
 void PluginLoader::add_class(const ElementClass& k, const std::string& origin) {
   if (auto it = classes_.find(k.name); it != classes_.end())
+    throw PluginError(origin, "duplicate class '" + k.name + "': already provided by " + it->second.plugin_path);
+  if (auto it = services_.find(k.name); it != services_.end())
     throw PluginError(origin, "duplicate class '" + k.name + "': already provided by " + it->second.plugin_path);
   classes_[k.name] = {&k, origin};
 }
@@ -184,8 +237,9 @@ const ElementClass* PluginLoader::find(const std::string& class_name) const {
 }
 
 std::string PluginLoader::plugin_of(const std::string& class_name) const {
-  auto it = classes_.find(class_name);
-  return it == classes_.end() ? std::string() : it->second.plugin_path;
+  if (auto it = classes_.find(class_name); it != classes_.end()) return it->second.plugin_path;
+  if (auto it = services_.find(class_name); it != services_.end()) return it->second.plugin_path;
+  return {};
 }
 
 std::vector<std::string> PluginLoader::class_names() const {

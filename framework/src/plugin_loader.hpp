@@ -1,6 +1,7 @@
 // PluginLoader: finds plugin shared objects on the search path, checks each
 // manifest before any of the plugin's code runs, and registers its element
-// classes. Libraries stay loaded for the life of the process.
+// element and service classes. Libraries stay loaded for the life of the
+// process.
 #pragma once
 
 #include <boost/dll/shared_library.hpp>
@@ -31,7 +32,8 @@ struct PluginInfo {
   std::string name, version, description;
   std::string framework_version, compiler_abi, dpdk_version;
   uint16_t abi_major = 0, abi_minor = 0;
-  std::vector<std::string> classes;
+  std::vector<std::string> classes;   // element classes (its weft_class_* exports)
+  std::vector<std::string> services;  // service classes (its weft_service_* exports)
 };
 
 class PluginLoader {
@@ -53,8 +55,13 @@ class PluginLoader {
   // Throws PluginError on a duplicate name.
   void add_class(const ElementClass& k, const std::string& origin);
 
+  // Registers a service class compiled into the running program.
+  void add_service_class(const ServiceClass& k, const std::string& origin);
+
   const ElementClass* find(const std::string& class_name) const;
   std::vector<std::string> class_names() const;
+  const ServiceClass* find_service(const std::string& class_name) const;
+  std::vector<std::string> service_class_names() const;
   const std::vector<PluginInfo>& plugins() const { return plugins_; }
   const std::vector<std::string>& directories() const { return dirs_; }
   // Plugin that provides a class ("" if none).
@@ -70,6 +77,11 @@ class PluginLoader {
     std::string plugin_path;
   };
   std::map<std::string, Registered> classes_;
+  struct RegisteredService {
+    const ServiceClass* klass;
+    std::string plugin_path;
+  };
+  std::map<std::string, RegisteredService> services_;
 };
 
 }  // namespace weft

@@ -40,8 +40,14 @@ struct PortPlan {
   uint16_t tx_queues = 1;
 };
 
+struct ServicePlan {
+  const ServiceSpec* spec = nullptr;
+  const ServiceClass* klass = nullptr;
+};
+
 struct GraphPlan {
   std::shared_ptr<const GraphSpec> spec;
+  std::vector<ServicePlan> services;  // a service after the services it uses
   std::vector<NodePlan> nodes;
   std::vector<PortPlan> ports;
   int index_of(const std::string& id) const;
@@ -53,6 +59,7 @@ GraphPlan validate_graph(std::shared_ptr<const GraphSpec> spec, const PluginLoad
 
 // Builds the Params view of an element spec against its class schema.
 Params make_params(const ElementSpec& e, const ElementClass& k);
+Params make_service_params(const ServiceSpec& s, const ServiceClass& k);
 
 // Runs configure() on a fresh per-lcore instance of a validated node; the
 // same checks the validator ran, so it only throws if configure() is not

@@ -23,7 +23,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "weft/batch.hpp"
@@ -35,10 +37,6 @@
 struct rte_rcu_qsbr;
 
 namespace weft {
-class Service;
-}
-
-namespace weft {
 
 class Element;
 
@@ -46,16 +44,45 @@ class Element;
 // Class description
 // ---------------------------------------------------------------------------
 
+// A drop reason of an element class. Declare one per reason as a static
+// member of the class and bind it to its name and doc in the class builder;
+// then `drop(m, kNoRoute)`:
+//
+//   class IpLookup : public Element {
+//     static inline Drop kNoRoute;
+//     ...
+//   };
+//   ElementClass::make<IpLookup>("IpLookup").drop(kNoRoute, "no_route", "no route to the destination")
+class Drop {
+ public:
+  Drop() = default;
+  Drop(const Drop&) = delete;
+  Drop& operator=(const Drop&) = delete;
+  uint16_t index() const { return index_; }
+  bool bound() const { return index_ != kUnbound; }
+
+ private:
+  template <class>
+  friend class ClassBuilder;
+  static constexpr uint16_t kUnbound = 0xffff;
+  uint16_t index_ = kUnbound;
+};
+
 struct DropReasonSpec {
   std::string name;
   std::string doc;
 };
 
+// A named value of an element reachable through `routerctl handler`, with
+// its doc and its code. Handlers run on the element's own lcore between two
+// batches, so they may touch the element's state without locks.
 struct HandlerSpec {
   std::string name;
-  bool readable = false;
-  bool writable = false;
   std::string doc;
+  std::function<std::string(const Element&)> read;            // empty: not readable
+  std::function<void(Element&, const std::string&)> write;    // empty: not writable; throw std::invalid_argument
+  bool readable() const { return static_cast<bool>(read); }
+  bool writable() const { return static_cast<bool>(write); }
 };
 
 // How the state of an old instance is carried into its replacement on reload.
@@ -69,6 +96,13 @@ struct StateCarry {
   static StateCarry none() { return {false, "no state of its own (counters carried)", 0, true}; }
 };
 
+template <class T>
+class ClassBuilder;
+
+// Everything the framework knows of an element class, declared once by the
+// class (ElementClass::make<T>(name)...): docs, ports, parameters, drop
+// reasons and handlers. Validation, `routerctl elements --doc`, the
+// generated docs/elements.md and the control socket all read this.
 struct ElementClass {
   std::string name;
   std::string summary;  // one line
@@ -85,57 +119,106 @@ struct ElementClass {
   std::function<std::unique_ptr<Element>()> create;
 
   template <class T>
-  static ElementClass make(std::string class_name) {
-    ElementClass c;
-    c.name = std::move(class_name);
-    c.create = [] { return std::unique_ptr<Element>(new T()); };
-    return c;
+  static ClassBuilder<T> make(std::string class_name);
+  const HandlerSpec* find_handler(std::string_view n) const {
+    for (const auto& h : handlers)
+      if (h.name == n) return &h;
+    return nullptr;
   }
-  ElementClass& describe(std::string one_line, std::string long_doc = {}) {
-    summary = std::move(one_line);
-    doc = std::move(long_doc);
+};
+
+// The builder ElementClass::make<T>() returns; converts to ElementClass.
+template <class T>
+class ClassBuilder {
+ public:
+  explicit ClassBuilder(std::string class_name) {
+    c_.name = std::move(class_name);
+    c_.create = [] { return std::unique_ptr<Element>(new T()); };
+  }
+  operator ElementClass() const { return c_; }  // NOLINT: the builder's product
+
+  ClassBuilder& describe(std::string one_line, std::string long_doc = {}) {
+    c_.summary = std::move(one_line);
+    c_.doc = std::move(long_doc);
     return *this;
   }
-  ElementClass& input(std::string n) {
-    inputs.push_back(std::move(n));
+  ClassBuilder& input(std::string n) {
+    c_.inputs.push_back(std::move(n));
     return *this;
   }
-  ElementClass& any_inputs() {
-    variadic_inputs = true;
+  ClassBuilder& any_inputs() {
+    c_.variadic_inputs = true;
     return *this;
   }
   // The worker calls run() on every loop, as for sources (a queue releasing
   // what it holds, a timer).
-  ElementClass& poll() {
-    polled = true;
+  ClassBuilder& poll() {
+    c_.polled = true;
     return *this;
   }
-  ElementClass& output(std::string n) {
-    outputs.push_back(std::move(n));
+  ClassBuilder& output(std::string n) {
+    c_.outputs.push_back(std::move(n));
     return *this;
   }
-  ElementClass& outputs_from_config(std::string how) {
-    dynamic_outputs = true;
-    outputs_doc = std::move(how);
+  ClassBuilder& outputs_from_config(std::string how) {
+    c_.dynamic_outputs = true;
+    c_.outputs_doc = std::move(how);
     return *this;
   }
-  ElementClass& param(std::string n, ParamType t, std::string default_yaml, std::string d) {
-    params.push_back({std::move(n), t, false, std::move(default_yaml), std::move(d)});
+  ClassBuilder& param(std::string n, ParamType t, std::string default_yaml, std::string d) {
+    c_.params.push_back({std::move(n), t, false, std::move(default_yaml), std::move(d), {}});
     return *this;
   }
-  ElementClass& required(std::string n, ParamType t, std::string d) {
-    params.push_back({std::move(n), t, true, {}, std::move(d)});
+  ClassBuilder& required(std::string n, ParamType t, std::string d) {
+    c_.params.push_back({std::move(n), t, true, {}, std::move(d), {}});
     return *this;
   }
-  ElementClass& drop(std::string n, std::string d) {
-    drops.push_back({std::move(n), std::move(d)});
+  // A required parameter naming a service of the graph that provides handle
+  // type H (H::kServiceHandle); initialize() gets the handle with
+  // ctx.service<H>(name). Validation checks the service exists and provides it.
+  template <class H>
+  ClassBuilder& uses(std::string n, std::string d) {
+    c_.params.push_back({std::move(n), ParamType::Service, true, {}, std::move(d), std::string(H::kServiceHandle)});
     return *this;
   }
-  ElementClass& handler(std::string n, bool r, bool w, std::string d) {
-    handlers.push_back({std::move(n), r, w, std::move(d)});
+  ClassBuilder& drop(Drop& handle, std::string n, std::string d) {
+    const auto index = static_cast<uint16_t>(c_.drops.size());
+    if (handle.bound() && handle.index_ != index)
+      throw std::logic_error("class " + c_.name + ": drop reason '" + n + "' declared with a handle bound elsewhere");
+    handle.index_ = index;
+    c_.drops.push_back({std::move(n), std::move(d)});
     return *this;
   }
+  // A read-only handler: `fn(const T&)` returns the value as text.
+  template <class R>
+  ClassBuilder& read(std::string n, std::string d, R fn) {
+    c_.handlers.push_back({std::move(n), std::move(d),
+                           [fn](const Element& e) -> std::string { return fn(static_cast<const T&>(e)); }, {}});
+    return *this;
+  }
+  // A write-only handler: `fn(T&, value)`; throws std::invalid_argument on bad input.
+  template <class W>
+  ClassBuilder& write(std::string n, std::string d, W fn) {
+    c_.handlers.push_back(
+        {std::move(n), std::move(d), {}, [fn](Element& e, const std::string& v) { fn(static_cast<T&>(e), v); }});
+    return *this;
+  }
+  template <class R, class W>
+  ClassBuilder& read_write(std::string n, std::string d, R r, W w) {
+    c_.handlers.push_back({std::move(n), std::move(d),
+                           [r](const Element& e) -> std::string { return r(static_cast<const T&>(e)); },
+                           [w](Element& e, const std::string& v) { w(static_cast<T&>(e), v); }});
+    return *this;
+  }
+
+ private:
+  ElementClass c_;
 };
+
+template <class T>
+ClassBuilder<T> ElementClass::make(std::string class_name) {
+  return ClassBuilder<T>(std::move(class_name));
+}
 
 // ---------------------------------------------------------------------------
 // Contexts the framework hands to an element
@@ -193,9 +276,16 @@ class InitContext {
   }
   virtual std::shared_ptr<void> shared_object(const std::string& key, const std::string& compat,
                                               const std::function<std::shared_ptr<void>()>& make) = 0;
-  // Makes a shared object a control-thread service (see weft/service.hpp;
-  // use weft::service<T>(ctx, ...) rather than calling this directly).
-  virtual void register_service(const std::string& key, const std::shared_ptr<Service>& s) = 0;
+
+  // The handle of type H published by the service that parameter `param`
+  // names (declared with ClassBuilder::uses<H>(param, ...)): a table the
+  // service keeps up to date, read lock-free under rcu(). Validation has
+  // checked the service exists and provides H; throws InitError otherwise.
+  template <class H>
+  std::shared_ptr<H> service(std::string_view param) {
+    return std::static_pointer_cast<H>(service_handle(param, H::kServiceHandle));
+  }
+  virtual std::shared_ptr<void> service_handle(std::string_view param, std::string_view handle_type) = 0;
 };
 
 // Named read/write values reachable through `routerctl handler`. Handlers run
@@ -310,8 +400,19 @@ class Element {
     if (o.staging.full()) flush_one(o);
   }
 
-  // Frees a packet and counts it under drop reason `reason` (an index into
-  // the class's drop list).
+  // Frees a packet and counts it under a drop reason of the class.
+  void drop(rte_mbuf* m, const Drop& reason) {
+    drops_[reason.index()].inc();
+    rte_pktmbuf_free(m);
+  }
+  // Counts a loss that involved no packet of ours (a failed copy, say).
+  void count_drop(const Drop& reason, uint64_t n = 1) { drops_[reason.index()].add(n); }
+  void drop(Batch& b, const Drop& reason) {
+    drops_[reason.index()].add(b.count);
+    rte_pktmbuf_free_bulk(b.pkts, b.count);
+    b.clear();
+  }
+  // Transitional: drop reasons by position (to be removed).
   void drop(rte_mbuf* m, uint16_t reason) {
     drops_[reason].inc();
     rte_pktmbuf_free(m);

@@ -4,19 +4,19 @@
 //   - one manifest, `weft_plugin_manifest`, in the section "weft_mf": a plain
 //     C struct the loader checks before any code of the plugin runs;
 //   - one factory per element class, `weft_class_<Name>`, returning the
-//     class's ElementClass description.
+//     class's ElementClass description, and one per service class,
+//     `weft_service_<Name>`, returning its ServiceClass.
 //
 // In a plugin's source file:
 //
-//   WEFT_PLUGIN("myplugin", "1.0.0", "What these elements are for",
-//               "MyElement OtherElement");
-//   WEFT_EXPORT_CLASS(MyElement, my_element_class());
-//   WEFT_EXPORT_CLASS(OtherElement, other_element_class());
+//   WEFT_PLUGIN("myplugin", "1.0.0", "What these elements are for");
+//   WEFT_EXPORT_CLASS(MyElement, MyElement::klass());
+//   WEFT_EXPORT_SERVICE(MyService, MyService::klass());
 //
-// The loader refuses the plugin if the manifest is missing, if its ABI, C++
-// library or DPDK version differ from the framework's, if a class listed in
-// the manifest has no factory (or a factory is not listed), or if a class
-// name is already taken by another plugin.
+// The plugin's classes are its exports: nothing else lists them. The loader
+// refuses the plugin if the manifest is missing, if its ABI, C++ library or
+// DPDK version differ from the framework's, if a factory returns a class of
+// another name, or if a class name is already taken by another plugin.
 #pragma once
 
 #include <boost/dll/alias.hpp>
@@ -24,6 +24,7 @@
 
 #include "weft/dpdk.hpp"
 #include "weft/element.hpp"
+#include "weft/service.hpp"
 #include "weft/version.hpp"
 
 namespace weft {
@@ -42,17 +43,18 @@ struct PluginManifest {
   const char* framework_version;  // Weft version the plugin was built against
   const char* compiler_abi;       // WEFT_COMPILER_ABI at the plugin's build
   const char* dpdk_version;       // WEFT_DPDK_VERSION at the plugin's build
-  const char* classes;            // space-separated element class names
+  const char* classes;            // unused since ABI 2 (classes are the plugin's exports); ""
 };
 
 using ClassFactory = const ElementClass*();
+using ServiceFactory = const ServiceClass*();
 
 }  // namespace weft
 
-#define WEFT_PLUGIN(NAME, VERSION, DESCRIPTION, CLASSES)                                                  \
+#define WEFT_PLUGIN(NAME, VERSION, DESCRIPTION)                                                           \
   extern "C" const ::weft::PluginManifest weft_manifest_data = {                                          \
       ::weft::kManifestMagic, WEFT_PLUGIN_ABI_MAJOR, WEFT_PLUGIN_ABI_MINOR, NAME, VERSION, DESCRIPTION,   \
-      WEFT_VERSION_STRING,    WEFT_COMPILER_ABI,     WEFT_DPDK_VERSION,     CLASSES};                     \
+      WEFT_VERSION_STRING,    WEFT_COMPILER_ABI,     WEFT_DPDK_VERSION,     ""};                          \
   BOOST_DLL_ALIAS_SECTIONED(weft_manifest_data, weft_plugin_manifest, weft_mf)
 
 // EXPR must evaluate to a `const weft::ElementClass&` that lives forever
@@ -62,3 +64,10 @@ using ClassFactory = const ElementClass*();
   static const ::weft::ElementClass* factory() { return &(EXPR); }    \
   }                                                                   \
   BOOST_DLL_ALIAS(weft_export_##NAME::factory, weft_class_##NAME)
+
+// EXPR must evaluate to a `const weft::ServiceClass&` that lives forever.
+#define WEFT_EXPORT_SERVICE(NAME, EXPR)                                   \
+  namespace weft_export_service_##NAME {                                  \
+  static const ::weft::ServiceClass* factory() { return &(EXPR); }        \
+  }                                                                       \
+  BOOST_DLL_ALIAS(weft_export_service_##NAME::factory, weft_service_##NAME)

@@ -1,53 +1,213 @@
-// weft::Service — control-plane code that lives on the control thread: an
-// FPM server feeding a FIB, an SVP client, a netlink listener.
+// weft::Service — a control-plane service: an FPM server feeding a FIB, an
+// SVP client and its overlay cache, a netlink listener. One instance per
+// router, declared in the graph's `services:` section, built and run on the
+// control thread; never on a worker, never polled.
 //
-// An element creates its service in initialize() with
+//   services:
+//     fib: {class: Fib, listen: "127.0.0.1:2620"}
+//   elements:
+//     lookup: {class: IpLookup, fib: fib, outputs: [p0, p1]}
 //
-//   fib_ = weft::service<FibService>(ctx, id() + ":fib", compat, [&] { return std::make_shared<FibService>(...); });
+// A service class is declared once, like an element class: docs, parameter
+// schema, the handles it publishes for elements (typed, read-only views of
+// the tables it keeps: an LPM FIB, an overlay cache), and its commands
+// (`routerctl service NAME COMMAND`), each with its doc and its code:
 //
-// Every worker's instance gets the same object (as with InitContext::shared),
-// a reload that keeps the element keeps the running service (connections
-// stay up), and the framework starts it on the control thread once the graph
-// runs. The service stops when its last element is gone: its destructor must
-// close what it opened. Workers read what a service maintains (tables) under
-// RCU (InitContext::rcu()); they never call into the service.
+//   ServiceClass::make<FibService>("Fib")
+//       .describe("...")
+//       .param("listen", ParamType::String, "\"127.0.0.1:2620\"", "FPM address")
+//       .provides<FibTables>("the routes, as LPM tables", [](FibService& s) { return s.tables(); })
+//       .command("routes", "[prefix=P] [table=N]", "list routes", [](FibService& s, const json& a) { ... });
+//
+// Lifecycle (all on the control thread):
+//   configure(ctx)    parse parameters; no side effects (also run by
+//                     `routerctl validate`); throw ConfigError with a position
+//   initialize(ctx)   a new service: create its tables (DPDK is up)
+//   take_state(old)   on reload, a service with the same name and class:
+//                     adopt old's running state (tables, connections, timers)
+//                     and apply this instance's configuration. If it throws,
+//                     `old` must be left as it was. The framework may hand the
+//                     state back the same way (old.take_state(*this)) when the
+//                     reload is rolled back.
+//   start(io)         a new service begins its I/O on the control thread's
+//                     event loop (a service carried by take_state is running
+//                     already and is not started again)
+//   stop()            before the framework drops it (removed by a reload,
+//                     router shutdown): close sockets, cancel timers
+//
+// Elements get a service's handle with ctx.service<H>(param) in initialize()
+// (the element declares the parameter with ClassBuilder::uses<H>). A handle
+// is shared ownership of what the service publishes, so it stays valid as
+// long as an element holds it, even across reloads. Handle types live with
+// the tables (a family's tables/ folder), never with protocol code.
 #pragma once
 
-#include <utility>  // Boost 1.74 asio uses std::exchange without including it
-#include <boost/asio/io_context.hpp>
 #include <functional>
 #include <memory>
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "weft/element.hpp"
+#include "weft/params.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+struct rte_rcu_qsbr;
 
 namespace weft {
 
-class Service {
- public:
-  virtual ~Service() = default;
-  // What the service is ("fib", "svp", ...): routerctl finds services by kind.
-  virtual std::string kind() const = 0;
-  // Called once, on the control thread; `io` is the control thread's event loop.
-  virtual void start(boost::asio::io_context& io) = 0;
-  // `routerctl service NAME COMMAND` (and shortcuts such as `routerctl
-  // routes`): runs on the control thread; throws std::invalid_argument for
-  // an unknown command or bad arguments.
-  virtual nlohmann::json command(const std::string& cmd, const nlohmann::json& args) = 0;
-  // State and counters for `routerctl service`.
-  virtual nlohmann::json status() const = 0;
+class Service;
+
+// A handle type a service publishes: `H::kServiceHandle` names it ("route.fib").
+struct ServiceHandleSpec {
+  std::string type;
+  std::string doc;
+  std::function<std::shared_ptr<void>(Service&)> get;
 };
 
-// The service of `key` for this element: created by `make` once, shared by
-// every worker's instance, kept across reloads while `compat` is unchanged,
-// and started on the control thread by the framework.
+// `routerctl service NAME COMMAND [key=value...]`: args arrive as a JSON
+// object; throw std::invalid_argument for bad arguments.
+struct ServiceCommandSpec {
+  std::string name;
+  std::string args;  // synopsis of the arguments, e.g. "[prefix=P] [table=N]"
+  std::string doc;
+  std::function<nlohmann::json(Service&, const nlohmann::json&)> run;
+};
+
 template <class T>
-std::shared_ptr<T> service(InitContext& ctx, const std::string& key, const std::string& compat,
-                           const std::function<std::shared_ptr<T>()>& make) {
-  std::shared_ptr<T> s = ctx.shared<T>(key, compat, make);
-  ctx.register_service(key, s);
-  return s;
+class ServiceBuilder;
+
+struct ServiceClass {
+  std::string name;
+  std::string summary;
+  std::string doc;
+  std::vector<ParamSpec> params;
+  std::vector<ServiceHandleSpec> provides;
+  std::vector<ServiceCommandSpec> commands;
+  std::function<std::unique_ptr<Service>()> create;
+
+  template <class T>
+  static ServiceBuilder<T> make(std::string class_name);
+  const ServiceHandleSpec* find_handle(std::string_view type) const {
+    for (const auto& h : provides)
+      if (h.type == type) return &h;
+    return nullptr;
+  }
+  const ServiceCommandSpec* find_command(std::string_view n) const {
+    for (const auto& c : commands)
+      if (c.name == n) return &c;
+    return nullptr;
+  }
+};
+
+class ServiceConfigContext {
+ public:
+  virtual ~ServiceConfigContext() = default;
+  virtual const Params& params() const = 0;
+  virtual const std::string& service_name() const = 0;
+  virtual unsigned worker_count() const = 0;
+};
+
+class ServiceInitContext {
+ public:
+  virtual ~ServiceInitContext() = default;
+  virtual unsigned worker_count() const = 0;
+  virtual int socket() const = 0;
+  // The workers' RCU variable (see InitContext::rcu()); null in harnesses.
+  virtual rte_rcu_qsbr* rcu() const = 0;
+  // The handle of type H of the service that parameter `param` names
+  // (declared with ServiceBuilder::uses<H>); services are built in the order
+  // of these references, so it is initialized already.
+  template <class H>
+  std::shared_ptr<H> service(std::string_view param) {
+    return std::static_pointer_cast<H>(service_handle(param, H::kServiceHandle));
+  }
+  virtual std::shared_ptr<void> service_handle(std::string_view param, std::string_view handle_type) = 0;
+};
+
+class Service {
+ public:
+  Service() = default;
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+  virtual ~Service() = default;
+
+  virtual void configure(ServiceConfigContext& ctx) { (void)ctx; }
+  virtual void initialize(ServiceInitContext& ctx) { (void)ctx; }
+  virtual StateCarry take_state(Service& old) {
+    (void)old;
+    return StateCarry::none();
+  }
+  virtual void start(boost::asio::io_context& io) { (void)io; }
+  virtual void stop() {}
+  // State and counters for `routerctl service NAME` (and the `status` command).
+  virtual nlohmann::json status() const = 0;
+
+  // --- identity (set by the framework) ---
+  const std::string& name() const { return name_; }
+  const ServiceClass& service_class() const { return *class_; }
+
+ private:
+  friend class ServiceWiring;
+  std::string name_;
+  const ServiceClass* class_ = nullptr;
+};
+
+template <class T>
+class ServiceBuilder {
+ public:
+  explicit ServiceBuilder(std::string class_name) {
+    c_.name = std::move(class_name);
+    c_.create = [] { return std::unique_ptr<Service>(new T()); };
+  }
+  operator ServiceClass() const { return c_; }  // NOLINT: the builder's product
+
+  ServiceBuilder& describe(std::string one_line, std::string long_doc = {}) {
+    c_.summary = std::move(one_line);
+    c_.doc = std::move(long_doc);
+    return *this;
+  }
+  ServiceBuilder& param(std::string n, ParamType t, std::string default_yaml, std::string d) {
+    c_.params.push_back({std::move(n), t, false, std::move(default_yaml), std::move(d), {}});
+    return *this;
+  }
+  ServiceBuilder& required(std::string n, ParamType t, std::string d) {
+    c_.params.push_back({std::move(n), t, true, {}, std::move(d), {}});
+    return *this;
+  }
+  // A required parameter naming another service that provides H.
+  template <class H>
+  ServiceBuilder& uses(std::string n, std::string d) {
+    c_.params.push_back({std::move(n), ParamType::Service, true, {}, std::move(d), std::string(H::kServiceHandle)});
+    return *this;
+  }
+  // Publishes handle type H: `fn(T&)` returns a std::shared_ptr<H>.
+  template <class H, class F>
+  ServiceBuilder& provides(std::string d, F fn) {
+    c_.provides.push_back({std::string(H::kServiceHandle), std::move(d), [fn](Service& s) -> std::shared_ptr<void> {
+                             std::shared_ptr<H> h = fn(static_cast<T&>(s));
+                             return h;
+                           }});
+    return *this;
+  }
+  // A command: `fn(T&, const nlohmann::json& args)` returns JSON.
+  template <class F>
+  ServiceBuilder& command(std::string n, std::string args, std::string d, F fn) {
+    c_.commands.push_back({std::move(n), std::move(args), std::move(d),
+                           [fn](Service& s, const nlohmann::json& a) { return fn(static_cast<T&>(s), a); }});
+    return *this;
+  }
+
+ private:
+  ServiceClass c_;
+};
+
+template <class T>
+ServiceBuilder<T> ServiceClass::make(std::string class_name) {
+  return ServiceBuilder<T>(std::move(class_name));
 }
 
 }  // namespace weft

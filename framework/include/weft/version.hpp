@@ -8,7 +8,7 @@
 #define WEFT_STRINGIFY(x) WEFT_STRINGIFY_(x)
 
 #define WEFT_VERSION_MAJOR 0
-#define WEFT_VERSION_MINOR 1
+#define WEFT_VERSION_MINOR 2
 #define WEFT_VERSION_PATCH 0
 #define WEFT_VERSION_STRING \
   WEFT_STRINGIFY(WEFT_VERSION_MAJOR) "." WEFT_STRINGIFY(WEFT_VERSION_MINOR) "." WEFT_STRINGIFY(WEFT_VERSION_PATCH)
@@ -16,7 +16,7 @@
 // Plugin ABI: a plugin must have the same major and a minor no newer than the
 // framework's. Bump the major on any change to the layout of a public type or
 // to a virtual function of weft::Element; bump the minor on additions.
-#define WEFT_PLUGIN_ABI_MAJOR 1
+#define WEFT_PLUGIN_ABI_MAJOR 2
 #define WEFT_PLUGIN_ABI_MINOR 0
 
 // Compiler and C++ standard library ABI: plugins exchange std::string,

@@ -1,4 +1,4 @@
-#include "fib_service.hpp"
+#include "control/fib_control.hpp"
 
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -17,12 +17,6 @@ using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::string mac_text(const uint8_t* m) {
-  char b[18];
-  std::snprintf(b, sizeof b, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-  return b;
-}
 
 std::string endpoint_text(const tcp::endpoint& e) {
   std::string a = e.address().to_string();
@@ -91,7 +85,7 @@ bool FibConfig::parse_listen(const std::string& text, std::string& host, uint16_
   return true;
 }
 
-FibService::FibService(rte_rcu_qsbr* rcu, int socket) : rcu_(rcu), fib_(rcu, socket, FibSizes{}), rbuf_(1 << 18) {
+FibControl::FibControl(rte_rcu_qsbr* rcu, int socket) : rcu_(rcu), fib_(rcu, socket, FibSizes{}), rbuf_(1 << 18) {
   decoder_.on_route = [this](const RouteUpdate& u) {
     // A protocol's replay is judged on the routes it (re-)sends.
     if (u.add && rib_.resyncing() && conn_) last_msg_[u.protocol] = read_time_;
@@ -112,21 +106,30 @@ FibService::FibService(rte_rcu_qsbr* rcu, int socket) : rcu_(rcu), fib_(rcu, soc
   };
 }
 
-FibService::~FibService() {
-  // Pending handlers hold a weak reference and find it expired.
+FibControl::~FibControl() { stop(); }
+
+void FibControl::stop() {
+  // Pending handlers hold a weak reference and find it expired, or see the
+  // sockets closed.
   boost::system::error_code ec;
   if (conn_) conn_->close(ec);
   if (acceptor_) acceptor_->close(ec);
+  conn_.reset();
+  acceptor_.reset();
+  conn_gen_++;
+  listen_gen_++;
+  for (auto* t : {&quiet_timer_, &grace_timer_, &retry_timer_, &reclaim_timer_})
+    if (*t) (*t)->cancel();
 }
 
-void FibService::flush() {
+void FibControl::flush() {
   for (const auto& k : pending_removes_) fib_.remove(k.table, k.prefix);
   pending_removes_.clear();
   fib_.commit();
   arm_reclaim();
 }
 
-void FibService::log_refused(const Rib::Key& k, const std::string& why) {
+void FibControl::log_refused(const Rib::Key& k, const std::string& why) {
   refused_++;
   if (refused_ <= 10 || refused_ % 10000 == 0)
     WEFT_LOG(Warning, "FIB: table %u %s not installed: %s (%llu refused so far)", k.table, k.prefix.str().c_str(),
@@ -137,7 +140,7 @@ void FibService::log_refused(const Rib::Key& k, const std::string& why) {
 // Configuration
 // ---------------------------------------------------------------------------
 
-bool FibService::resolve_interfaces() {
+bool FibControl::resolve_interfaces() {
   std::unordered_map<uint32_t, IfaceInfo> m;
   for (const auto& i : cfg_.interfaces) {
     uint32_t idx = i.ifindex;
@@ -154,7 +157,7 @@ bool FibService::resolve_interfaces() {
   return changed;
 }
 
-void FibService::configure(const FibConfig& c) {
+void FibControl::configure(const FibConfig& c) {
   if (configured_ && c == cfg_) return;
   const FibConfig old = cfg_;
   const bool first = !configured_;
@@ -172,8 +175,9 @@ void FibService::configure(const FibConfig& c) {
     neighbor_macs_.clear();
     auto table = std::make_unique<NeighborTable>(c.neighbors.size());
     for (const auto& n : c.neighbors) {
-      neighbor_macs_[{n.family, n.addr}] = n.mac;
-      table->insert(n.family, n.addr.data(), n.mac.data());
+      const uint8_t family = static_cast<uint8_t>(n.addr.family());
+      neighbor_macs_[{family, n.addr.bytes}] = n.mac.bytes;
+      table->insert(family, n.addr.data(), n.mac.data());
     }
     fib_.set_neighbors(std::move(table));
     rebuild_all();
@@ -181,7 +185,7 @@ void FibService::configure(const FibConfig& c) {
   if (io_ && (first || c.listen != old.listen)) open_acceptor();
 }
 
-Entry FibService::content_of(const Resolved& r) {
+Entry FibControl::content_of(const Resolved& r) {
   Entry e{};
   switch (r.type) {
     case RouteType::Blackhole: e.action = Action::Blackhole; return e;
@@ -230,7 +234,7 @@ Entry FibService::content_of(const Resolved& r) {
   return e;
 }
 
-void FibService::rebuild_all() {
+void FibControl::rebuild_all() {
   for (const auto& [k, r] : rib_.resolved())
     if (std::string err = fib_.set(k.table, k.prefix, content_of(r)); !err.empty()) log_refused(k, err);
   flush();
@@ -240,20 +244,16 @@ void FibService::rebuild_all() {
 // TCP: one zebra at a time
 // ---------------------------------------------------------------------------
 
-void FibService::start(asio::io_context& io) {
+void FibControl::start(asio::io_context& io) {
   io_ = &io;
   quiet_timer_.emplace(io);
   grace_timer_.emplace(io);
   retry_timer_.emplace(io);
   reclaim_timer_.emplace(io);
-  if (!configured_) {
-    WEFT_LOG(Warning, "FIB service started without a Fib element configuring it: no FPM server, no routes");
-    return;
-  }
-  open_acceptor();
+  if (configured_) open_acceptor();
 }
 
-void FibService::open_acceptor() {
+void FibControl::open_acceptor() {
   listen_gen_++;
   boost::system::error_code ec;
   if (acceptor_) acceptor_->close(ec);
@@ -294,7 +294,7 @@ void FibService::open_acceptor() {
   do_accept();
 }
 
-void FibService::do_accept() {
+void FibControl::do_accept() {
   auto self = weak_from_this();
   acceptor_->async_accept([self, this, gen = listen_gen_](boost::system::error_code ec, tcp::socket s) {
     auto keep = self.lock();
@@ -309,7 +309,7 @@ void FibService::do_accept() {
   });
 }
 
-void FibService::on_connection(tcp::socket s) {
+void FibControl::on_connection(tcp::socket s) {
   boost::system::error_code ec;
   std::string peer = endpoint_text(s.remote_endpoint(ec));
   if (conn_) {
@@ -348,7 +348,7 @@ void FibService::on_connection(tcp::socket s) {
   do_read();
 }
 
-void FibService::do_read() {
+void FibControl::do_read() {
   auto self = weak_from_this();
   conn_->async_read_some(asio::buffer(rbuf_), [self, this, gen = conn_gen_](boost::system::error_code ec, size_t n) {
     auto keep = self.lock();
@@ -362,7 +362,7 @@ void FibService::do_read() {
   });
 }
 
-void FibService::on_bytes(const uint8_t* data, size_t n) {
+void FibControl::on_bytes(const uint8_t* data, size_t n) {
   const uint64_t before = decoder_.counters().messages;
   read_time_ = Clock::now();
   bool ok = decoder_.feed(data, n);
@@ -375,7 +375,7 @@ void FibService::on_bytes(const uint8_t* data, size_t n) {
   if (!ok) on_disconnect("FPM framing error (the FIB keeps its last good state)");
 }
 
-void FibService::on_disconnect(const std::string& why) {
+void FibControl::on_disconnect(const std::string& why) {
   boost::system::error_code ec;
   if (conn_) conn_->close(ec);
   conn_.reset();
@@ -390,7 +390,7 @@ void FibService::on_disconnect(const std::string& why) {
                             : "routes stay installed");
 }
 
-void FibService::arm_quiet() {
+void FibControl::arm_quiet() {
   if (quiet_armed_) return;
   // The earliest moment a protocol that sent something may be done.
   const auto wait = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(cfg_.quiet_s));
@@ -422,7 +422,7 @@ void FibService::arm_quiet() {
   });
 }
 
-void FibService::finish_resync(const char* ended_by) {
+void FibControl::finish_resync(const char* ended_by) {
   quiet_timer_->cancel();
   grace_timer_->cancel();
   quiet_armed_ = false;
@@ -444,7 +444,7 @@ void FibService::finish_resync(const char* ended_by) {
   last_msg_.clear();
 }
 
-void FibService::arm_reclaim() {
+void FibControl::arm_reclaim() {
   if (reclaim_armed_ || !reclaim_timer_ || !fib_.reclaim_pending()) return;
   reclaim_armed_ = true;
   auto self = weak_from_this();
@@ -463,18 +463,13 @@ void FibService::arm_reclaim() {
 // routerctl
 // ---------------------------------------------------------------------------
 
-nlohmann::json FibService::command(const std::string& cmd, const nlohmann::json& args) {
-  if (cmd == "status") return status();
-  if (cmd == "lookup") return lookup(args);
-  if (cmd != "routes") throw std::invalid_argument("unknown command '" + cmd + "' (commands: routes, lookup, status)");
+nlohmann::json FibControl::routes(const nlohmann::json& args) const {
   std::optional<Prefix> within;
   std::optional<uint32_t> table;
   if (args.is_object()) {
     if (args.contains("prefix") && !args["prefix"].is_null()) {
-      Prefix p;
-      if (!args["prefix"].is_string() || !Prefix::parse(args["prefix"].get<std::string>(), p))
-        throw std::invalid_argument("prefix: expected an address or prefix, e.g. 10.0.0.0/8 or 2001:db8::/32");
-      within = p;
+      if (args["prefix"].is_string()) within = Prefix::parse(args["prefix"].get<std::string>());
+      if (!within) throw std::invalid_argument("prefix: expected an address or prefix, e.g. 10.0.0.0/8 or 2001:db8::/32");
     }
     if (args.contains("table") && !args["table"].is_null()) {
       const auto& t = args["table"];
@@ -492,7 +487,7 @@ nlohmann::json FibService::command(const std::string& cmd, const nlohmann::json&
   return {{"routes", routes}};
 }
 
-nlohmann::json FibService::route_json(const Rib::Key& k, const Resolved& r) const {
+nlohmann::json FibControl::route_json(const Rib::Key& k, const Resolved& r) const {
   const auto& names = fib_.iface_names();
   nlohmann::json nhs = nlohmann::json::array();
   for (const auto& nh : r.nexthops) nhs.push_back(nh.str());
@@ -505,9 +500,9 @@ nlohmann::json FibService::route_json(const Rib::Key& k, const Resolved& r) cons
       const Member& mb = e->members[m];
       nlohmann::json x;
       x["output"] = mb.iface == kNoIface ? nlohmann::json(nullptr) : nlohmann::json(names[mb.iface]);
-      x["src_mac"] = mac_text(mb.src_mac);
+      x["src_mac"] = Mac::of(mb.src_mac).str();
       x["dst_mac"] = mb.direct    ? nlohmann::json("packet's destination")
-                     : mb.has_mac ? nlohmann::json(mac_text(mb.dst_mac))
+                     : mb.has_mac ? nlohmann::json(Mac::of(mb.dst_mac).str())
                                   : nlohmann::json(nullptr);
       fw.push_back(x);
     }
@@ -517,13 +512,13 @@ nlohmann::json FibService::route_json(const Rib::Key& k, const Resolved& r) cons
 }
 
 // The route an address takes: the longest installed prefix holding it.
-nlohmann::json FibService::lookup(const nlohmann::json& args) const {
+nlohmann::json FibControl::lookup(const nlohmann::json& args) const {
   if (!args.is_object() || !args.contains("address") || !args["address"].is_string())
     throw std::invalid_argument("lookup: expected {\"address\": \"10.1.2.3\"} (and optionally \"table\")");
-  Prefix a;
   const std::string text = args["address"].get<std::string>();
-  if (!Prefix::parse(text, a) || a.len != (a.family == AF_INET ? 32 : 128))
-    throw std::invalid_argument("lookup: '" + text + "' is not an IPv4 or IPv6 address");
+  const auto addr = IpAddr::parse(text);
+  if (!addr) throw std::invalid_argument("lookup: '" + text + "' is not an IPv4 or IPv6 address");
+  const Prefix a{*addr, static_cast<uint8_t>(addr->v4() ? 32 : 128)};
   uint32_t table = 254;
   if (args.contains("table")) {
     const auto& t = args["table"];
@@ -532,10 +527,7 @@ nlohmann::json FibService::lookup(const nlohmann::json& args) const {
     table = static_cast<uint32_t>(t.get<int64_t>());
   }
   for (int len = a.len; len >= 0; len--) {
-    Prefix p = a;
-    p.len = static_cast<uint8_t>(len);
-    for (unsigned i = static_cast<unsigned>(len); i < 128; i++)
-      if (i / 8 < p.addr.size()) p.addr[i / 8] = static_cast<uint8_t>(p.addr[i / 8] & ~(0x80 >> (i % 8)));
+    const Prefix p = Prefix{a.addr, static_cast<uint8_t>(len)}.network();
     Rib::Key k{table, p};
     if (const Resolved* r = rib_.find(k); r && fib_.entry_of(table, p))
       return {{"address", text}, {"table", table}, {"route", route_json(k, *r)}};
@@ -543,12 +535,12 @@ nlohmann::json FibService::lookup(const nlohmann::json& args) const {
   return {{"address", text}, {"table", table}, {"route", nullptr}};
 }
 
-nlohmann::json FibService::status() const {
+nlohmann::json FibControl::status() const {
   const FpmCounters& c = decoder_.counters();
   nlohmann::json s;
   s["configured"] = configured_;
   s["listen"] = cfg_.listen;
-  if (!configured_) s["state"] = "not configured (no Fib element)";
+  if (!configured_) s["state"] = "not configured";
   else if (!io_) s["state"] = "not started";
   else if (!listen_error_.empty()) s["state"] = "error";
   else s["state"] = conn_ ? "connected" : "listening";
@@ -601,7 +593,7 @@ nlohmann::json FibService::status() const {
   s["interfaces"] = nlohmann::json::array();
   for (const auto& i : cfg_.interfaces) {
     uint32_t idx = i.ifindex ? i.ifindex : (i.ifname.empty() ? 0 : if_nametoindex(i.ifname.c_str()));
-    s["interfaces"].push_back({{"ifindex", idx}, {"ifname", i.ifname}, {"output", i.output}, {"mac", mac_text(i.mac.data())}});
+    s["interfaces"].push_back({{"ifindex", idx}, {"ifname", i.ifname}, {"output", i.output}, {"mac", i.mac.str()}});
   }
   return s;
 }

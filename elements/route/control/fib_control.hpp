@@ -1,4 +1,5 @@
-// FibService: the control-thread side of routing. An FPM server (zebra's
+// FibControl: the control-thread side of routing, the running state of a
+// Fib service (control/fib_service.hpp). An FPM server (zebra's
 // dplane_fpm_nl connects to it) feeding FpmDecoder -> Rib -> Fib.
 //
 //   zebra ──TCP──► acceptor (one connection at a time; a new one replaces
@@ -39,10 +40,11 @@
 #include <unordered_set>
 #include <vector>
 
-#include "fib_tables.hpp"
-#include "fpm.hpp"
-#include "rib.hpp"
-#include "weft/service.hpp"
+#include <nlohmann/json.hpp>
+
+#include "control/fpm.hpp"
+#include "control/rib.hpp"
+#include "tables/fib_tables.hpp"
 
 namespace weft::route {
 
@@ -55,14 +57,13 @@ struct FibConfig {
     uint32_t ifindex = 0;  // zebra's ifindex, or 0 and ...
     std::string ifname;    // ... a name resolved with if_nametoindex (in routerd's namespace)
     std::string output;    // IpLookup output name
-    std::array<uint8_t, 6> mac{};  // source MAC written on packets leaving there
+    Mac mac;               // source MAC written on packets leaving there
     bool operator==(const Interface&) const = default;
   };
   std::vector<Interface> interfaces;
   struct Neighbor {
-    uint8_t family = 0;
-    std::array<uint8_t, 16> addr{};
-    std::array<uint8_t, 6> mac{};
+    IpAddr addr;
+    Mac mac;
     bool operator==(const Neighbor&) const = default;
   };
   std::vector<Neighbor> neighbors;
@@ -72,12 +73,11 @@ struct FibConfig {
   static bool parse_listen(const std::string& text, std::string& host, uint16_t& port);
 };
 
-class FibService final : public weft::Service, public std::enable_shared_from_this<FibService> {
+class FibControl final : public std::enable_shared_from_this<FibControl> {
  public:
-  // Unconfigured until configure() (an IpLookup may create it before the Fib
-  // element that configures it); `rcu` is the workers' RCU variable.
-  explicit FibService(rte_rcu_qsbr* rcu = nullptr, int socket = -1);
-  ~FibService() override;
+  // Unconfigured until configure(); `rcu` is the workers' RCU variable.
+  explicit FibControl(rte_rcu_qsbr* rcu = nullptr, int socket = -1);
+  ~FibControl();
 
   // Applies a configuration on the control thread, live: a new `listen`
   // reopens the listening socket (the zebra connection stays), new sizes
@@ -87,15 +87,18 @@ class FibService final : public weft::Service, public std::enable_shared_from_th
   const FibConfig& config() const { return cfg_; }
 
   Fib& fib() { return fib_; }
+  FibHandle& handle() { return handle_; }
   const Rib& rib() const { return rib_; }
 
-  std::string kind() const override { return "fib"; }
-  void start(boost::asio::io_context& io) override;
-  // "routes" {prefix?, table?}: {"routes": [{table, prefix, type, nexthops: [text], installed, forwarding: [...]}]}
-  // "lookup" {address, table?}: {address, table, route: {...} or null} — the route the address takes
-  // "status": the same as status().
-  nlohmann::json command(const std::string& cmd, const nlohmann::json& args) override;
-  nlohmann::json status() const override;
+  // Starts listening on the control thread's event loop.
+  void start(boost::asio::io_context& io);
+  // Closes the listening socket and zebra's connection.
+  void stop();
+  // {prefix?, table?}: {"routes": [{table, prefix, type, nexthops: [text], installed, forwarding: [...]}]}
+  nlohmann::json routes(const nlohmann::json& args) const;
+  // {address, table?}: {address, table, route: {...} or null} — the route the address takes
+  nlohmann::json lookup(const nlohmann::json& args) const;
+  nlohmann::json status() const;
 
   bool started() const { return io_ != nullptr; }
   bool connected() const { return conn_.has_value(); }
@@ -123,10 +126,10 @@ class FibService final : public weft::Service, public std::enable_shared_from_th
   void flush();  // applies pending removals, commits the FIB
   void log_refused(const Rib::Key& k, const std::string& why);
   nlohmann::json route_json(const Rib::Key& k, const Resolved& r) const;
-  nlohmann::json lookup(const nlohmann::json& args) const;
 
   rte_rcu_qsbr* rcu_;
   Fib fib_;
+  FibHandle handle_{fib_};
   Rib rib_;
   FpmDecoder decoder_;
   FibConfig cfg_;
@@ -134,7 +137,7 @@ class FibService final : public weft::Service, public std::enable_shared_from_th
 
   struct IfaceInfo {
     uint16_t id;
-    std::array<uint8_t, 6> mac;
+    Mac mac;
   };
   std::unordered_map<uint32_t, IfaceInfo> by_ifindex_;
   std::map<std::pair<uint8_t, std::array<uint8_t, 16>>, std::array<uint8_t, 6>> neighbor_macs_;

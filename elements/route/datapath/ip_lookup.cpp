@@ -1,4 +1,4 @@
-#include "ip_lookup.hpp"
+#include "datapath/ip_lookup.hpp"
 
 #include <arpa/inet.h>
 #include <rte_ether.h>
@@ -6,57 +6,54 @@
 
 #include <set>
 
-#include "fib.hpp"
-#include "fib_lookup.hpp"
 
 namespace weft::route {
 
 const ElementClass& IpLookup::klass() {
   static const ElementClass k =
       ElementClass::make<IpLookup>("IpLookup")
-          .describe("Routes IPv4 and IPv6 packets with a Fib element's routes: longest-prefix match, ECMP, "
+          .describe("Routes IPv4 and IPv6 packets with a Fib service's routes: longest-prefix match, ECMP, "
                     "TTL, Ethernet rewrite.",
-                    "Looks each packet's destination up in routing table `table` of the Fib element `fib` "
+                    "Looks each packet's destination up in routing table `table` of the Fib service `fib` "
                     "(rte_lpm / rte_lpm6, in bulk), picks an ECMP member by a flow hash, decrements the TTL "
                     "or hop limit (IPv4 checksum updated incrementally), writes the next hop's MAC as "
                     "destination and the interface's as source, records the next hop in the weft_nexthop "
                     "metadata if asked (`nexthop_metadata`), and sends the packet to the output the route's interface maps to (the Fib "
-                    "element's `interfaces`). Handles both families; expects IPv4/IPv6 right after the "
+                    "service's `interfaces`). Handles both families; expects IPv4/IPv6 right after the "
                     "Ethernet header. No ICMP errors are generated: such packets are dropped with a reason.")
           .input("in")
           .outputs_from_config("the names listed in `outputs`")
-          .required("fib", ParamType::String, "id of the Fib element whose routes to use")
+          .uses<FibHandle>("fib", "the Fib service whose routes to use")
           .param("table", ParamType::UInt, "254", "routing table (zebra table id; 254 is main)")
-          .required("outputs", ParamType::List, "output names (targets of the Fib element's interfaces)")
+          .required("outputs", ParamType::List, "output names (targets of the Fib service's interfaces)")
           .param("nexthop_metadata", ParamType::Bool, "false",
                  "write the next hop (address, output) into the weft_nexthop metadata (20 bytes of mbuf "
                  "dynamic-field space)")
-          .drop("no_route", "no route to the destination")
-          .drop("blackhole", "the route is a blackhole")
-          .drop("unreachable", "the route is unreachable")
-          .drop("prohibit", "the route is prohibit")
-          .drop("ttl_exceeded", "TTL or hop limit would reach 0 (no ICMP is sent)")
-          .drop("no_output", "the route's interface maps to no output of this element")
-          .drop("no_neighbor", "the next hop's MAC is unknown")
-          .drop("not_ip", "neither IPv4 nor IPv6 after the Ethernet header")
-          .drop("truncated", "shorter than its headers")
-          .drop("bad_ip", "bad IP version, header length or IPv4 header checksum");
+          .drop(kNoRoute, "no_route", "no route to the destination")
+          .drop(kBlackhole, "blackhole", "the route is a blackhole")
+          .drop(kUnreachable, "unreachable", "the route is unreachable")
+          .drop(kProhibit, "prohibit", "the route is prohibit")
+          .drop(kTtl, "ttl_exceeded", "TTL or hop limit would reach 0 (no ICMP is sent)")
+          .drop(kNoOutput, "no_output", "the route's interface maps to no output of this element")
+          .drop(kNoNeighbor, "no_neighbor", "the next hop's MAC is unknown")
+          .drop(kNotIp, "not_ip", "neither IPv4 nor IPv6 after the Ethernet header")
+          .drop(kTruncated, "truncated", "shorter than its headers")
+          .drop(kBadIp, "bad_ip", "bad IP version, header length or IPv4 header checksum");
   return k;
 }
 
 void IpLookup::configure(ConfigContext& ctx) {
   const Params& p = ctx.params();
-  fib_id_ = p.get<std::string>("fib");
-  if (fib_id_.empty()) throw ConfigError(p.mark("fib"), "fib: the id of a Fib element");
   uint64_t t = p.get<uint64_t>("table");
   if (t > UINT32_MAX) throw ConfigError(p.mark("table"), "table: expected 0..4294967295");
   table_id_ = static_cast<uint32_t>(t);
   outputs_.clear();
   std::set<std::string> seen;
-  for (const auto& n : p.node("outputs")) {
-    if (!n.IsScalar() || n.Scalar().empty()) throw ConfigError(mark_of(n), "outputs: expected names");
-    if (!seen.insert(n.Scalar()).second) throw ConfigError(mark_of(n), "outputs: '" + n.Scalar() + "' listed twice");
-    outputs_.push_back(n.Scalar());
+  for (const ParamValue& n : p.value("outputs").items()) {
+    const std::string name = n.as<std::string>("outputs");
+    if (name.empty()) throw ConfigError(n.mark(), "outputs: expected names");
+    if (!seen.insert(name).second) throw ConfigError(n.mark(), "outputs: '" + name + "' listed twice");
+    outputs_.push_back(name);
   }
   if (outputs_.empty()) throw ConfigError(p.mark("outputs"), "outputs: at least one output name");
   if (outputs_.size() >= kMaxIfaces) throw ConfigError(p.mark("outputs"), "outputs: at most 255 names");
@@ -65,24 +62,18 @@ void IpLookup::configure(ConfigContext& ctx) {
 }
 
 void IpLookup::initialize(InitContext& ctx) {
-  rte_rcu_qsbr* rcu = ctx.rcu();
-  int socket = ctx.socket();
-  // The same key and compat as the Fib element: whichever initializes first
-  // creates the service, and both hold the same one.
-  service_ = ctx.shared<FibService>(FibElement::service_key(fib_id_), "",
-                                    [&] { return std::make_shared<FibService>(rcu, socket); });
-  Fib& fib = service_->fib();
-  FibTable* t = fib.table(table_id_);
+  handle_ = ctx.service<const FibHandle>("fib");
+  const FibTable* t = handle_->table(table_id_);
   if (!t)
-    throw InitError("Fib '" + fib_id_ + "' already has max_tables (" + std::to_string(fib.sizes().max_tables) +
+    throw InitError("the Fib service already has max_tables (" + std::to_string(handle_->max_tables()) +
                     ") routing tables; table " + std::to_string(table_id_) + " does not fit");
   table_ = t;
-  fib_ = &fib;
+  fib_ = &handle_->fib();
   out_of_iface_.fill(kNoIface);
   for (size_t o = 0; o < outputs_.size(); o++) {
     uint16_t id;
     try {
-      id = fib.iface_id(outputs_[o]);
+      id = handle_->iface_id(outputs_[o]);
     } catch (const std::exception& e) {
       throw InitError(e.what());
     }
@@ -94,7 +85,7 @@ void IpLookup::initialize(InitContext& ctx) {
 void IpLookup::cleanup() {
   table_ = nullptr;
   fib_ = nullptr;
-  service_.reset();
+  handle_.reset();
 }
 
 namespace {

@@ -18,53 +18,6 @@ constexpr uint16_t kVxlanVni = 0;      // FRR's VXLAN_VNI, nested in RTA_ENCAP
 size_t addr_len(uint8_t family) { return family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0; }
 }  // namespace
 
-bool Prefix::operator<(const Prefix& o) const {
-  if (family != o.family) return family < o.family;
-  if (len != o.len) return len < o.len;
-  return addr < o.addr;
-}
-bool Prefix::operator==(const Prefix& o) const { return family == o.family && len == o.len && addr == o.addr; }
-
-std::string Prefix::str() const {
-  char buf[INET6_ADDRSTRLEN] = "?";
-  inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr.data(), buf, sizeof buf);
-  return std::string(buf) + "/" + std::to_string(len);
-}
-
-bool Prefix::parse(const std::string& text, Prefix& out) {
-  std::string a = text;
-  int l = -1;
-  if (auto slash = text.find('/'); slash != std::string::npos) {
-    a = text.substr(0, slash);
-    try {
-      size_t pos = 0;
-      l = std::stoi(text.substr(slash + 1), &pos);
-      if (pos != text.size() - slash - 1) return false;
-    } catch (const std::exception&) {
-      return false;
-    }
-  }
-  Prefix p;
-  if (inet_pton(AF_INET, a.c_str(), p.addr.data()) == 1) p.family = AF_INET;
-  else if (inet_pton(AF_INET6, a.c_str(), p.addr.data()) == 1) p.family = AF_INET6;
-  else return false;
-  int max = p.family == AF_INET ? 32 : 128;
-  if (l < 0) l = max;
-  if (l > max) return false;
-  p.len = static_cast<uint8_t>(l);
-  out = p;
-  return true;
-}
-
-bool Prefix::contains(const Prefix& p) const {
-  if (p.family != family || p.len < len) return false;
-  unsigned full = len / 8, rest = len % 8;
-  if (std::memcmp(addr.data(), p.addr.data(), full) != 0) return false;
-  if (rest == 0) return true;
-  uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));
-  return (addr[full] & mask) == (p.addr[full] & mask);
-}
-
 bool NextHop::operator==(const NextHop& o) const {
   return family == o.family && gateway == o.gateway && ifindex == o.ifindex && vni == o.vni && weight == o.weight;
 }
@@ -246,7 +199,7 @@ void FpmDecoder::message(const void* p) {
       const auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
       RouteUpdate u;
       u.add = nlh->nlmsg_type == RTM_NEWROUTE;
-      u.dst.family = rtm->rtm_family;
+      u.dst.addr.version = rtm->rtm_family == AF_INET ? 4 : 6;
       u.dst.len = rtm->rtm_dst_len;
       u.table = rtm->rtm_table;
       u.protocol = rtm->rtm_protocol;
@@ -254,7 +207,7 @@ void FpmDecoder::message(const void* p) {
         counters_.other_messages++;  // e.g. bridge/MPLS routes: not ours
         return;
       }
-      if (u.dst.len > (u.dst.family == AF_INET ? 32 : 128)) return fail("prefix length " + std::to_string(u.dst.len));
+      if (u.dst.len > u.dst.max_len()) return fail("prefix length " + std::to_string(u.dst.len));
       switch (rtm->rtm_type) {
         case RTN_UNICAST: u.type = RouteType::Unicast; break;
         case RTN_BLACKHOLE: u.type = RouteType::Blackhole; break;
@@ -271,16 +224,12 @@ void FpmDecoder::message(const void* p) {
       t.max = RTA_MAX;
       if (mnl_attr_parse(nlh, sizeof(rtmsg), collect, &t) < 0) return fail("bad attributes");
       counters_.unknown_attributes += t.unknown;
-      if (t.tb[RTA_DST] && !read_addr(t.tb[RTA_DST], u.dst.family, u.dst.addr)) return fail("bad RTA_DST");
+      if (t.tb[RTA_DST] && !read_addr(t.tb[RTA_DST], rtm->rtm_family, u.dst.addr.bytes)) return fail("bad RTA_DST");
       if (t.tb[RTA_TABLE] && !read_u32(t.tb[RTA_TABLE], u.table)) return fail("bad RTA_TABLE");
       if (t.tb[RTA_PRIORITY] && !read_u32(t.tb[RTA_PRIORITY], u.metric)) return fail("bad RTA_PRIORITY");
       if (t.tb[RTA_NH_ID] && !read_u32(t.tb[RTA_NH_ID], u.nhid)) return fail("bad RTA_NH_ID");
       // Zero the host bits: the RIB keys routes by their network.
-      Prefix masked{u.dst.family, 0, {}};
-      for (unsigned i = 0; i < u.dst.len / 8u; i++) masked.addr[i] = u.dst.addr[i];
-      if (u.dst.len % 8) masked.addr[u.dst.len / 8] = u.dst.addr[u.dst.len / 8] & (0xff << (8 - u.dst.len % 8));
-      masked.len = u.dst.len;
-      u.dst = masked;
+      u.dst = u.dst.network();
       if (t.tb[RTA_MULTIPATH]) {
         const nlattr* mp = t.tb[RTA_MULTIPATH];
         const auto* rtnh = static_cast<const rtnexthop*>(mnl_attr_get_payload(mp));
@@ -300,8 +249,8 @@ void FpmDecoder::message(const void* p) {
           }
           counters_.unknown_attributes += nt.unknown;
           if (nt.tb[RTA_GATEWAY]) {
-            if (!read_addr(nt.tb[RTA_GATEWAY], u.dst.family, nh.gateway)) return fail("bad nexthop RTA_GATEWAY");
-            nh.family = u.dst.family;
+            if (!read_addr(nt.tb[RTA_GATEWAY], rtm->rtm_family, nh.gateway)) return fail("bad nexthop RTA_GATEWAY");
+            nh.family = rtm->rtm_family;
           }
           if (!read_vni(nt.tb[RTA_ENCAP_TYPE], nt.tb[RTA_ENCAP], nh.vni, counters_.unknown_attributes))
             return fail("bad nexthop RTA_ENCAP");
@@ -312,8 +261,8 @@ void FpmDecoder::message(const void* p) {
       } else if (t.tb[RTA_GATEWAY] || t.tb[RTA_OIF]) {
         NextHop nh;
         if (t.tb[RTA_GATEWAY]) {
-          if (!read_addr(t.tb[RTA_GATEWAY], u.dst.family, nh.gateway)) return fail("bad RTA_GATEWAY");
-          nh.family = u.dst.family;
+          if (!read_addr(t.tb[RTA_GATEWAY], rtm->rtm_family, nh.gateway)) return fail("bad RTA_GATEWAY");
+          nh.family = rtm->rtm_family;
         }
         if (t.tb[RTA_OIF] && !read_u32(t.tb[RTA_OIF], nh.ifindex)) return fail("bad RTA_OIF");
         if (!read_vni(t.tb[RTA_ENCAP_TYPE], t.tb[RTA_ENCAP], nh.vni, counters_.unknown_attributes))

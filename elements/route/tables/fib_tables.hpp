@@ -35,9 +35,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "fpm.hpp"
-#include "lpm4.hpp"
-#include "lpm6.hpp"
+#include "tables/lpm4.hpp"
+#include "tables/lpm6.hpp"
+#include "weft/net.hpp"
 
 struct rte_lpm;
 struct rte_lpm6;
@@ -240,5 +240,23 @@ inline const Member& pick_member(const Entry& e, uint32_t hash) {
   if (e.n_buckets <= 1) return e.members[0];
   return e.members[e.buckets[hash % e.n_buckets]];
 }
+
+// What a Fib service publishes for IpLookup (InitContext::service<FibHandle>):
+// its tables, read lock-free by workers. table() and iface_id() register a
+// reader, at initialize() (control thread); the fast path only reads fib().
+class FibHandle {
+ public:
+  static constexpr std::string_view kServiceHandle = "route.fib";
+  explicit FibHandle(Fib& fib) : fib_(&fib) {}
+  // The reader's view of routing table `id` (null: max_tables reached).
+  const FibTable* table(uint32_t id) const { return fib_->table(id); }
+  // The interface id of an output name (throws std::length_error past kMaxIfaces).
+  uint16_t iface_id(const std::string& output) const { return fib_->iface_id(output); }
+  uint32_t max_tables() const { return fib_->sizes().max_tables; }
+  const Fib& fib() const { return *fib_; }
+
+ private:
+  Fib* fib_;
+};
 
 }  // namespace weft::route

@@ -179,7 +179,7 @@ std::string Fib::set(uint32_t table_id, const Prefix& p, const Entry& content) {
     return "more than max_tables (" + std::to_string(sizes_.max_tables) + ") routing tables";
   }
   Writer& w = writers_[table_id];
-  std::string err = p.family == AF_INET ? ensure_v4(w) : ensure_v6(w);
+  std::string err = p.v4() ? ensure_v4(w) : ensure_v6(w);
   if (!err.empty()) return err;
   int64_t idx = acquire(content);
   if (idx < 0) {
@@ -187,12 +187,12 @@ std::string Fib::set(uint32_t table_id, const Prefix& p, const Entry& content) {
     return "max_nexthops (" + std::to_string(sizes_.max_nexthops) + ") distinct next hops in use";
   }
   std::optional<uint32_t> old;
-  int rc = p.family == AF_INET ? w.v4->add(v4_of(p), p.len, static_cast<uint32_t>(idx), &old)
+  int rc = p.v4() ? w.v4->add(v4_of(p), p.len, static_cast<uint32_t>(idx), &old)
                                : w.v6->add(p.addr.data(), p.len, static_cast<uint32_t>(idx), &old);
   if (rc < 0) {
     release(static_cast<uint32_t>(idx));
     counters_.table_full++;
-    if (p.family == AF_INET)
+    if (p.v4())
       return rc == -ENOSPC ? "IPv4 table full (max_routes " + std::to_string(sizes_.max_routes) + ", tbl8 " +
                                  std::to_string(sizes_.tbl8) + ")"
                            : "rejected by the IPv4 table";
@@ -208,7 +208,7 @@ void Fib::remove(uint32_t table_id, const Prefix& p) {
   if (it == writers_.end()) return;
   Writer& w = it->second;
   uint32_t old;
-  if (p.family == AF_INET) {
+  if (p.v4()) {
     if (!w.v4 || !w.v4->find(v4_of(p), p.len, old)) return;
     w.v4->remove(v4_of(p), p.len);
   } else {
@@ -357,7 +357,7 @@ const Entry* Fib::entry_of(uint32_t table_id, const Prefix& p) const {
   auto it = writers_.find(table_id);
   if (it == writers_.end()) return nullptr;
   uint32_t nh;
-  if (p.family == AF_INET) {
+  if (p.v4()) {
     if (!it->second.v4 || !it->second.v4->find(v4_of(p), p.len, nh)) return nullptr;
   } else {
     if (!it->second.v6 || !it->second.v6->find(p.addr.data(), p.len, nh)) return nullptr;

@@ -40,7 +40,7 @@ size_t Rib::KeyHash::operator()(const Key& k) const {
     h *= 1099511628211ull;
   };
   mix(k.table);
-  mix(static_cast<uint64_t>(k.prefix.family) << 8 | k.prefix.len);
+  mix(static_cast<uint64_t>(k.prefix.addr.version) << 8 | k.prefix.len);
   uint64_t a, b;
   std::memcpy(&a, k.prefix.addr.data(), 8);
   std::memcpy(&b, k.prefix.addr.data() + 8, 8);

@@ -16,18 +16,9 @@
 #include <string>
 #include <vector>
 
-namespace weft::route {
+#include "weft/net.hpp"
 
-struct Prefix {
-  uint8_t family = 0;  // AF_INET or AF_INET6
-  uint8_t len = 0;
-  std::array<uint8_t, 16> addr{};  // network order; IPv4 in the first 4 bytes
-  bool operator<(const Prefix& o) const;
-  bool operator==(const Prefix& o) const;
-  std::string str() const;
-  static bool parse(const std::string& text, Prefix& out);  // "10.0.0.0/8", "2001:db8::/32"
-  bool contains(const Prefix& p) const;  // p lies within this prefix
-};
+namespace weft::route {
 
 struct NextHop {
   uint8_t family = 0;  // of the gateway; 0: none (directly connected)
@@ -49,7 +40,7 @@ std::string protocol_name(uint8_t p);
 struct RouteUpdate {
   bool add = true;  // RTM_NEWROUTE / RTM_DELROUTE
   uint32_t table = 254;
-  Prefix dst;
+  Prefix dst;  // host bits cleared
   RouteType type = RouteType::Unicast;
   uint8_t protocol = 0;
   uint32_t metric = 0;

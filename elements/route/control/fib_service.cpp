@@ -1,0 +1,140 @@
+#include "control/fib_service.hpp"
+
+#include <set>
+
+namespace weft::route {
+
+namespace {
+
+uint32_t positive(const Params& p, const char* name, uint64_t max) {
+  uint64_t v = p.get<uint64_t>(name);
+  if (v == 0 || v > max)
+    throw ConfigError(p.mark(name), std::string(name) + ": expected 1.." + std::to_string(max));
+  return static_cast<uint32_t>(v);
+}
+
+double seconds(const Params& p, const char* name) {
+  double v = p.get<double>(name);
+  if (!(v > 0) || v > 3600) throw ConfigError(p.mark(name), std::string(name) + ": expected seconds, above 0 and at most 3600");
+  return v;
+}
+
+}  // namespace
+
+const ServiceClass& FibService::klass() {
+  static const ServiceClass k =
+      ServiceClass::make<FibService>("Fib")
+          .describe("Routes from FRR: an FPM server for zebra feeding the FIB that IpLookup elements read.",
+                    "It runs, on the control thread, an FPM server (zebra "
+                    "-M dplane_fpm_nl connects to it) and keeps the routes zebra sends in DPDK LPM tables "
+                    "(rte_lpm, rte_lpm6; one pair per routing table) that every worker's IpLookup reads "
+                    "lock-free. zebra replays its table on each connection: routes it does not re-send are "
+                    "withdrawn when the replay ends — per protocol (connected, static, bgp...), `quiet` "
+                    "seconds after its last route; for good, when every protocol that had routes is done or "
+                    "`grace` seconds after the connection. `routerctl routes` lists the routes; `routerctl service "
+                    "NAME` shows the connection and counters. See docs/routing.md.")
+          .param("listen", ParamType::String, "\"127.0.0.1:2620\"", "FPM listen address, e.g. 127.0.0.1:2620 or [::1]:2620")
+          .param("grace", ParamType::Double, "10", "seconds after a zebra (re)connection at most before stale routes go")
+          .param("quiet", ParamType::Double, "1", "seconds without a new route from a protocol that end its replay")
+          .param("max_routes", ParamType::UInt, "1048576", "IPv4 routes per routing table")
+          .param("max_routes6", ParamType::UInt, "65536", "IPv6 routes per routing table")
+          .param("tbl8", ParamType::UInt, "65536", "IPv4 tbl8 groups per table (routes longer than /24), 1 KiB each")
+          .param("tbl8_6", ParamType::UInt, "32768", "IPv6 tbl8 groups per table (two copies), 1 KiB each")
+          .param("max_nexthops", ParamType::UInt, "16384", "distinct next-hop entries (routes share them)")
+          .param("max_tables", ParamType::UInt, "16", "routing tables (zebra table ids / VRFs)")
+          .param("interfaces", ParamType::List, "[]",
+                 "[{ifindex: N or ifname: NAME, output: NAME, mac: MAC}]: zebra's outgoing interface to an "
+                 "IpLookup output and the source MAC")
+          .param("neighbors", ParamType::List, "[]", "[{ip: ADDRESS, mac: MAC}]: next-hop MAC addresses (static)")
+          .provides<FibHandle>("the routing tables IpLookup reads (rte_lpm/rte_lpm6 per table)",
+                               [](FibService& s) { return std::shared_ptr<FibHandle>(s.core_, &s.core_->handle()); })
+          .command("routes", "[prefix=P] [table=N]", "the routes zebra sent, as installed in the FIB (within prefix P)",
+                   [](FibService& s, const nlohmann::json& a) { return s.core_->routes(a); })
+          .command("lookup", "address=A [table=N]", "the route address A takes",
+                   [](FibService& s, const nlohmann::json& a) { return s.core_->lookup(a); });
+  return k;
+}
+
+FibConfig parse_fib_config(const Params& p) {
+  FibConfig c;
+  c.listen = p.get<std::string>("listen");
+  std::string host;
+  uint16_t port;
+  if (!FibConfig::parse_listen(c.listen, host, port))
+    throw ConfigError(p.mark("listen"), "listen: expected ADDRESS:PORT, e.g. 127.0.0.1:2620 or [::1]:2620");
+  c.grace_s = seconds(p, "grace");
+  c.quiet_s = seconds(p, "quiet");
+  c.sizes.max_routes = positive(p, "max_routes", 1u << 24);
+  c.sizes.max_routes6 = positive(p, "max_routes6", 1u << 24);
+  c.sizes.tbl8 = positive(p, "tbl8", 1u << 24);
+  c.sizes.tbl8_6 = positive(p, "tbl8_6", 1u << 24);
+  c.sizes.max_nexthops = positive(p, "max_nexthops", Lpm6Pair::kMaxNexthop + 1);
+  c.sizes.max_tables = positive(p, "max_tables", 4096);
+
+  std::set<uint32_t> ifindexes;
+  std::set<std::string> ifnames;
+  for (const ParamValue& i : p.value("interfaces").items()) {
+    i.only_keys({"ifindex", "ifname", "output", "mac"}, "interfaces");
+    FibConfig::Interface x;
+    if (i["ifindex"].defined() && i["ifname"].defined())
+      throw ConfigError(i.mark(), "interfaces: give ifindex or ifname, not both");
+    if (ParamValue n = i["ifindex"]; n.defined()) {
+      const uint32_t v = n.as<uint32_t>("ifindex");
+      if (v == 0) throw ConfigError(n.mark(), "ifindex: expected a positive number");
+      x.ifindex = v;
+      if (!ifindexes.insert(v).second) throw ConfigError(n.mark(), "ifindex " + std::to_string(v) + " listed twice");
+    } else if (ParamValue n2 = i["ifname"]; n2.defined()) {
+      x.ifname = n2.as<std::string>("ifname");
+      if (x.ifname.empty() || x.ifname.size() >= 16)
+        throw ConfigError(n2.mark(), "ifname: expected an interface name (at most 15 characters)");
+      if (!ifnames.insert(x.ifname).second) throw ConfigError(n2.mark(), "ifname " + x.ifname + " listed twice");
+    } else {
+      throw ConfigError(i.mark(), "interfaces: each item needs ifindex or ifname");
+    }
+    ParamValue out = i["output"];
+    if (!out.defined()) throw ConfigError(i.mark(), "interfaces: each item needs output: NAME (an IpLookup output)");
+    x.output = out.as<std::string>("output");
+    if (x.output.empty()) throw ConfigError(out.mark(), "interfaces: each item needs output: NAME (an IpLookup output)");
+    ParamValue mac = i["mac"];
+    if (!mac.defined()) throw ConfigError(i.mark(), "interfaces: each item needs mac: the source MAC for packets sent there");
+    x.mac = mac.as<Mac>("mac");
+    c.interfaces.push_back(x);
+  }
+  for (const ParamValue& n : p.value("neighbors").items()) {
+    n.only_keys({"ip", "mac"}, "neighbors");
+    if (!n["ip"].defined() || !n["mac"].defined()) throw ConfigError(n.mark(), "neighbors: each item is {ip: ADDRESS, mac: MAC}");
+    c.neighbors.push_back({n["ip"].as<IpAddr>("ip"), n["mac"].as<Mac>("mac")});
+  }
+  return c;
+}
+
+void FibService::configure(ServiceConfigContext& ctx) { cfg_ = parse_fib_config(ctx.params()); }
+
+void FibService::initialize(ServiceInitContext& ctx) {
+  core_ = std::make_shared<FibControl>(ctx.rcu(), ctx.socket());
+  core_->configure(cfg_);
+}
+
+StateCarry FibService::take_state(Service& old) {
+  auto& from = static_cast<FibService&>(old);
+  core_ = std::move(from.core_);
+  try {
+    core_->configure(cfg_);
+  } catch (...) {
+    from.core_ = std::move(core_);
+    throw;
+  }
+  return StateCarry::kept("routes and zebra's connection kept");
+}
+
+void FibService::start(boost::asio::io_context& io) {
+  if (core_) core_->start(io);
+}
+
+void FibService::stop() {
+  if (core_) core_->stop();
+}
+
+nlohmann::json FibService::status() const { return core_ ? core_->status() : nlohmann::json::object(); }
+
+}  // namespace weft::route

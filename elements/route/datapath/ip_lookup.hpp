@@ -1,0 +1,47 @@
+// IpLookup — route IPv4 and IPv6 packets with the routes of a Fib service.
+// Its class declaration (ip_lookup.cpp) is its manual: `routerctl elements
+// --doc IpLookup`.
+//
+// Per packet: longest-prefix match on the destination (batched through
+// rte_lpm_lookup_bulk / rte_lpm6_lookup_bulk_func), ECMP member by a flow
+// hash, TTL/hop limit decremented (IPv4 checksum updated incrementally, RFC
+// 1624), Ethernet destination = the next hop's MAC, source = the interface's.
+// Lock-free: it reads the tables the Fib service publishes (FibHandle) under
+// RCU; it never sees the FPM decoder or the RIB.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tables/fib_lookup.hpp"
+#include "weft/element.hpp"
+#include "weft/metadata.hpp"
+
+namespace weft::route {
+
+class IpLookup final : public Element {
+ public:
+  static const ElementClass& klass();
+  void configure(ConfigContext& ctx) override;
+  void initialize(InitContext& ctx) override;
+  void push(uint16_t input, Batch& b) override;
+  void cleanup() override;
+
+ private:
+  static inline Drop kNoRoute, kBlackhole, kUnreachable, kProhibit, kTtl, kNoOutput, kNoNeighbor, kNotIp, kTruncated,
+      kBadIp;
+  void forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable* nb);
+
+  uint32_t table_id_ = 254;
+  std::vector<std::string> outputs_;
+  std::shared_ptr<const FibHandle> handle_;
+  const Fib* fib_ = nullptr;
+  const FibTable* table_ = nullptr;
+  std::array<uint16_t, kMaxIfaces> out_of_iface_{};  // iface id -> output (kNoIface: none)
+  bool set_nexthop_ = false;
+  NexthopSlot nexthop_;
+};
+
+}  // namespace weft::route

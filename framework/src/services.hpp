@@ -1,0 +1,106 @@
+// The services of a running graph (weft/service.hpp): built once per router
+// on the control thread, in dependency order, and replaced transactionally
+// on reload — a service with the same name and class takes the running
+// one's state, the others are built anew; any failure gives every state
+// back and leaves the running set exactly as it was.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "validator.hpp"
+#include "weft/service.hpp"
+
+namespace weft {
+
+// What services need from the runtime at initialize().
+struct ServiceEnv {
+  rte_rcu_qsbr* rcu = nullptr;
+  int socket = -1;
+  unsigned workers = 1;
+};
+
+class ServiceSet {
+ public:
+  struct Entry {
+    std::shared_ptr<Service> service;
+    bool started = false;
+  };
+  // By name; null if none.
+  std::shared_ptr<Service> find(std::string_view name) const;
+  // Every service, in plan order (a service after those it uses).
+  const std::vector<Entry>& entries() const { return entries_; }
+  bool empty() const { return entries_.empty(); }
+  // The handle of type `type` that service `name` publishes; throws InitError.
+  std::shared_ptr<void> handle(std::string_view name, std::string_view type) const;
+  // Starts, on `io`, every service not started yet (none without `io`).
+  void start_pending(boost::asio::io_context* io);
+  // Stops every service (router shutdown) and forgets them.
+  void stop_all();
+
+ private:
+  friend class ServiceTransaction;
+  friend ServiceSet build_services(const GraphPlan& plan, const ServiceEnv& env);
+  std::vector<Entry> entries_;
+};
+
+// Configures (as validation did) and initializes every service of `plan`;
+// throws std::runtime_error naming the service that failed (the ones built
+// before it are stopped).
+ServiceSet build_services(const GraphPlan& plan, const ServiceEnv& env);
+
+// Runs configure() on a fresh instance of a validated service (the checks
+// the validator ran).
+void configure_service(Service& s, const ServicePlan& plan, const GraphSpec& graph);
+
+// A reload's service step. build(): the services of `next`, each taking the
+// state of the running service of the same name and class, or built anew.
+// Then either roll_back() (every state handed back; `running` unchanged) or
+// commit() (`running` becomes the new set; services not carried over are
+// stopped, new ones started).
+class ServiceTransaction {
+ public:
+  ServiceTransaction(ServiceSet& running, const GraphPlan& next, const ServiceEnv& env)
+      : running_(running), next_plan_(next), env_(env) {}
+  // Throws std::runtime_error naming the service; nothing changed then.
+  void build();
+  const ServiceSet& next() const { return next_; }
+  void roll_back();
+  void commit(boost::asio::io_context* io);
+
+  struct Kept {
+    std::string name, klass;
+    StateCarry carry;
+  };
+  std::vector<std::string> added, removed;
+  std::vector<Kept> kept;
+
+ private:
+  ServiceSet& running_;
+  const GraphPlan& next_plan_;
+  ServiceEnv env_;
+  ServiceSet next_;
+  // next_ index -> running_ index of the service whose state it took.
+  std::vector<std::pair<size_t, size_t>> carried_;
+  bool built_ = false;
+};
+
+// The InitContext side the framework shares between routerd's workers and
+// the test harness: an element's service parameters resolved against the
+// graph's services.
+class ElementInitContext : public InitContext {
+ public:
+  void set_element(const NodePlan* n) { node_ = n; }
+  std::shared_ptr<void> service_handle(std::string_view param, std::string_view handle_type) override;
+
+ protected:
+  explicit ElementInitContext(const ServiceSet* services) : services_(services) {}
+
+ private:
+  const NodePlan* node_ = nullptr;
+  const ServiceSet* services_;
+};
+
+}  // namespace weft
