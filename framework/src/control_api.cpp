@@ -8,6 +8,17 @@
 
 namespace weft {
 
+json params_json(const std::vector<ParamSpec>& params) {
+  json out = json::array();
+  for (const auto& p : params) {
+    json j = {{"name", p.name}, {"type", to_string(p.type)}, {"required", p.required}, {"default", p.default_value},
+              {"doc", p.doc}};
+    if (!p.handle.empty()) j["service"] = p.handle;
+    out.push_back(j);
+  }
+  return out;
+}
+
 json class_json(const ElementClass& k, const std::string& plugin_path) {
   json j;
   j["name"] = k.name;
@@ -19,24 +30,36 @@ json class_json(const ElementClass& k, const std::string& plugin_path) {
   j["outputs"] = k.outputs;
   j["dynamic_outputs"] = k.dynamic_outputs;
   j["outputs_doc"] = k.outputs_doc;
-  j["params"] = json::array();
-  for (const auto& p : k.params)
-    j["params"].push_back({{"name", p.name},
-                           {"type", to_string(p.type)},
-                           {"required", p.required},
-                           {"default", p.default_value},
-                           {"doc", p.doc}});
+  j["kind"] = "element";
+  j["params"] = params_json(k.params);
   j["drops"] = json::array();
   for (const auto& d : k.drops) j["drops"].push_back({{"name", d.name}, {"doc", d.doc}});
   j["handlers"] = json::array();
   for (const auto& h : k.handlers)
-    j["handlers"].push_back({{"name", h.name}, {"read", h.readable}, {"write", h.writable}, {"doc", h.doc}});
+    j["handlers"].push_back({{"name", h.name}, {"read", h.readable()}, {"write", h.writable()}, {"doc", h.doc}});
+  return j;
+}
+
+json service_class_json(const ServiceClass& k, const std::string& plugin_path) {
+  json j;
+  j["name"] = k.name;
+  j["kind"] = "service";
+  j["summary"] = k.summary;
+  j["doc"] = k.doc;
+  j["plugin"] = plugin_path;
+  j["params"] = params_json(k.params);
+  j["provides"] = json::array();
+  for (const auto& h : k.provides) j["provides"].push_back({{"type", h.type}, {"doc", h.doc}});
+  j["commands"] = json::array({{{"name", "status"}, {"args", ""}, {"doc", "state and counters"}}});
+  for (const auto& c : k.commands) j["commands"].push_back({{"name", c.name}, {"args", c.args}, {"doc", c.doc}});
   return j;
 }
 
 json classes_json(const PluginLoader& loader) {
   json out = json::array();
   for (const auto& n : loader.class_names()) out.push_back(class_json(*loader.find(n), loader.plugin_of(n)));
+  for (const auto& n : loader.service_class_names())
+    out.push_back(service_class_json(*loader.find_service(n), loader.plugin_of(n)));
   return out;
 }
 
@@ -51,7 +74,8 @@ json plugins_json(const PluginLoader& loader) {
                    {"framework_version", p.framework_version},
                    {"compiler_abi", p.compiler_abi},
                    {"dpdk_version", p.dpdk_version},
-                   {"classes", p.classes}});
+                   {"classes", p.classes},
+                   {"services", p.services}});
   return out;
 }
 
@@ -85,8 +109,16 @@ json graph_json(const GraphPlan& plan) {
     for (const auto& c : n.rx_claims) ports.push_back({{"port", c.port}, {"dir", "rx"}});
     for (const auto& t : n.tx_ports) ports.push_back({{"port", t}, {"dir", "tx"}});
     e["dpdk_ports"] = ports;
+    json uses = json::array();
+    if (n.klass)
+      for (const auto& p : n.klass->params)
+        if (p.type == ParamType::Service && n.spec->params[p.name] && n.spec->params[p.name].IsScalar())
+          uses.push_back({{"param", p.name}, {"service", n.spec->params[p.name].Scalar()}});
+    e["services"] = uses;
     j["elements"].push_back(e);
   }
+  j["services"] = json::array();
+  for (const auto& s : plan.services) j["services"].push_back({{"name", s.spec->id}, {"class", s.klass->name}});
   return j;
 }
 
@@ -173,12 +205,15 @@ json stats_json(const Runtime& rt) {
 }
 
 json reload_json(const ReloadReport& r) {
-  json kept = json::array();
+  json kept = json::array(), skept = json::array();
   for (const auto& k : r.kept)
     kept.push_back({{"id", k.id}, {"class", k.klass}, {"state", k.state}, {"why", k.why}});
+  for (const auto& k : r.services_kept)
+    skept.push_back({{"name", k.id}, {"class", k.klass}, {"state", k.state}, {"why", k.why}});
   json j{{"applied", r.ok},
          {"mode", r.mode},
          {"elements", {{"added", r.added}, {"removed", r.removed}, {"kept", kept}}},
+         {"services", {{"added", r.services_added}, {"removed", r.services_removed}, {"kept", skept}}},
          {"ports",
           {{"added", r.ports_added},
            {"removed", r.ports_removed},
@@ -231,21 +266,35 @@ json ControlApi::reload(std::shared_ptr<GraphSpec> spec, Diagnostics& diag, cons
 
 json ControlApi::services() const {
   json out = json::array();
-  for (const auto& [key, svc] : rt_.services().live())
-    out.push_back({{"name", key}, {"kind", svc->kind()}, {"status", svc->status()}});
+  for (const auto& e : rt_.services().entries())
+    out.push_back({{"name", e.service->name()}, {"class", e.service->service_class().name}, {"status", e.service->status()}});
   return out;
 }
 
 json ControlApi::service(const json& args) {
-  // {"name": KEY} or {"kind": KIND} (every service of that kind), "cmd", "args".
-  const std::string name = args.value("name", ""), kind = args.value("kind", ""), cmd = args.value("cmd", "");
+  // {"name": NAME} or {"class": CLASS} (every service of that class), "cmd", "args".
+  const std::string name = args.value("name", ""), klass = args.value("class", ""), cmd = args.value("cmd", "");
   const json cargs = args.value("args", json::object());
   json out = json::array();
-  for (const auto& [key, svc] : rt_.services().live())
-    if ((!name.empty() && key == name) || (!kind.empty() && svc->kind() == kind))
-      out.push_back({{"name", key}, {"result", svc->command(cmd, cargs)}});
+  for (const auto& e : rt_.services().entries()) {
+    Service& s = *e.service;
+    const ServiceClass& k = s.service_class();
+    if (!((!name.empty() && s.name() == name) || (!klass.empty() && k.name == klass))) continue;
+    json result;
+    if (cmd.empty() || cmd == "status") {
+      result = s.status();
+    } else if (const ServiceCommandSpec* c = k.find_command(cmd)) {
+      result = c->run(s, cargs);
+    } else {
+      std::string list = "status";
+      for (const auto& x : k.commands) list += ", " + x.name;
+      throw std::invalid_argument("service '" + s.name() + "' (" + k.name + ") has no command '" + cmd +
+                                  "' (commands: " + list + ")");
+    }
+    out.push_back({{"name", s.name()}, {"class", k.name}, {"result", result}});
+  }
   if (out.empty())
-    throw std::invalid_argument(name.empty() ? "no service of kind '" + kind + "' is running"
+    throw std::invalid_argument(name.empty() ? "no service of class '" + klass + "' is running"
                                              : "no service '" + name + "' (see `routerctl service`)");
   return out;
 }
@@ -274,18 +323,6 @@ json ControlApi::status() const {
   return j;
 }
 
-namespace {
-// Handlers every element has, whatever its class.
-void add_framework_handlers(Element& el, const NodePlan& n, HandlerSet& hs) {
-  hs.read("class", "the element's class", [&el] { return el.element_class().name; });
-  hs.read("config", "parameters in effect (defaults applied), as YAML", [&n] {
-    YAML::Emitter em;
-    em << YAML::Flow << make_params(*n.spec, *n.klass).effective();
-    return std::string(em.c_str());
-  });
-}
-}  // namespace
-
 json ControlApi::handler(const json& args) {
   const std::string id = args.value("element", "");
   const std::string name = args.value("name", "");
@@ -309,25 +346,25 @@ json ControlApi::handler(const json& args) {
         w,
         [out, el, &n, name, value, write, id] {
           try {
-            HandlerSet hs;
-            add_framework_handlers(*el, n, hs);
-            el->add_handlers(hs);
+            const std::vector<HandlerSpec> hs = handlers_of(*el, n);
             if (name.empty()) {
               json list = json::array();
-              for (const auto& e : hs.entries())
-                list.push_back({{"name", e.name}, {"read", bool(e.read)}, {"write", bool(e.write)}, {"doc", e.doc}});
+              for (const auto& e : hs)
+                list.push_back({{"name", e.name}, {"read", e.readable()}, {"write", e.writable()}, {"doc", e.doc}});
               out->r["handlers"] = list;
               return;
             }
-            const HandlerSet::Entry* e = hs.find(name);
+            const HandlerSpec* e = nullptr;
+            for (const auto& h : hs)
+              if (h.name == name) e = &h;
             if (!e) {
               out->error = "element '" + id + "' has no handler '" + name + "'";
             } else if (write) {
               if (!e->write) out->error = "handler '" + name + "' is read-only";
-              else e->write(value);
+              else e->write(*el, value);
             } else {
               if (!e->read) out->error = "handler '" + name + "' is write-only";
-              else out->r["value"] = e->read();
+              else out->r["value"] = e->read(*el);
             }
           } catch (const std::exception& ex) {
             out->error = ex.what();

@@ -21,9 +21,9 @@ class Capture final : public Element {
   std::vector<rte_mbuf*> packets;
 };
 
-class HarnessContext : public InitContext {
+class HarnessContext : public ElementInitContext {
  public:
-  explicit HarnessContext(rte_mempool* pool) : pool_(pool) {}
+  HarnessContext(rte_mempool* pool, const ServiceSet& services) : ElementInitContext(&services), pool_(pool) {}
   unsigned worker_index() const override { return 0; }
   unsigned worker_count() const override { return 1; }
   unsigned lcore() const override { return rte_lcore_id(); }
@@ -37,14 +37,10 @@ class HarnessContext : public InitContext {
                                       const std::function<std::shared_ptr<void>()>& make) override {
     return shared_.get(key, compat, make);
   }
-  void register_service(const std::string& key, const std::shared_ptr<Service>& s) override {
-    services_.add(key, s);  // a harness has no control loop: never started
-  }
 
  private:
   rte_mempool* pool_;
   SharedObjects shared_;
-  ServiceRegistry services_;
 };
 
 }  // namespace
@@ -61,14 +57,32 @@ GraphHarness::GraphHarness(const std::string& yaml, const PluginLoader& loader, 
   auto spec = std::make_shared<GraphSpec>(parse_graph(yaml, "<harness>", diag));
   if (!diag.has_errors()) plan_ = validate_graph(spec, loader, diag);
   if (diag.has_errors()) throw std::runtime_error(diag.format());
-  HarnessContext ctx(pool);
-  graph_ = build_graph_instance(plan_, 0, ctx);
+  // Services are built as routerd builds them, but not started: a test that
+  // needs one running starts it on its own event loop (start_services()).
+  services_ = build_services(plan_, ServiceEnv{nullptr, static_cast<int>(rte_socket_id()), 1});
+  HarnessContext ctx(pool, services_);
+  try {
+    graph_ = build_graph_instance(plan_, 0, ctx);
+  } catch (...) {
+    services_.stop_all();
+    throw;
+  }
 }
 
 GraphHarness::~GraphHarness() {
   if (graph_)
     for (auto& el : graph_->elements) el->cleanup();
+  graph_.reset();
+  services_.stop_all();
 }
+
+Service& GraphHarness::service(const std::string& name) {
+  auto s = services_.find(name);
+  if (!s) throw std::out_of_range("no service '" + name + "'");
+  return *s;
+}
+
+void GraphHarness::start_services(boost::asio::io_context& io) { services_.start_pending(&io); }
 
 Element& GraphHarness::element(const std::string& id) {
   int i = plan_.index_of(id);
@@ -114,26 +128,25 @@ uint64_t GraphHarness::output_packets(const std::string& id, const std::string& 
 }
 
 namespace {
-const HandlerSet::Entry& find_handler(HandlerSet& hs, Element& e, const std::string& name) {
-  e.add_handlers(hs);
-  const HandlerSet::Entry* h = hs.find(name);
-  if (!h) throw std::invalid_argument("element '" + e.id() + "' has no handler '" + name + "'");
-  return *h;
+HandlerSpec find_handler(Element& e, const NodePlan& n, const std::string& name) {
+  for (auto& h : handlers_of(e, n))
+    if (h.name == name) return h;
+  throw std::invalid_argument("element '" + e.id() + "' has no handler '" + name + "'");
 }
 }  // namespace
 
 std::string GraphHarness::read_handler(const std::string& id, const std::string& handler) {
-  HandlerSet hs;
-  const auto& h = find_handler(hs, element(id), handler);
+  Element& e = element(id);
+  const HandlerSpec h = find_handler(e, plan_.nodes[static_cast<size_t>(plan_.index_of(id))], handler);
   if (!h.read) throw std::invalid_argument("handler '" + handler + "' is write-only");
-  return h.read();
+  return h.read(e);
 }
 
 void GraphHarness::write_handler(const std::string& id, const std::string& handler, const std::string& value) {
-  HandlerSet hs;
-  const auto& h = find_handler(hs, element(id), handler);
+  Element& e = element(id);
+  const HandlerSpec h = find_handler(e, plan_.nodes[static_cast<size_t>(plan_.index_of(id))], handler);
   if (!h.write) throw std::invalid_argument("handler '" + handler + "' is read-only");
-  h.write(value);
+  h.write(e, value);
 }
 
 }  // namespace weft

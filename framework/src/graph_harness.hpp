@@ -42,9 +42,14 @@ class GraphHarness {
   std::string read_handler(const std::string& id, const std::string& handler);
   void write_handler(const std::string& id, const std::string& handler, const std::string& value);
   const GraphPlan& plan() const { return plan_; }
+  // A service of the graph (std::out_of_range if none), built but not
+  // started until start_services() runs it on an event loop.
+  Service& service(const std::string& name);
+  void start_services(boost::asio::io_context& io);
 
  private:
   GraphPlan plan_;
+  ServiceSet services_;
   std::unique_ptr<WorkerGraph> graph_;
 };
 

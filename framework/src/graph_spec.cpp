@@ -27,9 +27,9 @@ const ElementSpec* GraphSpec::find_element(const std::string& id) const {
   return nullptr;
 }
 
-const ServiceSpec* GraphSpec::find_service(const std::string& name) const {
+const ServiceSpec* GraphSpec::find_service(const std::string& service) const {
   for (const auto& s : services)
-    if (s.id == name) return &s;
+    if (s.id == service) return &s;
   return nullptr;
 }
 

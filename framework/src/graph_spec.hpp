@@ -114,7 +114,7 @@ struct GraphSpec {
 
   const PortSpec* find_port(const std::string& n) const;
   const ElementSpec* find_element(const std::string& id) const;
-  const ServiceSpec* find_service(const std::string& name) const;
+  const ServiceSpec* find_service(const std::string& service) const;
 };
 
 // A fragment a graph includes (`include: [NAME, ...]`): the text, and the

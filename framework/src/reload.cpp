@@ -3,8 +3,12 @@
 //   1. (caller) parse and validate the new file; any error: nothing changes.
 //   2. Compare ports. Added ports are created and started now (no running
 //      element touches them). Ports whose device arguments changed are refused.
-//   3. Build and initialize every new per-worker instance while the old graph
-//      keeps running. Any failure: undo 2, nothing else changed.
+//   3. Services (the graph's `services:`): each service of the new graph takes
+//      the state of the running one with the same name and class (its
+//      tables, connections), or is built anew (services.hpp). Then build and
+//      initialize every new per-worker instance, their service handles from
+//      the new services, while the old graph keeps running. Any failure:
+//      every service state goes back, undo 2, nothing else changed.
 //   4. Swap, in one of two modes:
 //      flip   (no port changes queues): each worker, at its next batch
 //             boundary, lets every kept element (same id and class) take the
@@ -18,7 +22,8 @@
 //             over and every worker switched; the workers resume. Ports that
 //             did not change keep their packets in their RX rings meanwhile.
 //   5. Free the old instances (every worker has passed a batch boundary since
-//      it switched, so none can still be inside them) and close removed ports.
+//      it switched, so none can still be inside them) and close removed ports;
+//      stop the services no longer in the graph, start the new ones.
 #include <rte_cycles.h>
 #include <rte_dev.h>
 #include <rte_ethdev.h>
@@ -56,9 +61,13 @@ class ReloadTransaction {
     if (!check_unsupported()) return report_;
     if (!plan_ports()) return report_;
     auto t = Clock::now();
-    if (!build()) {
+    if (!build_services()) {
       undo_added_ports();
-      rt_.services_.start_pending(nullptr);
+      return report_;
+    }
+    if (!build()) {
+      services_.roll_back();
+      undo_added_ports();
       return report_;
     }
     report_.build_ms = ms_since(t);
@@ -69,8 +78,8 @@ class ReloadTransaction {
     if (!swapped) {
       for (auto& g : next_graphs_) cleanup_graph_instance(*g);
       next_graphs_.clear();
+      services_.roll_back();
       undo_added_ports();
-      rt_.services_.start_pending(nullptr);  // forget services only the refused graph created
       return report_;
     }
     finish();
@@ -167,10 +176,24 @@ class ReloadTransaction {
     hotplugged_.clear();
   }
 
+  bool build_services() {
+    try {
+      services_.build();
+    } catch (const std::exception& e) {
+      return fail(e.what());
+    }
+    report_.services_added = services_.added;
+    report_.services_removed = services_.removed;
+    for (const auto& k : services_.kept)
+      report_.services_kept.push_back(
+          {k.name, k.klass, k.carry.stateless ? "none" : k.carry.carried ? "carried" : "reset", k.carry.why});
+    return true;
+  }
+
   bool build() {
     try {
       for (unsigned w = 0; w < rt_.workers_.size(); w++) {
-        WorkerInitContext ctx(rt_, *rt_.workers_[w], next_ports_);
+        WorkerInitContext ctx(rt_, *rt_.workers_[w], next_ports_, services_.next());
         next_graphs_.push_back(build_graph_instance(next_, w, ctx));
       }
     } catch (const std::exception& e) {
@@ -405,13 +428,14 @@ class ReloadTransaction {
       w->idle_polls = rt_.plan_.spec->idle_polls;
     }
     rt_.reloads_++;
-    rt_.services_.start_pending(rt_.io_);  // new services start; services nobody uses are gone
+    services_.commit(rt_.io_);  // services no longer in the graph stop; new ones start
   }
 
   Runtime& rt_;
   GraphPlan next_;
   std::chrono::milliseconds timeout_;
   ReloadReport report_;
+  ServiceTransaction services_{rt_.services_, next_, rt_.service_env()};
   std::vector<const PortPlan*> added_;
   std::vector<std::pair<const PortPlan*, size_t>> changed_;
   std::vector<size_t> removed_ports_;

@@ -125,36 +125,26 @@ std::shared_ptr<void> WorkerInitContext::shared_object(const std::string& key, c
   return rt_.shared_objects().get(key, compat, make);
 }
 
-void WorkerInitContext::register_service(const std::string& key, const std::shared_ptr<Service>& s) {
-  rt_.services().add(key, s);
-}
-
-void ServiceRegistry::add(const std::string& key, const std::shared_ptr<Service>& s) {
-  auto it = entries_.find(key);
-  if (it != entries_.end() && it->second.service.lock() == s) return;
-  entries_[key] = {s, false};
-}
-
-void ServiceRegistry::start_pending(boost::asio::io_context* io) {
-  for (auto it = entries_.begin(); it != entries_.end();) {
-    auto s = it->second.service.lock();
-    if (!s) {
-      it = entries_.erase(it);
-      continue;
-    }
-    if (!it->second.started && io) {
-      s->start(*io);
-      it->second.started = true;
-    }
-    ++it;
+std::vector<HandlerSpec> handlers_of(Element& el, const NodePlan& n) {
+  std::vector<HandlerSpec> hs;
+  hs.push_back({"class", "the element's class", [](const Element& e) { return e.element_class().name; }, {}});
+  hs.push_back({"config", "parameters in effect (defaults applied), as YAML",
+                [&n](const Element&) { return make_params(*n.spec, *n.klass).effective_yaml(); }, {}});
+  for (const auto& h : n.klass->handlers) hs.push_back(h);
+  // Transitional: handlers an element still registers at run time.
+  HandlerSet legacy;
+  el.add_handlers(legacy);
+  for (const auto& e : legacy.entries()) {
+    HandlerSpec h{e.name, e.doc, {}, {}};
+    if (e.read) h.read = [r = e.read](const Element&) { return r(); };
+    if (e.write) h.write = [w = e.write](Element&, const std::string& v) { w(v); };
+    hs.push_back(std::move(h));
   }
+  return hs;
 }
 
-std::vector<std::pair<std::string, std::shared_ptr<Service>>> ServiceRegistry::live() const {
-  std::vector<std::pair<std::string, std::shared_ptr<Service>>> out;
-  for (const auto& [k, e] : entries_)
-    if (auto s = e.service.lock()) out.emplace_back(k, s);
-  return out;
+ServiceEnv Runtime::service_env() const {
+  return {rcu_, static_cast<int>(rte_socket_id()), plan_.workers()};
 }
 
 std::shared_ptr<void> SharedObjects::get(const std::string& key, const std::string& compat,
@@ -366,7 +356,7 @@ PortRuntime Runtime::setup_port(const PortPlan& pp, bool existing, uint16_t id) 
   return pr;
 }
 
-std::unique_ptr<WorkerGraph> build_graph_instance(const GraphPlan& plan, unsigned w, InitContext& ctx) {
+std::unique_ptr<WorkerGraph> build_graph_instance(const GraphPlan& plan, unsigned w, ElementInitContext& ctx) {
   auto g = std::make_unique<WorkerGraph>();
   const GraphSpec& spec = *plan.spec;
   for (const auto& n : plan.nodes) {
@@ -386,9 +376,11 @@ std::unique_ptr<WorkerGraph> build_graph_instance(const GraphPlan& plan, unsigne
   size_t initialized = 0;
   try {
     for (auto& el : g->elements) {
+      ctx.set_element(&plan.nodes[initialized]);
       el->initialize(ctx);
       initialized++;
     }
+    ctx.set_element(nullptr);
   } catch (const std::exception& e) {
     for (size_t i = 0; i < initialized; i++) g->elements[i]->cleanup();
     const std::string& id = g->elements[initialized]->id();
@@ -425,14 +417,16 @@ void Runtime::start() {
         throw std::runtime_error("worker lcore " + std::to_string(w->lcore) + " is not enabled in DPDK");
       workers_.push_back(std::move(w));
     }
+    services_ = build_services(plan_, service_env());
     for (unsigned i = 0; i < plan_.workers(); i++) {
-      WorkerInitContext ctx(*this, *workers_[i], ports_);
+      WorkerInitContext ctx(*this, *workers_[i], ports_, services_);
       graphs_.push_back(build_graph_instance(plan_, i, ctx));
       workers_[i]->graph.store(graphs_[i].get(), std::memory_order_release);
     }
   } catch (...) {
     for (auto& g : graphs_) cleanup_graph_instance(*g);
     graphs_.clear();
+    services_.stop_all();
     workers_.clear();
     close_ports();
     rte_mempool_free(pool_);
@@ -509,6 +503,7 @@ void Runtime::stop() {
   halt();
   for (auto& g : graphs_) cleanup_graph_instance(*g);
   graphs_.clear();
+  services_.stop_all();
   close_ports();
   rte_mempool_free(pool_);
   pool_ = nullptr;

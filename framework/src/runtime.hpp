@@ -16,10 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "services.hpp"
 #include "validator.hpp"
 #include "weft/counter.hpp"
 #include "weft/element.hpp"
-#include "weft/service.hpp"
 
 namespace weft {
 
@@ -31,7 +31,10 @@ struct WorkerGraph {
 // Creates, configures, wires and initializes one instance of every element of
 // a validated plan, for worker `worker`. On failure, cleans up what was
 // initialized and throws std::runtime_error naming the element.
-std::unique_ptr<WorkerGraph> build_graph_instance(const GraphPlan& plan, unsigned worker, InitContext& ctx);
+std::unique_ptr<WorkerGraph> build_graph_instance(const GraphPlan& plan, unsigned worker, ElementInitContext& ctx);
+// Every handler of an element (`routerctl handler`): the framework's own
+// (class, config), then those its class declares. `n` must outlive them.
+std::vector<HandlerSpec> handlers_of(Element& el, const NodePlan& n);
 // Runs cleanup() on every element of an instance.
 void cleanup_graph_instance(WorkerGraph& g);
 // Copies the framework's counters (outputs and drops, matched by name) of an
@@ -90,6 +93,8 @@ struct ReloadReport {
   };
   std::vector<std::string> added, removed;
   std::vector<Kept> kept;
+  std::vector<std::string> services_added, services_removed;
+  std::vector<Kept> services_kept;
   std::vector<std::string> ports_added, ports_removed, ports_changed, ports_unchanged;
   std::string mode;  // "flip" (each worker on its own) or "pause" (all parked: ports changed)
   double build_ms = 0, swap_ms = 0, pause_ms = 0;
@@ -107,23 +112,6 @@ class SharedObjects {
   struct Entry {
     std::string compat;
     std::weak_ptr<void> object;
-  };
-  std::map<std::string, Entry> entries_;
-};
-
-// Control-thread services registered by elements (weft/service.hpp).
-class ServiceRegistry {
- public:
-  void add(const std::string& key, const std::shared_ptr<Service>& s);
-  // Starts, on `io`, every live service not started yet; forgets dead ones.
-  void start_pending(boost::asio::io_context* io);
-  // Live services, by key.
-  std::vector<std::pair<std::string, std::shared_ptr<Service>>> live() const;
-
- private:
-  struct Entry {
-    std::weak_ptr<Service> service;
-    bool started = false;
   };
   std::map<std::string, Entry> entries_;
 };
@@ -181,7 +169,9 @@ class Runtime {
   uint64_t reloads() const { return reloads_; }
   rte_rcu_qsbr* rcu() const { return rcu_; }
   SharedObjects& shared_objects() const { return shared_; }
-  ServiceRegistry& services() const { return services_; }
+  // The graph's services (its `services:` section), running on the control thread.
+  const ServiceSet& services() const { return services_; }
+  ServiceEnv service_env() const;
   // The control thread's event loop: services start on it (after start() and
   // after each reload). Without one (tests), services are not started.
   void set_control_loop(boost::asio::io_context* io) { io_ = io; }
@@ -208,15 +198,16 @@ class Runtime {
   std::chrono::steady_clock::time_point start_time_, halt_time_;
   rte_rcu_qsbr* rcu_ = nullptr;
   mutable SharedObjects shared_;
-  mutable ServiceRegistry services_;
+  ServiceSet services_;
   boost::asio::io_context* io_ = nullptr;
 };
 
 // An InitContext for worker `w` resolving ports in `ports`.
-class WorkerInitContext : public InitContext {
+class WorkerInitContext : public ElementInitContext {
  public:
-  WorkerInitContext(const Runtime& rt, const Worker& w, const std::vector<PortRuntime>& ports)
-      : rt_(rt), w_(w), ports_(ports) {}
+  WorkerInitContext(const Runtime& rt, const Worker& w, const std::vector<PortRuntime>& ports,
+                    const ServiceSet& services)
+      : ElementInitContext(&services), rt_(rt), w_(w), ports_(ports) {}
   unsigned worker_index() const override { return w_.index; }
   unsigned worker_count() const override;
   unsigned lcore() const override { return w_.lcore; }
@@ -228,7 +219,6 @@ class WorkerInitContext : public InitContext {
   rte_rcu_qsbr* rcu() const override;
   std::shared_ptr<void> shared_object(const std::string& key, const std::string& compat,
                                       const std::function<std::shared_ptr<void>()>& make) override;
-  void register_service(const std::string& key, const std::shared_ptr<Service>& s) override;
 
  private:
   const PortRuntime& get(const std::string& port) const;

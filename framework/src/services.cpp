@@ -20,20 +20,6 @@ class ServiceWiring {
 
 namespace {
 
-class ServiceConfigCtx : public ServiceConfigContext {
- public:
-  ServiceConfigCtx(const ServicePlan& p, const GraphSpec& g)
-      : params_(make_service_params(*p.spec, *p.klass)), name_(p.spec->id), workers_(unsigned(g.worker_lcores.size())) {}
-  const Params& params() const override { return params_; }
-  const std::string& service_name() const override { return name_; }
-  unsigned worker_count() const override { return workers_; }
-
- private:
-  Params params_;
-  const std::string& name_;
-  unsigned workers_;
-};
-
 // Resolves a service parameter of an element or service to the handle of
 // the service it names.
 std::shared_ptr<void> resolve(const ServiceSet& set, const Params& params, std::string_view owner,
@@ -85,11 +71,6 @@ void stop_quietly(Service& s) {
 }
 
 }  // namespace
-
-void configure_service(Service& s, const ServicePlan& plan, const GraphSpec& graph) {
-  ServiceConfigCtx ctx(plan, graph);
-  s.configure(ctx);
-}
 
 std::shared_ptr<Service> ServiceSet::find(std::string_view name) const {
   for (const auto& e : entries_)

@@ -51,10 +51,6 @@ class ServiceSet {
 // before it are stopped).
 ServiceSet build_services(const GraphPlan& plan, const ServiceEnv& env);
 
-// Runs configure() on a fresh instance of a validated service (the checks
-// the validator ran).
-void configure_service(Service& s, const ServicePlan& plan, const GraphSpec& graph);
-
 // A reload's service step. build(): the services of `next`, each taking the
 // state of the running service of the same name and class, or built anew.
 // Then either roll_back() (every state handed back; `running` unchanged) or

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "param_node.hpp"
 #include "text.hpp"
 
 namespace weft {
@@ -14,7 +15,16 @@ int GraphPlan::index_of(const std::string& id) const {
   return -1;
 }
 
-Params make_params(const ElementSpec& e, const ElementClass& k) { return Params(e.params, &k.params, e.mark); }
+const ServicePlan* GraphPlan::find_service(const std::string& name) const {
+  for (const auto& s : services)
+    if (s.spec->id == name) return &s;
+  return nullptr;
+}
+
+Params make_params(const ElementSpec& e, const ElementClass& k) { return weft::make_params(e.params, &k.params, e.mark); }
+Params make_service_params(const ServiceSpec& s, const ServiceClass& k) {
+  return weft::make_params(s.params, &k.params, s.mark);
+}
 
 namespace {
 
@@ -56,36 +66,6 @@ class RecordingContext : public ConfigContext {
   const GraphSpec& graph_;
 };
 
-bool type_ok(const YAML::Node& n, ParamType t) {
-  switch (t) {
-    case ParamType::Bool: return n.IsScalar() && parse_bool(n.Scalar()).has_value();
-    case ParamType::Int: return n.IsScalar() && parse_int(n.Scalar()).has_value();
-    case ParamType::UInt: return n.IsScalar() && parse_uint(n.Scalar()).has_value();
-    case ParamType::Double: return n.IsScalar() && parse_double(n.Scalar()).has_value();
-    case ParamType::String:
-    case ParamType::Port: return n.IsScalar();
-    case ParamType::List: return n.IsSequence();
-    case ParamType::Map: return n.IsMap();
-    case ParamType::Any: return true;
-  }
-  return false;
-}
-
-const char* type_phrase(ParamType t) {
-  switch (t) {
-    case ParamType::Bool: return "true or false";
-    case ParamType::Int: return "an integer";
-    case ParamType::UInt: return "a non-negative integer";
-    case ParamType::Double: return "a number";
-    case ParamType::String: return "a string";
-    case ParamType::Port: return "a port name";
-    case ParamType::List: return "a list";
-    case ParamType::Map: return "a mapping";
-    case ParamType::Any: return "a value";
-  }
-  return "?";
-}
-
 std::string describe(const YAML::Node& n) {
   if (n.IsSequence()) return "a list";
   if (n.IsMap()) return "a mapping";
@@ -93,41 +73,62 @@ std::string describe(const YAML::Node& n) {
   return "'" + n.Scalar() + "'";
 }
 
-// Checks the element's parameter map against its class schema.
-bool check_schema(const ElementSpec& e, const ElementClass& k, const GraphSpec& g, Diagnostics& diag) {
+// Checks an element's or service's parameter map against its class schema:
+// unknown keys, types, ports and services named, required values.
+bool check_schema(const InstanceSpec& e, const std::string& what, const std::string& class_name,
+                  const std::vector<ParamSpec>& schema, const GraphSpec& g, const GraphPlan& plan,
+                  Diagnostics& diag) {
   bool ok = true;
+  const std::string who = what + " '" + e.id + "'";
   std::vector<std::string> names;
-  for (const auto& p : k.params) names.push_back(p.name);
+  for (const auto& p : schema) names.push_back(p.name);
   for (auto it = e.params.begin(); it != e.params.end(); ++it) {
     const std::string key = it->first.Scalar();
     const ParamSpec* ps = nullptr;
-    for (const auto& p : k.params)
+    for (const auto& p : schema)
       if (p.name == key) ps = &p;
     if (!ps) {
       std::string known = names.empty() ? " (it takes no parameters)" : did_you_mean(key, names);
-      diag.error(mark_of(it->first), "element '" + e.id + "': " + k.name + " has no parameter '" + key + "'" + known);
+      diag.error(mark_of(it->first), who + ": " + class_name + " has no parameter '" + key + "'" + known);
       ok = false;
       continue;
     }
-    if (!type_ok(it->second, ps->type)) {
-      diag.error(mark_of(it->second), "element '" + e.id + "': parameter '" + key + "' expects " +
-                                          type_phrase(ps->type) + ", got " + describe(it->second));
+    if (!value_matches(it->second, ps->type)) {
+      diag.error(mark_of(it->second), who + ": parameter '" + key + "' expects " + expected_text(ps->type) +
+                                          ", got " + describe(it->second));
       ok = false;
       continue;
     }
     if (ps->type == ParamType::Port && !g.find_port(it->second.Scalar())) {
       std::vector<std::string> ports;
       for (const auto& p : g.ports) ports.push_back(p.name);
-      diag.error(mark_of(it->second), "element '" + e.id + "': unknown port '" + it->second.Scalar() + "'" +
+      diag.error(mark_of(it->second), who + ": unknown port '" + it->second.Scalar() + "'" +
                                           (ports.empty() ? std::string(" (the graph declares no ports)")
                                                          : did_you_mean(it->second.Scalar(), ports)));
       ok = false;
     }
+    if (ps->type == ParamType::Service) {
+      const std::string& name = it->second.Scalar();
+      const ServicePlan* sp = plan.find_service(name);
+      if (!g.find_service(name)) {
+        std::vector<std::string> services;
+        for (const auto& x : g.services) services.push_back(x.id);
+        diag.error(mark_of(it->second),
+                   who + ": parameter '" + key + "': no service '" + name + "'" +
+                       (services.empty() ? std::string(" (the graph declares no services: add one under services:)")
+                                         : did_you_mean(name, services)));
+        ok = false;
+      } else if (sp && sp->klass && !sp->klass->find_handle(ps->handle)) {
+        diag.error(mark_of(it->second), who + ": parameter '" + key + "': service '" + name + "' (class " +
+                                            sp->klass->name + ") does not provide " + ps->handle);
+        ok = false;
+      }
+    }
   }
-  for (const auto& p : k.params) {
+  for (const auto& p : schema) {
     if (p.required && !(e.params[p.name] && !e.params[p.name].IsNull())) {
-      diag.error(e.mark, "element '" + e.id + "': missing required parameter '" + p.name + "' (" +
-                             type_phrase(p.type) + ": " + p.doc + ")");
+      diag.error(e.mark, who + ": missing required parameter '" + p.name + "' (" + expected_text(p.type) + ": " +
+                             p.doc + ")");
       ok = false;
     }
   }
@@ -149,6 +150,27 @@ int resolve_port(const std::string& ref, const std::vector<std::string>& names) 
 
 }  // namespace
 
+namespace {
+class ServiceConfigCtx : public ServiceConfigContext {
+ public:
+  ServiceConfigCtx(const ServicePlan& p, const GraphSpec& g)
+      : params_(make_service_params(*p.spec, *p.klass)), name_(p.spec->id), workers_(unsigned(g.worker_lcores.size())) {}
+  const Params& params() const override { return params_; }
+  const std::string& service_name() const override { return name_; }
+  unsigned worker_count() const override { return workers_; }
+
+ private:
+  Params params_;
+  const std::string& name_;
+  unsigned workers_;
+};
+}  // namespace
+
+void configure_service(Service& s, const ServicePlan& plan, const GraphSpec& graph) {
+  ServiceConfigCtx ctx(plan, graph);
+  s.configure(ctx);
+}
+
 void configure_instance(Element& el, const NodePlan& node, const GraphSpec& graph) {
   RecordingContext ctx(*node.spec, *node.klass, graph);
   el.configure(ctx);
@@ -156,25 +178,120 @@ void configure_instance(Element& el, const NodePlan& node, const GraphSpec& grap
     throw ConfigError(node.spec->mark, "element '" + node.spec->id + "' declared different outputs on a second configure");
 }
 
-GraphPlan validate_graph(std::shared_ptr<const GraphSpec> spec_ptr, const PluginLoader& loader, Diagnostics& diag) {
-  GraphPlan plan;
-  plan.spec = spec_ptr;
-  const GraphSpec& g = *spec_ptr;
-  const unsigned workers = static_cast<unsigned>(g.worker_lcores.size());
+namespace {
 
-  // 1. Elements: class, schema, configure().
-  const std::vector<std::string> class_names = loader.class_names();
-  std::vector<bool> configured;
+// The state the validation phases share.
+struct Validation {
+  GraphPlan& plan;
+  const GraphSpec& g;
+  const PluginLoader& loader;
+  Diagnostics& diag;
+  unsigned workers;
+  std::vector<bool> configured;  // per node: configure() succeeded
+  // Per node, filled while resolving connections.
+  std::vector<unsigned> next_variadic;
+  std::vector<bool> has_input;
+  std::vector<bool> unresolved_output;
+};
+
+// Names are shared by elements and services (routerctl finds either by name).
+void check_names(Validation& v) {
+  for (const auto& s : v.g.services)
+    if (const ElementSpec* e = v.g.find_element(s.id))
+      v.diag.error(s.mark, "service '" + s.id + "' has the same name as element '" + e->id + "' (line " +
+                               std::to_string(e->mark.line) + "); names are shared by elements and services");
+}
+
+// 1. Services: class, schema, configure(), and the services they use, in
+// an order where each comes after those it uses.
+void plan_services(Validation& v) {
+  const GraphSpec& g = v.g;
+  std::vector<ServicePlan> found;
+  for (const auto& s : g.services) {
+    ServicePlan sp;
+    sp.spec = &s;
+    sp.klass = v.loader.find_service(s.class_name);
+    if (!sp.klass && !s.class_name.empty()) {
+      if (v.loader.find(s.class_name))
+        v.diag.error(s.class_mark, "service '" + s.id + "': " + s.class_name +
+                                       " is an element class: declare it under elements:");
+      else
+        v.diag.error(s.class_mark, "service '" + s.id + "': unknown service class '" + s.class_name + "'" +
+                                       did_you_mean(s.class_name, v.loader.service_class_names()));
+    }
+    found.push_back(sp);
+  }
+  // Schemas are checked against the services found (for `uses` references).
+  v.plan.services = found;
+  std::vector<ServicePlan> ok;
+  for (const auto& sp : found) {
+    if (!sp.klass) continue;
+    if (!check_schema(*sp.spec, "service", sp.klass->name, sp.klass->params, g, v.plan, v.diag)) continue;
+    try {
+      std::unique_ptr<Service> proto = sp.klass->create();
+      configure_service(*proto, sp, g);
+      ok.push_back(sp);
+    } catch (const ConfigError& err) {
+      v.diag.error(err.mark().line ? err.mark() : sp.spec->mark, "service '" + sp.spec->id + "': " + err.what());
+    } catch (const std::exception& err) {
+      v.diag.error(sp.spec->mark, "service '" + sp.spec->id + "': configuration failed: " + err.what());
+    }
+  }
+  // Order: depth-first on the services each one names; a cycle is an error.
+  std::vector<ServicePlan> ordered;
+  std::map<std::string, int> state;  // 1: visiting, 2: done
+  std::function<bool(const ServicePlan&, std::vector<std::string>&)> visit = [&](const ServicePlan& sp,
+                                                                                  std::vector<std::string>& path) {
+    int& st = state[sp.spec->id];
+    if (st == 2) return true;
+    path.push_back(sp.spec->id);
+    if (st == 1) {
+      std::string p;
+      for (const auto& x : path) p += (p.empty() ? "" : " -> ") + x;
+      v.diag.error(sp.spec->mark, "services use each other in a cycle: " + p);
+      return false;
+    }
+    st = 1;
+    for (const auto& ps : sp.klass->params) {
+      if (ps.type != ParamType::Service) continue;
+      YAML::Node n = sp.spec->params[ps.name];
+      if (!n || !n.IsScalar()) continue;
+      for (const auto& dep : ok)
+        if (dep.spec->id == n.Scalar() && !visit(dep, path)) return false;
+    }
+    st = 2;
+    path.pop_back();
+    ordered.push_back(sp);
+    return true;
+  };
+  for (const auto& sp : ok) {
+    std::vector<std::string> path;
+    if (!visit(sp, path)) break;
+  }
+  v.plan.services = ordered;
+}
+
+// 2. Elements: class, schema, configure().
+void plan_elements(Validation& v) {
+  GraphPlan& plan = v.plan;
+  const GraphSpec& g = v.g;
+  Diagnostics& diag = v.diag;
+  const std::vector<std::string> class_names = v.loader.class_names();
   for (const auto& e : g.elements) {
     NodePlan n;
     n.spec = &e;
-    n.klass = loader.find(e.class_name);
+    n.klass = v.loader.find(e.class_name);
     bool ok = false;
     if (!n.klass) {
-      if (!e.class_name.empty())
+      if (v.loader.find_service(e.class_name))
+        diag.error(e.class_mark, "element '" + e.id + "': " + e.class_name +
+                                     " is a service class now: move '" + e.id + "' from elements: to services: "
+                                     "(services: {" + e.id + ": {class: " + e.class_name +
+                                     ", ...}}); see docs/graph-format.md");
+      else if (!e.class_name.empty())
         diag.error(e.class_mark, "element '" + e.id + "': unknown class '" + e.class_name + "'" +
                                      did_you_mean(e.class_name, class_names));
-    } else if (check_schema(e, *n.klass, g, diag)) {
+    } else if (check_schema(e, "element", n.klass->name, n.klass->params, g, plan, diag)) {
       try {
         auto proto = n.klass->create();
         RecordingContext ctx(e, *n.klass, g);
@@ -195,21 +312,31 @@ GraphPlan validate_graph(std::shared_ptr<const GraphSpec> spec_ptr, const Plugin
         diag.error(e.mark, "element '" + e.id + "': configuration failed: " + err.what());
       }
     }
-    configured.push_back(ok);
+    v.configured.push_back(ok);
     n.links.assign(n.outputs.size(), {});
     plan.nodes.push_back(std::move(n));
   }
+}
 
-  // 2. Connections.
+// 3. Connections: each chain's links resolved to (element, output) ->
+// (element, input), every output connected at most once.
+void resolve_connections(Validation& v) {
+  GraphPlan& plan = v.plan;
+  const GraphSpec& g = v.g;
+  Diagnostics& diag = v.diag;
+  std::vector<bool>& configured = v.configured;
   std::vector<std::string> ids;
   for (const auto& e : g.elements) ids.push_back(e.id);
   std::vector<std::vector<Mark>> link_marks(plan.nodes.size());
   for (size_t i = 0; i < plan.nodes.size(); i++) link_marks[i].assign(plan.nodes[i].outputs.size(), {});
-  std::vector<unsigned> next_variadic(plan.nodes.size(), 0);
-  std::vector<bool> has_input(plan.nodes.size(), false);
+  v.next_variadic.assign(plan.nodes.size(), 0);
+  v.has_input.assign(plan.nodes.size(), false);
   // A connection that failed to resolve still counts as "meant": the
   // elements it names get no follow-up "not connected" findings.
-  std::vector<bool> unresolved_output(plan.nodes.size(), false);
+  v.unresolved_output.assign(plan.nodes.size(), false);
+  std::vector<unsigned>& next_variadic = v.next_variadic;
+  std::vector<bool>& has_input = v.has_input;
+  std::vector<bool>& unresolved_output = v.unresolved_output;
   for (const auto& c : g.connections) {
     int from = plan.index_of(c.from.element);
     int to = plan.index_of(c.to.element);
@@ -262,8 +389,8 @@ GraphPlan validate_graph(std::shared_ptr<const GraphSpec> spec_ptr, const Plugin
     if (dst.klass->variadic_inputs) {
       if (c.to.port.empty()) {
         in = static_cast<int>(next_variadic[to]++);
-      } else if (auto v = parse_uint(c.to.port); v && *v < 1024) {
-        in = static_cast<int>(*v);
+      } else if (auto num = parse_uint(c.to.port); num && *num < 1024) {
+        in = static_cast<int>(*num);
         next_variadic[to] = std::max<unsigned>(next_variadic[to], static_cast<unsigned>(in) + 1);
       } else {
         diag.error(in_mark, "element '" + dst.spec->id + "' takes numbered inputs ([0], [1], ...)");
@@ -294,6 +421,17 @@ GraphPlan validate_graph(std::shared_ptr<const GraphSpec> spec_ptr, const Plugin
     has_input[to] = true;
     meant.resolved = true;
   }
+}
+
+// 4. Every output connected; elements with inputs fed by something.
+void report_unconnected(Validation& v) {
+  GraphPlan& plan = v.plan;
+  const GraphSpec& g = v.g;
+  Diagnostics& diag = v.diag;
+  const std::vector<bool>& configured = v.configured;
+  const std::vector<unsigned>& next_variadic = v.next_variadic;
+  const std::vector<bool>& has_input = v.has_input;
+  const std::vector<bool>& unresolved_output = v.unresolved_output;
   for (size_t i = 0; i < plan.nodes.size(); i++) {
     if (!configured[i]) continue;
     NodePlan& n = plan.nodes[i];
@@ -308,13 +446,18 @@ GraphPlan validate_graph(std::shared_ptr<const GraphSpec> spec_ptr, const Plugin
       diag.warning(n.spec->mark, "element '" + n.spec->id + "' receives no packets (nothing is connected to it)");
   }
 
-  // 3. Cycles: packets are pushed depth-first, so a cycle would never end.
+}
+
+// 5. Cycles: packets are pushed depth-first, so a cycle would never end.
+void check_cycles(Validation& v) {
+  GraphPlan& plan = v.plan;
+  Diagnostics& diag = v.diag;
   std::vector<int> color(plan.nodes.size(), 0);
   std::vector<int> stack;
-  std::function<bool(int)> dfs = [&](int v) -> bool {
-    color[v] = 1;
-    stack.push_back(v);
-    for (const auto& l : plan.nodes[v].links) {
+  std::function<bool(int)> dfs = [&](int node) -> bool {
+    color[node] = 1;
+    stack.push_back(node);
+    for (const auto& l : plan.nodes[node].links) {
       if (l.element < 0) continue;
       if (color[l.element] == 1) {
         std::string path;
@@ -330,13 +473,20 @@ GraphPlan validate_graph(std::shared_ptr<const GraphSpec> spec_ptr, const Plugin
       if (color[l.element] == 0 && dfs(l.element)) return true;
     }
     stack.pop_back();
-    color[v] = 2;
+    color[node] = 2;
     return false;
   };
   for (size_t i = 0; i < plan.nodes.size(); i++)
     if (color[i] == 0 && dfs(static_cast<int>(i))) break;
 
-  // 4. Ports and queues.
+}
+
+// 6. Ports and queues: RX queues claimed once, TX queues for every worker.
+void plan_ports(Validation& v) {
+  GraphPlan& plan = v.plan;
+  const GraphSpec& g = v.g;
+  Diagnostics& diag = v.diag;
+  const unsigned workers = v.workers;
   struct Claim {
     std::string element;
     Mark mark;
@@ -398,6 +548,21 @@ GraphPlan validate_graph(std::shared_ptr<const GraphSpec> spec_ptr, const Plugin
     }
     plan.ports.push_back(pp);
   }
+}
+
+}  // namespace
+
+GraphPlan validate_graph(std::shared_ptr<const GraphSpec> spec_ptr, const PluginLoader& loader, Diagnostics& diag) {
+  GraphPlan plan;
+  plan.spec = spec_ptr;
+  Validation v{plan, *spec_ptr, loader, diag, static_cast<unsigned>(spec_ptr->worker_lcores.size()), {}, {}, {}, {}};
+  check_names(v);
+  plan_services(v);
+  plan_elements(v);
+  resolve_connections(v);
+  report_unconnected(v);
+  check_cycles(v);
+  plan_ports(v);
   return plan;
 }
 

@@ -11,6 +11,7 @@
 #include "diagnostics.hpp"
 #include "graph_spec.hpp"
 #include "plugin_loader.hpp"
+#include "weft/service.hpp"
 
 namespace weft {
 
@@ -51,6 +52,7 @@ struct GraphPlan {
   std::vector<NodePlan> nodes;
   std::vector<PortPlan> ports;
   int index_of(const std::string& id) const;
+  const ServicePlan* find_service(const std::string& name) const;
   unsigned workers() const { return static_cast<unsigned>(spec->worker_lcores.size()); }
 };
 
@@ -65,5 +67,7 @@ Params make_service_params(const ServiceSpec& s, const ServiceClass& k);
 // same checks the validator ran, so it only throws if configure() is not
 // deterministic.
 void configure_instance(Element& el, const NodePlan& node, const GraphSpec& graph);
+// The same for a service.
+void configure_service(Service& s, const ServicePlan& plan, const GraphSpec& graph);
 
 }  // namespace weft
