@@ -16,5 +16,5 @@ const weft::ElementClass& klass() {
 }
 }  // namespace
 
-WEFT_PLUGIN("good_extra", "1.2.3", "test plugin", "TestPassthrough");
+WEFT_PLUGIN("good_extra", "1.2.3", "test plugin");
 WEFT_EXPORT_CLASS(TestPassthrough, klass())

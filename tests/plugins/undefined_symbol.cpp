@@ -17,5 +17,5 @@ const weft::ElementClass& klass() {
 }
 }  // namespace
 
-WEFT_PLUGIN("undefined_symbol", "1.0", "test", "Broken");
+WEFT_PLUGIN("undefined_symbol", "1.0", "test");
 WEFT_EXPORT_CLASS(Broken, klass())

@@ -1,5 +1,5 @@
 // The FIB: Lpm4 (rte_lpm tables written by our own rule index) against a
-// brute-force reference and against rte_lpm_add; Lpm6Pair; FibService fed
+// brute-force reference and against rte_lpm_add; Lpm6Pair; FibControl fed
 // FPM frames over a real TCP connection on loopback (an io_context run by the
 // test); a reload through weft::Runtime keeping the service and its
 // connection while packets are routed.
@@ -29,11 +29,11 @@
 #include <random>
 #include <thread>
 
+#include "control/fib_control.hpp"
 #include "control_api.hpp"
-#include "fib_lookup.hpp"
-#include "fib_service.hpp"
-#include "lpm4.hpp"
-#include "lpm6.hpp"
+#include "tables/fib_lookup.hpp"
+#include "tables/lpm4.hpp"
+#include "tables/lpm6.hpp"
 #include "runtime.hpp"
 #include "test_env.hpp"
 
@@ -71,9 +71,10 @@ struct Gw {
 // Deletes carry no route type, as zebra sends them.
 std::vector<uint8_t> zroute(bool add, const char* prefix, std::vector<Gw> nhs = {}, uint32_t table = 254,
                            uint8_t type = RTN_UNICAST, uint32_t nhid = 0, uint8_t proto = RTPROT_STATIC) {
-  Prefix p;
-  REQUIRE(Prefix::parse(prefix, p));
-  int family = p.family;
+  const auto parsed = Prefix::parse(prefix);
+  REQUIRE(parsed);
+  const Prefix p = *parsed;
+  int family = p.addr.family();
   Nl m(add ? RTM_NEWROUTE : RTM_DELROUTE);
   auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(m.nlh, sizeof(rtmsg)));
   rtm->rtm_family = static_cast<uint8_t>(family);
@@ -184,19 +185,13 @@ FibSizes small_sizes() {
   return s;
 }
 
-std::array<uint8_t, 6> mac(const char* text) {
-  rte_ether_addr a{};
-  REQUIRE(rte_ether_unformat_addr(text, &a) == 0);
-  std::array<uint8_t, 6> m;
-  std::memcpy(m.data(), a.addr_bytes, 6);
-  return m;
+Mac mac(const char* text) {
+  const auto m = Mac::parse(text);
+  REQUIRE(m);
+  return *m;
 }
 
-std::string mac_str(const uint8_t* m) {
-  char b[18];
-  std::snprintf(b, sizeof b, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-  return b;
-}
+std::string mac_str(const uint8_t* m) { return Mac::of(m).str(); }
 
 FibConfig test_config() {
   FibConfig c;
@@ -205,13 +200,7 @@ FibConfig test_config() {
   c.quiet_s = 0.25;
   c.sizes = small_sizes();
   c.interfaces = {{7, "", "p1", mac("02:00:00:00:01:07")}, {8, "", "p2", mac("02:00:00:00:01:08")}};
-  auto nb = [](const char* ip, const char* m) {
-    FibConfig::Neighbor n;
-    n.family = std::strchr(ip, ':') ? AF_INET6 : AF_INET;
-    inet_pton(n.family, ip, n.addr.data());
-    n.mac = mac(m);
-    return n;
-  };
+  auto nb = [](const char* ip, const char* m) { return FibConfig::Neighbor{*IpAddr::parse(ip), mac(m)}; };
   c.neighbors = {nb("192.0.2.1", "02:00:00:00:00:01"), nb("192.0.2.2", "02:00:00:00:00:02"),
                  nb("192.0.2.3", "02:00:00:00:00:03"), nb("2001:db8::1", "02:00:00:00:06:01")};
   return c;
@@ -219,7 +208,7 @@ FibConfig test_config() {
 
 // What the FIB forwards `addr` with in `table` (nullptr: no route), read the
 // way workers read it: DPDK's own lookup on the published tables.
-const Entry* lookup(FibService& s, uint32_t table, const char* addr) {
+const Entry* lookup(FibControl& s, uint32_t table, const char* addr) {
   const FibTable* t = s.fib().table(table);
   if (std::strchr(addr, ':')) {
     uint8_t a[16];
@@ -239,7 +228,7 @@ const Entry* lookup(FibService& s, uint32_t table, const char* addr) {
 }
 
 // "p1 02:00:00:00:00:01" for each member of a forwarding entry.
-std::vector<std::string> members(FibService& s, const Entry* e) {
+std::vector<std::string> members(FibControl& s, const Entry* e) {
   std::vector<std::string> v;
   if (!e) return v;
   for (unsigned i = 0; i < e->n_members; i++) {
@@ -250,9 +239,9 @@ std::vector<std::string> members(FibService& s, const Entry* e) {
   return v;
 }
 
-std::vector<std::string> route_list(FibService& s) {
+std::vector<std::string> route_list(FibControl& s) {
   std::vector<std::string> v;
-  const nlohmann::json all = s.command("routes", nlohmann::json::object());
+  const nlohmann::json all = s.routes(nlohmann::json::object());
   for (const auto& r : all["routes"])
     v.push_back(std::to_string(r["table"].get<unsigned>()) + " " + r["prefix"].get<std::string>() + " " +
                 r["type"].get<std::string>());
@@ -261,7 +250,7 @@ std::vector<std::string> route_list(FibService& s) {
 
 struct Server {
   boost::asio::io_context io;
-  std::shared_ptr<FibService> svc = std::make_shared<FibService>();
+  std::shared_ptr<FibControl> svc = std::make_shared<FibControl>();
   explicit Server(FibConfig c = test_config()) {
     test::eal();
     svc->configure(c);
@@ -418,7 +407,7 @@ TEST_CASE("Lpm6Pair: changes appear on commit, the default route at once, both c
   CHECK(pair.commits() == 3);
 }
 
-TEST_CASE("FibService: routes over FPM on TCP, visible in `routes` and in the LPM lookups", "[fib]") {
+TEST_CASE("FibControl: routes over FPM on TCP, visible in `routes` and in the LPM lookups", "[fib]") {
   Server s;
   Zebra z(s.svc->port());
   z.send(frame({zroute(true, "10.1.0.0/16", {{"192.0.2.1", 7}}), zroute(true, "10.2.0.0/16", {{"192.0.2.2", 8}}),
@@ -434,7 +423,7 @@ TEST_CASE("FibService: routes over FPM on TCP, visible in `routes` and in the LP
   CHECK(s.svc->connected());
 
   // routerctl's view.
-  auto rs = s.svc->command("routes", {{"prefix", "10.0.0.0/8"}})["routes"];
+  auto rs = s.svc->routes({{"prefix", "10.0.0.0/8"}})["routes"];
   REQUIRE(rs.size() == 6);
   CHECK(rs[0]["prefix"] == "10.1.0.0/16");
   CHECK(rs[0]["table"] == 254);
@@ -445,16 +434,15 @@ TEST_CASE("FibService: routes over FPM on TCP, visible in `routes` and in the LP
   CHECK(rs[0]["forwarding"][0]["dst_mac"] == "02:00:00:00:00:01");
   CHECK(rs[0]["forwarding"][0]["src_mac"] == "02:00:00:00:01:07");
   CHECK(route_list(*s.svc).size() == 10);
-  CHECK(s.svc->command("routes", {{"prefix", "2001:db8::/32"}})["routes"].size() == 1);
-  CHECK_THROWS_AS(s.svc->command("routes", {{"prefix", "nonsense"}}), std::invalid_argument);
+  CHECK(s.svc->routes({{"prefix", "2001:db8::/32"}})["routes"].size() == 1);
+  CHECK_THROWS_AS(s.svc->routes({{"prefix", "nonsense"}}), std::invalid_argument);
   // `lookup`: the route an address takes.
-  CHECK(s.svc->command("lookup", {{"address", "10.3.0.200"}})["route"]["prefix"] == "10.3.0.0/24");
-  CHECK(s.svc->command("lookup", {{"address", "10.1.255.1"}})["route"]["forwarding"][0]["output"] == "p1");
-  CHECK(s.svc->command("lookup", {{"address", "2001:db8:1:2::3"}})["route"]["prefix"] == "2001:db8:1::/48");
-  CHECK(s.svc->command("lookup", {{"address", "11.0.0.1"}})["route"].is_null());
-  CHECK(s.svc->command("lookup", {{"address", "10.3.0.1"}, {"table", 1001}})["route"].is_null());
-  CHECK_THROWS_AS(s.svc->command("lookup", {{"address", "10.0.0.0/8"}}), std::invalid_argument);
-  CHECK_THROWS_AS(s.svc->command("nope", {}), std::invalid_argument);
+  CHECK(s.svc->lookup({{"address", "10.3.0.200"}})["route"]["prefix"] == "10.3.0.0/24");
+  CHECK(s.svc->lookup({{"address", "10.1.255.1"}})["route"]["forwarding"][0]["output"] == "p1");
+  CHECK(s.svc->lookup({{"address", "2001:db8:1:2::3"}})["route"]["prefix"] == "2001:db8:1::/48");
+  CHECK(s.svc->lookup({{"address", "11.0.0.1"}})["route"].is_null());
+  CHECK(s.svc->lookup({{"address", "10.3.0.1"}, {"table", 1001}})["route"].is_null());
+  CHECK_THROWS_AS(s.svc->lookup({{"address", "10.0.0.0/8"}}), std::invalid_argument);
 
   // The data path's view.
   CHECK(members(*s.svc, lookup(*s.svc, 254, "10.1.2.3")) == std::vector<std::string>{"p1 02:00:00:00:00:01"});
@@ -496,7 +484,7 @@ TEST_CASE("FibService: routes over FPM on TCP, visible in `routes` and in the LP
   CHECK(st["resyncs"] == 1);
 }
 
-TEST_CASE("FibService: delete, DEL+NEW in one frame, nexthop groups, tables kept apart", "[fib]") {
+TEST_CASE("FibControl: delete, DEL+NEW in one frame, nexthop groups, tables kept apart", "[fib]") {
   Server s;
   Zebra z(s.svc->port());
   z.send(frame({zroute(true, "10.1.0.0/16", {{"192.0.2.1", 7}}), zroute(true, "10.1.0.0/16", {{"192.0.2.2", 8}}, 1001),
@@ -509,7 +497,7 @@ TEST_CASE("FibService: delete, DEL+NEW in one frame, nexthop groups, tables kept
   CHECK(lookup(*s.svc, 254, "10.5.0.1") == nullptr);
   CHECK(lookup(*s.svc, 254, "2001:db8:7::1") == nullptr);
   CHECK(lookup(*s.svc, 1001, "2001:db8:7::1") != nullptr);
-  CHECK(s.svc->command("routes", {{"table", 1001}})["routes"].size() == 3);
+  CHECK(s.svc->routes({{"table", 1001}})["routes"].size() == 3);
 
   // zebra's replace: DEL and NEW in one frame; the new one wins.
   z.send(frame({zroute(false, "10.1.0.0/16"), zroute(true, "10.1.0.0/16", {{"192.0.2.3", 8}})}));
@@ -543,7 +531,7 @@ TEST_CASE("FibService: delete, DEL+NEW in one frame, nexthop groups, tables kept
   }));
 }
 
-TEST_CASE("FibService: a reconnect replays, stale routes go after `quiet`, the rest never disappear", "[fib][resync]") {
+TEST_CASE("FibControl: a reconnect replays, stale routes go after `quiet`, the rest never disappear", "[fib][resync]") {
   Server s;
   auto replay = std::vector<std::vector<uint8_t>>{zroute(true, "10.1.0.0/16", {{"192.0.2.1", 7}}),
                                                   zroute(true, "10.2.0.0/16", {{"192.0.2.1", 7}}),
@@ -601,7 +589,7 @@ TEST_CASE("FibService: a reconnect replays, stale routes go after `quiet`, the r
   CHECK_FALSE(s.has(254, "10.1.0.1"));
 }
 
-TEST_CASE("FibService: a restarted zebra — its deletes of leftovers wait, each protocol's replay ends on its own",
+TEST_CASE("FibControl: a restarted zebra — its deletes of leftovers wait, each protocol's replay ends on its own",
           "[fib][resync]") {
   Server s;
   constexpr uint8_t kConnected = RTPROT_KERNEL, kStatic = 196;  // zebra's numbers
@@ -648,7 +636,7 @@ TEST_CASE("FibService: a restarted zebra — its deletes of leftovers wait, each
   CHECK(s.svc->status()["last_resync"]["withdrawn"] == 1);
 }
 
-TEST_CASE("FibService: a framing error closes the connection and keeps the FIB, zebra reconnects", "[fib]") {
+TEST_CASE("FibControl: a framing error closes the connection and keeps the FIB, zebra reconnects", "[fib]") {
   Server s;
   {
     Zebra z(s.svc->port());
@@ -677,7 +665,7 @@ TEST_CASE("FibService: a framing error closes the connection and keeps the FIB, 
   CHECK(s.has(254, "10.1.0.1"));
 }
 
-TEST_CASE("FibService: listen addresses, IPv4 and IPv6", "[fib]") {
+TEST_CASE("FibControl: listen addresses, IPv4 and IPv6", "[fib]") {
   std::string host;
   uint16_t port = 0;
   CHECK(FibConfig::parse_listen("127.0.0.1:2620", host, port));
@@ -706,7 +694,7 @@ TEST_CASE("FibService: listen addresses, IPv4 and IPv6", "[fib]") {
   ::close(fd);
 }
 
-TEST_CASE("FibService: interface and neighbour changes re-resolve every route, limits refuse and count", "[fib]") {
+TEST_CASE("FibControl: interface and neighbour changes re-resolve every route, limits refuse and count", "[fib]") {
   FibConfig c = test_config();
   c.sizes.max_routes = 3;
   Server s(c);
@@ -717,15 +705,11 @@ TEST_CASE("FibService: interface and neighbour changes re-resolve every route, l
   CHECK(members(*s.svc, lookup(*s.svc, 254, "10.1.0.1")) == std::vector<std::string>{"p1 ?"});
   CHECK_FALSE(s.has(254, "10.4.0.1"));  // max_routes 3
   CHECK(s.svc->status()["fib"]["refused"]["table_full"] == 1);
-  auto rs = s.svc->command("routes", {{"prefix", "10.4.0.0/16"}})["routes"];
+  auto rs = s.svc->routes({{"prefix", "10.4.0.0/16"}})["routes"];
   CHECK(rs[0]["installed"] == false);
   // The neighbour becomes known and p1 moves to another interface: a reload.
   c.sizes.max_routes = 10;
-  FibConfig::Neighbor n;
-  n.family = AF_INET;
-  inet_pton(AF_INET, "192.0.2.9", n.addr.data());
-  n.mac = mac("02:00:00:00:00:09");
-  c.neighbors.push_back(n);
+  c.neighbors.push_back({*IpAddr::parse("192.0.2.9"), mac("02:00:00:00:00:09")});
   c.interfaces[0].output = "p9";
   s.svc->configure(c);
   CHECK(members(*s.svc, lookup(*s.svc, 254, "10.1.0.1")) == std::vector<std::string>{"p9 02:00:00:00:00:09"});
@@ -781,18 +765,19 @@ TEST_CASE("Fib + IpLookup in the runtime: packets routed, TTL, checksum, MACs, m
   static int n = 0;
   RingPort in("fibin" + std::to_string(n)), out("fibout" + std::to_string(n));
   n++;
-  // IpLookup before the Fib it names: the order does not matter.
   auto graph = [&](bool extra, const char* nb_mac) {
     return std::string("workers: {lcores: [1], idle_sleep_us: 20}\nports:\n  in: {device: ") + in.device +
            "}\n  out: {device: " + out.device +
-           "}\nelements:\n  rx: {class: PortRx, port: in}\n"
-           "  lookup: {class: IpLookup, fib: fib, outputs: [p1, p2], nexthop_metadata: true}\n"
+           "}\nservices:\n"
            "  fib:\n    class: Fib\n    listen: \"127.0.0.1:0\"\n    quiet: 0.2\n    tbl8: 256\n"
            "    max_routes6: 1024\n    tbl8_6: 256\n    max_nexthops: 64\n"
            "    interfaces: [{ifindex: 7, output: p1, mac: \"02:00:00:00:01:07\"}, {ifindex: 8, output: p2, mac: "
            "\"02:00:00:00:01:08\"}]\n"
            "    neighbors: [{ip: 192.0.2.1, mac: \"" +
-           nb_mac + "\"}]\n" + (extra ? "  c: Counter\n" : "") +
+           nb_mac + "\"}]\n"
+           "elements:\n  rx: {class: PortRx, port: in}\n"
+           "  lookup: {class: IpLookup, fib: fib, outputs: [p1, p2], nexthop_metadata: true}\n" +
+           (extra ? "  c: Counter\n" : "") +
            "  tx: {class: PortTx, port: out}\n  d: Discard\nconnections:\n" +
            (extra ? "  - rx -> lookup\n  - lookup[p1] -> c -> tx\n" : "  - rx -> lookup\n  - lookup[p1] -> tx\n") +
            "  - lookup[p2] -> d\n";
@@ -805,7 +790,7 @@ TEST_CASE("Fib + IpLookup in the runtime: packets routed, TTL, checksum, MACs, m
   PluginLoader loader;
   ControlApi api(rt, loader, "g.yaml", {});
   auto status = [&] {
-    json r = api.handle({{"cmd", "service"}, {"args", {{"name", "fib:fib"}, {"cmd", "status"}}}});
+    json r = api.handle({{"cmd", "service"}, {"args", {{"name", "fib"}, {"cmd", "status"}}}});
     REQUIRE(r["ok"].get<bool>());
     return r["data"][0]["result"];
   };
@@ -814,7 +799,7 @@ TEST_CASE("Fib + IpLookup in the runtime: packets routed, TTL, checksum, MACs, m
   Zebra z(port);
   z.send(frame({zroute(true, "10.1.0.0/16", {{"192.0.2.1", 7}}), zroute(true, "10.2.0.0/16", {{"192.0.2.1", 8}})}));
   auto routes = [&] {
-    json r = api.handle({{"cmd", "service"}, {"args", {{"kind", "fib"}, {"cmd", "routes"}, {"args", json::object()}}}});
+    json r = api.handle({{"cmd", "service"}, {"args", {{"class", "Fib"}, {"cmd", "routes"}, {"args", json::object()}}}});
     return r["data"][0]["result"]["routes"].size();
   };
   REQUIRE(pump(io, [&] { return routes() == 2; }));
@@ -866,7 +851,7 @@ TEST_CASE("Fib + IpLookup in the runtime: packets routed, TTL, checksum, MACs, m
   rt.stop();
 }
 
-TEST_CASE("A reload keeping the Fib element keeps the service, its routes and zebra's TCP connection",
+TEST_CASE("A reload keeping the Fib service keeps, its routes and zebra's TCP connection",
           "[fib][reload]") {
   test::eal();
   static int n = 0;
@@ -875,12 +860,13 @@ TEST_CASE("A reload keeping the Fib element keeps the service, its routes and ze
   auto graph = [&](bool extra, const char* nb_mac) {
     return std::string("workers: {lcores: [1], idle_sleep_us: 20}\nports:\n  in: {device: ") + in.device +
            "}\n  out: {device: " + out.device +
-           "}\nelements:\n  rx: {class: PortRx, port: in}\n"
+           "}\nservices:\n"
            "  fib:\n    class: Fib\n    listen: \"127.0.0.1:0\"\n    quiet: 0.2\n    tbl8: 256\n"
            "    max_routes6: 1024\n    tbl8_6: 256\n    max_nexthops: 64\n"
            "    interfaces: [{ifindex: 7, output: p1, mac: \"02:00:00:00:01:07\"}]\n"
            "    neighbors: [{ip: 192.0.2.1, mac: \"" +
            nb_mac + "\"}, {ip: \"2001:db8::1\", mac: \"02:00:00:00:06:01\"}]\n" +
+           "elements:\n  rx: {class: PortRx, port: in}\n"
            "  lookup: {class: IpLookup, fib: fib, outputs: [p1]}\n" + (extra ? "  c: Counter\n" : "") +
            "  tx: {class: PortTx, port: out}\nconnections:\n" +
            (extra ? "  - rx -> lookup\n  - lookup[p1] -> c -> tx\n" : "  - rx -> lookup\n  - lookup[p1] -> tx\n");
@@ -893,12 +879,12 @@ TEST_CASE("A reload keeping the Fib element keeps the service, its routes and ze
   PluginLoader loader;
   ControlApi api(rt, loader, "g.yaml", {});
   auto status = [&] {
-    json r = api.handle({{"cmd", "service"}, {"args", {{"name", "fib:fib"}, {"cmd", "status"}}}});
+    json r = api.handle({{"cmd", "service"}, {"args", {{"name", "fib"}, {"cmd", "status"}}}});
     REQUIRE(r["ok"].get<bool>());
     return r["data"][0]["result"];
   };
   auto routes = [&] {
-    json r = api.handle({{"cmd", "service"}, {"args", {{"kind", "fib"}, {"cmd", "routes"}, {"args", json::object()}}}});
+    json r = api.handle({{"cmd", "service"}, {"args", {{"class", "Fib"}, {"cmd", "routes"}, {"args", json::object()}}}});
     return r["data"][0]["result"]["routes"];
   };
   Zebra z(status()["port"].get<uint16_t>());
@@ -922,8 +908,9 @@ TEST_CASE("A reload keeping the Fib element keeps the service, its routes and ze
   auto rs = routes();
   REQUIRE(rs.size() == 2);
   CHECK(rs[0]["forwarding"][0]["dst_mac"] == "02:00:00:00:00:99");
-  for (const auto& k : r.kept)
-    if (k.id == "fib") CHECK(k.state == "carried");
+  REQUIRE(r.services_kept.size() == 1);
+  CHECK(r.services_kept[0].id == "fib");
+  CHECK(r.services_kept[0].state == "carried");
   // The connection still works: a new route arrives over it.
   z.send(frame({zroute(true, "10.2.0.0/16", {{"192.0.2.1", 7}})}));
   REQUIRE(pump(io, [&] { return routes().size() == 3; }));
@@ -934,7 +921,7 @@ TEST_CASE("A reload keeping the Fib element keeps the service, its routes and ze
     z.send(frame({zroute(true, p.c_str(), {{"2001:db8::1", 7}})}));
   }
   REQUIRE(pump(io, [&] { return routes().size() == 23; }));
-  // Without the Fib element (and IpLookup), the service stops: the connection closes.
+  // Without the Fib service (and IpLookup), the service stops: the connection closes.
   std::string bare = std::string("workers: {lcores: [1], idle_sleep_us: 20}\nports:\n  in: {device: ") + in.device +
                      "}\n  out: {device: " + out.device +
                      "}\nelements:\n  rx: {class: PortRx, port: in}\n  tx: {class: PortTx, port: out}\n"
@@ -953,13 +940,14 @@ TEST_CASE("Two workers route while the control thread churns IPv4 and IPv6 route
   const std::string yaml =
       std::string("workers: {lcores: [1, 2], idle_sleep_us: 0}\nports:\n  in: {device: ") + in.device +
       ", rx_queues: 2}\n  out: {device: " + out.device +
-      ", tx_queues: 2}\nelements:\n  rx: {class: PortRx, port: in}\n"
-      "  lookup: {class: IpLookup, fib: fib, outputs: [p1]}\n"
+      ", tx_queues: 2}\nservices:\n"
       "  fib:\n    class: Fib\n    listen: \"127.0.0.1:0\"\n    quiet: 0.2\n    tbl8: 1024\n"
       "    max_routes6: 4096\n    tbl8_6: 1024\n    max_nexthops: 256\n"
       "    interfaces: [{ifindex: 7, output: p1, mac: \"02:00:00:00:01:07\"}]\n"
       "    neighbors: [{ip: 192.0.2.1, mac: \"02:00:00:00:00:01\"}, {ip: 192.0.2.2, mac: \"02:00:00:00:00:02\"},"
       " {ip: \"2001:db8::1\", mac: \"02:00:00:00:06:01\"}, {ip: \"2001:db8::2\", mac: \"02:00:00:00:06:02\"}]\n"
+      "elements:\n  rx: {class: PortRx, port: in}\n"
+      "  lookup: {class: IpLookup, fib: fib, outputs: [p1]}\n"
       "  tx: {class: PortTx, port: out, retries: 100000}\nconnections:\n  - rx -> lookup -> tx\n";
   boost::asio::io_context io;
   Runtime rt(plan_of(yaml));
@@ -968,7 +956,7 @@ TEST_CASE("Two workers route while the control thread churns IPv4 and IPv6 route
   io.poll();
   PluginLoader loader;
   ControlApi api(rt, loader, "g.yaml", {});
-  json st = api.handle({{"cmd", "service"}, {"args", {{"name", "fib:fib"}, {"cmd", "status"}}}})["data"][0]["result"];
+  json st = api.handle({{"cmd", "service"}, {"args", {{"name", "fib"}, {"cmd", "status"}}}})["data"][0]["result"];
   Zebra z(st["port"].get<uint16_t>());
   constexpr int kNets = 40;
   auto v4 = [](int i) { return "10." + std::to_string(i) + ".0.0/16"; };
@@ -982,7 +970,7 @@ TEST_CASE("Two workers route while the control thread churns IPv4 and IPv6 route
     z.send(frame(all));
   }
   REQUIRE(pump(io, [&] {
-    json r = api.handle({{"cmd", "service"}, {"args", {{"kind", "fib"}, {"cmd", "routes"}, {"args", json::object()}}}});
+    json r = api.handle({{"cmd", "service"}, {"args", {{"class", "Fib"}, {"cmd", "routes"}, {"args", json::object()}}}});
     return r["data"][0]["result"]["routes"].size() == 2 * kNets;
   }));
 
@@ -1070,7 +1058,7 @@ TEST_CASE("Two workers route while the control thread churns IPv4 and IPv6 route
   CHECK(rounds == 150);
   CHECK(received > 1000);
   CHECK(bad == 0);
-  st = api.handle({{"cmd", "service"}, {"args", {{"name", "fib:fib"}, {"cmd", "status"}}}})["data"][0]["result"];
+  st = api.handle({{"cmd", "service"}, {"args", {{"name", "fib"}, {"cmd", "status"}}}})["data"][0]["result"];
   CHECK(st["fib"]["commits"].get<uint64_t>() > 100);
   INFO("sent " << sent << " received " << received << " rounds " << rounds);
   rt.halt();

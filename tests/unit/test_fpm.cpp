@@ -9,10 +9,11 @@
 #include <cstring>
 #include <random>
 
-#include "fpm.hpp"
-#include "rib.hpp"
+#include "control/fpm.hpp"
+#include "control/rib.hpp"
 
 using namespace weft::route;
+using weft::Prefix;
 
 namespace {
 
@@ -92,9 +93,9 @@ struct Sink {
 };
 
 Prefix pfx(const char* s) {
-  Prefix p;
-  REQUIRE(Prefix::parse(s, p));
-  return p;
+  const auto p = Prefix::parse(s);
+  REQUIRE(p);
+  return *p;
 }
 
 }  // namespace

@@ -41,6 +41,20 @@ TEST_CASE("built-in plugin loads with its manifest and classes", "[loader]") {
   CHECK(l.find("Classifier")->params.size() == 3);
 }
 
+TEST_CASE("a plugin's element and service classes are its exports", "[loader]") {
+  PluginLoader l;
+  l.load_directories({test::builtin_plugin_dir()});
+  auto it = std::find_if(l.plugins().begin(), l.plugins().end(), [](const PluginInfo& x) { return x.name == "route"; });
+  REQUIRE(it != l.plugins().end());
+  CHECK(it->classes == std::vector<std::string>{"IpLookup"});
+  CHECK(it->services == std::vector<std::string>{"Fib"});
+  REQUIRE(l.find_service("Fib") != nullptr);
+  CHECK(l.find("Fib") == nullptr);  // a service class is not an element class
+  CHECK(l.find_service("Fib")->find_handle("route.fib") != nullptr);
+  CHECK(l.find_service("Fib")->find_command("routes") != nullptr);
+  CHECK(l.plugin_of("Fib").find("weft_route.so") != std::string::npos);
+}
+
 TEST_CASE("a third-party plugin loads beside the built-ins", "[loader]") {
   PluginLoader l;
   l.load_directories({test::builtin_plugin_dir(), test::test_plugin_dir("good_extra")});
@@ -51,7 +65,11 @@ TEST_CASE("a third-party plugin loads beside the built-ins", "[loader]") {
 
 TEST_CASE("plugin refusals name the reason", "[loader]") {
   CHECK_THAT(refusal({test::test_plugin_dir("bad_abi")}),
-             Catch::Contains("plugin ABI 99.0 is not compatible with the framework's ABI 1.0"));
+             Catch::Contains("plugin ABI 99.0 is not compatible with the framework's ABI 2.0"));
+  // A plugin built against the previous SDK (ABI 1) is refused by its manifest, before any code runs.
+  CHECK_THAT(refusal({test::test_plugin_dir("old_abi")}),
+             Catch::Contains("plugin ABI 1.0 is not compatible with the framework's ABI 2.0 (rebuild the plugin against "
+                             "Weft 0.2.0)"));
   const std::string framework_abi = std::to_string(WEFT_PLUGIN_ABI_MAJOR) + "." + std::to_string(WEFT_PLUGIN_ABI_MINOR);
   CHECK_THAT(refusal({test::test_plugin_dir("newer_minor")}),
              Catch::Contains("plugin ABI " + std::to_string(WEFT_PLUGIN_ABI_MAJOR) + "." +
@@ -63,10 +81,11 @@ TEST_CASE("plugin refusals name the reason", "[loader]") {
   CHECK_THAT(refusal({test::test_plugin_dir("dup_class")}, true),
              Catch::Contains("duplicate class 'Counter': already provided by") &&
                  Catch::Contains("weft_basic.so"));
-  CHECK_THAT(refusal({test::test_plugin_dir("missing_factory")}),
-             Catch::Contains("class 'Ghost' is listed in the manifest but symbol 'weft_class_Ghost' is missing"));
-  CHECK_THAT(refusal({test::test_plugin_dir("extra_symbol")}),
-             Catch::Contains("unexpected symbol 'weft_class_Hidden'"));
+  CHECK_THAT(refusal({test::test_plugin_dir("no_classes")}),
+             Catch::Contains("exports no element or service class"));
+  CHECK_THAT(refusal({test::test_plugin_dir("drop_bound_twice")}),
+             Catch::Contains("class 'Twice' could not be described: class Twice: drop reason 'second' declared with a "
+                             "handle bound elsewhere"));
   CHECK_THAT(refusal({test::test_plugin_dir("undefined_symbol")}),
              Catch::Contains("undefined symbol: weft_test_symbol_that_does_not_exist"));
   CHECK_THAT(refusal({"/nonexistent/weft/plugins"}), Catch::Contains("does not exist"));

@@ -9,6 +9,7 @@
 #include <rte_pause.h>
 #include <rte_ring.h>
 
+#include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <filesystem>
@@ -531,35 +532,112 @@ TEST_CASE("shared objects are shared by workers and kept across reloads while co
   rt.stop();
 }
 
-TEST_CASE("services start on the control loop, answer commands, survive reloads, stop when unused",
+namespace {
+// The graph of the service tests: rx -> [u: TestServiceUser] -> tx, with the
+// given `services:` section (and `u` only when it names a service).
+std::string service_graph(const RingPort& in, const RingPort& out, const std::string& services, bool user) {
+  const std::string g = graph_yaml(in.device, out.device, "1", user ? "  u: {class: TestServiceUser, ping: ping}\n" : "",
+                                   user ? "  - rx -> u -> tx\n" : "  - rx -> tx\n");
+  return services.empty() ? g : "services:\n" + services + g;
+}
+json ping(ControlApi& api, const std::string& name = "ping") {
+  json r = api.handle({{"cmd", "service"}, {"args", {{"name", name}, {"cmd", "ping"}}}});
+  INFO(r.dump());
+  REQUIRE(r["ok"].get<bool>());
+  return r["data"][0]["result"];
+}
+}  // namespace
+
+TEST_CASE("services: built once, started on the control loop, their handle shared by every worker",
           "[reload][service]") {
   test::eal();
-  RingPort in(unique("rin"), 1), out(unique("rout"), 1);
-  const std::string with = graph_yaml(in.device, out.device, "1", "  u: TestServiceUser\n", "  - rx -> u -> tx\n");
-  const std::string with2 = graph_yaml(in.device, out.device, "1", "  u: TestServiceUser\n  p: Pass\n",
-                                       "  - rx -> u -> p -> tx\n");
-  const std::string without = graph_yaml(in.device, out.device, "1", "  p: Pass\n", "  - rx -> p -> tx\n");
+  RingPort in(unique("rin"), 2), out(unique("rout"), 2);
+  const std::string g = graph_yaml(in.device, out.device, "1, 2", "  u: {class: TestServiceUser, ping: ping}\n",
+                                   "  - rx -> u -> tx\n");
   boost::asio::io_context io;
-  Runtime rt(plan_of(with));
+  Runtime rt(plan_of("services:\n  ping: TestPing\n" + g));
   rt.set_control_loop(&io);
   rt.start();
   io.poll();
   PluginLoader loader;
   ControlApi api(rt, loader, "g.yaml", {});
-  json r = api.handle({{"cmd", "service"}, {"args", {{"kind", "test"}, {"cmd", "ping"}}}});
-  INFO(r.dump());
-  REQUIRE(r["ok"].get<bool>());
-  CHECK(r["data"][0]["name"] == "u:ping");
-  CHECK(r["data"][0]["result"]["pong"] == 1);
-  CHECK(r["data"][0]["result"]["started"] == true);
-  REQUIRE(rt.reload(plan_of(with2), 2s).ok);
-  r = api.handle({{"cmd", "service"}, {"args", {{"name", "u:ping"}, {"cmd", "ping"}}}});
-  CHECK(r["data"][0]["result"]["pong"] == 2);  // the same service: its state went on
-  json bad = api.handle({{"cmd", "service"}, {"args", {{"name", "u:ping"}, {"cmd", "nope"}}}});
+  json list = api.handle({{"cmd", "services"}});
+  REQUIRE(list["data"].size() == 1);  // one per router, not one per worker
+  CHECK(list["data"][0]["name"] == "ping");
+  CHECK(list["data"][0]["class"] == "TestPing");
+  CHECK(list["data"][0]["status"]["started"] == true);
+  CHECK(ping(api)["pong"] == 1);
+  // Both workers count into the one state their handles point to.
+  for (int i = 0; i < 64; i++) REQUIRE(rte_ring_enqueue(in.rx[i % 2], test::packet(test::eth(0x0800, {}))) == 0);
+  auto packets = [&] {
+    return api.handle({{"cmd", "service"}, {"args", {{"name", "ping"}}}})["data"][0]["result"]["packets"].get<uint64_t>();
+  };
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (packets() < 64 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  CHECK(packets() == 64);
+  // By class, as `routerctl routes` finds the Fib; unknown commands name the known ones.
+  json by_class = api.handle({{"cmd", "service"}, {"args", {{"class", "TestPing"}, {"cmd", "ping"}}}});
+  CHECK(by_class["data"][0]["result"]["pong"] == 2);
+  json bad = api.handle({{"cmd", "service"}, {"args", {{"name", "ping"}, {"cmd", "nope"}}}});
   CHECK_FALSE(bad["ok"].get<bool>());
-  int before = 0;
-  REQUIRE(rt.reload(plan_of(without), 2s).ok);
-  CHECK(api.handle({{"cmd", "services"}})["data"].empty());  // stopped: nobody uses it
-  (void)before;
+  CHECK_THAT(bad["error"].get<std::string>(), Catch::Contains("no command 'nope' (commands: status, ping)"));
+  rt.stop();
+  rte_mbuf* m;
+  for (auto* r : out.tx)
+    while (rte_ring_dequeue(r, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
+}
+
+TEST_CASE("services: a reload carries their state, stops removed ones, and gives the state back when refused",
+          "[reload][service]") {
+  test::eal();
+  RingPort in(unique("rin"), 1), out(unique("rout"), 1);
+  boost::asio::io_context io;
+  Runtime rt(plan_of(service_graph(in, out, "  ping: TestPing\n", true)));
+  rt.set_control_loop(&io);
+  rt.start();
+  io.poll();
+  PluginLoader loader;
+  ControlApi api(rt, loader, "g.yaml", {});
+  CHECK(ping(api)["pong"] == 1);
+
+  // Same name and class, a parameter changed: the new instance takes the state.
+  ReloadReport r = rt.reload(plan_of(service_graph(in, out, "  ping: {class: TestPing, tag: two}\n", true)), 2s);
+  INFO(r.error);
+  REQUIRE(r.ok);
+  REQUIRE(r.services_kept.size() == 1);
+  CHECK(r.services_kept[0].id == "ping");
+  CHECK(r.services_kept[0].state == "carried");
+  CHECK(ping(api)["pong"] == 2);  // the state went on
+  CHECK(ping(api)["started"] == true);
+
+  // The new graph's element fails to initialize after the service took the
+  // state: refused, and the running service has its state back.
+  r = rt.reload(plan_of("services:\n  ping: {class: TestPing, tag: three}\n" +
+                        graph_yaml(in.device, out.device, "1", "  u: {class: TestServiceUser, ping: ping}\n  bad: TestThrowOnInit\n",
+                                   "  - rx -> u -> bad -> tx\n")),
+                2s);
+  CHECK_FALSE(r.ok);
+  CHECK_THAT(r.error, Catch::Contains("deliberate failure in initialize"));
+  CHECK(ping(api)["pong"] == 3);
+
+  // take_state itself fails: refused, nothing changed.
+  r = rt.reload(plan_of(service_graph(in, out, "  ping: {class: TestPing, fail_take: true}\n", true)), 2s);
+  CHECK_FALSE(r.ok);
+  CHECK_THAT(r.error, Catch::Contains("service 'ping'") && Catch::Contains("deliberate failure in take_state"));
+  CHECK(ping(api)["pong"] == 4);
+
+  // A new service that fails to initialize: refused, the old one runs on.
+  r = rt.reload(plan_of(service_graph(in, out, "  ping: TestPing\n  other: {class: TestPing, fail_init: true}\n", true)),
+                2s);
+  CHECK_FALSE(r.ok);
+  CHECK_THAT(r.error, Catch::Contains("service 'other'") && Catch::Contains("deliberate failure in initialize"));
+  CHECK(ping(api)["pong"] == 5);
+  CHECK(api.handle({{"cmd", "services"}})["data"].size() == 1);
+
+  // Removed from the graph: stopped, gone from the list.
+  r = rt.reload(plan_of(service_graph(in, out, "", false)), 2s);
+  REQUIRE(r.ok);
+  CHECK(r.services_removed == std::vector<std::string>{"ping"});
+  CHECK(api.handle({{"cmd", "services"}})["data"].empty());
   rt.stop();
 }

@@ -170,3 +170,73 @@ TEST_CASE("an element nobody feeds is a warning, not an error", "[validator]") {
   CHECK_FALSE(r.errors);
   CHECK(has(r, "g.yaml:2:3: warning: element 'c' receives no packets"));
 }
+
+TEST_CASE("services: declared once, ordered by use, typed handles checked with positions", "[validator][service]") {
+  auto r = check(std::string(kPorts) + R"(
+services:
+  fib: {class: Fib, listen: "127.0.0.1:0"}
+elements:
+  rx: {class: PortRx, port: p0}
+  look: {class: IpLookup, fib: fib, outputs: [a]}
+  tx: {class: PortTx, port: p1}
+connections:
+  - rx -> look
+  - look[a] -> tx
+)");
+  INFO(r.text);
+  REQUIRE_FALSE(r.errors);
+  REQUIRE(r.plan.services.size() == 1);
+  CHECK(r.plan.services[0].spec->id == "fib");
+  CHECK(r.plan.services[0].klass->name == "Fib");
+  CHECK(r.plan.nodes.size() == 3);  // a service is not an element: on no worker, in no poll list
+}
+
+TEST_CASE("services: every mistake named at its position", "[validator][service]") {
+  // A service class under elements: the migration error names the new form.
+  auto r = check(std::string(kPorts) + R"(
+elements:
+  fib: {class: Fib}
+)");
+  CHECK(has(r, "g.yaml:6:9: error: element 'fib': Fib is a service class now: move 'fib' from elements: to "
+               "services: (services: {fib: {class: Fib, ...}})"));
+  // An element class under services:, an unknown service class.
+  r = check(std::string(kPorts) + R"(
+services:
+  c: Counter
+  f: {class: Fibb}
+elements:
+  rx: {class: PortRx, port: p0}
+  tx: {class: PortTx, port: p1}
+connections: [rx -> tx]
+)");
+  CHECK(has(r, "g.yaml:6:6: error: service 'c': Counter is an element class: declare it under elements:"));
+  CHECK(has(r, "g.yaml:7:14: error: service 'f': unknown service class 'Fibb' (did you mean 'Fib'?)"));
+  // A missing service, a service of the wrong kind, a bad service parameter.
+  r = check(std::string(kPorts) + R"(
+services:
+  ping: TestPing
+  fib: {class: Fib, listen: nowhere}
+elements:
+  rx: {class: PortRx, port: p0}
+  a: {class: IpLookup, fib: fibb, outputs: [x]}
+  b: {class: IpLookup, fib: ping, outputs: [x]}
+  tx: {class: PortTx, port: p1}
+  d: Discard
+connections: [rx -> a, "a[x] -> b", "b[x] -> tx"]
+)");
+  INFO(r.text);
+  CHECK(has(r, "g.yaml:7:29: error: service 'fib': listen: expected ADDRESS:PORT"));
+  CHECK(has(r, "g.yaml:10:27: error: element 'a': parameter 'fib': no service 'fibb' (did you mean 'fib'?)"));
+  CHECK(has(r, "g.yaml:11:27: error: element 'b': parameter 'fib': service 'ping' (class TestPing) does not provide "
+               "route.fib"));
+  // A name shared by a service and an element; a service without a class.
+  r = check(std::string(kPorts) + R"(
+services:
+  x: TestPing
+  y: ~
+elements:
+  x: Discard
+)");
+  CHECK(has(r, "g.yaml:6:3: error: service 'x' has the same name as element 'x'"));
+  CHECK(has(r, "g.yaml:7:3: error: service 'y' has no class (for example `class: Fib`)"));
+}
