@@ -183,14 +183,65 @@ void print_graph_dot(const json& g) {
   std::printf("}\n");
 }
 
+void print_params_doc(const json& k) {
+  if (k["params"].empty()) return;
+  std::printf("\n  parameters:\n");
+  for (const auto& p : k["params"]) {
+    std::string dflt = p["required"].get<bool>() ? "required"
+                       : p["default"].get<std::string>().empty() ? "optional"
+                                                                 : "default " + p["default"].get<std::string>();
+    std::string type = p["type"].get<std::string>();
+    if (p.contains("service")) type += " (" + p["service"].get<std::string>() + ")";
+    std::printf("    %-12s %-7s %-16s %s\n", p["name"].get<std::string>().c_str(), type.c_str(), dflt.c_str(),
+                p["doc"].get<std::string>().c_str());
+  }
+}
+
+// `key=value ...` (numbers and true/false typed) or one JSON object.
+json service_args(const std::vector<std::string>& words) {
+  json args = json::object();
+  if (words.size() == 1 && !words[0].empty() && words[0][0] == '{') {
+    args = json::parse(words[0], nullptr, false);
+    if (!args.is_object()) throw Failed("arguments: '" + words[0] + "' is not a JSON object");
+    return args;
+  }
+  for (const auto& w : words) {
+    const size_t eq = w.find('=');
+    if (eq == std::string::npos || eq == 0) throw Failed("arguments: expected key=value, got '" + w + "'");
+    const std::string k = w.substr(0, eq), v = w.substr(eq + 1);
+    if (!v.empty() && v.find_first_not_of("0123456789") == std::string::npos && v.size() < 19) args[k] = std::stoll(v);
+    else if (v == "true" || v == "false") args[k] = v == "true";
+    else args[k] = v;
+  }
+  return args;
+}
+
 void print_class_doc(const json& k) {
+  const bool service = k.value("kind", "element") == "service";
   std::printf("%s — %s\n", k["name"].get<std::string>().c_str(), k["summary"].get<std::string>().c_str());
-  std::printf("  plugin: %s\n", k["plugin"].get<std::string>().c_str());
+  std::printf("  %s plugin: %s\n", service ? "service class," : "element class,", k["plugin"].get<std::string>().c_str());
   if (!k["doc"].get<std::string>().empty()) {
     std::istringstream in(k["doc"].get<std::string>());
     std::string line;
     std::printf("\n");
     while (std::getline(in, line)) std::printf("  %s\n", line.c_str());
+  }
+  if (service) {
+    std::printf("\n  declared under services:; elements name it in a parameter\n");
+    print_params_doc(k);
+    if (!k["provides"].empty()) {
+      std::printf("\n  provides (handles elements use):\n");
+      for (const auto& h : k["provides"])
+        std::printf("    %-16s %s\n", h["type"].get<std::string>().c_str(), h["doc"].get<std::string>().c_str());
+    }
+    std::printf("\n  commands (routerctl service NAME COMMAND [key=value...]):\n");
+    for (const auto& c : k["commands"]) {
+      std::string syn = c["name"].get<std::string>();
+      if (!c["args"].get<std::string>().empty()) syn += " " + c["args"].get<std::string>();
+      std::printf("    %-28s %s\n", syn.c_str(), c["doc"].get<std::string>().c_str());
+    }
+    std::printf("\n");
+    return;
   }
   std::string ins;
   for (const auto& i : k["inputs"]) ins += (ins.empty() ? "" : ", ") + i.get<std::string>();
@@ -200,16 +251,7 @@ void print_class_doc(const json& k) {
   if (k["dynamic_outputs"].get<bool>()) outs = k["outputs_doc"].get<std::string>();
   std::printf("\n  inputs:  %s\n  outputs: %s\n", ins.empty() ? "none (source)" : ins.c_str(),
               outs.empty() ? "none" : outs.c_str());
-  if (!k["params"].empty()) {
-    std::printf("\n  parameters:\n");
-    for (const auto& p : k["params"]) {
-      std::string dflt = p["required"].get<bool>() ? "required"
-                         : p["default"].get<std::string>().empty() ? "optional"
-                                                                   : "default " + p["default"].get<std::string>();
-      std::printf("    %-12s %-7s %-16s %s\n", p["name"].get<std::string>().c_str(),
-                  p["type"].get<std::string>().c_str(), dflt.c_str(), p["doc"].get<std::string>().c_str());
-    }
-  }
+  print_params_doc(k);
   if (!k["drops"].empty()) {
     std::printf("\n  drop reasons:\n");
     for (const auto& d : k["drops"])
@@ -360,11 +402,13 @@ int main(int argc, char** argv) {
   hwrite->add_option("name", h_name)->required();
   hwrite->add_option("value", h_value);
   hwrite->add_option("--worker", h_worker, "only this worker's instance");
-  std::string svc_name, svc_cmd, svc_args;
-  auto* service = app.add_subcommand("service", "control-plane services (FPM/FIB, SVP, ...): list, or run a command");
+  std::string svc_name, svc_cmd;
+  std::vector<std::string> svc_args;
+  auto* service = app.add_subcommand(
+      "service", "the graph's services (services: FPM/FIB, SVP, ...): list them, show one, or run a command");
   service->add_option("name", svc_name, "service name (see the list)");
-  service->add_option("command", svc_cmd, "command");
-  service->add_option("args", svc_args, "arguments, as JSON");
+  service->add_option("command", svc_cmd, "command (default: status; `routerctl elements --doc CLASS` lists them)");
+  service->add_option("args", svc_args, "arguments: key=value ... or one JSON object");
   std::string reload_file;
   auto* reload = app.add_subcommand("reload", "replace the running graph with FILE, keeping state, losing no packet");
   reload->add_option("file", reload_file)->required();
@@ -475,12 +519,17 @@ int main(int argc, char** argv) {
       json r;
       if (svc_name.empty()) {
         r = request(o, "services");
-        if (!o.json_out)
-          for (const auto& x : r)
-            std::printf("%-24s %-8s %s\n", x["name"].get<std::string>().c_str(), x["kind"].get<std::string>().c_str(),
-                        x["status"].dump().c_str());
+        if (!o.json_out) {
+          std::printf("%-20s %-14s %s\n", "NAME", "CLASS", "STATE");
+          for (const auto& x : r) {
+            const json& st = x["status"];
+            std::string state = st.contains("state") && st["state"].is_string() ? st["state"].get<std::string>() : "-";
+            std::printf("%-20s %-14s %s\n", x["name"].get<std::string>().c_str(), x["class"].get<std::string>().c_str(),
+                        state.c_str());
+          }
+        }
       } else {
-        json args = svc_args.empty() ? json::object() : json::parse(svc_args);
+        json args = service_args(svc_args);
         r = request(o, "service", {{"name", svc_name}, {"cmd", svc_cmd.empty() ? "status" : svc_cmd}, {"args", args}});
         if (!o.json_out) std::cout << r[0]["result"].dump(2) << "\n";
       }

@@ -14,7 +14,7 @@ Command routes_command{[](CLI::App& app, Options& o) -> std::pair<CLI::App*, Run
   return {sub, [&o, prefix] {
             json args = json::object();
             if (!prefix->empty()) args["prefix"] = *prefix;
-            json r = request(o, "service", {{"kind", "fib"}, {"cmd", "routes"}, {"args", args}});
+            json r = request(o, "service", {{"class", "Fib"}, {"cmd", "routes"}, {"args", args}});
             if (o.json_out) {
               std::cout << r.dump(2) << "\n";
               return 0;
