@@ -3,18 +3,33 @@
 # test; then builds the unit tests with ASan+UBSan and runs them again.
 #
 #   sudo bash tools/run-tests.sh
+#
+# A skipped test is never a passed test: after each ctest run,
+# tools/check-skips.py lists every test that did not run, with the reason it
+# printed, and with CI=true (as .ci/run sets) fails the run unless
+# tests/skip-allowlist.txt names the test (docs/testing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash tools/setup-debian.sh
 
 jobs=$(nproc)
+
+# ctest, then the skip check on its JUnit report; fails if either does.
+run_ctest() {  # PRESET BUILD_DIR
+  local junit="$PWD/$2/ctest-junit.xml" status=0
+  rm -f "$junit"
+  ctest --preset "$1" -j "$jobs" --output-junit "$junit" || status=$?
+  python3 tools/check-skips.py "$junit" || status=$((status ? status : 1))
+  return "$status"
+}
+
 echo "== build (preset default)"
 cmake --preset default >/dev/null
 cmake --build --preset default -j "$jobs"
 
 echo "== tests (preset default)"
-ctest --preset default -j "$jobs"
+run_ctest default build
 
 echo "== build (preset asan: AddressSanitizer + UndefinedBehaviorSanitizer)"
 cmake --preset asan >/dev/null
@@ -25,4 +40,4 @@ echo "== unit tests under ASan+UBSan"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-ctest --preset asan -j "$jobs"
+run_ctest asan build-asan

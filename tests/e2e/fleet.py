@@ -1,10 +1,11 @@
-"""Helpers for the fleet tests: real etcd members and routerd instances on
-loopback, started by the test and stopped by pid.
+"""The fleet tests' peers, built on the harness: real etcd members and
+routerd instances on loopback, started by the test and stopped by pid.
 
-    Etcd(tmp, names)   one member of a cluster (data dir under tmp)
-    Router(...)        one routerd with --etcd/--node, its control socket in tmp
-    Proxy(port, to)    a TCP relay the test can cut and restore (a partition)
-    make_certs(tmp)    a CA, a server and a client certificate (openssl)
+    start_cluster(t, names)   etcd members (data dirs in t.tmp), healthy; stopped at the end
+    Router(t, node, ...)      one routerd with --etcd/--node (a harness.Routerd)
+    Proxy(t, to)              a TCP relay the test can cut and restore (a partition)
+    make_certs(dir)           a CA, a server and a client certificate (openssl)
+    fleet_put(t, ...)         `routerctl --json fleet put`, its reply parsed
 """
 import base64
 import json
@@ -16,37 +17,8 @@ import threading
 import time
 import urllib.request
 
-passes, failures = [], []
-_t0 = time.monotonic()
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + f"[{time.monotonic() - _t0:5.1f}s] " + what, flush=True)
-    (passes if cond else failures).append(what)
-    return cond
-
-
-def summary():
-    print(f"{len(passes)} passed, {len(failures)} failed")
-    return 1 if failures else 0
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(cond, timeout=30, step=0.05):
-    """Polls cond() until it returns something true; returns it (or None)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(step)
+import harness
+from harness import Failure, free_port, wait_until
 
 
 def b64(s):
@@ -56,12 +28,13 @@ def b64(s):
 class Etcd:
     """One etcd member. `cluster` maps member names to (client_port, peer_port)."""
 
-    def __init__(self, tmp, name, cluster, tls=None):
-        self.tmp, self.name, self.cluster, self.tls = tmp, name, cluster, tls
+    def __init__(self, t, name, cluster, tls=None):
+        self.t, self.tmp, self.name, self.cluster, self.tls = t, t.tmp, name, cluster, tls
         self.client_port, self.peer_port = cluster[name]
-        self.datadir = os.path.join(tmp, f"etcd-{name}")
+        self.datadir = os.path.join(t.tmp, f"etcd-{name}")
         self.proc = None
         self.state = "new"
+        t.at_cleanup(self.stop)
 
     @property
     def scheme(self):
@@ -84,7 +57,7 @@ class Etcd:
         if self.tls:
             args += ["--cert-file", self.tls["server_cert"], "--key-file", self.tls["server_key"],
                      "--trusted-ca-file", self.tls["ca"], "--client-cert-auth"]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = self.t.spawn(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.state = "existing"
 
     def stop(self):
@@ -118,14 +91,15 @@ class Etcd:
             return json.loads(r.read())
 
 
-def start_cluster(tmp, names, tls=None):
+def start_cluster(t, names, tls=None):
+    """etcd members on loopback, every one healthy (else Failure)."""
     cluster = {n: (free_port(), free_port()) for n in names}
-    members = [Etcd(tmp, n, cluster, tls) for n in names]
+    members = [Etcd(t, n, cluster, tls) for n in names]
     for m in members:
         m.start()
     for m in members:
-        if not wait_for(m.healthy, timeout=30, step=0.1):
-            raise RuntimeError(f"etcd {m.name} did not become healthy")
+        if not wait_until(m.healthy, timeout=30, step=0.1):
+            raise Failure(f"etcd {m.name} did not become healthy")
     return members
 
 
@@ -153,41 +127,34 @@ elements:
 """
 
 
-class Router:
-    def __init__(self, bindir, tmp, node, endpoints, boot_graph=None, extra_args=(), device="ring",
-                 lease_ttl=2, sync_interval=1):
-        self.bindir, self.tmp, self.node = bindir, tmp, node
-        self.sock = os.path.join(tmp, f"{node}.sock")
-        self.log = os.path.join(tmp, f"{node}.log")
-        args = [os.path.join(bindir, "routerd"), "-s", self.sock, "--etcd", ",".join(endpoints),
-                "--node", node, "--etcd-lease-ttl", str(lease_ttl), "--etcd-sync-interval", str(sync_interval),
-                "--etcd-timeout", "1"]
+class Router(harness.Routerd):
+    """routerd with --etcd/--node, started without waiting (ready() waits for
+    etcd). boot_graph: True (graph() on `device`), a graph text, or None (no
+    -c: the router waits for its graph in etcd)."""
+
+    def __init__(self, t, node, endpoints, boot_graph=None, extra_args=(), device="ring", lease_ttl=2,
+                 sync_interval=1):
+        self.node = node
+        args = ["--etcd", ",".join(endpoints), "--node", node, "--etcd-lease-ttl", str(lease_ttl),
+                "--etcd-sync-interval", str(sync_interval), "--etcd-timeout", "1"] + list(extra_args)
         if boot_graph is not None:
-            path = os.path.join(tmp, f"{node}-boot.yaml")
-            with open(path, "w") as f:
-                f.write(boot_graph if isinstance(boot_graph, str) else graph(f"boot-{node}", device=device))
-            args += ["-c", path]
-        args += list(extra_args)
-        with open(self.log, "w") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+            boot_graph = boot_graph if isinstance(boot_graph, str) else graph(f"boot-{node}", device=device)
+        super().__init__(t, graph=boot_graph, name=node, args=args)
+        self.start(wait=False)
 
-    def ctl(self, *args):
-        return subprocess.run([os.path.join(self.bindir, "routerctl"), "-s", self.sock, *args],
-                              capture_output=True, text=True, timeout=30)
-
-    def status(self):
+    def fleet_status(self):
         r = self.ctl("--json", "status")
         return json.loads(r.stdout) if r.returncode == 0 else None
 
     def fleet(self):
-        s = self.status()
+        s = self.fleet_status()
         return s["fleet"] if s else None
 
     def ready(self, timeout=30):
-        return wait_for(lambda: (self.fleet() or {}).get("connected"), timeout=timeout)
+        return wait_until(lambda: (self.fleet() or {}).get("connected"), timeout=timeout)
 
     def graph_name(self):
-        s = self.status()
+        s = self.fleet_status()
         return s["graph"]["name"] if s else None
 
     def poke(self):
@@ -196,37 +163,20 @@ class Router:
             u.sendto(b"weft-fleet-test", ("127.0.0.1", 9))
 
     def count(self):
-        r = self.ctl("handler", "read", "c", "count")
+        r = self.read_handler("c", "count")
         return int(r.stdout.strip()) if r.returncode == 0 else -1
 
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
-
-def routerctl(bindir, *args, timeout=60):
-    return subprocess.run([os.path.join(bindir, "routerctl"), *args], capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def fleet_put(bindir, etcd_args, nodes, text, tmp, wait=20, fragments=()):
-    path = os.path.join(tmp, f"put-{time.monotonic_ns()}.yaml")
-    with open(path, "w") as f:
-        f.write(text)
+def fleet_put(t, etcd_args, nodes, text, wait=20, fragments=()):
+    """routerctl --json fleet put -f TEXT NODES [--fragment NAME=TEXT] [--wait];
+    (exit status, parsed reply or None, stderr)."""
+    path = t.write(f"put-{time.monotonic_ns()}.yaml", text)
     args = ["--json", "fleet", *etcd_args, "put", "-f", path, *nodes]
     for name, ftext in fragments:
-        fpath = os.path.join(tmp, f"frag-{name}-{time.monotonic_ns()}.yaml")
-        with open(fpath, "w") as f:
-            f.write(ftext)
-        args += ["--fragment", f"{name}={fpath}"]
+        args += ["--fragment", f"{name}={t.write(f'frag-{name}-{time.monotonic_ns()}.yaml', ftext)}"]
     if wait:
         args += ["--wait", str(wait)]
-    r = routerctl(bindir, *args)
+    r = t.routerctl(*args, timeout=60)
     try:
         return r.returncode, json.loads(r.stdout), r.stderr
     except json.JSONDecodeError:
@@ -237,13 +187,14 @@ class Proxy:
     """A TCP relay 127.0.0.1:port -> 127.0.0.1:to that can be cut (every
     connection closed, new ones refused) and restored on the same port."""
 
-    def __init__(self, to):
+    def __init__(self, t, to):
         self.to = to
         self.port = free_port()
         self.conns = []
         self.lock = threading.Lock()
         self.listener = None
         self.restore()
+        t.at_cleanup(self.cut)
 
     def restore(self):
         ls = socket.socket()

@@ -14,14 +14,12 @@ one cleanly (its status disappears at once: the lease is revoked).
 
 Usage: test_fleet_basic.py --bin build/bin
 """
-import argparse
-import os
+import base64
 import signal
-import sys
-import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fleet import Router, check, fleet_put, graph, routerctl, start_cluster, summary, wait_for  # noqa: E402
+import harness
+from fleet import Router, fleet_put, graph, start_cluster
+from harness import wait_until
 
 FRAG_GRAPH = """name: {name}
 eal: {{args: [--no-huge, --no-shconf, --no-pci, -m, "96"]}}
@@ -39,114 +37,85 @@ connections:
 """
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    a, _ = ap.parse_known_args()
-    bindir = os.path.abspath(a.bin)
-    routers, members = [], []
-    with tempfile.TemporaryDirectory(prefix=f"weft-fleet-basic-{os.getpid()}-") as tmp:
-        try:
-            members = start_cluster(tmp, ["e1"])
-            etcd = members[0]
-            eargs = ["--etcd", etcd.url]
-            r1 = Router(bindir, tmp, "r1", [etcd.url], boot_graph=True)
-            r2 = Router(bindir, tmp, "r2", [etcd.url], boot_graph=True)
-            r3 = Router(bindir, tmp, "r3", [etcd.url])  # no -c: waits for its graph in etcd
-            routers = [r1, r2, r3]
-            check(r1.ready() and r2.ready(), "r1 and r2 start from their files and connect to etcd")
-            f = r1.fleet()
-            check(f["result"] == "no-graph" and not f["stale"], "routerctl status: connected, no graph in etcd yet")
+def main(t):
+    members = start_cluster(t, ["e1"])
+    etcd = members[0]
+    eargs = ["--etcd", etcd.url]
+    r1 = Router(t, "r1", [etcd.url], boot_graph=True)
+    r2 = Router(t, "r2", [etcd.url], boot_graph=True)
+    r3 = Router(t, "r3", [etcd.url])  # no -c: waits for its graph in etcd
+    routers = [r1, r2, r3]
+    t.check(r1.ready() and r2.ready(), "r1 and r2 start from their files and connect to etcd")
+    f = r1.fleet()
+    t.check(f["result"] == "no-graph" and not f["stale"], "routerctl status: connected, no graph in etcd yet")
 
-            # 1. One graph for every node, in one transaction.
-            rc, out, err = fleet_put(bindir, eargs, ["r1", "r2", "r3"], graph("g1"), tmp, wait=40)
-            check(rc == 0 and out and all(out["nodes"][n]["result"] == "applied" for n in ("r1", "r2", "r3")),
-                  "put g1 for r1..r3: every node reports it applied " + (err or ""))
-            rev1 = out["revision"] if out else -1
-            check(r3.ready() is not None, "r3 booted from its graph in etcd")
-            check(all(r.graph_name() == "g1" for r in routers), "every router runs g1")
-            check(all(r.fleet()["applied_revision"] == rev1 for r in routers),
-                  "routerctl status: applied revision is the put's")
-            s = r1.ctl("status").stdout
-            check("connected" in s and f"applied revision {rev1}" in s, "human status shows the etcd state")
-            lst = routerctl(bindir, "fleet", *eargs, "list")
-            check(lst.returncode == 0 and all(f"r{i}" in lst.stdout for i in (1, 2, 3))
-                  and lst.stdout.count(" ok ") == 3, "fleet list: three healthy nodes")
+    # 1. One graph for every node, in one transaction.
+    rc, out, err = fleet_put(t, eargs, ["r1", "r2", "r3"], graph("g1"), wait=40)
+    t.check(rc == 0 and out and all(out["nodes"][n]["result"] == "applied" for n in ("r1", "r2", "r3")),
+            "put g1 for r1..r3: every node reports it applied " + (err or ""))
+    rev1 = out["revision"] if out else -1
+    t.check(r3.ready(), "r3 booted from its graph in etcd")
+    t.check(all(r.graph_name() == "g1" for r in routers), "every router runs g1")
+    t.check(all(r.fleet()["applied_revision"] == rev1 for r in routers),
+            "routerctl status: applied revision is the put's")
+    s = r1.ctl("status").stdout
+    t.check("connected" in s and f"applied revision {rev1}" in s, "human status shows the etcd state")
+    lst = t.routerctl("fleet", *eargs, "list", timeout=60)
+    t.check(lst.returncode == 0 and all(f"r{i}" in lst.stdout for i in (1, 2, 3))
+            and lst.stdout.count(" ok ") == 3, "fleet list: three healthy nodes")
 
-            # 2. A bad graph: refused everywhere, errors reported, g1 keeps running.
-            rc, out, _ = fleet_put(bindir, eargs, ["r1", "r2", "r3"], graph("bad", counter="Countr"), tmp)
-            check(rc == 1 and out and all(out["nodes"][n]["result"] == "refused" for n in ("r1", "r2", "r3")),
-                  "a bad graph is refused by every node")
-            want = "/weft/desired/nodes/r2:9:6: error: element 'c': unknown class 'Countr'"
-            show = routerctl(bindir, "fleet", *eargs, "show", "r2")
-            check(want in show.stdout, "fleet show r2: the error names the key, line and column")
-            check(all(r.graph_name() == "g1" for r in routers), "every router still runs g1")
-            f = r2.fleet()
-            check(f["applied_revision"] == rev1 and f["result"] == "refused" and any(want in e for e in f["errors"]),
-                  "routerctl status: refused, applied revision unchanged")
-            lst = routerctl(bindir, "fleet", *eargs, "list")
-            check(lst.stdout.count(" error ") == 3, "fleet list: three nodes in error")
+    # 2. A bad graph: refused everywhere, errors reported, g1 keeps running.
+    rc, out, _ = fleet_put(t, eargs, ["r1", "r2", "r3"], graph("bad", counter="Countr"))
+    t.check(rc == 1 and out and all(out["nodes"][n]["result"] == "refused" for n in ("r1", "r2", "r3")),
+            "a bad graph is refused by every node")
+    want = "/weft/desired/nodes/r2:9:6: error: element 'c': unknown class 'Countr'"
+    show = t.routerctl("fleet", *eargs, "show", "r2", timeout=60)
+    t.check(want in show.stdout, "fleet show r2: the error names the key, line and column")
+    t.check(all(r.graph_name() == "g1" for r in routers), "every router still runs g1")
+    f = r2.fleet()
+    t.check(f["applied_revision"] == rev1 and f["result"] == "refused" and any(want in e for e in f["errors"]),
+            "routerctl status: refused, applied revision unchanged")
+    lst = t.routerctl("fleet", *eargs, "list", timeout=60)
+    t.check(lst.stdout.count(" error ") == 3, "fleet list: three nodes in error")
 
-            # 3. A shared fragment: the graph and the fragment in one transaction.
-            mon = "elements:\n  m: Pass\n"
-            rc, out, _ = fleet_put(bindir, eargs, ["r1", "r2", "r3"], FRAG_GRAPH.format(name="g2"), tmp,
-                                   fragments=[("mon", mon)])
-            check(rc == 0 and all(r.graph_name() == "g2" for r in routers), "g2 with fragment 'mon' applied")
-            g = r1.ctl("--json", "graph").stdout
-            check('"Pass"' in g, "the fragment's element runs")
-            # Change only the fragment: every node that includes it reloads.
-            r = routerctl(bindir, "--json", "fleet", *eargs, "put", "--fragment",
-                          "mon=" + _write(tmp, "mon2.yaml", "elements:\n  m: Counter\n"))
-            frev = int(__import__("json").loads(r.stdout)["revision"]) if r.returncode == 0 else -1
-            check(wait_for(lambda: all(x.fleet()["applied_revision"] == frev for x in routers), timeout=20),
-                  "a fragment change alone is applied by every node (at the fragment's revision)")
-            check('"m", "class": "Counter"' in r2.ctl("--json", "graph").stdout.replace("\n", "").replace("  ", "")
-                  or "Counter" in r2.ctl("graph").stdout, "the new fragment runs")
-            r = routerctl(bindir, "fleet", *eargs, "put", "--fragment",
-                          "mon=" + _write(tmp, "mon3.yaml", "elements:\n  m: Passs\n"))
-            check(wait_for(lambda: all(x.fleet()["result"] == "refused" for x in routers), timeout=20),
-                  "a broken fragment is refused everywhere")
-            errs = r3.fleet()["errors"]
-            check(any("/weft/desired/fragments/mon:2:6: error: element 'm': unknown class 'Passs'" in e for e in errs),
-                  "the error names the fragment's key, line and column")
+    # 3. A shared fragment: the graph and the fragment in one transaction.
+    mon = "elements:\n  m: Pass\n"
+    rc, out, _ = fleet_put(t, eargs, ["r1", "r2", "r3"], FRAG_GRAPH.format(name="g2"), fragments=[("mon", mon)])
+    t.check(rc == 0 and all(r.graph_name() == "g2" for r in routers), "g2 with fragment 'mon' applied")
+    g = r1.ctl("--json", "graph").stdout
+    t.check('"Pass"' in g, "the fragment's element runs")
+    # Change only the fragment: every node that includes it reloads.
+    r = t.routerctl("--json", "fleet", *eargs, "put", "--fragment",
+                    "mon=" + t.write("mon2.yaml", "elements:\n  m: Counter\n"), timeout=60)
+    frev = int(r.json()["revision"]) if r.returncode == 0 else -1
+    t.check(wait_until(lambda: all(x.fleet()["applied_revision"] == frev for x in routers), timeout=20),
+            "a fragment change alone is applied by every node (at the fragment's revision)")
+    t.check('"m", "class": "Counter"' in r2.ctl("--json", "graph").stdout.replace("\n", "").replace("  ", "")
+            or "Counter" in r2.ctl("graph").stdout, "the new fragment runs")
+    r = t.routerctl("fleet", *eargs, "put", "--fragment", "mon=" + t.write("mon3.yaml", "elements:\n  m: Passs\n"),
+                    timeout=60)
+    t.check(wait_until(lambda: all(x.fleet()["result"] == "refused" for x in routers), timeout=20),
+            "a broken fragment is refused everywhere")
+    errs = r3.fleet()["errors"]
+    t.check(any("/weft/desired/fragments/mon:2:6: error: element 'm': unknown class 'Passs'" in e for e in errs),
+            "the error names the fragment's key, line and column")
 
-            # 4. Leases: a killed router disappears after its TTL, a stopped one at once.
-            r2.stop(signal.SIGKILL)
-            def health(node):
-                for ln in routerctl(bindir, "fleet", *eargs, "list").stdout.splitlines():
-                    if ln.split()[:1] == [node]:
-                        return ln.split()[1]
-                return None
-            check(wait_for(lambda: health("r2") == "down", timeout=20),
-                  "r2 killed: fleet list shows it down once its lease expired")
-            r3.stop()
-            check(r3.proc.returncode == 0, "r3 stops cleanly")
-            st = etcd.gateway("/v3/kv/range", {"key": __import__("base64").b64encode(b"/weft/status/r3").decode()})
-            check(int(st.get("count", 0)) == 0, "r3's status key is gone as soon as it stopped (lease revoked)")
-            check(r1.fleet()["connected"], "r1 is still connected")
-        finally:
-            for r in routers:
-                r.stop(signal.SIGKILL)
-            for m in members:
-                m.stop()
-            if failures_present():
-                for r in routers:
-                    print(f"--- {r.node} log ---")
-                    print(open(r.log).read()[-3000:])
-    return summary()
+    # 4. Leases: a killed router disappears after its TTL, a stopped one at once.
+    r2.stop(signal.SIGKILL)
 
-
-def _write(tmp, name, text):
-    path = os.path.join(tmp, name)
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
-
-def failures_present():
-    from fleet import failures
-    return bool(failures)
+    def health(node):
+        for ln in t.routerctl("fleet", *eargs, "list", timeout=60).stdout.splitlines():
+            if ln.split()[:1] == [node]:
+                return ln.split()[1]
+        return None
+    t.check(wait_until(lambda: health("r2") == "down", timeout=20),
+            "r2 killed: fleet list shows it down once its lease expired")
+    r3.stop()
+    t.check(r3.returncode == 0, "r3 stops cleanly")
+    st = etcd.gateway("/v3/kv/range", {"key": base64.b64encode(b"/weft/status/r3").decode()})
+    t.check(int(st.get("count", 0)) == 0, "r3's status key is gone as soon as it stopped (lease revoked)")
+    t.check(r1.fleet()["connected"], "r1 is still connected")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run(main)

@@ -9,96 +9,70 @@ and reporting stale, and bringing the members back lets them catch up.
 
 Usage: test_fleet_quorum.py --bin build/bin
 """
-import argparse
-import os
-import signal
-import sys
-import tempfile
-import time
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import fleet  # noqa: E402
-from fleet import Router, check, fleet_put, graph, routerctl, start_cluster, summary, wait_for  # noqa: E402
+import harness
+from fleet import Router, fleet_put, graph, start_cluster
+from harness import wait_until
 
 NODES = ["r1", "r2", "r3"]
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    a, _ = ap.parse_known_args()
-    bindir = os.path.abspath(a.bin)
-    routers, members = [], []
-    with tempfile.TemporaryDirectory(prefix=f"weft-fleet-quorum-{os.getpid()}-") as tmp:
-        try:
-            members = start_cluster(tmp, ["e1", "e2", "e3"])
-            urls = [m.url for m in members]
-            eargs = ["--etcd", ",".join(urls)]
-            routers = [Router(bindir, tmp, "r1", urls, boot_graph=True, device="lo"),
-                       Router(bindir, tmp, "r2", urls, boot_graph=True),
-                       Router(bindir, tmp, "r3", urls, boot_graph=True)]
-            r1 = routers[0]
-            check(all(r.ready() for r in routers), "three routers connected to the three-member cluster")
+def main(t):
+    members = start_cluster(t, ["e1", "e2", "e3"])
+    urls = [m.url for m in members]
+    eargs = ["--etcd", ",".join(urls)]
+    routers = [Router(t, "r1", urls, boot_graph=True, device="lo"),
+               Router(t, "r2", urls, boot_graph=True),
+               Router(t, "r3", urls, boot_graph=True)]
+    r1 = routers[0]
+    t.check(all(r.ready() for r in routers), "three routers connected to the three-member cluster")
 
-            def put(name):
-                # r1 keeps reading loopback; the others idle on rings.
-                rc, out, err = fleet_put(bindir, eargs, ["r1"], graph(name, device="lo"), tmp, wait=0)
-                if rc != 0:
-                    return rc, None
-                rc2, out2, err2 = fleet_put(bindir, eargs, ["r2", "r3"], graph(name), tmp, wait=0)
-                return rc2, {"r1": out["revision"], "r2": out2["revision"], "r3": out2["revision"]} if out2 else None
+    def put(name):
+        # r1 keeps reading loopback; the others idle on rings.
+        rc, out, err = fleet_put(t, eargs, ["r1"], graph(name, device="lo"), wait=0)
+        if rc != 0:
+            return rc, None
+        rc2, out2, err2 = fleet_put(t, eargs, ["r2", "r3"], graph(name), wait=0)
+        return rc2, {"r1": out["revision"], "r2": out2["revision"], "r3": out2["revision"]} if out2 else None
 
-            def all_run(name, revs):
-                return wait_for(lambda: all(r.graph_name() == name and r.fleet()["applied_revision"] == revs[r.node]
-                                            for r in routers), timeout=30)
+    def all_run(name, revs):
+        return wait_until(lambda: all(r.graph_name() == name and r.fleet()["applied_revision"] == revs[r.node]
+                                      for r in routers), timeout=30)
 
-            rc, rev = put("g1")
-            check(rc == 0 and all_run("g1", rev), "g1 applied by every router")
+    rc, rev = put("g1")
+    t.check(rc == 0 and all_run("g1", rev), "g1 applied by every router")
 
-            # One member down: the cluster keeps its quorum, nothing changes.
-            members[2].stop()
-            rc, rev = put("g2")
-            check(rc == 0 and all_run("g2", rev), "e3 stopped: g2 is still put and applied everywhere")
-            check(wait_for(lambda: all(r.fleet()["connected"] for r in routers), timeout=30),
-                  "every router is connected (those on e3 moved to another member)")
+    # One member down: the cluster keeps its quorum, nothing changes.
+    members[2].stop()
+    rc, rev = put("g2")
+    t.check(rc == 0 and all_run("g2", rev), "e3 stopped: g2 is still put and applied everywhere")
+    t.check(wait_until(lambda: all(r.fleet()["connected"] for r in routers), timeout=30),
+            "every router is connected (those on e3 moved to another member)")
 
-            # Two members down: no quorum. Keep forwarding, report stale, change nothing.
-            members[1].stop()
-            check(wait_for(lambda: all(r.fleet()["stale"] for r in routers), timeout=40),
-                  "e2 stopped too (no quorum): every router reports stale")
-            s = r1.ctl("status").stdout
-            check("NOT CONNECTED, STALE" in s, "routerctl status says stale")
-            c0 = r1.count()
-            check(wait_for(lambda: r1.poke() or r1.count() > c0, timeout=10),
-                  "r1 keeps forwarding on its last good graph")
-            check(all(r.graph_name() == "g2" for r in routers), "every router still runs g2")
-            r = routerctl(bindir, "fleet", *eargs, "--etcd-timeout", "1", "put", "-f",
-                          os.path.join(tmp, "r2-boot.yaml"), "r2")
-            check(r.returncode != 0 and "etcd" in r.stderr, "a put without quorum fails: " + r.stderr.strip()[:120])
+    # Two members down: no quorum. Keep forwarding, report stale, change nothing.
+    members[1].stop()
+    t.check(wait_until(lambda: all(r.fleet()["stale"] for r in routers), timeout=40),
+            "e2 stopped too (no quorum): every router reports stale")
+    s = r1.ctl("status").stdout
+    t.check("NOT CONNECTED, STALE" in s, "routerctl status says stale")
+    c0 = r1.count()
+    t.check(wait_until(lambda: r1.poke() or r1.count() > c0, timeout=10), "r1 keeps forwarding on its last good graph")
+    t.check(all(r.graph_name() == "g2" for r in routers), "every router still runs g2")
+    r = t.routerctl("fleet", *eargs, "--etcd-timeout", "1", "put", "-f", routers[1].file, "r2", timeout=60)
+    t.check(r.returncode != 0 and "etcd" in r.stderr, "a put without quorum fails: " + r.stderr.strip()[:120])
 
-            # Members back: the routers catch up to the latest revision.
-            members[1].start()
-            members[2].start()
-            check(wait_for(lambda: members[0].healthy() and members[1].healthy(), timeout=30, step=0.2),
-                  "e2 and e3 are back; the cluster has a quorum")
-            rc, rev = put("g3")
-            check(rc == 0 and all_run("g3", rev), "g3 put after the outage is applied everywhere")
-            check(wait_for(lambda: all(not r.fleet()["stale"] and r.fleet()["seen_revision"] >= rev["r3"]
-                                       for r in routers), timeout=30),
-                  "every router is connected again, not stale, at the latest revision")
-            lst = routerctl(bindir, "fleet", *eargs, "list").stdout
-            check(lst.count(" ok ") == 3, "fleet list: three healthy nodes")
-        finally:
-            for r in routers:
-                r.stop(signal.SIGKILL)
-            for m in members:
-                m.stop()
-            if fleet.failures:
-                for r in routers:
-                    print(f"--- {r.node} log ---")
-                    print(open(r.log).read()[-2500:])
-    return summary()
+    # Members back: the routers catch up to the latest revision.
+    members[1].start()
+    members[2].start()
+    t.check(wait_until(lambda: members[0].healthy() and members[1].healthy(), timeout=30, step=0.2),
+            "e2 and e3 are back; the cluster has a quorum")
+    rc, rev = put("g3")
+    t.check(rc == 0 and all_run("g3", rev), "g3 put after the outage is applied everywhere")
+    t.check(wait_until(lambda: all(not r.fleet()["stale"] and r.fleet()["seen_revision"] >= rev["r3"]
+                                   for r in routers), timeout=30),
+            "every router is connected again, not stale, at the latest revision")
+    lst = t.routerctl("fleet", *eargs, "list", timeout=60).stdout
+    t.check(lst.count(" ok ") == 3, "fleet list: three healthy nodes")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run(main)

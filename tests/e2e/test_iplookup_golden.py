@@ -26,31 +26,17 @@ IpLookup between net_pcap ports, every output byte checked.
     recomputed from scratch) predicts every output frame and drop; the
     outputs must match byte for byte and the drop counters exactly.
 
-Exit status 0 on success. scapy from Debian's python3-scapy.
+The temporary directory is kept on failure or with --keep.
 """
-import argparse
 import ipaddress
-import json
 import os
-import shutil
-import signal
 import socket
 import struct
-import subprocess
-import sys
-import tempfile
-import time
 
-try:
-    from scapy.all import (ARP, IP, TCP, UDP, Dot1Q, Ether, ICMP, IPv6, PcapWriter, Raw, conf as scapy_conf)
-except ImportError:
-    if os.environ.get("WEFT_E2E_REEXEC") != "1" and os.path.exists("/usr/bin/python3") \
-            and os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3"):
-        os.environ["WEFT_E2E_REEXEC"] = "1"
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    sys.exit("FAIL: scapy is not importable (install the Debian package python3-scapy)")
+import harness
+from harness import drops_of, element, free_port, read_pcap, write_pcap
+from scapy.all import ARP, ICMP, IP, TCP, UDP, Dot1Q, Ether, IPv6, Raw
 
-scapy_conf.verb = 0
 TIMEOUT_S = 30.0
 
 # --------------------------------------------------------------------------
@@ -327,34 +313,9 @@ def build_frames():
     return f
 
 
-def read_pcap(path):
-    with open(path, "rb") as fh:
-        data = fh.read()
-    end = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
-    recs, off = [], 24
-    while off < len(data):
-        _, _, caplen, _ = struct.unpack_from(end + "IIII", data, off)
-        off += 16
-        recs.append(data[off:off + caplen])
-        off += caplen
-    return recs
-
-
 # --------------------------------------------------------------------------
 # Running it
 # --------------------------------------------------------------------------
-class Failure(Exception):
-    pass
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def graph(tmp, port, with_input):
     ifaces = ", ".join(f"{{ifindex: {i}, output: {o}, mac: \"{m}\"}}" for i, (o, m) in IFACES.items())
     nbrs = ", ".join(f"{{ip: \"{a}\", mac: \"{m}\"}}" for a, m in NEIGHBORS.items())
@@ -395,167 +356,98 @@ def graph(tmp, port, with_input):
     return path
 
 
-def ctl(routerctl, sock, *args, check=True):
-    r = subprocess.run([routerctl, "-s", sock, "--json", *args], capture_output=True, text=True, timeout=30)
-    if check and r.returncode != 0:
-        raise Failure(f"routerctl {' '.join(args)} exited {r.returncode}: {r.stderr.strip()}")
-    return r
+def main(t):
+    frames = build_frames()
+    write_pcap(t.path("in.pcap"), [b for _, b in frames])
+    port = free_port()
+    g0, g1 = graph(t.tmp, port, False), graph(t.tmp, port, True)
+    # 1. No input port yet: packets must not arrive before the routes do.
+    r = t.routerd(file=g0, timeout=TIMEOUT_S)
 
+    def status():
+        res = r.ctl("--json", "service", "fib:fib", "status")
+        return res.json()[0]["result"] if res.returncode == 0 else None
+    r.wait_for(lambda: (status() or {}).get("state") in ("listening", "connected"), "the FPM server to listen")
 
-def element(stats, eid):
-    for e in stats["elements"]:
-        if e["id"] == eid:
-            return e
-    raise Failure(f"no element {eid} in stats")
+    # 2. Be zebra.
+    conn = socket.create_connection(("127.0.0.1", port))
+    t.at_cleanup(conn.close)
+    conn.sendall(fpm_frame(*[nexthop_msg(i, gw, oif) for i, (gw, oif) in NEXTHOPS.items()]))
+    for rt in ROUTES:
+        conn.sendall(fpm_frame(route_msg(True, *rt)))
+    # zebra's replace: DEL and NEW in one frame.
+    conn.sendall(fpm_frame(route_msg(False, *REPLACEMENT[:2], "unicast", [], 0), route_msg(True, *REPLACEMENT)))
 
+    def routes_converged():
+        routes = r.json("routes")
+        got = {(x["table"], x["prefix"]): x for x in routes[0]["result"]["routes"]}
+        if len(got) != len(ROUTES):
+            return None
+        nh = got.get((254, "10.2.0.0/16"), {}).get("nexthops")
+        return got if nh == ["via 192.0.2.2 if 12"] else None
+    got = r.wait_for(routes_converged, "routerctl routes to show every route")
+    st = r.wait_for(lambda: (lambda s: s if s and not s["resyncing"] else None)(status()), "the replay to end (quiet)")
+    t.require(st["fpm"]["messages_by_type"]["del_route"] == 1 and st["fpm"]["messages_by_type"]["new_nexthop"] == 1,
+              "FPM counters: one route deleted, one next-hop object", f"FPM counters: {st['fpm']}")
+    not_installed = [f"route {tb} {p} not installed: {x}" for (tb, p), x in got.items() if not x["installed"]]
+    t.require(not not_installed, f"{len(got)} routes installed over FPM (status: {st['fib']['routes_ipv4']} IPv4, "
+              f"{st['fib']['routes_ipv6']} IPv6, {st['fib']['nexthop_entries']} next-hop entries)",
+              "\n".join(not_installed))
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default="build/bin")
-    ap.add_argument("--keep", action="store_true")
-    ap.add_argument("-v", "--verbose", action="store_true")
-    args, _ = ap.parse_known_args()
-    routerd = os.path.abspath(os.path.join(args.bin, "routerd"))
-    routerctl = os.path.abspath(os.path.join(args.bin, "routerctl"))
-    tmp = tempfile.mkdtemp(prefix="weft-iplookup-")
-    proc, ok, conn = None, False, None
-    log = os.path.join(tmp, "routerd.log")
-    try:
-        frames = build_frames()
-        with PcapWriter(os.path.join(tmp, "in.pcap"), linktype=1, sync=True) as w:
-            for _, b in frames:
-                w.write(b)
-        port = free_port()
-        sock = os.path.join(tmp, "ctl.sock")
-        g0, g1 = graph(tmp, port, False), graph(tmp, port, True)
-        with open(log, "w") as fh:
-            proc = subprocess.Popen([routerd, "-c", g0, "-s", sock], stdout=fh, stderr=subprocess.STDOUT, cwd=tmp,
-                                    start_new_session=True)
+    # 3. Packets: reload with the input port; the Fib (and the FPM connection) stays.
+    rep = r.json("reload", g1)
+    kept = {k["id"]: k["state"] for k in rep["elements"]["kept"]}
+    t.require(kept.get("fib") == "carried", "reload added the input port and kept the Fib",
+              f"reload did not keep the Fib: {rep['elements']}")
+    st = status()
+    t.require(st["connections"] == 1 and st["state"] == "connected", "the Fib's FPM connection survived the reload",
+              f"the FPM connection did not survive the reload: {st}")
 
-        def wait(what, cond, timeout=TIMEOUT_S):
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if proc.poll() is not None:
-                    raise Failure(f"routerd exited ({proc.returncode}) while waiting for {what}")
-                v = cond()
-                if v:
-                    return v
-                time.sleep(0.05)
-            raise Failure(f"timed out waiting for {what}")
+    n = len(frames)
 
-        def status():
-            r = ctl(routerctl, sock, "service", "fib:fib", "status", check=False)
-            return json.loads(r.stdout)[0]["result"] if r.returncode == 0 else None
-        wait("the FPM server to listen", lambda: (status() or {}).get("state") in ("listening", "connected"))
+    def handled(s):
+        lk = element(s, "lookup")
+        return lk["total"]["out"] + lk["total"]["dropped"] >= n
+    stats = r.wait_stats(handled, what="IpLookup to handle every frame")
+    rc = r.stop(timeout=TIMEOUT_S)
+    t.require(rc == 0, "routerd exits 0 on SIGTERM", f"routerd exited with status {rc}")
 
-        # 2. Be zebra.
-        conn = socket.create_connection(("127.0.0.1", port))
-        conn.sendall(fpm_frame(*[nexthop_msg(i, gw, oif) for i, (gw, oif) in NEXTHOPS.items()]))
-        for r in ROUTES:
-            conn.sendall(fpm_frame(route_msg(True, *r)))
-        # zebra's replace: DEL and NEW in one frame.
-        conn.sendall(fpm_frame(route_msg(False, *REPLACEMENT[:2], "unicast", [], 0), route_msg(True, *REPLACEMENT)))
-
-        def routes_converged():
-            r = json.loads(ctl(routerctl, sock, "routes").stdout)
-            got = {(x["table"], x["prefix"]): x for x in r[0]["result"]["routes"]}
-            if len(got) != len(ROUTES):
-                return None
-            nh = got.get((254, "10.2.0.0/16"), {}).get("nexthops")
-            return got if nh == ["via 192.0.2.2 if 12"] else None
-        got = wait("routerctl routes to show every route", routes_converged)
-        st = wait("the replay to end (quiet)", lambda: (lambda s: s if s and not s["resyncing"] else None)(status()))
-        if st["fpm"]["messages_by_type"]["del_route"] != 1 or st["fpm"]["messages_by_type"]["new_nexthop"] != 1:
-            raise Failure(f"FPM counters: {st['fpm']}")
-        for (t, p), x in got.items():
-            if not x["installed"]:
-                raise Failure(f"route {t} {p} not installed: {x}")
-        print(f"ok   {len(got)} routes installed over FPM (status: {st['fib']['routes_ipv4']} IPv4, "
-              f"{st['fib']['routes_ipv6']} IPv6, {st['fib']['nexthop_entries']} next-hop entries)")
-
-        # 3. Packets: reload with the input port; the Fib (and the FPM connection) stays.
-        r = json.loads(ctl(routerctl, sock, "reload", g1).stdout)
-        kept = {k["id"]: k["state"] for k in r["elements"]["kept"]}
-        if kept.get("fib") != "carried":
-            raise Failure(f"reload did not keep the Fib: {r['elements']}")
-        st = status()
-        if st["connections"] != 1 or st["state"] != "connected":
-            raise Failure(f"the FPM connection did not survive the reload: {st}")
-        print("ok   reload added the input port; the Fib and its FPM connection stayed")
-
-        n = len(frames)
-
-        def handled():
-            s = json.loads(ctl(routerctl, sock, "stats").stdout)
-            lk = element(s, "lookup")
-            return s if lk["total"]["out"] + lk["total"]["dropped"] >= n else None
-        stats = wait("IpLookup to handle every frame", handled)
-        proc.send_signal(signal.SIGTERM)
-        if proc.wait(timeout=TIMEOUT_S) != 0:
-            raise Failure(f"routerd exited with status {proc.returncode}")
-
-        # 4. Compare.
-        expected = {o: [] for o in OUTPUTS}
-        drops = {d: 0 for d in DROP_REASONS}
-        for desc, b in frames:
-            out, reason, want = oracle_one(b)
-            if args.verbose:
-                print(f"  {out or 'drop:' + reason:18s} {desc}")
-            if reason:
-                drops[reason] += 1
-            else:
-                expected[out].append((desc, want))
+    # 4. Compare.
+    expected = {o: [] for o in OUTPUTS}
+    drops = {d: 0 for d in DROP_REASONS}
+    for desc, b in frames:
+        out, reason, want = oracle_one(b)
+        if t.verbose:
+            print(f"  {out or 'drop:' + reason:18s} {desc}")
+        if reason:
+            drops[reason] += 1
+        else:
+            expected[out].append((desc, want))
+    got_drops = drops_of(element(stats, "lookup"))
+    t.check(all(got_drops.get(d, 0) == drops[d] for d in DROP_REASONS), "drops by reason as the oracle says",
+            "\n".join(f"drop {d}: routerd {got_drops.get(d, 0)}, expected {drops[d]}"
+                      for d in DROP_REASONS if got_drops.get(d, 0) != drops[d]))
+    for o in OUTPUTS:
+        got_frames = read_pcap(t.path(f"{o}.pcap"))
+        want = expected[o]
         problems = []
-        lk = element(stats, "lookup")
-        got_drops = {}
-        for w in lk["workers"]:
-            for k, v in w["drops"].items():
-                got_drops[k] = got_drops.get(k, 0) + v
-        for d in DROP_REASONS:
-            if got_drops.get(d, 0) != drops[d]:
-                problems.append(f"drop {d}: routerd {got_drops.get(d, 0)}, expected {drops[d]}")
-        for o in OUTPUTS:
-            got_frames = read_pcap(os.path.join(tmp, f"{o}.pcap"))
-            want = expected[o]
-            if [w for _, w in want] == got_frames:
-                print(f"ok   {o}: {len(got_frames)} frame(s) byte-identical to the oracle's")
-                continue
+        if [w for _, w in want] != got_frames:
             problems.append(f"output {o}: {len(got_frames)} frames, expected {len(want)}")
             for i in range(max(len(want), len(got_frames))):
                 wd, wb = want[i] if i < len(want) else ("(none)", b"")
                 gb = got_frames[i] if i < len(got_frames) else b""
                 if wb != gb:
                     problems.append(f"  #{i} {wd}:\n    want {wb.hex()}\n    got  {gb.hex()}")
-        ecmp = {}
-        for o in OUTPUTS:
-            for desc, _ in expected[o]:
-                if "ecmp" in desc:
-                    ecmp[o] = ecmp.get(o, 0) + 1
-        if len(ecmp) != 2:
-            problems.append(f"ECMP flows did not use both members: {ecmp}")
-        if problems:
-            raise Failure("\n".join(problems))
-        print(f"PASS: {n} frames; forwarded " + ", ".join(f"{o}={len(expected[o])}" for o in OUTPUTS)
-              + f" (ECMP flows {ecmp}); drops " + ", ".join(f"{k}={v}" for k, v in drops.items() if v))
-        ok = True
-        return 0
-    except Failure as e:
-        print(f"FAIL: {e}")
-        return 1
-    finally:
-        if conn is not None:
-            conn.close()
-        if proc is not None and proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-        if not ok and os.path.exists(log):
-            with open(log) as fh:
-                print("--- routerd log ---\n" + fh.read().strip())
-        if ok and not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"(temporary files kept in {tmp})")
+        t.check(not problems, f"{o}: {len(got_frames)} frame(s) byte-identical to the oracle's", "\n".join(problems))
+    ecmp = {}
+    for o in OUTPUTS:
+        for desc, _ in expected[o]:
+            if "ecmp" in desc:
+                ecmp[o] = ecmp.get(o, 0) + 1
+    t.check(len(ecmp) == 2, f"ECMP flows used both members: {ecmp}")
+    t.info(f"{n} frames; forwarded " + ", ".join(f"{o}={len(expected[o])}" for o in OUTPUTS)
+           + f" (ECMP flows {ecmp}); drops " + ", ".join(f"{k}={v}" for k, v in drops.items() if v))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run(main)

@@ -12,23 +12,11 @@ the ARP, ICMP and UDP packets they carried.
 
 Usage: test_kernel_hosts.py --bin build/bin
 """
-import argparse
-import json
 import os
 import subprocess
-import sys
-import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netns import Lab, wait_until  # noqa: E402
-
-passes, failures = [], []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    (passes if cond else failures).append(what)
-
+import harness
+from harness import totals
 
 UDP_SERVER = """
 import socket
@@ -56,21 +44,15 @@ print(ok)
 """
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    a, _ = ap.parse_known_args()
-    bindir = os.path.abspath(a.bin)
-    with tempfile.TemporaryDirectory(prefix="weft-hosts-") as tmp, Lab("kh") as lab:
+def main(t):
+    with t.lab("kh") as lab:
         ha, hb = lab.namespace("a"), lab.namespace("b")
         a_if, ra = lab.veth(ha, None)
         b_if, rb = lab.veth(hb, None)
         lab.sh(ha, f"ip addr add 10.200.1.1/24 dev {a_if}")
         lab.sh(hb, f"ip addr add 10.200.1.2/24 dev {b_if}")
         tag = os.getpid() % 100000
-        graph = os.path.join(tmp, "g.yaml")
-        with open(graph, "w") as f:
-            f.write(f"""
+        graph = f"""
 name: kernel-hosts
 workers: {{lcores: [1]}}
 ports:
@@ -95,42 +77,28 @@ connections:
   - cls[icmp] -> icmp -> m
   - cls[default] -> other -> m
   - m -> tx
-""")
-        sock = os.path.join(tmp, "ctl.sock")
+"""
+        r = t.routerd(graph, lab=lab, check="routerd runs on two af_packet ports")
 
-        def ctl(*args):
-            return subprocess.run([os.path.join(bindir, "routerctl"), "-s", sock, *args],
-                                  capture_output=True, text=True, timeout=30)
-
-        p = lab.spawn_routerd(None, [os.path.join(bindir, "routerd"), "-c", graph, "-s", sock],
-                              os.path.join(tmp, "routerd.log"), lambda: ctl("status").returncode == 0)
-        check(p.poll() is None and ctl("status").returncode == 0, "routerd runs on two af_packet ports")
-
-        r = lab.run(ha, ["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.200.1.2"])
-        check(r.returncode == 0 and "3 received" in r.stdout, "ping A -> B through routerd")
+        p = lab.run(ha, ["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.200.1.2"])
+        t.check(p.returncode == 0 and "3 received" in p.stdout, "ping A -> B through routerd")
 
         srv = lab.spawn(hb, ["/usr/bin/python3", "-c", UDP_SERVER], stdout=subprocess.PIPE, text=True)
-        check(srv.stdout.readline().strip() == "ready", "UDP server ready in B")
-        r = lab.run(ha, ["/usr/bin/python3", "-c", UDP_CLIENT])
-        check(r.stdout.strip() == "5", "UDP exchange A <-> B (5 of 5 echoed)")
+        t.check(srv.stdout.readline().strip() == "ready", "UDP server ready in B")
+        c = lab.run(ha, ["/usr/bin/python3", "-c", UDP_CLIENT])
+        t.check(c.stdout.strip() == "5", "UDP exchange A <-> B (5 of 5 echoed)")
         try:
             srv.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass  # the lab kills it
 
-        st = json.loads(ctl("--json", "stats").stdout)
-        out = {e["id"]: e["total"]["out"] for e in st["elements"]}
-        check(out["arp"] >= 1, f"classifier saw ARP ({out['arp']})")
-        check(out["icmp"] >= 3, f"classifier saw ICMP echo requests ({out['icmp']})")
-        check(out["other"] >= 5, f"classifier saw the UDP datagrams ({out['other']})")
-        check(out["m"] == out["arp"] + out["icmp"] + out["other"], "Merge joined all three paths")
-
-        p.terminate()
-        p.wait(timeout=20)
-        check(p.returncode == 0, "routerd stops cleanly")
-    print(f"{len(passes)} passed, {len(failures)} failed")
-    return 1 if failures else 0
+        out = {k: v["out"] for k, v in totals(r.stats()).items()}
+        t.check(out["arp"] >= 1, f"classifier saw ARP ({out['arp']})")
+        t.check(out["icmp"] >= 3, f"classifier saw ICMP echo requests ({out['icmp']})")
+        t.check(out["other"] >= 5, f"classifier saw the UDP datagrams ({out['other']})")
+        t.check(out["m"] == out["arp"] + out["icmp"] + out["other"], "Merge joined all three paths")
+        t.check(r.stop() == 0, "routerd stops cleanly")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run(main)

@@ -15,26 +15,16 @@ the routerd the run started (its pid, from the run's output) is gone.
 
 Usage: test_lab_runner.py --bin build/bin
 """
-import argparse
 import os
 import re
 import signal
 import subprocess
-import sys
-import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
-WEFT_LAB = os.path.join(REPO, "tools", "weft-lab")
+import harness
+from harness import REPO
+
 WIRE = os.path.join(REPO, "tests", "labs", "wire.yaml")
-passes, failures = [], []
-
-
-def check(cond, what, detail=""):
-    print(("ok   " if cond else "FAIL ") + what + ("" if cond or not detail else "\n     " +
-                                                  detail.strip().replace("\n", "\n     ")), flush=True)
-    (passes if cond else failures).append(what)
 
 
 BROKEN = """name: broken
@@ -80,78 +70,65 @@ def left_behind(output, pid):
     return rest
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    a, _ = ap.parse_known_args()
-    base = [sys.executable, WEFT_LAB, "--bin", os.path.abspath(a.bin)]
+def main(t):
+    # 1. Mistakes, each with its position.
+    broken = t.write(os.path.join("a", "b", "broken.yaml"), BROKEN.replace("../../tests", os.path.join(REPO, "tests")))
+    r = t.run(t.weft_lab("validate", broken))
+    err = r.stderr
+    t.info(err)
+    t.check(r.returncode == 1, "a broken lab file: exit status 1")
+    for line, col, text in [(8, 26, "'10.9.0.1' is not ADDRESS/PREFIXLEN"), (8, 42, "bad MAC address"),
+                            (10, 25, "unknown key 'typ'"), (13, 18, "unknown host 'nowhere'"),
+                            (14, 6, "missing required key 'fpm_port'"), (16, 28, "'to' is not an IP address"),
+                            (17, 10, "missing required key 'server'"), (18, 5, "exactly one of")]:
+        t.check(f"{broken}:{line}:{col}: error: " in err and text in err.split(f"{broken}:{line}:{col}: error: ",
+                                                                               1)[-1].split("\n")[0],
+                f"reported at {line}:{col}: {text}")
+    r = t.run(t.weft_lab("validate", WIRE))
+    t.check(r.returncode == 0 and "ok (3 hosts, 2 links, 2 checks" in r.stdout, "the wire lab validates",
+            r.stdout + r.stderr)
 
-    with tempfile.TemporaryDirectory(prefix="weft-lab-test-") as tmp:
-        # 1. Mistakes, each with its position.
-        os.makedirs(os.path.join(tmp, "a", "b"))
-        broken = os.path.join(tmp, "a", "b", "broken.yaml")
-        with open(broken, "w") as f:
-            f.write(BROKEN.replace("../../tests", os.path.join(REPO, "tests")))
-        r = subprocess.run(base + ["validate", broken], capture_output=True, text=True)
-        err = r.stderr
-        print("     " + err.strip().replace("\n", "\n     "))
-        check(r.returncode == 1, "a broken lab file: exit status 1")
-        for line, col, text in [(8, 26, "'10.9.0.1' is not ADDRESS/PREFIXLEN"), (8, 42, "bad MAC address"),
-                                (10, 25, "unknown key 'typ'"), (13, 18, "unknown host 'nowhere'"),
-                                (14, 6, "missing required key 'fpm_port'"), (16, 28, "'to' is not an IP address"),
-                                (17, 10, "missing required key 'server'"), (18, 5, "exactly one of")]:
-            check(f"{broken}:{line}:{col}: error: " in err and text in err.split(f"{broken}:{line}:{col}: error: ",
-                                                                                 1)[-1].split("\n")[0],
-                  f"reported at {line}:{col}: {text}")
-        r = subprocess.run(base + ["validate", WIRE], capture_output=True, text=True)
-        check(r.returncode == 0 and "ok (3 hosts, 2 links, 2 checks" in r.stdout, "the wire lab validates",
-              r.stdout + r.stderr)
+    # 2. Two runs at once (runners the harness stops by pid if the test ends early).
+    def runner(*args):
+        return t.spawn(t.weft_lab(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    runs = [runner("run", WIRE) for _ in range(2)]
+    outs = [p.communicate(timeout=180)[0] for p in runs]
+    for i, (p, out) in enumerate(zip(runs, outs)):
+        t.check(p.returncode == 0 and "PASS lab wire: 2 of 2 checks passed" in out,
+                f"parallel run {i + 1} of 2 passed", out)
+        t.check(not left_behind(out, p.pid), f"parallel run {i + 1} left nothing behind",
+                str(left_behind(out, p.pid)))
 
-        # 2. Two runs at once.
-        runs = [subprocess.Popen(base + ["run", WIRE], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                for _ in range(2)]
-        outs = [p.communicate(timeout=180)[0] for p in runs]
-        for i, (p, out) in enumerate(zip(runs, outs)):
-            check(p.returncode == 0 and "PASS lab wire: 2 of 2 checks passed" in out,
-                  f"parallel run {i + 1} of 2 passed", out)
-            check(not left_behind(out, p.pid), f"parallel run {i + 1} left nothing behind",
-                  str(left_behind(out, p.pid)))
+    # 3. A failing check.
+    with open(WIRE) as f:
+        text = f.read().replace("graph: wire.graph.yaml", f"graph: {os.path.join(REPO, 'tests/labs/wire.graph.yaml')}")
+    failing = t.write("failing.yaml", text + "  - ping: {from: left, to: 10.9.0.77, count: 1}\n"
+                                            "    name: nobody is at 10.9.0.77\n")
+    p = runner("run", failing)
+    out = p.communicate(timeout=120)[0]
+    t.check(p.returncode == 1, "a failing check: exit status 1", out)
+    t.check(re.search(r"^FAIL  nobody is at 10\.9\.0\.77 .*0 of 1 replies", out, re.M) is not None
+            and "FAIL lab wire: 2 of 3 checks passed" in out, "the failing check is named, the others pass", out)
+    t.check("--- routerd: last lines of" in out, "routerd's log is shown after a failure")
+    t.check(not left_behind(out, p.pid), "the failed run left nothing behind", str(left_behind(out, p.pid)))
 
-        # 3. A failing check.
-        failing = os.path.join(tmp, "failing.yaml")
-        with open(WIRE) as f:
-            text = f.read().replace("graph: wire.graph.yaml", f"graph: {os.path.join(REPO, 'tests/labs/wire.graph.yaml')}")
-        with open(failing, "w") as f:
-            f.write(text + "  - ping: {from: left, to: 10.9.0.77, count: 1}\n    name: nobody is at 10.9.0.77\n")
-        p = subprocess.Popen(base + ["run", failing], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        out = p.communicate(timeout=120)[0]
-        check(p.returncode == 1, "a failing check: exit status 1", out)
-        check(re.search(r"^FAIL  nobody is at 10\.9\.0\.77 .*0 of 1 replies", out, re.M) is not None
-              and "FAIL lab wire: 2 of 3 checks passed" in out, "the failing check is named, the others pass", out)
-        check("--- routerd: last lines of" in out, "routerd's log is shown after a failure")
-        check(not left_behind(out, p.pid), "the failed run left nothing behind", str(left_behind(out, p.pid)))
-
-        # 4. Held up, then SIGTERM / SIGINT.
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            p = subprocess.Popen(base + ["run", "--keep", WIRE], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 text=True)
-            out = ""
-            t0 = time.monotonic()
-            while "stays up until Ctrl-C" not in out and time.monotonic() - t0 < 120:
-                line = p.stdout.readline()
-                if not line:
-                    break
-                out += line
-            up = namespaces(f"-wire-{p.pid}")
-            check(len(up) == 3, f"--keep: the lab is up ({len(up)} namespaces) and waits", out)
-            p.send_signal(sig)
-            out += p.communicate(timeout=60)[0]
-            check(p.returncode in (128 + sig, -sig), f"{sig.name}: the runner exits ({p.returncode})")
-            check(not left_behind(out, p.pid), f"{sig.name}: everything torn down", str(left_behind(out, p.pid)))
-
-    print(f"{len(passes)} passed, {len(failures)} failed")
-    return 1 if failures else 0
+    # 4. Held up, then SIGTERM / SIGINT.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        p = runner("run", "--keep", WIRE)
+        out = ""
+        t0 = time.monotonic()
+        while "stays up until Ctrl-C" not in out and time.monotonic() - t0 < 120:
+            line = p.stdout.readline()
+            if not line:
+                break
+            out += line
+        up = namespaces(f"-wire-{p.pid}")
+        t.check(len(up) == 3, f"--keep: the lab is up ({len(up)} namespaces) and waits", out)
+        p.send_signal(sig)
+        out += p.communicate(timeout=60)[0]
+        t.check(p.returncode in (128 + sig, -sig), f"{sig.name}: the runner exits ({p.returncode})")
+        t.check(not left_behind(out, p.pid), f"{sig.name}: everything torn down", str(left_behind(out, p.pid)))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run(main)

@@ -6,11 +6,7 @@ virtio-user), ping, TCP, UDP, VLAN-tagged ping and a dropped wrong-VLAN frame.
 
 Usage: test_lab_spp_compute.py --bin build/bin
 """
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from labtest import run  # noqa: E402
+import harness
 
 if __name__ == "__main__":
-    sys.exit(run("spp-compute.yaml", needs=("dpdk-testpmd", "ping")))
+    harness.run_lab("spp-compute.yaml", needs=("dpdk-testpmd", "ping"))

@@ -9,11 +9,7 @@ not know dropped as not_found.
 
 Usage: test_lab_triton_compute.py --bin build/bin
 """
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from labtest import run  # noqa: E402
+import harness
 
 if __name__ == "__main__":
-    sys.exit(run("triton-compute.yaml", needs=("ping",)))
+    harness.run_lab("triton-compute.yaml", needs=("ping",))

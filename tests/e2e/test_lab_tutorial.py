@@ -7,11 +7,7 @@ to port 8000 passes and the new `web` counter sees it.
 
 Usage: test_lab_tutorial.py --bin build/bin
 """
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from labtest import run  # noqa: E402
+import harness
 
 if __name__ == "__main__":
-    sys.exit(run("tutorial-firewall.yaml", needs=("ping",)))
+    harness.run_lab("tutorial-firewall.yaml", needs=("ping",))

@@ -7,11 +7,7 @@ drops a burst from one VPC and nothing from the other.
 
 Usage: test_lab_vpc_gateway.py --bin build/bin
 """
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from labtest import run  # noqa: E402
+import harness
 
 if __name__ == "__main__":
-    sys.exit(run("vpc-gateway.yaml", needs=("/usr/lib/frr/zebra", "/usr/lib/frr/staticd", "ping")))
+    harness.run_lab("vpc-gateway.yaml", needs=("/usr/lib/frr/zebra", "/usr/lib/frr/staticd", "ping"))

@@ -8,11 +8,7 @@ VLAN dropped and counted.
 
 Usage: test_lab_vpc_switch.py --bin build/bin
 """
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from labtest import run  # noqa: E402
+import harness
 
 if __name__ == "__main__":
-    sys.exit(run("vpc-switch.yaml", needs=("ping",)))
+    harness.run_lab("vpc-switch.yaml", needs=("ping",))

@@ -21,32 +21,13 @@ Allocation is deterministic here: one worker, one pool address, and a
 port_range (20000-20999) that holds none of the inside ports, so external
 ports are handed out in order from 20000, separately for TCP, UDP and ICMP.
 
-Exit status 0 on success, 1 on failure. The temporary directory is kept on
-failure or with --keep.
+The temporary directory is kept on failure or with --keep.
 """
-import argparse
 import json
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
-import time
 
-try:
-    from scapy.all import ARP, ICMP, IP, TCP, UDP, Ether, PcapWriter, Raw, conf as scapy_conf
-except ImportError:
-    if os.environ.get("WEFT_E2E_REEXEC") != "1" and os.path.exists("/usr/bin/python3") \
-            and os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3"):
-        os.environ["WEFT_E2E_REEXEC"] = "1"
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    sys.exit("FAIL: scapy is not importable (install the Debian package python3-scapy)")
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from golden import read_pcap  # noqa: E402
-
-scapy_conf.verb = 0
+import harness
+from harness import drops_of, element, read_pcap, write_pcap
+from scapy.all import ARP, ICMP, IP, TCP, UDP, Ether, Raw
 
 TIMEOUT_S = 20.0
 INSIDE_MAC, OUTSIDE_MAC, ROUTER_MAC = "02:00:00:00:00:0a", "02:00:00:00:00:0b", "02:00:00:00:00:01"
@@ -195,97 +176,51 @@ connections:
 """)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default="build/bin")
-    ap.add_argument("--keep", action="store_true")
-    args, _ = ap.parse_known_args()
-    routerd = os.path.abspath(os.path.join(args.bin, "routerd"))
-    routerctl = os.path.abspath(os.path.join(args.bin, "routerctl"))
-    tmp = tempfile.mkdtemp(prefix="weft-nat-golden-")
-    problems = []
-    proc = None
-    try:
-        cases = build()
-        in_pcap, out_pcap, back_pcap = (os.path.join(tmp, n) for n in ("in.pcap", "out.pcap", "back.pcap"))
-        with PcapWriter(in_pcap, linktype=1, sync=True) as w:
-            for _, f, _ in cases:
-                w.write(f)
-        graph, sock = os.path.join(tmp, "graph.yaml"), os.path.join(tmp, "ctl.sock")
-        write_graph(graph, in_pcap, out_pcap, back_pcap)
-        v = subprocess.run([routerctl, "validate", graph], capture_output=True, text=True)
-        if v.returncode != 0:
-            raise RuntimeError("routerctl validate refused the graph:\n" + v.stderr)
-        with open(os.path.join(tmp, "routerd.log"), "w") as log:
-            proc = subprocess.Popen([routerd, "-c", graph, "-s", sock], stdout=log, stderr=subprocess.STDOUT,
-                                    cwd=tmp, start_new_session=True)
-        deadline, stats = time.monotonic() + TIMEOUT_S, None
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"routerd exited early ({proc.returncode}); see {tmp}/routerd.log")
-            r = subprocess.run([routerctl, "-s", sock, "--json", "stats"], capture_output=True, text=True)
-            if r.returncode == 0:
-                stats = json.loads(r.stdout)
-                nat = next(e for e in stats["elements"] if e["id"] == "nat")
-                if nat["total"]["out"] + nat["total"]["dropped"] >= len(cases):
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"timed out: nat handled {stats and nat['total']} of {len(cases)} frames")
-            time.sleep(0.05)
-        sessions = subprocess.run([routerctl, "-s", sock, "handler", "read", "nat", "sessions"], capture_output=True,
-                                  text=True).stdout
-        proc.send_signal(signal.SIGTERM)
-        if proc.wait(timeout=TIMEOUT_S) != 0:
-            problems.append(f"routerd exited with status {proc.returncode}")
+def main(t):
+    cases = build()
+    in_pcap, out_pcap, back_pcap = (t.path(n) for n in ("in.pcap", "out.pcap", "back.pcap"))
+    write_pcap(in_pcap, [f for _, f, _ in cases])
+    graph = t.path("graph.yaml")
+    write_graph(graph, in_pcap, out_pcap, back_pcap)
+    t.validate(graph)
+    r = t.routerd(file=graph, timeout=TIMEOUT_S)
+    stats = r.wait_stats(lambda s: (lambda e: e["total"]["out"] + e["total"]["dropped"] >= len(cases))(
+        element(s, "nat")), what=f"nat to handle {len(cases)} frames")
+    nat = element(stats, "nat")
+    sessions = r.read_handler("nat", "sessions").stdout
+    rc = r.stop(timeout=TIMEOUT_S)
+    t.check(rc == 0, "routerd exits 0 on SIGTERM", f"routerd exited with status {rc}")
 
-        got = {"out": read_pcap(out_pcap), "in": read_pcap(back_pcap)}
-        want = {"out": [], "in": []}
-        want_drops = {r: 0 for r in REASONS}
-        for desc, _, (kind, v) in cases:
-            if kind == "drop":
-                want_drops[v] += 1
-            else:
-                want[kind].append((desc, v))
-        for side in ("out", "in"):
-            # Within one output the order follows the input, except that a
-            # batch's inside half is handled before its outside half: compare
-            # as sets of frames, and count.
-            exp = sorted(v for _, v in want[side])
-            if sorted(got[side]) != exp:
-                missing = [d for d, v in want[side] if v not in got[side]]
-                extra = [Ether(g).summary() for g in got[side] if g not in exp]
-                problems.append(f"{side}: {len(got[side])} frames, expected {len(exp)}; expected but not seen: "
-                                f"{missing}; seen but not expected: {extra}")
-            for g in got[side]:
-                if not checksums_ok(g):
-                    problems.append(f"{side}: bad checksum in {Ether(g).summary()}")
-        drops = {}
-        for w in nat["workers"]:
-            for k, n in w["drops"].items():
-                drops[k] = drops.get(k, 0) + n
-        for r in REASONS:
-            if drops.get(r, 0) != want_drops[r]:
-                problems.append(f"drop reason {r}: {drops.get(r, 0)}, expected {want_drops[r]}")
-        if "hairpin to 10.0.0.3:6000" not in sessions:
-            problems.append("sessions handler does not show the hairpin session:\n" + sessions)
-        n_out, n_in = len(want["out"]), len(want["in"])
-        print(f"{len(cases)} frames in; {n_out} expected out and {n_in} expected back in; "
-              f"{sum(want_drops.values())} drops over {sum(1 for v in want_drops.values() if v)} reasons")
-    except Exception as e:  # noqa: BLE001 - report anything as a failure
-        problems.append(f"{type(e).__name__}: {e}")
-    finally:
-        if proc and proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    for p in problems:
-        print("FAIL " + p)
-    if problems or args.keep:
-        print(f"kept {tmp}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{0 if problems else 1} passed, {1 if problems else 0} failed")
-    return 1 if problems else 0
+    got = {"out": read_pcap(out_pcap), "in": read_pcap(back_pcap)}
+    want = {"out": [], "in": []}
+    want_drops = {reason: 0 for reason in REASONS}
+    for desc, _, (kind, v) in cases:
+        if kind == "drop":
+            want_drops[v] += 1
+        else:
+            want[kind].append((desc, v))
+    for side in ("out", "in"):
+        # Within one output the order follows the input, except that a
+        # batch's inside half is handled before its outside half: compare
+        # as sets of frames, and count.
+        exp = sorted(v for _, v in want[side])
+        missing = [d for d, v in want[side] if v not in got[side]]
+        extra = [Ether(g).summary() for g in got[side] if g not in exp]
+        t.check(sorted(got[side]) == exp, f"{side}: the {len(exp)} frames scapy expects",
+                f"{side}: {len(got[side])} frames, expected {len(exp)}; expected but not seen: "
+                f"{missing}; seen but not expected: {extra}")
+        bad = [Ether(g).summary() for g in got[side] if not checksums_ok(g)]
+        t.check(not bad, f"{side}: every checksum is the one scapy computes", f"{side}: bad checksum in {bad}")
+    drops = drops_of(nat)
+    wrong = [f"drop reason {x}: {drops.get(x, 0)}, expected {want_drops[x]}"
+             for x in REASONS if drops.get(x, 0) != want_drops[x]]
+    t.check(not wrong, "drops by reason as the oracle says", "\n".join(wrong))
+    t.check("hairpin to 10.0.0.3:6000" in sessions, "the sessions handler shows the hairpin session",
+            "sessions handler does not show the hairpin session:\n" + sessions)
+    n_out, n_in = len(want["out"]), len(want["in"])
+    t.info(f"{len(cases)} frames in; {n_out} expected out and {n_in} expected back in; "
+           f"{sum(want_drops.values())} drops over {sum(1 for v in want_drops.values() if v)} reasons")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run(main)

@@ -25,22 +25,10 @@ different workers sharing the one session table):
 
 Usage: test_nat44_hosts.py --bin build/bin
 """
-import argparse
 import os
 import subprocess
-import sys
-import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netns import Lab, wait_until  # noqa: E402
-
-passes, failures = [], []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    (passes if cond else failures).append(what)
-
+import harness
 
 POOL = "198.51.100.1"
 SERVER = "198.51.100.2"
@@ -62,7 +50,7 @@ def udp():
         u.sendto(("%s:%d " % peer).encode() + data.upper(), peer)
 threading.Thread(target=tcp, daemon=True).start()
 threading.Thread(target=udp, daemon=True).start()
-print("ready", flush=True)
+print("ready")
 import time
 time.sleep(120)
 """
@@ -103,7 +91,7 @@ print("\\n".join(out))
 """
 
 
-def run_case(lab, bindir, tmp, workers):
+def run_case(t, lab, workers):
     tag = f"{os.getpid() % 100000}w{workers}"
     client, server = lab.namespace("c"), lab.namespace("s")
     c_if, rc = lab.veth(client, None)
@@ -117,9 +105,7 @@ def run_case(lab, bindir, tmp, workers):
     lab.sh(server, f"ip neigh replace {POOL} lladdr {rs_mac} dev {s_if} nud permanent")
     qp = ",qpairs=2" if workers == 2 else ""
     lcores = "1, 2" if workers == 2 else "1"
-    graph = os.path.join(tmp, f"nat{workers}.yaml")
-    with open(graph, "w") as f:
-        f.write(f"""
+    graph = f"""
 name: nat44-hosts
 workers: {{lcores: [{lcores}], idle_sleep_us: 50}}
 ports:
@@ -138,61 +124,43 @@ connections:
   - rxs -> [from_outside]nat
   - nat[to_outside] -> ers -> txs
   - nat[to_inside] -> erc -> txc
-""")
-    sock = os.path.join(tmp, f"ctl{workers}.sock")
-
-    def ctl(*args):
-        return subprocess.run([os.path.join(bindir, "routerctl"), "-s", sock, *args],
-                              capture_output=True, text=True, timeout=30)
-
-    logname = os.path.join(tmp, f"routerd{workers}.log")
-    p = lab.spawn_routerd(None, [os.path.join(bindir, "routerd"), "-c", graph, "-s", sock], logname,
-                          lambda: ctl("status").returncode == 0)
+"""
     w = f"[{workers} worker{'s' if workers > 1 else ''}] "
-    up = p.poll() is None and ctl("status").returncode == 0
-    check(up, w + "routerd runs with Nat44 on two af_packet ports")
-    if not up:
+    r = t.routerd(graph, name=f"routerd{workers}", lab=lab,
+                  check=w + "routerd runs with Nat44 on two af_packet ports")
+    if not r.alive():
         return
 
-    r = lab.run(client, ["ping", "-c", "3", "-i", "0.2", "-W", "2", SERVER])
-    check(r.returncode == 0 and "3 received" in r.stdout, w + "ping client -> server through the NAT")
+    ping = lab.run(client, ["ping", "-c", "3", "-i", "0.2", "-W", "2", SERVER])
+    t.check(ping.returncode == 0 and "3 received" in ping.stdout, w + "ping client -> server through the NAT")
 
     srv = lab.spawn(server, ["/usr/bin/python3", "-c", SERVER_PY], stdout=subprocess.PIPE, text=True)
-    check(srv.stdout.readline().strip() == "ready", w + "servers ready")
-    r = lab.run(client, ["/usr/bin/python3", "-c", CLIENT_PY], timeout=60)
-    lines = r.stdout.split("\n")
-    print("    client saw: " + " | ".join(x for x in lines if x), flush=True)
+    t.check(srv.stdout.readline().strip() == "ready", w + "servers ready")
+    cl = lab.run(client, ["/usr/bin/python3", "-c", CLIENT_PY], timeout=60)
+    lines = cl.stdout.split("\n")
+    t.info("client saw: " + " | ".join(x for x in lines if x))
     tcp = [x for x in lines if "HELLO" in x]
     udp = [x for x in lines if "PING" in x]
-    check(len(tcp) == 3 and all(x.startswith(POOL + ":") for x in tcp),
-          w + "TCP: 3 connections, the server saw the pool address, data came back")
-    check(len(udp) == 3 and all(x.startswith(POOL + ":") for x in udp),
-          w + "UDP: 3 exchanges, the server saw the pool address")
-    check("refused" in lines, w + "ICMP port unreachable translated back (ConnectionRefusedError)")
+    t.check(len(tcp) == 3 and all(x.startswith(POOL + ":") for x in tcp),
+            w + "TCP: 3 connections, the server saw the pool address, data came back")
+    t.check(len(udp) == 3 and all(x.startswith(POOL + ":") for x in udp),
+            w + "UDP: 3 exchanges, the server saw the pool address")
+    t.check("refused" in lines, w + "ICMP port unreachable translated back (ConnectionRefusedError)")
 
-    count = ctl("handler", "read", "nat", "count").stdout
-    sessions = ctl("handler", "read", "nat", "sessions").stdout
-    print("    " + sessions.strip().replace("\n", "\n    "), flush=True)
-    check("tcp 10.0.0.2:" in sessions and "udp 10.0.0.2:" in sessions and "icmp 10.0.0.2:" in sessions,
-          w + "sessions lists TCP, UDP and ICMP sessions of the client")
-    check(any(c.isdigit() and int(c) >= 6 for c in count.split()), w + f"count shows the sessions ({count.split()})")
-    p.terminate()
-    p.wait(timeout=20)
-    check(p.returncode == 0, w + "routerd stops cleanly")
+    count = r.read_handler("nat", "count").stdout
+    sessions = r.read_handler("nat", "sessions").stdout
+    t.info(sessions)
+    t.check("tcp 10.0.0.2:" in sessions and "udp 10.0.0.2:" in sessions and "icmp 10.0.0.2:" in sessions,
+            w + "sessions lists TCP, UDP and ICMP sessions of the client")
+    t.check(any(c.isdigit() and int(c) >= 6 for c in count.split()), w + f"count shows the sessions ({count.split()})")
+    t.check(r.stop() == 0, w + "routerd stops cleanly")
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    a, _ = ap.parse_known_args()
-    bindir = os.path.abspath(a.bin)
-    with tempfile.TemporaryDirectory(prefix="weft-nat-hosts-") as tmp:
-        for workers in (1, 2):
-            with Lab("nh") as lab:
-                run_case(lab, bindir, tmp, workers)
-    print(f"{len(passes)} passed, {len(failures)} failed")
-    return 1 if failures else 0
+def main(t):
+    for workers in (1, 2):
+        with t.lab("nh") as lab:
+            run_case(t, lab, workers)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run(main)

@@ -24,33 +24,16 @@ Allocation is deterministic: one worker, one pool address and a port_range
 out in order from 20000, separately for TCP, UDP and ICMP; the IPv4
 identification of translated packets counts up from 0 on one worker.
 
-Exit status 0 on success, 1 on failure. The temporary directory is kept on
-failure or with --keep.
+The temporary directory is kept on failure or with --keep.
 """
-import argparse
 import ipaddress
-import os
-import shutil
-import sys
-import tempfile
 
-try:
-    from scapy.all import (ARP, ICMP, IP, TCP, UDP, Ether, ICMPv6DestUnreach, ICMPv6EchoReply, ICMPv6EchoRequest,
-                           ICMPv6ND_NS, ICMPv6PacketTooBig, ICMPv6ParamProblem, ICMPv6TimeExceeded, IPv6,
-                           IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop, IPv6ExtHdrRouting, PcapWriter,
-                           Raw, conf as scapy_conf)
-    from scapy.layers.inet import IPOption_LSRR
-except ImportError:
-    if os.environ.get("WEFT_E2E_REEXEC") != "1" and os.path.exists("/usr/bin/python3") \
-            and os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3"):
-        os.environ["WEFT_E2E_REEXEC"] = "1"
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    sys.exit("FAIL: scapy is not importable (install the Debian package python3-scapy)")
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from golden import Failure, GoldenRun, drops_of, element, read_pcap  # noqa: E402
-
-scapy_conf.verb = 0
+import harness
+from harness import drops_of, element, read_pcap, write_pcap
+from scapy.all import (ARP, ICMP, IP, TCP, UDP, Ether, ICMPv6DestUnreach, ICMPv6EchoReply, ICMPv6EchoRequest,
+                       ICMPv6ND_NS, ICMPv6PacketTooBig, ICMPv6ParamProblem, ICMPv6TimeExceeded, IPv6,
+                       IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop, IPv6ExtHdrRouting, Raw)
+from scapy.layers.inet import IPOption_LSRR
 
 V6_MAC, V4_MAC, ROUTER_MAC = "02:00:00:00:00:0a", "02:00:00:00:00:0b", "02:00:00:00:00:01"
 POOL = "198.51.100.1"
@@ -308,74 +291,56 @@ connections:
 """
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default="build/bin")
-    ap.add_argument("--keep", action="store_true")
-    args, _ = ap.parse_known_args()
-    tmp = tempfile.mkdtemp(prefix="weft-nat64-golden-")
-    problems = []
-    try:
-        cases = build()
-        inp, out4, out6 = (os.path.join(tmp, n) for n in ("in.pcap", "out4.pcap", "out6.pcap"))
-        with PcapWriter(inp, linktype=1, sync=True) as w:
-            for _, f, _ in cases:
-                w.write(f)
-        graph = GRAPH.format(inp=inp, out4=out4, out6=out6, v6mac=V6_MAC, pool=POOL)
-        with GoldenRun(args.bin, graph, tmp) as run:
-            stats = run.wait(lambda st: (lambda e: e["total"]["out"] + e["total"]["dropped"] >= len(cases))(
-                element(st, "nat")))
-            sessions = run.ctl("handler", "read", "nat", "sessions").stdout
-            hosts = run.ctl("handler", "read", "nat", "hosts").stdout.strip()
-        nat = element(stats, "nat")
-        got = {"out4": read_pcap(out4), "out6": read_pcap(out6)}
-        want = {"out4": [], "out6": []}
-        want_drops = {r: 0 for r in REASONS}
-        for desc, _, (kind, v) in cases:
-            if kind == "drop":
-                want_drops[v] += 1
-            else:
-                want[kind].append((desc, v))
-        for side in ("out4", "out6"):
-            # Within one output the order follows the input, except that a
-            # batch's IPv6 half is handled before its IPv4 half: compare as
-            # multisets of frames.
-            exp = sorted(v for _, v in want[side])
-            if sorted(got[side]) != exp:
-                missing = [d for d, v in want[side] if v not in got[side]]
-                extra = [Ether(g).summary() for g in got[side] if g not in exp]
-                problems.append(f"{side}: {len(got[side])} frames, expected {len(exp)}; expected but not seen: "
-                                f"{missing}; seen but not expected: {extra}")
-                for g in got[side]:
-                    if g not in exp:
-                        problems.append(f"  unexpected {side} frame: {g.hex()}")
-                for d, v in want[side]:
-                    if v not in got[side]:
-                        problems.append(f"  wanted {side} frame ({d}): {v.hex()}")
+def main(t):
+    cases = build()
+    inp, out4, out6 = (t.path(n) for n in ("in.pcap", "out4.pcap", "out6.pcap"))
+    write_pcap(inp, [f for _, f, _ in cases])
+    graph = GRAPH.format(inp=inp, out4=out4, out6=out6, v6mac=V6_MAC, pool=POOL)
+    with t.routerd(graph) as r:
+        stats = r.wait_stats(lambda st: (lambda e: e["total"]["out"] + e["total"]["dropped"] >= len(cases))(
+            element(st, "nat")), what=f"nat to handle {len(cases)} frames")
+        sessions = r.read_handler("nat", "sessions").stdout
+        hosts = r.read_handler("nat", "hosts").stdout.strip()
+    nat = element(stats, "nat")
+    got = {"out4": read_pcap(out4), "out6": read_pcap(out6)}
+    want = {"out4": [], "out6": []}
+    want_drops = {reason: 0 for reason in REASONS}
+    for desc, _, (kind, v) in cases:
+        if kind == "drop":
+            want_drops[v] += 1
+        else:
+            want[kind].append((desc, v))
+    for side in ("out4", "out6"):
+        # Within one output the order follows the input, except that a
+        # batch's IPv6 half is handled before its IPv4 half: compare as
+        # multisets of frames.
+        exp = sorted(v for _, v in want[side])
+        problems = []
+        if sorted(got[side]) != exp:
+            missing = [d for d, v in want[side] if v not in got[side]]
+            extra = [Ether(g).summary() for g in got[side] if g not in exp]
+            problems.append(f"{side}: {len(got[side])} frames, expected {len(exp)}; expected but not seen: "
+                            f"{missing}; seen but not expected: {extra}")
             for g in got[side]:
-                if not checksums_ok(g):
-                    problems.append(f"{side}: bad checksum in {Ether(g).summary()}")
-        drops = drops_of(nat)
-        for r in REASONS:
-            if drops.get(r, 0) != want_drops[r]:
-                problems.append(f"drop reason {r}: {drops.get(r, 0)}, expected {want_drops[r]}")
-        if f"udp [{H3}]:5353 -> {POOL}:20001 <-> 192.0.2.53:53" not in sessions:
-            problems.append("sessions handler does not list [::3]'s session:\n" + sessions)
-        if hosts != "2":
-            problems.append(f"hosts handler says {hosts!r}, expected 2")
-        print(f"{len(cases)} frames in; {len(want['out4'])} expected out as IPv4 and {len(want['out6'])} as IPv6; "
-              f"{sum(want_drops.values())} drops over {sum(1 for v in want_drops.values() if v)} reasons")
-    except (Failure, Exception) as e:  # noqa: BLE001 - report anything as a failure
-        problems.append(f"{type(e).__name__}: {e}")
-    for p in problems:
-        print("FAIL " + p)
-    if problems or args.keep:
-        print(f"kept {tmp}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{0 if problems else 1} passed, {1 if problems else 0} failed")
-    return 1 if problems else 0
+                if g not in exp:
+                    problems.append(f"  unexpected {side} frame: {g.hex()}")
+            for d, v in want[side]:
+                if v not in got[side]:
+                    problems.append(f"  wanted {side} frame ({d}): {v.hex()}")
+        t.check(not problems, f"{side}: the {len(exp)} frames scapy expects", "\n".join(problems))
+        bad = [Ether(g).summary() for g in got[side] if not checksums_ok(g)]
+        t.check(not bad, f"{side}: every checksum is the one scapy computes", f"{side}: bad checksum in {bad}")
+    drops = drops_of(nat)
+    wrong = [f"drop reason {x}: {drops.get(x, 0)}, expected {want_drops[x]}"
+             for x in REASONS if drops.get(x, 0) != want_drops[x]]
+    t.check(not wrong, "drops by reason as the oracle says", "\n".join(wrong))
+    t.check(f"udp [{H3}]:5353 -> {POOL}:20001 <-> 192.0.2.53:53" in sessions,
+            "the sessions handler lists [::3]'s session",
+            "sessions handler does not list [::3]'s session:\n" + sessions)
+    t.check(hosts == "2", "the hosts handler says 2", f"hosts handler says {hosts!r}, expected 2")
+    t.info(f"{len(cases)} frames in; {len(want['out4'])} expected out as IPv4 and {len(want['out6'])} as IPv6; "
+           f"{sum(want_drops.values())} drops over {sum(1 for v in want_drops.values() if v)} reasons")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run(main)

@@ -23,44 +23,19 @@ What it does, all inside a fresh temporary directory:
 The oracle parses the raw frame bytes with `struct` and applies the rules
 written in this file; it shares no code with the C++ Classifier.
 
-Exit status 0 on success, 1 on failure (with a message saying what differed).
 The temporary directory is removed on success and kept (its path is printed)
 on failure or with --keep.
-
-scapy comes from the Debian package python3-scapy. If the `python3` found
-first on PATH (for example a pyenv shim) cannot import it, the script re-runs
-itself with /usr/bin/python3.
 """
 
-import argparse
 import difflib
 import json
-import os
-import shutil
-import signal
 import struct
-import subprocess
-import sys
-import tempfile
-import time
 
-try:
-    from scapy.all import (ARP, IP, UDP, TCP, Dot1Q, Ether, IPv6, IPv6ExtHdrHopByHop, PcapWriter, Raw,
-                           conf as scapy_conf)
-except ImportError:
-    if os.environ.get("WEFT_E2E_REEXEC") != "1" and os.path.exists("/usr/bin/python3") \
-            and os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3"):
-        os.environ["WEFT_E2E_REEXEC"] = "1"
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    sys.exit("FAIL: scapy is not importable (install the Debian package python3-scapy)")
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from golden import Failure, drops_of, element, outputs_of, read_pcap  # noqa: E402
-
-scapy_conf.verb = 0
+import harness
+from harness import drops_of, element, outputs_of, read_pcap, write_pcap
+from scapy.all import ARP, IP, UDP, TCP, Dot1Q, Ether, IPv6, IPv6ExtHdrHopByHop, Raw
 
 TIMEOUT_S = 20.0
-POLL_S = 0.05
 
 # --------------------------------------------------------------------------
 # Classification rules. The same list produces the graph's YAML and drives the
@@ -267,9 +242,6 @@ def oracle(frames):
 
 
 # --------------------------------------------------------------------------
-# pcap files (libpcap format, micro- or nanosecond, either byte order)
-# --------------------------------------------------------------------------
-# --------------------------------------------------------------------------
 # Graph
 # --------------------------------------------------------------------------
 def yaml_value(v):
@@ -309,157 +281,65 @@ def write_graph(path, in_pcap, out_pcaps):
 # --------------------------------------------------------------------------
 # Running routerd
 # --------------------------------------------------------------------------
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--bin", default="build/bin", help="directory holding routerd and routerctl")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    ap.add_argument("-v", "--verbose", action="store_true", help="print the oracle's verdict for every frame")
-    args, _ = ap.parse_known_args()  # the test runner also passes --test-plugins
+def main(t):
+    frames = build_frames()
+    in_pcap = t.path("in.pcap")
+    # Raw bytes with the Ethernet link type: exactly these bytes, no padding.
+    write_pcap(in_pcap, [b for _, b in frames])
+    t.require(read_pcap(in_pcap) == [b for _, b in frames], "the input pcap holds the frames unchanged")
+    out_pcaps = {o: t.path(f"out_{o}.pcap") for o in OUTPUTS}
+    graph = t.path("graph.yaml")
+    write_graph(graph, in_pcap, out_pcaps)
 
-    routerd = os.path.abspath(os.path.join(args.bin, "routerd"))
-    routerctl = os.path.abspath(os.path.join(args.bin, "routerctl"))
-    for b in (routerd, routerctl):
-        if not os.access(b, os.X_OK):
-            print(f"FAIL: {b} is not an executable (pass --bin DIR)")
-            return 1
+    expected, expected_drops, verdicts = oracle(frames)
+    if t.verbose:
+        for desc, v in verdicts:
+            print(f"  {v:22s} {desc}")
+    n_in = len(frames)
 
-    tmp = tempfile.mkdtemp(prefix="weft-e2e-")
-    ok = False
-    proc = None
-    log_out = os.path.join(tmp, "routerd.stdout")
-    log_err = os.path.join(tmp, "routerd.stderr")
-    try:
-        frames = build_frames()
-        in_pcap = os.path.join(tmp, "in.pcap")
-        # Raw bytes with the Ethernet link type: exactly these bytes, no padding.
-        with PcapWriter(in_pcap, linktype=1, sync=True) as w:
-            for _, b in frames:
-                w.write(b)
-        if [bytes(r) for r in read_pcap(in_pcap)] != [b for _, b in frames]:
-            raise Failure("scapy did not write the input frames unchanged")
-        out_pcaps = {o: os.path.join(tmp, f"out_{o}.pcap") for o in OUTPUTS}
-        graph = os.path.join(tmp, "graph.yaml")
-        write_graph(graph, in_pcap, out_pcaps)
-        sock = os.path.join(tmp, "ctl.sock")
+    # Validate first: a graph error is easier to read from routerctl.
+    t.validate(graph)
+    r = t.routerd(file=graph, timeout=TIMEOUT_S)
 
-        expected, expected_drops, verdicts = oracle(frames)
-        if args.verbose:
-            for desc, v in verdicts:
-                print(f"  {v:22s} {desc}")
-        n_in = len(frames)
-
-        # Validate first: a graph error is easier to read from routerctl.
-        v = subprocess.run([routerctl, "validate", graph], capture_output=True, text=True)
-        if v.returncode != 0:
-            raise Failure(f"routerctl validate rejected the generated graph:\n{v.stderr}")
-
-        with open(log_out, "w") as fo, open(log_err, "w") as fe:
-            proc = subprocess.Popen([routerd, "-c", graph, "-s", sock], stdout=fo, stderr=fe, cwd=tmp,
-                                    start_new_session=True)
-        deadline = time.monotonic() + TIMEOUT_S
-        stats = None
-        last_err = ""
-        while True:
-            if proc.poll() is not None:
-                raise Failure(f"routerd exited early with status {proc.returncode}")
-            # --json is routerctl's global flag: it goes before the subcommand.
-            r = subprocess.run([routerctl, "-s", sock, "--json", "stats"], capture_output=True, text=True)
-            if r.returncode not in (0, 2):  # 2: nobody listening on the socket yet
-                raise Failure(f"routerctl stats exited {r.returncode}: {r.stderr.strip()}")
-            if r.returncode == 0:
-                stats = json.loads(r.stdout)
-                cls = element(stats, "cls")
-                done = cls["total"]["out"] + cls["total"]["dropped"]
-                if done >= n_in:
-                    break
-                last_err = f"classifier has handled {done} of {n_in} frames"
-            else:
-                last_err = f"routerctl stats exited {r.returncode}: {r.stderr.strip()}"
-            if time.monotonic() > deadline:
-                raise Failure(f"timed out after {TIMEOUT_S:.0f} s: {last_err}")
-            time.sleep(POLL_S)
-
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            raise Failure(f"routerd did not exit within {TIMEOUT_S:.0f} s of SIGTERM")
-        if rc != 0:
-            raise Failure(f"routerd exited with status {rc} after SIGTERM")
-
-        problems = []
+    def done(stats):
         cls = element(stats, "cls")
-        if cls["total"]["in"] != n_in:
-            problems.append(f"classifier input count {cls['total']['in']}, expected {n_in}")
-        if cls["total"]["out"] + cls["total"]["dropped"] != n_in:
-            problems.append(f"classifier forwarded {cls['total']['out']} + dropped {cls['total']['dropped']}"
-                            f" != {n_in} input frames")
-        got_drops = drops_of(cls)
-        for reason in DROP_REASONS:
-            if got_drops.get(reason, 0) != expected_drops[reason]:
-                problems.append(f"drop reason {reason}: routerd counted {got_drops.get(reason, 0)},"
-                                f" expected {expected_drops[reason]}")
-        got_outs = outputs_of(cls)
-        for o in OUTPUTS:
-            if got_outs.get(o, 0) != len(expected[o]):
-                problems.append(f"classifier output {o}: {got_outs.get(o, 0)} packets, expected {len(expected[o])}")
-        for o in OUTPUTS:
-            tx = element(stats, f"tx_{o}")
-            if sum(drops_of(tx).values()):
-                problems.append(f"tx_{o} dropped packets: {drops_of(tx)}")
+        return cls["total"]["out"] + cls["total"]["dropped"] >= n_in
+    stats = r.wait_stats(done, what=f"the classifier to handle {n_in} frames")
+    rc = r.stop(timeout=TIMEOUT_S)
+    t.require(rc == 0, "routerd exits 0 on SIGTERM", f"routerd exited with status {rc} after SIGTERM")
 
-        desc_of = {}
-        for desc, b in frames:
-            desc_of.setdefault(b, desc)
-        for o in OUTPUTS:
-            try:
-                got = read_pcap(out_pcaps[o])
-            except (OSError, ValueError) as e:
-                problems.append(f"output {o}: {e}")
-                continue
-            want = expected[o]
-            if got == want:
-                print(f"ok   {o:7s} {len(got)} packet(s) byte-identical")
-                continue
-            problems.append(f"output {o}: {len(got)} packet(s), expected {len(want)}; diff (-expected +got):")
+    cls = element(stats, "cls")
+    t.check(cls["total"]["in"] == n_in, f"classifier input count {cls['total']['in']} (expected {n_in})")
+    t.check(cls["total"]["out"] + cls["total"]["dropped"] == n_in,
+            f"classifier forwarded {cls['total']['out']} + dropped {cls['total']['dropped']} = {n_in} input frames")
+    got_drops = drops_of(cls)
+    t.check(all(got_drops.get(x, 0) == expected_drops[x] for x in DROP_REASONS), "drops by reason as the oracle says",
+            "\n".join(f"drop reason {x}: routerd counted {got_drops.get(x, 0)}, expected {expected_drops[x]}"
+                      for x in DROP_REASONS if got_drops.get(x, 0) != expected_drops[x]))
+    got_outs = outputs_of(cls)
+    t.check(all(got_outs.get(o, 0) == len(expected[o]) for o in OUTPUTS), "packets per classifier output",
+            "\n".join(f"classifier output {o}: {got_outs.get(o, 0)} packets, expected {len(expected[o])}"
+                      for o in OUTPUTS if got_outs.get(o, 0) != len(expected[o])))
+    for o in OUTPUTS:
+        tx = element(stats, f"tx_{o}")
+        t.check(not sum(drops_of(tx).values()), f"tx_{o} dropped nothing", f"tx_{o} dropped packets: {drops_of(tx)}")
 
-            def label(b):
-                return desc_of[b] if b in desc_of else "unknown bytes " + b.hex()
-            diff = difflib.unified_diff([label(b) for b in want], [label(b) for b in got], lineterm="", n=1)
-            problems += ["    " + line for line in list(diff)[2:]]
-        if problems:
-            raise Failure("\n".join(problems))
-        print(f"PASS: {n_in} frames; outputs " + ", ".join(f"{o}={len(expected[o])}" for o in OUTPUTS)
-              + "; drops " + ", ".join(f"{k}={v}" for k, v in expected_drops.items() if v))
-        ok = True
-        return 0
-    except Failure as e:
-        print(f"FAIL: {e}")
-        return 1
-    except Exception as e:  # a bug in this script or an unexpected environment
-        import traceback
-        traceback.print_exc()
-        print(f"FAIL: unexpected {type(e).__name__}: {e}")
-        return 1
-    finally:
-        if proc is not None and proc.poll() is None:
-            try:
-                os.kill(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-        if not ok:
-            for name in (log_out, log_err):
-                if os.path.exists(name):
-                    with open(name) as f:
-                        text = f.read().strip()
-                    if text:
-                        print(f"--- {os.path.basename(name)} ---\n{text}")
-        if ok and not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"(temporary files kept in {tmp})")
+    desc_of = {}
+    for desc, b in frames:
+        desc_of.setdefault(b, desc)
+
+    def label(b):
+        return desc_of[b] if b in desc_of else "unknown bytes " + b.hex()
+    for o in OUTPUTS:
+        got = read_pcap(out_pcaps[o])
+        want = expected[o]
+        diff = difflib.unified_diff([label(b) for b in want], [label(b) for b in got], lineterm="", n=1)
+        t.check(got == want, f"{o:7s} {len(got)} packet(s) byte-identical",
+                f"output {o}: {len(got)} packet(s), expected {len(want)}; diff (-expected +got):\n"
+                + "\n".join("    " + line for line in list(diff)[2:]))
+    t.info(f"{n_in} frames; outputs " + ", ".join(f"{o}={len(expected[o])}" for o in OUTPUTS)
+           + "; drops " + ", ".join(f"{k}={v}" for k, v in expected_drops.items() if v))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run(main)

@@ -25,15 +25,10 @@ loses no tokens, and a bucket still full at a sample shifts a 4 s measure
 by at most 1.25%. The offered load is checked to be at least twice the peak.
 """
 
-import argparse
-import json
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 import time
+
+import harness
+from harness import output
 
 TOLERANCE = 0.02
 WARMUP_S = 1.0
@@ -81,162 +76,58 @@ connections:
 """
 
 
-class Failure(Exception):
-    pass
+def main(t):
+    graph = t.write("graph.yaml", GRAPH)
+    t.validate(graph)
+    for attempt in range(3):
+        r = t.routerd(file=graph, timeout=START_TIMEOUT_S)
+        # The meters run on the TSC at DPDK's estimate of its frequency. On a
+        # busy machine that estimate can be wrong (EAL calibrates over 100 ms
+        # and a preemption skews it); routerd measures it again and says so.
+        err = r.status()["tsc"]["error"]
+        if abs(err) <= 0.005:
+            break
+        t.info(f"note: DPDK's TSC estimate is off by {err * 100:+.1f}% (the machine was busy while it "
+               f"calibrated); starting routerd again")
+        r.stop(timeout=30)
+    else:
+        t.fail("DPDK's TSC estimate is right in one of three routerd starts",
+               "DPDK's TSC estimate was wrong in three routerd starts in a row")
+
+    # The measured interval starts after the warm-up, by routerd's own clock.
+    first = r.wait_stats(lambda s: s["uptime_s"] >= WARMUP_S, what="the warm-up")
+    time.sleep(t.args.seconds)  # the measured interval itself
+    second = r.stats()
+    dt = second["uptime_s"] - first["uptime_s"]
+
+    def rate(eid, name, use_bytes=False):
+        p0, b0 = output(first, eid, name)
+        p1, b1 = output(second, eid, name)
+        return ((b1 - b0) * 8 if use_bytes else p1 - p0) / dt
+
+    t.info(f"interval {dt:.3f} s (uptime {first['uptime_s']:.3f} -> {second['uptime_s']:.3f})")
+    for src in ("rx_pps", "rx_bps", "rx_tr"):
+        offered = rate(src, "out")
+        t.check(offered >= 2 * 200e3, f"offered load at {src}: {offered:,.0f} packets/s (the limiters are overloaded)",
+                f"{src} offered only {offered:,.0f} packets/s: the limiters are not overloaded "
+                f"(a starved worker?), the measure means nothing")
+    measures = [
+        ("srTCM pps green", rate("pps", "green"), 200e3, "packets/s"),
+        ("srTCM bps green", rate("bps", "green", use_bytes=True), 100e6, "bits/s"),
+        ("trTCM green (CIR)", rate("tr", "green"), 100e3, "packets/s"),
+        ("trTCM green+yellow (PIR)", rate("tr", "green") + rate("tr", "yellow"), 150e3, "packets/s"),
+    ]
+    for what, got, want, unit in measures:
+        err = got / want - 1
+        t.check(abs(err) < TOLERANCE, f"{what}: {got:,.0f} {unit}, configured {want:,.0f} ({err * 100:+.3f}%)",
+                f"tolerance {TOLERANCE * 100:.0f}%")
+    rc = r.stop(timeout=START_TIMEOUT_S)
+    t.check(rc == 0, "routerd exits 0 on SIGTERM", f"routerd exited with status {rc} after SIGTERM")
 
 
-def stats(routerctl, sock):
-    r = subprocess.run([routerctl, "-s", sock, "--json", "stats"], capture_output=True, text=True)
-    if r.returncode == 2:  # nobody listening yet
-        return None
-    if r.returncode != 0:
-        raise Failure(f"routerctl stats exited {r.returncode}: {r.stderr.strip()}")
-    return json.loads(r.stdout)
-
-
-def output(s, eid, name):
-    """(packets, bytes) of output `name` of element `eid`, over all workers."""
-    for e in s["elements"]:
-        if e["id"] == eid:
-            pk = by = 0
-            for w in e["workers"]:
-                for o in w["outputs"]:
-                    if o["name"] == name:
-                        pk += o["packets"]
-                        by += o["bytes"]
-            return pk, by
-    raise Failure(f"stats --json has no element '{eid}'")
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--bin", default="build/bin", help="directory holding routerd and routerctl")
+def flags(ap):
     ap.add_argument("--seconds", type=float, default=4.0, help="length of the measured interval")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    args, _ = ap.parse_known_args()  # the test runner also passes --test-plugins
-
-    routerd = os.path.abspath(os.path.join(args.bin, "routerd"))
-    routerctl = os.path.abspath(os.path.join(args.bin, "routerctl"))
-    for b in (routerd, routerctl):
-        if not os.access(b, os.X_OK):
-            print(f"FAIL: {b} is not an executable (pass --bin DIR)")
-            return 1
-
-    tmp = tempfile.mkdtemp(prefix="weft-e2e-rl-")
-    graph, sock = os.path.join(tmp, "graph.yaml"), os.path.join(tmp, "ctl.sock")
-    log_out, log_err = os.path.join(tmp, "routerd.stdout"), os.path.join(tmp, "routerd.stderr")
-    with open(graph, "w") as f:
-        f.write(GRAPH)
-    proc = None
-    ok = False
-    try:
-        v = subprocess.run([routerctl, "validate", graph], capture_output=True, text=True)
-        if v.returncode != 0:
-            raise Failure(f"routerctl validate rejected the graph:\n{v.stderr}")
-        for attempt in range(3):
-            with open(log_out, "w") as fo, open(log_err, "w") as fe:
-                proc = subprocess.Popen([routerd, "-c", graph, "-s", sock], stdout=fo, stderr=fe, cwd=tmp,
-                                        start_new_session=True)
-            deadline = time.monotonic() + START_TIMEOUT_S
-            first = None
-            while first is None:
-                if proc.poll() is not None:
-                    raise Failure(f"routerd exited early with status {proc.returncode}")
-                if time.monotonic() > deadline:
-                    raise Failure(f"routerd's control socket did not answer within {START_TIMEOUT_S:.0f} s")
-                first = stats(routerctl, sock)
-                if first is None:
-                    time.sleep(0.05)
-            # The meters run on the TSC at DPDK's estimate of its frequency. On a
-            # busy machine that estimate can be wrong (EAL calibrates over 100 ms
-            # and a preemption skews it); routerd measures it again and says so.
-            st = json.loads(subprocess.run([routerctl, "-s", sock, "--json", "status"], capture_output=True,
-                                           text=True, check=True).stdout)
-            err = st["tsc"]["error"]
-            if abs(err) <= 0.005:
-                break
-            print(f"note: DPDK's TSC estimate is off by {err * 100:+.1f}% (the machine was busy while it "
-                  f"calibrated); starting routerd again")
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
-        else:
-            raise Failure("DPDK's TSC estimate was wrong in three routerd starts in a row")
-
-        # The measured interval starts after the warm-up, by routerd's own clock.
-        while first["uptime_s"] < WARMUP_S:
-            time.sleep(0.05)
-            first = stats(routerctl, sock)
-        time.sleep(args.seconds)
-        second = stats(routerctl, sock)
-        dt = second["uptime_s"] - first["uptime_s"]
-
-        def rate(eid, name, use_bytes=False):
-            p0, b0 = output(first, eid, name)
-            p1, b1 = output(second, eid, name)
-            return ((b1 - b0) * 8 if use_bytes else p1 - p0) / dt
-
-        measures = [
-            ("srTCM pps green", rate("pps", "green"), 200e3, "packets/s"),
-            ("srTCM bps green", rate("bps", "green", use_bytes=True), 100e6, "bits/s"),
-            ("trTCM green (CIR)", rate("tr", "green"), 100e3, "packets/s"),
-            ("trTCM green+yellow (PIR)", rate("tr", "green") + rate("tr", "yellow"), 150e3, "packets/s"),
-        ]
-        problems = []
-        for src in ("rx_pps", "rx_bps", "rx_tr"):
-            offered = rate(src, "out")
-            print(f"     offered load at {src}: {offered:,.0f} packets/s")
-            if offered < 2 * 200e3:
-                problems.append(f"{src} offered only {offered:,.0f} packets/s: the limiters are not overloaded "
-                                f"(a starved worker?), the measure means nothing")
-        print(f"     interval {dt:.3f} s (uptime {first['uptime_s']:.3f} -> {second['uptime_s']:.3f})")
-        for what, got, want, unit in measures:
-            err = got / want - 1
-            good = abs(err) < TOLERANCE
-            print(f"{'ok  ' if good else 'FAIL'} {what}: {got:,.0f} {unit}, configured {want:,.0f} "
-                  f"({err * 100:+.3f}%)")
-            if not good:
-                problems.append(f"{what}: measured {got:,.0f} {unit}, configured {want:,.0f} ({err * 100:+.2f}%, "
-                                f"tolerance {TOLERANCE * 100:.0f}%)")
-
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=START_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            raise Failure(f"routerd did not exit within {START_TIMEOUT_S:.0f} s of SIGTERM")
-        if rc != 0:
-            problems.append(f"routerd exited with status {rc} after SIGTERM")
-        if problems:
-            raise Failure("\n".join(problems))
-        print(f"PASS: 4 rates within {TOLERANCE * 100:.0f}% over {dt:.2f} s")
-        ok = True
-        return 0
-    except Failure as e:
-        print(f"FAIL: {e}")
-        return 1
-    except Exception as e:  # a bug in this script or an unexpected environment
-        import traceback
-        traceback.print_exc()
-        print(f"FAIL: unexpected {type(e).__name__}: {e}")
-        return 1
-    finally:
-        if proc is not None and proc.poll() is None:
-            try:
-                os.kill(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-        if not ok:
-            for name in (log_out, log_err):
-                if os.path.exists(name):
-                    with open(name) as f:
-                        text = f.read().strip()
-                    if text:
-                        print(f"--- {os.path.basename(name)} ---\n{text[-3000:]}")
-        if ok and not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"(temporary files kept in {tmp})")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run(main, flags=flags)

@@ -14,23 +14,12 @@ the expected outputs (DSCP rewritten, IPv4 checksum recomputed by scapy).
 
 Usage: test_ratelimiter_golden.py --bin build/bin
 """
-import argparse
 import json
-import os
-import sys
-import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-try:
-    from scapy.all import ARP, IP, UDP, Ether, IPv6, Raw, conf as scapy_conf
-except ImportError:
-    if os.environ.get("WEFT_E2E_REEXEC") != "1" and os.path.exists("/usr/bin/python3"):
-        os.environ["WEFT_E2E_REEXEC"] = "1"
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    sys.exit("FAIL: scapy is not importable (install the Debian package python3-scapy)")
-from golden import Failure, GoldenRun, compare, element, outputs_of, read_pcap, write_pcap  # noqa: E402
+import harness
+from harness import element, frames_diff, outputs_of, read_pcap, write_pcap
+from scapy.all import ARP, IP, UDP, Ether, IPv6, Raw
 
-scapy_conf.verb = 0
 DSCP = {"green": 10, "yellow": 12, "red": 14}  # AF11, AF12, AF13
 
 
@@ -83,21 +72,17 @@ def marked(frame, color):
     return bytes(p)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    a, _ = ap.parse_known_args()
+def main(t):
     frames = inputs()
     n = len(frames)
     mark_colors = srtcm_colors(n, cbs=5, ebs=3)
     split_colors = trtcm_colors(n, cbs=4, pbs=6)
     want_mark = [marked(f, c) for f, c in zip(frames, mark_colors)]
     want_split = {c: [f for f, k in zip(frames, split_colors) if k == c] for c in ("green", "yellow", "red")}
-    with tempfile.TemporaryDirectory(prefix="weft-rl-golden-") as tmp:
-        pin = os.path.join(tmp, "in.pcap")
-        write_pcap(pin, frames)
-        out = {k: os.path.join(tmp, f"out_{k}.pcap") for k in ("mark", "green", "yellow", "red")}
-        graph = f"""
+    pin = t.path("in.pcap")
+    write_pcap(pin, frames)
+    out = {k: t.path(f"out_{k}.pcap") for k in ("mark", "green", "yellow", "red")}
+    graph = f"""
 name: ratelimiter-golden
 workers: {{lcores: [1]}}
 ports:
@@ -125,25 +110,20 @@ connections:
   - split[yellow] -> txY
   - split[red] -> txR
 """
-        try:
-            with GoldenRun(a.bin, graph, tmp) as run:
-                st = run.wait(lambda s: element(s, "mark")["total"]["out"] == n
-                              and element(s, "split")["total"]["out"] == n)
-            got = outputs_of(element(st, "split"))
-            want = {c: len(v) for c, v in want_split.items()}
-            if got != want:
-                raise Failure(f"split outputs {got}, expected {want}")
-            compare("mark", read_pcap(out["mark"]), want_mark)
-            for c in ("green", "yellow", "red"):
-                compare(c, read_pcap(out[c]), want_split[c])
-        except Failure as e:
-            print(f"FAIL: {e}")
-            print("0 passed, 1 failed")
-            return 1
-    print(f"PASS: {n} frames; srTCM mark colors {mark_colors}; trTCM split {want}")
-    print("1 passed, 0 failed")
-    return 0
+    with t.routerd(graph) as r:
+        st = r.wait_stats(lambda s: element(s, "mark")["total"]["out"] == n
+                          and element(s, "split")["total"]["out"] == n)
+    got = outputs_of(element(st, "split"))
+    want = {c: len(v) for c, v in want_split.items()}
+    t.check(got == want, f"split outputs {want}", f"split outputs {got}, expected {want}")
+    mark = read_pcap(out["mark"])
+    t.check(mark == want_mark, f"mark: srTCM colors {mark_colors}, DSCP rewritten as scapy says",
+            frames_diff(mark, want_mark))
+    for c in ("green", "yellow", "red"):
+        got_c = read_pcap(out[c])
+        t.check(got_c == want_split[c], f"{c}: the {len(want_split[c])} frame(s) trTCM colors {c}",
+                frames_diff(got_c, want_split[c]))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run(main)

@@ -42,33 +42,18 @@ Steps, in a fresh temporary directory (kept on failure or with --keep):
     holds the ABI 2.0 plugin, or one with an undefined symbol, is refused
     naming both versions / the symbol; routerd keeps running and a good
     reload still applies. At start, routerd refuses the same plugins.
-
-Exit status 0 on success, 1 on failure.
 """
 
-import argparse
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
-import tempfile
 import time
 
-try:
-    from scapy.all import ICMP, IP, TCP, UDP, Dot1Q, Ether, IPv6, Raw, conf as scapy_conf
-except ImportError:
-    if os.environ.get("WEFT_E2E_REEXEC") != "1" and os.path.exists("/usr/bin/python3") \
-            and os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3"):
-        os.environ["WEFT_E2E_REEXEC"] = "1"
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    sys.exit("FAIL: scapy is not importable (install the Debian package python3-scapy)")
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from golden import Failure, GoldenRun, drops_of, element, read_pcap, write_pcap  # noqa: E402
-
-scapy_conf.verb = 0
+import harness
+from harness import Failure, drops_of, element, frames_diff, read_pcap, write_pcap
+from scapy.all import ICMP, IP, TCP, UDP, Dot1Q, Ether, IPv6, Raw
 
 SOURCE = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 DOC = os.path.join(SOURCE, "docs", "writing-an-element.md")
@@ -385,23 +370,6 @@ def check_icmp_checksums(frames):
                           f"scapy says {fresh[IP].chksum:#x} {fresh[ICMP].chksum:#x}")
 
 
-def compare(name, got, want):
-    if got == want:
-        return
-    lines = [f"{name}: {len(got)} frame(s), {len(want)} expected"]
-    for i in range(max(len(got), len(want))):
-        g = got[i] if i < len(got) else b""
-        w = want[i] if i < len(want) else b""
-        if g != w:
-            lines += [f"  frame {i} got:  {g.hex()}", f"  frame {i} want: {w.hex()}"]
-            if g:
-                lines.append("  got:  " + Ether(g).summary())
-            if w:
-                lines.append("  want: " + Ether(w).summary())
-            break
-    raise Failure("\n".join(lines))
-
-
 # --------------------------------------------------------------------------
 # 4. routerctl: plugins, and docs rendered alike
 # --------------------------------------------------------------------------
@@ -472,7 +440,7 @@ def check_refusals(g, prefix, tmp, abi2_dir, test_plugins, example_dir):
         (os.path.join(test_plugins, "undefined_symbol"), "undefined symbol: weft_test_symbol_that_does_not_exist"),
         (os.path.join(test_plugins, "extra_symbol"), "unexpected symbol 'weft_class_Hidden'"),
     ]
-    base = open(g.graph).read()
+    base = open(g.file).read()
     for d, msg in cases:
         bad = os.path.join(tmp, "graph-bad.yaml")
         with open(bad, "w") as f:
@@ -480,88 +448,82 @@ def check_refusals(g, prefix, tmp, abi2_dir, test_plugins, example_dir):
         r = g.ctl("reload", bad)
         if r.returncode == 0 or msg not in r.stdout + r.stderr:
             raise Failure(f"reload with {d} should be refused with {msg!r}:\n{r.stdout}{r.stderr}")
-        if g.proc.poll() is not None:
+        if not g.alive():
             raise Failure("routerd exited after a refused plugin")
         if g.ctl("status").returncode != 0:
             raise Failure("routerd does not answer after a refused plugin")
         # At start: refused the same way, before any worker starts.
-        s = subprocess.run([os.path.join(prefix, "bin", "routerd"), "-c", g.graph, "--check",
+        s = subprocess.run([os.path.join(prefix, "bin", "routerd"), "-c", g.file, "--check",
                             "--plugin-path", f"{example_dir}:{d}"], capture_output=True, text=True, timeout=60)
         if s.returncode == 0 or msg not in s.stderr:
             raise Failure(f"routerd --check with {d} should fail with {msg!r}: {s.returncode}\n{s.stderr}")
-    r = g.ctl("--json", "reload", g.graph)
+    r = g.ctl("--json", "reload", g.file)
     if r.returncode != 0 or not json.loads(r.stdout).get("applied"):
         raise Failure(f"a good reload after the refusals did not apply:\n{r.stdout}{r.stderr}")
     print(f"  refusals: {len(cases)} plugins refused on reload and at start; routerd kept running")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--bin", default="build/bin", help="the build tree's bin directory")
-    ap.add_argument("--test-plugins", default="build/test-plugins", help="the build tree's test plugins")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    ap.add_argument("--sync-doc", action="store_true", help="rewrite the doc's file blocks from plugins/example")
-    args, _ = ap.parse_known_args()
-    if args.sync_doc:
+def main(t):
+    if t.args.sync_doc:
         sync_doc()
-        return 0
-    build = os.path.abspath(os.path.join(args.bin, ".."))
-    test_plugins = os.path.abspath(args.test_plugins)
-    tmp = tempfile.mkdtemp(prefix=f"weft-e2e-sdk-{os.getpid()}-")
-    os.chmod(tmp, 0o755)
-    ok = False
-    try:
-        prefix = os.path.join(tmp, "prefix")
-        t0 = time.monotonic()
-        built = run_doc(build, prefix, tmp)
-        abi2_dir = check_install(prefix, tmp)
+        t.check(True, f"{DOC}: file blocks rewritten from plugins/example")
+        return
+    build = os.path.abspath(os.path.join(t.bin, ".."))
+    prefix = t.path("prefix")
+    t0 = time.monotonic()
+    with t.step("docs/writing-an-element.md runs as a script: SDK installed, example built, tested, run"):
+        built = run_doc(build, prefix, t.tmp)
+    with t.step("the install: public headers only, weft.pc and weft-testing.pc work, an ABI 2.0 plugin built"):
+        abi2_dir = check_install(prefix, t.tmp)
 
-        # The doc installed the plugin into the prefix; run it from a
-        # directory of its own instead, as a third party would deploy it.
-        installed = os.path.join(prefix, "lib", "weft", "plugins", "example.so")
-        if not os.path.exists(installed):
-            raise Failure("the walkthrough's `cmake --install build` did not install example.so")
-        os.remove(installed)
-        example_dir = os.path.join(tmp, "plugins")
-        os.makedirs(example_dir)
-        os.chmod(example_dir, 0o755)
-        plugin = os.path.join(example_dir, "example.so")
-        shutil.copy(built, plugin)
+    # The doc installed the plugin into the prefix; run it from a
+    # directory of its own instead, as a third party would deploy it.
+    installed = os.path.join(prefix, "lib", "weft", "plugins", "example.so")
+    t.require(os.path.exists(installed), "the walkthrough's `cmake --install build` installed example.so")
+    os.remove(installed)
+    example_dir = t.path("plugins")
+    os.makedirs(example_dir)
+    os.chmod(example_dir, 0o755)
+    plugin = os.path.join(example_dir, "example.so")
+    shutil.copy(built, plugin)
 
-        frames, replies, marked, other = traffic()
-        write_pcap(os.path.join(tmp, "in.pcap"), frames)
-        n_bad = 2
-        with GoldenRun(os.path.join(prefix, "bin"), graph_text(tmp), tmp, args=["--plugin-path", example_dir]) as g:
-            # Every frame is sent (PortTx's input) or dropped by the responder.
-            st = g.wait(lambda s: sum(element(s, t)["total"]["in"] for t in ("txr", "txm", "txo"))
-                        + element(s, "echo")["total"]["dropped"] >= len(frames))
-            drops = drops_of(element(st, "echo"))
-            if drops.get("bad_checksum") != n_bad or drops.get("truncated", 0) != 0:
-                raise Failure(f"IcmpEchoResponder drops {drops}, expected bad_checksum {n_bad}")
-            h = g.ctl("handler", "read", "echo", "answered")
-            if h.returncode != 0 or str(len(replies)) not in h.stdout:
-                raise Failure(f"handler answered: {h.stdout}{h.stderr}")
+    frames, replies, marked, other = traffic()
+    write_pcap(t.path("in.pcap"), frames)
+    n_bad = 2
+    with t.routerd(graph_text(t.tmp), bindir=os.path.join(prefix, "bin"), args=["--plugin-path", example_dir]) as g:
+        # Every frame is sent (PortTx's input) or dropped by the responder.
+        st = g.wait_stats(lambda s: sum(element(s, x)["total"]["in"] for x in ("txr", "txm", "txo"))
+                          + element(s, "echo")["total"]["dropped"] >= len(frames))
+        drops = drops_of(element(st, "echo"))
+        t.check(drops.get("bad_checksum") == n_bad and drops.get("truncated", 0) == 0,
+                f"IcmpEchoResponder drops {n_bad} bad checksums, nothing else",
+                f"IcmpEchoResponder drops {drops}, expected bad_checksum {n_bad}")
+        h = g.read_handler("echo", "answered")
+        t.check(h.returncode == 0 and str(len(replies)) in h.stdout, f"handler answered: {len(replies)}",
+                f"handler answered: {h.stdout}{h.stderr}")
+        with t.step("routerctl plugins and elements --doc show the example like a built-in"):
             check_routerctl(g, plugin)
-            check_refusals(g, prefix, tmp, abi2_dir, test_plugins, example_dir)
-        got_replies = read_pcap(os.path.join(tmp, "reply.pcap"))
-        compare("echo replies", got_replies, replies)
+        with t.step("a plugin of another ABI or with a bad symbol is refused on reload and at start"):
+            check_refusals(g, prefix, t.tmp, abi2_dir, t.test_plugins, example_dir)
+
+    def summary(b):
+        return Ether(b).summary()
+    got_replies = read_pcap(t.path("reply.pcap"))
+    t.check(got_replies == replies, f"{len(replies)} echo replies, byte for byte the ones scapy builds",
+            frames_diff(got_replies, replies, summary))
+    with t.step("every reply's IP and ICMP checksums are the ones scapy computes"):
         check_icmp_checksums(got_replies)
-        compare("DSCP-marked SIP", read_pcap(os.path.join(tmp, "marked.pcap")), marked)
-        compare("everything else", read_pcap(os.path.join(tmp, "other.pcap")), other)
-        print(f"  traffic: {len(frames)} frames in; {len(replies)} echo replies, {len(marked)} marked, "
-              f"{len(other)} unchanged, {n_bad} dropped (bad checksum)")
-        print(f"PASS: SDK installed, example built out of tree, tested and run ({time.monotonic() - t0:.0f} s)")
-        ok = True
-        return 0
-    except Failure as e:
-        print(f"FAIL: {e}")
-        return 1
-    finally:
-        if ok and not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"(files kept in {tmp})")
+    got = read_pcap(t.path("marked.pcap"))
+    t.check(got == marked, f"{len(marked)} SIP frames marked DSCP EF, ECN kept", frames_diff(got, marked, summary))
+    got = read_pcap(t.path("other.pcap"))
+    t.check(got == other, f"{len(other)} other frames unchanged", frames_diff(got, other, summary))
+    t.info(f"traffic: {len(frames)} frames in; {len(replies)} echo replies, {len(marked)} marked, "
+           f"{len(other)} unchanged, {n_bad} dropped (bad checksum); {time.monotonic() - t0:.0f} s in all")
+
+
+def flags(ap):
+    ap.add_argument("--sync-doc", action="store_true", help="rewrite the doc's file blocks from plugins/example")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run(main, flags=flags)

@@ -27,36 +27,16 @@ Steps, inside a fresh temporary directory:
  4. compare each output pcap with the expected frames byte for byte, and
     each element's drop counters with the expected reasons.
 
-Exit status 0 on success, 1 on failure (saying what differed). The temporary
-directory is kept on failure or with --keep.
+The temporary directory is kept on failure or with --keep.
 """
 
-import argparse
 import json
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
-import time
 
-try:
-    from scapy.all import ARP, IP, UDP, Dot1Q, Ether, IPv6, PcapWriter, Raw, conf as scapy_conf
-except ImportError:
-    if os.environ.get("WEFT_E2E_REEXEC") != "1" and os.path.exists("/usr/bin/python3") \
-            and os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3"):
-        os.environ["WEFT_E2E_REEXEC"] = "1"
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    sys.exit("FAIL: scapy is not importable (install the Debian package python3-scapy)")
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from golden import Failure, drops_of, element, read_pcap  # noqa: E402
-
-scapy_conf.verb = 0
+import harness
+from harness import drops_of, element, read_pcap, write_pcap
+from scapy.all import ARP, IP, UDP, Dot1Q, Ether, IPv6, Raw
 
 TIMEOUT_S = 20.0
-POLL_S = 0.05
 MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"
 Q, AD = 0x8100, 0x88A8
 
@@ -208,137 +188,55 @@ def expectations():
     return frames, want, want_drops, verdicts
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--bin", default="build/bin", help="directory holding routerd and routerctl")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    ap.add_argument("-v", "--verbose", action="store_true", help="print the expected outcome of every frame")
-    args, _ = ap.parse_known_args()  # the test runner also passes --test-plugins
+def main(t):
+    frames, want, want_drops, verdicts = expectations()
+    if t.verbose:
+        print("\n".join("  " + v for v in verdicts))
+    in_pcap = t.path("in.pcap")
+    write_pcap(in_pcap, [b for _, b in frames])
+    t.require(read_pcap(in_pcap) == [b for _, b in frames], "the input pcap holds the frames unchanged")
+    outs = {c: t.path(f"out_{c}.pcap") for c in CHAINS}
+    graph = t.path("graph.yaml")
+    write_graph(graph, in_pcap, outs)
+    t.validate(graph)
+    r = t.routerd(file=graph, timeout=TIMEOUT_S)
+    n_in = len(frames)
 
-    routerd = os.path.abspath(os.path.join(args.bin, "routerd"))
-    routerctl = os.path.abspath(os.path.join(args.bin, "routerctl"))
-    for b in (routerd, routerctl):
-        if not os.access(b, os.X_OK):
-            print(f"FAIL: {b} is not an executable (pass --bin DIR)")
-            return 1
+    def done(stats):
+        for c in CHAINS.values():
+            els = [element(stats, e) for e in c["elements"]]
+            if els[-1]["total"]["in"] + sum(e["total"]["dropped"] for e in els) < n_in:
+                return False
+        return True
+    stats = r.wait_stats(done, what=f"every chain to forward or drop {n_in} frames")
+    rc = r.stop(timeout=TIMEOUT_S)
+    t.require(rc == 0, "routerd exits 0 on SIGTERM", f"routerd exited with status {rc} after SIGTERM")
 
-    tmp = tempfile.mkdtemp(prefix="weft-e2e-vlan-")
-    ok = False
-    proc = None
-    log_out, log_err = os.path.join(tmp, "routerd.stdout"), os.path.join(tmp, "routerd.stderr")
-    try:
-        frames, want, want_drops, verdicts = expectations()
-        if args.verbose:
-            print("\n".join("  " + v for v in verdicts))
-        in_pcap = os.path.join(tmp, "in.pcap")
-        with PcapWriter(in_pcap, linktype=1, sync=True) as w:
-            for _, b in frames:
-                w.write(b)
-        if read_pcap(in_pcap) != [b for _, b in frames]:
-            raise Failure("scapy did not write the input frames unchanged")
-        outs = {c: os.path.join(tmp, f"out_{c}.pcap") for c in CHAINS}
-        graph = os.path.join(tmp, "graph.yaml")
-        write_graph(graph, in_pcap, outs)
-        sock = os.path.join(tmp, "ctl.sock")
-
-        v = subprocess.run([routerctl, "validate", graph], capture_output=True, text=True)
-        if v.returncode != 0:
-            raise Failure(f"routerctl validate rejected the generated graph:\n{v.stderr}")
-
-        with open(log_out, "w") as fo, open(log_err, "w") as fe:
-            proc = subprocess.Popen([routerd, "-c", graph, "-s", sock], stdout=fo, stderr=fe, cwd=tmp,
-                                    start_new_session=True)
-        n_in = len(frames)
-        deadline = time.monotonic() + TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                raise Failure(f"routerd exited early with status {proc.returncode}")
-            r = subprocess.run([routerctl, "-s", sock, "--json", "stats"], capture_output=True, text=True)
-            if r.returncode not in (0, 2):  # 2: nobody listening on the socket yet
-                raise Failure(f"routerctl stats exited {r.returncode}: {r.stderr.strip()}")
-            if r.returncode == 0:
-                stats = json.loads(r.stdout)
-                pending = []
-                for chain, c in CHAINS.items():
-                    els = [element(stats, e) for e in c["elements"]]
-                    done = els[-1]["total"]["in"] + sum(e["total"]["dropped"] for e in els)
-                    if done < n_in:
-                        pending.append(f"{chain}: {done} of {n_in}")
-                if not pending:
-                    break
-                last = "; ".join(pending)
-            else:
-                last = f"routerctl stats exited {r.returncode}: {r.stderr.strip()}"
-            if time.monotonic() > deadline:
-                raise Failure(f"timed out after {TIMEOUT_S:.0f} s: {last}")
-            time.sleep(POLL_S)
-
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            raise Failure(f"routerd did not exit within {TIMEOUT_S:.0f} s of SIGTERM")
-        if rc != 0:
-            raise Failure(f"routerd exited with status {rc} after SIGTERM")
-
+    t.check(not sum(drops_of(element(stats, "t")).values()), "the Tee dropped nothing",
+            f"the Tee dropped packets: {drops_of(element(stats, 't'))}")
+    for chain, c in CHAINS.items():
+        wrong = []
+        for eid in c["elements"]:
+            for reason, n in drops_of(element(stats, eid)).items():
+                if n != want_drops.get((eid, reason), 0):
+                    wrong.append(f"{eid} drop reason {reason}: routerd counted {n}, "
+                                 f"expected {want_drops.get((eid, reason), 0)}")
+        t.check(not wrong, f"{chain:6s} drops by element and reason as expected", "\n".join(wrong))
+    for chain in CHAINS:
+        got = read_pcap(outs[chain])
         problems = []
-        if sum(drops_of(element(stats, "t")).values()):
-            problems.append(f"the Tee dropped packets: {drops_of(element(stats, 't'))}")
-        for chain, c in CHAINS.items():
-            for eid in c["elements"]:
-                for reason, n in drops_of(element(stats, eid)).items():
-                    if n != want_drops.get((eid, reason), 0):
-                        problems.append(f"{eid} drop reason {reason}: routerd counted {n}, "
-                                        f"expected {want_drops.get((eid, reason), 0)}")
-        for chain in CHAINS:
-            try:
-                got = read_pcap(outs[chain])
-            except (OSError, ValueError) as e:
-                problems.append(f"output {chain}: {e}")
-                continue
-            if got == want[chain]:
-                print(f"ok   {chain:6s} {len(got)} frame(s) byte-identical")
-                continue
+        if got != want[chain]:
             problems.append(f"output {chain}: {len(got)} frame(s), expected {len(want[chain])}")
             for i in range(max(len(got), len(want[chain]))):
                 g = got[i].hex() if i < len(got) else "(none)"
                 w = want[chain][i].hex() if i < len(want[chain]) else "(none)"
                 if g != w:
                     problems.append(f"    frame {i}: got      {g}\n              expected {w}")
-        if problems:
-            raise Failure("\n".join(problems))
-        drops_text = ", ".join(f"{e}.{r}={n}" for (e, r), n in sorted(want_drops.items()))
-        print(f"PASS: {len(frames)} frames through 3 chains; outputs "
-              + ", ".join(f"{c}={len(want[c])}" for c in CHAINS) + f"; drops {drops_text}")
-        ok = True
-        return 0
-    except Failure as e:
-        print(f"FAIL: {e}")
-        return 1
-    except Exception as e:  # a bug in this script or an unexpected environment
-        import traceback
-        traceback.print_exc()
-        print(f"FAIL: unexpected {type(e).__name__}: {e}")
-        return 1
-    finally:
-        if proc is not None and proc.poll() is None:
-            try:
-                os.kill(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-        if not ok:
-            for name in (log_out, log_err):
-                if os.path.exists(name):
-                    with open(name) as f:
-                        text = f.read().strip()
-                    if text:
-                        print(f"--- {os.path.basename(name)} ---\n{text}")
-        if ok and not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"(temporary files kept in {tmp})")
+        t.check(not problems, f"{chain:6s} {len(got)} frame(s) byte-identical", "\n".join(problems))
+    drops_text = ", ".join(f"{e}.{r}={n}" for (e, r), n in sorted(want_drops.items()))
+    t.info(f"{len(frames)} frames through 3 chains; outputs "
+           + ", ".join(f"{c}={len(want[c])}" for c in CHAINS) + f"; drops {drops_text}")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run(main)

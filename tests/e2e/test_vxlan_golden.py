@@ -37,39 +37,19 @@ What it checks, record by record and byte for byte:
 
 routerd is polled with `routerctl -s SOCK --json stats` until every element
 has handled every packet (20 s timeout, no fixed sleeps), then stopped with
-SIGTERM (which flushes the pcap files). routerd is killed by pid on any
-failure. The temporary directory is removed on success and kept (its path is
-printed) on failure or with --keep.
+SIGTERM (which flushes the pcap files). The temporary directory is removed
+on success and kept (its path is printed) on failure or with --keep.
 """
 
-import argparse
 import json
-import os
-import shutil
-import signal
 import struct
-import subprocess
-import sys
-import tempfile
-import time
 
-try:
-    from scapy.all import (ARP, IP, TCP, UDP, Dot1Q, Ether, IPv6, PcapWriter, Raw, conf as scapy_conf)
-    from scapy.layers.vxlan import VXLAN
-except ImportError:
-    if os.environ.get("WEFT_E2E_REEXEC") != "1" and os.path.exists("/usr/bin/python3") \
-            and os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3"):
-        os.environ["WEFT_E2E_REEXEC"] = "1"
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    sys.exit("FAIL: scapy is not importable (install the Debian package python3-scapy)")
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from golden import Failure, drops_of, element, outputs_of, read_pcap, write_pcap  # noqa: E402
-
-scapy_conf.verb = 0
+import harness
+from harness import drops_of, element, outputs_of, read_pcap, write_pcap
+from scapy.all import ARP, IP, TCP, UDP, Dot1Q, Ether, IPv6, Raw
+from scapy.layers.vxlan import VXLAN
 
 TIMEOUT_S = 20.0
-POLL_S = 0.05
 
 LOCAL_MAC, REMOTE_MAC = "02:00:00:00:00:01", "02:00:00:00:00:02"
 PEER_MAC = "02:00:00:00:00:99"         # outer source of the packets dec receives
@@ -226,7 +206,7 @@ def expected_reflect(frame, vni, peer_port, sport):
 
 
 # --------------------------------------------------------------------------
-# pcap files, stats
+# The graph
 # --------------------------------------------------------------------------
 def write_graph(path, pcaps):
     def port(name, i, key):
@@ -276,224 +256,137 @@ def write_graph(path, pcaps):
 
 
 # --------------------------------------------------------------------------
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--bin", default="build/bin", help="directory holding routerd and routerctl")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    ap.add_argument("-v", "--verbose", action="store_true", help="print every input and its expected outcome")
-    args, _ = ap.parse_known_args()  # the test runner also passes --test-plugins
+def main(t):
+    frames = inner_frames()
+    dec_cases = decap_inputs()
+    names = ["enc_in", "enc6_in", "dec_in", "enc_out", "enc6_out", "a_out", "b_out", "reflect_out"]
+    pcaps = {n: t.path(n + ".pcap") for n in names}
+    write_pcap(pcaps["enc_in"], [b for _, b in frames])
+    write_pcap(pcaps["enc6_in"], [b for _, b in frames])
+    write_pcap(pcaps["dec_in"], [b for _, b, _ in dec_cases])
+    graph = t.path("graph.yaml")
+    write_graph(graph, pcaps)
+    if t.verbose:
+        for desc, _, exp in dec_cases:
+            print(f"  dec {exp[0]}:{exp[1]:16s} {desc}")
 
-    routerd = os.path.abspath(os.path.join(args.bin, "routerd"))
-    routerctl = os.path.abspath(os.path.join(args.bin, "routerctl"))
-    for b in (routerd, routerctl):
-        if not os.access(b, os.X_OK):
-            print(f"FAIL: {b} is not an executable (pass --bin DIR)")
-            return 1
-
-    tmp = tempfile.mkdtemp(prefix="weft-e2e-vxlan-")
-    ok = False
-    proc = None
-    log_out, log_err = os.path.join(tmp, "routerd.stdout"), os.path.join(tmp, "routerd.stderr")
-    try:
-        frames = inner_frames()
-        dec_cases = decap_inputs()
-        names = ["enc_in", "enc6_in", "dec_in", "enc_out", "enc6_out", "a_out", "b_out", "reflect_out"]
-        pcaps = {n: os.path.join(tmp, n + ".pcap") for n in names}
-        write_pcap(pcaps["enc_in"], [b for _, b in frames])
-        write_pcap(pcaps["enc6_in"], [b for _, b in frames])
-        write_pcap(pcaps["dec_in"], [b for _, b, _ in dec_cases])
-        graph = os.path.join(tmp, "graph.yaml")
-        write_graph(graph, pcaps)
-        sock = os.path.join(tmp, "ctl.sock")
-        if args.verbose:
-            for desc, _, exp in dec_cases:
-                print(f"  dec {exp[0]}:{exp[1]:16s} {desc}")
-
-        # Expected outcomes.
-        enc_drops = {d: 0 for d in ENC_DROPS}
-        enc6_drops = {d: 0 for d in ENC_DROPS}
-        enc_frames, enc6_expected = [], []
-        for _, f in frames:
-            if len(f) < 14:
-                enc_drops["runt"] += 1
-                enc6_drops["runt"] += 1
-                continue
-            enc_frames.append(f)
-            if 40 + 16 + len(f) > ENC6_MTU:
-                enc6_drops["too_big"] += 1
-            else:
-                enc6_expected.append(expected_enc6(f))
-        dec_drops = {d: 0 for d in DEC_DROPS}
-        dec_out = {"tenant_a": [], "tenant_b": [], "reflect": []}
-        for desc, b, exp in dec_cases:
-            if exp[0] == "drop":
-                dec_drops[exp[1]] += 1
-            else:
-                dec_out[exp[1]].append((desc, b, exp[2]))
-
-        v = subprocess.run([routerctl, "validate", graph], capture_output=True, text=True)
-        if v.returncode != 0:
-            raise Failure(f"routerctl validate rejected the generated graph:\n{v.stderr}")
-
-        with open(log_out, "w") as fo, open(log_err, "w") as fe:
-            proc = subprocess.Popen([routerd, "-c", graph, "-s", sock], stdout=fo, stderr=fe, cwd=tmp,
-                                    start_new_session=True)
-        want_done = {"enc": len(frames), "enc6": len(frames), "dec": len(dec_cases),
-                     "reflect": len(dec_out["reflect"])}
-        deadline = time.monotonic() + TIMEOUT_S
-        stats, last = None, ""
-        while True:
-            if proc.poll() is not None:
-                raise Failure(f"routerd exited early with status {proc.returncode}")
-            r = subprocess.run([routerctl, "-s", sock, "--json", "stats"], capture_output=True, text=True)
-            if r.returncode not in (0, 2):  # 2: nobody listening on the socket yet
-                raise Failure(f"routerctl stats exited {r.returncode}: {r.stderr.strip()}")
-            if r.returncode == 0:
-                stats = json.loads(r.stdout)
-                done = {e: element(stats, e)["total"]["out"] + element(stats, e)["total"]["dropped"]
-                        for e in want_done}
-                if all(done[e] >= want_done[e] for e in want_done):
-                    break
-                last = ", ".join(f"{e} {done[e]}/{want_done[e]}" for e in want_done)
-            else:
-                last = r.stderr.strip()
-            if time.monotonic() > deadline:
-                raise Failure(f"timed out after {TIMEOUT_S:.0f} s: {last}")
-            time.sleep(POLL_S)
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            raise Failure(f"routerd did not exit within {TIMEOUT_S:.0f} s of SIGTERM")
-        if rc != 0:
-            raise Failure(f"routerd exited with status {rc} after SIGTERM")
-
-        problems = []
-
-        def check_drops(eid, want):
-            got = drops_of(element(stats, eid))
-            for reason in set(want) | set(got):
-                if got.get(reason, 0) != want.get(reason, 0):
-                    problems.append(f"{eid}: drop reason {reason}: routerd counted {got.get(reason, 0)}, "
-                                    f"expected {want.get(reason, 0)}")
-
-        def records(name):
-            try:
-                return read_pcap(pcaps[name])
-            except (OSError, ValueError) as e:
-                problems.append(f"{name}: {e}")
-                return []
-
-        def same(label, got, want):
-            if got == want:
-                return True
-            for i in range(max(len(got), len(want))):
-                if i >= len(got) or i >= len(want) or got[i] != want[i]:
-                    problems.append(f"{label}: first difference at byte {i}:\n      got  {got.hex()}\n"
-                                    f"      want {want.hex()}")
-                    return False
-            return False
-
-        # enc: hashed source port.
-        check_drops("enc", enc_drops)
-        got = records("enc_out")
-        if len(got) != len(enc_frames):
-            problems.append(f"enc_out: {len(got)} packets, expected {len(enc_frames)}")
-        ports_by_flow = {}
-        for i, (g, f) in enumerate(zip(got, enc_frames)):
-            if len(g) < 36:
-                problems.append(f"enc_out record {i}: {len(g)} bytes")
-                continue
-            sport = struct.unpack_from("!H", g, 34)[0]
-            if not SRC_MIN <= sport <= SRC_MAX:
-                problems.append(f"enc_out record {i}: source port {sport} outside {SRC_MIN}-{SRC_MAX}")
-            ports_by_flow.setdefault(flow_key(f), set()).add(sport)
-            same(f"enc_out record {i}", g, expected_enc(f, sport))
-        for flow, ports in ports_by_flow.items():
-            if len(ports) != 1:
-                problems.append(f"enc: one inner flow got source ports {sorted(ports)}")
-        distinct = {p for ports in ports_by_flow.values() for p in ports}
-        if len(distinct) < len(ports_by_flow) - 1:
-            problems.append(f"enc: {len(ports_by_flow)} flows share only {len(distinct)} source ports")
-        if not problems:
-            print(f"ok   enc      {len(got)} packet(s) identical but for the source port; {len(ports_by_flow)} flows, "
-                  f"{len(distinct)} ports, one port per flow")
-
-        # enc6: fixed source port, whole packet.
-        n = len(problems)
-        check_drops("enc6", enc6_drops)
-        got = records("enc6_out")
-        if len(got) != len(enc6_expected):
-            problems.append(f"enc6_out: {len(got)} packets, expected {len(enc6_expected)}")
-        for i, (g, w) in enumerate(zip(got, enc6_expected)):
-            same(f"enc6_out record {i}", g, w)
-        if len(problems) == n:
-            print(f"ok   enc6     {len(got)} packet(s) byte-identical (UDP checksum included); "
-                  f"drops {', '.join(f'{k}={v}' for k, v in enc6_drops.items() if v)}")
-
-        # dec and reflect.
-        n = len(problems)
-        check_drops("dec", dec_drops)
-        check_drops("reflect", {})
-        outs = outputs_of(element(stats, "dec"))
-        for name, port in (("tenant_a", "a_out"), ("tenant_b", "b_out")):
-            want = [inner for _, _, inner in dec_out[name]]
-            if outs.get(name, 0) != len(want):
-                problems.append(f"dec output {name}: {outs.get(name, 0)} packets, expected {len(want)}")
-            got = records(port)
-            if len(got) != len(want):
-                problems.append(f"{port}: {len(got)} packets, expected {len(want)}")
-            for i, (g, w) in enumerate(zip(got, want)):
-                same(f"{port} record {i} ({dec_out[name][i][0]})", g, w)
-        got = records("reflect_out")
-        want = dec_out["reflect"]
-        if len(got) != len(want):
-            problems.append(f"reflect_out: {len(got)} packets, expected {len(want)}")
-        for i, (g, (desc, outer, inner)) in enumerate(zip(got, want)):
-            sport = struct.unpack_from("!H", g, 34)[0] if len(g) >= 36 else 0
-            if not SRC_MIN <= sport <= SRC_MAX:
-                problems.append(f"reflect_out record {i}: source port {sport} outside {SRC_MIN}-{SRC_MAX}")
-            # The outer packet dec received: its VNI and UDP source port.
-            peer_port = struct.unpack_from("!H", outer, 34)[0]
-            vni = struct.unpack_from("!I", outer, 46)[0] >> 8
-            same(f"reflect_out record {i} ({desc})", g, expected_reflect(inner, vni, peer_port, sport))
-        if len(problems) == n:
-            print(f"ok   dec      tenant_a={len(dec_out['tenant_a'])} tenant_b={len(dec_out['tenant_b'])} "
-                  f"reflected={len(dec_out['reflect'])} byte-identical; drops "
-                  + ", ".join(f"{k}={v}" for k, v in dec_drops.items() if v))
-
-        if problems:
-            raise Failure("\n".join(problems))
-        print(f"PASS: {len(frames)} inner frames encapsulated twice, {len(dec_cases)} VXLAN packets decapsulated")
-        ok = True
-        return 0
-    except Failure as e:
-        print(f"FAIL: {e}")
-        return 1
-    except Exception as e:  # a bug in this script or an unexpected environment
-        import traceback
-        traceback.print_exc()
-        print(f"FAIL: unexpected {type(e).__name__}: {e}")
-        return 1
-    finally:
-        if proc is not None and proc.poll() is None:
-            try:
-                os.kill(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-        if not ok:
-            for name in (log_out, log_err):
-                if os.path.exists(name):
-                    with open(name) as f:
-                        text = f.read().strip()
-                    if text:
-                        print(f"--- {os.path.basename(name)} ---\n{text}")
-        if ok and not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
+    # Expected outcomes.
+    enc_drops = {d: 0 for d in ENC_DROPS}
+    enc6_drops = {d: 0 for d in ENC_DROPS}
+    enc_frames, enc6_expected = [], []
+    for _, f in frames:
+        if len(f) < 14:
+            enc_drops["runt"] += 1
+            enc6_drops["runt"] += 1
+            continue
+        enc_frames.append(f)
+        if 40 + 16 + len(f) > ENC6_MTU:
+            enc6_drops["too_big"] += 1
         else:
-            print(f"(temporary files kept in {tmp})")
+            enc6_expected.append(expected_enc6(f))
+    dec_drops = {d: 0 for d in DEC_DROPS}
+    dec_out = {"tenant_a": [], "tenant_b": [], "reflect": []}
+    for desc, b, exp in dec_cases:
+        if exp[0] == "drop":
+            dec_drops[exp[1]] += 1
+        else:
+            dec_out[exp[1]].append((desc, b, exp[2]))
+
+    t.validate(graph)
+    r = t.routerd(file=graph, timeout=TIMEOUT_S)
+    want_done = {"enc": len(frames), "enc6": len(frames), "dec": len(dec_cases), "reflect": len(dec_out["reflect"])}
+
+    def done(stats):
+        return all(element(stats, e)["total"]["out"] + element(stats, e)["total"]["dropped"] >= n
+                   for e, n in want_done.items())
+    stats = r.wait_stats(done, what="every element to handle every packet")
+    rc = r.stop(timeout=TIMEOUT_S)
+    t.require(rc == 0, "routerd exits 0 on SIGTERM", f"routerd exited with status {rc} after SIGTERM")
+
+    def check_drops(problems, eid, want):
+        got = drops_of(element(stats, eid))
+        for reason in set(want) | set(got):
+            if got.get(reason, 0) != want.get(reason, 0):
+                problems.append(f"{eid}: drop reason {reason}: routerd counted {got.get(reason, 0)}, "
+                                f"expected {want.get(reason, 0)}")
+
+    def same(problems, label, got, want):
+        if got == want:
+            return True
+        for i in range(max(len(got), len(want))):
+            if i >= len(got) or i >= len(want) or got[i] != want[i]:
+                problems.append(f"{label}: first difference at byte {i}:\n      got  {got.hex()}\n"
+                                f"      want {want.hex()}")
+                return False
+        return False
+
+    # enc: hashed source port.
+    problems = []
+    check_drops(problems, "enc", enc_drops)
+    got = read_pcap(pcaps["enc_out"])
+    if len(got) != len(enc_frames):
+        problems.append(f"enc_out: {len(got)} packets, expected {len(enc_frames)}")
+    ports_by_flow = {}
+    for i, (g, f) in enumerate(zip(got, enc_frames)):
+        if len(g) < 36:
+            problems.append(f"enc_out record {i}: {len(g)} bytes")
+            continue
+        sport = struct.unpack_from("!H", g, 34)[0]
+        if not SRC_MIN <= sport <= SRC_MAX:
+            problems.append(f"enc_out record {i}: source port {sport} outside {SRC_MIN}-{SRC_MAX}")
+        ports_by_flow.setdefault(flow_key(f), set()).add(sport)
+        same(problems, f"enc_out record {i}", g, expected_enc(f, sport))
+    for flow, ports in ports_by_flow.items():
+        if len(ports) != 1:
+            problems.append(f"enc: one inner flow got source ports {sorted(ports)}")
+    distinct = {p for ports in ports_by_flow.values() for p in ports}
+    if len(distinct) < len(ports_by_flow) - 1:
+        problems.append(f"enc: {len(ports_by_flow)} flows share only {len(distinct)} source ports")
+    t.check(not problems, f"enc      {len(got)} packet(s) identical but for the source port; {len(ports_by_flow)} "
+            f"flows, {len(distinct)} ports, one port per flow", "\n".join(problems))
+
+    # enc6: fixed source port, whole packet.
+    problems = []
+    check_drops(problems, "enc6", enc6_drops)
+    got = read_pcap(pcaps["enc6_out"])
+    if len(got) != len(enc6_expected):
+        problems.append(f"enc6_out: {len(got)} packets, expected {len(enc6_expected)}")
+    for i, (g, w) in enumerate(zip(got, enc6_expected)):
+        same(problems, f"enc6_out record {i}", g, w)
+    t.check(not problems, f"enc6     {len(got)} packet(s) byte-identical (UDP checksum included); "
+            f"drops {', '.join(f'{k}={v}' for k, v in enc6_drops.items() if v)}", "\n".join(problems))
+
+    # dec and reflect.
+    problems = []
+    check_drops(problems, "dec", dec_drops)
+    check_drops(problems, "reflect", {})
+    outs = outputs_of(element(stats, "dec"))
+    for name, port in (("tenant_a", "a_out"), ("tenant_b", "b_out")):
+        want = [inner for _, _, inner in dec_out[name]]
+        if outs.get(name, 0) != len(want):
+            problems.append(f"dec output {name}: {outs.get(name, 0)} packets, expected {len(want)}")
+        got = read_pcap(pcaps[port])
+        if len(got) != len(want):
+            problems.append(f"{port}: {len(got)} packets, expected {len(want)}")
+        for i, (g, w) in enumerate(zip(got, want)):
+            same(problems, f"{port} record {i} ({dec_out[name][i][0]})", g, w)
+    got = read_pcap(pcaps["reflect_out"])
+    want = dec_out["reflect"]
+    if len(got) != len(want):
+        problems.append(f"reflect_out: {len(got)} packets, expected {len(want)}")
+    for i, (g, (desc, outer, inner)) in enumerate(zip(got, want)):
+        sport = struct.unpack_from("!H", g, 34)[0] if len(g) >= 36 else 0
+        if not SRC_MIN <= sport <= SRC_MAX:
+            problems.append(f"reflect_out record {i}: source port {sport} outside {SRC_MIN}-{SRC_MAX}")
+        # The outer packet dec received: its VNI and UDP source port.
+        peer_port = struct.unpack_from("!H", outer, 34)[0]
+        vni = struct.unpack_from("!I", outer, 46)[0] >> 8
+        same(problems, f"reflect_out record {i} ({desc})", g, expected_reflect(inner, vni, peer_port, sport))
+    t.check(not problems, f"dec      tenant_a={len(dec_out['tenant_a'])} tenant_b={len(dec_out['tenant_b'])} "
+            f"reflected={len(dec_out['reflect'])} byte-identical; drops "
+            + ", ".join(f"{k}={v}" for k, v in dec_drops.items() if v), "\n".join(problems))
+    t.info(f"{len(frames)} inner frames encapsulated twice, {len(dec_cases)} VXLAN packets decapsulated")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run(main)

@@ -14,23 +14,12 @@ directions; the kernel's vx0 counters and routerd's counters confirm it.
 
 Usage: test_vxlan_kernel.py --bin build/bin
 """
-import argparse
 import json
 import os
 import subprocess
-import sys
-import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netns import Lab, wait_until  # noqa: E402
-
-passes, failures = [], []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    (passes if cond else failures).append(what)
-
+import harness
+from harness import totals
 
 UDP_SERVER = """
 import socket
@@ -59,17 +48,13 @@ print(ok)
 """
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    a, _ = ap.parse_known_args()
-    bindir = os.path.abspath(a.bin)
-    with tempfile.TemporaryDirectory(prefix="weft-vxlan-") as tmp, Lab("vx") as lab:
+def main(t):
+    with t.lab("vx") as lab:
         ha, vt = lab.namespace("a"), lab.namespace("v")
         a_if, ra = lab.veth(ha, None)
         v_if, ru = lab.veth(vt, None)
         lab.sh(ha, f"ip addr add 10.200.9.1/24 dev {a_if}")
-        lab.sh(vt, f"sysctl -qw net.ipv6.conf.all.disable_ipv6=1")
+        lab.sh(vt, "sysctl -qw net.ipv6.conf.all.disable_ipv6=1")
         lab.sh(vt, f"ip addr add 172.31.255.2/24 dev {v_if}")
         ru_mac, v_mac = lab.mac(None, ru), lab.mac(vt, v_if)
         lab.sh(vt, f"ip neigh replace 172.31.255.1 lladdr {ru_mac} dev {v_if} nud permanent")
@@ -80,9 +65,7 @@ def main():
         lab.sh(vt, f"ip link set {vx} up")
 
         tag = os.getpid() % 100000
-        graph = os.path.join(tmp, "g.yaml")
-        with open(graph, "w") as f:
-            f.write(f"""
+        graph = f"""
 name: vxlan-kernel
 workers: {{lcores: [1]}}
 ports:
@@ -99,47 +82,30 @@ elements:
 connections:
   - rxa -> enc -> txu
   - rxu -> dec -> txa
-""")
-        sock = os.path.join(tmp, "ctl.sock")
+"""
+        r = t.routerd(graph, lab=lab, check="routerd runs between host A and the kernel VTEP")
 
-        def ctl(*args):
-            return subprocess.run([os.path.join(bindir, "routerctl"), "-s", sock, *args],
-                                  capture_output=True, text=True, timeout=30)
-
-        p = lab.spawn_routerd(None, [os.path.join(bindir, "routerd"), "-c", graph, "-s", sock],
-                              os.path.join(tmp, "routerd.log"), lambda: ctl("status").returncode == 0)
-        up = p.poll() is None and ctl("status").returncode == 0
-        check(up, "routerd runs between host A and the kernel VTEP")
-        if not up:
-            print(open(os.path.join(tmp, "routerd.log")).read())
-
-        r = lab.run(ha, ["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.200.9.2"])
-        check(r.returncode == 0 and "3 received" in r.stdout,
-              "ping host A -> vx0 (Weft encapsulates, the kernel decapsulates, and back)")
+        p = lab.run(ha, ["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.200.9.2"])
+        t.check(p.returncode == 0 and "3 received" in p.stdout,
+                "ping host A -> vx0 (Weft encapsulates, the kernel decapsulates, and back)")
 
         srv = lab.spawn(vt, ["/usr/bin/python3", "-c", UDP_SERVER], stdout=subprocess.PIPE, text=True)
-        check(srv.stdout.readline().strip() == "ready", "UDP server ready behind the kernel VTEP")
-        r = lab.run(ha, ["/usr/bin/python3", "-c", UDP_CLIENT])
-        check(r.stdout.strip() == "5", "UDP exchange over the overlay (5 of 5)")
+        t.check(srv.stdout.readline().strip() == "ready", "UDP server ready behind the kernel VTEP")
+        c = lab.run(ha, ["/usr/bin/python3", "-c", UDP_CLIENT])
+        t.check(c.stdout.strip() == "5", "UDP exchange over the overlay (5 of 5)")
         try:
             srv.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
 
         link = json.loads(lab.sh(vt, f"ip -s -j link show {vx}"))[0]["stats64"]
-        check(link["rx"]["packets"] >= 8 and link["rx"]["errors"] == 0,
-              f"the kernel decapsulated Weft's VXLAN packets ({link['rx']['packets']} received on vx0)")
-        st = json.loads(ctl("--json", "stats").stdout)
-        tot = {e["id"]: e["total"] for e in st["elements"]}
-        check(tot["enc"]["out"] >= 8 and tot["enc"]["dropped"] == 0, f"VxlanEncap sent {tot['enc']['out']}")
-        check(tot["dec"]["out"] >= 8, f"VxlanDecap accepted the kernel's packets ({tot['dec']['out']})")
-
-        p.terminate()
-        p.wait(timeout=20)
-        check(p.returncode == 0, "routerd stops cleanly")
-    print(f"{len(passes)} passed, {len(failures)} failed")
-    return 1 if failures else 0
+        t.check(link["rx"]["packets"] >= 8 and link["rx"]["errors"] == 0,
+                f"the kernel decapsulated Weft's VXLAN packets ({link['rx']['packets']} received on vx0)")
+        tot = totals(r.stats())
+        t.check(tot["enc"]["out"] >= 8 and tot["enc"]["dropped"] == 0, f"VxlanEncap sent {tot['enc']['out']}")
+        t.check(tot["dec"]["out"] >= 8, f"VxlanDecap accepted the kernel's packets ({tot['dec']['out']})")
+        t.check(r.stop() == 0, "routerd stops cleanly")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    harness.run(main)

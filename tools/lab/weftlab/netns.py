@@ -150,9 +150,10 @@ class Lab:
         self.procs.append(p)
         return p
 
-    def spawn_routerd(self, ns, argv, log_path, up, tries=3, timeout=30):
-        """Starts routerd (argv) with its output in log_path and waits until
-        up() is true or it exits; returns the Popen.
+    def spawn_routerd(self, ns, argv, log_path, up, tries=3, timeout=30, err_path=None, **kw):
+        """Starts routerd (argv) with its output in log_path (its standard
+        error in err_path, if given) and waits until up() is true or it
+        exits; returns the Popen. kw goes to Popen (cwd=...).
 
         DPDK 22.11's af_packet PMD names its PACKET_FANOUT group
         (pid ^ ifindex) & 0xffff. Two routerds starting at once in one
@@ -160,14 +161,17 @@ class Lab:
         for different interfaces, and the second is refused. Another pid gets
         another group: start again, at most `tries` times."""
         for _ in range(tries):
-            with open(log_path, "w") as log:
-                p = self.spawn(ns, argv, stdout=log, stderr=subprocess.STDOUT)
+            with open(log_path, "w") as log, open(err_path or os.devnull, "w") as err:
+                p = self.spawn(ns, argv, stdout=log, stderr=err if err_path else subprocess.STDOUT, **kw)
             wait_until(lambda: p.poll() is not None or up(), timeout=timeout)
             if p.poll() is None:
                 return p
-            with open(log_path) as f:
-                if "PACKET_FANOUT" not in f.read():
-                    return p
+            said = ""
+            for path in filter(None, (log_path, err_path)):
+                with open(path) as f:
+                    said += f.read()
+            if "PACKET_FANOUT" not in said:
+                return p
         return p
 
 
@@ -183,9 +187,12 @@ def stop_process(p, timeout=10):
 
 
 def wait_until(cond, timeout=20, step=0.05):
+    """Polls cond() until it returns something true, and returns that; False
+    once timeout seconds have passed."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if cond():
-            return True
+        v = cond()
+        if v:
+            return v
         time.sleep(step)
     return False
