@@ -8,7 +8,7 @@ routerd forwards on one worker (lcore 1):
     net_pcap0 (4096 packets replayed forever, infinite_rx) -> PortRx
       -> IpLookup (Fib "fib") -> o0..o3 -> PortTx net_null1..4
 
-and has a second Fib element, "spare", that no element reads. Its control
+and has a second Fib service, "spare", that no element reads. Its control
 thread (lcore 0) runs both FPM servers. This script plays zebra, on the
 same CPU as the control thread:
 
@@ -78,7 +78,7 @@ def graph_yaml(routes, pcap, prefix):
     ]
     lines += [f"  out{g}: net_null{g + 1}" for g in range(4)]
     lines += [
-        "elements:",
+        "services:",
         "  fib:",
         "    class: Fib",
         "    listen: \"127.0.0.1:0\"",
@@ -99,6 +99,7 @@ def graph_yaml(routes, pcap, prefix):
     ]
     lines += [f"      - {{ifindex: {g + 1}, output: o{g}, mac: \"02:00:00:00:01:0{g}\"}}" for g in range(4)]
     lines += [
+        "elements:",
         "  rx: {class: PortRx, port: in}",
         "  lookup: {class: IpLookup, fib: fib, outputs: [o0, o1, o2, o3]}",
     ]
@@ -121,7 +122,7 @@ def rate(a, b):
 
 
 def fib_status(sock_path, name):
-    return control(sock_path, "service", {"name": f"{name}:fib", "cmd": "status"})[0]["result"]
+    return control(sock_path, "service", {"name": name, "cmd": "status"})[0]["result"]
 
 
 def fib_routes(sock_path, name="fib"):

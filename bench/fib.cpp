@@ -11,7 +11,7 @@
 //    longer than /24), as zebra's dplane_fpm_nl sends it: four
 //    RTM_NEWNEXTHOP, then one RTM_NEWROUTE per FPM frame with RTA_NH_ID (and
 //    RTA_PRIORITY). A client thread writes it as fast as TCP on loopback
-//    takes it to the FIB service of a real Fib element (the element and
+//    takes it to the FIB of a real Fib service (the service and
 //    IpLookup are compiled into this program and built by weft::GraphHarness,
 //    so the benchmark can reach the service); the control loop runs on the
 //    main thread. Measured: first byte written to the last route in the LPM
@@ -72,10 +72,10 @@
 #include <thread>
 #include <unordered_set>
 
-#include "fib.hpp"
-#include "fib_lookup.hpp"
+#include "control/fib_service.hpp"
+#include "tables/fib_lookup.hpp"
 #include "graph_harness.hpp"
-#include "ip_lookup.hpp"
+#include "datapath/ip_lookup.hpp"
 #include "plugin_loader.hpp"
 #include "runtime.hpp"
 #include "weft/counter.hpp"
@@ -264,7 +264,7 @@ class BenchSink final : public weft::Element {
 };
 
 std::string graph_yaml(size_t routes) {
-  std::string y = "name: bench_fib\nelements:\n  fib:\n    class: Fib\n    listen: \"127.0.0.1:0\"\n";
+  std::string y = "name: bench_fib\nservices:\n  fib:\n    class: Fib\n    listen: \"127.0.0.1:0\"\n";
   y += "    max_routes: " + std::to_string(routes + 1024) + "\n    tbl8: 65536\n    max_routes6: 16\n";
   y += "    tbl8_6: 16\n    quiet: 5\n    grace: 60\n    interfaces:\n";
   for (unsigned g = 0; g < kGateways; g++)
@@ -273,7 +273,7 @@ std::string graph_yaml(size_t routes) {
   y += "    neighbors:\n";
   for (unsigned g = 0; g < kGateways; g++)
     y += "      - {ip: 192.0.2." + std::to_string(1 + g) + ", mac: \"02:00:00:00:00:0" + std::to_string(g) + "\"}\n";
-  y += "  lookup: {class: IpLookup, fib: fib, outputs: [o0, o1, o2, o3]}\n";
+  y += "elements:\n  lookup: {class: IpLookup, fib: fib, outputs: [o0, o1, o2, o3]}\n";
   for (unsigned g = 0; g < kGateways; g++) y += "  s" + std::to_string(g) + ": BenchSink\n";
   y += "connections:\n";
   for (unsigned g = 0; g < kGateways; g++) y += "  - lookup[o" + std::to_string(g) + "] -> s" + std::to_string(g) + "\n";
@@ -286,7 +286,7 @@ std::string graph_yaml(size_t routes) {
 
 struct World {
   std::unique_ptr<weft::GraphHarness> harness;
-  std::shared_ptr<weft::route::FibService> svc;
+  std::shared_ptr<weft::route::FibControl> svc;
   const weft::route::FibTable* table = nullptr;
   std::vector<uint32_t> keys;  // host order, all inside routed prefixes
   rte_mempool* pool = nullptr;
@@ -472,13 +472,13 @@ int main(int argc, char** argv) {
     weft::Runtime::init_eal({"bench_fib", "--no-huge", "-m", "1024", "--no-shconf", "--no-pci",
                              "--file-prefix=weftbench-fib-" + std::to_string(::getpid()),
                              "--lcores=0@" + std::to_string(cpu), "--log-level=*:warning", "--no-telemetry"});
-    loader.add_class(weft::route::FibElement::klass(), "bench_fib");
+    loader.add_service_class(weft::route::FibService::klass(), "bench_fib");
     loader.add_class(weft::route::IpLookup::klass(), "bench_fib");
     loader.add_class(BenchSink::klass(), "bench_fib");
     g.pool = weft::create_packet_pool("bench_fib_pool", 8191, 0, static_cast<int>(rte_socket_id()), true);
     if (!g.pool) throw std::runtime_error("cannot create the packet pool");
     g.harness = std::make_unique<weft::GraphHarness>(graph_yaml(nroutes), loader, g.pool);
-    g.svc = static_cast<weft::route::FibElement&>(g.harness->element("fib")).service();
+    g.svc = static_cast<weft::route::FibService&>(g.harness->service("fib")).control();
 
     // ---- 1. ingest ----
     std::printf("# generating %zu IPv4 prefixes and their FPM stream\n", nroutes);

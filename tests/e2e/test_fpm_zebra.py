@@ -10,7 +10,7 @@ routerd's FIB, through a zebra restart.
     └───────────────────────────────────────────────────────────────────┘
 
  1. a namespace with a veth pair (the connected subnet the gateways sit on);
-    routerd with a Fib element listening on 127.0.0.1:P inside it, P a free
+    routerd with a Fib service listening on 127.0.0.1:P inside it, P a free
     port; zebra and staticd started exactly as ARCHITECTURE.md's recipe,
     zebra.conf saying `fpm address 127.0.0.1 port P`;
  2. static routes in staticd.conf: IPv4, IPv6, ECMP, blackhole, one more;
@@ -106,7 +106,7 @@ def fib_table(r):
 
 
 def status(r):
-    res = r.ctl("--json", "service", "fib:fib", "status")
+    res = r.ctl("--json", "service", "fib", "status")
     return res.json()[0]["result"] if res.returncode == 0 else None
 
 
@@ -131,7 +131,7 @@ def main(t):
         graph = f"""name: fpm-zebra
 eal: {{memory_mb: 512}}
 workers: {{lcores: [1], idle_sleep_us: 200}}
-elements:
+services:
   fib:
     class: Fib
     listen: "127.0.0.1:{port}"

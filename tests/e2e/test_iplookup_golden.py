@@ -18,7 +18,7 @@ IpLookup between net_pcap ports, every output byte checked.
     ECMP, nexthop objects, blackhole/unreachable/prohibit, a directly
     connected subnet, another table, a DEL+NEW replacement in one frame —
     and polls `routerctl routes` until they are all there;
- 3. `routerctl reload` adds the pcap input port (the Fib element is kept:
+ 3. `routerctl reload` adds the pcap input port (the Fib service is kept:
     same service, same FPM connection), and routerd routes in.pcap;
  4. an oracle written here (its own longest-prefix match over the routes it
     sent, the ECMP hash recomputed with a pure-Python CRC32-C, scapy to
@@ -330,7 +330,7 @@ def graph(tmp, port, with_input):
     if with_input:
         lines.append(f"  pin: {{device: net_pcap0, args: \"rx_pcap={tmp}/in.pcap\"}}")
     lines += [
-        "elements:",
+        "services:",
         "  fib:",
         "    class: Fib",
         f"    listen: \"127.0.0.1:{port}\"",
@@ -341,6 +341,7 @@ def graph(tmp, port, with_input):
         "    tbl8_6: 1024",
         f"    interfaces: [{ifaces}]",
         f"    neighbors: [{nbrs}]",
+        "elements:",
         "  lookup: {class: IpLookup, fib: fib, outputs: [p1, p2]}",
         "  tx1: {class: PortTx, port: out1}",
         "  tx2: {class: PortTx, port: out2}",
@@ -365,7 +366,7 @@ def main(t):
     r = t.routerd(file=g0, timeout=TIMEOUT_S)
 
     def status():
-        res = r.ctl("--json", "service", "fib:fib", "status")
+        res = r.ctl("--json", "service", "fib", "status")
         return res.json()[0]["result"] if res.returncode == 0 else None
     r.wait_for(lambda: (status() or {}).get("state") in ("listening", "connected"), "the FPM server to listen")
 
@@ -396,9 +397,9 @@ def main(t):
 
     # 3. Packets: reload with the input port; the Fib (and the FPM connection) stays.
     rep = r.json("reload", g1)
-    kept = {k["id"]: k["state"] for k in rep["elements"]["kept"]}
-    t.require(kept.get("fib") == "carried", "reload added the input port and kept the Fib",
-              f"reload did not keep the Fib: {rep['elements']}")
+    kept = {k["name"]: k["state"] for k in rep["services"]["kept"]}
+    t.require(kept.get("fib") == "carried", "reload added the input port and kept the Fib service",
+              f"reload did not keep the Fib: {rep['services']}")
     st = status()
     t.require(st["connections"] == 1 and st["state"] == "connected", "the Fib's FPM connection survived the reload",
               f"the FPM connection did not survive the reload: {st}")
