@@ -126,10 +126,14 @@ void print_graph_text(const json& g) {
     std::printf("port %-10s %s%s%s  rxq %u txq %u\n", p["name"].get<std::string>().c_str(),
                 p["device"].get<std::string>().c_str(), p["args"].get<std::string>().empty() ? "" : ",",
                 p["args"].get<std::string>().c_str(), p["rx_queues"].get<unsigned>(), p["tx_queues"].get<unsigned>());
+  for (const auto& sv : g.value("services", json::array()))
+    std::printf("service %s :: %s\n", sv["name"].get<std::string>().c_str(), sv["class"].get<std::string>().c_str());
   for (const auto& e : g["elements"]) {
     std::printf("%s :: %s", e["id"].get<std::string>().c_str(), e["class"].get<std::string>().c_str());
     for (const auto& p : e["dpdk_ports"])
       std::printf("  [%s %s]", p["dir"].get<std::string>().c_str(), p["port"].get<std::string>().c_str());
+    for (const auto& u : e.value("services", json::array()))
+      std::printf("  {%s: service %s}", u["param"].get<std::string>().c_str(), u["service"].get<std::string>().c_str());
     std::printf("\n");
     for (const auto& o : e["outputs"])
       std::printf("    [%s] -> [%s]%s\n", o["name"].get<std::string>().c_str(),
@@ -158,6 +162,17 @@ void print_graph_dot(const json& g) {
     std::printf("  %s [label=%s, shape=cds, style=filled, fillcolor=\"#dde8f5\"];\n",
                 dot_id("port:" + p["name"].get<std::string>()).c_str(),
                 dot_id(p["name"].get<std::string>() + "\n" + p["device"].get<std::string>()).c_str());
+  // Services: control-thread objects, drawn apart; a dotted edge to each
+  // element that reads one (labelled with the element's parameter).
+  for (const auto& sv : g.value("services", json::array()))
+    std::printf("  %s [label=%s, shape=component, style=filled, fillcolor=\"#f3ead7\"];\n",
+                dot_id("service:" + sv["name"].get<std::string>()).c_str(),
+                dot_id(sv["name"].get<std::string>() + "\n" + sv["class"].get<std::string>()).c_str());
+  for (const auto& e : g["elements"])
+    for (const auto& u : e.value("services", json::array()))
+      std::printf("  %s -> %s [style=dotted, arrowhead=none, label=%s];\n",
+                  dot_id("service:" + u["service"].get<std::string>()).c_str(), dot_id(e["id"].get<std::string>()).c_str(),
+                  dot_id(u["param"].get<std::string>()).c_str());
   for (const auto& e : g["elements"]) {
     std::printf("  %s [label=%s];\n", dot_id(e["id"].get<std::string>()).c_str(),
                 dot_id(e["id"].get<std::string>() + "\n" + e["class"].get<std::string>()).c_str());
