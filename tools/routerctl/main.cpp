@@ -371,6 +371,15 @@ void print_reload(const json& r) {
     std::printf("  kept %-12s %-11s state %-7s %s\n", k["id"].get<std::string>().c_str(),
                 k["class"].get<std::string>().c_str(), k["state"].get<std::string>().c_str(),
                 k["why"].get<std::string>().c_str());
+  if (r.contains("services")) {
+    const json& sv = r["services"];
+    if (!sv["added"].empty() || !sv["removed"].empty())
+      std::printf("  services added: %s; removed: %s\n", join(sv["added"]).c_str(), join(sv["removed"]).c_str());
+    for (const auto& k : sv["kept"])
+      std::printf("  kept service %-12s %-11s state %-7s %s\n", k["name"].get<std::string>().c_str(),
+                  k["class"].get<std::string>().c_str(), k["state"].get<std::string>().c_str(),
+                  k["why"].get<std::string>().c_str());
+  }
   const json& p = r["ports"];
   std::printf("  ports added: %s; removed: %s; changed: %s; unchanged: %s\n", join(p["added"]).c_str(),
               join(p["removed"]).c_str(), join(p["changed"]).c_str(), join(p["unchanged"]).c_str());
