@@ -27,14 +27,6 @@ constexpr const char* kServicePrefix = "weft_service_";
 
 std::string str_or(const char* s) { return s ? std::string(s) : std::string("(null)"); }
 
-// An element moves packets: a class with no input and no output would sit in
-// every worker's graph doing nothing (what control-plane code once did).
-std::string portless(const ElementClass& k) {
-  if (!k.inputs.empty() || k.variadic_inputs || !k.outputs.empty() || k.dynamic_outputs) return {};
-  return "element class '" + k.name + "' has no inputs and no outputs: control-plane code is a service "
-         "(weft/service.hpp, WEFT_EXPORT_SERVICE), declared under services:, not an element";
-}
-
 // A class description is built on its factory's first call: a mistake in it
 // (a drop handle declared twice, say) refuses the plugin with the reason.
 template <class F>
@@ -194,7 +186,6 @@ void PluginLoader::load(const std::string& path) {
       throw PluginError(path, "factory '" + std::string(kFactoryPrefix) + c + "' returned class '" +
                                   (k ? k->name : std::string("(null)")) + "'");
     if (!k->create) throw PluginError(path, "class '" + c + "' has no create function");
-    if (std::string why = portless(*k); !why.empty()) throw PluginError(path, why);
     found.emplace_back(c, k);
   }
   std::vector<std::pair<std::string, const ServiceClass*>> found_services;
@@ -233,7 +224,6 @@ std::vector<std::string> PluginLoader::service_class_names() const {
 }
 
 void PluginLoader::add_class(const ElementClass& k, const std::string& origin) {
-  if (std::string why = portless(k); !why.empty()) throw PluginError(origin, why);
   if (auto it = classes_.find(k.name); it != classes_.end())
     throw PluginError(origin, "duplicate class '" + k.name + "': already provided by " + it->second.plugin_path);
   if (auto it = services_.find(k.name); it != services_.end())

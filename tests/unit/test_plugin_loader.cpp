@@ -86,8 +86,6 @@ TEST_CASE("plugin refusals name the reason", "[loader]") {
   CHECK_THAT(refusal({test::test_plugin_dir("drop_bound_twice")}),
              Catch::Contains("class 'Twice' could not be described: class Twice: drop reason 'second' declared with a "
                              "handle bound elsewhere"));
-  CHECK_THAT(refusal({test::test_plugin_dir("portless")}),
-             Catch::Contains("element class 'Owner' has no inputs and no outputs: control-plane code is a service"));
   CHECK_THAT(refusal({test::test_plugin_dir("undefined_symbol")}),
              Catch::Contains("undefined symbol: weft_test_symbol_that_does_not_exist"));
   CHECK_THAT(refusal({"/nonexistent/weft/plugins"}), Catch::Contains("does not exist"));

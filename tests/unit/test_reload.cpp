@@ -151,9 +151,9 @@ std::string handler_read(Runtime& rt, const std::string& id, const std::string& 
   int node = rt.plan().index_of(id);
   REQUIRE(node >= 0);
   REQUIRE(rt.run_on_worker(worker, [&] {
-    HandlerSet hs;
-    rt.element(worker, static_cast<size_t>(node))->add_handlers(hs);
-    v = hs.find(name)->read();
+    Element& el = *rt.element(worker, static_cast<size_t>(node));
+    for (const auto& h : handlers_of(el, rt.plan().nodes[static_cast<size_t>(node)]))
+      if (h.name == name) v = h.read(el);
   }, 2s));
   return v;
 }
@@ -429,9 +429,8 @@ TEST_CASE("a worker that does not answer in time makes the reload roll back", "[
   // Worker 1's next batch sleeps 1.5 s: it cannot reach a boundary in 300 ms.
   int st = rt.plan().index_of("st");
   REQUIRE(rt.run_on_worker(1, [&] {
-    HandlerSet hs;
-    rt.element(1, static_cast<size_t>(st))->add_handlers(hs);
-    hs.find("stall_ms")->write("1500");
+    Element& el = *rt.element(1, static_cast<size_t>(st));
+    el.element_class().find_handler("stall_ms")->write(el, "1500");
   }, 2s));
   std::this_thread::sleep_for(100ms);  // let worker 1 enter the stall
   ReloadReport r = rt.reload(plan_of(b), 300ms);
@@ -607,8 +606,9 @@ TEST_CASE("services: a reload carries their state, stops removed ones, and gives
   REQUIRE(r.services_kept.size() == 1);
   CHECK(r.services_kept[0].id == "ping");
   CHECK(r.services_kept[0].state == "carried");
-  CHECK(ping(api)["pong"] == 2);  // the state went on
-  CHECK(ping(api)["started"] == true);
+  json pong = ping(api);
+  CHECK(pong["pong"] == 2);  // the state went on
+  CHECK(pong["started"] == true);
 
   // The new graph's element fails to initialize after the service took the
   // state: refused, and the running service has its state back.

@@ -38,9 +38,8 @@ connections:
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   std::string count;
   REQUIRE(rt.run_on_worker(0, [&] {
-    HandlerSet hs;
-    rt.element(0, 1)->add_handlers(hs);
-    count = hs.find("count")->read();
+    const Element& el = *rt.element(0, 1);
+    count = el.element_class().find_handler("count")->read(el);
   }, std::chrono::seconds(2)));
   CHECK(std::stoull(count) >= 100000);
   rt.halt();

@@ -197,7 +197,8 @@ TEST_CASE("services: every mistake named at its position", "[validator][service]
 elements:
   fib: {class: Fib}
 )");
-  CHECK(has(r, "g.yaml:6:9: error: element 'fib': Fib is a service class now: move 'fib' from elements: to "
+  INFO(r.text);
+  CHECK(has(r, "g.yaml:7:16: error: element 'fib': Fib is a service class now: move 'fib' from elements: to "
                "services: (services: {fib: {class: Fib, ...}})"));
   // An element class under services:, an unknown service class.
   r = check(std::string(kPorts) + R"(
@@ -209,8 +210,9 @@ elements:
   tx: {class: PortTx, port: p1}
 connections: [rx -> tx]
 )");
-  CHECK(has(r, "g.yaml:6:6: error: service 'c': Counter is an element class: declare it under elements:"));
-  CHECK(has(r, "g.yaml:7:14: error: service 'f': unknown service class 'Fibb' (did you mean 'Fib'?)"));
+  INFO(r.text);
+  CHECK(has(r, "g.yaml:7:6: error: service 'c': Counter is an element class: declare it under elements:"));
+  CHECK(has(r, "g.yaml:8:14: error: service 'f': unknown service class 'Fibb' (did you mean 'Fib'?)"));
   // A missing service, a service of the wrong kind, a bad service parameter.
   r = check(std::string(kPorts) + R"(
 services:
@@ -225,9 +227,9 @@ elements:
 connections: [rx -> a, "a[x] -> b", "b[x] -> tx"]
 )");
   INFO(r.text);
-  CHECK(has(r, "g.yaml:7:29: error: service 'fib': listen: expected ADDRESS:PORT"));
-  CHECK(has(r, "g.yaml:10:27: error: element 'a': parameter 'fib': no service 'fibb' (did you mean 'fib'?)"));
-  CHECK(has(r, "g.yaml:11:27: error: element 'b': parameter 'fib': service 'ping' (class TestPing) does not provide "
+  CHECK(has(r, "g.yaml:8:29: error: service 'fib': listen: expected ADDRESS:PORT"));
+  CHECK(has(r, "g.yaml:11:29: error: element 'a': parameter 'fib': no service 'fibb' (did you mean 'fib'?)"));
+  CHECK(has(r, "g.yaml:12:29: error: element 'b': parameter 'fib': service 'ping' (class TestPing) does not provide "
                "route.fib"));
   // A name shared by a service and an element; a service without a class.
   r = check(std::string(kPorts) + R"(
@@ -237,6 +239,7 @@ services:
 elements:
   x: Discard
 )");
-  CHECK(has(r, "g.yaml:6:3: error: service 'x' has the same name as element 'x'"));
-  CHECK(has(r, "g.yaml:7:3: error: service 'y' has no class (for example `class: Fib`)"));
+  INFO(r.text);
+  CHECK(has(r, "g.yaml:7:3: error: service 'x' has the same name as element 'x' (line 10)"));
+  CHECK(has(r, "g.yaml:8:3: error: service 'y' has no class (for example `class: Fib`)"));
 }
