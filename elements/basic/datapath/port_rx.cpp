@@ -1,4 +1,4 @@
-#include "port_rx.hpp"
+#include "datapath/port_rx.hpp"
 
 #include <rte_ethdev.h>
 

@@ -1,4 +1,4 @@
-#include "vlan_push.hpp"
+#include "datapath/vlan_push.hpp"
 
 #include <rte_byteorder.h>
 #include <rte_ether.h>

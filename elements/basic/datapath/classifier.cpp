@@ -1,4 +1,4 @@
-#include "classifier.hpp"
+#include "datapath/classifier.hpp"
 
 #include <arpa/inet.h>
 #include <rte_byteorder.h>

@@ -1,4 +1,4 @@
-#include "counter.hpp"
+#include "datapath/counter.hpp"
 
 #include <rte_cycles.h>
 

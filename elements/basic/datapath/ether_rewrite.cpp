@@ -1,4 +1,4 @@
-#include "ether_rewrite.hpp"
+#include "datapath/ether_rewrite.hpp"
 
 #include <rte_ether.h>
 

@@ -1,4 +1,4 @@
-#include "queue.hpp"
+#include "datapath/queue.hpp"
 
 #include <rte_errno.h>
 

@@ -1,4 +1,4 @@
-#include "tee.hpp"
+#include "datapath/tee.hpp"
 
 #include "weft/metadata.hpp"
 

@@ -1,4 +1,4 @@
-#include "vlan_pop.hpp"
+#include "datapath/vlan_pop.hpp"
 
 #include <rte_byteorder.h>
 #include <rte_ether.h>

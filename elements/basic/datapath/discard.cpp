@@ -1,4 +1,4 @@
-#include "discard.hpp"
+#include "datapath/discard.hpp"
 
 namespace weft::basic {
 

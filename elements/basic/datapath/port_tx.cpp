@@ -1,6 +1,6 @@
-#include "port_tx.hpp"
+#include "datapath/port_tx.hpp"
 
-#include "transmit.hpp"
+#include "datapath/transmit.hpp"
 
 namespace weft::basic {
 

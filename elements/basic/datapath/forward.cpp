@@ -1,8 +1,8 @@
-#include "forward.hpp"
+#include "datapath/forward.hpp"
 
 #include <rte_ethdev.h>
 
-#include "transmit.hpp"
+#include "datapath/transmit.hpp"
 
 namespace weft::basic {
 
