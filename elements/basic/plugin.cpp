@@ -1,6 +1,6 @@
 // The "basic" element family: ports, classification and plumbing. Built
 // exactly as a third-party plugin is: public headers, WEFT_PLUGIN manifest,
-// one factory per class.
+// one export per class (the exports are the plugin's classes).
 #include "datapath/classifier.hpp"
 #include "datapath/counter.hpp"
 #include "datapath/discard.hpp"
@@ -14,8 +14,7 @@
 #include "datapath/tee.hpp"
 #include "weft/plugin.hpp"
 
-WEFT_PLUGIN("basic", WEFT_VERSION_STRING, "Ports, classifier and plumbing elements",
-            "PortRx PortTx Classifier Merge Forward Counter Discard Tee Pass Queue EtherRewrite");
+WEFT_PLUGIN("basic", WEFT_VERSION_STRING, "Ports, classifier and plumbing elements");
 
 WEFT_EXPORT_CLASS(PortRx, weft::basic::PortRx::klass())
 WEFT_EXPORT_CLASS(PortTx, weft::basic::PortTx::klass())

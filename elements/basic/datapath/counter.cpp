@@ -14,10 +14,11 @@ const ElementClass& Counter::klass() {
                     "of `rate` (or since start); `reset` zeroes the counts.")
           .input("in")
           .output("out")
-          .handler("count", true, false, "packets seen since start or reset")
-          .handler("byte_count", true, false, "bytes seen since start or reset")
-          .handler("rate", true, false, "packets/s and bits/s since the previous read of rate")
-          .handler("reset", false, true, "zero the counts (any value)");
+          .read("count", "packets seen since start or reset", [](const Counter& e) { return std::to_string(e.count_); })
+          .read("byte_count", "bytes seen since start or reset",
+                [](const Counter& e) { return std::to_string(e.bytes_); })
+          .read("rate", "packets/s and bits/s since the previous read of rate", [](const Counter& e) { return e.rate(); })
+          .write("reset", "zero the counts (any value)", [](Counter& e, const std::string&) { e.reset(); });
   return k;
 }
 
@@ -39,25 +40,22 @@ StateCarry Counter::take_state(Element& old) {
   return StateCarry::kept("count, byte_count and rate carried over");
 }
 
-void Counter::add_handlers(HandlerSet& h) {
-  h.read("count", "packets seen since start or reset", [this] { return std::to_string(count_); });
-  h.read("byte_count", "bytes seen since start or reset", [this] { return std::to_string(bytes_); });
-  h.read("rate", "packets/s and bits/s since the previous read of rate", [this] {
-    uint64_t now = rte_rdtsc();
-    double secs = rate_tsc_ ? double(now - rate_tsc_) / double(rte_get_tsc_hz()) : 0.0;
-    double pps = secs > 0 ? double(count_ - rate_count_) / secs : 0.0;
-    double bps = secs > 0 ? double(bytes_ - rate_bytes_) * 8.0 / secs : 0.0;
-    rate_tsc_ = now;
-    rate_count_ = count_;
-    rate_bytes_ = bytes_;
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%.0f pps %.0f bps", pps, bps);
-    return std::string(buf);
-  });
-  h.write("reset", "zero the counts", [this](const std::string&) {
-    count_ = bytes_ = rate_count_ = rate_bytes_ = 0;
-    rate_tsc_ = rte_rdtsc();
-  });
+std::string Counter::rate() const {
+  uint64_t now = rte_rdtsc();
+  double secs = rate_tsc_ ? double(now - rate_tsc_) / double(rte_get_tsc_hz()) : 0.0;
+  double pps = secs > 0 ? double(count_ - rate_count_) / secs : 0.0;
+  double bps = secs > 0 ? double(bytes_ - rate_bytes_) * 8.0 / secs : 0.0;
+  rate_tsc_ = now;
+  rate_count_ = count_;
+  rate_bytes_ = bytes_;
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%.0f pps %.0f bps", pps, bps);
+  return std::string(buf);
+}
+
+void Counter::reset() {
+  count_ = bytes_ = rate_count_ = rate_bytes_ = 0;
+  rate_tsc_ = rte_rdtsc();
 }
 
 }  // namespace weft::basic

@@ -1,13 +1,9 @@
-// Counter — count packets and bytes, and measure the rate.
+// Counter — count packets and bytes, and measure the rate. Its class
+// declaration (counter.cpp) is its manual: `routerctl elements --doc Counter`.
 //
-// Ports:       input `in`; output `out`
-// Parameters:  none
-// Handlers:    count, byte_count (read), rate (read: packets and bits per
-//              second since the previous read of `rate`), reset (write)
-// Drops:       none
-//
-// Packets pass unchanged. Every element's outputs are counted by the
-// framework too; Counter adds a resettable count and a rate.
+// Every element's outputs are counted by the framework too; Counter adds a
+// count that `reset` zeroes and a rate. Reading `rate` starts the next
+// measurement window, so the window's start is state a read changes.
 #pragma once
 
 #include "weft/element.hpp"
@@ -18,15 +14,18 @@ class Counter final : public Element {
  public:
   static const ElementClass& klass();
   void push(uint16_t, Batch& b) override;
-  void add_handlers(HandlerSet& h) override;
   StateCarry take_state(Element& old) override;
 
  private:
+  std::string rate() const;
+  void reset();
+
   uint64_t count_ = 0;
   uint64_t bytes_ = 0;
-  uint64_t rate_tsc_ = 0;
-  uint64_t rate_count_ = 0;
-  uint64_t rate_bytes_ = 0;
+  // Start of the `rate` window: moved by every read of `rate`.
+  mutable uint64_t rate_tsc_ = 0;
+  mutable uint64_t rate_count_ = 0;
+  mutable uint64_t rate_bytes_ = 0;
 };
 
 }  // namespace weft::basic

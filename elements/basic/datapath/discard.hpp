@@ -1,8 +1,5 @@
-// Discard — drop every packet, counted.
-//
-// Ports:       input `in`; no output
-// Parameters:  none
-// Drops:       discarded — every packet that arrives
+// Discard — drop every packet, counted. Its class declaration (discard.cpp)
+// is its manual: `routerctl elements --doc Discard`.
 #pragma once
 
 #include "weft/element.hpp"
@@ -12,7 +9,10 @@ namespace weft::basic {
 class Discard final : public Element {
  public:
   static const ElementClass& klass();
-  void push(uint16_t, Batch& b) override { drop(b, 0); }
+  void push(uint16_t, Batch& b) override { drop(b, kDiscarded); }
+
+ private:
+  static inline Drop kDiscarded;
 };
 
 }  // namespace weft::basic

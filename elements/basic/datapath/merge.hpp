@@ -1,12 +1,9 @@
-// Merge — join several paths into one.
+// Merge — join several paths into one. Its class declaration (merge.cpp) is
+// its manual: `routerctl elements --doc Merge`.
 //
-// Ports:       any number of inputs ([0], [1], ... or just `-> merge`); output `out`
-// Parameters:  none
-// Drops:       none
-//
-// Every batch arriving on any input leaves on `out` unchanged. (Any input
-// accepts several connections, so Merge is mostly for readability and for a
-// single place to count the joined traffic, as in SPP's merge component.)
+// Any input accepts several connections, so Merge is mostly for readability
+// and for a single place to count the joined traffic (as SPP's merge
+// component).
 #pragma once
 
 #include "weft/element.hpp"

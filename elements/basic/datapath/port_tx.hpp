@@ -1,12 +1,8 @@
-// PortTx — transmit packets on a DPDK port.
+// PortTx — transmit packets on a DPDK port. Its class declaration
+// (port_tx.cpp) is its manual: `routerctl elements --doc PortTx`.
 //
-// Ports:       input `in`; no output
-// Parameters:  port    (required) graph port to send on
-//              retries (default 8) extra tx_burst attempts when the queue is full
-// Handlers:    port (read)
-// Drops:       tx_full — the TX queue stayed full after all retries
-//
-// Each worker transmits on its own TX queue (worker i uses queue i).
+// Each worker transmits on its own TX queue (worker i uses queue i), so no
+// two lcores ever share a queue and no lock is taken.
 #pragma once
 
 #include "weft/element.hpp"
@@ -19,9 +15,10 @@ class PortTx final : public Element {
   void configure(ConfigContext& ctx) override;
   void initialize(InitContext& ctx) override;
   void push(uint16_t, Batch& b) override;
-  void add_handlers(HandlerSet& h) override;
 
  private:
+  static inline Drop kTxFull;
+
   std::string port_;
   unsigned retries_ = 8;
   uint16_t port_id_ = 0;
