@@ -17,14 +17,6 @@ Batch batch_of(const std::vector<std::vector<uint8_t>>& frames) {
 
 uint64_t drops(GraphHarness& h, const std::string& id, const std::string& reason) { return h.drops(id, reason); }
 
-std::string read_handler(Element& e, const std::string& name) {
-  HandlerSet hs;
-  e.add_handlers(hs);
-  const auto* h = hs.find(name);
-  REQUIRE(h);
-  return h->read();
-}
-
 }  // namespace
 
 TEST_CASE("Classifier sorts by L2, L3 and L4 fields, first match wins", "[elements][classifier]") {
@@ -185,14 +177,11 @@ connections:
   Batch b2 = batch_of({f});
   h.push("m", b1, 0);
   h.push("m", b2, 1);
-  Element& c = h.element("c");
-  CHECK(read_handler(c, "count") == "4");
-  CHECK(read_handler(c, "byte_count") == std::to_string(4 * f.size()));
+  CHECK(h.read_handler("c", "count") == "4");
+  CHECK(h.read_handler("c", "byte_count") == std::to_string(4 * f.size()));
   CHECK(drops(h, "d", "discarded") == 4);
   CHECK(h.element("n").output_port(0).bytes.get() == 4 * f.size());
-  HandlerSet hs;
-  c.add_handlers(hs);
-  hs.find("reset")->write("");
-  CHECK(read_handler(c, "count") == "0");
+  h.write_handler("c", "reset", "");
+  CHECK(h.read_handler("c", "count") == "0");
   CHECK(pool()->size - rte_mempool_avail_count(pool()) < 256 + 8);  // nothing leaked beyond caches
 }
