@@ -125,7 +125,9 @@ def main():
                     r = ctl(bindir, sock, "elements", "--doc", "PortTx")
                     check("retries" in r.stdout and "tx_full" in r.stdout, "elements --doc PortTx")
                     r = ctl(bindir, sock, "plugins")
-                    check("weft_basic.so" in r.stdout and "classes: PortRx" in r.stdout, "plugins")
+                    # A plugin's classes are its exports, listed by name.
+                    check("weft_basic.so" in r.stdout and "classes: Classifier Counter" in r.stdout
+                          and "PortRx PortTx" in r.stdout, "plugins")
                     r = ctl(bindir, sock, "handler", "read", "c", "count")
                     check(r.returncode == 0 and int(r.stdout.strip()) > 0, "handler read c count")
                     r = ctl(bindir, sock, "handler", "read", "c")
