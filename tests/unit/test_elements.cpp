@@ -1,6 +1,8 @@
 // Each built-in element, driven through the harness with real mbufs.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "graph_harness.hpp"
 #include "test_env.hpp"
 
@@ -74,6 +76,9 @@ connections:
   CHECK(take("mac") == 1);
   Element& cls = h.element("cls");
   CHECK(cls.output_port(1).packets.get() == 2);  // framework counts per output
+  const std::string rules = h.read_handler("cls", "rules");
+  CHECK(rules.rfind("{output: arp, ethertype: arp}\n", 0) == 0);
+  CHECK(std::count(rules.begin(), rules.end(), '\n') == 6);
 }
 
 TEST_CASE("Classifier drops truncated headers with named reasons, never reading past the end",
@@ -184,4 +189,33 @@ connections:
   h.write_handler("c", "reset", "");
   CHECK(h.read_handler("c", "count") == "0");
   CHECK(pool()->size - rte_mempool_avail_count(pool()) < 256 + 8);  // nothing leaked beyond caches
+}
+
+TEST_CASE("Queue holds packets until its next run, and reports length and highwater", "[elements][queue]") {
+  GraphHarness h(R"(
+elements:
+  q: {class: Queue, capacity: 4, burst: 2}
+  out: Capture
+connections:
+  - q -> out
+)",
+                 loader(), pool());
+  auto f = eth(0x0800, ipv4("10.0.0.1", "10.0.0.2", 17, ports(1, 2)));
+  Batch b = batch_of({f, f, f, f, f});
+  h.push("q", b);
+  CHECK(h.take("out").empty());
+  CHECK(h.read_handler("q", "length") == "4");
+  CHECK(h.read_handler("q", "highwater") == "4");
+  CHECK(drops(h, "q", "queue_full") == 1);
+  CHECK(h.run("q"));
+  auto got = h.take("out");
+  CHECK(got.size() == 2);
+  free_all(got);
+  CHECK(h.read_handler("q", "length") == "2");
+  CHECK(h.read_handler("q", "highwater") == "4");
+  while (h.run("q")) {
+  }
+  got = h.take("out");
+  CHECK(got.size() == 2);
+  free_all(got);
 }
