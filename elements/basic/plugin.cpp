@@ -1,21 +1,20 @@
 // The "basic" element family: ports, classification and plumbing. Built
 // exactly as a third-party plugin is: public headers, WEFT_PLUGIN manifest,
-// one factory per class.
-#include "classifier.hpp"
-#include "counter.hpp"
-#include "discard.hpp"
-#include "ether_rewrite.hpp"
-#include "forward.hpp"
-#include "merge.hpp"
-#include "pass.hpp"
-#include "port_rx.hpp"
-#include "port_tx.hpp"
-#include "queue.hpp"
-#include "tee.hpp"
+// one export per class (the exports are the plugin's classes).
+#include "datapath/classifier.hpp"
+#include "datapath/counter.hpp"
+#include "datapath/discard.hpp"
+#include "datapath/ether_rewrite.hpp"
+#include "datapath/forward.hpp"
+#include "datapath/merge.hpp"
+#include "datapath/pass.hpp"
+#include "datapath/port_rx.hpp"
+#include "datapath/port_tx.hpp"
+#include "datapath/queue.hpp"
+#include "datapath/tee.hpp"
 #include "weft/plugin.hpp"
 
-WEFT_PLUGIN("basic", WEFT_VERSION_STRING, "Ports, classifier and plumbing elements",
-            "PortRx PortTx Classifier Merge Forward Counter Discard Tee Pass Queue EtherRewrite");
+WEFT_PLUGIN("basic", WEFT_VERSION_STRING, "Ports, classifier and plumbing elements");
 
 WEFT_EXPORT_CLASS(PortRx, weft::basic::PortRx::klass())
 WEFT_EXPORT_CLASS(PortTx, weft::basic::PortTx::klass())

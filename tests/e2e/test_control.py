@@ -61,7 +61,9 @@ def commands(t, r):
     e = r.ctl("elements", "--doc", "PortTx")
     t.check("retries" in e.stdout and "tx_full" in e.stdout, "elements --doc PortTx")
     p = r.ctl("plugins")
-    t.check("weft_basic.so" in p.stdout and "classes: PortRx" in p.stdout, "plugins")
+    # A plugin's classes are its exports, listed by name.
+    t.check("weft_basic.so" in p.stdout and "classes: Classifier Counter" in p.stdout and "PortRx PortTx" in p.stdout,
+            "plugins")
     h = r.read_handler("c", "count")
     t.check(h.ok and int(h.stdout.strip()) > 0, "handler read c count")
     h = r.ctl("handler", "read", "c")

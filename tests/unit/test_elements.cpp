@@ -1,6 +1,8 @@
 // Each built-in element, driven through the harness with real mbufs.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "graph_harness.hpp"
 #include "test_env.hpp"
 
@@ -16,14 +18,6 @@ Batch batch_of(const std::vector<std::vector<uint8_t>>& frames) {
 }
 
 uint64_t drops(GraphHarness& h, const std::string& id, const std::string& reason) { return h.drops(id, reason); }
-
-std::string read_handler(Element& e, const std::string& name) {
-  HandlerSet hs;
-  e.add_handlers(hs);
-  const auto* h = hs.find(name);
-  REQUIRE(h);
-  return h->read();
-}
 
 }  // namespace
 
@@ -82,6 +76,9 @@ connections:
   CHECK(take("mac") == 1);
   Element& cls = h.element("cls");
   CHECK(cls.output_port(1).packets.get() == 2);  // framework counts per output
+  const std::string rules = h.read_handler("cls", "rules");
+  CHECK(rules.rfind("{output: arp, ethertype: arp}\n", 0) == 0);
+  CHECK(std::count(rules.begin(), rules.end(), '\n') == 6);
 }
 
 TEST_CASE("Classifier drops truncated headers with named reasons, never reading past the end",
@@ -185,14 +182,40 @@ connections:
   Batch b2 = batch_of({f});
   h.push("m", b1, 0);
   h.push("m", b2, 1);
-  Element& c = h.element("c");
-  CHECK(read_handler(c, "count") == "4");
-  CHECK(read_handler(c, "byte_count") == std::to_string(4 * f.size()));
+  CHECK(h.read_handler("c", "count") == "4");
+  CHECK(h.read_handler("c", "byte_count") == std::to_string(4 * f.size()));
   CHECK(drops(h, "d", "discarded") == 4);
   CHECK(h.element("n").output_port(0).bytes.get() == 4 * f.size());
-  HandlerSet hs;
-  c.add_handlers(hs);
-  hs.find("reset")->write("");
-  CHECK(read_handler(c, "count") == "0");
+  h.write_handler("c", "reset", "");
+  CHECK(h.read_handler("c", "count") == "0");
   CHECK(pool()->size - rte_mempool_avail_count(pool()) < 256 + 8);  // nothing leaked beyond caches
+}
+
+TEST_CASE("Queue holds packets until its next run, and reports length and highwater", "[elements][queue]") {
+  GraphHarness h(R"(
+elements:
+  q: {class: Queue, capacity: 4, burst: 2}
+  out: Capture
+connections:
+  - q -> out
+)",
+                 loader(), pool());
+  auto f = eth(0x0800, ipv4("10.0.0.1", "10.0.0.2", 17, ports(1, 2)));
+  Batch b = batch_of({f, f, f, f, f});
+  h.push("q", b);
+  CHECK(h.take("out").empty());
+  CHECK(h.read_handler("q", "length") == "4");
+  CHECK(h.read_handler("q", "highwater") == "4");
+  CHECK(drops(h, "q", "queue_full") == 1);
+  CHECK(h.run("q"));
+  auto got = h.take("out");
+  CHECK(got.size() == 2);
+  free_all(got);
+  CHECK(h.read_handler("q", "length") == "2");
+  CHECK(h.read_handler("q", "highwater") == "4");
+  while (h.run("q")) {
+  }
+  got = h.take("out");
+  CHECK(got.size() == 2);
+  free_all(got);
 }

@@ -101,6 +101,8 @@ connections:
   auto b = take_bytes(h, "b");
   REQUIRE(b.size() == 1);
   CHECK(b[0] == frame({{0x91, 0x00, 0xe0, 0x00}, kIpv4Type, kPayload}));
+  CHECK(h.read_handler("s", "tag") == "vid 4095 pcp 0 dei 0 tpid 0x88a8");
+  CHECK(h.read_handler("odd", "tag") == "vid 0 pcp 7 dei 0 tpid 0x9100");
 }
 
 TEST_CASE("VlanPop removes the outermost tag, or both of QinQ, and records them outermost first", "[vlan]") {
@@ -180,6 +182,8 @@ connections:
   REQUIRE(b.size() == 1);
   // VID 20 and DEI 1 from metadata; PCP 0 and TPID 0x8100 from the parameters.
   CHECK(b[0] == frame({{0x81, 0x00, 0x10, 0x14}, {0x81, 0x00, 0x00, 0x0a}, kIpv4Type, kPayload}));
+  CHECK(h.read_handler("push", "tag") == "vid from metadata");
+  CHECK(h.read_handler("repcp", "tag") == "vid from metadata pcp 0 tpid 0x8100");
 }
 
 TEST_CASE("VlanPop: untagged frames pass with metadata cleared, or are dropped", "[vlan]") {

@@ -1,14 +1,6 @@
 // VlanPop — remove the outermost VLAN tag (or both tags of a QinQ frame).
-//
-// Ports:       input `in`; output `out`
-// Parameters:  count    (default 1) tags to remove: 1, or 2 for both tags of a
-//                       QinQ frame (a frame with one tag loses that one)
-//              untagged (default pass) what to do with a frame that has no
-//                       tag: `pass` (unchanged) or `drop`
-// Handlers:    none
-// Drops:       runt           — shorter than an Ethernet header (14 bytes)
-//              truncated_vlan — a tag to remove ends past the packet
-//              untagged       — no tag and `untagged: drop`
+// Its class declaration (vlan_pop.cpp) is its manual: `routerctl elements
+// --doc VlanPop`.
 //
 // A tag is a TPID of 0x8100 (802.1Q) or 0x88a8 (802.1ad) followed by its
 // TCI. The removed tags are recorded in the packet's VLAN metadata
@@ -31,6 +23,8 @@ class VlanPop final : public Element {
   void push(uint16_t, Batch& b) override;
 
  private:
+  static inline Drop kRunt, kTruncVlan, kUntagged;
+
   unsigned count_ = 1;
   bool drop_untagged_ = false;
   fields::Vlan vlan_;

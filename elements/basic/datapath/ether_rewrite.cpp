@@ -1,12 +1,10 @@
-#include "ether_rewrite.hpp"
+#include "datapath/ether_rewrite.hpp"
 
 #include <rte_ether.h>
 
 #include <cstring>
 
 namespace weft::basic {
-
-enum : uint16_t { kDropRunt = 0 };
 
 const ElementClass& EtherRewrite::klass() {
   static const ElementClass k =
@@ -18,26 +16,18 @@ const ElementClass& EtherRewrite::klass() {
                     "  to_server: {class: EtherRewrite, src: \"02:00:00:00:00:01\", dst: \"52:54:00:12:34:56\"}")
           .input("in")
           .output("out")
-          .param("src", ParamType::String, "", "source MAC address to write (empty: leave it)")
-          .param("dst", ParamType::String, "", "destination MAC address to write (empty: leave it)")
-          .drop("runt", "shorter than an Ethernet header");
+          .param("src", ParamType::Mac, "", "source MAC address to write (absent: leave it)")
+          .param("dst", ParamType::Mac, "", "destination MAC address to write (absent: leave it)")
+          .drop(kRunt, "runt", "shorter than an Ethernet header");
   return k;
 }
 
 void EtherRewrite::configure(ConfigContext& ctx) {
   const Params& p = ctx.params();
-  auto mac = [&](const char* name, std::array<uint8_t, 6>& out) {
-    if (!p.has(name)) return false;
-    const std::string s = p.get<std::string>(name);
-    if (s.empty()) return false;
-    rte_ether_addr a{};
-    if (rte_ether_unformat_addr(s.c_str(), &a) != 0)
-      throw ConfigError(p.mark(name), std::string(name) + ": '" + s + "' is not a MAC address such as 02:00:00:00:00:01");
-    std::memcpy(out.data(), a.addr_bytes, 6);
-    return true;
-  };
-  set_src_ = mac("src", src_);
-  set_dst_ = mac("dst", dst_);
+  set_src_ = p.has("src");
+  set_dst_ = p.has("dst");
+  if (set_src_) src_ = p.get<Mac>("src");
+  if (set_dst_) dst_ = p.get<Mac>("dst");
   if (!set_src_ && !set_dst_)
     throw ConfigError(p.element_mark(), "EtherRewrite needs `src`, `dst` or both");
 }
@@ -47,7 +37,7 @@ void EtherRewrite::push(uint16_t, Batch& b) {
   for (uint16_t i = 0; i < b.count; i++) {
     rte_mbuf* m = b.pkts[i];
     if (rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN) {  // the addresses must be in the first segment
-      drop(m, kDropRunt);
+      drop(m, kRunt);
       continue;
     }
     auto* eth = rte_pktmbuf_mtod(m, uint8_t*);

@@ -1,4 +1,4 @@
-#include "pass.hpp"
+#include "datapath/pass.hpp"
 
 namespace weft::basic {
 

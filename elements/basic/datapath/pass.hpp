@@ -1,8 +1,5 @@
-// Pass — pass packets through unchanged.
-//
-// Ports:       input `in`; output `out`
-// Parameters:  none
-// Drops:       none
+// Pass — pass packets through unchanged. Its class declaration (pass.cpp)
+// is its manual: `routerctl elements --doc Pass`.
 //
 // Useful as a placeholder while building a graph, and to measure the cost of
 // one element hop (bench/chain).

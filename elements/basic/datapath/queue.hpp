@@ -1,10 +1,6 @@
-// Queue — hold packets and release them in bursts on the next loop.
-//
-// Ports:       input `in`; output `out`
-// Parameters:  capacity (default 1024) packets held at most (rounded up to a power of two)
-//              burst    (default 32) packets released per loop
-// Handlers:    length (read) packets held now; highwater (read) most ever held
-// Drops:       queue_full — arrived while the queue was full
+// Queue — hold packets and release them in bursts on the next loop. Its
+// class declaration (queue.cpp) is its manual: `routerctl elements --doc
+// Queue`.
 //
 // Decouples two parts of a graph: what arrives is stored (in an rte_ring,
 // single-producer/single-consumer: each worker has its own queue) and is
@@ -30,9 +26,10 @@ class Queue final : public Element {
   bool run() override;
   StateCarry take_state(Element& old) override;
   uint64_t held_packets() const override { return ring_ ? rte_ring_count(ring_) : 0; }
-  void add_handlers(HandlerSet& h) override;
 
  private:
+  static inline Drop kFull;
+
   unsigned capacity_ = 1024;
   uint16_t burst_ = 32;
   rte_ring* ring_ = nullptr;

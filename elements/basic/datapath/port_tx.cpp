@@ -1,10 +1,8 @@
-#include "port_tx.hpp"
+#include "datapath/port_tx.hpp"
 
-#include "transmit.hpp"
+#include "datapath/transmit.hpp"
 
 namespace weft::basic {
-
-enum : uint16_t { kDropTxFull = 0 };
 
 const ElementClass& PortTx::klass() {
   static const ElementClass k =
@@ -15,8 +13,10 @@ const ElementClass& PortTx::klass() {
           .input("in")
           .required("port", ParamType::Port, "graph port to transmit on")
           .param("retries", ParamType::UInt, "8", "extra transmit attempts when the TX queue is full")
-          .drop("tx_full", "the TX queue stayed full after all retries")
-          .handler("port", true, false, "DPDK port id and TX queue used by this worker");
+          .drop(kTxFull, "tx_full", "the TX queue stayed full after all retries")
+          .read("port", "DPDK port id and TX queue used by this worker", [](const PortTx& e) {
+            return e.port_ + " (port " + std::to_string(e.port_id_) + ", queue " + std::to_string(e.queue_id_) + ")";
+          });
   return k;
 }
 
@@ -34,13 +34,7 @@ void PortTx::initialize(InitContext& ctx) {
 
 void PortTx::push(uint16_t, Batch& b) {
   uint16_t sent = transmit(port_id_, queue_id_, b.pkts, b.count, retries_);
-  for (uint16_t i = sent; i < b.count; i++) drop(b.pkts[i], kDropTxFull);
-}
-
-void PortTx::add_handlers(HandlerSet& h) {
-  h.read("port", "DPDK port id and TX queue used by this worker", [this] {
-    return port_ + " (port " + std::to_string(port_id_) + ", queue " + std::to_string(queue_id_) + ")";
-  });
+  for (uint16_t i = sent; i < b.count; i++) drop(b.pkts[i], kTxFull);
 }
 
 }  // namespace weft::basic

@@ -1,4 +1,4 @@
-#include "vlan_push.hpp"
+#include "datapath/vlan_push.hpp"
 
 #include <rte_byteorder.h>
 #include <rte_ether.h>
@@ -9,8 +9,6 @@
 #include "weft/packet.hpp"
 
 namespace weft::l2 {
-
-enum : uint16_t { kDropRunt = 0, kDropNoHeadroom, kDropNoVid };
 
 const ElementClass& VlanPush::klass() {
   static const ElementClass k =
@@ -29,10 +27,10 @@ const ElementClass& VlanPush::klass() {
           .param("pcp", ParamType::UInt, "0", "priority code point 0-7")
           .param("dei", ParamType::Bool, "false", "drop eligible indicator")
           .param("tpid", ParamType::UInt, "0x8100", "tag protocol id: 0x8100 (802.1Q), 0x88a8 (802.1ad), any 16 bits")
-          .drop("runt", "shorter than an Ethernet header")
-          .drop("no_headroom", "fewer than 4 bytes of headroom before the frame")
-          .drop("no_vid", "no `vid` parameter and no VLAN metadata on the packet")
-          .handler("tag", true, false, "the tag as configured");
+          .drop(kRunt, "runt", "shorter than an Ethernet header")
+          .drop(kNoHeadroom, "no_headroom", "fewer than 4 bytes of headroom before the frame")
+          .drop(kNoVid, "no_vid", "no `vid` parameter and no VLAN metadata on the packet")
+          .read("tag", "the tag as configured", [](const VlanPush& e) { return e.tag_text(); });
   return k;
 }
 
@@ -59,8 +57,6 @@ void VlanPush::initialize(InitContext&) { vlan_ = fields::vlan(); }
 
 namespace {
 
-// Writes `len` bytes at offset `off` of a packet whose bytes there may span
-// segments (the caller has checked that off + len <= pkt_len).
 // Inserts tpid+tci after the MAC addresses; false if there is no headroom.
 bool insert_tag(rte_mbuf* m, uint16_t tpid, uint16_t tci) {
   uint8_t hdr[2 * RTE_ETHER_ADDR_LEN + sizeof(rte_vlan_hdr)];
@@ -99,13 +95,13 @@ void VlanPush::push(uint16_t, Batch& b) {
   for (uint16_t i = 0; i < b.count; i++) {
     rte_mbuf* m = b.pkts[i];
     if (m->pkt_len < RTE_ETHER_HDR_LEN) {
-      drop(m, kDropRunt);
+      drop(m, kRunt);
       continue;
     }
     uint16_t tpid = tpid_, tci = fixed_tci;
     if (!vid_) {
       if (!vlan_.has(m) || vlan_.get(m).count == 0) {
-        drop(m, kDropNoVid);
+        drop(m, kNoVid);
         continue;
       }
       const fields::VlanTags& t = vlan_.get(m);
@@ -115,7 +111,7 @@ void VlanPush::push(uint16_t, Batch& b) {
       if (!tpid_given_) tpid = t.tpid[0];
     }
     if (!insert_tag(m, tpid, tci)) {
-      drop(m, kDropNoHeadroom);
+      drop(m, kNoHeadroom);
       continue;
     }
     b.pkts[kept++] = m;
@@ -124,19 +120,14 @@ void VlanPush::push(uint16_t, Batch& b) {
   if (kept) output(0, b);
 }
 
-void VlanPush::add_handlers(HandlerSet& h) {
-  h.read("tag", "the tag as configured", [this] {
-    auto hex16 = [](uint16_t v) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "0x%04x", v);
-      return std::string(buf);
-    };
-    std::string s = vid_ ? "vid " + std::to_string(*vid_) : std::string("vid from metadata");
-    if (vid_ || pcp_given_) s += " pcp " + std::to_string(pcp_);
-    if (vid_ || dei_given_) s += dei_ ? " dei 1" : " dei 0";
-    if (vid_ || tpid_given_) s += " tpid " + hex16(tpid_);
-    return s;
-  });
+std::string VlanPush::tag_text() const {
+  char tpid[8];
+  std::snprintf(tpid, sizeof tpid, "0x%04x", tpid_);
+  std::string s = vid_ ? "vid " + std::to_string(*vid_) : std::string("vid from metadata");
+  if (vid_ || pcp_given_) s += " pcp " + std::to_string(pcp_);
+  if (vid_ || dei_given_) s += dei_ ? " dei 1" : " dei 0";
+  if (vid_ || tpid_given_) s += " tpid " + std::string(tpid);
+  return s;
 }
 
 }  // namespace weft::l2

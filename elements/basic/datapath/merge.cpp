@@ -1,4 +1,4 @@
-#include "merge.hpp"
+#include "datapath/merge.hpp"
 
 namespace weft::basic {
 

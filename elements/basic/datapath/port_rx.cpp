@@ -1,4 +1,4 @@
-#include "port_rx.hpp"
+#include "datapath/port_rx.hpp"
 
 #include <rte_ethdev.h>
 
@@ -14,8 +14,10 @@ const ElementClass& PortRx::klass() {
           .required("port", ParamType::Port, "graph port to receive from")
           .param("queue", ParamType::Int, "-1", "RX queue to poll; -1 means the worker's own queue")
           .param("burst", ParamType::UInt, "32", "packets asked from the driver per poll (1-256)")
-          .drop("unexpected_input", "packets pushed into a source (never happens in a valid graph)")
-          .handler("port", true, false, "DPDK port id and queue polled by this worker");
+          .drop(kUnexpected, "unexpected_input", "packets pushed into a source (never happens in a valid graph)")
+          .read("port", "DPDK port id and RX queue polled by this worker", [](const PortRx& e) {
+            return e.port_ + " (port " + std::to_string(e.port_id_) + ", queue " + std::to_string(e.queue_id_) + ")";
+          });
   return k;
 }
 
@@ -41,12 +43,6 @@ bool PortRx::run() {
   batch_.count = n;
   output(0, batch_);
   return true;
-}
-
-void PortRx::add_handlers(HandlerSet& h) {
-  h.read("port", "DPDK port id and RX queue polled by this worker", [this] {
-    return port_ + " (port " + std::to_string(port_id_) + ", queue " + std::to_string(queue_id_) + ")";
-  });
 }
 
 }  // namespace weft::basic

@@ -1,12 +1,10 @@
-#include "forward.hpp"
+#include "datapath/forward.hpp"
 
 #include <rte_ethdev.h>
 
-#include "transmit.hpp"
+#include "datapath/transmit.hpp"
 
 namespace weft::basic {
-
-enum : uint16_t { kDropTxFull = 0, kDropUnexpected = 1 };
 
 const ElementClass& Forward::klass() {
   static const ElementClass k =
@@ -17,9 +15,10 @@ const ElementClass& Forward::klass() {
           .required("to", ParamType::Port, "graph port to transmit on")
           .param("burst", ParamType::UInt, "32", "packets asked from the driver per poll (1-256)")
           .param("retries", ParamType::UInt, "8", "extra transmit attempts when the TX queue is full")
-          .drop("tx_full", "the TX queue stayed full after all retries")
-          .drop("unexpected_input", "packets pushed into a source (never happens in a valid graph)")
-          .handler("count", true, false, "packets forwarded by this worker");
+          .drop(kTxFull, "tx_full", "the TX queue stayed full after all retries")
+          .drop(kUnexpected, "unexpected_input", "packets pushed into a source (never happens in a valid graph)")
+          .read("count", "packets forwarded by this worker",
+                [](const Forward& e) { return std::to_string(e.forwarded_.get()); });
   return k;
 }
 
@@ -47,7 +46,7 @@ bool Forward::run() {
   if (n == 0) return false;
   uint16_t sent = transmit(tx_port_, tx_queue_, batch_.pkts, n, retries_);
   forwarded_.add(sent);
-  for (uint16_t i = sent; i < n; i++) drop(batch_.pkts[i], kDropTxFull);
+  for (uint16_t i = sent; i < n; i++) drop(batch_.pkts[i], kTxFull);
   return true;
 }
 
@@ -57,10 +56,6 @@ StateCarry Forward::take_state(Element& old_el) {
     return StateCarry::reset("'from' or 'to' changed: a different path, its count starts at 0");
   forwarded_.set(old.forwarded_.get());
   return StateCarry::kept("count carried over");
-}
-
-void Forward::add_handlers(HandlerSet& h) {
-  h.read("count", "packets forwarded by this worker", [this] { return std::to_string(forwarded_.get()); });
 }
 
 }  // namespace weft::basic

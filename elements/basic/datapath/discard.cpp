@@ -1,4 +1,4 @@
-#include "discard.hpp"
+#include "datapath/discard.hpp"
 
 namespace weft::basic {
 
@@ -6,7 +6,7 @@ const ElementClass& Discard::klass() {
   static const ElementClass k = ElementClass::make<Discard>("Discard")
                                     .describe("Drops every packet it receives, counting them.")
                                     .input("in")
-                                    .drop("discarded", "every packet that arrives");
+                                    .drop(kDiscarded, "discarded", "every packet that arrives");
   return k;
 }
 

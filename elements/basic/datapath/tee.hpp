@@ -1,12 +1,9 @@
-// Tee — send a copy of every packet to each output.
-//
-// Ports:       input `in`; outputs out0 .. out(N-1)
-// Parameters:  outputs (default 2) number of outputs
-// Drops:       copy_failed — no buffer for a copy (that copy only is lost)
+// Tee — send a copy of every packet to each output. Its class declaration
+// (tee.cpp) is its manual: `routerctl elements --doc Tee`.
 //
 // out0 receives the original packets; every other output receives deep
-// copies (rte_pktmbuf_copy), so downstream elements may rewrite them freely.
-// Copies are pushed first, the originals last.
+// copies (rte_pktmbuf_copy, metadata copied too), so downstream elements may
+// rewrite them freely. Copies are pushed first, the originals last.
 #pragma once
 
 #include "weft/element.hpp"
@@ -21,6 +18,8 @@ class Tee final : public Element {
   void push(uint16_t, Batch& b) override;
 
  private:
+  static inline Drop kCopyFailed;
+
   unsigned n_ = 2;
   rte_mempool* pool_ = nullptr;
   Batch copies_;

@@ -1,12 +1,10 @@
-#include "queue.hpp"
+#include "datapath/queue.hpp"
 
 #include <rte_errno.h>
 
 #include <atomic>
 
 namespace weft::basic {
-
-enum : uint16_t { kDropFull = 0 };
 
 const ElementClass& Queue::klass() {
   static const ElementClass k =
@@ -20,9 +18,9 @@ const ElementClass& Queue::klass() {
           .poll()
           .param("capacity", ParamType::UInt, "1024", "packets held at most (rounded up to a power of two)")
           .param("burst", ParamType::UInt, "32", "packets released per loop (1-256)")
-          .drop("queue_full", "arrived while the queue was full")
-          .handler("length", true, false, "packets held now")
-          .handler("highwater", true, false, "most packets ever held");
+          .drop(kFull, "queue_full", "arrived while the queue was full")
+          .read("length", "packets held now", [](const Queue& e) { return std::to_string(e.held_packets()); })
+          .read("highwater", "most packets ever held", [](const Queue& e) { return std::to_string(e.highwater_); });
   return k;
 }
 
@@ -53,7 +51,7 @@ void Queue::cleanup() {
 
 void Queue::push(uint16_t, Batch& b) {
   unsigned n = rte_ring_sp_enqueue_burst(ring_, reinterpret_cast<void* const*>(b.pkts), b.count, nullptr);
-  for (unsigned i = n; i < b.count; i++) drop(b.pkts[i], kDropFull);
+  for (unsigned i = n; i < b.count; i++) drop(b.pkts[i], kFull);
   unsigned len = rte_ring_count(ring_);
   if (len > highwater_) highwater_ = len;
 }
@@ -80,18 +78,13 @@ StateCarry Queue::take_state(Element& old_el) {
     if (rte_ring_sp_enqueue(ring_, m) == 0) {
       moved++;
     } else {
-      drop(m, kDropFull);
+      drop(m, kFull);
       lost++;
     }
   }
   return StateCarry::kept("capacity changed: " + std::to_string(moved) + " queued packet(s) moved, " +
                               std::to_string(lost) + " dropped",
                           lost);
-}
-
-void Queue::add_handlers(HandlerSet& h) {
-  h.read("length", "packets held now", [this] { return std::to_string(rte_ring_count(ring_)); });
-  h.read("highwater", "most packets ever held", [this] { return std::to_string(highwater_); });
 }
 
 }  // namespace weft::basic

@@ -1,20 +1,15 @@
-// EtherRewrite — set the Ethernet source and/or destination address.
-//
-// Ports:       input `in`; output `out`
-// Parameters:  src (optional) source MAC to write, e.g. 02:00:00:00:00:01
-//              dst (optional) destination MAC to write
-//              (at least one of them)
-// Handlers:    none
-// Drops:       runt — shorter than an Ethernet header
+// EtherRewrite — set the Ethernet source and/or destination address. Its
+// class declaration (ether_rewrite.cpp) is its manual: `routerctl elements
+// --doc EtherRewrite`.
 //
 // For graphs that address a neighbour statically (no ARP): the next hop's
 // MAC as `dst`, the port's own as `src`. Everything after the two addresses
-// (EtherType, VLAN tags, payload) is left as it is.
+// (EtherType, VLAN tags, payload) is left as it is. The addresses must be in
+// the first segment, where they are written in place.
 #pragma once
 
-#include <array>
-
 #include "weft/element.hpp"
+#include "weft/net.hpp"
 
 namespace weft::basic {
 
@@ -25,8 +20,10 @@ class EtherRewrite final : public Element {
   void push(uint16_t, Batch& b) override;
 
  private:
+  static inline Drop kRunt;
+
   bool set_src_ = false, set_dst_ = false;
-  std::array<uint8_t, 6> src_{}, dst_{};
+  Mac src_{}, dst_{};
 };
 
 }  // namespace weft::basic

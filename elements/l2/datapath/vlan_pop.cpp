@@ -1,4 +1,4 @@
-#include "vlan_pop.hpp"
+#include "datapath/vlan_pop.hpp"
 
 #include <rte_byteorder.h>
 #include <rte_ether.h>
@@ -9,8 +9,6 @@
 #include "weft/packet.hpp"
 
 namespace weft::l2 {
-
-enum : uint16_t { kDropRunt = 0, kDropTruncVlan, kDropUntagged };
 
 const ElementClass& VlanPop::klass() {
   static const ElementClass k =
@@ -26,9 +24,9 @@ const ElementClass& VlanPop::klass() {
           .output("out")
           .param("count", ParamType::UInt, "1", "tags to remove: 1 or 2")
           .param("untagged", ParamType::String, "pass", "untagged frames: pass (unchanged) or drop")
-          .drop("runt", "shorter than an Ethernet header")
-          .drop("truncated_vlan", "a tag to remove ends past the packet")
-          .drop("untagged", "no tag and `untagged: drop`");
+          .drop(kRunt, "runt", "shorter than an Ethernet header")
+          .drop(kTruncVlan, "truncated_vlan", "a tag to remove ends past the packet")
+          .drop(kUntagged, "untagged", "no tag and `untagged: drop`");
   return k;
 }
 
@@ -87,13 +85,13 @@ void VlanPop::push(uint16_t, Batch& b) {
     uint8_t buf[4];
     const auto* et = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 12, 2, buf));
     if (!et) {
-      drop(m, kDropRunt);
+      drop(m, kRunt);
       continue;
     }
     uint16_t type = static_cast<uint16_t>(et[0] << 8 | et[1]);
     if (!is_tag(type)) {
       if (drop_untagged_) {
-        drop(m, kDropUntagged);
+        drop(m, kUntagged);
         continue;
       }
       vlan_.clear(m);
@@ -116,7 +114,7 @@ void VlanPop::push(uint16_t, Batch& b) {
       off += sizeof(rte_vlan_hdr);
     }
     if (truncated) {
-      drop(m, kDropTruncVlan);
+      drop(m, kTruncVlan);
       continue;
     }
     remove_after_macs(m, static_cast<uint16_t>(tags.count * sizeof(rte_vlan_hdr)));

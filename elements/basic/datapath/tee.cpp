@@ -1,10 +1,8 @@
-#include "tee.hpp"
+#include "datapath/tee.hpp"
 
 #include "weft/metadata.hpp"
 
 namespace weft::basic {
-
-enum : uint16_t { kDropCopyFailed = 0 };
 
 const ElementClass& Tee::klass() {
   static const ElementClass k =
@@ -14,7 +12,7 @@ const ElementClass& Tee::klass() {
           .input("in")
           .outputs_from_config("out0 .. out<N-1> for `outputs: N`")
           .param("outputs", ParamType::UInt, "2", "number of outputs (1-16)")
-          .drop("copy_failed", "no packet buffer was free for a copy");
+          .drop(kCopyFailed, "copy_failed", "no packet buffer was free for a copy");
   return k;
 }
 
@@ -36,7 +34,7 @@ void Tee::push(uint16_t, Batch& b) {
         copy_metadata(c, b.pkts[i]);
         copies_.add(c);
       } else {
-        count_drop(kDropCopyFailed);
+        count_drop(kCopyFailed);
       }
     }
     if (!copies_.empty()) output(static_cast<uint16_t>(o), copies_);
