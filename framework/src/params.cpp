@@ -124,7 +124,16 @@ T convert(const YAML::Node& n, std::string_view what, Mark mark) {
     return *v;
   } else if constexpr (std::is_same_v<T, Prefix>) {
     auto v = Prefix::parse(text);
-    if (!n.IsScalar() || !v) throw fail(ParamType::Prefix);
+    if (!n.IsScalar()) throw fail(ParamType::Prefix);
+    if (!v) {
+      // Say which half is wrong: the address or the length.
+      const size_t slash = text.find('/');
+      auto addr = IpAddr::parse(std::string_view(text).substr(0, slash));
+      if (addr && slash != std::string::npos)
+        throw ConfigError(mark, w + ": bad " + (addr->v4() ? "IPv4" : "IPv6") + " prefix length in '" + text +
+                                    "' (0-" + std::to_string(addr->v4() ? 32 : 128) + ")");
+      throw ConfigError(mark, w + ": '" + text + "' is not an IPv4 or IPv6 address or prefix (such as 10.0.0.0/8)");
+    }
     return *v;
   } else if constexpr (std::is_same_v<T, PortRange>) {
     auto v = PortRange::parse(text);

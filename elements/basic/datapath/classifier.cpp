@@ -88,18 +88,6 @@ uint16_t parse_ethertype(const ParamValue& n) {
                                                    "lldp, mpls");
 }
 
-// weft::Prefix::parse, with a message that says what is wrong.
-Prefix parse_prefix(const ParamValue& n, const std::string& what) {
-  if (!n.is_scalar()) throw ConfigError(n.mark(), what + ": expected an address or prefix");
-  const std::string& s = n.text(what);
-  if (auto p = Prefix::parse(s)) return *p;
-  const size_t slash = s.find('/');
-  const auto addr = IpAddr::parse(std::string_view(s).substr(0, slash));
-  if (!addr) throw ConfigError(n.mark(), what + ": '" + s + "' is not an IPv4 or IPv6 address");
-  throw ConfigError(n.mark(), what + (addr->v4() ? ": bad IPv4 prefix length in '" : ": bad IPv6 prefix length in '") +
-                                  s + "'");
-}
-
 uint8_t parse_proto(const ParamValue& n) {
   static const std::map<std::string, uint8_t> names = {{"icmp", IPPROTO_ICMP}, {"tcp", IPPROTO_TCP},
                                                        {"udp", IPPROTO_UDP},   {"icmpv6", IPPROTO_ICMPV6},
@@ -176,8 +164,8 @@ void parse_match_fields(const ParamValue& r, Classifier::Rule& rule, bool nested
   if (auto n = r["vlan"]; n.defined()) rule.vlan = parse_vlan(n);
   if (auto n = r["src_mac"]; n.defined()) rule.src_mac = n.as<Mac>("src_mac");
   if (auto n = r["dst_mac"]; n.defined()) rule.dst_mac = n.as<Mac>("dst_mac");
-  if (auto n = r["ip_src"]; n.defined()) rule.ip_src = parse_prefix(n, "ip_src");
-  if (auto n = r["ip_dst"]; n.defined()) rule.ip_dst = parse_prefix(n, "ip_dst");
+  if (auto n = r["ip_src"]; n.defined()) rule.ip_src = n.as<Prefix>("ip_src");
+  if (auto n = r["ip_dst"]; n.defined()) rule.ip_dst = n.as<Prefix>("ip_dst");
   if (rule.ip_src && rule.ip_dst && rule.ip_src->v6() != rule.ip_dst->v6())
     throw ConfigError(r["ip_dst"].mark(), "ip_src and ip_dst are of different families");
   if (auto n = r["ip_proto"]; n.defined()) rule.ip_proto = parse_proto(n);
