@@ -1,6 +1,6 @@
 // The "overlay" element family: VXLAN encapsulation and decapsulation.
-#include "vxlan_decap.hpp"
-#include "vxlan_encap.hpp"
+#include "datapath/vxlan_decap.hpp"
+#include "datapath/vxlan_encap.hpp"
 #include "weft/plugin.hpp"
 
 WEFT_PLUGIN("overlay", WEFT_VERSION_STRING, "VXLAN overlay elements", "VxlanEncap VxlanDecap");

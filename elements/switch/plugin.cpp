@@ -1,5 +1,5 @@
 // The "switch" element family: Ethernet switching (a learning MAC table per VNI).
-#include "l2_switch.hpp"
+#include "datapath/l2_switch.hpp"
 #include "weft/plugin.hpp"
 
 WEFT_PLUGIN("switch", WEFT_VERSION_STRING, "Ethernet switching: a learning switch with a MAC table per VNI", "L2Switch");

@@ -7,7 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include "graph_harness.hpp"
-#include "mac_table.hpp"
+#include "tables/mac_table.hpp"
 #include "weft/fields.hpp"
 #include "test_env.hpp"
 

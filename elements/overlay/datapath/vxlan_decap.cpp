@@ -1,4 +1,4 @@
-#include "vxlan_decap.hpp"
+#include "datapath/vxlan_decap.hpp"
 
 #include <rte_byteorder.h>
 #include <rte_ether.h>

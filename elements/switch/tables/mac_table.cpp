@@ -1,4 +1,4 @@
-#include "mac_table.hpp"
+#include "tables/mac_table.hpp"
 
 #include <rte_cycles.h>
 #include <rte_errno.h>

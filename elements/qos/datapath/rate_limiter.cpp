@@ -1,4 +1,4 @@
-#include "rate_limiter.hpp"
+#include "datapath/rate_limiter.hpp"
 
 #include <rte_byteorder.h>
 #include <rte_cycles.h>

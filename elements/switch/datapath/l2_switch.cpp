@@ -1,4 +1,4 @@
-#include "l2_switch.hpp"
+#include "datapath/l2_switch.hpp"
 
 #include <rte_cycles.h>
 #include <rte_hash.h>

@@ -36,7 +36,7 @@
 #include <string>
 #include <vector>
 
-#include "mac_table.hpp"
+#include "tables/mac_table.hpp"
 #include "weft/element.hpp"
 #include "weft/fields.hpp"
 

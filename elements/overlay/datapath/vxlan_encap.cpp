@@ -1,4 +1,4 @@
-#include "vxlan_encap.hpp"
+#include "datapath/vxlan_encap.hpp"
 
 #include <rte_byteorder.h>
 #include <rte_ether.h>
