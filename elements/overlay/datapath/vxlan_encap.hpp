@@ -1,53 +1,24 @@
 // VxlanEncap — wrap Ethernet frames in VXLAN (RFC 7348) over IPv4 or IPv6.
-//
-// Ports:       input `in` (Ethernet frames); output `out` (VXLAN packets)
-// Parameters:  vni        (optional) VNI 0-16777215; without it, the packet's
-//                         VNI metadata (weft::fields::vni(), set by VxlanDecap
-//                         or a lookup)
-//              local_ip   (required) outer source, IPv4 or IPv6
-//              remote_ip  (optional) outer destination, same family; without
-//                         it, the packet's underlay metadata
-//                         (weft::fields::underlay(): address, and a non-zero
-//                         udp_port replaces dst_port)
-//              local_mac  (required) outer source MAC
-//              remote_mac (optional) outer destination MAC; without it, the
-//                         underlay metadata's mac when it has one
-//              dst_port   (default 4789) outer UDP destination port
-//              src_port_min, src_port_max (default 49152, 65535) outer UDP
-//                         source port range: a hash of the inner flow
-//                         (addresses, ethertype, IP protocol, ports) mapped
-//                         into it, so one flow keeps one port (ECMP)
-//              ttl        (default 64) outer TTL / hop limit
-//              dont_fragment (default true) IPv4 DF bit
-//              mtu        (default 1500) largest outer IP packet
-// Handlers:    none of its own (the framework's `config` shows the values)
-// Drops:       no_vni             — no `vni` and no VNI metadata
-//              bad_vni            — VNI metadata above 16777215
-//              no_destination     — no `remote_ip` and no underlay metadata
-//              family_mismatch    — underlay metadata of the other IP family
-//              no_destination_mac — no `remote_mac` and no MAC in the metadata
-//              runt               — inner frame shorter than an Ethernet header
-//              too_big            — the outer IP packet would exceed `mtu`
-//              shared_buffer      — the packet's buffer is shared (a clone):
-//                                   writing headers in front would corrupt it
-//              no_headroom        — fewer than 50 (IPv4) / 70 (IPv6) bytes
-//                                   of headroom before the frame
+// Its class declaration (vxlan_encap.cpp) is its manual: `routerctl elements
+// --doc VxlanEncap`.
 //
 // Outer headers: Ethernet, IPv4 (header checksum computed; identification 0
 // with DF, a per-worker counter without) or IPv6 (flow label 0), UDP
 // (checksum 0 over IPv4 as RFC 7348 allows; computed over IPv6, multi-segment
-// packets included), VXLAN with the I flag. They are written into the
-// headroom (rte_pktmbuf_prepend); the frame itself is not copied. A packet
-// that asked for TX offloads gets the tunnel offsets (outer_l2_len,
+// packets included), VXLAN with the I flag. Every field that does not change
+// per packet is written once, in configure(), into a template copied in
+// front of each frame; they go into the headroom (rte_pktmbuf_prepend), the
+// frame itself is not copied. The UDP source port is a hash of the inner flow
+// mapped into src_port_min..src_port_max, so one flow keeps one port (ECMP).
+// A packet that asked for TX offloads gets the tunnel offsets (outer_l2_len,
 // outer_l3_len, RTE_MBUF_F_TX_TUNNEL_VXLAN) so the NIC finds the inner headers.
 #pragma once
 
-#include <array>
 #include <optional>
 
-#include "addresses.hpp"
 #include "weft/element.hpp"
 #include "weft/fields.hpp"
+#include "weft/net.hpp"
 
 namespace weft::overlay {
 
@@ -65,13 +36,16 @@ class VxlanEncap final : public Element {
   // Ethernet + IPv6 + UDP + VXLAN, the largest outer header.
   static constexpr size_t kMaxOverhead = 14 + 40 + 8 + 8;
 
-  // Returns a drop reason, or -1 once the packet is encapsulated.
-  int encapsulate(rte_mbuf* m);
+  static inline Drop kNoVni, kBadVni, kNoDestination, kFamilyMismatch, kNoDestinationMac, kRunt, kTooBig,
+      kSharedBuffer, kNoHeadroom;
+
+  // The reason to drop the packet, or null once it is encapsulated.
+  const Drop* encapsulate(rte_mbuf* m);
 
   std::optional<uint32_t> vni_param_;
-  IpAddress local_;
-  std::optional<IpAddress> remote_;
-  std::optional<std::array<uint8_t, 6>> remote_mac_;
+  IpAddr local_;
+  std::optional<IpAddr> remote_;
+  std::optional<Mac> remote_mac_;
   uint16_t dst_port_ = 4789, src_min_ = 49152, src_max_ = 65535;
   uint8_t ttl_ = 64;
   bool df_ = true;
