@@ -1,70 +1,27 @@
 // RateLimiter — police traffic with token buckets (srTCM, RFC 2697; trTCM, RFC 2698).
-//
-// Ports:       input `in`; outputs by `action`:
-//                split: `green`, `yellow`, `red` (no `red` with `red: drop`)
-//                mark:  `out`
-// Parameters:  mode         (default srtcm) srtcm | trtcm
-//              unit         (default bps) bps: rates in bits/s, bursts in bytes;
-//                           pps: rates in packets/s, bursts in packets
-//              rate         (required) CIR; suffixes k, M, G (10M = 10^7)
-//              burst        CBS (default: what `rate` delivers in 10 ms, at
-//                           least 1518 bytes or 1 packet)
-//              excess_burst EBS, srtcm only (default: `burst`; 0: no yellow)
-//              peak_rate    PIR, trtcm only (required there, >= rate)
-//              peak_burst   PBS, trtcm only (default: 10 ms of `peak_rate`)
-//              color_aware  (default false) take each packet's input color from
-//                           its color metadata (no metadata: green)
-//              key          (default none) what gets its own meter:
-//                             none       one meter (per worker)
-//                             flow       IPv4/IPv6 addresses, protocol and
-//                                        TCP/UDP/SCTP ports (other protocols
-//                                        and fragments: addresses + protocol)
-//                             vni        the packet's VNI metadata
-//                             src_prefix the source address, masked to
-//                                        `prefix_len` (IPv4, default 24) or
-//                                        `prefix_len6` (IPv6, default 64)
-//              max_keys     (default 65536, at least 8) keys per worker
-//              action       (default split) split | mark
-//              dscp_green, dscp_yellow, dscp_red  (mark only; defaults keep,
-//                           af12, af13) the DSCP written to IPv4/IPv6 packets
-//                           of that color: 0-63, a name (be, ef, af11..af43,
-//                           cs0..cs7) or `keep`
-//              red          (default pass) pass | drop: drop red packets
-//              clock        (default tsc) tsc: the CPU's TSC, read once per
-//                           batch; manual: time moves only when the time_us
-//                           handler is written (tests, simulations)
-// Handlers:    green, yellow, red (read) packets metered with that color
-//              keys (read) keys in the table
-//              table_full (read) packets metered by the shared meter because
-//                           the key table was full
-//              unkeyed (read) packets without the key's fields (non-IP for
-//                           flow/src_prefix, no VNI metadata for vni), metered
-//                           by the shared meter
-//              profile (read) the buckets as configured
-//              reset_keys (write) forget every key (their buckets start full)
-//              time_us (read; write with `clock: manual`) the meters' time, in
-//                           microseconds since the element started
-// Drops:       red — a red packet with `red: drop`
+// Its class declaration (rate_limiter.cpp) is its manual: `routerctl elements
+// --doc RateLimiter`.
 //
 // Every packet leaves with its color in the color metadata (weft::fields::
 // color(): 0 green, 1 yellow, 2 red). Meters are DPDK's rte_meter, read with
-// one TSC timestamp per batch. In bps mode a packet weighs its frame length
-// (pkt_len: Ethernet header included, no FCS, preamble or gap); in pps mode
-// it weighs 1. Buckets start full. A bucket holds at most its burst, so the
-// burst should exceed what the rate delivers between two batches.
+// one TSC timestamp per batch; their token periods are refined (at least 1000
+// cycles, rounded to the nearest) so rates are exact to 0.05%. In bps mode a
+// packet weighs its frame length (pkt_len: Ethernet header included, no FCS,
+// preamble or gap); in pps mode it weighs 1. A bucket holds at most its
+// burst, so the burst should exceed what the rate delivers between two
+// batches.
 //
-// Keys live in an rte_hash per worker and never expire (reset_keys forgets
-// them). When the table is full, or a packet lacks the key's fields, the
-// packet is metered by one shared meter and counted under `table_full` or
-// `unkeyed`: never dropped for that. Each worker meters what it receives:
-// with N workers, `key: none` admits up to N times the rate.
+// Keys live in an rte_hash per worker (values index a flat array of meters)
+// and never expire. When the table is full, or a packet lacks the key's
+// fields, the packet is metered by one shared meter and counted, never
+// dropped for that. Each worker meters what it receives: with N workers,
+// `key: none` admits up to N times the rate.
 //
 // In mark mode the DSCP of IPv4 (checksum updated incrementally, RFC 1624)
 // and IPv6 (traffic class) packets is rewritten, ECN bits kept; other
 // packets pass unchanged. On reload the buckets and the key table move to
 // the new RateLimiter of the same id when mode, unit, rates, bursts, key
-// settings and clock are unchanged; otherwise they start afresh and the
-// reload says why.
+// settings and clock are unchanged (take_state swaps pointers: O(1)).
 #pragma once
 
 #include <rte_hash.h>
@@ -101,7 +58,6 @@ class RateLimiter final : public Element {
   void cleanup() override;
   void push(uint16_t, Batch& b) override;
   StateCarry take_state(Element& old) override;
-  void add_handlers(HandlerSet& h) override;
 
  private:
   union Meter {
@@ -118,6 +74,8 @@ class RateLimiter final : public Element {
   };
   static_assert(sizeof(FlowKey) == 40);
 
+  static inline Drop kRed;
+
   void init_meter(Meter& m, uint64_t now);
   rte_color check(Meter& m, uint64_t now, uint32_t len, rte_color in);
   // Fills `k`; false if the packet lacks the key's fields.
@@ -126,6 +84,8 @@ class RateLimiter final : public Element {
   void lookup(Batch& b, Meter** meters, uint64_t now);
   void mark(rte_mbuf* m, rte_color c) const;
   std::string profile_text() const;
+  std::string time_us() const;
+  void set_time_us(const std::string& v);
 
   Buckets buckets_;
   Keying keying_;
