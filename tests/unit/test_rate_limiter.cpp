@@ -16,17 +16,21 @@ using Bytes = std::vector<uint8_t>;
 
 uint64_t drops(GraphHarness& h, const std::string& id, const std::string& reason) { return h.drops(id, reason); }
 
-const HandlerSet::Entry& handler(Element& e, HandlerSet& hs, const std::string& name) {
-  e.add_handlers(hs);
-  const auto* h = hs.find(name);
+// One of an element's handlers, as its class declares it.
+struct Handler {
+  Element& e;
+  const HandlerSpec& spec;
+  std::string read() const { return spec.read(e); }
+  void write(const std::string& v) const { spec.write(e, v); }
+};
+
+Handler handler(Element& e, const std::string& name) {
+  const HandlerSpec* h = e.element_class().find_handler(name);
   REQUIRE(h);
-  return *h;
+  return {e, *h};
 }
 
-std::string read_handler(Element& e, const std::string& name) {
-  HandlerSet hs;
-  return handler(e, hs, name).read();
-}
+std::string read_handler(Element& e, const std::string& name) { return handler(e, name).read(); }
 
 uint64_t read_count(Element& e, const std::string& name) { return std::stoull(read_handler(e, name)); }
 
@@ -39,8 +43,7 @@ size_t take_count(GraphHarness& h, const std::string& id) {
 
 // Sets a `clock: manual` limiter's time, in milliseconds since it started.
 void at_ms(GraphHarness& h, const std::string& id, double ms) {
-  HandlerSet hs;
-  handler(h.element(id), hs, "time_us").write(std::to_string(static_cast<uint64_t>(ms * 1000)));
+  handler(h.element(id), "time_us").write(std::to_string(static_cast<uint64_t>(ms * 1000)));
 }
 
 Bytes udp4(const std::string& src, const std::string& dst, uint16_t sport, uint16_t dport, uint8_t tos = 0) {
@@ -250,8 +253,7 @@ connections:
   CHECK(read_count(rl, "table_full") == 2);
 
   // reset_keys forgets them: fresh buckets for the first flow.
-  HandlerSet hs;
-  handler(rl, hs, "reset_keys").write("");
+  handler(rl, "reset_keys").write("");
   CHECK(read_count(rl, "keys") == 0);
   Batch again = copies(a, 3);
   h.push("rl", again);
@@ -529,9 +531,8 @@ connections:
   - real -> b
 )",
                  loader(), pool());
-  HandlerSet hm, hr;
-  const auto& manual = handler(h.element("manual"), hm, "time_us");
-  const auto& real = handler(h.element("real"), hr, "time_us");
+  const Handler manual = handler(h.element("manual"), "time_us");
+  const Handler real = handler(h.element("real"), "time_us");
   CHECK(manual.read() == "0");
   manual.write("2500");
   CHECK(manual.read() == "2500");

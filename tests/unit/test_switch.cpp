@@ -5,9 +5,10 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <optional>
 
 #include "graph_harness.hpp"
-#include "mac_table.hpp"
+#include "tables/mac_table.hpp"
 #include "weft/fields.hpp"
 #include "test_env.hpp"
 
@@ -20,10 +21,9 @@ using weft::sw::MacTable;
 namespace {
 
 MacKey key(const char* mac, uint32_t vni) {
-  MacKey k{};
-  REQUIRE(sw::parse_mac(mac, k.mac));
-  k.vni = vni;
-  return k;
+  const std::optional<Mac> m = Mac::parse(mac);
+  REQUIRE(m);
+  return sw::mac_key(m->data(), vni);
 }
 
 MacTable::Learned learn(MacTable& t, const MacKey& k, uint16_t port, uint32_t now) {
@@ -39,13 +39,6 @@ uint64_t drops(GraphHarness& h, const std::string& id, const std::string& reason
     if (e.element_class().drops[i].name == reason) return e.drops(i);
   FAIL("no drop reason " << reason);
   return 0;
-}
-
-const HandlerSet::Entry& handler(Element& e, HandlerSet& hs, const std::string& name) {
-  e.add_handlers(hs);
-  const auto* h = hs.find(name);
-  REQUIRE(h);
-  return *h;
 }
 
 size_t take(GraphHarness& h, const char* id) {
@@ -272,26 +265,21 @@ connections:
   h.push("sw", b, 7);
   CHECK(drops(h, "sw", "no_such_port") == 1);
 
-  Element& sw = h.element("sw");
-  HandlerSet hs;
-  std::string table = handler(sw, hs, "table").read();
+  std::string table = h.read_handler("sw", "table");
   CHECK(table.find("02:00:00:00:00:0a      100  vm1            learned") != std::string::npos);
   CHECK(table.find("02:00:00:00:00:0b      100  vm2            learned") != std::string::npos);
   CHECK(table.find("02:00:00:00:00:fe      100  router         static") != std::string::npos);
-  HandlerSet hs2;
-  CHECK(handler(sw, hs2, "count").read() == "5");  // A, B, C (vm1), D (VNI 200), the router
+  CHECK(h.read_handler("sw", "count") == "5");  // A, B, C (vm1), D (VNI 200), the router
   // Handlers: a static entry added live, then a flush of VNI 100's learned MACs.
-  HandlerSet hs3;
-  handler(sw, hs3, "add").write("02:00:00:00:00:99 uplink");
+  h.write_handler("sw", "add", "02:00:00:00:00:99 uplink");
   b = one("02:00:00:00:00:99", A);
   h.push("sw", b, 0);
   CHECK(take(h, "uplink") == 1);
-  HandlerSet hs4;
-  CHECK_THROWS_AS(handler(sw, hs4, "add").write("02:00:00:00:00:98 nowhere"), std::invalid_argument);
-  HandlerSet hs5;
-  handler(sw, hs5, "flush").write("100");
-  HandlerSet hs6;
-  CHECK(handler(sw, hs6, "count").read() == "3");  // the two static entries and D (VNI 200)
+  CHECK_THROWS_AS(h.write_handler("sw", "add", "02:00:00:00:00:98 nowhere"), std::invalid_argument);
+  CHECK_THROWS_AS(h.write_handler("sw", "add", "02:00:00:00:98 uplink"), std::invalid_argument);
+  CHECK_THROWS_AS(h.write_handler("sw", "remove", "02-00-00-00-00-99"), std::invalid_argument);
+  h.write_handler("sw", "flush", "100");
+  CHECK(h.read_handler("sw", "count") == "3");  // the two static entries and D (VNI 200)
 }
 
 TEST_CASE("L2Switch trunk ports take the VNI metadata, unknown unicast flooded", "[switch][l2switch]") {
@@ -347,12 +335,16 @@ TEST_CASE("L2Switch configuration errors name the value", "[switch][l2switch]") 
   };
   CHECK(bad("elements:\n  sw: {class: L2Switch, ports: [{name: a}, {name: a}]}\n")
             .find("port 'a' is listed twice") != std::string::npos);
-  CHECK(bad("elements:\n  sw: {class: L2Switch, ports: [{name: a, colour: red}]}\n").find("unknown port key 'colour'") !=
-        std::string::npos);
+  CHECK(bad("elements:\n  sw: {class: L2Switch, ports: [{name: a, colour: red}]}\n")
+            .find("ports: unknown key 'colour'") != std::string::npos);
   CHECK(bad("elements:\n  sw: {class: L2Switch, ports: [{name: a}], static: [{mac: \"02:00:00:00:00:01\", port: b}]}\n")
             .find("no switch port 'b'") != std::string::npos);
   CHECK(bad("elements:\n  sw: {class: L2Switch, ports: [{name: a}], static: [{mac: \"02:00:00:00:00:01\", port: a}]}\n")
             .find("give its vni") != std::string::npos);
   CHECK(bad("elements:\n  sw: {class: L2Switch, ports: [{name: a}], unknown: drop}\n").find("unknown must be") !=
         std::string::npos);
+  CHECK(bad("elements:\n  sw: {class: L2Switch, ports: [{name: a}], static: [{mac: \"02:00:00:00:01\", port: a}]}\n")
+            .find("mac: expected a MAC address") != std::string::npos);
+  CHECK(bad("elements:\n  sw: {class: L2Switch, ports: [{name: a}], static: [{mac: \"01:00:5e:00:00:01\", port: a}]}\n")
+            .find("must be unicast") != std::string::npos);
 }

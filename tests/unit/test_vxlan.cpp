@@ -556,6 +556,33 @@ connections:
   free_all(out);
 }
 
+TEST_CASE("VxlanEncap and VxlanDecap refuse bad addresses and VNIs at their position", "[vxlan]") {
+  auto error = [](const std::string& element) {
+    try {
+      GraphHarness h("elements:\n  x: " + element + "\n  cap: Capture\nconnections:\n  - x -> cap\n", loader(),
+                     pool());
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  using Catch::Contains;
+  const std::string mac = "local_mac: \"02:00:00:00:00:01\"";
+  CHECK_THAT(error("{class: VxlanEncap, local_ip: 192.0.2.1, local_mac: \"02:00:00:00:00\"}"),
+             Contains("<harness>:2:") && Contains("local_mac") && Contains("a MAC address such as"));
+  CHECK_THAT(error("{class: VxlanEncap, local_ip: 192.0.2.300, " + mac + "}"),
+             Contains("<harness>:2:") && Contains("local_ip") && Contains("an IPv4 or IPv6 address"));
+  CHECK_THAT(error("{class: VxlanEncap, local_ip: 192.0.2.1, remote_ip: \"2001:db8::1\", " + mac + "}"),
+             Contains("<harness>:2:") && Contains("remote_ip is IPv6 but local_ip is IPv4"));
+  CHECK_THAT(error("{class: VxlanDecap, local_ip: \"2001:db8::zz\"}"),
+             Contains("<harness>:2:") && Contains("local_ip") && Contains("an IPv4 or IPv6 address"));
+  CHECK_THAT(error("{class: VxlanDecap, vnis: {a: 16777216}}"),
+             Contains("<harness>:2:") && Contains("vnis: a: expected a VNI 0-16777215"));
+  CHECK_THAT(error("{class: VxlanDecap, vnis: {a: ten}}"), Contains("<harness>:2:") && Contains("vnis: a: expected"));
+  CHECK_THAT(error("{class: VxlanDecap, vnis: {a: 1, b: 1}}"), Contains("VNI 1 already goes to output 'a'"));
+  CHECK_THAT(error("{class: VxlanDecap, vnis: {out: 1}}"), Contains("'out' cannot name a VNI's output"));
+}
+
 TEST_CASE("VxlanDecap drops every malformed packet under its reason", "[vxlan]") {
   GraphHarness h(R"(
 elements:

@@ -1,4 +1,4 @@
-#include "vxlan_encap.hpp"
+#include "datapath/vxlan_encap.hpp"
 
 #include <rte_byteorder.h>
 #include <rte_ether.h>
@@ -11,18 +11,6 @@
 #include <cstring>
 
 namespace weft::overlay {
-
-enum : uint16_t {
-  kDropNoVni = 0,
-  kDropBadVni,
-  kDropNoDestination,
-  kDropFamilyMismatch,
-  kDropNoDestinationMac,
-  kDropRunt,
-  kDropTooBig,
-  kDropSharedBuffer,
-  kDropNoHeadroom,
-};
 
 constexpr uint16_t kUdpVxlanLen = sizeof(rte_udp_hdr) + sizeof(rte_vxlan_hdr);
 constexpr uint32_t kVxlanFlagI = 0x08000000;  // the I flag, first byte of the header
@@ -46,26 +34,27 @@ const ElementClass& VxlanEncap::klass() {
           .input("in")
           .output("out")
           .param("vni", ParamType::UInt, "", "VNI 0-16777215; absent: the packet's VNI metadata")
-          .required("local_ip", ParamType::String, "outer source address, IPv4 or IPv6")
-          .param("remote_ip", ParamType::String, "",
+          .required("local_ip", ParamType::Ip, "outer source address, IPv4 or IPv6")
+          .param("remote_ip", ParamType::Ip, "",
                  "outer destination address (same family); absent: the packet's underlay metadata")
-          .required("local_mac", ParamType::String, "outer source MAC")
-          .param("remote_mac", ParamType::String, "", "outer destination MAC; absent: the underlay metadata's mac")
+          .required("local_mac", ParamType::Mac, "outer source MAC")
+          .param("remote_mac", ParamType::Mac, "", "outer destination MAC; absent: the underlay metadata's mac")
           .param("dst_port", ParamType::UInt, "4789", "outer UDP destination port")
           .param("src_port_min", ParamType::UInt, "49152", "lowest outer UDP source port (flow hash range)")
           .param("src_port_max", ParamType::UInt, "65535", "highest outer UDP source port (flow hash range)")
           .param("ttl", ParamType::UInt, "64", "outer TTL (IPv4) or hop limit (IPv6), 1-255")
           .param("dont_fragment", ParamType::Bool, "true", "set the DF bit of the outer IPv4 header")
           .param("mtu", ParamType::UInt, "1500", "largest outer IP packet; larger ones are dropped (too_big)")
-          .drop("no_vni", "no `vni` parameter and no VNI metadata on the packet")
-          .drop("bad_vni", "the VNI metadata is above 16777215")
-          .drop("no_destination", "no `remote_ip` parameter and no underlay metadata on the packet")
-          .drop("family_mismatch", "the underlay metadata's address family differs from local_ip's")
-          .drop("no_destination_mac", "no `remote_mac` parameter and no MAC in the underlay metadata")
-          .drop("runt", "the frame is shorter than an Ethernet header")
-          .drop("too_big", "the outer IP packet would exceed `mtu`")
-          .drop("shared_buffer", "the packet's buffer is shared with another packet (a clone)")
-          .drop("no_headroom", "too little headroom for the outer headers (50 bytes IPv4, 70 IPv6)");
+          .drop(kNoVni, "no_vni", "no `vni` parameter and no VNI metadata on the packet")
+          .drop(kBadVni, "bad_vni", "the VNI metadata is above 16777215")
+          .drop(kNoDestination, "no_destination", "no `remote_ip` parameter and no underlay metadata on the packet")
+          .drop(kFamilyMismatch, "family_mismatch", "the underlay metadata's address family differs from local_ip's")
+          .drop(kNoDestinationMac, "no_destination_mac",
+                "no `remote_mac` parameter and no MAC in the underlay metadata")
+          .drop(kRunt, "runt", "the frame is shorter than an Ethernet header")
+          .drop(kTooBig, "too_big", "the outer IP packet would exceed `mtu`")
+          .drop(kSharedBuffer, "shared_buffer", "the packet's buffer is shared with another packet (a clone)")
+          .drop(kNoHeadroom, "no_headroom", "too little headroom for the outer headers (50 bytes IPv4, 70 IPv6)");
   return k;
 }
 
@@ -127,16 +116,16 @@ void VxlanEncap::configure(ConfigContext& ctx) {
     if (v > 0xffffff) throw ConfigError(p.mark("vni"), "vni must be 0-16777215 (24 bits)");
     vni_param_ = static_cast<uint32_t>(v);
   }
-  local_ = parse_ip(p, "local_ip");
+  local_ = p.get<IpAddr>("local_ip");
   if (p.given("remote_ip")) {
-    remote_ = parse_ip(p, "remote_ip");
-    if (remote_->family != local_.family)
-      throw ConfigError(p.mark("remote_ip"), "remote_ip is IPv" + std::to_string(remote_->family) +
-                                                 " but local_ip is IPv" + std::to_string(local_.family) +
+    remote_ = p.get<IpAddr>("remote_ip");
+    if (remote_->version != local_.version)
+      throw ConfigError(p.mark("remote_ip"), "remote_ip is IPv" + std::to_string(remote_->version) +
+                                                 " but local_ip is IPv" + std::to_string(local_.version) +
                                                  ": the outer header has one family");
   }
-  const auto local_mac = parse_mac(p, "local_mac");
-  if (p.given("remote_mac")) remote_mac_ = parse_mac(p, "remote_mac");
+  const Mac local_mac = p.get<Mac>("local_mac");
+  if (p.given("remote_mac")) remote_mac_ = p.get<Mac>("remote_mac");
   dst_port_ = port_param(p, "dst_port");
   src_min_ = port_param(p, "src_port_min");
   src_max_ = port_param(p, "src_port_max");
@@ -148,7 +137,7 @@ void VxlanEncap::configure(ConfigContext& ctx) {
   if (ttl < 1 || ttl > 255) throw ConfigError(p.mark("ttl"), "ttl must be 1-255");
   ttl_ = static_cast<uint8_t>(ttl);
   df_ = p.get<bool>("dont_fragment");
-  ip_len_ = local_.family == 4 ? sizeof(rte_ipv4_hdr) : sizeof(rte_ipv6_hdr);
+  ip_len_ = local_.v4() ? sizeof(rte_ipv4_hdr) : sizeof(rte_ipv6_hdr);
   overhead_ = static_cast<uint16_t>(RTE_ETHER_HDR_LEN + ip_len_ + kUdpVxlanLen);
   const uint64_t mtu = p.get<uint64_t>("mtu");
   const uint64_t min_mtu = ip_len_ + kUdpVxlanLen + RTE_ETHER_HDR_LEN;
@@ -162,10 +151,10 @@ void VxlanEncap::configure(ConfigContext& ctx) {
   uint8_t* t = template_;
   if (remote_mac_) std::memcpy(t, remote_mac_->data(), 6);
   std::memcpy(t + 6, local_mac.data(), 6);
-  const uint16_t type = rte_cpu_to_be_16(local_.family == 4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
+  const uint16_t type = rte_cpu_to_be_16(local_.v4() ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
   std::memcpy(t + 12, &type, 2);
   t += RTE_ETHER_HDR_LEN;
-  if (local_.family == 4) {
+  if (local_.v4()) {
     auto* ip = reinterpret_cast<rte_ipv4_hdr*>(t);
     ip->version_ihl = RTE_IPV4_VHL_DEF;
     ip->fragment_offset = rte_cpu_to_be_16(df_ ? RTE_IPV4_HDR_DF_FLAG : 0);
@@ -234,34 +223,34 @@ uint16_t VxlanEncap::source_port(rte_mbuf* m, uint16_t min, uint16_t max) {
   return static_cast<uint16_t>(min + ((hash * range) >> 32));
 }
 
-int VxlanEncap::encapsulate(rte_mbuf* m) {
+const Drop* VxlanEncap::encapsulate(rte_mbuf* m) {
   uint32_t vni;
   if (vni_param_) {
     vni = *vni_param_;
   } else {
-    if (!vni_.has(m)) return kDropNoVni;
+    if (!vni_.has(m)) return &kNoVni;
     vni = vni_.get(m);
-    if (vni > 0xffffff) return kDropBadVni;
+    if (vni > 0xffffff) return &kBadVni;
   }
   const fields::Underlay* u = (!remote_ || !remote_mac_) && underlay_.has(m) ? &underlay_.get(m) : nullptr;
   const uint8_t* dst_ip = nullptr;  // null: the template's remote_ip
   uint16_t dst_port = dst_port_;
   if (!remote_) {
-    if (!u) return kDropNoDestination;
-    if (u->family != local_.family) return kDropFamilyMismatch;
+    if (!u) return &kNoDestination;
+    if (u->family != local_.version) return &kFamilyMismatch;
     dst_ip = u->addr;
     if (u->udp_port) dst_port = u->udp_port;
   }
   const uint8_t* dst_mac = nullptr;  // null: the template's remote_mac
   if (!remote_mac_) {
-    if (!u || !u->has_mac) return kDropNoDestinationMac;
+    if (!u || !u->has_mac) return &kNoDestinationMac;
     dst_mac = u->mac;
   }
   const uint32_t inner = m->pkt_len;
-  if (inner < RTE_ETHER_HDR_LEN) return kDropRunt;
-  if (ip_len_ + kUdpVxlanLen + inner > mtu_) return kDropTooBig;
-  if (!writable(m)) return kDropSharedBuffer;
-  if (rte_pktmbuf_headroom(m) < overhead_) return kDropNoHeadroom;
+  if (inner < RTE_ETHER_HDR_LEN) return &kRunt;
+  if (ip_len_ + kUdpVxlanLen + inner > mtu_) return &kTooBig;
+  if (!writable(m)) return &kSharedBuffer;
+  if (rte_pktmbuf_headroom(m) < overhead_) return &kNoHeadroom;
 
   const uint16_t src_port = source_port(m, src_min_, src_max_);
   auto* h = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, overhead_));
@@ -272,7 +261,7 @@ int VxlanEncap::encapsulate(rte_mbuf* m) {
   udp->dst_port = rte_cpu_to_be_16(dst_port);
   udp->dgram_len = rte_cpu_to_be_16(static_cast<uint16_t>(kUdpVxlanLen + inner));
   reinterpret_cast<rte_vxlan_hdr*>(udp + 1)->vx_vni = rte_cpu_to_be_32(vni << 8);
-  if (local_.family == 4) {
+  if (local_.v4()) {
     auto* ip = reinterpret_cast<rte_ipv4_hdr*>(h + RTE_ETHER_HDR_LEN);
     ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(ip_len_ + kUdpVxlanLen + inner));
     if (dst_ip) std::memcpy(&ip->dst_addr, dst_ip, 4);
@@ -302,18 +291,17 @@ int VxlanEncap::encapsulate(rte_mbuf* m) {
     m->outer_l2_len = RTE_ETHER_HDR_LEN;
     m->outer_l3_len = ip_len_;
     m->l2_len += kUdpVxlanLen;
-    m->ol_flags |= RTE_MBUF_F_TX_TUNNEL_VXLAN | (local_.family == 4 ? RTE_MBUF_F_TX_OUTER_IPV4 : RTE_MBUF_F_TX_OUTER_IPV6);
+    m->ol_flags |= RTE_MBUF_F_TX_TUNNEL_VXLAN | (local_.v4() ? RTE_MBUF_F_TX_OUTER_IPV4 : RTE_MBUF_F_TX_OUTER_IPV6);
   }
-  return -1;
+  return nullptr;
 }
 
 void VxlanEncap::push(uint16_t, Batch& b) {
   uint16_t kept = 0;
   for (uint16_t i = 0; i < b.count; i++) {
     rte_mbuf* m = b.pkts[i];
-    const int bad = encapsulate(m);
-    if (bad < 0) b.pkts[kept++] = m;
-    else drop(m, static_cast<uint16_t>(bad));
+    if (const Drop* bad = encapsulate(m)) drop(m, *bad);
+    else b.pkts[kept++] = m;
   }
   b.count = kept;
   if (kept) output(0, b);

@@ -1,4 +1,4 @@
-#include "vxlan_decap.hpp"
+#include "datapath/vxlan_decap.hpp"
 
 #include <rte_byteorder.h>
 #include <rte_ether.h>
@@ -10,24 +10,6 @@
 #include <cstring>
 
 namespace weft::overlay {
-
-enum : uint16_t {
-  kDropRunt = 0,
-  kDropNotIp,
-  kDropTruncIp,
-  kDropBadIpHeader,
-  kDropBadIpLength,
-  kDropBadIpChecksum,
-  kDropIpFragment,
-  kDropNotLocal,
-  kDropNotUdp,
-  kDropTruncUdp,
-  kDropWrongPort,
-  kDropBadUdpLength,
-  kDropTruncVxlan,
-  kDropBadFlags,
-  kDropTruncInner,
-};
 
 constexpr uint32_t kVxlanLen = sizeof(rte_vxlan_hdr);
 constexpr uint32_t kVxlanFlagI = 0x08000000;  // the I flag, first byte of the header
@@ -53,24 +35,30 @@ const ElementClass& VxlanDecap::klass() {
           .input("in")
           .outputs_from_config("`out`; with `vnis`: the names in `vnis`, in order, then `default`")
           .param("port", ParamType::UInt, "4789", "UDP destination port of VXLAN packets")
-          .param("local_ip", ParamType::String, "", "outer destination packets must have (IPv4 or IPv6)")
+          .param("local_ip", ParamType::Ip, "", "outer destination packets must have (IPv4 or IPv6)")
           .param("vnis", ParamType::Map, "", "output name -> VNI, e.g. {tenant_a: 100}; other VNIs go to `default`")
-          .drop("runt", "shorter than an Ethernet header (and its VLAN tag)")
-          .drop("not_ip", "the outer ethertype is neither IPv4 nor IPv6")
-          .drop("truncated_ip", "the packet ends inside the outer IP header")
-          .drop("bad_ip_header", "wrong IP version, or IPv4 header length below 20")
-          .drop("bad_ip_length", "IP total or payload length shorter than its header or longer than the packet")
-          .drop("bad_ip_checksum", "wrong outer IPv4 header checksum")
-          .drop("ip_fragment", "the outer IP packet is a fragment")
-          .drop("not_local", "the outer destination is not `local_ip`")
-          .drop("not_udp", "the outer protocol is not UDP (IPv6 extension headers are not followed)")
-          .drop("truncated_udp", "fewer than 8 bytes of UDP header")
-          .drop("wrong_port", "the UDP destination port is not `port`")
-          .drop("bad_udp_length", "the UDP length differs from the IP payload length")
-          .drop("truncated_vxlan", "the UDP payload is shorter than the 8-byte VXLAN header")
-          .drop("bad_flags", "the VXLAN I flag (0x08) is not set")
-          .drop("truncated_inner", "the inner frame is shorter than an Ethernet header")
-          .handler("vnis", true, false, "the VNI of each named output, one `name vni` per line");
+          .drop(kRunt, "runt", "shorter than an Ethernet header (and its VLAN tag)")
+          .drop(kNotIp, "not_ip", "the outer ethertype is neither IPv4 nor IPv6")
+          .drop(kTruncIp, "truncated_ip", "the packet ends inside the outer IP header")
+          .drop(kBadIpHeader, "bad_ip_header", "wrong IP version, or IPv4 header length below 20")
+          .drop(kBadIpLength, "bad_ip_length", "IP total or payload length shorter than its header or longer than the packet")
+          .drop(kBadIpChecksum, "bad_ip_checksum", "wrong outer IPv4 header checksum")
+          .drop(kIpFragment, "ip_fragment", "the outer IP packet is a fragment")
+          .drop(kNotLocal, "not_local", "the outer destination is not `local_ip`")
+          .drop(kNotUdp, "not_udp", "the outer protocol is not UDP (IPv6 extension headers are not followed)")
+          .drop(kTruncUdp, "truncated_udp", "fewer than 8 bytes of UDP header")
+          .drop(kWrongPort, "wrong_port", "the UDP destination port is not `port`")
+          .drop(kBadUdpLength, "bad_udp_length", "the UDP length differs from the IP payload length")
+          .drop(kTruncVxlan, "truncated_vxlan", "the UDP payload is shorter than the 8-byte VXLAN header")
+          .drop(kBadFlags, "bad_flags", "the VXLAN I flag (0x08) is not set")
+          .drop(kTruncInner, "truncated_inner", "the inner frame is shorter than an Ethernet header")
+          .read("vnis", "the VNI of each named output, one `name vni` per line", [](const VxlanDecap& e) {
+            if (e.names_.empty()) return std::string("(no vnis: every VNI leaves by out)\n");
+            std::string s;
+            for (const auto& [name, vni] : e.names_) s += name + " " + std::to_string(vni) + "\n";
+            s += "default (every other VNI)\n";
+            return s;
+          });
   return k;
 }
 
@@ -79,32 +67,25 @@ void VxlanDecap::configure(ConfigContext& ctx) {
   const uint64_t port = p.get<uint64_t>("port");
   if (port < 1 || port > 65535) throw ConfigError(p.mark("port"), "port must be 1-65535");
   port_ = static_cast<uint16_t>(port);
-  if (p.given("local_ip")) local_ = parse_ip(p, "local_ip");
+  if (p.given("local_ip")) local_ = p.get<IpAddr>("local_ip");
   std::vector<std::string> outputs;
   if (p.given("vnis")) {
-    const YAML::Node map = p.node("vnis");
+    const ParamValue map = p.value("vnis");
     if (map.size() == 0)
       throw ConfigError(p.mark("vnis"), "vnis: give at least one `output: VNI` pair, or leave vnis out");
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      const std::string name = it->first.Scalar();
+    for (const ParamValue::Entry& e : map.entries()) {
+      const std::string& name = e.key;
       if (name.empty() || name == "default" || name == "out")
-        throw ConfigError(mark_of(it->first), "vnis: '" + name + "' cannot name a VNI's output (`default` takes "
-                                                                 "the other VNIs, `out` is the output without vnis)");
-      const std::string text = it->second.IsScalar() ? it->second.Scalar() : "";
-      uint32_t vni = 0;
-      bool ok = false;
-      try {
-        size_t pos = 0;
-        const unsigned long v = std::stoul(text, &pos, 0);
-        ok = text[0] != '-' && pos == text.size() && v <= 0xffffff;
-        vni = static_cast<uint32_t>(v);
-      } catch (const std::exception&) {
-      }
-      if (!ok) throw ConfigError(mark_of(it->second), "vnis: " + name + ": expected a VNI 0-16777215");
+        throw ConfigError(e.key_mark, "vnis: '" + name + "' cannot name a VNI's output (`default` takes "
+                                                         "the other VNIs, `out` is the output without vnis)");
+      const std::string what = "vnis: " + name;
+      const uint64_t v = e.value.as<uint64_t>(what);
+      if (v > 0xffffff) throw ConfigError(e.value.mark(), what + ": expected a VNI 0-16777215");
+      const auto vni = static_cast<uint32_t>(v);
       for (const auto& [other, other_vni] : names_) {
-        if (other == name) throw ConfigError(mark_of(it->first), "vnis: output '" + name + "' named twice");
+        if (other == name) throw ConfigError(e.key_mark, "vnis: output '" + name + "' named twice");
         if (other_vni == vni)
-          throw ConfigError(mark_of(it->second),
+          throw ConfigError(e.value.mark(),
                             "vnis: VNI " + std::to_string(vni) + " already goes to output '" + other + "'");
       }
       by_vni_.emplace_back(vni, static_cast<uint16_t>(names_.size()));
@@ -124,78 +105,77 @@ void VxlanDecap::initialize(InitContext&) {
   underlay_ = fields::underlay();
 }
 
-int VxlanDecap::check(rte_mbuf* m, Outer& o) const {
+const Drop* VxlanDecap::check(rte_mbuf* m, Outer& o) const {
   uint8_t eth_buf[RTE_ETHER_HDR_LEN], ip_buf[60], udp_buf[sizeof(rte_udp_hdr)], vx_buf[kVxlanLen];
   const auto* eth = static_cast<const rte_ether_hdr*>(rte_pktmbuf_read(m, 0, RTE_ETHER_HDR_LEN, eth_buf));
-  if (!eth) return kDropRunt;
+  if (!eth) return &kRunt;
   std::memcpy(o.source.mac, eth->src_addr.addr_bytes, 6);
   uint16_t type = rte_be_to_cpu_16(eth->ether_type);
   uint32_t off = RTE_ETHER_HDR_LEN;
   if (type == RTE_ETHER_TYPE_VLAN || type == RTE_ETHER_TYPE_QINQ) {
     const auto* v = static_cast<const rte_vlan_hdr*>(rte_pktmbuf_read(m, off, sizeof(rte_vlan_hdr), eth_buf));
-    if (!v) return kDropRunt;
+    if (!v) return &kRunt;
     type = rte_be_to_cpu_16(v->eth_proto);
     off += sizeof(rte_vlan_hdr);
   }
   uint32_t l4 = 0, ip_end = 0;
   if (type == RTE_ETHER_TYPE_IPV4) {
     const auto* ip = static_cast<const rte_ipv4_hdr*>(rte_pktmbuf_read(m, off, sizeof(rte_ipv4_hdr), ip_buf));
-    if (!ip) return kDropTruncIp;
-    if ((ip->version_ihl >> 4) != 4 || (ip->version_ihl & 0xf) < 5) return kDropBadIpHeader;
+    if (!ip) return &kTruncIp;
+    if ((ip->version_ihl >> 4) != 4 || (ip->version_ihl & 0xf) < 5) return &kBadIpHeader;
     const uint32_t ihl = rte_ipv4_hdr_len(ip);
     if (ihl > sizeof(rte_ipv4_hdr)) {  // options: the checksum covers them too
       ip = static_cast<const rte_ipv4_hdr*>(rte_pktmbuf_read(m, off, ihl, ip_buf));
-      if (!ip) return kDropTruncIp;
+      if (!ip) return &kTruncIp;
     }
     const uint32_t total = rte_be_to_cpu_16(ip->total_length);
-    if (total < ihl || off + total > m->pkt_len) return kDropBadIpLength;
-    if (rte_raw_cksum(ip, ihl) != 0xffff) return kDropBadIpChecksum;
+    if (total < ihl || off + total > m->pkt_len) return &kBadIpLength;
+    if (rte_raw_cksum(ip, ihl) != 0xffff) return &kBadIpChecksum;
     if (rte_be_to_cpu_16(ip->fragment_offset) & (RTE_IPV4_HDR_OFFSET_MASK | RTE_IPV4_HDR_MF_FLAG))
-      return kDropIpFragment;
-    if (local_ && (local_->family != 4 || !local_->equals(reinterpret_cast<const uint8_t*>(&ip->dst_addr))))
-      return kDropNotLocal;
-    if (ip->next_proto_id != IPPROTO_UDP) return kDropNotUdp;
+      return &kIpFragment;
+    if (local_ && (!local_->v4() || std::memcmp(local_->data(), &ip->dst_addr, 4) != 0)) return &kNotLocal;
+    if (ip->next_proto_id != IPPROTO_UDP) return &kNotUdp;
     o.source.family = 4;
     std::memcpy(o.source.addr, &ip->src_addr, 4);
     l4 = off + ihl;
     ip_end = off + total;
   } else if (type == RTE_ETHER_TYPE_IPV6) {
     const auto* ip = static_cast<const rte_ipv6_hdr*>(rte_pktmbuf_read(m, off, sizeof(rte_ipv6_hdr), ip_buf));
-    if (!ip) return kDropTruncIp;
-    if ((rte_be_to_cpu_32(ip->vtc_flow) >> 28) != 6) return kDropBadIpHeader;
+    if (!ip) return &kTruncIp;
+    if ((rte_be_to_cpu_32(ip->vtc_flow) >> 28) != 6) return &kBadIpHeader;
     const uint32_t payload = rte_be_to_cpu_16(ip->payload_len);
-    if (off + sizeof(rte_ipv6_hdr) + payload > m->pkt_len) return kDropBadIpLength;
-    if (ip->proto == kIpv6Fragment) return kDropIpFragment;
-    if (local_ && (local_->family != 6 || !local_->equals(ip->dst_addr))) return kDropNotLocal;
-    if (ip->proto != IPPROTO_UDP) return kDropNotUdp;
+    if (off + sizeof(rte_ipv6_hdr) + payload > m->pkt_len) return &kBadIpLength;
+    if (ip->proto == kIpv6Fragment) return &kIpFragment;
+    if (local_ && (!local_->v6() || std::memcmp(local_->data(), ip->dst_addr, 16) != 0)) return &kNotLocal;
+    if (ip->proto != IPPROTO_UDP) return &kNotUdp;
     o.source.family = 6;
     std::memcpy(o.source.addr, ip->src_addr, 16);
     l4 = off + sizeof(rte_ipv6_hdr);
     ip_end = l4 + payload;
   } else {
-    return kDropNotIp;
+    return &kNotIp;
   }
   // From here on every read lies within the IP packet, which lies within the
   // mbuf (checked above).
-  if (ip_end - l4 < sizeof(rte_udp_hdr)) return kDropTruncUdp;
+  if (ip_end - l4 < sizeof(rte_udp_hdr)) return &kTruncUdp;
   const auto* udp = static_cast<const rte_udp_hdr*>(rte_pktmbuf_read(m, l4, sizeof(rte_udp_hdr), udp_buf));
-  if (!udp) return kDropTruncUdp;
-  if (rte_be_to_cpu_16(udp->dst_port) != port_) return kDropWrongPort;
+  if (!udp) return &kTruncUdp;
+  if (rte_be_to_cpu_16(udp->dst_port) != port_) return &kWrongPort;
   const uint32_t udp_len = rte_be_to_cpu_16(udp->dgram_len);
-  if (udp_len != ip_end - l4) return kDropBadUdpLength;
-  if (udp_len < sizeof(rte_udp_hdr) + kVxlanLen) return kDropTruncVxlan;
+  if (udp_len != ip_end - l4) return &kBadUdpLength;
+  if (udp_len < sizeof(rte_udp_hdr) + kVxlanLen) return &kTruncVxlan;
   const auto* vx = static_cast<const rte_vxlan_hdr*>(rte_pktmbuf_read(m, l4 + sizeof(rte_udp_hdr), kVxlanLen, vx_buf));
-  if (!vx) return kDropTruncVxlan;
-  if (!(rte_be_to_cpu_32(vx->vx_flags) & kVxlanFlagI)) return kDropBadFlags;
+  if (!vx) return &kTruncVxlan;
+  if (!(rte_be_to_cpu_32(vx->vx_flags) & kVxlanFlagI)) return &kBadFlags;
   o.inner_off = l4 + sizeof(rte_udp_hdr) + kVxlanLen;
   o.inner_len = udp_len - sizeof(rte_udp_hdr) - kVxlanLen;
-  if (o.inner_len < RTE_ETHER_HDR_LEN) return kDropTruncInner;
+  if (o.inner_len < RTE_ETHER_HDR_LEN) return &kTruncInner;
   o.vni = rte_be_to_cpu_32(vx->vx_vni) >> 8;
   // The peer's source port is a flow hash, not where it listens: a reply
   // encapsulated from this metadata goes to the encapsulator's own port.
   o.source.udp_port = 0;
   o.source.has_mac = 1;
-  return -1;
+  return nullptr;
 }
 
 namespace {
@@ -272,9 +252,8 @@ void VxlanDecap::push(uint16_t, Batch& b) {
   for (uint16_t i = 0; i < b.count; i++) {
     rte_mbuf* m = b.pkts[i];
     Outer o;
-    const int bad = check(m, o);
-    if (bad >= 0) {
-      drop(m, static_cast<uint16_t>(bad));
+    if (const Drop* bad = check(m, o)) {
+      drop(m, *bad);
       continue;
     }
     trim_to(m, o.inner_off + o.inner_len);
@@ -289,16 +268,6 @@ void VxlanDecap::push(uint16_t, Batch& b) {
   }
   b.count = kept;
   if (kept) output(0, b);
-}
-
-void VxlanDecap::add_handlers(HandlerSet& h) {
-  h.read("vnis", "the VNI of each named output, one `name vni` per line", [this] {
-    if (names_.empty()) return std::string("(no vnis: every VNI leaves by out)\n");
-    std::string s;
-    for (const auto& [name, vni] : names_) s += name + " " + std::to_string(vni) + "\n";
-    s += "default (every other VNI)\n";
-    return s;
-  });
 }
 
 }  // namespace weft::overlay

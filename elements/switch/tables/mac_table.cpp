@@ -1,17 +1,16 @@
-#include "mac_table.hpp"
+#include "tables/mac_table.hpp"
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
-#include <rte_ether.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_rcu_qsbr.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <set>
 #include <stdexcept>
+#include <string>
 
 #include "weft/error.hpp"
 
@@ -23,19 +22,6 @@ void* as_data(uint64_t v) { return reinterpret_cast<void*>(static_cast<uintptr_t
 uint64_t from_data(const void* p) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)); }
 
 }  // namespace
-
-std::string format_mac(const uint8_t* m) {
-  char buf[18];
-  std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-  return buf;
-}
-
-bool parse_mac(const std::string& s, uint8_t* mac) {
-  rte_ether_addr a{};
-  if (s.size() != 17 || rte_ether_unformat_addr(s.c_str(), &a) != 0) return false;
-  std::memcpy(mac, a.addr_bytes, 6);
-  return true;
-}
 
 MacTable::MacTable(const Config& c, rte_rcu_qsbr* rcu)
     : rcu_(rcu),

@@ -19,7 +19,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <string>
 #include <vector>
 
 struct rte_hash;
@@ -127,8 +126,5 @@ class MacTable {
   uint32_t sweep_cursor_ = 0;  // rte_hash_iterate position of the next sweep
   Stats stats_;
 };
-
-std::string format_mac(const uint8_t* mac);
-bool parse_mac(const std::string& s, uint8_t* mac);
 
 }  // namespace weft::sw

@@ -1,26 +1,17 @@
-#include "l2_switch.hpp"
+#include "datapath/l2_switch.hpp"
 
 #include <rte_cycles.h>
 #include <rte_hash.h>
 #include <rte_mbuf.h>
 
 #include <cstdio>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
 #include "weft/metadata.hpp"
 
 namespace weft::sw {
-
-enum : uint16_t {
-  kDropRunt = 0,
-  kDropBadSource,
-  kDropNoVni,
-  kDropHairpin,
-  kDropNoFloodPort,
-  kDropCopyFailed,
-  kDropNoSuchPort,
-};
 
 const ElementClass& L2Switch::klass() {
   static const ElementClass k =
@@ -56,42 +47,51 @@ const ElementClass& L2Switch::klass() {
           .param("aging", ParamType::UInt, "300", "seconds a learned MAC lives without a frame from it (1-86400)")
           .param("size", ParamType::UInt, "65536", "MAC table entries, all VNIs together (64-16777216)")
           .param("unknown", ParamType::String, "output", "unknown unicast: `output` (to `unknown`) or `flood`")
-          .drop("runt", "shorter than an Ethernet header (in its first segment)")
-          .drop("bad_source", "the source MAC is a multicast or broadcast address")
-          .drop("no_vni", "a trunk port's frame without VNI metadata, and no `vni` parameter")
-          .drop("hairpin", "the destination MAC is on the port the frame came from")
-          .drop("no_flood_port", "broadcast, multicast or flooded unknown unicast with no other port to go to")
-          .drop("copy_failed", "no packet buffer was free for a flooded copy")
-          .drop("no_such_port", "the frame came in on an input that is no switch port")
-          .handler("table", true, false, "the MAC table: MAC, VNI, port, static or learned, age")
-          .handler("count", true, false, "entries in the MAC table")
-          .handler("stats", true, false, "learned, moved, refreshed, table full, aged, static kept")
-          .handler("ports", true, false, "the switch ports and their VNIs")
-          .handler("flush", false, true, "forget learned MACs: all, or those of one VNI (`VNI`)")
-          .handler("add", false, true, "add a static entry: `MAC PORT [VNI]`")
-          .handler("remove", false, true, "remove an entry: `MAC [VNI]`");
+          .drop(kRunt, "runt", "shorter than an Ethernet header (in its first segment)")
+          .drop(kBadSource, "bad_source", "the source MAC is a multicast or broadcast address")
+          .drop(kNoVni, "no_vni", "a trunk port's frame without VNI metadata, and no `vni` parameter")
+          .drop(kHairpin, "hairpin", "the destination MAC is on the port the frame came from")
+          .drop(kNoFloodPort, "no_flood_port",
+                "broadcast, multicast or flooded unknown unicast with no other port to go to")
+          .drop(kCopyFailed, "copy_failed", "no packet buffer was free for a flooded copy")
+          .drop(kNoSuchPort, "no_such_port", "the frame came in on an input that is no switch port")
+          .read("table", "the MAC table: MAC, VNI, port, static or learned, age",
+                [](const L2Switch& e) { return e.table_text(); })
+          .read("count", "entries in the MAC table",
+                [](const L2Switch& e) { return std::to_string(e.table_->count()); })
+          .read("stats", "learned, moved, refreshed, table full, aged, static kept",
+                [](const L2Switch& e) { return e.stats_text(); })
+          .read("ports", "the switch ports and their VNIs", [](const L2Switch& e) { return e.ports_text(); })
+          .write("flush", "forget learned MACs: all, or those of one VNI (`VNI`)",
+                 [](L2Switch& e, const std::string& v) { e.flush_handler(v); })
+          .write("add", "add a static entry: `MAC PORT [VNI]`",
+                 [](L2Switch& e, const std::string& v) { e.add_handler(v); })
+          .write("remove", "remove an entry: `MAC [VNI]`",
+                 [](L2Switch& e, const std::string& v) { e.remove_handler(v); });
   return k;
 }
 
 namespace {
 
-uint32_t vni_value(const YAML::Node& n, const char* what) {
-  uint64_t v = 0;
-  try {
-    v = n.as<uint64_t>();
-  } catch (const YAML::Exception&) {
-    throw ConfigError(mark_of(n), std::string(what) + ": expected a VNI (0-16777215)");
-  }
-  if (v > 0xffffff) throw ConfigError(mark_of(n), std::string(what) + ": VNI above 16777215");
-  return static_cast<uint32_t>(v);
+uint32_t vni_value(const ParamValue& v, const char* what) {
+  const uint64_t n = v.as<uint64_t>(what);
+  if (n > 0xffffff) throw ConfigError(v.mark(), std::string(what) + ": VNI above 16777215");
+  return static_cast<uint32_t>(n);
 }
 
-bool bool_value(const YAML::Node& n, const char* what) {
-  try {
-    return n.as<bool>();
-  } catch (const YAML::Exception&) {
-    throw ConfigError(mark_of(n), std::string(what) + ": expected true or false");
+// The VNI a handler names (`VNI` after its other words), else `fallback`.
+uint32_t vni_arg(std::istringstream& in, int64_t fallback) {
+  std::string s;
+  int64_t vni = fallback;
+  if (in >> s) {
+    try {
+      vni = std::stoll(s);
+    } catch (const std::exception&) {
+      throw std::invalid_argument("bad VNI '" + s + "'");
+    }
   }
+  if (vni < 0 || vni > 0xffffff) throw std::invalid_argument("give a VNI (0-16777215)");
+  return static_cast<uint32_t>(vni);
 }
 
 }  // namespace
@@ -119,54 +119,39 @@ void L2Switch::configure(ConfigContext& ctx) {
     throw ConfigError(p.mark("unknown"), "unknown must be `output` or `flood`, not '" + unknown + "'");
   flood_unknown_ = unknown == "flood";
 
-  const YAML::Node list = p.node("ports");
-  if (!list.IsSequence() || list.size() == 0)
+  const ParamValue list = p.value("ports");
+  if (list.size() == 0)
     throw ConfigError(p.mark("ports"), "ports: a list of switch ports such as [{name: vm1}, {name: uplink}]");
   if (list.size() > 1024) throw ConfigError(p.mark("ports"), "ports: at most 1024 switch ports");
-  for (const YAML::Node& n : list) {
-    if (!n.IsMap() || !n["name"]) throw ConfigError(mark_of(n), "a port needs at least a name: {name: vm1}");
+  for (const ParamValue& n : list.items()) {
+    if (!n.is_map() || !n["name"].defined()) throw ConfigError(n.mark(), "a port needs at least a name: {name: vm1}");
+    n.only_keys({"name", "vni", "flood", "learn"}, "ports");
     Port port;
-    for (const auto& kv : n) {
-      const std::string key = kv.first.as<std::string>();
-      if (key == "name") {
-        port.name = kv.second.as<std::string>();
-        if (port.name.empty() || port.name == "unknown" || port.name.find_first_of("[]: ") != std::string::npos)
-          throw ConfigError(mark_of(kv.second), "port name '" + port.name + "': not empty, not `unknown`, no []: or spaces");
-        if (port_index(port.name) >= 0) throw ConfigError(mark_of(kv.second), "port '" + port.name + "' is listed twice");
-      } else if (key == "vni") {
-        port.vni = vni_value(kv.second, "vni");
-      } else if (key == "flood") {
-        port.flood = bool_value(kv.second, "flood");
-      } else if (key == "learn") {
-        port.learn = bool_value(kv.second, "learn");
-      } else {
-        throw ConfigError(mark_of(kv.first), "unknown port key '" + key + "' (name, vni, flood, learn)");
-      }
-    }
+    const ParamValue name = n["name"];
+    port.name = name.as<std::string>("name");
+    if (port.name.empty() || port.name == "unknown" || port.name.find_first_of("[]: ") != std::string::npos)
+      throw ConfigError(name.mark(), "port name '" + port.name + "': not empty, not `unknown`, no []: or spaces");
+    if (port_index(port.name) >= 0) throw ConfigError(name.mark(), "port '" + port.name + "' is listed twice");
+    if (n["vni"].defined()) port.vni = vni_value(n["vni"], "vni");
+    if (n["flood"].defined()) port.flood = n["flood"].as<bool>("flood");
+    if (n["learn"].defined()) port.learn = n["learn"].as<bool>("learn");
     ports_.push_back(port);
   }
 
-  if (const YAML::Node st = p.node("static"); st.IsDefined() && !st.IsNull()) {
-    if (!st.IsSequence()) throw ConfigError(p.mark("static"), "static: a list of {mac, port, vni}");
-    for (const YAML::Node& n : st) {
-      if (!n.IsMap() || !n["mac"] || !n["port"])
-        throw ConfigError(mark_of(n), "a static entry needs mac and port: {mac: \"02:00:00:00:00:01\", port: vm1}");
-      MacKey k{};
-      const std::string mac = n["mac"].as<std::string>();
-      if (!parse_mac(mac, k.mac)) throw ConfigError(mark_of(n["mac"]), "bad MAC '" + mac + "'");
-      if (k.mac[0] & 1) throw ConfigError(mark_of(n["mac"]), "a static entry's MAC must be unicast");
-      const std::string pn = n["port"].as<std::string>();
+  if (const ParamValue st = p.value("static"); st.defined() && !st.is_null()) {
+    if (!st.is_list()) throw ConfigError(p.mark("static"), "static: a list of {mac, port, vni}");
+    for (const ParamValue& n : st.items()) {
+      if (!n.is_map() || !n["mac"].defined() || !n["port"].defined())
+        throw ConfigError(n.mark(), "a static entry needs mac and port: {mac: \"02:00:00:00:00:01\", port: vm1}");
+      n.only_keys({"mac", "port", "vni"}, "static");
+      const Mac mac = n["mac"].as<Mac>("mac");
+      if (mac.multicast()) throw ConfigError(n["mac"].mark(), "a static entry's MAC must be unicast");
+      const std::string pn = n["port"].as<std::string>("port");
       int pi = port_index(pn);
-      if (pi < 0) throw ConfigError(mark_of(n["port"]), "static entry: no switch port '" + pn + "'");
-      for (const auto& kv : n) {
-        const std::string key = kv.first.as<std::string>();
-        if (key != "mac" && key != "port" && key != "vni")
-          throw ConfigError(mark_of(kv.first), "unknown static entry key '" + key + "' (mac, port, vni)");
-      }
-      int64_t vni = n["vni"] ? vni_value(n["vni"], "vni") : ports_[pi].vni >= 0 ? ports_[pi].vni : vni_;
-      if (vni < 0) throw ConfigError(mark_of(n), "static entry on a trunk port: give its vni");
-      k.vni = static_cast<uint32_t>(vni);
-      statics_.push_back({k, static_cast<uint16_t>(pi)});
+      if (pi < 0) throw ConfigError(n["port"].mark(), "static entry: no switch port '" + pn + "'");
+      int64_t vni = n["vni"].defined() ? vni_value(n["vni"], "vni") : ports_[pi].vni >= 0 ? ports_[pi].vni : vni_;
+      if (vni < 0) throw ConfigError(n.mark(), "static entry on a trunk port: give its vni");
+      statics_.push_back({mac_key(mac.data(), static_cast<uint32_t>(vni)), static_cast<uint16_t>(pi)});
     }
   }
 
@@ -222,20 +207,20 @@ void L2Switch::flood(uint16_t in_port, uint32_t vni, rte_mbuf* m) {
         copy_metadata(c, m);
         emit(static_cast<uint16_t>(last), c);
       } else {
-        count_drop(kDropCopyFailed);
+        count_drop(kCopyFailed);
       }
     }
     last = static_cast<int>(i);
   }
   if (last < 0)
-    drop(m, kDropNoFloodPort);
+    drop(m, kNoFloodPort);
   else
     emit(static_cast<uint16_t>(last), m);
 }
 
 void L2Switch::push(uint16_t input, Batch& b) {
   if (input >= ports_.size()) {
-    drop(b, kDropNoSuchPort);
+    drop(b, kNoSuchPort);
     return;
   }
   const Port& port = ports_[input];
@@ -252,18 +237,18 @@ void L2Switch::push(uint16_t input, Batch& b) {
     for (uint16_t i = base; i < end; i++) {
       rte_mbuf* m = b.pkts[i];
       if (rte_pktmbuf_data_len(m) < 14) {  // the Ethernet header must be in the first segment
-        drop(m, kDropRunt);
+        drop(m, kRunt);
         continue;
       }
       const uint8_t* eth = rte_pktmbuf_mtod(m, const uint8_t*);
       if (eth[6] & 1) {
-        drop(m, kDropBadSource);
+        drop(m, kBadSource);
         continue;
       }
       int64_t vni = port.vni;
       if (vni < 0) vni = vni_meta_.has(m) ? vni_meta_.get(m) : vni_;
       if (vni < 0) {
-        drop(m, kDropNoVni);
+        drop(m, kNoVni);
         continue;
       }
       vni_meta_.set(m, static_cast<uint32_t>(vni));
@@ -293,7 +278,7 @@ void L2Switch::push(uint16_t input, Batch& b) {
         MacEntry e = MacTable::decode(data[i]);
         if (table_->live(e, now) && e.port < ports_.size()) {
           if (e.port == input)
-            drop(m, kDropHairpin);
+            drop(m, kHairpin);
           else
             emit(e.port, m);
           continue;
@@ -308,87 +293,76 @@ void L2Switch::push(uint16_t input, Batch& b) {
   b.clear();
 }
 
-void L2Switch::add_handlers(HandlerSet& h) {
-  h.read("table", "the MAC table", [this] {
-    const uint32_t now = table_->now();
-    std::ostringstream o;
-    char line[160];
-    std::snprintf(line, sizeof line, "%-17s %8s  %-14s %-8s %s\n", "MAC", "VNI", "PORT", "TYPE", "AGE");
+std::string L2Switch::table_text() const {
+  const uint32_t now = table_->now();
+  std::ostringstream o;
+  char line[160];
+  std::snprintf(line, sizeof line, "%-17s %8s  %-14s %-8s %s\n", "MAC", "VNI", "PORT", "TYPE", "AGE");
+  o << line;
+  for (const auto& r : table_->rows()) {
+    const std::string pn = r.entry.port < ports_.size() ? ports_[r.entry.port].name : "?";
+    std::string age = r.entry.is_static ? "-" : std::to_string(now - r.entry.seen) + "s";
+    const char* type = r.entry.is_static ? "static" : table_->live(r.entry, now) ? "learned" : "aged";
+    std::snprintf(line, sizeof line, "%-17s %8u  %-14s %-8s %s\n", Mac::of(r.key.mac).str().c_str(), r.key.vni,
+                  pn.c_str(), type, age.c_str());
     o << line;
-    for (const auto& r : table_->rows()) {
-      const std::string pn = r.entry.port < ports_.size() ? ports_[r.entry.port].name : "?";
-      std::string age = r.entry.is_static ? "-" : std::to_string(now - r.entry.seen) + "s";
-      const char* type = r.entry.is_static ? "static" : table_->live(r.entry, now) ? "learned" : "aged";
-      std::snprintf(line, sizeof line, "%-17s %8u  %-14s %-8s %s\n", format_mac(r.key.mac).c_str(), r.key.vni,
-                    pn.c_str(), type, age.c_str());
-      o << line;
+  }
+  return o.str();
+}
+
+std::string L2Switch::stats_text() const {
+  auto& s = table_->stats();
+  std::ostringstream o;
+  o << "entries " << table_->count() << " of " << table_->capacity() << ", aging " << table_->aging() << " s\n"
+    << "learned " << s.learned.load() << ", moved " << s.moved.load() << ", refreshed " << s.refreshed.load()
+    << ", table full " << s.full.load() << ", aged " << s.aged.load() << ", static kept " << s.static_kept.load()
+    << "\n";
+  return o.str();
+}
+
+std::string L2Switch::ports_text() const {
+  std::ostringstream o;
+  for (size_t i = 0; i < ports_.size(); i++) {
+    const Port& p = ports_[i];
+    o << "[" << i << "] " << p.name << " vni "
+      << (p.vni >= 0 ? std::to_string(p.vni) : vni_ >= 0 ? "metadata, else " + std::to_string(vni_) : "metadata")
+      << (p.flood ? "" : " no-flood") << (p.learn ? "" : " no-learn") << "\n";
+  }
+  return o.str();
+}
+
+void L2Switch::flush_handler(const std::string& v) {
+  int64_t vni = -1;
+  if (!v.empty() && v != "all") {
+    try {
+      vni = std::stoll(v);
+    } catch (const std::exception&) {
+      throw std::invalid_argument("flush: `all` or a VNI, not '" + v + "'");
     }
-    return o.str();
-  });
-  h.read("count", "entries in the MAC table", [this] { return std::to_string(table_->count()); });
-  h.read("stats", "table counters", [this] {
-    auto& s = table_->stats();
-    std::ostringstream o;
-    o << "entries " << table_->count() << " of " << table_->capacity() << ", aging " << table_->aging() << " s\n"
-      << "learned " << s.learned.load() << ", moved " << s.moved.load() << ", refreshed " << s.refreshed.load()
-      << ", table full " << s.full.load() << ", aged " << s.aged.load() << ", static kept " << s.static_kept.load()
-      << "\n";
-    return o.str();
-  });
-  h.read("ports", "the switch ports", [this] {
-    std::ostringstream o;
-    for (size_t i = 0; i < ports_.size(); i++) {
-      const Port& p = ports_[i];
-      o << "[" << i << "] " << p.name << " vni "
-        << (p.vni >= 0 ? std::to_string(p.vni) : vni_ >= 0 ? "metadata, else " + std::to_string(vni_) : "metadata")
-        << (p.flood ? "" : " no-flood") << (p.learn ? "" : " no-learn") << "\n";
-    }
-    return o.str();
-  });
-  h.write("flush", "forget learned MACs", [this](const std::string& v) {
-    int64_t vni = -1;
-    if (!v.empty() && v != "all") {
-      try {
-        vni = std::stoll(v);
-      } catch (const std::exception&) {
-        throw std::invalid_argument("flush: `all` or a VNI, not '" + v + "'");
-      }
-    }
-    table_->flush(vni);
-  });
-  auto vni_arg = [this](std::istringstream& in, int64_t port_vni) {
-    std::string s;
-    int64_t vni = port_vni >= 0 ? port_vni : vni_;
-    if (in >> s) {
-      try {
-        vni = std::stoll(s);
-      } catch (const std::exception&) {
-        throw std::invalid_argument("bad VNI '" + s + "'");
-      }
-    }
-    if (vni < 0 || vni > 0xffffff) throw std::invalid_argument("give a VNI (0-16777215)");
-    return static_cast<uint32_t>(vni);
-  };
-  h.write("add", "add a static entry: MAC PORT [VNI]", [this, vni_arg](const std::string& v) {
-    std::istringstream in(v);
-    std::string mac, pn;
-    in >> mac >> pn;
-    MacKey k{};
-    if (!parse_mac(mac, k.mac) || (k.mac[0] & 1)) throw std::invalid_argument("bad unicast MAC '" + mac + "'");
-    int pi = port_index(pn);
-    if (pi < 0) throw std::invalid_argument("no switch port '" + pn + "'");
-    k.vni = vni_arg(in, ports_[pi].vni);
-    if (!table_->add_static(k, static_cast<uint16_t>(pi))) throw std::invalid_argument("the MAC table is full");
-  });
-  h.write("remove", "remove an entry: MAC [VNI]", [this, vni_arg](const std::string& v) {
-    std::istringstream in(v);
-    std::string mac;
-    in >> mac;
-    MacKey k{};
-    if (!parse_mac(mac, k.mac)) throw std::invalid_argument("bad MAC '" + mac + "'");
-    k.vni = vni_arg(in, -1);
-    if (!table_->remove(k)) throw std::invalid_argument("no entry for " + mac + " in VNI " + std::to_string(k.vni));
-  });
+  }
+  table_->flush(vni);
+}
+
+void L2Switch::add_handler(const std::string& v) {
+  std::istringstream in(v);
+  std::string mac, pn;
+  in >> mac >> pn;
+  const std::optional<Mac> m = Mac::parse(mac);
+  if (!m || m->multicast()) throw std::invalid_argument("bad unicast MAC '" + mac + "'");
+  int pi = port_index(pn);
+  if (pi < 0) throw std::invalid_argument("no switch port '" + pn + "'");
+  const MacKey k = mac_key(m->data(), vni_arg(in, ports_[pi].vni >= 0 ? ports_[pi].vni : vni_));
+  if (!table_->add_static(k, static_cast<uint16_t>(pi))) throw std::invalid_argument("the MAC table is full");
+}
+
+void L2Switch::remove_handler(const std::string& v) {
+  std::istringstream in(v);
+  std::string mac;
+  in >> mac;
+  const std::optional<Mac> m = Mac::parse(mac);
+  if (!m) throw std::invalid_argument("bad MAC '" + mac + "'");
+  const MacKey k = mac_key(m->data(), vni_arg(in, vni_));
+  if (!table_->remove(k)) throw std::invalid_argument("no entry for " + mac + " in VNI " + std::to_string(k.vni));
 }
 
 }  // namespace weft::sw

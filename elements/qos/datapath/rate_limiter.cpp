@@ -1,4 +1,4 @@
-#include "rate_limiter.hpp"
+#include "datapath/rate_limiter.hpp"
 
 #include <rte_byteorder.h>
 #include <rte_cycles.h>
@@ -20,8 +20,6 @@
 #include <stdexcept>
 
 namespace weft::qos {
-
-enum : uint16_t { kDropRed = 0 };
 
 const ElementClass& RateLimiter::klass() {
   static const ElementClass k =
@@ -60,26 +58,44 @@ const ElementClass& RateLimiter::klass() {
           .param("peak_rate", ParamType::String, "", "peak rate (PIR), trtcm only and required there; >= rate")
           .param("peak_burst", ParamType::String, "", "peak burst (PBS), trtcm only; default: 10 ms of peak_rate")
           .param("color_aware", ParamType::Bool, "false", "input color from the packet's color metadata (else green)")
-          .param("key", ParamType::String, "none", "one meter per: none, flow, vni or src_prefix")
+          .param("key", ParamType::String, "none",
+                 "one meter per: none; flow (IP addresses, protocol, TCP/UDP/SCTP ports; fragments and other "
+                 "protocols without ports); vni (the VNI metadata); src_prefix (the source address masked to "
+                 "prefix_len or prefix_len6)")
           .param("prefix_len", ParamType::UInt, "24", "key src_prefix: IPv4 prefix length 0-32")
           .param("prefix_len6", ParamType::UInt, "64", "key src_prefix: IPv6 prefix length 0-128")
           .param("max_keys", ParamType::UInt, "65536", "keys per worker (8 to 16777216)")
           .param("action", ParamType::String, "split", "split: one output per color; mark: rewrite DSCP, output out")
-          .param("dscp_green", ParamType::String, "keep", "mark: DSCP of green packets (0-63, a name, or keep)")
-          .param("dscp_yellow", ParamType::String, "af12", "mark: DSCP of yellow packets (0-63, a name, or keep)")
-          .param("dscp_red", ParamType::String, "af13", "mark: DSCP of red packets (0-63, a name, or keep)")
+          .param("dscp_green", ParamType::String, "keep",
+                 "mark: DSCP of green packets: 0-63, keep, be, ef, af11..af43 or cs0..cs7")
+          .param("dscp_yellow", ParamType::String, "af12",
+                 "mark: DSCP of yellow packets: 0-63, keep, be, ef, af11..af43 or cs0..cs7")
+          .param("dscp_red", ParamType::String, "af13",
+                 "mark: DSCP of red packets: 0-63, keep, be, ef, af11..af43 or cs0..cs7")
           .param("red", ParamType::String, "pass", "red packets: pass or drop")
           .param("clock", ParamType::String, "tsc", "tsc, or manual: time moves only by writing time_us (tests)")
-          .drop("red", "a red packet with `red: drop`")
-          .handler("green", true, false, "packets metered green")
-          .handler("yellow", true, false, "packets metered yellow")
-          .handler("red", true, false, "packets metered red (dropped or not)")
-          .handler("keys", true, false, "keys in the table")
-          .handler("table_full", true, false, "packets metered by the shared meter because the key table was full")
-          .handler("unkeyed", true, false, "packets without the key's fields, metered by the shared meter")
-          .handler("profile", true, false, "the buckets as configured")
-          .handler("reset_keys", false, true, "forget every key (any value)")
-          .handler("time_us", true, true, "the meters' time in microseconds since start (writable with clock: manual)");
+          .drop(kRed, "red", "a red packet with `red: drop`")
+          .read("green", "packets metered green",
+                [](const RateLimiter& e) { return std::to_string(e.colored_[RTE_COLOR_GREEN]); })
+          .read("yellow", "packets metered yellow",
+                [](const RateLimiter& e) { return std::to_string(e.colored_[RTE_COLOR_YELLOW]); })
+          .read("red", "packets metered red (dropped or not)",
+                [](const RateLimiter& e) { return std::to_string(e.colored_[RTE_COLOR_RED]); })
+          .read("keys", "keys in the table", [](const RateLimiter& e) { return std::to_string(e.used_); })
+          .read("table_full", "packets metered by the shared meter because the key table was full",
+                [](const RateLimiter& e) { return std::to_string(e.table_full_); })
+          .read("unkeyed", "packets without the key's fields, metered by the shared meter",
+                [](const RateLimiter& e) { return std::to_string(e.unkeyed_); })
+          .read("profile", "the buckets as configured", [](const RateLimiter& e) { return e.profile_text(); })
+          .write("reset_keys", "forget every key (any value)",
+                 [](RateLimiter& e, const std::string&) {
+                   if (e.table_) rte_hash_reset(e.table_);
+                   e.used_ = 0;
+                 })
+          .read_write(
+              "time_us", "the meters' time in microseconds since start (writable with clock: manual)",
+              [](const RateLimiter& e) { return e.time_us(); },
+              [](RateLimiter& e, const std::string& v) { e.set_time_us(v); });
   return k;
 }
 
@@ -110,8 +126,8 @@ std::optional<uint64_t> parse_amount(std::string s) {
 }
 
 uint64_t amount(const Params& p, const char* name) {
-  const YAML::Node n = p.node(name);
-  auto v = n.IsScalar() ? parse_amount(n.Scalar()) : std::nullopt;
+  const ParamValue n = p.value(name);
+  auto v = n.is_scalar() ? parse_amount(n.text(name)) : std::nullopt;
   if (!v)
     throw ConfigError(p.mark(name), std::string(name) +
                                         ": expected a number with an optional k, M or G suffix (10M = 10000000)");
@@ -480,7 +496,7 @@ void RateLimiter::push(uint16_t, Batch& b) {
     colored_[c]++;
     color_.set(m, static_cast<uint8_t>(c));
     if (c == RTE_COLOR_RED && drop_red_) {
-      drop(m, kDropRed);
+      drop(m, kRed);
     } else if (split_) {
       emit(static_cast<uint16_t>(c), m);
     } else {
@@ -545,35 +561,19 @@ std::string RateLimiter::profile_text() const {
   return s;
 }
 
-void RateLimiter::add_handlers(HandlerSet& h) {
-  h.read("green", "packets metered green", [this] { return std::to_string(colored_[RTE_COLOR_GREEN]); });
-  h.read("yellow", "packets metered yellow", [this] { return std::to_string(colored_[RTE_COLOR_YELLOW]); });
-  h.read("red", "packets metered red (dropped or not)", [this] { return std::to_string(colored_[RTE_COLOR_RED]); });
-  h.read("keys", "keys in the table", [this] { return std::to_string(used_); });
-  h.read("table_full", "packets metered by the shared meter because the key table was full",
-         [this] { return std::to_string(table_full_); });
-  h.read("unkeyed", "packets without the key's fields, metered by the shared meter",
-         [this] { return std::to_string(unkeyed_); });
-  h.read("profile", "the buckets as configured", [this] { return profile_text(); });
-  h.write("reset_keys", "forget every key (any value)", [this](const std::string&) {
-    if (table_) rte_hash_reset(table_);
-    used_ = 0;
-  });
+std::string RateLimiter::time_us() const {
+  const uint64_t now = buckets_.manual_clock ? manual_tsc_ : rte_rdtsc();
+  return std::to_string(static_cast<uint64_t>(double(now - start_tsc_) * 1e6 / double(rte_get_tsc_hz())));
+}
+
+void RateLimiter::set_time_us(const std::string& v) {
+  if (!buckets_.manual_clock) throw std::invalid_argument("time_us is writable with `clock: manual` only");
+  if (v.empty() || v.size() > 15 || v.find_first_not_of("0123456789") != std::string::npos)
+    throw std::invalid_argument("time_us: expected microseconds, a non-negative integer");
   const double hz = double(rte_get_tsc_hz());
-  h.read_write(
-      "time_us", "the meters' time in microseconds since start (writable with clock: manual)",
-      [this, hz] {
-        const uint64_t now = buckets_.manual_clock ? manual_tsc_ : rte_rdtsc();
-        return std::to_string(static_cast<uint64_t>(double(now - start_tsc_) * 1e6 / hz));
-      },
-      [this, hz](const std::string& v) {
-        if (!buckets_.manual_clock) throw std::invalid_argument("time_us is writable with `clock: manual` only");
-        if (v.empty() || v.size() > 15 || v.find_first_not_of("0123456789") != std::string::npos)
-          throw std::invalid_argument("time_us: expected microseconds, a non-negative integer");
-        const uint64_t t = start_tsc_ + static_cast<uint64_t>(std::llround(double(std::stoull(v)) * hz / 1e6));
-        if (t < manual_tsc_) throw std::invalid_argument("time_us: time only moves forward");
-        manual_tsc_ = t;
-      });
+  const uint64_t t = start_tsc_ + static_cast<uint64_t>(std::llround(double(std::stoull(v)) * hz / 1e6));
+  if (t < manual_tsc_) throw std::invalid_argument("time_us: time only moves forward");
+  manual_tsc_ = t;
 }
 
 }  // namespace weft::qos
