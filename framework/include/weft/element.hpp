@@ -26,6 +26,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <typeinfo>
 #include <vector>
 
 #include "weft/batch.hpp"
@@ -66,6 +67,7 @@ class Drop {
   friend class ClassBuilder;
   static constexpr uint16_t kUnbound = 0xffff;
   uint16_t index_ = kUnbound;
+  const std::type_info* owner_ = nullptr;  // the class that bound it
 };
 
 struct DropReasonSpec {
@@ -181,11 +183,14 @@ class ClassBuilder {
     c_.params.push_back({std::move(n), ParamType::Service, true, {}, std::move(d), std::string(H::kServiceHandle)});
     return *this;
   }
+  // A handle belongs to one class and one reason (binding it again the same
+  // way, as a class built twice does, is harmless).
   ClassBuilder& drop(Drop& handle, std::string n, std::string d) {
     const auto index = static_cast<uint16_t>(c_.drops.size());
-    if (handle.bound() && handle.index_ != index)
+    if (handle.bound() && (handle.index_ != index || handle.owner_ != &typeid(T)))
       throw std::logic_error("class " + c_.name + ": drop reason '" + n + "' declared with a handle bound elsewhere");
     handle.index_ = index;
+    handle.owner_ = &typeid(T);
     c_.drops.push_back({std::move(n), std::move(d)});
     return *this;
   }
