@@ -561,7 +561,7 @@ GraphSpec parse_graph(const std::string& text, const std::string& file, Diagnost
   if (auto n = root["ports"]) r.read_ports(n);
   if (auto n = root["services"]) r.read_services(n);
   if (auto n = root["elements"]) r.read_elements(n);
-  else if (!root["include"]) diag.error(mark_of(root), "the graph has no `elements:` section");
+  else if (!root["include"] && !root["services"]) diag.error(mark_of(root), "the graph has no `elements:` section");
   if (auto n = root["connections"]) r.read_connections(n);
   if (auto inc = root["include"]) {
     std::vector<YAML::Node> names;
