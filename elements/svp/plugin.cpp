@@ -1,8 +1,8 @@
 // The "svp" element family: Portolan lookups over SVP (the overlay cache),
 // the resolver on the data path, and the kernel neighbour-miss answerer.
-#include "neighbor_sink.hpp"
-#include "svp.hpp"
-#include "svp_resolver.hpp"
+#include "control/neighbor_sink.hpp"
+#include "control/svp_service.hpp"
+#include "datapath/svp_resolver.hpp"
 #include "weft/plugin.hpp"
 
 WEFT_PLUGIN("svp", WEFT_VERSION_STRING, "Portolan (SVP) overlay lookups: Svp, SvpResolver, NeighborSink",

@@ -1,4 +1,4 @@
-#include "svp_service.hpp"
+#include "control/svp_control.hpp"
 
 #include <rte_cycles.h>
 #include <rte_errno.h>

@@ -35,8 +35,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "overlay_cache.hpp"
-#include "svp_client.hpp"
+#include "tables/overlay_cache.hpp"
+#include "control/svp_client.hpp"
 #include "weft/service.hpp"
 
 struct rte_ring;

@@ -1,4 +1,4 @@
-#include "svp_proto.hpp"
+#include "control/svp_proto.hpp"
 
 #include <arpa/inet.h>
 #include <zlib.h>

@@ -34,7 +34,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "svp_service.hpp"
+#include "control/svp_control.hpp"
 #include "weft/element.hpp"
 #include "weft/fields.hpp"
 

@@ -1,4 +1,4 @@
-#include "overlay_cache.hpp"
+#include "tables/overlay_cache.hpp"
 
 #include <arpa/inet.h>
 #include <rte_errno.h>

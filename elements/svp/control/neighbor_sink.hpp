@@ -19,7 +19,7 @@
 
 #include <memory>
 
-#include "neighbor_service.hpp"
+#include "control/neighbor_control.hpp"
 #include "weft/element.hpp"
 
 namespace weft::svp {

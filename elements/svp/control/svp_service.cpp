@@ -1,4 +1,4 @@
-#include "svp.hpp"
+#include "control/svp_service.hpp"
 
 #include "weft/service.hpp"
 

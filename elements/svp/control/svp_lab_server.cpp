@@ -1,6 +1,6 @@
-#include "svp_lab_server.hpp"
+#include "control/svp_lab_server.hpp"
 
-#include "svp_client.hpp"
+#include "control/svp_client.hpp"
 
 #include <yaml-cpp/yaml.h>
 

@@ -1,4 +1,4 @@
-#include "svp_client.hpp"
+#include "control/svp_client.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>

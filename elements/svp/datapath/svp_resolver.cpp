@@ -1,9 +1,9 @@
-#include "svp_resolver.hpp"
+#include "datapath/svp_resolver.hpp"
 
 #include <rte_ether.h>
 #include <rte_ip.h>
 
-#include "svp.hpp"
+#include "control/svp_service.hpp"
 
 namespace weft::svp {
 

@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "svp_service.hpp"
+#include "control/svp_control.hpp"
 #include "weft/service.hpp"
 
 struct mnl_socket;

@@ -30,7 +30,7 @@
 
 #include <memory>
 
-#include "svp_service.hpp"
+#include "control/svp_control.hpp"
 #include "weft/element.hpp"
 
 namespace weft::svp {

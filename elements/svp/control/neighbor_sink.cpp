@@ -1,8 +1,8 @@
-#include "neighbor_sink.hpp"
+#include "control/neighbor_sink.hpp"
 
 #include <set>
 
-#include "svp.hpp"
+#include "control/svp_service.hpp"
 #include "weft/service.hpp"
 
 namespace weft::svp {

@@ -1,4 +1,4 @@
-#include "neighbor_service.hpp"
+#include "control/neighbor_control.hpp"
 
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
