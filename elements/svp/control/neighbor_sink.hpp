@@ -1,44 +1,37 @@
-// NeighborSink — answer the kernel's neighbour misses from Portolan.
+// NeighborSink — the service that answers the kernel's neighbour misses on
+// some links with Portolan's VL3 answers, through an Svp service. Its class
+// declaration (neighbor_sink.cpp) is its manual: `routerctl elements --doc
+// NeighborSink`.
 //
-// Ports:       none (a control element: it owns a netlink listener)
-// Parameters:  svp       (required) id of the Svp element to ask
-//              links     (required) [{ifname: NAME, vni: N, fdb: VXLAN_NAME}]:
-//                        the links whose misses to answer, the VNI their
-//                        addresses live in, and optionally a VXLAN link to
-//                        add a bridge FDB entry to (MAC -> underlay)
-//              permanent (default false) install PERMANENT entries instead
-//                        of REACHABLE ones
-// Service:     "<id>:neigh", kind "neighbors":
-//              `routerctl service <id>:neigh status|entries`
-//
-// Needs app_solicit > 0 on the links (/proc/sys/net/ipv4/neigh/DEV/app_solicit,
-// and ipv6) so the kernel asks userspace (RTM_GETNEIGH on RTNLGRP_NEIGH); the
-// answer is an RTM_NEWNEIGH over the same netlink socket. routerd must run in
-// the links' network namespace. See core/neighbor_service.hpp and docs/overlay.md.
+// The running state (the netlink listener and what it installed:
+// control/neighbor_control.hpp) moves from service to service across reloads
+// (take_state); new links and options apply live.
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "control/neighbor_control.hpp"
-#include "weft/element.hpp"
+#include "weft/service.hpp"
 
 namespace weft::svp {
 
-class NeighborSink final : public Element {
+class NeighborSink final : public Service {
  public:
-  static const ElementClass& klass();
-  void configure(ConfigContext& ctx) override;
-  void initialize(InitContext& ctx) override;
-  void push(uint16_t, Batch& b) override { drop(b, 0); }  // no inputs: never called
-  StateCarry take_state(Element&) override {
-    return StateCarry::kept("netlink listener kept: installed entries and pending lookups stay");
-  }
-  void cleanup() override { service_.reset(); }
+  static const ServiceClass& klass();
+  void configure(ServiceConfigContext& ctx) override;
+  void initialize(ServiceInitContext& ctx) override;
+  StateCarry take_state(Service& old) override;
+  void start(boost::asio::io_context& io) override;
+  void stop() override;
+  nlohmann::json status() const override;
+
+  const NeighborConfig& config() const { return cfg_; }
 
  private:
-  std::string svp_id_;
+  std::string svp_;  // the Svp service it asks
   NeighborConfig cfg_;
-  std::shared_ptr<NeighborService> service_;
+  std::shared_ptr<NeighborControl> core_;
 };
 
 }  // namespace weft::svp

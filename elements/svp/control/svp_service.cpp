@@ -1,7 +1,5 @@
 #include "control/svp_service.hpp"
 
-#include "weft/service.hpp"
-
 namespace weft::svp {
 
 namespace {
@@ -23,18 +21,20 @@ uint32_t count(const Params& p, const char* name, uint64_t min, uint64_t max) {
 
 }  // namespace
 
-const ElementClass& SvpElement::klass() {
-  static const ElementClass k =
-      ElementClass::make<SvpElement>("Svp")
-          .describe("Portolan over SVP: the client and the overlay cache SvpResolver and NeighborSink use.",
-                    "A control element (no ports). On the control thread it keeps one SVP v1 session to the first "
-                    "Portolan server of `servers` that answers (failing over to the next, reconnecting with "
-                    "backoff), asks it for the overlay destinations workers and NeighborSink miss, pipelined, and "
-                    "keeps the answers in an overlay cache every worker reads lock-free: VL2 (MAC, VNI) -> underlay "
-                    "IP and port, VL3 (IP, VNI) -> MAC and underlay. Answers live `ttl` seconds, NOTFOUND "
-                    "`negative_ttl`; SHOOTDOWN and, with `log_ip`, Portolan's change log drop entries. When "
-                    "Portolan is down the router keeps forwarding with what the cache holds. `routerctl overlay` "
-                    "shows the cache, the pending lookups and the connection. See docs/overlay.md.")
+const ServiceClass& SvpService::klass() {
+  static const ServiceClass k =
+      ServiceClass::make<SvpService>("Svp")
+          .describe("Portolan over SVP: the client and the overlay cache SvpResolver elements and NeighborSink "
+                    "services use.",
+                    "On the control thread it keeps one SVP v1 session to the first Portolan server of `servers` "
+                    "that answers (failing over to the next, reconnecting with backoff), asks it for the overlay "
+                    "destinations workers and NeighborSink miss, pipelined, and keeps the answers in an overlay "
+                    "cache every worker reads lock-free: VL2 (MAC, VNI) -> underlay IP and port, VL3 (IP, VNI) -> "
+                    "MAC and underlay. Answers live `ttl` seconds, NOTFOUND `negative_ttl`; SHOOTDOWN and, with "
+                    "`log_ip`, Portolan's change log drop entries. When Portolan is down the router keeps "
+                    "forwarding with what the cache holds. A reload keeping the service keeps the cache and the "
+                    "connection. `routerctl overlay` shows the cache, the pending lookups and the connection. See "
+                    "docs/overlay.md.")
           .required("servers", ParamType::List, "Portolan servers [\"ADDR:PORT\", ...] in order of preference")
           .param("timeout", ParamType::Double, "2", "seconds before an unanswered request fails (and the server is left)")
           .param("backoff_min", ParamType::Double, "0.25", "seconds before the first reconnection round")
@@ -46,23 +46,36 @@ const ElementClass& SvpElement::klass() {
           .param("negative_ttl", ParamType::Double, "10", "seconds a NOTFOUND answer is remembered")
           .param("refresh_retry", ParamType::Double, "1", "seconds between refresh requests for an expired entry")
           .param("max_entries", ParamType::UInt, "65536", "overlay cache entries (VL2 and VL3 together)")
-          .param("log_ip", ParamType::String, "", "(optional) this node's underlay IP: poll Portolan's change log for it")
+          .param("log_ip", ParamType::Ip, "", "(optional) this node's underlay IP: poll Portolan's change log for it")
           .param("log_interval", ParamType::Double, "5", "seconds between change-log polls")
-          .param("log_bytes", ParamType::UInt, "4096", "bytes of log records accepted per LOG_REQ");
+          .param("log_bytes", ParamType::UInt, "4096", "bytes of log records accepted per LOG_REQ")
+          .provides<OverlayHandle>("the overlay cache SvpResolver reads and the ring it posts its misses to",
+                                   [](SvpService& s) { return std::shared_ptr<OverlayHandle>(s.core_, &s.core_->handle()); })
+          .provides<OverlayResolver>("lookups for the control thread (NeighborSink): cache first, then Portolan",
+                                     [](SvpService& s) { return std::shared_ptr<OverlayResolver>(s.core_); })
+          .command("cache", "[kind=vl2|vl3]", "the overlay cache, entry by entry",
+                   [](SvpService& s, const nlohmann::json& a) { return s.core_->cache_entries(a); })
+          .command("pending", "", "the lookups waiting for Portolan's answer",
+                   [](SvpService& s, const nlohmann::json&) { return s.core_->pending(); })
+          .command("flush", "", "empty the overlay cache",
+                   [](SvpService& s, const nlohmann::json&) { return s.core_->flush(); })
+          .command("lookup", "mac=MAC|ip=ADDRESS vni=N", "ask Portolan now (even if cached)",
+                   [](SvpService& s, const nlohmann::json& a) { return s.core_->lookup(a); })
+          .command("bulk", "[type=vl2|vl3|N]", "ask for a BULK transfer (the answer shows in the status)",
+                   [](SvpService& s, const nlohmann::json& a) { return s.core_->bulk(a); });
   return k;
 }
 
-void SvpElement::configure(ConfigContext& ctx) {
-  const Params& p = ctx.params();
+SvpConfig parse_svp_config(const Params& p) {
   SvpConfig c;
-  const YAML::Node servers = p.node("servers");
-  if (!servers.IsSequence() || servers.size() == 0)
+  const ParamValue servers = p.value("servers");
+  if (!servers.is_list() || servers.size() == 0)
     throw ConfigError(p.mark("servers"), "servers: expected a list such as [\"192.0.2.10:1296\"]");
-  for (const auto& s : servers) {
+  for (const ParamValue& s : servers.items()) {
     boost::asio::ip::tcp::endpoint ep;
-    if (!s.IsScalar() || !ClientConfig::parse_server(s.Scalar(), ep))
-      throw ConfigError(mark_of(s), "servers: expected ADDRESS[:PORT], e.g. 192.0.2.10:1296 or [2001:db8::10]:1296");
-    c.client.servers.push_back(s.Scalar());
+    if (!s.is_scalar() || !ClientConfig::parse_server(s.text("servers"), ep))
+      throw ConfigError(s.mark(), "servers: expected ADDRESS[:PORT], e.g. 192.0.2.10:1296 or [2001:db8::10]:1296");
+    c.client.servers.push_back(s.text("servers"));
   }
   c.client.timeout_s = seconds(p, "timeout");
   c.client.backoff_min_s = seconds(p, "backoff_min");
@@ -76,39 +89,39 @@ void SvpElement::configure(ConfigContext& ctx) {
   c.negative_ttl_s = seconds(p, "negative_ttl");
   c.refresh_retry_s = seconds(p, "refresh_retry");
   c.max_entries = count(p, "max_entries", 16, 1u << 24);
-  if (p.has("log_ip")) {
-    const std::string ip = p.get<std::string>("log_ip");
-    Addr a;
-    if (!parse_addr(ip, a)) throw ConfigError(p.mark("log_ip"), "log_ip: '" + ip + "' is not an IPv4 or IPv6 address");
-    c.log_ip = a;
-  }
+  if (p.has("log_ip")) c.log_ip = p.get<IpAddr>("log_ip");
   c.log_interval_s = seconds(p, "log_interval");
   c.log_bytes = count(p, "log_bytes", kLogAckMinSize + kLogVl3Size, kMaxPayload);
-  cfg_ = c;
+  return c;
 }
 
-std::shared_ptr<SvpService> SvpElement::service_of(InitContext& ctx, const std::string& svp_id) {
-  rte_rcu_qsbr* rcu = ctx.rcu();
-  int socket = ctx.socket();
-  // compat "": the Svp element and its users share one service, in any
-  // initialization order, and a reload keeps it whatever changed.
-  return ctx.shared<SvpService>(service_key(svp_id), "", [&] { return std::make_shared<SvpService>(rcu, socket); });
+void SvpService::configure(ServiceConfigContext& ctx) { cfg_ = parse_svp_config(ctx.params()); }
+
+void SvpService::initialize(ServiceInitContext& ctx) {
+  core_ = std::make_shared<SvpControl>(ctx.rcu(), ctx.socket());
+  core_->configure(cfg_);
 }
 
-void SvpElement::initialize(InitContext& ctx) {
-  rte_rcu_qsbr* rcu = ctx.rcu();
-  int socket = ctx.socket();
-  service_ = weft::service<SvpService>(ctx, service_key(id()), "",
-                                       [&] { return std::make_shared<SvpService>(rcu, socket); });
+StateCarry SvpService::take_state(Service& old) {
+  auto& from = static_cast<SvpService&>(old);
+  core_ = std::move(from.core_);
   try {
-    service_->configure(cfg_);
-  } catch (const std::exception& e) {
-    throw InitError(std::string("cannot configure SVP: ") + e.what());
+    core_->configure(cfg_);
+  } catch (...) {
+    from.core_ = std::move(core_);
+    throw;
   }
+  return StateCarry::kept("the overlay cache and Portolan's connection kept");
 }
 
-StateCarry SvpElement::take_state(Element&) {
-  return StateCarry::kept("SVP service kept: the overlay cache and Portolan's connection stay");
+void SvpService::start(boost::asio::io_context& io) {
+  if (core_) core_->start(io);
 }
+
+void SvpService::stop() {
+  if (core_) core_->stop();
+}
+
+nlohmann::json SvpService::status() const { return core_ ? core_->status() : nlohmann::json::object(); }
 
 }  // namespace weft::svp

@@ -1,57 +1,42 @@
-// Svp — Portolan for this router: the SVP client and the overlay cache that
-// SvpResolver and NeighborSink elements use.
+// Svp — the service that asks Portolan over SVP and keeps the answers in the
+// overlay cache SvpResolver elements read (tables/overlay_handle.hpp) and
+// NeighborSink services resolve through (control/overlay_resolver.hpp). Its
+// class declaration (svp_service.cpp) is its manual: `routerctl elements
+// --doc Svp`.
 //
-// Ports:       none (a control element: it owns the SVP service)
-// Parameters:  servers       (required) ["ADDR:PORT", ...] Portolan servers, in
-//                            order of preference (port 1296 if omitted)
-//              timeout       (default 2) seconds before an unanswered request
-//                            fails and a silent server is left
-//              backoff_min, backoff_max (default 0.25, 16) seconds between
-//                            rounds of connection attempts (doubling)
-//              keepalive     (default 10) seconds of silence before a PING
-//              window        (default 4096) requests in flight at once
-//              ping          (default true) a connection is used once the
-//                            server answered PING with PONG
-//              ttl           (default 300) seconds an answer is fresh
-//              negative_ttl  (default 10) seconds a NOTFOUND is remembered
-//              refresh_retry (default 1) seconds between refresh asks for
-//                            an entry past its ttl
-//              max_entries   (default 65536) cache size
-//              log_ip        (default none) this node's underlay IP: poll
-//                            Portolan's change log for it (LOG_REQ/LOG_RM)
-//              log_interval  (default 5) seconds between change-log polls
-//              log_bytes     (default 4096) bytes of records per LOG_REQ
-// Service:     "<id>:svp", kind "svp": `routerctl overlay`,
-//              `routerctl service <id>:svp status|cache|pending|flush|lookup|bulk`
-//
-// The service lives as long as any element uses it: a reload that keeps this
-// element keeps the cache and Portolan's connection. See docs/overlay.md.
+// The running state (client, cache, request ring: control/svp_control.hpp)
+// moves from service to service across reloads (take_state), so Portolan's
+// connection and the cache survive any reload that keeps a service of this
+// name and class; parameters apply live. See docs/overlay.md.
 #pragma once
 
 #include <memory>
 
 #include "control/svp_control.hpp"
-#include "weft/element.hpp"
+#include "weft/service.hpp"
 
 namespace weft::svp {
 
-class SvpElement final : public Element {
+class SvpService final : public Service {
  public:
-  static const ElementClass& klass();
-  void configure(ConfigContext& ctx) override;
-  void initialize(InitContext& ctx) override;
-  void push(uint16_t, Batch& b) override { drop(b, 0); }  // no inputs: never called
-  StateCarry take_state(Element& old) override;
-  void cleanup() override { service_.reset(); }
+  static const ServiceClass& klass();
+  void configure(ServiceConfigContext& ctx) override;
+  void initialize(ServiceInitContext& ctx) override;
+  StateCarry take_state(Service& old) override;
+  void start(boost::asio::io_context& io) override;
+  void stop() override;
+  nlohmann::json status() const override;
 
-  const std::shared_ptr<SvpService>& service() const { return service_; }
-  static std::string service_key(const std::string& svp_id) { return svp_id + ":svp"; }
-  // The service of Svp element `svp_id`, for the elements that use it.
-  static std::shared_ptr<SvpService> service_of(InitContext& ctx, const std::string& svp_id);
+  const SvpConfig& config() const { return cfg_; }
+  // The running state (null until initialize() or take_state()).
+  const std::shared_ptr<SvpControl>& control() const { return core_; }
 
  private:
   SvpConfig cfg_;
-  std::shared_ptr<SvpService> service_;
+  std::shared_ptr<SvpControl> core_;
 };
+
+// Parses an Svp service's parameters (also used by tests and benchmarks).
+SvpConfig parse_svp_config(const Params& p);
 
 }  // namespace weft::svp

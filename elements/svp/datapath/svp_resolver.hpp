@@ -1,40 +1,22 @@
-// SvpResolver — find where an overlay destination lives, from Portolan.
+// SvpResolver — find where an overlay destination lives, from Portolan. Its
+// class declaration (svp_resolver.cpp) is its manual: `routerctl elements
+// --doc SvpResolver`.
 //
-// Ports:       input `in` (Ethernet frames); output `out`
-// Parameters:  svp       (required) id of the Svp element whose cache to use
-//              mode      (default vl2) vl2: key = destination MAC + VNI;
-//                        vl3: key = destination IPv4/IPv6 address + VNI
-//              vni       (optional) the VNI; without it, the packet's VNI
-//                        metadata (weft::fields::vni())
-//              rewrite_mac (default true) vl3: write the MAC Portolan gave as
-//                        the frame's destination MAC
-//              queue     (default 8) packets held per unresolved destination
-//              max_pending (default 256) unresolved destinations held at once
-//              wait      (default 1) seconds a packet waits for an answer
-// Handlers:    pending (r) unresolved destinations and packets held
-// Drops:       not_found — Portolan answered NOTFOUND (remembered negative_ttl)
-//              timeout   — no answer within `wait` (Portolan down or slow)
-//              queue_full — `queue` packets already wait for this destination
-//              too_many_pending — `max_pending` destinations already wait
-//              no_vni    — no `vni` and no VNI metadata
-//              not_ip    — vl3 mode: neither IPv4 nor IPv6 (or truncated)
-//              runt      — shorter than an Ethernet header
-//
-// A hit sets the underlay metadata (weft::fields::underlay(): family,
-// address, UDP port; has_mac 0) and the VNI metadata, for VxlanEncap. The
-// cache is read lock-free (bulk rte_hash lookups) and entries past their ttl
+// The cache is read lock-free (bulk rte_hash lookups) through the handle the
+// Svp service publishes (tables/overlay_handle.hpp); entries past their ttl
 // are still used while one worker asks for a refresh. A miss holds the
-// packet (bounded per destination and in total) and asks the control thread
-// through a ring; run() releases the packets once the answer is in the cache
+// packet (bounded per destination and in total) and posts the key on the
+// handle's ring; run() releases the packets once the answer is in the cache
 // (the cache's version changed) or drops them with a reason. The worker
-// never waits and never makes a system call.
+// never waits, makes no system call, and never sees the SVP client.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
-#include "control/svp_control.hpp"
+#include "tables/overlay_handle.hpp"
 #include "weft/element.hpp"
 #include "weft/fields.hpp"
 
@@ -49,29 +31,29 @@ class SvpResolver final : public Element {
   bool run() override;
   StateCarry take_state(Element& old) override;
   uint64_t held_packets() const override { return held_; }
-  void add_handlers(HandlerSet& h) override;
   void cleanup() override;
 
  private:
-  enum Drop : uint16_t { kNotFound, kTimeout, kQueueFull, kTooMany, kNoVni, kNotIp, kRunt };
+  static inline Drop kNotFound, kTimeout, kQueueFull, kTooMany, kNoVni, kNotIp, kRunt;
   struct Waiting {
     std::vector<rte_mbuf*> pkts;
     uint64_t deadline = 0;
     bool asked = false;
   };
-  // Builds the key of `m`; returns a drop reason or -1.
-  int key_of(rte_mbuf* m, CacheKey& k) const;
+  // Builds the key of `m`; returns the drop reason, or null.
+  const Drop* key_of(rte_mbuf* m, CacheKey& k) const;
   void annotate(rte_mbuf* m, const CacheEntry& e, uint32_t vni);
   void hold(rte_mbuf* m, const CacheKey& k, uint64_t now);
 
-  std::string svp_id_;
+  std::string svp_;  // the Svp service
   bool vl3_ = false;
   std::optional<uint32_t> vni_param_;
   bool rewrite_mac_ = true;
   uint32_t queue_ = 8, max_pending_ = 256;
   double wait_s_ = 1;
   uint64_t wait_cycles_ = 0;
-  std::shared_ptr<SvpService> service_;
+  std::shared_ptr<OverlayHandle> handle_;
+  OverlayHandle* overlay_ = nullptr;  // handle_, for the fast path
   fields::Vni vni_;
   fields::UnderlaySlot underlay_;
   std::unordered_map<CacheKey, Waiting, CacheKeyHash> waiting_;
