@@ -477,7 +477,7 @@ int main(int argc, char** argv) {
         r = request(o, "services");
         if (!o.json_out)
           for (const auto& x : r)
-            std::printf("%-24s %-8s %s\n", x["name"].get<std::string>().c_str(), x["kind"].get<std::string>().c_str(),
+            std::printf("%-24s %-14s %s\n", x["name"].get<std::string>().c_str(), x["class"].get<std::string>().c_str(),
                         x["status"].dump().c_str());
       } else {
         json args = svc_args.empty() ? json::object() : json::parse(svc_args);
