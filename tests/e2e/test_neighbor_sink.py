@@ -85,7 +85,7 @@ def main():
                 f.write(f"""name: neighbor-sink
 eal: {{memory_mb: 512}}
 workers: {{lcores: [1], idle_sleep_us: 200}}
-elements:
+services:
   portolan:
     class: Svp
     servers: ["127.0.0.1:{port}"]
@@ -99,6 +99,7 @@ elements:
     class: NeighborSink
     svp: portolan
     links: [{{ifname: {va}, vni: 100, fdb: vx0}}]
+elements: {{}}
 """)
             log = open(os.path.join(tmp, "routerd.log"), "w")
             rd = lab.spawn(ns, [routerd, "-c", graph, "-s", sock], stdout=log, stderr=subprocess.STDOUT)
@@ -113,7 +114,7 @@ elements:
                 return json.loads(r.stdout)[0]
 
             def neigh_status():
-                r = subprocess.run([routerctl, "-s", sock, "--json", "service", "neigh:neigh", "status"],
+                r = subprocess.run([routerctl, "-s", sock, "--json", "service", "neigh", "status"],
                                    capture_output=True, text=True, timeout=30)
                 return json.loads(r.stdout)[0]["result"] if r.returncode == 0 else None
 
