@@ -6,11 +6,12 @@
 // kernel multicasts RTM_GETNEIGH when it needs a neighbour's MAC (state
 // INCOMPLETE or PROBE). For a configured link, the address is looked up as
 // VL3 (IP, the link's VNI) through an Svp service's OverlayResolver (its
-// cache first, then Portolan), and the answer goes back as RTM_NEWNEIGH (lladdr = Portolan's
-// MAC, state REACHABLE, or PERMANENT with `permanent`) — and, where the link
-// names an `fdb` device (a VXLAN link), as a bridge FDB entry on it
-// (AF_BRIDGE RTM_NEWNEIGH, NTF_SELF: MAC -> underlay IP and port). All of it
-// over netlink; no `ip` command is ever run.
+// cache first, then Portolan), and the answer goes back as RTM_NEWNEIGH
+// (lladdr = Portolan's MAC, state REACHABLE, or PERMANENT with `permanent`)
+// — and, where the link names an `fdb` device (a VXLAN link), as a bridge
+// FDB entry on it (AF_BRIDGE RTM_NEWNEIGH, NTF_SELF: MAC -> underlay IP and
+// port). All of it over netlink; no `ip` command is ever run, and nothing of
+// the SVP protocol is seen here.
 //
 // RTM_DELLINK of a configured link forgets its state (installed entries,
 // answers still on their way); RTM_NEWLINK of its name picks the new ifindex
@@ -23,11 +24,10 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "control/overlay_resolver.hpp"
 
