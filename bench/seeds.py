@@ -29,7 +29,7 @@ benchmark waits for the routes before measuring. Rate limits (RateLimiter
 `rate`) are raised to 100G so that no packet is policed: the figure is the
 cost of metering every packet, not of the policy. Seeds whose lab has a
 `portolan:` section get the lab SVP server (tools/svp-server) with the lab's
-mappings on a loopback port, and their Svp element pointed at it; the
+mappings on a loopback port, and their Svp service pointed at it; the
 resolver's first lookups happen during the warm-up, so the figure is the
 cost of cache hits. NeighborSink (no kernel links here, not on the data
 path) is left out.
@@ -129,11 +129,11 @@ SEEDS = {"spp-compute": spp_traffic, "vpc-gateway": vpc_traffic, "triton-compute
 # --- graphs -------------------------------------------------------------------
 def bench_graph(graph, pcaps, empty, prefix, raise_limits=True, portolan=None):
     g = copy.deepcopy(graph)
-    for eid, e in list(g["elements"].items()):
-        if isinstance(e, dict) and e.get("class") == "Svp" and portolan:
-            e["servers"] = [portolan]  # the benchmark's own lab Portolan server
-        if isinstance(e, dict) and e.get("class") == "NeighborSink":
-            del g["elements"][eid]  # no kernel links here; it is not on the data path
+    for sid, s in list((g.get("services") or {}).items()):
+        if isinstance(s, dict) and s.get("class") == "Svp" and portolan:
+            s["servers"] = [portolan]  # the benchmark's own lab Portolan server
+        if isinstance(s, dict) and s.get("class") == "NeighborSink":
+            del g["services"][sid]  # no kernel links here; it is not on the data path
     g["eal"] = {"args": ["--no-huge", "--no-shconf", "--no-pci", "-m", "1024", f"--file-prefix={prefix}"],
                 "log_level": "*:warning"}
     g["workers"] = {"lcores": [1], "idle_sleep_us": 0}
@@ -152,6 +152,7 @@ def reference_graph(graph, pcaps, empty, prefix):
     """The same ports and traffic; each receiving port straight to a transmitting one."""
     g = bench_graph(graph, pcaps, empty, prefix)
     names = list(g["ports"])
+    g.pop("services", None)
     g["elements"], conns = {}, []
     for i, p in enumerate(n for n in names if n in pcaps):
         out = names[(names.index(p) + 1) % len(names)]

@@ -39,12 +39,12 @@
 #include <thread>
 #include <vector>
 
+#include "control/svp_client.hpp"
+#include "control/svp_lab_server.hpp"
+#include "control/svp_service.hpp"
 #include "graph_harness.hpp"
 #include "plugin_loader.hpp"
 #include "runtime.hpp"
-#include "svp.hpp"
-#include "svp_client.hpp"
-#include "svp_lab_server.hpp"
 #include "weft/counter.hpp"
 #include "weft/element.hpp"
 
@@ -146,8 +146,8 @@ double per_packet(weft::GraphHarness& h, double seconds) {
   return ns / static_cast<double>(polls * kBurst);
 }
 
-weft::svp::Mac mac_of(unsigned i) {
-  return {2, 0, 0, static_cast<uint8_t>(i >> 16), static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)};
+weft::Mac mac_of(unsigned i) {
+  return weft::Mac{{2, 0, 0, static_cast<uint8_t>(i >> 16), static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)}};
 }
 
 // Lookups per second with `window` requests in flight.
@@ -197,12 +197,13 @@ int main(int argc, char** argv) {
     weft::GraphHarness ref("name: ref\nelements:\n  src: BenchSource\n  p: Pass\n  sink: BenchSink\n"
                            "connections:\n  - src -> p -> sink\n",
                            loader, pool);
-    weft::GraphHarness res("name: res\nelements:\n  src: BenchSource\n"
+    weft::GraphHarness res("name: res\nservices:\n"
                            "  portolan: {class: Svp, servers: [\"127.0.0.1:1\"], max_entries: 16384}\n"
+                           "elements:\n  src: BenchSource\n"
                            "  res: {class: SvpResolver, svp: portolan, vni: 100}\n  sink: BenchSink\n"
                            "connections:\n  - src -> res -> sink\n",
                            loader, pool);
-    auto svc = static_cast<weft::svp::SvpElement&>(res.element("portolan")).service();
+    auto svc = static_cast<weft::svp::SvpService&>(res.service("portolan")).control();
     weft::svp::CacheEntry e;
     e.state = weft::svp::CacheEntry::kResolved;
     e.underlay.family = 4;
@@ -210,7 +211,7 @@ int main(int argc, char** argv) {
     e.expires_tsc = UINT64_MAX;
     e.retry_tsc.store(UINT64_MAX);
     for (unsigned i = 0; i < kCacheEntries; i++) {
-      const auto m = i < kBurst ? weft::svp::Mac{2, 0, 0, 0, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)}
+      const auto m = i < kBurst ? weft::Mac{{2, 0, 0, 0, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)}}
                                 : mac_of(i + 0x10000);
       e.underlay.addr[3] = static_cast<uint8_t>(i);
       if (!svc->writable_cache().put(weft::svp::CacheKey::vl2(m.data(), 100), e))

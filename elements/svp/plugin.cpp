@@ -1,13 +1,13 @@
-// The "svp" element family: Portolan lookups over SVP (the overlay cache),
-// the resolver on the data path, and the kernel neighbour-miss answerer.
-#include "neighbor_sink.hpp"
-#include "svp.hpp"
-#include "svp_resolver.hpp"
+// The "svp" family: Portolan lookups over SVP — the Svp service (client and
+// overlay cache), the NeighborSink service (the kernel's neighbour misses),
+// and SvpResolver on the data path.
+#include "control/neighbor_sink.hpp"
+#include "control/svp_service.hpp"
+#include "datapath/svp_resolver.hpp"
 #include "weft/plugin.hpp"
 
-WEFT_PLUGIN("svp", WEFT_VERSION_STRING, "Portolan (SVP) overlay lookups: Svp, SvpResolver, NeighborSink",
-            "Svp SvpResolver NeighborSink");
+WEFT_PLUGIN("svp", WEFT_VERSION_STRING, "Portolan (SVP) overlay lookups: the Svp and NeighborSink services, SvpResolver");
 
-WEFT_EXPORT_CLASS(Svp, weft::svp::SvpElement::klass())
+WEFT_EXPORT_SERVICE(Svp, weft::svp::SvpService::klass())
+WEFT_EXPORT_SERVICE(NeighborSink, weft::svp::NeighborSink::klass())
 WEFT_EXPORT_CLASS(SvpResolver, weft::svp::SvpResolver::klass())
-WEFT_EXPORT_CLASS(NeighborSink, weft::svp::NeighborSink::klass())

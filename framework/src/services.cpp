@@ -55,6 +55,15 @@ class ServiceInitCtx : public ServiceInitContext {
   std::string owner_;
 };
 
+// The service parameters of a planned service: parameter -> service name.
+std::map<std::string, std::string> uses_of(const ServicePlan& p) {
+  std::map<std::string, std::string> out;
+  for (const auto& ps : p.klass->params)
+    if (ps.type == ParamType::Service)
+      if (YAML::Node n = p.spec->params[ps.name]; n && n.IsScalar()) out[ps.name] = n.Scalar();
+  return out;
+}
+
 std::shared_ptr<Service> create(const ServicePlan& p, const GraphSpec& g) {
   std::shared_ptr<Service> s(p.klass->create());
   ServiceWiring::bind(*s, p.spec->id, *p.klass);
@@ -111,7 +120,7 @@ ServiceSet build_services(const GraphPlan& plan, const ServiceEnv& env) {
       auto s = create(p, *plan.spec);
       ServiceInitCtx ctx(env, set, p);
       s->initialize(ctx);
-      set.entries_.push_back({std::move(s), false});
+      set.entries_.push_back({std::move(s), false, uses_of(p)});
     } catch (const std::exception& e) {
       set.stop_all();
       throw std::runtime_error("service '" + p.spec->id + "' failed to initialize: " + e.what());
@@ -125,10 +134,13 @@ void ServiceTransaction::build() {
   std::vector<bool> running_kept(running_.entries_.size(), false);
   try {
     for (const ServicePlan& p : next_plan_.services) {
+      // Carried: the same name, class and services used; otherwise built anew.
       int old = -1;
+      const auto uses = uses_of(p);
       for (size_t i = 0; i < running_.entries_.size(); i++) {
         const Service& r = *running_.entries_[i].service;
-        if (r.name() == p.spec->id && &r.service_class() == p.klass) old = static_cast<int>(i);
+        if (r.name() == p.spec->id && &r.service_class() == p.klass && running_.entries_[i].uses == uses)
+          old = static_cast<int>(i);
       }
       std::shared_ptr<Service> s;
       try {
@@ -140,12 +152,12 @@ void ServiceTransaction::build() {
           running_kept[size_t(old)] = true;
           kept.push_back({p.spec->id, p.klass->name, c});
           // A carried service is running already: its state is.
-          next_.entries_.push_back({std::move(s), running_.entries_[size_t(old)].started});
+          next_.entries_.push_back({std::move(s), running_.entries_[size_t(old)].started, uses});
         } else {
           ServiceInitCtx ctx(env_, next_, p);
           s->initialize(ctx);
           added.push_back(p.spec->id);
-          next_.entries_.push_back({std::move(s), false});
+          next_.entries_.push_back({std::move(s), false, uses});
         }
       } catch (const std::exception& e) {
         throw std::runtime_error("service '" + p.spec->id + "': " + e.what());

@@ -5,6 +5,7 @@
 // back and leaves the running set exactly as it was.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,6 +28,9 @@ class ServiceSet {
   struct Entry {
     std::shared_ptr<Service> service;
     bool started = false;
+    // The services it names (parameter -> service name): a reload that
+    // changes them builds it anew rather than carrying its state.
+    std::map<std::string, std::string> uses;
   };
   // By name; null if none.
   std::shared_ptr<Service> find(std::string_view name) const;

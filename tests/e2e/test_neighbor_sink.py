@@ -59,7 +59,7 @@ def main(t):
         graph = f"""name: neighbor-sink
 eal: {{memory_mb: 512}}
 workers: {{lcores: [1], idle_sleep_us: 200}}
-elements:
+services:
   portolan:
     class: Svp
     servers: ["127.0.0.1:{port}"]
@@ -85,7 +85,7 @@ elements:
             return res.json()[0]
 
         def neigh_status():
-            res = r.ctl("--json", "service", "neigh:neigh", "status")
+            res = r.ctl("--json", "service", "neigh", "status")
             return res.json()[0]["result"] if res.returncode == 0 else None
 
         # 1. Portolan down at the start.

@@ -1,7 +1,9 @@
 // SVP: the codec against vectors computed by tests/unit/svp_vectors.py
 // (Python struct + zlib, from the C layouts), the stream reader, the lab
 // server's mappings file, and SvpClient against the real LabServer and
-// against a misbehaving server, all over TCP on loopback in one io_context.
+// against a misbehaving server, all over TCP on loopback in one io_context;
+// then the Svp service with SvpResolver (harness, runtime, reload) and its
+// running state (SvpControl) for the control thread.
 #include <rte_eth_ring.h>
 #include <rte_ring.h>
 
@@ -18,17 +20,18 @@
 #include <sstream>
 #include <thread>
 
+#include "control/svp_client.hpp"
+#include "control/svp_lab_server.hpp"
+#include "control/svp_proto.hpp"
+#include "control/svp_service.hpp"
 #include "graph_harness.hpp"
 #include "runtime.hpp"
-#include "svp.hpp"
-#include "svp_client.hpp"
-#include "svp_lab_server.hpp"
-#include "svp_proto.hpp"
-#include "svp_service.hpp"
 #include "test_env.hpp"
 #include "weft/fields.hpp"
 
 using namespace weft::svp;
+using weft::IpAddr;
+using weft::Mac;
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -49,15 +52,16 @@ std::map<std::string, std::vector<uint8_t>> vectors() {
 }
 
 Mac M(const char* t) {
-  Mac m;
-  REQUIRE(parse_mac(t, m));
-  return m;
+  auto m = Mac::parse(t);
+  REQUIRE(m);
+  return *m;
 }
-Addr A(const char* t) {
-  Addr a;
-  REQUIRE(parse_addr(t, a));
-  return a;
+IpAddr I(const char* t) {
+  auto a = IpAddr::parse(t);
+  REQUIRE(a);
+  return *a;
 }
+Addr A(const char* t) { return to_wire(I(t)); }
 Uuid uuid_from(uint8_t first) {
   Uuid u;
   for (int i = 0; i < 16; i++) u[i] = static_cast<uint8_t>(first + i);
@@ -177,22 +181,22 @@ TEST_CASE("SVP codec: every vector decodes to its fields", "[svp][codec]") {
   auto a2 = decoded<Vl2Ack>(v["vl2_ack"], kVl2Ack, 2);
   CHECK(a2.status == kOk);
   CHECK(a2.port == 4789);
-  CHECK(addr_text(a2.addr) == "192.0.2.11");
+  CHECK(from_wire(a2.addr).str() == "192.0.2.11");
   CHECK(decoded<Vl2Ack>(v["vl2_ack_notfound"], kVl2Ack, 3).status == kNotFound);
   auto q3 = decoded<Vl3Req>(v["vl3_req"], kVl3Req, 4);
-  CHECK(addr_text(q3.ip) == "10.0.0.7");
+  CHECK(from_wire(q3.ip).str() == "10.0.0.7");
   CHECK(q3.type == kVl3Ip);
   CHECK(q3.vnetid == 0xabcdef);
   auto q36 = decoded<Vl3Req>(v["vl3_req_v6"], kVl3Req, 5);
-  CHECK(addr_text(q36.ip) == "2001:db8::7");
+  CHECK(from_wire(q36.ip).str() == "2001:db8::7");
   CHECK(q36.type == kVl3Ipv6);
   auto a3 = decoded<Vl3Ack>(v["vl3_ack"], kVl3Ack, 4);
   CHECK(a3.status == kOk);
-  CHECK(mac_text(a3.mac) == "02:08:20:00:00:07");
+  CHECK(a3.mac.str() == "02:08:20:00:00:07");
   CHECK(a3.port == 4789);
-  CHECK(addr_text(a3.addr) == "192.0.2.12");
+  CHECK(from_wire(a3.addr).str() == "192.0.2.12");
   auto a36 = decoded<Vl3Ack>(v["vl3_ack_v6_underlay"], kVl3Ack, 5);
-  CHECK(addr_text(a36.addr) == "2001:db8:ff::12");
+  CHECK(from_wire(a36.addr).str() == "2001:db8:ff::12");
   CHECK(a36.port == 8472);
   CHECK(decoded<BulkReq>(v["bulk_req"], kBulkReq, 6).type == kBulkVl2);
   auto ba = decoded<BulkAck>(v["bulk_ack"], kBulkAck, 6);
@@ -200,16 +204,16 @@ TEST_CASE("SVP codec: every vector decodes to its fields", "[svp][codec]") {
   CHECK(ba.data.empty());
   auto lr = decoded<LogReq>(v["log_req"], kLogReq, 7);
   CHECK(lr.count == 1024);
-  CHECK(addr_text(lr.ip) == "192.0.2.1");
+  CHECK(from_wire(lr.ip).str() == "192.0.2.1");
   auto la = decoded<LogAck>(v["log_ack"], kLogAck, 7);
   REQUIRE(la.records.size() == 2);
   CHECK(la.records[0].type == kLogVl2);
   CHECK(la.records[0].id == uuid_from(1));
-  CHECK(mac_text(la.records[0].mac) == "02:08:20:aa:bb:cc");
+  CHECK(la.records[0].mac.str() == "02:08:20:aa:bb:cc");
   CHECK(la.records[0].vnetid == 0x1234);
   CHECK(la.records[1].type == kLogVl3);
   CHECK(la.records[1].id == uuid_from(0x11));
-  CHECK(addr_text(la.records[1].ip) == "10.0.0.7");
+  CHECK(from_wire(la.records[1].ip).str() == "10.0.0.7");
   CHECK(la.records[1].vlan == 12);
   CHECK(la.records[1].vnetid == 0xabcdef);
   CHECK(decoded<LogAck>(v["log_ack_empty"], kLogAck, 9).records.empty());
@@ -218,7 +222,7 @@ TEST_CASE("SVP codec: every vector decodes to its fields", "[svp][codec]") {
   CHECK(rm.ids[1] == uuid_from(0x11));
   CHECK(decoded<LogRmAck>(v["log_rm_ack"], kLogRmAck, 8).status == kOk);
   auto sd = decoded<Shootdown>(v["shootdown"], kShootdown, 0);
-  CHECK(mac_text(sd.mac) == "02:08:20:aa:bb:cc");
+  CHECK(sd.mac.str() == "02:08:20:aa:bb:cc");
   CHECK(sd.vnetid == 0x1234);
 }
 
@@ -294,7 +298,7 @@ TEST_CASE("SVP lab server: mappings file errors name line and column", "[svp][la
   CHECK(m.vl2.size() == 2);
   auto r = m.resolve3(100, A("10.0.0.1"));
   REQUIRE(r);
-  CHECK(addr_text(r->second.ip) == "192.0.2.11");
+  CHECK(from_wire(r->second.ip).str() == "192.0.2.11");
   CHECK_FALSE(m.resolve3(100, A("10.0.0.2")));
 }
 
@@ -325,14 +329,14 @@ TEST_CASE("SvpClient + LabServer: handshake, VL2/VL3 answers, NOTFOUND, BADL3TYP
   REQUIRE(pump(io, [&] { return a2 && nf2 && a3 && a3b && bad3 && bulk; }));
   CHECK(a2->status == kOk);
   CHECK(a2->port == 8472);
-  CHECK(addr_text(a2->addr) == "2001:db8::12");
+  CHECK(from_wire(a2->addr).str() == "2001:db8::12");
   CHECK(nf2->status == kNotFound);
   CHECK(a3->status == kOk);
-  CHECK(mac_text(a3->mac) == "02:08:20:00:00:01");
-  CHECK(addr_text(a3->addr) == "192.0.2.11");
+  CHECK(a3->mac.str() == "02:08:20:00:00:01");
+  CHECK(from_wire(a3->addr).str() == "192.0.2.11");
   CHECK(a3->port == 4789);
   CHECK(a3b->port == 4790);
-  CHECK(addr_text(a3b->addr) == "192.0.2.19");
+  CHECK(from_wire(a3b->addr).str() == "192.0.2.19");
   CHECK(bad3->status == kBadL3Type);
   CHECK(bulk->status == kFatal);
   const auto& c = client->counters();
@@ -430,7 +434,7 @@ TEST_CASE("SvpClient + LabServer: the change log (LOG_REQ, records, LOG_RM) and 
   CHECK(server->set_mappings(m) == 3);
   CHECK(server->log_size(cn) == 3);
   REQUIRE(pump(io, [&] { return shot.size() == 1; }));
-  CHECK(mac_text(shot[0].mac) == "02:08:20:00:00:01");
+  CHECK(shot[0].mac.str() == "02:08:20:00:00:01");
   CHECK(shot[0].vnetid == 100);
 
   // A small LOG_REQ gets what fits: 4 + 32 + 44 = 80 bytes -> VL2 and one VL3.
@@ -451,7 +455,7 @@ TEST_CASE("SvpClient + LabServer: the change log (LOG_REQ, records, LOG_RM) and 
   client->log({4096, cn}, [&](Outcome, const LogAck& a) { rest = a; });
   REQUIRE(pump(io, [&] { return rest.has_value(); }));
   REQUIRE(rest->records.size() == 1);
-  CHECK(addr_text(rest->records[0].ip) == "10.0.0.9");
+  CHECK(from_wire(rest->records[0].ip).str() == "10.0.0.9");
   CHECK(client->counters().shootdowns == 1);
 }
 
@@ -578,16 +582,17 @@ TEST_CASE("SvpResolver: misses held then released with the underlay, NOTFOUND / 
   auto server = lab(io, parse_lab_mappings("vl2:\n  - {mac: \"02:00:00:00:00:0a\", vni: 100, ip: 192.0.2.11}\n"
                                            "vl3:\n  - {ip: 10.9.0.1, vni: 100, mac: \"02:00:00:00:00:0a\"}\n",
                                            "m.yaml"));
-  const std::string yaml = "name: res\nelements:\n  portolan: {class: Svp, servers: [\"127.0.0.1:" +
+  const std::string yaml = "name: res\nservices:\n  portolan: {class: Svp, servers: [\"127.0.0.1:" +
                            std::to_string(server->port()) +
                            "\"], timeout: 0.5, backoff_min: 0.05, backoff_max: 0.1, negative_ttl: 30}\n"
+                           "elements:\n"
                            "  res: {class: SvpResolver, svp: portolan, vni: 100, wait: 0.4, queue: 2}\n"
                            "  res3: {class: SvpResolver, svp: portolan, mode: vl3, vni: 100}\n"
                            "  cap: Capture\n  cap3: Capture\nconnections:\n  - res -> cap\n  - res3 -> cap3\n";
   weft::GraphHarness h(yaml, weft::test::loader(), weft::test::pool());
-  auto svc = static_cast<weft::svp::SvpElement&>(h.element("portolan")).service();
+  auto svc = static_cast<weft::svp::SvpService&>(h.service("portolan")).control();
   REQUIRE(svc);
-  svc->start(io);
+  h.start_services(io);
   REQUIRE(pump(io, [&] { return svc->client() && svc->client()->up(); }));
   auto frame = [](const char* dst) { return weft::test::eth(0x0800, std::vector<uint8_t>(46, 0), dst); };
   auto push = [&](const char* id, std::vector<std::vector<uint8_t>> frames) {
@@ -707,8 +712,9 @@ TEST_CASE("SvpResolver on two workers while the control thread churns the cache:
   Rings in("svpcin", 2), out("svpcout", 2);
   const std::string yaml = std::string("workers: {lcores: [1, 2], idle_sleep_us: 0}\nports:\n  in: {device: ") +
                            in.device + ", rx_queues: 2}\n  out: {device: " + out.device +
-                           ", tx_queues: 2}\nelements:\n  rx: {class: PortRx, port: in}\n"
+                           ", tx_queues: 2}\nservices:\n"
                            "  portolan: {class: Svp, servers: [\"127.0.0.1:1\"], backoff_min: 1, max_entries: 1024}\n"
+                           "elements:\n  rx: {class: PortRx, port: in}\n"
                            "  res: {class: SvpResolver, svp: portolan, vni: 100, wait: 5, queue: 64}\n"
                            "  tx: {class: PortTx, port: out, retries: 100000}\nconnections:\n  - rx -> res -> tx\n";
   asio::io_context io;
@@ -716,11 +722,11 @@ TEST_CASE("SvpResolver on two workers while the control thread churns the cache:
   rt.set_control_loop(&io);
   rt.start();
   io.poll();
-  auto svc = std::static_pointer_cast<weft::svp::SvpService>(
-      rt.shared_objects().get("portolan:svp", "", [] { return std::shared_ptr<void>(); }));
+  REQUIRE(rt.services().find("portolan"));
+  auto svc = std::static_pointer_cast<weft::svp::SvpService>(rt.services().find("portolan"))->control();
   REQUIRE(svc);
   constexpr unsigned kMacs = 32;
-  auto mac = [](unsigned i) { return weft::svp::Mac{2, 0, 0, 0, 0, static_cast<uint8_t>(i)}; };
+  auto mac = [](unsigned i) { return Mac{2, 0, 0, 0, 0, static_cast<uint8_t>(i)}; };
   // Entry for MAC i: underlay 10.<generation>.0.i, port 4789 + i.
   auto put = [&](unsigned i, unsigned gen) {
     weft::svp::CacheEntry e;
@@ -745,7 +751,8 @@ TEST_CASE("SvpResolver on two workers while the control thread churns the cache:
       while (!stop) {
         char dst[18];
         const auto m = mac(i % kMacs);
-        std::snprintf(dst, sizeof dst, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+        std::snprintf(dst, sizeof dst, "%02x:%02x:%02x:%02x:%02x:%02x", m.bytes[0], m.bytes[1], m.bytes[2], m.bytes[3],
+                      m.bytes[4], m.bytes[5]);
         rte_mbuf* pkt = stop_sending ? nullptr : weft::test::packet(weft::test::eth(0x0800, std::vector<uint8_t>(46, 0), dst));
         if (!pkt) {
           // draining
@@ -804,16 +811,16 @@ TEST_CASE("SvpResolver on two workers while the control thread churns the cache:
   rt.stop();
 }
 
-TEST_CASE("SvpService: resolve() for the control thread, SHOOTDOWN and the change log drop entries and tell subscribers",
+TEST_CASE("SvpControl: resolve() for the control thread, SHOOTDOWN and the change log drop entries and tell subscribers",
           "[svp][service]") {
   weft::test::eal();
   asio::io_context io;
   auto server = lab(io, lab_mappings(), true);
   weft::svp::SvpConfig cfg;
   cfg.client = client_cfg({server->port()});
-  cfg.log_ip = A("192.0.2.1");
+  cfg.log_ip = I("192.0.2.1");
   cfg.log_interval_s = 0.05;
-  auto svc = std::make_shared<weft::svp::SvpService>();
+  auto svc = std::make_shared<weft::svp::SvpControl>();
   svc->configure(cfg);
   svc->start(io);
   std::vector<std::string> dropped;
@@ -825,7 +832,7 @@ TEST_CASE("SvpService: resolve() for the control thread, SHOOTDOWN and the chang
   svc->resolve(weft::svp::CacheKey::vl3(A("10.0.0.77").data(), 100), [&](const weft::svp::Resolution& r) { nf = r; });
   REQUIRE(pump(io, [&] { return r3 && r3b && nf; }));
   CHECK(r3->kind == weft::svp::Resolution::Resolved);
-  CHECK(mac_text(r3->mac) == "02:08:20:00:00:01");
+  CHECK(r3->mac.str() == "02:08:20:00:00:01");
   CHECK(r3b->kind == weft::svp::Resolution::Resolved);
   CHECK(nf->kind == weft::svp::Resolution::NotFound);
   CHECK(svc->counters().deduplicated == 1);
@@ -851,8 +858,114 @@ TEST_CASE("SvpService: resolve() for the control thread, SHOOTDOWN and the chang
   REQUIRE(pump(io, [&] { return fresh.has_value(); }));
   CHECK(fresh->underlay.addr[3] == 99);
   // BULK: the lab server says it does not serve it.
-  svc->command("bulk", {{"type", "vl2"}});
+  svc->bulk({{"type", "vl2"}});
   REQUIRE(pump(io, [&] { return svc->status().contains("bulk"); }));
   CHECK(svc->status()["bulk"]["supported"] == false);
   CHECK(svc->status()["bulk"]["status"] == "FATAL");
+}
+
+// ---------------------------------------------------------------------------
+// The services across reloads, and what the validator says about them
+// ---------------------------------------------------------------------------
+
+TEST_CASE("Svp and NeighborSink services: a reload keeps the cache and Portolan's connection, applies parameters "
+          "live, rebuilds a NeighborSink moved to another Svp, and stops what it removes",
+          "[svp][service][reload]") {
+  weft::test::eal();
+  asio::io_context io;
+  auto server = lab(io);
+  Rings in("svprin", 1), out("svprout", 1);
+  auto yaml = [&](const std::string& svp_name, const std::string& svp_extra, const std::string& neigh_svp) {
+    std::string y = "workers: {lcores: [1], idle_sleep_us: 100}\nports:\n  in: {device: " + in.device +
+                    "}\n  out: {device: " + out.device + "}\nservices:\n  " + svp_name +
+                    ": {class: Svp, servers: [\"127.0.0.1:" + std::to_string(server->port()) +
+                    "\"], backoff_min: 0.05, backoff_max: 0.1" + svp_extra + "}\n";
+    if (!neigh_svp.empty())
+      y += "  neigh: {class: NeighborSink, svp: " + neigh_svp + ", links: [{ifname: weftnolink0, vni: 100}]}\n";
+    y += "elements:\n  rx: {class: PortRx, port: in}\n  res: {class: SvpResolver, svp: " + svp_name +
+         ", vni: 100}\n  tx: {class: PortTx, port: out}\nconnections:\n  - rx -> res -> tx\n";
+    return y;
+  };
+  weft::Runtime rt(svp_plan(yaml("portolan", "", "portolan")));
+  rt.set_control_loop(&io);
+  rt.start();
+  auto control = [&](const char* name) {
+    auto s = rt.services().find(name);
+    REQUIRE(s);
+    return static_cast<weft::svp::SvpService&>(*s).control();
+  };
+  auto core = control("portolan");
+  REQUIRE(pump(io, [&] { return core->client() && core->client()->up(); }));
+  std::optional<weft::svp::Resolution> r;
+  core->resolve(weft::svp::CacheKey::vl2(M("02:08:20:00:00:01").data(), 100), [&](const auto& x) { r = x; });
+  REQUIRE(pump(io, [&] { return r.has_value(); }));
+  CHECK(r->kind == weft::svp::Resolution::Resolved);
+  CHECK(core->writable_cache().size() == 1);
+  CHECK(rt.services().find("neigh")->status()["state"] == "listening");
+
+  // A new ttl: the same running state, the cache and the connection kept.
+  auto report = rt.reload(svp_plan(yaml("portolan", ", ttl: 100", "portolan")), 5000ms);
+  INFO(report.error);
+  REQUIRE(report.ok);
+  REQUIRE(report.services_kept.size() == 2);
+  for (const auto& k : report.services_kept) CHECK(k.state == "carried");
+  CHECK(control("portolan") == core);
+  CHECK(core->config().ttl_s == 100);
+  CHECK(core->writable_cache().size() == 1);
+  CHECK(core->client()->up());
+  CHECK(core->client()->counters().connects == 1);
+  CHECK(rt.services().find("neigh")->status()["state"] == "listening");
+
+  // A NeighborSink following its Svp to a new name uses another service: it
+  // is built anew (its old listener holds the old Svp's handle) and the old
+  // one stops with the Svp it named.
+  report = rt.reload(svp_plan(yaml("p2", "", "p2")), 5000ms);
+  INFO(report.error);
+  REQUIRE(report.ok);
+  CHECK(report.services_added == std::vector<std::string>{"p2", "neigh"});
+  CHECK(report.services_removed == std::vector<std::string>{"portolan", "neigh"});
+  CHECK(report.services_kept.empty());
+  CHECK(rt.services().find("neigh")->status()["state"] == "listening");
+  CHECK_FALSE(core->started());
+  CHECK(core->client() == nullptr);
+  auto p2 = control("p2");
+  CHECK(p2 != core);
+  REQUIRE(pump(io, [&] { return p2->client() && p2->client()->up(); }));
+  CHECK(p2->writable_cache().size() == 0);
+  rt.stop();
+}
+
+TEST_CASE("Svp and NeighborSink: parameters checked at their position, the old element form refused with the "
+          "way to write it",
+          "[svp][service][config]") {
+  weft::test::eal();
+  auto errors = [](const std::string& yaml) {
+    weft::Diagnostics d("g.yaml");
+    auto spec = std::make_shared<weft::GraphSpec>(weft::parse_graph(yaml, "g.yaml", d));
+    if (!d.has_errors()) weft::validate_graph(spec, weft::test::loader(), d);
+    return d.format();
+  };
+  const std::string svp = "services:\n  portolan: {class: Svp, servers: [\"127.0.0.1:1296\"]}\n";
+  CHECK_THAT(errors(svp + "  neigh: {class: NeighborSink, svp: portolan, links: [{ifname: eth1, vni: 100}]}\n"
+                          "elements:\n  res: {class: SvpResolver, svp: portolan}\n  c: Capture\nconnections:\n"
+                          "  - res -> c\n"),
+             !Catch::Contains("error"));
+  // A graph of services only (an empty elements: section, or none).
+  const std::string none = "elements: {}\n";
+  CHECK_THAT(errors(svp + "  neigh: {class: NeighborSink, svp: portolan, links: [{ifname: eth1, vni: 16777216}]}\n" +
+                    none),
+             Catch::Contains("g.yaml:3:") && Catch::Contains("vni: expected 0..16777215"));
+  CHECK_THAT(errors(svp + "  neigh: {class: NeighborSink, svp: portolan, links: [{ifname: eth1, vni: 1, x: 2}]}\n" +
+                    none),
+             Catch::Contains("links: unknown key 'x' (keys: ifname, vni, fdb)"));
+  CHECK_THAT(errors(svp + "  neigh: {class: NeighborSink, svp: portolan, links: [{ifname: eth1, vni: 1}, "
+                          "{ifname: eth1, vni: 2}]}\n" + none),
+             Catch::Contains("ifname eth1 listed twice"));
+  CHECK_THAT(errors("services:\n  portolan: {class: Svp, servers: [\"nowhere\"]}\n" + none),
+             Catch::Contains("g.yaml:2:") && Catch::Contains("servers: expected ADDRESS[:PORT]"));
+  CHECK_THAT(errors("services:\n  portolan: {class: Svp, servers: [\"127.0.0.1\"], log_ip: 300.1.2.3}\n" + none),
+             Catch::Contains("log_ip"));
+  // An Svp written as an element, as before services existed.
+  CHECK_THAT(errors("elements:\n  portolan: {class: Svp, servers: [\"127.0.0.1:1296\"]}\n"),
+             Catch::Contains("is a service class now: move 'portolan' from elements: to services:"));
 }

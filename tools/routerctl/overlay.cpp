@@ -1,6 +1,6 @@
 // routerctl overlay [cache|pending|status] [--kind vl2|vl3]: Portolan's
 // overlay cache, the lookups waiting for an answer, and the SVP connection
-// with its counters, for every SVP service.
+// with its counters, for every service of class Svp.
 #include <cstdio>
 #include <iostream>
 
@@ -90,8 +90,15 @@ Command overlay_command{[](CLI::App& app, Options& o) -> std::pair<CLI::App*, Ru
       ->check(CLI::IsMember({"all", "cache", "pending", "status"}));
   sub->add_option("--kind", *kind, "only vl2 or vl3 cache entries")->check(CLI::IsMember({"vl2", "vl3"}));
   return {sub, [&o, what, kind] {
+            bool any_svp = false;
+            for (const auto& s : request(o, "services")) any_svp |= s.value("class", "") == "Svp";
+            if (!any_svp) {
+              if (o.json_out) std::cout << "[]\n";
+              else std::printf("no SVP service (the graph has no service of class Svp)\n");
+              return 0;
+            }
             auto ask = [&](const char* cmd, json args = json::object()) {
-              return request(o, "service", {{"kind", "svp"}, {"cmd", cmd}, {"args", args}});
+              return request(o, "service", {{"class", "Svp"}, {"cmd", cmd}, {"args", args}});
             };
             json cache_args = json::object();
             if (!kind->empty()) cache_args["kind"] = *kind;
@@ -113,7 +120,6 @@ Command overlay_command{[](CLI::App& app, Options& o) -> std::pair<CLI::App*, Ru
               return 0;
             }
             const json& any = !status.is_null() ? status : !cache.is_null() ? cache : pending;
-            if (any.empty()) std::printf("no SVP service (the graph has no Svp element)\n");
             for (size_t i = 0; i < any.size(); i++) {
               std::printf("SVP %s\n", any[i]["name"].get<std::string>().c_str());
               if (!status.is_null()) print_status(status[i]["result"]);

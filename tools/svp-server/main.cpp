@@ -3,7 +3,7 @@
 //   svp-server -c mappings.yaml [-l 127.0.0.1:1296] [--shootdown] [--port-file F]
 //
 // Serves the VL2/VL3 mappings of a YAML file (format: see
-// elements/svp/core/svp_lab_server.hpp and docs/overlay.md). SIGHUP reloads
+// elements/svp/control/svp_lab_server.hpp and docs/overlay.md). SIGHUP reloads
 // the file: what changed goes into every compute node's change log (LOG_REQ /
 // LOG_RM) and, with --shootdown, out as SHOOTDOWN to connected clients; a
 // file with errors is refused and the old mappings stay. SIGUSR1 prints the
@@ -18,7 +18,7 @@
 #include <fstream>
 #include <iostream>
 
-#include "svp_lab_server.hpp"
+#include "control/svp_lab_server.hpp"
 
 namespace {
 

@@ -1,6 +1,6 @@
-#include "svp_lab_server.hpp"
+#include "control/svp_lab_server.hpp"
 
-#include "svp_client.hpp"
+#include "control/svp_client.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -62,15 +62,15 @@ void only_keys(const std::string& name, const YAML::Node& item, std::initializer
 }
 
 Mac mac_of(const std::string& name, const YAML::Node& item) {
-  Mac m;
-  if (!parse_mac(scalar(name, item, "mac", true), m)) bad(name, item["mac"], "mac: expected a MAC such as 02:00:00:00:00:01");
-  return m;
+  auto m = Mac::parse(scalar(name, item, "mac", true));
+  if (!m) bad(name, item["mac"], "mac: expected a MAC such as 02:00:00:00:00:01");
+  return *m;
 }
 
 Addr addr_of(const std::string& name, const YAML::Node& item, const char* key) {
-  Addr a;
-  if (!parse_addr(scalar(name, item, key, true), a)) bad(name, item[key], std::string(key) + ": expected an IPv4 or IPv6 address");
-  return a;
+  auto a = IpAddr::parse(scalar(name, item, key, true));
+  if (!a) bad(name, item[key], std::string(key) + ": expected an IPv4 or IPv6 address");
+  return to_wire(*a);
 }
 
 }  // namespace
@@ -104,7 +104,7 @@ LabMappings parse_lab_mappings(const std::string& text, const std::string& name)
       LabMappings::Underlay u;
       u.ip = addr_of(name, i, "ip");
       u.port = static_cast<uint16_t>(number(name, i, "port", 65535, 4789, false));
-      if (!m.vl2.emplace(std::make_pair(vni, mac), u).second) bad(name, i, "mac " + mac_text(mac) + " vni " + std::to_string(vni) + " listed twice");
+      if (!m.vl2.emplace(std::make_pair(vni, mac), u).second) bad(name, i, "mac " + mac.str() + " vni " + std::to_string(vni) + " listed twice");
     }
   }
   if (auto l3 = root["vl3"]) {
@@ -124,15 +124,15 @@ LabMappings parse_lab_mappings(const std::string& text, const std::string& name)
       } else if (i["port"]) {
         bad(name, i["port"], "port: only with underlay (otherwise the vl2 entry's port is used)");
       }
-      if (!m.vl3.emplace(std::make_pair(vni, ip), e).second) bad(name, i, "ip " + addr_text(ip) + " vni " + std::to_string(vni) + " listed twice");
+      if (!m.vl3.emplace(std::make_pair(vni, ip), e).second) bad(name, i, "ip " + from_wire(ip).str() + " vni " + std::to_string(vni) + " listed twice");
     }
   }
   if (auto cns = root["cns"]) {
     if (!cns.IsSequence()) bad(name, cns, "cns: expected a list of underlay IP addresses");
     for (const auto& c : cns) {
-      Addr a;
-      if (!c.IsScalar() || !parse_addr(c.Scalar(), a)) bad(name, c, "cns: expected an IPv4 or IPv6 address");
-      m.cns.insert(a);
+      auto a = c.IsScalar() ? IpAddr::parse(c.Scalar()) : std::nullopt;
+      if (!a) bad(name, c, "cns: expected an IPv4 or IPv6 address");
+      m.cns.insert(to_wire(*a));
     }
   }
   return m;
@@ -427,7 +427,7 @@ size_t LabServer::log_size(const Addr& cn) const {
 
 nlohmann::json LabServer::status() const {
   nlohmann::json logs = nlohmann::json::object();
-  for (const auto& [cn, log] : logs_) logs[addr_text(cn)] = log.size();
+  for (const auto& [cn, log] : logs_) logs[from_wire(cn).str()] = log.size();
   nlohmann::json ops = nlohmann::json::object();
   for (uint16_t op = 1; op <= kShootdown; op++)
     if (c_.by_op[op]) ops[op_name(op)] = c_.by_op[op];

@@ -1,4 +1,4 @@
-#include "neighbor_service.hpp"
+#include "control/neighbor_control.hpp"
 
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
@@ -28,26 +28,27 @@ bool attr_ok(const nlmsghdr* nlh, const nlattr* a) {
   return mnl_attr_ok(a, static_cast<int>(tail - reinterpret_cast<const char*>(a)));
 }
 
-std::string ip_text(uint8_t family, const Addr& a) {
-  (void)family;
-  return addr_text(a);
-}
-
 }  // namespace
 
-NeighborService::NeighborService(std::shared_ptr<SvpService> svp) : svp_(std::move(svp)), rbuf_(1 << 16) {}
+NeighborControl::NeighborControl(std::shared_ptr<OverlayResolver> svp) : svp_(std::move(svp)), rbuf_(1 << 16) {}
 
-NeighborService::~NeighborService() {
+NeighborControl::~NeighborControl() { stop(); }
+
+void NeighborControl::stop() {
   if (svp_ && sub_) svp_->unsubscribe(sub_);
+  sub_ = 0;
   if (sd_) {
     boost::system::error_code ec;
     sd_->cancel(ec);
     sd_->release();  // mnl_socket_close closes the descriptor
+    sd_.reset();
   }
   if (nl_) mnl_socket_close(nl_);
+  nl_ = nullptr;
+  io_ = nullptr;
 }
 
-void NeighborService::configure(const NeighborConfig& c) {
+void NeighborControl::configure(const NeighborConfig& c) {
   if (c == cfg_ && !links_.empty()) return;
   cfg_ = c;
   std::vector<Link> next;
@@ -64,19 +65,19 @@ void NeighborService::configure(const NeighborConfig& c) {
   }
 }
 
-NeighborService::Link* NeighborService::link_by_index(uint32_t ifindex) {
+NeighborControl::Link* NeighborControl::link_by_index(uint32_t ifindex) {
   for (auto& l : links_)
     if (l.ifindex && l.ifindex == ifindex) return &l;
   return nullptr;
 }
 
-NeighborService::Link* NeighborService::link_by_name(const std::string& name) {
+NeighborControl::Link* NeighborControl::link_by_name(const std::string& name) {
   for (auto& l : links_)
     if (l.cfg.ifname == name) return &l;
   return nullptr;
 }
 
-void NeighborService::start(asio::io_context& io) {
+void NeighborControl::start(asio::io_context& io) {
   io_ = &io;
   open_socket();
   auto self = weak_from_this();
@@ -85,7 +86,7 @@ void NeighborService::start(asio::io_context& io) {
   });
 }
 
-void NeighborService::open_socket() {
+void NeighborControl::open_socket() {
   nl_ = mnl_socket_open(NETLINK_ROUTE);
   if (!nl_ || mnl_socket_bind(nl_, RTMGRP_NEIGH | RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
     error_ = std::string("cannot open the netlink socket: ") + std::strerror(errno);
@@ -103,7 +104,7 @@ void NeighborService::open_socket() {
   read_more();
 }
 
-void NeighborService::read_more() {
+void NeighborControl::read_more() {
   auto self = weak_from_this();
   sd_->async_wait(asio::posix::stream_descriptor::wait_read, [self, this](boost::system::error_code ec) {
     auto keep = self.lock();
@@ -127,7 +128,7 @@ void NeighborService::read_more() {
   });
 }
 
-void NeighborService::on_datagram(const uint8_t* buf, size_t len) {
+void NeighborControl::on_datagram(const uint8_t* buf, size_t len) {
   int n = static_cast<int>(len);
   for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf); mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n)) {
     switch (nlh->nlmsg_type) {
@@ -151,7 +152,7 @@ void NeighborService::on_datagram(const uint8_t* buf, size_t len) {
   }
 }
 
-void NeighborService::on_getneigh(const nlmsghdr* nlh) {
+void NeighborControl::on_getneigh(const nlmsghdr* nlh) {
   if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(ndmsg))) {
     c_.malformed++;
     return;
@@ -171,26 +172,24 @@ void NeighborService::on_getneigh(const nlmsghdr* nlh) {
     c_.malformed++;
     return;
   }
-  Addr ip{};
   const auto* p = static_cast<const uint8_t*>(mnl_attr_get_payload(dst));
-  if (want == 4) ip = mapped_v4(p);
-  else std::memcpy(ip.data(), p, 16);
+  const IpAddr ip = want == 4 ? IpAddr(Ip4::of(p)) : IpAddr(Ip6::of(p));
   c_.misses++;
-  lookup(l->cfg.ifname, l->gen, ndm->ndm_family, ip, false);
+  lookup(l->cfg.ifname, l->gen, ip, false);
 }
 
-void NeighborService::lookup(const std::string& ifname, uint64_t gen, uint8_t family, const Addr& dst, bool again) {
+void NeighborControl::lookup(const std::string& ifname, uint64_t gen, const IpAddr& dst, bool again) {
   Link* l = link_by_name(ifname);
   if (!l) return;
-  const CacheKey k = CacheKey::vl3(dst.data(), l->cfg.vni);
+  const CacheKey k = CacheKey::vl3(dst, l->cfg.vni);
   auto self = weak_from_this();
-  svp_->resolve(k, [self, this, ifname, gen, family, dst, again](const Resolution& r) {
-    if (self.lock()) answer(ifname, gen, family, dst, r, again);
+  svp_->resolve(k, [self, this, ifname, gen, dst, again](const Resolution& r) {
+    if (self.lock()) answer(ifname, gen, dst, r, again);
   });
 }
 
-void NeighborService::answer(const std::string& ifname, uint64_t gen, uint8_t family, const Addr& dst,
-                             const Resolution& r, bool again) {
+void NeighborControl::answer(const std::string& ifname, uint64_t gen, const IpAddr& dst, const Resolution& r,
+                             bool again) {
   Link* l = link_by_name(ifname);
   if (!l || l->gen != gen || !l->ifindex) {
     c_.stale_answers++;
@@ -198,49 +197,46 @@ void NeighborService::answer(const std::string& ifname, uint64_t gen, uint8_t fa
   }
   if (r.kind == Resolution::Failed) {
     c_.failed++;
-    WEFT_LOG(Notice, "NeighborSink: %s on %s: no answer from Portolan (%s)", ip_text(family, dst).c_str(), ifname.c_str(),
+    WEFT_LOG(Notice, "NeighborSink: %s on %s: no answer from Portolan (%s)", dst.str().c_str(), ifname.c_str(),
              r.why.c_str());
     return;
   }
   if (r.kind == Resolution::NotFound) {
     c_.notfound++;
     if (again && l->installed.count(dst)) {
-      send_neigh(RTM_DELNEIGH, l->ifindex, family, dst, nullptr);
+      send_neigh(RTM_DELNEIGH, l->ifindex, dst, nullptr);
       l->installed.erase(dst);
       c_.removed++;
     }
     return;
   }
   c_.resolved++;
-  if (!send_neigh(RTM_NEWNEIGH, l->ifindex, family, dst, &r.mac)) return;
+  if (!send_neigh(RTM_NEWNEIGH, l->ifindex, dst, &r.mac)) return;
   c_.installed++;
   if (again) c_.refreshed++;
   Installed in;
   in.mac = r.mac;
   in.underlay = r.underlay;
-  in.family = family;
   if (l->fdb_ifindex && send_fdb(l->fdb_ifindex, r.mac, r.underlay)) {
     c_.fdb_installed++;
     in.fdb = true;
   }
   l->installed[dst] = in;
-  WEFT_LOG(Info, "NeighborSink: %s on %s is %s (underlay %s)", ip_text(family, dst).c_str(), ifname.c_str(),
-           mac_text(r.mac).c_str(), r.underlay.family == 4 ? "IPv4" : "IPv6");
+  WEFT_LOG(Info, "NeighborSink: %s on %s is %s (underlay %s)", dst.str().c_str(), ifname.c_str(), r.mac.str().c_str(),
+           r.underlay.family == 4 ? "IPv4" : "IPv6");
 }
 
-void NeighborService::on_invalidated(const CacheKey& k) {
+void NeighborControl::on_invalidated(const CacheKey& k) {
   if (k.kind != static_cast<uint8_t>(KeyKind::Vl3)) return;
-  Addr a;
-  std::memcpy(a.data(), k.addr, 16);
+  const IpAddr a = k.ip();
   for (auto& l : links_) {
     if (l.cfg.vni != k.vni) continue;
-    auto it = l.installed.find(a);
-    if (it == l.installed.end()) continue;
-    lookup(l.cfg.ifname, l.gen, it->second.family, a, true);
+    if (!l.installed.count(a)) continue;
+    lookup(l.cfg.ifname, l.gen, a, true);
   }
 }
 
-void NeighborService::on_link(const nlmsghdr* nlh, bool removed) {
+void NeighborControl::on_link(const nlmsghdr* nlh, bool removed) {
   if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(ifinfomsg))) {
     c_.malformed++;
     return;
@@ -279,7 +275,7 @@ void NeighborService::on_link(const nlmsghdr* nlh, bool removed) {
   }
 }
 
-bool NeighborService::send(nlmsghdr* nlh) {
+bool NeighborControl::send(nlmsghdr* nlh) {
   if (!nl_) return false;
   nlh->nlmsg_seq = ++seq_;
   if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) {
@@ -290,22 +286,21 @@ bool NeighborService::send(nlmsghdr* nlh) {
   return true;
 }
 
-bool NeighborService::send_neigh(uint16_t type, uint32_t ifindex, uint8_t family, const Addr& dst, const Mac* mac) {
+bool NeighborControl::send_neigh(uint16_t type, uint32_t ifindex, const IpAddr& dst, const Mac* mac) {
   alignas(nlmsghdr) uint8_t buf[256];
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = type;
   nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (type == RTM_NEWNEIGH ? NLM_F_CREATE | NLM_F_REPLACE : 0);
   auto* ndm = static_cast<ndmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ndmsg)));
-  ndm->ndm_family = family;
+  ndm->ndm_family = static_cast<uint8_t>(dst.family());
   ndm->ndm_ifindex = static_cast<int>(ifindex);
   ndm->ndm_state = cfg_.permanent ? NUD_PERMANENT : NUD_REACHABLE;
-  if (family == AF_INET) mnl_attr_put(nlh, NDA_DST, 4, &dst[12]);
-  else mnl_attr_put(nlh, NDA_DST, 16, dst.data());
+  mnl_attr_put(nlh, NDA_DST, dst.size(), dst.data());
   if (mac) mnl_attr_put(nlh, NDA_LLADDR, 6, mac->data());
   return send(nlh);
 }
 
-bool NeighborService::send_fdb(uint32_t ifindex, const Mac& mac, const fields::Underlay& u) {
+bool NeighborControl::send_fdb(uint32_t ifindex, const Mac& mac, const fields::Underlay& u) {
   alignas(nlmsghdr) uint8_t buf[256];
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = RTM_NEWNEIGH;
@@ -321,19 +316,15 @@ bool NeighborService::send_fdb(uint32_t ifindex, const Mac& mac, const fields::U
   return send(nlh);
 }
 
-nlohmann::json NeighborService::command(const std::string& cmd, const nlohmann::json&) {
-  if (cmd == "status") return status();
-  if (cmd == "entries") {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& l : links_)
-      for (const auto& [ip, in] : l.installed)
-        out.push_back({{"link", l.cfg.ifname}, {"ip", addr_text(ip)}, {"mac", mac_text(in.mac)}, {"fdb", in.fdb}});
-    return {{"entries", out}};
-  }
-  throw std::invalid_argument("unknown command '" + cmd + "' (commands: status, entries)");
+nlohmann::json NeighborControl::entries() const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& l : links_)
+    for (const auto& [ip, in] : l.installed)
+      out.push_back({{"link", l.cfg.ifname}, {"ip", ip.str()}, {"mac", in.mac.str()}, {"fdb", in.fdb}});
+  return {{"entries", out}};
 }
 
-nlohmann::json NeighborService::status() const {
+nlohmann::json NeighborControl::status() const {
   nlohmann::json links = nlohmann::json::array();
   for (const auto& l : links_)
     links.push_back({{"ifname", l.cfg.ifname},

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "weft/fields.hpp"
+#include "weft/net.hpp"
 
 struct rte_hash;
 struct rte_rcu_qsbr;
@@ -69,7 +70,12 @@ struct CacheKey {
     std::memcpy(k.addr + 12, ip4, 4);
     return k;
   }
+  static CacheKey vl3(const IpAddr& ip, uint32_t vni) {
+    return ip.v4() ? vl3_v4(ip.data(), vni) : vl3(ip.data(), vni);
+  }
   bool operator==(const CacheKey& o) const { return std::memcmp(this, &o, sizeof *this) == 0; }
+  Mac mac() const { return Mac::of(addr); }  // VL2
+  IpAddr ip() const;                         // VL3 (a mapped address is IPv4)
   std::string text() const;  // "vl2 02:00:00:00:00:01 vni 100", "vl3 10.0.0.1 vni 100"
 };
 static_assert(sizeof(CacheKey) == 24);

@@ -1,14 +1,9 @@
-#include "svp_service.hpp"
+#include "control/svp_control.hpp"
 
 #include <rte_cycles.h>
-#include <rte_errno.h>
 #include <rte_rcu_qsbr.h>
-#include <rte_ring.h>
-#include <rte_ring_elem.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 
 #include "weft/log.hpp"
 
@@ -19,57 +14,51 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr unsigned kRingSize = 4096;
-
 fields::Underlay underlay_of(const Addr& a, uint16_t port) {
   fields::Underlay u{};
-  if (is_mapped_v4(a)) {
-    u.family = 4;
-    std::memcpy(u.addr, &a[12], 4);
-  } else {
-    u.family = 6;
-    std::memcpy(u.addr, a.data(), 16);
-  }
+  const IpAddr ip = from_wire(a);
+  u.family = ip.version;
+  std::memcpy(u.addr, ip.data(), ip.size());
   u.udp_port = port;
   u.has_mac = 0;
   return u;
 }
 
+// A VNI given as a JSON number or as decimal text (`routerctl service ... vni=100`).
+constexpr uint32_t kNoVni = UINT32_MAX;
+uint32_t vni_of(const nlohmann::json& v) {
+  uint64_t n = kNoVni;
+  if (v.is_number_unsigned()) n = v.get<uint64_t>();
+  else if (v.is_string() && !v.get<std::string>().empty() && v.get<std::string>().size() <= 8 &&
+           v.get<std::string>().find_first_not_of("0123456789") == std::string::npos)
+    n = std::stoull(v.get<std::string>());
+  return n <= 0xffffff ? static_cast<uint32_t>(n) : kNoVni;
+}
+
 std::string underlay_text(const fields::Underlay& u) {
-  Addr a{};
-  if (u.family == 4) a = mapped_v4(u.addr);
-  else std::memcpy(a.data(), u.addr, 16);
-  std::string t = addr_text(a);
-  if (u.family == 6) t = "[" + t + "]";
-  return t + ":" + std::to_string(u.udp_port);
+  if (u.family == 4) return Ip4::of(u.addr).str() + ":" + std::to_string(u.udp_port);
+  return "[" + Ip6::of(u.addr).str() + "]:" + std::to_string(u.udp_port);
 }
 
 }  // namespace
 
-SvpService::SvpService(rte_rcu_qsbr* rcu, int socket) : rcu_(rcu), socket_(socket) {
-  static std::atomic<unsigned> serial{0};
-  char name[RTE_RING_NAMESIZE];
-  std::snprintf(name, sizeof name, "svpq%d_%u", static_cast<int>(getpid() % 100000), serial++);
-  requests_ = rte_ring_create_elem(name, sizeof(CacheKey), kRingSize, socket < 0 ? SOCKET_ID_ANY : socket,
-                                   RING_F_SC_DEQ);
-  if (!requests_) throw std::runtime_error(std::string("cannot create the SVP request ring: ") + rte_strerror(rte_errno));
+SvpControl::SvpControl(rte_rcu_qsbr* rcu, int socket) : rcu_(rcu), socket_(socket), handle_(socket) {
   tsc_hz_ = rte_get_tsc_hz();
-  refresh_gap_ = ttl_cycles(cfg_.refresh_retry_s);
+  handle_.set_refresh_gap(ttl_cycles(cfg_.refresh_retry_s));
 }
 
-SvpService::~SvpService() {
-  if (client_) client_->stop();  // pending callbacks find us gone
-  cache_.store(nullptr);
-  rte_ring_free(requests_);
+SvpControl::~SvpControl() {
+  stop();  // pending callbacks find us gone
+  handle_.publish(nullptr);
 }
 
-uint64_t SvpService::ttl_cycles(double s) const { return static_cast<uint64_t>(s * static_cast<double>(tsc_hz_)); }
+uint64_t SvpControl::ttl_cycles(double s) const { return static_cast<uint64_t>(s * static_cast<double>(tsc_hz_)); }
 
-double SvpService::now_s() const { return std::chrono::duration<double>(Clock::now() - epoch_).count(); }
+double SvpControl::now_s() const { return std::chrono::duration<double>(Clock::now() - epoch_).count(); }
 
-void SvpService::rebuild_cache(size_t capacity) {
+void SvpControl::rebuild_cache(size_t capacity) {
   auto fresh = std::make_unique<OverlayCache>(capacity, rcu_, socket_);
-  cache_.store(fresh.get(), std::memory_order_release);
+  handle_.publish(fresh.get());
   if (owned_) {
     if (rcu_) retired_.push_back({rte_rcu_qsbr_start(rcu_), std::move(owned_)});
     // Without RCU there are no concurrent readers: the old one can go now.
@@ -77,13 +66,13 @@ void SvpService::rebuild_cache(size_t capacity) {
   owned_ = std::move(fresh);
 }
 
-void SvpService::configure(const SvpConfig& c) {
+void SvpControl::configure(const SvpConfig& c) {
   if (configured_ && c == cfg_) return;
   const bool first = !configured_;
   const SvpConfig old = cfg_;
   cfg_ = c;
   configured_ = true;
-  refresh_gap_ = ttl_cycles(c.refresh_retry_s);
+  handle_.set_refresh_gap(ttl_cycles(c.refresh_retry_s));
   if (first || c.max_entries != old.max_entries) {
     if (!first) WEFT_LOG(Notice, "SVP: max_entries %u -> %u: the overlay cache starts empty", old.max_entries, c.max_entries);
     rebuild_cache(c.max_entries);
@@ -92,29 +81,23 @@ void SvpService::configure(const SvpConfig& c) {
   if (io_ && c.log_ip && (!old.log_ip || first)) arm_log(0);
 }
 
-bool SvpService::ask(const CacheKey& k) { return rte_ring_mp_enqueue_elem(requests_, const_cast<CacheKey*>(&k), sizeof k) == 0; }
-
-uint64_t SvpService::subscribe(std::function<void(const CacheKey&)> f) {
+uint64_t SvpControl::subscribe(std::function<void(const CacheKey&)> f) {
   subscribers_.emplace_back(next_sub_, std::move(f));
   return next_sub_++;
 }
 
-void SvpService::unsubscribe(uint64_t h) {
-  subscribers_.remove_if([h](const auto& s) { return s.first == h; });
+void SvpControl::unsubscribe(uint64_t subscription) {
+  subscribers_.remove_if([subscription](const auto& s) { return s.first == subscription; });
 }
 
 // ---------------------------------------------------------------------------
 // Control thread
 // ---------------------------------------------------------------------------
 
-void SvpService::start(asio::io_context& io) {
+void SvpControl::start(asio::io_context& io) {
   io_ = &io;
   poll_timer_.emplace(io);
   log_timer_.emplace(io);
-  if (!configured_) {
-    WEFT_LOG(Warning, "SVP service started without an Svp element configuring it: no Portolan, misses are dropped");
-    return;
-  }
   client_ = std::make_shared<SvpClient>(io, cfg_.client);
   auto self = weak_from_this();
   client_->on_shootdown = [self, this](const Shootdown& sd) {
@@ -137,7 +120,18 @@ void SvpService::start(asio::io_context& io) {
   if (cfg_.log_ip) arm_log(0);
 }
 
-void SvpService::arm_poll() {
+void SvpControl::stop() {
+  if (client_) client_->stop();
+  client_.reset();
+  if (poll_timer_) poll_timer_->cancel();
+  if (log_timer_) log_timer_->cancel();
+  poll_timer_.reset();
+  log_timer_.reset();
+  log_running_ = false;
+  io_ = nullptr;
+}
+
+void SvpControl::arm_poll() {
   poll_timer_->expires_after(std::chrono::milliseconds(1));
   auto self = weak_from_this();
   poll_timer_->async_wait([self, this](boost::system::error_code e) {
@@ -150,10 +144,10 @@ void SvpService::arm_poll() {
   });
 }
 
-void SvpService::drain_requests() {
+void SvpControl::drain_requests() {
   CacheKey keys[64];
   unsigned n;
-  while ((n = rte_ring_sc_dequeue_burst_elem(requests_, keys, sizeof(CacheKey), 64, nullptr)) > 0) {
+  while ((n = handle_.take_requests(keys, 64)) > 0) {
     for (unsigned i = 0; i < n; i++) {
       c_.asked++;
       if (pending_.count(keys[i])) {
@@ -166,12 +160,12 @@ void SvpService::drain_requests() {
   }
 }
 
-void SvpService::resolve(const CacheKey& k, std::function<void(const Resolution&)> done) {
+void SvpControl::resolve(const CacheKey& k, std::function<void(const Resolution&)> done) {
   if (owned_) {
     if (const CacheEntry* e = owned_->lookup(k); e && !e->expired(rte_get_tsc_cycles())) {
       Resolution r;
       r.kind = e->state == CacheEntry::kResolved ? Resolution::Resolved : Resolution::NotFound;
-      std::memcpy(r.mac.data(), e->mac, 6);
+      r.mac = Mac::of(e->mac);
       r.underlay = e->underlay;
       if (done) done(r);
       return;
@@ -187,12 +181,12 @@ void SvpService::resolve(const CacheKey& k, std::function<void(const Resolution&
   ask_server(k);
 }
 
-void SvpService::ask_server(const CacheKey& k) {
+void SvpControl::ask_server(const CacheKey& k) {
   if (!client_) return;  // asked again by start()
   auto self = weak_from_this();
   if (k.kind == static_cast<uint8_t>(KeyKind::Vl2)) {
     Vl2Req q;
-    std::memcpy(q.mac.data(), k.addr, 6);
+    q.mac = k.mac();
     q.vnetid = k.vni;
     client_->vl2(q, [self, this, k](Outcome o, const Vl2Ack& a) {
       if (!self.lock()) return;
@@ -233,7 +227,7 @@ void SvpService::ask_server(const CacheKey& k) {
   });
 }
 
-void SvpService::answered(const CacheKey& k, const Resolution& r) {
+void SvpControl::answered(const CacheKey& k, const Resolution& r) {
   const uint64_t now = rte_get_tsc_cycles();
   if (r.kind == Resolution::Resolved) {
     c_.resolved++;
@@ -266,7 +260,7 @@ void SvpService::answered(const CacheKey& k, const Resolution& r) {
   for (auto& w : waiters) w(r);
 }
 
-bool SvpService::store(const CacheKey& k, const CacheEntry& e) {
+bool SvpControl::store(const CacheKey& k, const CacheEntry& e) {
   if (owned_->put(k, e)) return true;
   make_room();
   if (owned_->put(k, e)) return true;
@@ -275,7 +269,7 @@ bool SvpService::store(const CacheKey& k, const CacheEntry& e) {
 }
 
 // Full: first the expired negative entries go, then the oldest one.
-void SvpService::make_room() {
+void SvpControl::make_room() {
   const uint64_t now = rte_get_tsc_cycles();
   std::vector<CacheKey> drop;
   std::optional<CacheKey> oldest;
@@ -294,7 +288,7 @@ void SvpService::make_room() {
   }
 }
 
-void SvpService::invalidate(const CacheKey& k, const char* why) {
+void SvpControl::invalidate(const CacheKey& k, const char* why) {
   std::vector<CacheKey> gone{k};
   if (k.kind == static_cast<uint8_t>(KeyKind::Vl2)) {
     owned_->for_each([&](const CacheKey& x, const CacheEntry& e) {
@@ -313,7 +307,7 @@ void SvpService::invalidate(const CacheKey& k, const char* why) {
 
 // --- the change log ------------------------------------------------------------
 
-void SvpService::arm_log(double seconds) {
+void SvpControl::arm_log(double seconds) {
   if (!log_timer_) return;
   log_timer_->expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds)));
   auto self = weak_from_this();
@@ -324,7 +318,7 @@ void SvpService::arm_log(double seconds) {
   });
 }
 
-void SvpService::poll_log() {
+void SvpControl::poll_log() {
   if (!cfg_.log_ip || log_running_ || !client_) return;
   if (!client_->up()) {
     arm_log(cfg_.log_interval_s);
@@ -339,7 +333,7 @@ void SvpService::poll_log() {
     log_running_ = false;
     arm_log(cfg_.log_interval_s);
   };
-  client_->log(LogReq{cfg_.log_bytes, *cfg_.log_ip}, [self, this, give_up](Outcome o, const LogAck& a) {
+  client_->log(LogReq{cfg_.log_bytes, to_wire(*cfg_.log_ip)}, [self, this, give_up](Outcome o, const LogAck& a) {
     if (!self.lock()) return;
     if (o != Outcome::Reply) return give_up(std::string("LOG_REQ: ") + to_string(o));
     if (a.status != kOk) return give_up("LOG_REQ: status " + status_name(a.status));
@@ -371,7 +365,7 @@ void SvpService::poll_log() {
 // routerctl
 // ---------------------------------------------------------------------------
 
-nlohmann::json SvpService::entry_json(const CacheKey& k, const CacheEntry& e) const {
+nlohmann::json SvpControl::entry_json(const CacheKey& k, const CacheEntry& e) const {
   const uint64_t now = rte_get_tsc_cycles();
   nlohmann::json j;
   j["kind"] = k.kind == static_cast<uint8_t>(KeyKind::Vl2) ? "vl2" : "vl3";
@@ -379,11 +373,7 @@ nlohmann::json SvpService::entry_json(const CacheKey& k, const CacheEntry& e) co
   j["vni"] = k.vni;
   j["state"] = e.state == CacheEntry::kResolved ? "resolved" : "notfound";
   if (e.state == CacheEntry::kResolved) {
-    if (k.kind == static_cast<uint8_t>(KeyKind::Vl3)) {
-      Mac m;
-      std::memcpy(m.data(), e.mac, 6);
-      j["mac"] = mac_text(m);
-    }
+    if (k.kind == static_cast<uint8_t>(KeyKind::Vl3)) j["mac"] = Mac::of(e.mac).str();
     j["underlay"] = underlay_text(e.underlay);
   }
   j["age_s"] = now_s() - e.learned_at;
@@ -392,87 +382,89 @@ nlohmann::json SvpService::entry_json(const CacheKey& k, const CacheEntry& e) co
   return j;
 }
 
-nlohmann::json SvpService::command(const std::string& cmd, const nlohmann::json& args) {
-  if (cmd == "status") return status();
-  if (cmd == "cache") {
-    std::string want;
-    if (args.is_object() && args.contains("kind") && args["kind"].is_string()) want = args["kind"].get<std::string>();
-    if (!want.empty() && want != "vl2" && want != "vl3") throw std::invalid_argument("cache: kind is vl2 or vl3");
-    std::vector<std::pair<std::string, nlohmann::json>> rows;
-    if (owned_)
-      owned_->for_each([&](const CacheKey& k, const CacheEntry& e) {
-        nlohmann::json j = entry_json(k, e);
-        if (want.empty() || j["kind"] == want) rows.emplace_back(k.text(), j);
-      });
-    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    nlohmann::json out = nlohmann::json::array();
-    for (auto& r : rows) out.push_back(std::move(r.second));
-    return {{"entries", out}};
-  }
-  if (cmd == "pending") {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& [k, p] : pending_)
-      out.push_back({{"key", k.text()},
-                     {"age_s", std::chrono::duration<double>(Clock::now() - p.since).count()},
-                     {"waiters", p.waiters.size()}});
-    return {{"pending", out}};
-  }
-  if (cmd == "flush") {
-    size_t n = owned_ ? owned_->size() : 0;
-    if (owned_) owned_->clear();
-    return {{"flushed", n}};
-  }
-  if (cmd == "lookup") {
-    if (!args.is_object() || !args.contains("vni") || !args["vni"].is_number_unsigned())
-      throw std::invalid_argument("lookup: expected {\"mac\": MAC or \"ip\": ADDRESS, \"vni\": N}");
-    const uint32_t vni = args["vni"].get<uint32_t>();
-    CacheKey k;
-    if (args.contains("mac") && args["mac"].is_string()) {
-      Mac m;
-      if (!parse_mac(args["mac"].get<std::string>(), m)) throw std::invalid_argument("lookup: bad mac");
-      k = CacheKey::vl2(m.data(), vni);
-    } else if (args.contains("ip") && args["ip"].is_string()) {
-      Addr a;
-      if (!parse_addr(args["ip"].get<std::string>(), a)) throw std::invalid_argument("lookup: bad ip");
-      k = CacheKey::vl3(a.data(), vni);
-    } else {
-      throw std::invalid_argument("lookup: expected mac or ip");
-    }
-    if (owned_) owned_->erase(k);  // ask again even if cached
-    resolve(k, nullptr);
-    return {{"asked", k.text()}};
-  }
-  if (cmd == "bulk") {
-    uint32_t type = kBulkVl2;
-    if (args.is_object() && args.contains("type")) {
-      const auto& t = args["type"];
-      if (t == "vl2") type = kBulkVl2;
-      else if (t == "vl3") type = kBulkVl3;
-      else if (t.is_number_unsigned()) type = t.get<uint32_t>();
-      else throw std::invalid_argument("bulk: type is vl2, vl3 or a number");
-    }
-    if (!client_) throw std::invalid_argument("bulk: the SVP client is not running");
-    auto self = weak_from_this();
-    client_->bulk(BulkReq{type}, [self, this, type](Outcome o, const BulkAck& a) {
-      if (!self.lock()) return;
-      last_bulk_ = {{"type", type}, {"outcome", to_string(o)}};
-      if (o == Outcome::Reply) {
-        last_bulk_["status"] = status_name(a.status);
-        last_bulk_["supported"] = a.status == kOk;
-        last_bulk_["bytes"] = a.data.size();
-        if (a.status != kOk)
-          WEFT_LOG(Notice, "SVP: the server does not support BULK type %u (%s)", type, status_name(a.status).c_str());
-      }
+nlohmann::json SvpControl::cache_entries(const nlohmann::json& args) const {
+  std::string want;
+  if (args.is_object() && args.contains("kind") && args["kind"].is_string()) want = args["kind"].get<std::string>();
+  if (!want.empty() && want != "vl2" && want != "vl3") throw std::invalid_argument("cache: kind is vl2 or vl3");
+  std::vector<std::pair<std::string, nlohmann::json>> rows;
+  if (owned_)
+    owned_->for_each([&](const CacheKey& k, const CacheEntry& e) {
+      nlohmann::json j = entry_json(k, e);
+      if (want.empty() || j["kind"] == want) rows.emplace_back(k.text(), j);
     });
-    return {{"asked", "bulk type " + std::to_string(type)}};
-  }
-  throw std::invalid_argument("unknown command '" + cmd + "' (commands: status, cache, pending, flush, lookup, bulk)");
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  nlohmann::json out = nlohmann::json::array();
+  for (auto& r : rows) out.push_back(std::move(r.second));
+  return {{"entries", out}};
 }
 
-nlohmann::json SvpService::status() const {
+nlohmann::json SvpControl::pending() const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [k, p] : pending_)
+    out.push_back({{"key", k.text()},
+                   {"age_s", std::chrono::duration<double>(Clock::now() - p.since).count()},
+                   {"waiters", p.waiters.size()}});
+  return {{"pending", out}};
+}
+
+nlohmann::json SvpControl::flush() {
+  size_t n = owned_ ? owned_->size() : 0;
+  if (owned_) owned_->clear();
+  return {{"flushed", n}};
+}
+
+nlohmann::json SvpControl::lookup(const nlohmann::json& args) {
+  const uint32_t vni = args.is_object() && args.contains("vni") ? vni_of(args["vni"]) : kNoVni;
+  if (vni == kNoVni) throw std::invalid_argument("lookup: expected {\"mac\": MAC or \"ip\": ADDRESS, \"vni\": N}");
+  CacheKey k;
+  if (args.contains("mac") && args["mac"].is_string()) {
+    auto m = Mac::parse(args["mac"].get<std::string>());
+    if (!m) throw std::invalid_argument("lookup: bad mac");
+    k = CacheKey::vl2(m->data(), vni);
+  } else if (args.contains("ip") && args["ip"].is_string()) {
+    auto a = IpAddr::parse(args["ip"].get<std::string>());
+    if (!a) throw std::invalid_argument("lookup: bad ip");
+    k = CacheKey::vl3(*a, vni);
+  } else {
+    throw std::invalid_argument("lookup: expected mac or ip");
+  }
+  if (owned_) owned_->erase(k);  // ask again even if cached
+  resolve(k, nullptr);
+  return {{"asked", k.text()}};
+}
+
+nlohmann::json SvpControl::bulk(const nlohmann::json& args) {
+  uint32_t type = kBulkVl2;
+  if (args.is_object() && args.contains("type")) {
+    const auto& t = args["type"];
+    if (t == "vl2") type = kBulkVl2;
+    else if (t == "vl3") type = kBulkVl3;
+    else if (t.is_number_unsigned()) type = t.get<uint32_t>();
+    else if (t.is_string() && !t.get<std::string>().empty() && t.get<std::string>().size() <= 9 &&
+             t.get<std::string>().find_first_not_of("0123456789") == std::string::npos)
+      type = static_cast<uint32_t>(std::stoul(t.get<std::string>()));
+    else throw std::invalid_argument("bulk: type is vl2, vl3 or a number");
+  }
+  if (!client_) throw std::invalid_argument("bulk: the SVP client is not running");
+  auto self = weak_from_this();
+  client_->bulk(BulkReq{type}, [self, this, type](Outcome o, const BulkAck& a) {
+    if (!self.lock()) return;
+    last_bulk_ = {{"type", type}, {"outcome", to_string(o)}};
+    if (o == Outcome::Reply) {
+      last_bulk_["status"] = status_name(a.status);
+      last_bulk_["supported"] = a.status == kOk;
+      last_bulk_["bytes"] = a.data.size();
+      if (a.status != kOk)
+        WEFT_LOG(Notice, "SVP: the server does not support BULK type %u (%s)", type, status_name(a.status).c_str());
+    }
+  });
+  return {{"asked", "bulk type " + std::to_string(type)}};
+}
+
+nlohmann::json SvpControl::status() const {
   nlohmann::json s;
   s["configured"] = configured_;
-  if (!configured_) s["state"] = "not configured (no Svp element)";
+  if (!configured_) s["state"] = "not configured";
   else if (!client_) s["state"] = "not started";
   else s["state"] = client_->up() ? "up" : std::string(to_string(client_->state()));
   s["portolan"] = client_ ? client_->status() : nlohmann::json(nullptr);
@@ -504,7 +496,7 @@ nlohmann::json SvpService::status() const {
                    {"shootdowns", c_.shootdowns},
                    {"invalidated", c_.invalidated}};
   s["log"] = {{"enabled", cfg_.log_ip.has_value()},
-              {"ip", cfg_.log_ip ? addr_text(*cfg_.log_ip) : ""},
+              {"ip", cfg_.log_ip ? cfg_.log_ip->str() : ""},
               {"interval_s", cfg_.log_interval_s},
               {"polls", c_.log_polls},
               {"records", c_.log_records},

@@ -1,6 +1,5 @@
-#include "overlay_cache.hpp"
+#include "tables/overlay_cache.hpp"
 
-#include <arpa/inet.h>
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
@@ -14,19 +13,15 @@ namespace weft::svp {
 
 static_assert(OverlayCache::kBulkMax == RTE_HASH_LOOKUP_BULK_MAX);
 
-std::string CacheKey::text() const {
-  char b[INET6_ADDRSTRLEN + 64];
-  if (kind == static_cast<uint8_t>(KeyKind::Vl2)) {
-    std::snprintf(b, sizeof b, "vl2 %02x:%02x:%02x:%02x:%02x:%02x vni %u", addr[0], addr[1], addr[2], addr[3], addr[4],
-                  addr[5], vni);
-    return b;
-  }
+IpAddr CacheKey::ip() const {
   static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  char a[INET6_ADDRSTRLEN];
-  if (std::memcmp(addr, mapped, 12) == 0) inet_ntop(AF_INET, addr + 12, a, sizeof a);
-  else inet_ntop(AF_INET6, addr, a, sizeof a);
-  std::snprintf(b, sizeof b, "vl3 %s vni %u", a, vni);
-  return b;
+  if (std::memcmp(addr, mapped, 12) == 0) return Ip4::of(addr + 12);
+  return Ip6::of(addr);
+}
+
+std::string CacheKey::text() const {
+  const std::string what = kind == static_cast<uint8_t>(KeyKind::Vl2) ? "vl2 " + mac().str() : "vl3 " + ip().str();
+  return what + " vni " + std::to_string(vni);
 }
 
 size_t CacheKeyHash::operator()(const CacheKey& k) const { return rte_hash_crc(&k, sizeof k, 0); }

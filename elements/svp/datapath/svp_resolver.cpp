@@ -1,9 +1,7 @@
-#include "svp_resolver.hpp"
+#include "datapath/svp_resolver.hpp"
 
 #include <rte_ether.h>
 #include <rte_ip.h>
-
-#include "svp.hpp"
 
 namespace weft::svp {
 
@@ -12,41 +10,46 @@ const ElementClass& SvpResolver::klass() {
       ElementClass::make<SvpResolver>("SvpResolver")
           .describe("Look overlay destinations up in Portolan's cache: the underlay address for VxlanEncap.",
                     "Keys each frame by its destination MAC (mode vl2) or destination IP (mode vl3) and its VNI "
-                    "(`vni`, or the VNI metadata), and looks the key up in the overlay cache of the Svp element "
+                    "(`vni`, or the VNI metadata), and looks the key up in the overlay cache of the Svp service "
                     "`svp`. A hit leaves by `out` with the underlay metadata set (address, UDP port) — what "
                     "VxlanEncap needs when it has no remote_ip — and, in vl3 mode with rewrite_mac, the "
                     "destination MAC Portolan gave. A miss is held (at most `queue` packets per destination, "
                     "`max_pending` destinations) while the control thread asks Portolan, then released, or dropped "
                     "as not_found or timeout. Entries past their ttl keep being used while they are refreshed, so "
                     "known destinations keep working when Portolan is down.\n\n"
-                    "  res: {class: SvpResolver, svp: portolan, vni: 100}\n"
-                    "  enc: {class: VxlanEncap, local_ip: 192.0.2.1, local_mac: \"02:00:00:00:00:01\",\n"
-                    "        remote_mac: \"02:00:00:00:00:fe\"}\n"
+                    "  services:\n"
+                    "    portolan: {class: Svp, servers: [\"192.0.2.10:1296\"]}\n"
+                    "  elements:\n"
+                    "    res: {class: SvpResolver, svp: portolan, vni: 100}\n"
+                    "    enc: {class: VxlanEncap, local_ip: 192.0.2.1, local_mac: \"02:00:00:00:00:01\",\n"
+                    "          remote_mac: \"02:00:00:00:00:fe\"}\n"
                     "  connections: [rx -> res -> enc -> tx]")
           .input("in")
           .poll()  // run() releases held packets once answers arrive
           .output("out")
-          .required("svp", ParamType::String, "id of the Svp element whose overlay cache to use")
+          .uses<OverlayHandle>("svp", "the Svp service whose overlay cache to use")
           .param("mode", ParamType::String, "vl2", "vl2: key on destination MAC + VNI; vl3: on destination IP + VNI")
           .param("vni", ParamType::UInt, "", "VNI (0-16777215); absent: the packet's VNI metadata")
           .param("rewrite_mac", ParamType::Bool, "true", "vl3: set the destination MAC to the one Portolan gave")
           .param("queue", ParamType::UInt, "8", "packets held per unresolved destination")
           .param("max_pending", ParamType::UInt, "256", "unresolved destinations held at once (per worker)")
           .param("wait", ParamType::Double, "1", "seconds a held packet waits for Portolan's answer")
-          .drop("not_found", "Portolan answered NOTFOUND for the destination")
-          .drop("timeout", "no answer within `wait` seconds (Portolan down or slow)")
-          .drop("queue_full", "`queue` packets already wait for this destination")
-          .drop("too_many_pending", "`max_pending` destinations already wait for answers")
-          .drop("no_vni", "no `vni` parameter and no VNI metadata on the packet")
-          .drop("not_ip", "vl3 mode: neither IPv4 nor IPv6, or truncated")
-          .drop("runt", "shorter than an Ethernet header")
-          .handler("pending", true, false, "destinations waiting for Portolan and packets held");
+          .drop(kNotFound, "not_found", "Portolan answered NOTFOUND for the destination")
+          .drop(kTimeout, "timeout", "no answer within `wait` seconds (Portolan down or slow)")
+          .drop(kQueueFull, "queue_full", "`queue` packets already wait for this destination")
+          .drop(kTooMany, "too_many_pending", "`max_pending` destinations already wait for answers")
+          .drop(kNoVni, "no_vni", "no `vni` parameter and no VNI metadata on the packet")
+          .drop(kNotIp, "not_ip", "vl3 mode: neither IPv4 nor IPv6, or truncated")
+          .drop(kRunt, "runt", "shorter than an Ethernet header")
+          .read("pending", "destinations waiting for Portolan and packets held", [](const SvpResolver& e) {
+            return std::to_string(e.waiting_.size()) + " destination(s), " + std::to_string(e.held_) + " packet(s)";
+          });
   return k;
 }
 
 void SvpResolver::configure(ConfigContext& ctx) {
   const Params& p = ctx.params();
-  svp_id_ = p.get<std::string>("svp");
+  svp_ = p.get<std::string>("svp");
   const std::string mode = p.get<std::string>("mode");
   if (mode != "vl2" && mode != "vl3") throw ConfigError(p.mark("mode"), "mode: expected vl2 or vl3");
   vl3_ = mode == "vl3";
@@ -66,7 +69,8 @@ void SvpResolver::configure(ConfigContext& ctx) {
 }
 
 void SvpResolver::initialize(InitContext& ctx) {
-  service_ = SvpElement::service_of(ctx, svp_id_);
+  handle_ = ctx.service<OverlayHandle>("svp");
+  overlay_ = handle_.get();
   vni_ = fields::vni();
   underlay_ = fields::underlay();
   wait_cycles_ = static_cast<uint64_t>(wait_s_ * static_cast<double>(rte_get_tsc_hz()));
@@ -80,16 +84,17 @@ void SvpResolver::cleanup() {
     for (rte_mbuf* m : w.pkts) rte_pktmbuf_free(m);
   waiting_.clear();
   held_ = 0;
-  service_.reset();
+  overlay_ = nullptr;
+  handle_.reset();
 }
 
-int SvpResolver::key_of(rte_mbuf* m, CacheKey& k) const {
-  if (m->data_len < sizeof(rte_ether_hdr)) return kRunt;
+const Drop* SvpResolver::key_of(rte_mbuf* m, CacheKey& k) const {
+  if (m->data_len < sizeof(rte_ether_hdr)) return &kRunt;
   uint32_t vni;
   if (vni_param_) {
     vni = *vni_param_;
   } else {
-    if (!vni_.has(m)) return kNoVni;
+    if (!vni_.has(m)) return &kNoVni;
     vni = vni_.get(m);
   }
   const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
@@ -102,20 +107,20 @@ int SvpResolver::key_of(rte_mbuf* m, CacheKey& k) const {
     w[1] &= 0x0000ffffffffffffull;  // the destination MAC (little-endian load)
     w[2] = 0;
     std::memcpy(&k, w, sizeof w);
-    return -1;
+    return nullptr;
   }
   const uint8_t* l3 = reinterpret_cast<const uint8_t*>(eth + 1);
   if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
-    if (m->data_len < sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr)) return kNotIp;
+    if (m->data_len < sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr)) return &kNotIp;
     k = CacheKey::vl3_v4(l3 + 16, vni);
-    return -1;
+    return nullptr;
   }
   if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6)) {
-    if (m->data_len < sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr)) return kNotIp;
+    if (m->data_len < sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr)) return &kNotIp;
     k = CacheKey::vl3(l3 + 24, vni);
-    return -1;
+    return nullptr;
   }
-  return kNotIp;
+  return &kNotIp;
 }
 
 void SvpResolver::annotate(rte_mbuf* m, const CacheEntry& e, uint32_t vni) {
@@ -134,7 +139,7 @@ void SvpResolver::hold(rte_mbuf* m, const CacheKey& k, uint64_t now) {
     it = waiting_.emplace(k, Waiting{}).first;
     it->second.pkts.reserve(queue_);
     it->second.deadline = now + wait_cycles_;
-    it->second.asked = service_->ask(k);
+    it->second.asked = overlay_->ask(k);
     next_deadline_ = std::min(next_deadline_, it->second.deadline);
   }
   if (it->second.pkts.size() >= queue_) {
@@ -146,7 +151,7 @@ void SvpResolver::hold(rte_mbuf* m, const CacheKey& k, uint64_t now) {
 }
 
 void SvpResolver::push(uint16_t, Batch& b) {
-  const OverlayCache* cache = service_->cache();
+  const OverlayCache* cache = overlay_->cache();
   if (cache) {
     // Entries stay valid while the version read now holds (see overlay_cache.hpp).
     const uint64_t v = cache->version();
@@ -170,9 +175,8 @@ void SvpResolver::push(uint16_t, Batch& b) {
     unsigned n = 0, nask = 0;
     for (unsigned i = 0; i < chunk; i++) {
       rte_mbuf* m = b.pkts[base + i];
-      int why = key_of(m, keys[n]);
-      if (why >= 0) {
-        drop(m, static_cast<uint16_t>(why));
+      if (const Drop* why = key_of(m, keys[n])) {
+        drop(m, *why);
         continue;
       }
       const unsigned s = memo_slot(keys[n]);
@@ -199,7 +203,7 @@ void SvpResolver::push(uint16_t, Batch& b) {
       const CacheEntry* e = found[i];
       if (e && e->state == CacheEntry::kResolved) {
         // Stale answers still forward; one worker asks for a fresh one.
-        if (e->expired(now) && e->claim_refresh(now, service_->refresh_gap_cycles())) service_->ask(keys[i]);
+        if (e->expired(now) && e->claim_refresh(now, overlay_->refresh_gap_cycles())) overlay_->ask(keys[i]);
         annotate(pkts[i], *e, keys[i].vni);
         b.pkts[out++] = pkts[i];
       } else if (e && !e->expired(now)) {
@@ -215,13 +219,13 @@ void SvpResolver::push(uint16_t, Batch& b) {
 
 bool SvpResolver::run() {
   if (waiting_.empty()) return false;
-  const OverlayCache* cache = service_->cache();
+  const OverlayCache* cache = overlay_->cache();
   const uint64_t version = cache ? cache->version() : 0;
   const uint64_t now = rte_get_tsc_cycles();
   if (version == seen_version_ && now < next_deadline_) {
     // Nothing new; retry asks the ring refused.
     for (auto& [k, w] : waiting_)
-      if (!w.asked) w.asked = service_->ask(k);
+      if (!w.asked) w.asked = overlay_->ask(k);
     return false;
   }
   seen_version_ = version;
@@ -235,7 +239,7 @@ bool SvpResolver::run() {
     else if (e && !e->expired(now)) outcome = 2;
     else if (now >= w.deadline) outcome = 3;
     if (outcome == 0) {
-      if (!w.asked) w.asked = service_->ask(it->first);
+      if (!w.asked) w.asked = overlay_->ask(it->first);
       next_deadline_ = std::min(next_deadline_, w.deadline);
       ++it;
       continue;
@@ -257,7 +261,7 @@ bool SvpResolver::run() {
 
 StateCarry SvpResolver::take_state(Element& old_el) {
   auto& old = static_cast<SvpResolver&>(old_el);
-  if (old.svp_id_ != svp_id_ || old.vl3_ != vl3_ || old.vni_param_ != vni_param_) {
+  if (old.svp_ != svp_ || old.vl3_ != vl3_ || old.vni_param_ != vni_param_) {
     // Different keys: the held packets are dropped (and counted) with the old instance.
     return StateCarry::reset("svp, mode or vni changed: held packets not carried");
   }
@@ -273,13 +277,7 @@ StateCarry SvpResolver::take_state(Element& old_el) {
   }
   old.waiting_.clear();
   old.held_ = 0;
-  return StateCarry::kept("held packets carried (the overlay cache is the Svp element's)", lost);
-}
-
-void SvpResolver::add_handlers(HandlerSet& h) {
-  h.read("pending", "destinations waiting for Portolan and packets held", [this] {
-    return std::to_string(waiting_.size()) + " destination(s), " + std::to_string(held_) + " packet(s)";
-  });
+  return StateCarry::kept("held packets carried (the overlay cache is the Svp service's)", lost);
 }
 
 }  // namespace weft::svp

@@ -1,4 +1,4 @@
-#include "svp_client.hpp"
+#include "control/svp_client.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
@@ -69,9 +69,11 @@ bool ClientConfig::parse_server(const std::string& text, tcp::endpoint& out) {
       host = text;  // IPv4 without a port, or a bare IPv6 address
     }
   }
-  boost::system::error_code ec;
-  auto addr = asio::ip::make_address(host, ec);
-  if (ec) return false;
+  const auto ip = IpAddr::parse(host);
+  if (!ip) return false;
+  asio::ip::address addr;
+  if (ip->v4()) addr = asio::ip::address_v4(ip->ip4().host());
+  else addr = asio::ip::address_v6(ip->ip6().bytes);
   if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return false;
   unsigned long p = std::stoul(port);
   if (p == 0 || p > 65535) return false;

@@ -1,6 +1,5 @@
-#include "svp_proto.hpp"
+#include "control/svp_proto.hpp"
 
-#include <arpa/inet.h>
 #include <zlib.h>
 
 #include <cstdio>
@@ -21,6 +20,7 @@ template <size_t N>
 void put(std::vector<uint8_t>& b, const std::array<uint8_t, N>& a) {
   for (uint8_t x : a) b.push_back(x);
 }
+void put(std::vector<uint8_t>& b, const Mac& m) { put(b, m.bytes); }
 void pad(std::vector<uint8_t>& b, size_t n) {
   for (size_t i = 0; i < n; i++) b.push_back(0);
 }
@@ -33,6 +33,8 @@ template <size_t N>
 void get(const uint8_t* p, std::array<uint8_t, N>& a) {
   std::memcpy(a.data(), p, N);
 }
+
+void get(const uint8_t* p, Mac& m) { get(p, m.bytes); }
 
 bool exact(size_t n, size_t want, const char* what, std::string& err) {
   if (n == want) return true;
@@ -104,36 +106,16 @@ bool is_mapped_v4(const Addr& a) {
   return std::memcmp(a.data(), prefix, 12) == 0;
 }
 
-std::string addr_text(const Addr& a) {
-  char b[INET6_ADDRSTRLEN];
-  if (is_mapped_v4(a)) inet_ntop(AF_INET, &a[12], b, sizeof b);
-  else inet_ntop(AF_INET6, a.data(), b, sizeof b);
-  return b;
+Addr to_wire(const IpAddr& a) {
+  if (a.v4()) return mapped_v4(a.data());
+  Addr w{};
+  std::memcpy(w.data(), a.data(), 16);
+  return w;
 }
 
-bool parse_addr(const std::string& text, Addr& out) {
-  uint8_t v4[4];
-  if (inet_pton(AF_INET, text.c_str(), v4) == 1) {
-    out = mapped_v4(v4);
-    return true;
-  }
-  return inet_pton(AF_INET6, text.c_str(), out.data()) == 1;
-}
-
-std::string mac_text(const Mac& m) {
-  char b[18];
-  std::snprintf(b, sizeof b, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-  return b;
-}
-
-bool parse_mac(const std::string& text, Mac& out) {
-  unsigned v[6];
-  char tail;
-  if (std::sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
-    return false;
-  if (text.size() != 17) return false;
-  for (int i = 0; i < 6; i++) out[i] = static_cast<uint8_t>(v[i]);
-  return true;
+IpAddr from_wire(const Addr& a) {
+  if (is_mapped_v4(a)) return Ip4::of(&a[12]);
+  return Ip6{a};
 }
 
 uint32_t message_crc(const Header& h, const uint8_t* payload, size_t n) {

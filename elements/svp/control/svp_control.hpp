@@ -1,9 +1,10 @@
-// SvpService: Portolan on the control thread — the SVP client, the overlay
-// cache it fills, and the change-log poller that keeps the cache honest.
+// SvpControl: Portolan on the control thread, the running state of an Svp
+// service (control/svp_service.hpp) — the SVP client, the overlay cache it
+// fills, and the change-log poller that keeps the cache honest.
 //
-//   workers (SvpResolver) ── miss: ask(key) ──► request ring (MP/SC rte_ring)
+//   workers (SvpResolver) ── miss: ask(key) ──► request ring (OverlayHandle)
 //                                                   │ drained every millisecond
-//   NeighborSink ── resolve(key, callback) ──────► SvpService ── SvpClient ──TCP──► Portolan
+//   NeighborSink ── resolve(key, callback) ──────► SvpControl ── SvpClient ──TCP──► Portolan
 //                                                   │ answers
 //   workers ◄── lock-free lookups ── OverlayCache ◄─┘ put / erase (RCU)
 //
@@ -35,11 +36,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "overlay_cache.hpp"
-#include "svp_client.hpp"
-#include "weft/service.hpp"
+#include "control/overlay_resolver.hpp"
+#include "control/svp_client.hpp"
+#include "tables/overlay_cache.hpp"
+#include "tables/overlay_handle.hpp"
 
-struct rte_ring;
+struct rte_rcu_qsbr;
 
 namespace weft::svp {
 
@@ -49,54 +51,53 @@ struct SvpConfig {
   double negative_ttl_s = 10;   // NOTFOUND answers
   double refresh_retry_s = 1;   // how often workers may re-ask for an expired entry
   uint32_t max_entries = 65536;
-  std::optional<Addr> log_ip;   // this node's underlay IP: enables the change-log poller
+  std::optional<IpAddr> log_ip;  // this node's underlay IP: enables the change-log poller
   double log_interval_s = 5;
   uint32_t log_bytes = 4096;    // LOG_REQ count: bytes of records accepted per reply
   bool operator==(const SvpConfig&) const = default;
 };
 
-// The result of resolve() for control-thread users.
-struct Resolution {
-  enum Kind { Resolved, NotFound, Failed } kind = Failed;
-  std::string why;           // Failed: "timeout", "status FATAL", ...
-  Mac mac{};                 // VL3
-  fields::Underlay underlay{};
-};
-
-class SvpService final : public weft::Service, public std::enable_shared_from_this<SvpService> {
+class SvpControl final : public OverlayResolver, public std::enable_shared_from_this<SvpControl> {
  public:
-  explicit SvpService(rte_rcu_qsbr* rcu = nullptr, int socket = -1);
-  ~SvpService() override;
+  // Unconfigured until configure(); `rcu` is the workers' RCU variable (null:
+  // no concurrent readers, as in tests and benchmarks).
+  explicit SvpControl(rte_rcu_qsbr* rcu = nullptr, int socket = -1);
+  ~SvpControl() override;
 
+  // Applies a configuration, live: the client reconnects if its servers
+  // changed, a new max_entries starts an empty cache of that size.
   void configure(const SvpConfig& c);
   bool configured() const { return configured_; }
   const SvpConfig& config() const { return cfg_; }
 
-  // --- workers ---
-  // The cache to read in this batch (it is replaced when max_entries changes).
-  const OverlayCache* cache() const { return cache_.load(std::memory_order_acquire); }
-  // Asks the control thread to look `k` up; false if the request ring is full.
-  bool ask(const CacheKey& k);
-  uint64_t refresh_gap_cycles() const { return refresh_gap_; }
+  // What workers use (published as the service's OverlayHandle).
+  OverlayHandle& handle() { return handle_; }
   uint64_t ttl_cycles(double s) const;
 
   // --- control thread ---
-  void resolve(const CacheKey& k, std::function<void(const Resolution&)> done);
-  // `f` hears of every key dropped by SHOOTDOWN or the change log; returns a handle for unsubscribe.
-  uint64_t subscribe(std::function<void(const CacheKey&)> f);
-  void unsubscribe(uint64_t handle);
+  void resolve(const CacheKey& k, std::function<void(const Resolution&)> done) override;
+  uint64_t subscribe(std::function<void(const CacheKey&)> f) override;
+  void unsubscribe(uint64_t subscription) override;
   SvpClient* client() { return client_.get(); }
   OverlayCache& writable_cache() { return *owned_; }
   void drain_requests();  // what the poll timer does (tests call it)
   // Drops a key (and, for VL2, the VL3 entries naming its MAC) and tells subscribers.
   void invalidate(const CacheKey& k, const char* why);
 
-  std::string kind() const override { return "svp"; }
-  void start(boost::asio::io_context& io) override;
-  // "status", "cache" {kind?: vl2|vl3}, "pending", "flush", "lookup" {mac|ip, vni}, "bulk" {type}
-  nlohmann::json command(const std::string& cmd, const nlohmann::json& args) override;
-  nlohmann::json status() const override;
+  // Starts the client and the timers on the control thread's event loop.
+  void start(boost::asio::io_context& io);
+  // Closes Portolan's connection and stops the timers (the cache stays
+  // readable for elements still holding the handle).
+  void stop();
   bool started() const { return io_ != nullptr; }
+  nlohmann::json status() const;
+
+  // Commands (`routerctl service NAME CMD`).
+  nlohmann::json cache_entries(const nlohmann::json& args) const;  // {kind?: vl2|vl3}
+  nlohmann::json pending() const;
+  nlohmann::json flush();
+  nlohmann::json lookup(const nlohmann::json& args);  // {mac: MAC or ip: ADDRESS, vni: N}
+  nlohmann::json bulk(const nlohmann::json& args);    // {type?: vl2|vl3|N}
 
   struct Counters {
     uint64_t asked = 0, deduplicated = 0, resolved = 0, notfound = 0, failed = 0, timeouts = 0;
@@ -125,15 +126,13 @@ class SvpService final : public weft::Service, public std::enable_shared_from_th
   int socket_;
   SvpConfig cfg_;
   bool configured_ = false;
-  std::atomic<OverlayCache*> cache_{nullptr};
+  OverlayHandle handle_;
   std::unique_ptr<OverlayCache> owned_;
   struct Retired {
     uint64_t token;
     std::unique_ptr<OverlayCache> cache;
   };
   std::vector<Retired> retired_;
-  rte_ring* requests_ = nullptr;
-  uint64_t refresh_gap_ = 0;
   uint64_t tsc_hz_ = 0;
 
   boost::asio::io_context* io_ = nullptr;

@@ -1,15 +1,17 @@
-// NeighborService: the kernel's neighbour misses answered from Portolan.
+// NeighborControl: the kernel's neighbour misses answered from Portolan —
+// the running state of a NeighborSink service (control/neighbor_sink.hpp).
 //
 // A netlink socket (libmnl) on the control thread joins RTNLGRP_NEIGH and
 // RTNLGRP_LINK. With /proc/sys/net/ipv{4,6}/neigh/DEV/app_solicit > 0 the
 // kernel multicasts RTM_GETNEIGH when it needs a neighbour's MAC (state
 // INCOMPLETE or PROBE). For a configured link, the address is looked up as
-// VL3 (IP, the link's VNI) through the SvpService (its cache first, then
-// Portolan), and the answer goes back as RTM_NEWNEIGH (lladdr = Portolan's
-// MAC, state REACHABLE, or PERMANENT with `permanent`) — and, where the link
-// names an `fdb` device (a VXLAN link), as a bridge FDB entry on it
-// (AF_BRIDGE RTM_NEWNEIGH, NTF_SELF: MAC -> underlay IP and port). All of it
-// over netlink; no `ip` command is ever run.
+// VL3 (IP, the link's VNI) through an Svp service's OverlayResolver (its
+// cache first, then Portolan), and the answer goes back as RTM_NEWNEIGH
+// (lladdr = Portolan's MAC, state REACHABLE, or PERMANENT with `permanent`)
+// — and, where the link names an `fdb` device (a VXLAN link), as a bridge
+// FDB entry on it (AF_BRIDGE RTM_NEWNEIGH, NTF_SELF: MAC -> underlay IP and
+// port). All of it over netlink; no `ip` command is ever run, and nothing of
+// the SVP protocol is seen here.
 //
 // RTM_DELLINK of a configured link forgets its state (installed entries,
 // answers still on their way); RTM_NEWLINK of its name picks the new ifindex
@@ -22,12 +24,12 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "svp_service.hpp"
-#include "weft/service.hpp"
+#include "control/overlay_resolver.hpp"
 
 struct mnl_socket;
 struct nlmsghdr;
@@ -47,30 +49,33 @@ struct NeighborConfig {
   bool operator==(const NeighborConfig&) const = default;
 };
 
-class NeighborService final : public weft::Service, public std::enable_shared_from_this<NeighborService> {
+class NeighborControl final : public std::enable_shared_from_this<NeighborControl> {
  public:
-  explicit NeighborService(std::shared_ptr<SvpService> svp);
-  ~NeighborService() override;
+  explicit NeighborControl(std::shared_ptr<OverlayResolver> svp);
+  ~NeighborControl();
+  // Applies a configuration, live: links that stay keep what they installed.
   void configure(const NeighborConfig& c);
 
-  std::string kind() const override { return "neighbors"; }
-  void start(boost::asio::io_context& io) override;
-  // "status", "entries"
-  nlohmann::json command(const std::string& cmd, const nlohmann::json& args) override;
-  nlohmann::json status() const override;
+  // Opens the netlink socket on the control thread's event loop and
+  // subscribes to the resolver's invalidations.
+  void start(boost::asio::io_context& io);
+  // Closes the socket and unsubscribes (installed entries stay in the kernel).
+  void stop();
+  nlohmann::json status() const;
+  // What was installed: {"entries": [{link, ip, mac, fdb}]}.
+  nlohmann::json entries() const;
 
  private:
   struct Installed {
     Mac mac{};
     fields::Underlay underlay{};
-    uint8_t family = 0;
     bool fdb = false;
   };
   struct Link {
     NeighborLink cfg;
     uint32_t ifindex = 0, fdb_ifindex = 0;
     uint64_t gen = 0;  // grows when the link goes away: answers for older generations are dropped
-    std::map<Addr, Installed> installed;
+    std::map<IpAddr, Installed> installed;
   };
   void open_socket();
   void read_more();
@@ -78,15 +83,15 @@ class NeighborService final : public weft::Service, public std::enable_shared_fr
   void on_getneigh(const nlmsghdr* nlh);
   void on_link(const nlmsghdr* nlh, bool removed);
   void on_invalidated(const CacheKey& k);
-  void lookup(const std::string& ifname, uint64_t gen, uint8_t family, const Addr& dst, bool again);
-  void answer(const std::string& ifname, uint64_t gen, uint8_t family, const Addr& dst, const Resolution& r, bool again);
-  bool send_neigh(uint16_t type, uint32_t ifindex, uint8_t family, const Addr& dst, const Mac* mac);
+  void lookup(const std::string& ifname, uint64_t gen, const IpAddr& dst, bool again);
+  void answer(const std::string& ifname, uint64_t gen, const IpAddr& dst, const Resolution& r, bool again);
+  bool send_neigh(uint16_t type, uint32_t ifindex, const IpAddr& dst, const Mac* mac);
   bool send_fdb(uint32_t ifindex, const Mac& mac, const fields::Underlay& u);
   bool send(nlmsghdr* nlh);
   Link* link_by_index(uint32_t ifindex);
   Link* link_by_name(const std::string& name);
 
-  std::shared_ptr<SvpService> svp_;
+  std::shared_ptr<OverlayResolver> svp_;
   NeighborConfig cfg_;
   std::vector<Link> links_;
   boost::asio::io_context* io_ = nullptr;

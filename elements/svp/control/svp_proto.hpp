@@ -35,6 +35,8 @@
 #include <string>
 #include <vector>
 
+#include "weft/net.hpp"
+
 namespace weft::svp {
 
 inline constexpr uint16_t kVersion = 1;
@@ -82,17 +84,16 @@ std::string status_name(uint32_t status);  // "OK", "NOTFOUND", ... or "status 9
 // The reply op a request op expects (0: none, e.g. SHOOTDOWN).
 uint16_t reply_op(uint16_t request_op);
 
-using Mac = std::array<uint8_t, 6>;
-using Addr = std::array<uint8_t, 16>;  // IPv6, or IPv4-mapped
+// MACs are weft::Mac; an address travels as 16 bytes, IPv6 or IPv4-mapped.
+using Addr = std::array<uint8_t, 16>;
 using Uuid = std::array<uint8_t, 16>;
 
 // IPv4 (4 bytes, network order) <-> IPv4-mapped IPv6.
 Addr mapped_v4(const uint8_t* v4);
 bool is_mapped_v4(const Addr& a);
-std::string addr_text(const Addr& a);  // "192.0.2.1" for mapped IPv4, else IPv6 text
-bool parse_addr(const std::string& text, Addr& out);  // IPv4 (mapped) or IPv6
-std::string mac_text(const Mac& m);
-bool parse_mac(const std::string& text, Mac& out);
+// An address to and from its wire form (a mapped address is IPv4).
+Addr to_wire(const IpAddr& a);
+IpAddr from_wire(const Addr& a);
 
 struct Header {
   uint16_t version = kVersion;

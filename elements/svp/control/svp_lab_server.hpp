@@ -32,7 +32,7 @@
 #include <string>
 #include <vector>
 
-#include "svp_proto.hpp"
+#include "control/svp_proto.hpp"
 
 namespace weft::svp {
 
