@@ -1,7 +1,7 @@
 // The "nat" element family: address and port translation.
-#include "nat44.hpp"
-#include "nat64.hpp"
-#include "nat66.hpp"
+#include "datapath/nat44.hpp"
+#include "datapath/nat64.hpp"
+#include "datapath/nat66.hpp"
 #include "weft/plugin.hpp"
 
 WEFT_PLUGIN("nat", WEFT_VERSION_STRING, "NAT: stateful NAT44 NAPT, stateful NAT64, NPTv6 (Nat66)", "Nat44 Nat64 Nat66");

@@ -1,7 +1,7 @@
 // Nat64: class description, configuration, lifecycle and handlers. The
-// per-packet code is in nat64_datapath.cpp (TCP, UDP, ICMP echo) and
+// per-packet code is in nat64_fast_path.cpp (TCP, UDP, ICMP echo) and
 // nat64_icmp.cpp (ICMP errors).
-#include "nat64.hpp"
+#include "datapath/nat64.hpp"
 
 #include <arpa/inet.h>
 
@@ -10,7 +10,7 @@
 #include <sstream>
 #include <tuple>
 
-#include "nat_params.hpp"
+#include "datapath/nat_params.hpp"
 
 namespace weft::nat {
 

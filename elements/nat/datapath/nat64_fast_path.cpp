@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "nat64.hpp"
-#include "xlat.hpp"
+#include "datapath/nat64.hpp"
+#include "datapath/xlat.hpp"
 
 namespace weft::nat {
 

@@ -1,15 +1,15 @@
 // Nat66: NPTv6 (RFC 6296). Class description, configuration and the
 // per-packet path (stateless: one address rewritten in place, plus the
 // quoted address of an ICMPv6 error).
-#include "nat66.hpp"
+#include "datapath/nat66.hpp"
 
 #include <arpa/inet.h>
 #include <rte_ether.h>
 
 #include <cstdio>
 
-#include "checksum.hpp"
-#include "header_window.hpp"
+#include "datapath/checksum.hpp"
+#include "datapath/header_window.hpp"
 
 namespace weft::nat {
 

@@ -10,10 +10,10 @@
 #include <algorithm>
 #include <cstring>
 
-#include "checksum.hpp"
-#include "header_window.hpp"
-#include "nat44.hpp"
-#include "tcp_state.hpp"
+#include "datapath/checksum.hpp"
+#include "datapath/header_window.hpp"
+#include "datapath/nat44.hpp"
+#include "tables/tcp_state.hpp"
 
 namespace weft::nat {
 

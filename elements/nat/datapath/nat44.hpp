@@ -52,7 +52,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "session_table.hpp"
+#include "tables/session_table.hpp"
 #include "weft/element.hpp"
 
 namespace weft::nat {
@@ -111,13 +111,13 @@ class Nat44 final : public Element {
     std::string text;
   };
 
-  // Fast path (nat44_datapath.cpp).
+  // Fast path (nat44_fast_path.cpp).
   int parse(rte_mbuf* m, bool from_inside, Parsed& p) const;  // a drop reason, or -1
   void forward(rte_mbuf* m, const Parsed& p, bool from_inside, void* data, uint32_t now);
   void rewrite(rte_mbuf* m, const Parsed& p, bool from_inside, uint32_t sip, uint16_t sport, uint32_t dip,
                uint16_t dport) const;
   uint32_t timeout_of(const Session& s) const;
-  // Slow path (nat44_datapath.cpp): a packet without a session.
+  // Slow path (nat44_fast_path.cpp): a packet without a session.
   void miss(rte_mbuf* m, const Parsed& p, bool from_inside, uint32_t now);
   void icmp_error(rte_mbuf* m, const Parsed& p, bool from_inside);
   int make_inside_session(const Parsed& p, NewSession& n) const;   // drop reason or -1

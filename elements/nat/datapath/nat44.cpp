@@ -1,8 +1,8 @@
 // Nat44: class description, configuration, lifecycle and handlers. The
-// per-packet code is in nat44_datapath.cpp.
-#include "nat44.hpp"
-#include "nat_params.hpp"
-#include "tcp_state.hpp"
+// per-packet code is in nat44_fast_path.cpp.
+#include "datapath/nat44.hpp"
+#include "datapath/nat_params.hpp"
+#include "tables/tcp_state.hpp"
 
 #include <arpa/inet.h>
 

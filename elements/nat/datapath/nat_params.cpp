@@ -1,6 +1,6 @@
-#include "nat_params.hpp"
+#include "datapath/nat_params.hpp"
 
-#include "session_table.hpp"
+#include "tables/session_table.hpp"
 
 #include <arpa/inet.h>
 

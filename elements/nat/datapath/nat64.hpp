@@ -58,9 +58,9 @@
 #include <vector>
 
 #include "prefix6.hpp"
-#include "rfc6052.hpp"
-#include "session_table.hpp"
-#include "tcp_state.hpp"
+#include "datapath/rfc6052.hpp"
+#include "tables/session_table.hpp"
+#include "tables/tcp_state.hpp"
 #include "weft/element.hpp"
 
 namespace weft::nat {
@@ -129,7 +129,7 @@ class Nat64 final : public Element {
     std::string text;
   };
 
-  // Fast path (nat64_datapath.cpp).
+  // Fast path (nat64_fast_path.cpp).
   int parse6(rte_mbuf* m, Parsed& p) const;  // a drop reason, or -1
   int parse4(rte_mbuf* m, Parsed& p) const;
   void forward6(rte_mbuf* m, const Parsed& p, uint32_t idx, uint32_t now);  // IPv6 -> IPv4
