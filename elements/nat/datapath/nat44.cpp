@@ -1,21 +1,25 @@
 // Nat44: class description, configuration, lifecycle and handlers. The
 // per-packet code is in nat44_fast_path.cpp.
 #include "datapath/nat44.hpp"
-#include "datapath/nat_params.hpp"
-#include "tables/tcp_state.hpp"
 
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <cstdio>
+#include <charconv>
+#include <optional>
 #include <set>
-#include <tuple>
 #include <sstream>
+
+#include "datapath/header_window.hpp"
+#include "datapath/nat_params.hpp"
+#include "datapath/session_handlers.hpp"
+#include "tables/tcp_state.hpp"
 
 namespace weft::nat {
 
 const ElementClass& Nat44::klass() {
-  static const ElementClass k =
+  static const ElementClass k = [] {
+    auto b =
       ElementClass::make<Nat44>("Nat44")
           .describe(
               "Stateful NAPT for IPv4 (TCP, UDP, ICMP echo): endpoint-independent mapping, address-and-port "
@@ -43,7 +47,7 @@ const ElementClass& Nat44::klass() {
           .output("to_inside")
           .poll()
           .required("pool", ParamType::List, "external IPv4 addresses and/or prefixes (at most 1024 addresses)")
-          .param("port_range", ParamType::String, "1024-65535",
+          .param("port_range", ParamType::PortRange, "1024-65535",
                  "external ports (and ICMP identifiers) handed out, LO-HI; split evenly between the workers")
           .param("inside", ParamType::List, "[]", "prefixes allowed to open sessions from inside (empty: any)")
           .param("static", ParamType::List, "[]",
@@ -56,60 +60,68 @@ const ElementClass& Nat44::klass() {
           .param("icmp", ParamType::UInt, "60", "idle timeout of an ICMP echo session (s)")
           .param("max_sessions", ParamType::UInt, "1048576", "sessions of all workers together")
           .param("max_sessions_per_source", ParamType::UInt, "8192", "sessions one inside address may hold")
-          .drop("runt", "shorter than its Ethernet (and VLAN) header")
-          .drop("not_ipv4", "not an IPv4 packet (ARP, IPv6, ...)")
-          .drop("truncated_ip", "the IPv4 header or total length ends past the packet")
-          .drop("bad_ip", "IP version is not 4, header length below 20, or total length below the header")
-          .drop("fragment", "a non-first fragment: it carries no ports to find its session by")
-          .drop("truncated_l4", "the TCP, UDP or ICMP header ends past the packet or the IP total length")
-          .drop("unsupported_protocol", "neither TCP, UDP nor ICMP")
-          .drop("unsupported_icmp",
+          .drop(kRunt, "runt", "shorter than its Ethernet (and VLAN) header")
+          .drop(kNotIpv4, "not_ipv4", "not an IPv4 packet (ARP, IPv6, ...)")
+          .drop(kTruncatedIp, "truncated_ip", "the IPv4 header or total length ends past the packet")
+          .drop(kBadIp, "bad_ip", "IP version is not 4, header length below 20, or total length below the header")
+          .drop(kFragment, "fragment", "a non-first fragment: it carries no ports to find its session by")
+          .drop(kTruncatedL4, "truncated_l4", "the TCP, UDP or ICMP header ends past the packet or the IP total length")
+          .drop(kUnsupportedProtocol, "unsupported_protocol", "neither TCP, UDP nor ICMP")
+          .drop(kUnsupportedIcmp, "unsupported_icmp",
                 "an ICMP type that is neither echo nor a translatable error (or an error about an error)")
-          .drop("truncated_icmp_inner", "an ICMP error quoting too little of its packet to find the session")
-          .drop("not_inside", "a new session from a source outside the `inside` prefixes")
-          .drop("no_mapping", "no session and no static mapping for it (filtered)")
-          .drop("pool_exhausted", "no free external port in this worker's slice of the pool")
-          .drop("source_limit", "the inside address already holds max_sessions_per_source sessions")
-          .drop("table_full", "max_sessions sessions exist")
-          .handler("count", true, false, "sessions now")
-          .handler("tcp_sessions", true, false, "TCP sessions now")
-          .handler("udp_sessions", true, false, "UDP sessions now")
-          .handler("icmp_sessions", true, false, "ICMP sessions now")
-          .handler("mappings", true, false, "dynamic external endpoints in use")
-          .handler("created", true, false, "sessions created since the table was made")
-          .handler("expired", true, false, "sessions ended by their idle timeout")
-          .handler("allocation_failures", true, false, "new sessions refused for want of a port")
-          .handler("memory", true, false, "bytes the session table holds")
-          .handler("pool", true, false, "free ports per pool address and protocol")
-          .handler("timeouts", true, false, "the idle timeouts in force (s)")
-          .handler("sessions", true, false, "the first 1000 sessions matching session_filter, one a line")
-          .handler("session_filter", true, true,
-                   "filter for `sessions`: inside=ADDR proto=tcp|udp|icmp port=N remote=ADDR external=ADDR")
-          .handler("clock", true, false, "the table's clock (s)")
-          .handler("advance_clock", false, true, "moves the table's clock forward N seconds (tests)")
-          .handler("clear", false, true, "ends every session");
+          .drop(kTruncatedIcmpInner, "truncated_icmp_inner", "an ICMP error quoting too little of its packet to find the session")
+          .drop(kNotInside, "not_inside", "a new session from a source outside the `inside` prefixes")
+          .drop(kNoMapping, "no_mapping", "no session and no static mapping for it (filtered)")
+          .drop(kPoolExhausted, "pool_exhausted", "no free external port in this worker's slice of the pool")
+          .drop(kSourceLimit, "source_limit", "the inside address already holds max_sessions_per_source sessions")
+          .drop(kTableFull, "table_full", "max_sessions sessions exist");
+    add_session_table_handlers(b, [](const Nat44& e) -> SessionTable& { return *e.table_; });
+    b.read("timeouts", "the idle timeouts in force (s)",
+           [](const Nat44& e) {
+             return "tcp_established " + std::to_string(e.t_established_) + " tcp_transitory " +
+                    std::to_string(e.t_transitory_) + " udp " + std::to_string(e.t_udp_) + " icmp " +
+                    std::to_string(e.t_icmp_);
+           })
+        .read("sessions", "the first 1000 sessions matching session_filter, one a line",
+              [](const Nat44& e) { return e.list_sessions(); })
+        .read_write(
+            "session_filter",
+            "filter for `sessions`: inside=ADDR proto=tcp|udp|icmp port=N remote=ADDR external=ADDR (any subset; "
+            "empty: all)",
+            [](const Nat44& e) { return e.filter_.text; },
+            [](Nat44& e, const std::string& v) { e.filter_ = parse_filter(v); })
+        .read("clock", "the table's clock (s)", [](const Nat44& e) { return std::to_string(e.table_->now()); })
+        .write("advance_clock", "moves the table's clock forward N seconds (tests)",
+               [](Nat44& e, const std::string& v) { e.table_->advance(parse_seconds(v)); })
+        .write("clear", "ends every session", [](Nat44& e, const std::string&) { e.table_->clear(e.cache_); });
+    return ElementClass(b);
+  }();
   return k;
 }
 
 namespace {
 
-// "A.B.C.D:PORT" → host-order address and port.
-std::pair<uint32_t, uint16_t> parse_endpoint(const YAML::Node& n, const char* what) {
-  const std::string s = n.IsScalar() ? n.Scalar() : "";
-  auto colon = s.rfind(':');
+// A static mapping's "A.B.C.D:PORT" → host-order address and port.
+std::pair<uint32_t, uint16_t> read_endpoint(const ParamValue& v, const char* what) {
+  const std::string s = v.is_scalar() ? v.text(what) : std::string();
+  const auto colon = s.rfind(':');
   if (colon == std::string::npos)
-    throw ConfigError(mark_of(n), std::string(what) + ": expected ADDRESS:PORT such as 198.51.100.1:8080");
-  uint32_t ip = parse_ipv4(s.substr(0, colon), mark_of(n), what);
-  unsigned long port = 0;
-  try {
-    size_t pos = 0;
-    port = std::stoul(s.substr(colon + 1), &pos);
-    if (pos != s.size() - colon - 1) port = 0;
-  } catch (const std::exception&) {
-    port = 0;
-  }
-  if (port == 0 || port > 65535) throw ConfigError(mark_of(n), std::string(what) + ": port must be 1-65535 in '" + s + "'");
-  return {ip, static_cast<uint16_t>(port)};
+    throw ConfigError(v.mark(), std::string(what) + ": expected ADDRESS:PORT such as 198.51.100.1:8080");
+  const std::optional<Ip4> ip = Ip4::parse(std::string_view(s).substr(0, colon));
+  if (!ip) throw ConfigError(v.mark(), std::string(what) + ": '" + s.substr(0, colon) + "' is not an IPv4 address");
+  unsigned port = 0;
+  const char* end = s.data() + s.size();
+  const auto r = std::from_chars(s.data() + colon + 1, end, port);
+  if (r.ec != std::errc() || r.ptr != end || port == 0 || port > 65535)
+    throw ConfigError(v.mark(), std::string(what) + ": port must be 1-65535 in '" + s + "'");
+  return {ip->host(), static_cast<uint16_t>(port)};
+}
+
+// A 1:1 mapping's address: one IPv4 address (host order).
+uint32_t read_address(const ParamValue& v, const char* what) {
+  const Prefix a = read_ipv4_prefix(v, what);
+  if (a.len != 32) throw ConfigError(v.mark(), "static: a 1:1 mapping maps one address to one address");
+  return a.addr.ip4().host();
 }
 
 uint64_t fwd_key(uint8_t proto, uint32_t ip_net, uint16_t port_net) {
@@ -123,15 +135,17 @@ void Nat44::configure(ConfigContext& ctx) {
   workers_ = ctx.worker_count() ? ctx.worker_count() : 1;
 
   // pool
-  pool_ = parse_pool(p);
+  pool_ = read_pool(p);
   const std::set<uint32_t> pool(pool_.begin(), pool_.end());
-  std::tie(port_lo_, port_hi_) = parse_port_range(p, workers_);
+  const PortRange range = read_port_range(p, workers_);
+  port_lo_ = range.lo;
+  port_hi_ = range.hi;
 
   // inside
   inside_.clear();
-  for (const auto& n : p.node("inside")) {
-    auto [addr, len] = parse_ipv4_prefix(n, "inside");
-    inside_.push_back({addr, len ? ~0u << (32 - len) : 0});
+  for (const ParamValue& v : p.value("inside").items()) {
+    const Prefix pre = read_ipv4_prefix(v, "inside");
+    inside_.push_back({pre.addr.ip4().host(), pre.len ? ~0u << (32 - pre.len) : 0});
   }
 
   // static
@@ -140,50 +154,46 @@ void Nat44::configure(ConfigContext& ctx) {
   one_in_.clear();
   one_out_.clear();
   reserved_.clear();
-  for (const auto& n : p.node("static")) {
-    if (!n.IsMap()) throw ConfigError(mark_of(n), "static: each mapping is {proto: tcp, external: \"A:P\", internal: "
-                                                  "\"B:Q\"} or {external: A, internal: B}");
-    for (auto it = n.begin(); it != n.end(); ++it) {
-      const std::string key = it->first.Scalar();
-      if (key != "proto" && key != "external" && key != "internal")
-        throw ConfigError(mark_of(it->first), "static: unknown field '" + key + "' (fields: proto, external, internal)");
-    }
-    if (!n["external"] || !n["internal"])
-      throw ConfigError(mark_of(n), "static: a mapping needs both `external` and `internal`");
-    const YAML::Node ext = n["external"], in = n["internal"];
-    const bool ports = ext.IsScalar() && ext.Scalar().find(':') != std::string::npos;
+  for (const ParamValue& n : p.value("static").items()) {
+    if (!n.is_map())
+      throw ConfigError(n.mark(), "static: each mapping is {proto: tcp, external: \"A:P\", internal: \"B:Q\"} or "
+                                  "{external: A, internal: B}");
+    n.only_keys({"proto", "external", "internal"}, "static");
+    const ParamValue ext = n["external"], in = n["internal"], proto_v = n["proto"];
+    if (!ext.defined() || !in.defined())
+      throw ConfigError(n.mark(), "static: a mapping needs both `external` and `internal`");
+    const bool ports = ext.is_scalar() && ext.text("static external").find(':') != std::string::npos;
     if (ports) {
-      if (!n["proto"] || !n["proto"].IsScalar() || (n["proto"].Scalar() != "tcp" && n["proto"].Scalar() != "udp"))
-        throw ConfigError(n["proto"] ? mark_of(n["proto"]) : mark_of(n),
+      const std::string proto_name = proto_v.is_scalar() ? proto_v.text("static proto") : std::string();
+      if (proto_name != "tcp" && proto_name != "udp")
+        throw ConfigError(proto_v.defined() ? proto_v.mark() : n.mark(),
                           "static: a port forward needs `proto: tcp` or `proto: udp`");
-      const uint8_t proto = n["proto"].Scalar() == "tcp" ? IPPROTO_TCP : IPPROTO_UDP;
-      auto [eip, eport] = parse_endpoint(ext, "static external");
-      auto [iip, iport] = parse_endpoint(in, "static internal");
+      const uint8_t proto = proto_name == "tcp" ? IPPROTO_TCP : IPPROTO_UDP;
+      auto [eip, eport] = read_endpoint(ext, "static external");
+      auto [iip, iport] = read_endpoint(in, "static internal");
       Endpoint e{htonl(eip), htons(eport)}, i{htonl(iip), htons(iport)};
       if (!fwd_out_.emplace(fwd_key(proto, e.ip, e.port), i).second)
-        throw ConfigError(mark_of(ext), "static: external " + ext.Scalar() + " is mapped twice");
+        throw ConfigError(ext.mark(), "static: external " + ext.text("static external") + " is mapped twice");
       if (!fwd_in_.emplace(fwd_key(proto, i.ip, i.port), e).second)
-        throw ConfigError(mark_of(in), "static: internal " + in.Scalar() + " is mapped twice");
+        throw ConfigError(in.mark(), "static: internal " + in.text("static internal") + " is mapped twice");
       if (pool.count(eip)) reserved_.push_back({eip, eport, proto == IPPROTO_TCP ? 0 : 1});
     } else {
-      if (n["proto"]) throw ConfigError(mark_of(n["proto"]), "static: a 1:1 mapping (no ports) takes no `proto`");
-      auto [eip, elen] = parse_ipv4_prefix(ext, "static external");
-      auto [iip, ilen] = parse_ipv4_prefix(in, "static internal");
-      if (elen != 32 || ilen != 32)
-        throw ConfigError(mark_of(elen != 32 ? ext : in), "static: a 1:1 mapping maps one address to one address");
-      if (pool.count(eip))
-        throw ConfigError(mark_of(ext), "static: a 1:1 external address must not be in the pool");
+      if (proto_v.defined())
+        throw ConfigError(proto_v.mark(), "static: a 1:1 mapping (no ports) takes no `proto`");
+      const uint32_t eip = read_address(ext, "static external");
+      const uint32_t iip = read_address(in, "static internal");
+      if (pool.count(eip)) throw ConfigError(ext.mark(), "static: a 1:1 external address must not be in the pool");
       if (!one_out_.emplace(htonl(eip), htonl(iip)).second)
-        throw ConfigError(mark_of(ext), "static: external " + ext.Scalar() + " is mapped twice");
+        throw ConfigError(ext.mark(), "static: external " + ext.text("static external") + " is mapped twice");
       if (!one_in_.emplace(htonl(iip), htonl(eip)).second)
-        throw ConfigError(mark_of(in), "static: internal " + in.Scalar() + " is mapped twice");
+        throw ConfigError(in.mark(), "static: internal " + in.text("static internal") + " is mapped twice");
     }
   }
 
-  t_established_ = parse_timeout(p, "tcp_established");
-  t_transitory_ = parse_timeout(p, "tcp_transitory");
-  t_udp_ = parse_timeout(p, "udp");
-  t_icmp_ = parse_timeout(p, "icmp");
+  t_established_ = read_timeout(p, "tcp_established");
+  t_transitory_ = read_timeout(p, "tcp_transitory");
+  t_udp_ = read_timeout(p, "udp");
+  t_icmp_ = read_timeout(p, "icmp");
   uint64_t ms = p.get<uint64_t>("max_sessions");
   if (ms < 64 || ms > (1u << 28)) throw ConfigError(p.mark("max_sessions"), "max_sessions: 64 to 268435456");
   max_sessions_ = static_cast<uint32_t>(ms);
@@ -249,6 +259,7 @@ bool Nat44::is_external(uint32_t ip_net) const {
 
 std::string Nat44::list_sessions() const {
   static const char* names[] = {"tcp", "udp", "icmp"};
+  auto ip = [](uint32_t net) { return Ip4::of(reinterpret_cast<const uint8_t*>(&net)).str(); };
   std::ostringstream out;
   const uint32_t now = table_->now();
   unsigned shown = 0;
@@ -267,11 +278,11 @@ std::string Nat44::list_sessions() const {
     if (s.proto == IPPROTO_TCP) {
       state = tcp_state_name(__atomic_load_n(&table_->session(i).tcp, __ATOMIC_RELAXED));
     }
-    out << names[s.pclass] << ' ' << ipv4_text(s.in_ip) << ':' << ntohs(s.in_port) << " -> " << ipv4_text(s.ext_ip)
-        << ':' << ntohs(s.ext_port) << " <-> " << ipv4_text(s.rem_ip) << ':' << ntohs(s.rem_port);
+    out << names[s.pclass] << ' ' << ip(s.in_ip) << ':' << ntohs(s.in_port) << " -> " << ip(s.ext_ip)
+        << ':' << ntohs(s.ext_port) << " <-> " << ip(s.rem_ip) << ':' << ntohs(s.rem_port);
     if (s.kind == kHairpin) {
       const HairpinPeer& p = table_->peer(i);
-      out << " (hairpin to " << ipv4_text(p.ip) << ':' << ntohs(p.port) << ')';
+      out << " (hairpin to " << ip(p.ip) << ':' << ntohs(p.port) << ')';
     } else if (s.kind == kOutsideInitiated) {
       out << " (static, opened from outside)";
     }
@@ -281,60 +292,36 @@ std::string Nat44::list_sessions() const {
   return out.str();
 }
 
-void Nat44::add_handlers(HandlerSet& h) {
-  add_table_handlers(h, table_);
-  auto num = [](uint64_t v) { return std::to_string(v); };
-  h.read("timeouts", "the idle timeouts in force (s)", [this] {
-    return "tcp_established " + std::to_string(t_established_) + " tcp_transitory " + std::to_string(t_transitory_) +
-           " udp " + std::to_string(t_udp_) + " icmp " + std::to_string(t_icmp_);
-  });
-  h.read("sessions", "the first 1000 sessions matching session_filter", [this] { return list_sessions(); });
-  h.read_write(
-      "session_filter", "filter for `sessions`", [this] { return filter_.text; },
-      [this](const std::string& v) {
-        Filter f;
-        std::istringstream in(v);
-        std::string term;
-        while (in >> term) {
-          auto eq = term.find('=');
-          std::string k = term.substr(0, eq), val = eq == std::string::npos ? "" : term.substr(eq + 1);
-          auto addr = [&] {
-            in_addr a{};
-            if (inet_pton(AF_INET, val.c_str(), &a) != 1) throw std::invalid_argument(k + ": '" + val + "' is not an IPv4 address");
-            return a.s_addr;
-          };
-          if (k == "inside") f.inside = addr();
-          else if (k == "remote") f.remote = addr();
-          else if (k == "external") f.external = addr();
-          else if (k == "proto") {
-            f.proto = val == "tcp" ? 0 : val == "udp" ? 1 : val == "icmp" ? 2 : -1;
-            if (f.proto < 0) throw std::invalid_argument("proto: tcp, udp or icmp");
-          } else if (k == "port") {
-            try {
-              f.port = std::stoi(val);
-            } catch (const std::exception&) {
-              f.port = -1;
-            }
-            if (f.port < 0 || f.port > 65535) throw std::invalid_argument("port: 0-65535");
-          } else {
-            throw std::invalid_argument("unknown filter term '" + term +
-                                        "' (inside=ADDR proto=tcp|udp|icmp port=N remote=ADDR external=ADDR)");
-          }
-        }
-        f.text = v;
-        filter_ = f;
-      });
-  h.read("clock", "the table's clock (s)", [this, num] { return num(table_->now()); });
-  h.write("advance_clock", "moves the table's clock forward N seconds", [this](const std::string& v) {
-    unsigned long s = 0;
-    try {
-      s = std::stoul(v);
-    } catch (const std::exception&) {
-      throw std::invalid_argument("advance_clock: a number of seconds");
+Nat44::Filter Nat44::parse_filter(const std::string& text) {
+  Filter f;
+  std::istringstream in(text);
+  std::string term;
+  while (in >> term) {
+    const auto eq = term.find('=');
+    const std::string k = term.substr(0, eq), val = eq == std::string::npos ? "" : term.substr(eq + 1);
+    auto addr = [&] {
+      const std::optional<Ip4> a = Ip4::parse(val);
+      if (!a) throw std::invalid_argument(k + ": '" + val + "' is not an IPv4 address");
+      return ld32(a->data());  // network order
+    };
+    if (k == "inside") {
+      f.inside = addr();
+    } else if (k == "remote") {
+      f.remote = addr();
+    } else if (k == "external") {
+      f.external = addr();
+    } else if (k == "proto") {
+      f.proto = val == "tcp" ? 0 : val == "udp" ? 1 : val == "icmp" ? 2 : -1;
+      if (f.proto < 0) throw std::invalid_argument("proto: tcp, udp or icmp");
+    } else if (k == "port") {
+      f.port = parse_filter_port(val);
+    } else {
+      throw std::invalid_argument("unknown filter term '" + term +
+                                  "' (inside=ADDR proto=tcp|udp|icmp port=N remote=ADDR external=ADDR)");
     }
-    table_->advance(static_cast<uint32_t>(s));
-  });
-  h.write("clear", "ends every session", [this](const std::string&) { table_->clear(cache_); });
+  }
+  f.text = text;
+  return f;
 }
 
 }  // namespace weft::nat
