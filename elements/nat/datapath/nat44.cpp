@@ -48,7 +48,8 @@ const ElementClass& Nat44::klass() {
           .poll()
           .required("pool", ParamType::List, "external IPv4 addresses and/or prefixes (at most 1024 addresses)")
           .param("port_range", ParamType::PortRange, "1024-65535",
-                 "external ports (and ICMP identifiers) handed out, LO-HI; split evenly between the workers")
+                 "external ports (and ICMP identifiers) handed out, such as 1024-65535 (from 1); split evenly between the "
+                 "workers")
           .param("inside", ParamType::List, "[]", "prefixes allowed to open sessions from inside (empty: any)")
           .param("static", ParamType::List, "[]",
                  "fixed mappings: {proto: tcp|udp, external: \"A:P\", internal: \"B:Q\"} or {external: A, "

@@ -47,7 +47,8 @@ const ElementClass& Nat64::klass() {
           .param("prefix", ParamType::Prefix, "64:ff9b::/96",
                  "the NAT64 prefix IPv4 addresses are embedded in (RFC 6052): length 32, 40, 48, 56, 64 or 96")
           .param("port_range", ParamType::PortRange, "1024-65535",
-                 "external ports (and ICMP identifiers) handed out, LO-HI; split evenly between the workers")
+                 "external ports (and ICMP identifiers) handed out, such as 1024-65535 (from 1); split evenly between the "
+                 "workers")
           .param("inside", ParamType::List, "[]", "IPv6 prefixes allowed to open sessions (empty: any)")
           .param("tcp_established", ParamType::UInt, "7440", "idle timeout of an established TCP session (s)")
           .param("tcp_transitory", ParamType::UInt, "240",
