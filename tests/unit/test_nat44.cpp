@@ -554,8 +554,9 @@ TEST_CASE("Nat44 limits sessions per source, pool ports and the table", "[nat44]
 
 TEST_CASE("Nat44 refuses bad pools, port ranges and static mappings, naming the value", "[nat44]") {
   const std::string pool = "pool: [198.51.100.1]\nmax_sessions: 4096\n";
-  CHECK_THROWS_WITH(Box("pool: [198.51.100.1, 2001:db8::1]"),
-                    Catch::Contains("pool: expected an IPv4 address or prefix such as 198.51.100.0/30, not '2001:db8::1'"));
+  CHECK_THROWS_WITH(
+      Box("pool: [198.51.100.1, 2001:db8::1]"),
+      Catch::Contains("pool: expected an IPv4 address or prefix such as 198.51.100.0/30, not '2001:db8::1'"));
   CHECK_THROWS_WITH(Box("pool: [198.51.100.1, 198.51.100.0/31]"),
                     Catch::Contains("pool: address 198.51.100.1 is listed twice"));
   CHECK_THROWS_WITH(Box(pool + "port_range: 0-1000"), Catch::Contains("port_range: ports start at 1"));

@@ -488,8 +488,9 @@ TEST_CASE("Nat64 embeds and extracts IPv4 addresses at every RFC 6052 prefix len
   }
   CHECK_THROWS_WITH(Box(std::string(kBase) + "\nprefix: \"2001:db8::/33\""),
                     Catch::Contains("the length must be 32, 40, 48, 56, 64 or 96"));
-  CHECK_THROWS_WITH(Box(std::string(kBase) + "\nprefix: 192.0.2.0/24"),
-                    Catch::Contains("prefix: expected an IPv6 address or prefix such as fd00:1::/48, not '192.0.2.0/24'"));
+  CHECK_THROWS_WITH(
+      Box(std::string(kBase) + "\nprefix: 192.0.2.0/24"),
+      Catch::Contains("prefix: expected an IPv6 address or prefix such as fd00:1::/48, not '192.0.2.0/24'"));
   CHECK_THROWS_WITH(Box(std::string(kBase) + "\ninside: [10.0.0.0/8]"),
                     Catch::Contains("inside: expected an IPv6 address or prefix"));
 }

@@ -19,8 +19,7 @@ namespace weft::nat {
 
 const ElementClass& Nat44::klass() {
   static const ElementClass k = [] {
-    auto b =
-      ElementClass::make<Nat44>("Nat44")
+    auto b = ElementClass::make<Nat44>("Nat44")
           .describe(
               "Stateful NAPT for IPv4 (TCP, UDP, ICMP echo): endpoint-independent mapping, address-and-port "
               "dependent filtering, hairpinning, ICMP error translation; one session table shared by all workers.",
@@ -48,8 +47,8 @@ const ElementClass& Nat44::klass() {
           .poll()
           .required("pool", ParamType::List, "external IPv4 addresses and/or prefixes (at most 1024 addresses)")
           .param("port_range", ParamType::PortRange, "1024-65535",
-                 "external ports (and ICMP identifiers) handed out, such as 1024-65535 (from 1); split evenly between the "
-                 "workers")
+                 "external ports (and ICMP identifiers) handed out, such as 1024-65535 (from 1); split evenly "
+                 "between the workers")
           .param("inside", ParamType::List, "[]", "prefixes allowed to open sessions from inside (empty: any)")
           .param("static", ParamType::List, "[]",
                  "fixed mappings: {proto: tcp|udp, external: \"A:P\", internal: \"B:Q\"} or {external: A, "
@@ -70,7 +69,8 @@ const ElementClass& Nat44::klass() {
           .drop(kUnsupportedProtocol, "unsupported_protocol", "neither TCP, UDP nor ICMP")
           .drop(kUnsupportedIcmp, "unsupported_icmp",
                 "an ICMP type that is neither echo nor a translatable error (or an error about an error)")
-          .drop(kTruncatedIcmpInner, "truncated_icmp_inner", "an ICMP error quoting too little of its packet to find the session")
+          .drop(kTruncatedIcmpInner, "truncated_icmp_inner",
+                "an ICMP error quoting too little of its packet to find the session")
           .drop(kNotInside, "not_inside", "a new session from a source outside the `inside` prefixes")
           .drop(kNoMapping, "no_mapping", "no session and no static mapping for it (filtered)")
           .drop(kPoolExhausted, "pool_exhausted", "no free external port in this worker's slice of the pool")

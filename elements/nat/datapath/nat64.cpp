@@ -18,8 +18,7 @@ namespace weft::nat {
 
 const ElementClass& Nat64::klass() {
   static const ElementClass k = [] {
-    auto b =
-      ElementClass::make<Nat64>("Nat64")
+    auto b = ElementClass::make<Nat64>("Nat64")
           .describe(
               "Stateful NAT64 (RFC 6146): IPv6-only hosts reach IPv4 hosts at PREFIX+IPv4 (RFC 6052, "
               "64:ff9b::/96 by default), headers and ICMP translated per RFC 7915; one session table shared by "
@@ -47,8 +46,8 @@ const ElementClass& Nat64::klass() {
           .param("prefix", ParamType::Prefix, "64:ff9b::/96",
                  "the NAT64 prefix IPv4 addresses are embedded in (RFC 6052): length 32, 40, 48, 56, 64 or 96")
           .param("port_range", ParamType::PortRange, "1024-65535",
-                 "external ports (and ICMP identifiers) handed out, such as 1024-65535 (from 1); split evenly between the "
-                 "workers")
+                 "external ports (and ICMP identifiers) handed out, such as 1024-65535 (from 1); split evenly "
+                 "between the workers")
           .param("inside", ParamType::List, "[]", "IPv6 prefixes allowed to open sessions (empty: any)")
           .param("tcp_established", ParamType::UInt, "7440", "idle timeout of an established TCP session (s)")
           .param("tcp_transitory", ParamType::UInt, "240",
@@ -70,15 +69,19 @@ const ElementClass& Nat64::klass() {
           .drop(kBadChecksum, "bad_checksum",
                 "a wrong IPv4 header checksum, a wrong ICMP error checksum (errors are recomputed, so they are "
                 "verified first), or an IPv6 UDP checksum of 0")
-          .drop(kHopLimit, "hop_limit", "hop limit or TTL of 1 or less: it would reach 0 here (no ICMP time exceeded is sent)")
-          .drop(kFragment, "fragment", "a fragment (IPv4 MF or offset; an IPv6 fragment header other than an atomic one)")
+          .drop(kHopLimit, "hop_limit",
+                "hop limit or TTL of 1 or less: it would reach 0 here (no ICMP time exceeded is sent)")
+          .drop(kFragment, "fragment",
+                "a fragment (IPv4 MF or offset; an IPv6 fragment header other than an atomic one)")
           .drop(kSourceRoute, "source_route",
                 "an IPv6 routing header with segments left, or an IPv4 unexpired source route option (RFC 7915)")
-          .drop(kUnsupportedProtocol, "unsupported_protocol", "neither TCP, UDP nor ICMP/ICMPv6 (or an unknown extension header)")
+          .drop(kUnsupportedProtocol, "unsupported_protocol",
+                "neither TCP, UDP nor ICMP/ICMPv6 (or an unknown extension header)")
           .drop(kUnsupportedIcmp, "unsupported_icmp",
                 "an ICMP/ICMPv6 type or code with no counterpart in the other protocol (RFC 7915), "
                 "neighbour discovery, or an error about an error")
-          .drop(kTruncatedIcmpInner, "truncated_icmp_inner", "an ICMP error quoting too little of its packet to find the session")
+          .drop(kTruncatedIcmpInner, "truncated_icmp_inner",
+                "an ICMP error quoting too little of its packet to find the session")
           .drop(kNotPrefix, "not_prefix",
                 "from IPv6: the destination (or an ICMPv6 error's quoted source) is not a canonical address of "
                 "`prefix`")
@@ -234,8 +237,8 @@ std::string Nat64::list_sessions() const {
     prefix_.embed(s.rem_ip, rem6);
     out << names[s.pclass] << " [" << Ip6::of(host).str() << "]:" << ntohs(s.in_port) << " -> " << ip4(s.ext_ip)
         << ':' << ntohs(s.ext_port) << " <-> " << ip4(s.rem_ip) << ':' << ntohs(s.rem_port) << " (["
-        << Ip6::of(rem6).str() << "]) " << state << " age " << (now - s.created) << "s expires " << (d > now ? d - now : 0)
-        << "s\n";
+        << Ip6::of(rem6).str() << "]) " << state << " age " << (now - s.created) << "s expires "
+        << (d > now ? d - now : 0) << "s\n";
     shown++;
   }
   return out.str();

@@ -22,7 +22,9 @@ Prefix read_prefix(const ParamValue& v, std::string_view what, uint8_t version, 
 
 }  // namespace
 
-Prefix read_ipv4_prefix(const ParamValue& v, std::string_view what) { return read_prefix(v, what, 4, "198.51.100.0/30"); }
+Prefix read_ipv4_prefix(const ParamValue& v, std::string_view what) {
+  return read_prefix(v, what, 4, "198.51.100.0/30");
+}
 
 Prefix read_ipv6_prefix(const ParamValue& v, std::string_view what) { return read_prefix(v, what, 6, "fd00:1::/48"); }
 
@@ -33,7 +35,8 @@ std::vector<uint32_t> read_pool(const Params& p, size_t max) {
     const uint32_t addr = pre.addr.ip4().host();
     const uint64_t count = uint64_t{1} << (32 - pre.len);
     if (pool.size() + count > max)
-      throw ConfigError(v.mark(), "pool: at most " + std::to_string(max) + " addresses (ports are tracked per address)");
+      throw ConfigError(v.mark(),
+                        "pool: at most " + std::to_string(max) + " addresses (ports are tracked per address)");
     for (uint64_t i = 0; i < count; i++)
       if (!pool.insert(addr + static_cast<uint32_t>(i)).second)
         throw ConfigError(v.mark(), "pool: address " + Ip4::from_host(addr + static_cast<uint32_t>(i)).str() +
