@@ -142,10 +142,8 @@ Setup& setup(uint32_t n) {
     s->h->push("nat", b, 0);
   }
   s->next_new = n;
-  weft::HandlerSet hs;
-  s->h->element("nat").add_handlers(hs);
-  std::printf("# %u sessions (%s mappings): memory %s\n", n, hs.find("mappings")->read().c_str(),
-              hs.find("memory")->read().c_str());
+  std::printf("# %u sessions (%s mappings): memory %s\n", n, s->h->read_handler("nat", "mappings").c_str(),
+              s->h->read_handler("nat", "memory").c_str());
   std::fflush(stdout);
   return *s;
 }

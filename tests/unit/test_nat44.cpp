@@ -207,15 +207,15 @@ std::string graph(const std::string& params) {
 }
 
 std::string handler(Element& e, const std::string& name, const std::string* write = nullptr) {
-  HandlerSet hs;
-  e.add_handlers(hs);
-  const auto* h = hs.find(name);
+  const HandlerSpec* h = e.element_class().find_handler(name);
   REQUIRE(h);
   if (write) {
-    h->write(*write);
+    REQUIRE(h->writable());
+    h->write(e, *write);
     return {};
   }
-  return h->read();
+  REQUIRE(h->readable());
+  return h->read(e);
 }
 
 uint64_t drops(Element& e, const std::string& reason) {
@@ -550,6 +550,26 @@ TEST_CASE("Nat44 limits sessions per source, pool ports and the table", "[nat44]
     CHECK(b.out().size() == 1);
     CHECK(b.drops("not_inside") == 1);
   }
+}
+
+TEST_CASE("Nat44 refuses bad pools, port ranges and static mappings, naming the value", "[nat44]") {
+  const std::string pool = "pool: [198.51.100.1]\nmax_sessions: 4096\n";
+  CHECK_THROWS_WITH(
+      Box("pool: [198.51.100.1, 2001:db8::1]"),
+      Catch::Contains("pool: expected an IPv4 address or prefix such as 198.51.100.0/30, not '2001:db8::1'"));
+  CHECK_THROWS_WITH(Box("pool: [198.51.100.1, 198.51.100.0/31]"),
+                    Catch::Contains("pool: address 198.51.100.1 is listed twice"));
+  CHECK_THROWS_WITH(Box(pool + "port_range: 0-1000"), Catch::Contains("port_range: ports start at 1"));
+  CHECK_THROWS_WITH(Box(pool + "port_range: 2000-1000"), Catch::Contains("parameter 'port_range' expects a port"));
+  CHECK_THROWS_WITH(Box(pool + "inside: [10.0.0.0/33]"), Catch::Contains("inside: expected an IPv4 address or prefix"));
+  CHECK_THROWS_WITH(Box(pool + "static: [{external: 192.0.2.9, internal: 10.0.0.9, port: 1}]"),
+                    Catch::Contains("static: unknown key 'port'"));
+  CHECK_THROWS_WITH(Box(pool + "static: [{external: 192.0.2.0/24, internal: 10.0.0.9}]"),
+                    Catch::Contains("a 1:1 mapping maps one address to one address"));
+  CHECK_THROWS_WITH(Box(pool + "static: [{proto: tcp, external: \"198.51.100.1:0\", internal: \"10.0.0.5:80\"}]"),
+                    Catch::Contains("static external: port must be 1-65535 in '198.51.100.1:0'"));
+  CHECK_THROWS_WITH(Box(pool + "static: [{proto: tcp, external: \"198.51.100.1:80\", internal: \"10.0.0:80\"}]"),
+                    Catch::Contains("static internal: '10.0.0' is not an IPv4 address"));
 }
 
 TEST_CASE("Nat44 drops malformed packets with named reasons, never reading past the end", "[nat44]") {

@@ -308,15 +308,15 @@ std::string graph(const std::string& params) {
 }
 
 std::string handler(Element& e, const std::string& name, const std::string* write = nullptr) {
-  HandlerSet hs;
-  e.add_handlers(hs);
-  const auto* h = hs.find(name);
+  const HandlerSpec* h = e.element_class().find_handler(name);
   REQUIRE(h);
   if (write) {
-    h->write(*write);
+    REQUIRE(h->writable());
+    h->write(e, *write);
     return {};
   }
-  return h->read();
+  REQUIRE(h->readable());
+  return h->read(e);
 }
 
 uint64_t drops(Element& e, const std::string& reason) {
@@ -488,6 +488,11 @@ TEST_CASE("Nat64 embeds and extracts IPv4 addresses at every RFC 6052 prefix len
   }
   CHECK_THROWS_WITH(Box(std::string(kBase) + "\nprefix: \"2001:db8::/33\""),
                     Catch::Contains("the length must be 32, 40, 48, 56, 64 or 96"));
+  CHECK_THROWS_WITH(
+      Box(std::string(kBase) + "\nprefix: 192.0.2.0/24"),
+      Catch::Contains("prefix: expected an IPv6 address or prefix such as fd00:1::/48, not '192.0.2.0/24'"));
+  CHECK_THROWS_WITH(Box(std::string(kBase) + "\ninside: [10.0.0.0/8]"),
+                    Catch::Contains("inside: expected an IPv6 address or prefix"));
 }
 
 TEST_CASE("Nat64 maps endpoint-independently, filters by address and port, one host id per address", "[nat64]") {

@@ -176,10 +176,9 @@ struct Box {
     return 0;
   }
   std::string read(const std::string& name) {
-    HandlerSet hs;
-    npt().add_handlers(hs);
-    REQUIRE(hs.find(name));
-    return hs.find(name)->read();
+    const HandlerSpec* spec = npt().element_class().find_handler(name);
+    REQUIRE((spec && spec->readable()));
+    return spec->read(npt());
   }
 };
 
@@ -365,5 +364,7 @@ TEST_CASE("Nat66 refuses prefixes of different or excessive lengths", "[nat66]")
                     Catch::Contains("same length"));
   CHECK_THROWS_WITH(GraphHarness(graph("fd01::/80", "2001:db8::/80"), loader(), pool()), Catch::Contains("1-64"));
   CHECK_THROWS_WITH(GraphHarness(graph("fd01::zz/48", "2001:db8::/48"), loader(), pool()),
-                    Catch::Contains("not an IPv6 prefix"));
+                    Catch::Contains("parameter 'inside_prefix' expects an address or prefix"));
+  CHECK_THROWS_WITH(GraphHarness(graph("fd01::/48", "192.0.2.0/24"), loader(), pool()),
+                    Catch::Contains("outside_prefix: expected an IPv6 address or prefix"));
 }

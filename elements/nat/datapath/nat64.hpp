@@ -1,33 +1,7 @@
 // Nat64 — stateful NAT64 (RFC 6146): IPv6-only hosts reach IPv4 hosts at
 // IPv4-embedded IPv6 addresses (RFC 6052, 64:ff9b::/96 by default), with
-// IP/ICMP translation per RFC 7915.
-//
-// Ports:       inputs `from_ipv6` (the IPv6 hosts' side), `from_ipv4`;
-//              outputs `to_ipv4`, `to_ipv6`
-// Parameters:  pool      (required) IPv4 addresses and/or prefixes the IPv6
-//                        hosts' sessions leave from, at most 1024
-//              prefix    (default 64:ff9b::/96) the NAT64 prefix; length 32,
-//                        40, 48, 56, 64 or 96 (RFC 6052 section 2.2)
-//              port_range (default "1024-65535") external ports and ICMP
-//                        identifiers, split between the workers
-//              inside    (default: any) IPv6 prefixes allowed to open sessions
-//              tcp_established (7440), tcp_transitory (240), udp (300),
-//              icmp (60)  idle timeouts in seconds (RFC 6146 section 4)
-//              max_sessions (1048576) sessions of all workers together
-//              max_sessions_per_source (8192) sessions one IPv6 address may hold
-//              max_hosts (262144) IPv6 addresses with sessions at once
-// Handlers:    count, tcp_sessions, udp_sessions, icmp_sessions, hosts,
-//              mappings, created, expired, allocation_failures, memory,
-//              pool, prefix, timeouts (read); sessions (read: the first 1000 sessions
-//              matching session_filter); session_filter (read/write:
-//              "inside=IPV6 remote=IPV4 external=IPV4 proto=tcp port=N");
-//              clock (read), advance_clock (write, tests); clear (write)
-// Drops:       runt, not_ipv6, not_ipv4, truncated, bad_ip, bad_checksum,
-//              hop_limit, fragment, source_route, unsupported_protocol,
-//              unsupported_icmp, truncated_icmp_inner, not_prefix,
-//              reserved_address, hairpin, not_inside, no_session,
-//              pool_exhausted, source_limit, table_full, hosts_full,
-//              no_headroom
+// IP/ICMP translation per RFC 7915. Its class declaration (nat64.cpp) is its
+// manual: `routerctl elements --doc Nat64`.
 //
 // From `from_ipv6`, a packet to PREFIX+A (A an IPv4 address) leaves on
 // `to_ipv4` as an IPv4 packet from a pool address:port to A; from
@@ -57,39 +31,13 @@
 #include <string>
 #include <vector>
 
-#include "prefix6.hpp"
-#include "rfc6052.hpp"
-#include "session_table.hpp"
-#include "tcp_state.hpp"
+#include "datapath/rfc6052.hpp"
+#include "tables/session_table.hpp"
+#include "tables/tcp_state.hpp"
 #include "weft/element.hpp"
 
 namespace weft::nat {
 
-// Drop reasons, in the order klass() declares them.
-enum Nat64Drop : uint16_t {
-  k64Runt = 0,
-  k64NotIpv6,
-  k64NotIpv4,
-  k64Truncated,
-  k64BadIp,
-  k64BadChecksum,
-  k64HopLimit,
-  k64Fragment,
-  k64SourceRoute,
-  k64UnsupportedProtocol,
-  k64UnsupportedIcmp,
-  k64TruncatedIcmpInner,
-  k64NotPrefix,
-  k64ReservedAddress,
-  k64Hairpin,
-  k64NotInside,
-  k64NoSession,
-  k64PoolExhausted,
-  k64SourceLimit,
-  k64TableFull,
-  k64HostsFull,
-  k64NoHeadroom,
-};
 enum Nat64Port : uint16_t { kFrom6 = 0, kFrom4 = 1, kTo4 = 0, kTo6 = 1 };
 
 class Nat64 final : public Element {
@@ -101,7 +49,6 @@ class Nat64 final : public Element {
   void push(uint16_t input, Batch& b) override;
   bool run() override;
   StateCarry take_state(Element& old) override;
-  void add_handlers(HandlerSet& h) override;
 
   // Where a packet's headers are and the flow it belongs to; filled by
   // parse6()/parse4().
@@ -120,6 +67,10 @@ class Nat64 final : public Element {
   };
 
  private:
+  static inline Drop kRunt, kNotIpv6, kNotIpv4, kTruncated, kBadIp, kBadChecksum, kHopLimit, kFragment, kSourceRoute,
+      kUnsupportedProtocol, kUnsupportedIcmp, kTruncatedIcmpInner, kNotPrefix, kReservedAddress, kHairpin, kNotInside,
+      kNoSession, kPoolExhausted, kSourceLimit, kTableFull, kHostsFull, kNoHeadroom;
+
   struct Filter {
     int proto = -1;
     bool has_inside = false;
@@ -129,9 +80,9 @@ class Nat64 final : public Element {
     std::string text;
   };
 
-  // Fast path (nat64_datapath.cpp).
-  int parse6(rte_mbuf* m, Parsed& p) const;  // a drop reason, or -1
-  int parse4(rte_mbuf* m, Parsed& p) const;
+  // Fast path (nat64_fast_path.cpp).
+  const Drop* parse6(rte_mbuf* m, Parsed& p) const;  // a drop reason, or null
+  const Drop* parse4(rte_mbuf* m, Parsed& p) const;
   void forward6(rte_mbuf* m, const Parsed& p, uint32_t idx, uint32_t now);  // IPv6 -> IPv4
   void forward4(rte_mbuf* m, const Parsed& p, uint32_t idx, uint32_t now);  // IPv4 -> IPv6
   void miss6(rte_mbuf* m, Parsed& p, uint32_t now);
@@ -141,17 +92,19 @@ class Nat64 final : public Element {
     ip_id_ = static_cast<uint16_t>(ip_id_ + workers_);
     return id;
   }
-  // ICMP errors (nat64_icmp.cpp): a drop reason, or -1 when emitted.
-  int icmp6_error(rte_mbuf* m, const Parsed& p);
-  int icmp4_error(rte_mbuf* m, const Parsed& p);
+  // ICMP errors (nat64_icmp.cpp): a drop reason, or null when emitted.
+  const Drop* icmp6_error(rte_mbuf* m, const Parsed& p);
+  const Drop* icmp4_error(rte_mbuf* m, const Parsed& p);
 
+  // Handlers.
   std::string list_sessions() const;
+  static Filter parse_filter(const std::string& text);  // throws std::invalid_argument
 
   // Configuration.
   std::vector<uint32_t> pool_;  // host order
   Rfc6052Prefix prefix_;
   uint16_t port_lo_ = 1024, port_hi_ = 65535;
-  std::vector<Prefix6> inside_;
+  std::vector<Prefix> inside_;  // IPv6, host bits clear
   Timeouts timeouts_;
   uint32_t max_sessions_ = 1u << 20, max_per_source_ = 8192, max_hosts_ = 1u << 18;
   unsigned workers_ = 1;

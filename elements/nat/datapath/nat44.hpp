@@ -1,33 +1,6 @@
 // Nat44 — stateful NAPT for IPv4 (TCP, UDP, ICMP echo), in the manner of
-// VPP's NAT44-ED and Linux conntrack NAT.
-//
-// Ports:       inputs `from_inside`, `from_outside`;
-//              outputs `to_outside`, `to_inside` (replies, and hairpinned
-//              packets: inside host to another inside host's external address)
-// Parameters:  pool      (required) external addresses: list of IPv4
-//                        addresses and/or prefixes (a prefix gives all of its
-//                        addresses), at most 1024
-//              port_range (default "1024-65535") external ports and ICMP
-//                        identifiers handed out; split between the workers
-//              inside    (default: any) list of prefixes allowed to open
-//                        sessions from inside
-//              static    list of fixed mappings:
-//                          {proto: tcp|udp, external: "A:P", internal: "B:Q"}
-//                          (a port forward), or {external: A, internal: B} (1:1)
-//              tcp_established (7440), tcp_transitory (240), udp (300),
-//              icmp (60)  idle timeouts in seconds
-//              max_sessions (1048576) sessions of all workers together
-//              max_sessions_per_source (8192) sessions one inside address may hold
-// Handlers:    count, tcp_sessions, udp_sessions, icmp_sessions, mappings,
-//              created, expired, allocation_failures, memory, pool, timeouts (read);
-//              sessions (read: the first 1000 sessions matching
-//              session_filter, one a line); session_filter (read/write:
-//              "inside=ADDR proto=tcp port=N remote=ADDR external=ADDR",
-//              any subset, empty for all); clock (read) and advance_clock
-//              (write, seconds: tests); clear (write: end every session)
-// Drops:       runt, not_ipv4, truncated_ip, bad_ip, fragment, truncated_l4,
-//              unsupported_protocol, unsupported_icmp, truncated_icmp_inner,
-//              not_inside, no_mapping, pool_exhausted, source_limit, table_full
+// VPP's NAT44-ED and Linux conntrack NAT. Its class declaration (nat44.cpp)
+// is its manual: `routerctl elements --doc Nat44`.
 //
 // Mapping is endpoint-independent (RFC 4787 REQ-1): an inside address:port
 // keeps its external address:port for every destination while any of its
@@ -52,28 +25,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "session_table.hpp"
+#include "tables/session_table.hpp"
 #include "weft/element.hpp"
 
 namespace weft::nat {
 
-// Drop reasons, in the order klass() declares them.
-enum Nat44Drop : uint16_t {
-  kDropRunt = 0,
-  kDropNotIpv4,
-  kDropTruncatedIp,
-  kDropBadIp,
-  kDropFragment,
-  kDropTruncatedL4,
-  kDropUnsupportedProtocol,
-  kDropUnsupportedIcmp,
-  kDropTruncatedIcmpInner,
-  kDropNotInside,
-  kDropNoMapping,
-  kDropPoolExhausted,
-  kDropSourceLimit,
-  kDropTableFull,
-};
 enum Nat44Port : uint16_t { kInInside = 0, kInOutside = 1, kOutOutside = 0, kOutInside = 1 };
 
 class Nat44 final : public Element {
@@ -85,7 +41,6 @@ class Nat44 final : public Element {
   void push(uint16_t input, Batch& b) override;
   bool run() override;
   StateCarry take_state(Element& old) override;
-  void add_handlers(HandlerSet& h) override;
 
   // Where a packet's headers are (offsets from the start of the frame) and
   // the flow it belongs to; filled by parse().
@@ -97,7 +52,10 @@ class Nat44 final : public Element {
   };
 
  private:
-  struct Prefix {
+  static inline Drop kRunt, kNotIpv4, kTruncatedIp, kBadIp, kFragment, kTruncatedL4, kUnsupportedProtocol,
+      kUnsupportedIcmp, kTruncatedIcmpInner, kNotInside, kNoMapping, kPoolExhausted, kSourceLimit, kTableFull;
+
+  struct InsidePrefix {
     uint32_t addr, mask;  // host order
   };
   struct Endpoint {
@@ -111,26 +69,28 @@ class Nat44 final : public Element {
     std::string text;
   };
 
-  // Fast path (nat44_datapath.cpp).
-  int parse(rte_mbuf* m, bool from_inside, Parsed& p) const;  // a drop reason, or -1
+  // Fast path (nat44_fast_path.cpp).
+  const Drop* parse(rte_mbuf* m, bool from_inside, Parsed& p) const;  // a drop reason, or null
   void forward(rte_mbuf* m, const Parsed& p, bool from_inside, void* data, uint32_t now);
   void rewrite(rte_mbuf* m, const Parsed& p, bool from_inside, uint32_t sip, uint16_t sport, uint32_t dip,
                uint16_t dport) const;
   uint32_t timeout_of(const Session& s) const;
-  // Slow path (nat44_datapath.cpp): a packet without a session.
+  // Slow path (nat44_fast_path.cpp): a packet without a session.
   void miss(rte_mbuf* m, const Parsed& p, bool from_inside, uint32_t now);
   void icmp_error(rte_mbuf* m, const Parsed& p, bool from_inside);
-  int make_inside_session(const Parsed& p, NewSession& n) const;   // drop reason or -1
-  int make_outside_session(const Parsed& p, NewSession& n) const;  // drop reason or -1
+  const Drop* make_inside_session(const Parsed& p, NewSession& n) const;   // a drop reason, or null
+  const Drop* make_outside_session(const Parsed& p, NewSession& n) const;  // a drop reason, or null
   bool allowed_inside(uint32_t ip_net) const;
   bool is_external(uint32_t ip_net) const;
 
+  // Handlers.
   std::string list_sessions() const;
+  static Filter parse_filter(const std::string& text);  // throws std::invalid_argument
 
   // Configuration.
   std::vector<uint32_t> pool_;  // host order
   uint16_t port_lo_ = 1024, port_hi_ = 65535;
-  std::vector<Prefix> inside_;
+  std::vector<InsidePrefix> inside_;
   std::unordered_map<uint64_t, Endpoint> fwd_in_, fwd_out_;  // port forwards, both ways (key: proto, ip, port)
   std::unordered_map<uint32_t, uint32_t> one_in_, one_out_;  // 1:1, both ways
   std::vector<SessionTable::Config::Reserved> reserved_;

@@ -1,4 +1,4 @@
-#include "session_table.hpp"
+#include "tables/session_table.hpp"
 
 #include <arpa/inet.h>
 #include <rte_cycles.h>

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "session_table.hpp"
+#include "tables/session_table.hpp"
 
 namespace weft::nat {
 

@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "nat64.hpp"
-#include "xlat.hpp"
+#include "datapath/nat64.hpp"
+#include "datapath/xlat.hpp"
 
 namespace weft::nat {
 
@@ -64,47 +64,47 @@ bool source_routed(const uint8_t* opt, uint32_t len) {
 
 }  // namespace
 
-int Nat64::parse6(rte_mbuf* m, Parsed& p) const {
+const Drop* Nat64::parse6(rte_mbuf* m, Parsed& p) const {
   uint32_t off;
   uint16_t type;
-  if (!parse_l2(m, off, type)) return k64Runt;
-  if (type != htons(RTE_ETHER_TYPE_IPV6)) return k64NotIpv6;
+  if (!parse_l2(m, off, type)) return &kRunt;
+  if (type != htons(RTE_ETHER_TYPE_IPV6)) return &kNotIpv6;
   Window w;
-  if (!w.open(m, off, 40)) return k64Truncated;
-  if ((w.p[0] >> 4) != 6) return k64NotIpv6;
+  if (!w.open(m, off, 40)) return &kTruncated;
+  if ((w.p[0] >> 4) != 6) return &kNotIpv6;
   const uint32_t end = off + 40 + ntohs(ld16(w.p + 4));
-  if (end > m->pkt_len) return k64Truncated;
+  if (end > m->pkt_len) return &kTruncated;
   uint32_t v4dst;
-  if (!prefix_.extract(w.p + 24, v4dst)) return k64NotPrefix;
+  if (!prefix_.extract(w.p + 24, v4dst)) return &kNotPrefix;
   p.l3 = static_cast<uint16_t>(off);
   p.tclass = static_cast<uint8_t>((w.p[0] << 4) | (w.p[1] >> 4));
   p.hop = w.p[7];
   std::memcpy(p.src6.a, w.p + 8, 16);
   p.addr_sum = sum16(w.p + 8, 32);
   uint8_t next = w.p[6];
-  if (p.hop <= 1) return k64HopLimit;
-  if (reserved_ipv4(v4dst)) return k64ReservedAddress;
-  if (table_->pool().index_of(ntohl(v4dst)) >= 0) return k64Hairpin;
+  if (p.hop <= 1) return &kHopLimit;
+  if (reserved_ipv4(v4dst)) return &kReservedAddress;
+  if (table_->pool().index_of(ntohl(v4dst)) >= 0) return &kHairpin;
 
   // Extension headers: hop-by-hop, destination options and a routing header
   // without segments left are removed; an atomic fragment header too.
   uint32_t l4 = off + 40;
   unsigned seen = 0;
   while (next == kNextHopByHop || next == kNextRouting || next == kNextDestOpts || next == kNextFragment) {
-    if (++seen > kMaxExtensionHeaders) return k64UnsupportedProtocol;
-    if (l4 + 8 > end || !w.open(m, l4, 8)) return k64Truncated;
+    if (++seen > kMaxExtensionHeaders) return &kUnsupportedProtocol;
+    if (l4 + 8 > end || !w.open(m, l4, 8)) return &kTruncated;
     if (next == kNextFragment) {
       const uint16_t fo = ntohs(ld16(w.p + 2));
-      if ((fo & 0xfff9) != 0) return k64Fragment;  // an offset or more fragments: not atomic
+      if ((fo & 0xfff9) != 0) return &kFragment;  // an offset or more fragments: not atomic
     } else if (next == kNextRouting && w.p[3] != 0) {
-      return k64SourceRoute;
+      return &kSourceRoute;
     }
     const uint32_t len = next == kNextFragment ? 8 : (w.p[1] + 1u) * 8;
     next = w.p[0];
     l4 += len;
-    if (l4 > end) return k64Truncated;
+    if (l4 > end) return &kTruncated;
   }
-  if (end - l4 + 20 > 65535) return k64BadIp;  // would not fit an IPv4 total length
+  if (end - l4 + 20 > 65535) return &kBadIp;  // would not fit an IPv4 total length
   p.l4 = static_cast<uint16_t>(l4);
   p.l4_len = static_cast<uint16_t>(end - l4);
   p.proto = next;
@@ -117,60 +117,60 @@ int Nat64::parse6(rte_mbuf* m, Parsed& p) const {
   k.zero = 0;
   switch (next) {
     case IPPROTO_TCP:
-      if (p.l4_len < 20 || !w.open(m, l4, 20) || (w.p[12] >> 4) < 5) return k64Truncated;
+      if (p.l4_len < 20 || !w.open(m, l4, 20) || (w.p[12] >> 4) < 5) return &kTruncated;
       k.proto = IPPROTO_TCP;
       k.src_port = ld16(w.p);
       k.dst_port = ld16(w.p + 2);
       p.tcp_flags = w.p[13];
-      return -1;
+      return nullptr;
     case IPPROTO_UDP:
-      if (p.l4_len < 8 || !w.open(m, l4, 8)) return k64Truncated;
-      if (ld16(w.p + 6) == 0) return k64BadChecksum;  // mandatory in IPv6
+      if (p.l4_len < 8 || !w.open(m, l4, 8)) return &kTruncated;
+      if (ld16(w.p + 6) == 0) return &kBadChecksum;  // mandatory in IPv6
       k.proto = IPPROTO_UDP;
       k.src_port = ld16(w.p);
       k.dst_port = ld16(w.p + 2);
-      return -1;
+      return nullptr;
     case kProtoIcmp6:
-      if (p.l4_len < 8 || !w.open(m, l4, 8)) return k64Truncated;
+      if (p.l4_len < 8 || !w.open(m, l4, 8)) return &kTruncated;
       p.icmp_type = w.p[0];
       k.proto = IPPROTO_ICMP;  // sessions know one protocol for both sides
       if (p.icmp_type == kIcmp6EchoRequest || p.icmp_type == kIcmp6EchoReply) {
         k.src_port = ld16(w.p + 4);  // the identifier stands for the host's port
         k.dst_port = 0;
-        return -1;
+        return nullptr;
       }
       if (p.icmp_type >= 1 && p.icmp_type <= 4) {
         p.icmp_error = true;
-        return -1;
+        return nullptr;
       }
-      return k64UnsupportedIcmp;
+      return &kUnsupportedIcmp;
     default:
-      return k64UnsupportedProtocol;
+      return &kUnsupportedProtocol;
   }
 }
 
-int Nat64::parse4(rte_mbuf* m, Parsed& p) const {
+const Drop* Nat64::parse4(rte_mbuf* m, Parsed& p) const {
   uint32_t off;
   uint16_t type;
-  if (!parse_l2(m, off, type)) return k64Runt;
-  if (type != htons(RTE_ETHER_TYPE_IPV4)) return k64NotIpv4;
+  if (!parse_l2(m, off, type)) return &kRunt;
+  if (type != htons(RTE_ETHER_TYPE_IPV4)) return &kNotIpv4;
   Window w;
-  if (!w.open(m, off, 20)) return k64Truncated;
+  if (!w.open(m, off, 20)) return &kTruncated;
   const uint8_t vihl = w.p[0];
-  if ((vihl >> 4) != 4 || (vihl & 15) < 5) return k64BadIp;
+  if ((vihl >> 4) != 4 || (vihl & 15) < 5) return &kBadIp;
   const uint32_t ihl = (vihl & 15u) * 4;
   const uint32_t total = ntohs(ld16(w.p + 2));
-  if (total < ihl) return k64BadIp;
-  if (off + total > m->pkt_len) return k64Truncated;
-  if (!w.open(m, off, ihl)) return k64Truncated;
+  if (total < ihl) return &kBadIp;
+  if (off + total > m->pkt_len) return &kTruncated;
+  if (!w.open(m, off, ihl)) return &kTruncated;
   // The header is not carried over, so its checksum must be right now.
-  if (csum_fold(sum16(w.p, ihl)) != 0xffff) return k64BadChecksum;
-  if (ntohs(ld16(w.p + 6)) & 0x3fff) return k64Fragment;  // MF or an offset
+  if (csum_fold(sum16(w.p, ihl)) != 0xffff) return &kBadChecksum;
+  if (ntohs(ld16(w.p + 6)) & 0x3fff) return &kFragment;  // MF or an offset
   p.hop = w.p[8];
-  if (p.hop <= 1) return k64HopLimit;
+  if (p.hop <= 1) return &kHopLimit;
   const uint32_t src = ld32(w.p + 12);
-  if (reserved_ipv4(src)) return k64ReservedAddress;
-  if (ihl > 20 && source_routed(w.p + 20, ihl - 20)) return k64SourceRoute;
+  if (reserved_ipv4(src)) return &kReservedAddress;
+  if (ihl > 20 && source_routed(w.p + 20, ihl - 20)) return &kSourceRoute;
   p.l3 = static_cast<uint16_t>(off);
   p.l4 = static_cast<uint16_t>(off + ihl);
   p.l4_len = static_cast<uint16_t>(total - ihl);
@@ -187,36 +187,36 @@ int Nat64::parse4(rte_mbuf* m, Parsed& p) const {
   k.zero = 0;
   switch (p.proto) {
     case IPPROTO_TCP:
-      if (p.l4_len < 20 || !w.open(m, p.l4, 20) || (w.p[12] >> 4) < 5) return k64Truncated;
+      if (p.l4_len < 20 || !w.open(m, p.l4, 20) || (w.p[12] >> 4) < 5) return &kTruncated;
       k.src_port = ld16(w.p);
       k.dst_port = ld16(w.p + 2);
       p.tcp_flags = w.p[13];
-      return -1;
+      return nullptr;
     case IPPROTO_UDP:
-      if (p.l4_len < 8 || !w.open(m, p.l4, 8)) return k64Truncated;
+      if (p.l4_len < 8 || !w.open(m, p.l4, 8)) return &kTruncated;
       k.src_port = ld16(w.p);
       k.dst_port = ld16(w.p + 2);
-      return -1;
+      return nullptr;
     case IPPROTO_ICMP:
-      if (p.l4_len < 8 || !w.open(m, p.l4, 8)) return k64Truncated;
+      if (p.l4_len < 8 || !w.open(m, p.l4, 8)) return &kTruncated;
       p.icmp_type = w.p[0];
       switch (p.icmp_type) {
         case kIcmpEchoReply:  // only replies: requests from IPv4 open nothing
           k.src_port = 0;
           k.dst_port = ld16(w.p + 4);
-          return -1;
+          return nullptr;
         case kIcmpEcho:
-          return k64NoSession;
+          return &kNoSession;
         case kIcmpUnreachable:
         case kIcmpTimeExceeded:
         case kIcmpParamProblem:
           p.icmp_error = true;
-          return -1;
+          return nullptr;
         default:  // source quench, redirect, timestamps, router discovery...: single-hop or obsolete
-          return k64UnsupportedIcmp;
+          return &kUnsupportedIcmp;
       }
     default:
-      return k64UnsupportedProtocol;
+      return &kUnsupportedProtocol;
   }
 }
 
@@ -265,7 +265,7 @@ void Nat64::forward6(rte_mbuf* m, const Parsed& p, uint32_t idx, uint32_t now) {
     else st16(l4 + 6, udp_csum_apply(ld16(l4 + 6), d));
   }
   if (!replace_head(m, p.l4 + rw, out, p.l3 + 20 + rw)) {
-    drop(m, k64NoHeadroom);
+    drop(m, kNoHeadroom);
     return;
   }
   emit(kTo4, m);
@@ -313,7 +313,7 @@ void Nat64::forward4(rte_mbuf* m, const Parsed& p, uint32_t idx, uint32_t now) {
   }
   const uint32_t l4_off = p.l3 + 40u;
   if (!replace_head(m, p.l4 + rw, out, l4_off + rw)) {
-    drop(m, k64NoHeadroom);
+    drop(m, kNoHeadroom);
     return;
   }
   if (udp_zero) {
@@ -328,11 +328,11 @@ void Nat64::forward4(rte_mbuf* m, const Parsed& p, uint32_t idx, uint32_t now) {
 
 void Nat64::miss6(rte_mbuf* m, Parsed& p, uint32_t now) {
   if (p.key.proto == IPPROTO_ICMP && p.icmp_type != kIcmp6EchoRequest) {
-    drop(m, k64NoSession);  // a reply without a request
+    drop(m, kNoSession);  // a reply without a request
     return;
   }
   if (!allowed_inside(p.src6.a)) {
-    drop(m, k64NotInside);
+    drop(m, kNotInside);
     return;
   }
   NewSession n;
@@ -349,21 +349,21 @@ void Nat64::miss6(rte_mbuf* m, Parsed& p, uint32_t now) {
       forward6(m, p, idx, now);
       return;
     case Created::kSourceLimit:
-      drop(m, k64SourceLimit);
+      drop(m, kSourceLimit);
       return;
     case Created::kTableFull:
-      drop(m, k64TableFull);
+      drop(m, kTableFull);
       return;
     case Created::kPoolExhausted:
-      drop(m, k64PoolExhausted);
+      drop(m, kPoolExhausted);
       return;
     case Created::kHostsFull:
-      drop(m, k64HostsFull);
+      drop(m, kHostsFull);
       return;
     case Created::kNoMapping:
       break;
   }
-  drop(m, k64NoSession);
+  drop(m, kNoSession);
 }
 
 void Nat64::push(uint16_t input, Batch& b) {
@@ -381,9 +381,8 @@ void Nat64::push(uint16_t input, Batch& b) {
     unsigned k = 0;
     for (unsigned i = 0; i < n; i++) {
       rte_mbuf* m = b.pkts[base + i];
-      int r = from6 ? parse6(m, ps[k]) : parse4(m, ps[k]);
-      if (r >= 0) {
-        drop(m, static_cast<uint16_t>(r));
+      if (const Drop* r = from6 ? parse6(m, ps[k]) : parse4(m, ps[k])) {
+        drop(m, *r);
         continue;
       }
       pk[k] = m;
@@ -450,11 +449,10 @@ void Nat64::push(uint16_t input, Batch& b) {
         case kMiss:
         case kNewHost:
           if (from6) miss6(pk[j], ps[j], now);
-          else drop(pk[j], k64NoSession);
+          else drop(pk[j], kNoSession);
           break;
         default: {
-          int r = from6 ? icmp6_error(pk[j], ps[j]) : icmp4_error(pk[j], ps[j]);
-          if (r >= 0) drop(pk[j], static_cast<uint16_t>(r));
+          if (const Drop* r = from6 ? icmp6_error(pk[j], ps[j]) : icmp4_error(pk[j], ps[j])) drop(pk[j], *r);
         }
       }
     }

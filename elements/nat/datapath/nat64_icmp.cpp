@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "nat64.hpp"
-#include "xlat.hpp"
+#include "datapath/nat64.hpp"
+#include "datapath/xlat.hpp"
 
 namespace weft::nat {
 
@@ -146,51 +146,51 @@ bool map_4to6(const uint8_t* in, IcmpHead& o) {
 
 }  // namespace
 
-int Nat64::icmp6_error(rte_mbuf* m, const Parsed& p) {
-  if (p.l4_len < 8 + 40) return k64TruncatedIcmpInner;
+const Drop* Nat64::icmp6_error(rte_mbuf* m, const Parsed& p) {
+  if (p.l4_len < 8 + 40) return &kTruncatedIcmpInner;
   // The error is rebuilt with a fresh checksum: it must be right on arrival.
   uint16_t raw = 0;
-  if (rte_raw_cksum_mbuf(m, p.l4, p.l4_len, &raw) != 0) return k64Truncated;
-  if (csum_fold(raw + p.addr_sum + pseudo_rest(p.l4_len, kProtoIcmp6)) != 0xffff) return k64BadChecksum;
+  if (rte_raw_cksum_mbuf(m, p.l4, p.l4_len, &raw) != 0) return &kTruncated;
+  if (csum_fold(raw + p.addr_sum + pseudo_rest(p.l4_len, kProtoIcmp6)) != 0xffff) return &kBadChecksum;
   uint8_t buf[kReadMax];
   const uint32_t have = std::min<uint32_t>(p.l4_len, kReadMax);
   const auto* icmp = static_cast<const uint8_t*>(rte_pktmbuf_read(m, p.l4, have, buf));
-  if (!icmp) return k64Truncated;
+  if (!icmp) return &kTruncated;
   IcmpHead h;
-  if (!map_6to4(icmp, h)) return k64UnsupportedIcmp;
+  if (!map_6to4(icmp, h)) return &kUnsupportedIcmp;
   uint32_t quote = have - 8;
   if ((icmp[0] == 1 || icmp[0] == 3) && icmp[4]) quote = std::min<uint32_t>(quote, icmp[4] * 8u);  // RFC 4884: no extensions
   const uint8_t* q6 = icmp + 8;
-  if (quote < 40 || (q6[0] >> 4) != 6) return k64TruncatedIcmpInner;
+  if (quote < 40 || (q6[0] >> 4) != 6) return &kTruncatedIcmpInner;
   uint8_t next = q6[6];
   uint32_t off = 40;
   for (unsigned seen = 0; next == kNextHopByHop || next == kNextRouting || next == kNextDestOpts || next == kNextFragment;) {
-    if (++seen > 8) return k64UnsupportedProtocol;
-    if (off + 8 > quote) return k64TruncatedIcmpInner;
-    if (next == kNextFragment && (ntohs(ld16(q6 + off + 2)) & 0xfff8) != 0) return k64Fragment;
+    if (++seen > 8) return &kUnsupportedProtocol;
+    if (off + 8 > quote) return &kTruncatedIcmpInner;
+    if (next == kNextFragment && (ntohs(ld16(q6 + off + 2)) & 0xfff8) != 0) return &kFragment;
     const uint32_t len = next == kNextFragment ? 8 : (q6[off + 1] + 1u) * 8;
     next = q6[off];
     off += len;
   }
-  if (off + 8 > quote) return k64TruncatedIcmpInner;  // the ports or identifier
+  if (off + 8 > quote) return &kTruncatedIcmpInner;  // the ports or identifier
   const uint8_t* il4 = q6 + off;
   const uint32_t inner_plen = ntohs(ld16(q6 + 4));
   const uint32_t inner_l4_len = inner_plen > off - 40 ? inner_plen - (off - 40) : 0;
   const uint8_t iproto = next == kProtoIcmp6 ? IPPROTO_ICMP : next == IPPROTO_ICMP ? 0xff : next;
   if (iproto == IPPROTO_ICMP) {
-    if (il4[0] != 128 && il4[0] != 129) return k64UnsupportedIcmp;  // an error about an error
+    if (il4[0] != 128 && il4[0] != 129) return &kUnsupportedIcmp;  // an error about an error
   } else if (iproto != IPPROTO_TCP && iproto != IPPROTO_UDP) {
-    return k64UnsupportedProtocol;
+    return &kUnsupportedProtocol;
   }
   // The quoted packet is one this NAT sent: from PREFIX+R to host H. The
   // error goes back to R.
   uint32_t r4;
-  if (!prefix_.extract(q6 + 8, r4)) return k64NotPrefix;
-  if (r4 != p.key.dst_ip) return k64NoSession;
+  if (!prefix_.extract(q6 + 8, r4)) return &kNotPrefix;
+  if (r4 != p.key.dst_ip) return &kNoSession;
   HostKey hk;
   std::memcpy(hk.a, q6 + 24, 16);
   void* d = nullptr;
-  if (rte_hash_lookup_data(table_->hosts(), &hk, &d) < 0) return k64NoSession;
+  if (rte_hash_lookup_data(table_->hosts(), &hk, &d) < 0) return &kNoSession;
   FlowKey k{static_cast<uint32_t>(reinterpret_cast<uintptr_t>(d)), r4, 0, 0, iproto, kKeyFromInside, 0};
   if (iproto == IPPROTO_ICMP) {
     k.src_port = ld16(il4 + 4);
@@ -198,7 +198,7 @@ int Nat64::icmp6_error(rte_mbuf* m, const Parsed& p) {
     k.src_port = ld16(il4 + 2);
     k.dst_port = ld16(il4);
   }
-  if (rte_hash_lookup_data(table_->hash(), &k, &d) < 0) return k64NoSession;
+  if (rte_hash_lookup_data(table_->hash(), &k, &d) < 0) return &kNoSession;
   const Session& s = table_->session(data_index(d));
 
   uint8_t out[22 + kMaxIcmp4Error];
@@ -258,35 +258,35 @@ int Nat64::icmp6_error(rte_mbuf* m, const Parsed& p) {
   st32(ip + 12, s.ext_ip);
   st32(ip + 16, r4);
   st16(ip + 10, csum_final(sum16(ip, 20)));
-  if (!replace_head(m, m->pkt_len, out, p.l3 + total)) return k64NoHeadroom;
+  if (!replace_head(m, m->pkt_len, out, p.l3 + total)) return &kNoHeadroom;
   emit(kTo4, m);
-  return -1;
+  return nullptr;
 }
 
-int Nat64::icmp4_error(rte_mbuf* m, const Parsed& p) {
-  if (p.l4_len < 8 + 20) return k64TruncatedIcmpInner;
+const Drop* Nat64::icmp4_error(rte_mbuf* m, const Parsed& p) {
+  if (p.l4_len < 8 + 20) return &kTruncatedIcmpInner;
   uint16_t raw = 0;
-  if (rte_raw_cksum_mbuf(m, p.l4, p.l4_len, &raw) != 0) return k64Truncated;
-  if (csum_fold(raw) != 0xffff) return k64BadChecksum;
+  if (rte_raw_cksum_mbuf(m, p.l4, p.l4_len, &raw) != 0) return &kTruncated;
+  if (csum_fold(raw) != 0xffff) return &kBadChecksum;
   uint8_t buf[kReadMax];
   const uint32_t have = std::min<uint32_t>(p.l4_len, kReadMax);
   const auto* icmp = static_cast<const uint8_t*>(rte_pktmbuf_read(m, p.l4, have, buf));
-  if (!icmp) return k64Truncated;
+  if (!icmp) return &kTruncated;
   IcmpHead h;
-  if (!map_4to6(icmp, h)) return k64UnsupportedIcmp;
+  if (!map_4to6(icmp, h)) return &kUnsupportedIcmp;
   uint32_t quote = have - 8;
   if (icmp[5]) quote = std::min<uint32_t>(quote, icmp[5] * 4u);  // RFC 4884: no extensions
   const uint8_t* q4 = icmp + 8;
-  if (quote < 20 || (q4[0] >> 4) != 4 || (q4[0] & 15) < 5) return k64TruncatedIcmpInner;
+  if (quote < 20 || (q4[0] >> 4) != 4 || (q4[0] & 15) < 5) return &kTruncatedIcmpInner;
   const uint32_t ihl = (q4[0] & 15u) * 4;
-  if (quote < ihl + 8) return k64TruncatedIcmpInner;
-  if (ntohs(ld16(q4 + 6)) & 0x1fff) return k64Fragment;
+  if (quote < ihl + 8) return &kTruncatedIcmpInner;
+  if (ntohs(ld16(q4 + 6)) & 0x1fff) return &kFragment;
   const uint8_t iproto = q4[9];
   const uint8_t* il4 = q4 + ihl;
   if (iproto == IPPROTO_ICMP) {
-    if (il4[0] != 8 && il4[0] != 0) return k64UnsupportedIcmp;  // an error about an error
+    if (il4[0] != 8 && il4[0] != 0) return &kUnsupportedIcmp;  // an error about an error
   } else if (iproto != IPPROTO_TCP && iproto != IPPROTO_UDP) {
-    return k64UnsupportedProtocol;
+    return &kUnsupportedProtocol;
   }
   // The quoted packet is one this NAT sent: from a pool address:port to R.
   const uint32_t inner_total = ntohs(ld16(q4 + 2));
@@ -300,9 +300,9 @@ int Nat64::icmp4_error(rte_mbuf* m, const Parsed& p) {
     k.dst_port = ld16(il4);
   }
   void* d = nullptr;
-  if (rte_hash_lookup_data(table_->hash(), &k, &d) < 0) return k64NoSession;
+  if (rte_hash_lookup_data(table_->hash(), &k, &d) < 0) return &kNoSession;
   const Session& s = table_->session(data_index(d));
-  if (p.key.dst_ip != s.ext_ip) return k64NoSession;
+  if (p.key.dst_ip != s.ext_ip) return &kNoSession;
   const uint8_t* host = table_->host_address(s.in_ip);
 
   uint8_t out[22 + kMaxIcmp6Error];
@@ -366,9 +366,9 @@ int Nat64::icmp4_error(rte_mbuf* m, const Parsed& p) {
   st16(ic + 2, 0);
   std::memcpy(ic + 4, h.rest, 4);
   st16(ic + 2, csum_final(sum16(ip + 8, 32) + pseudo_rest(icmp_len, kProtoIcmp6) + sum16(ic, icmp_len)));
-  if (!replace_head(m, m->pkt_len, out, p.l3 + 40 + icmp_len)) return k64NoHeadroom;
+  if (!replace_head(m, m->pkt_len, out, p.l3 + 40 + icmp_len)) return &kNoHeadroom;
   emit(kTo6, m);
-  return -1;
+  return nullptr;
 }
 
 }  // namespace weft::nat

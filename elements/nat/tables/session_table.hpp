@@ -45,8 +45,8 @@
 #include <string>
 #include <vector>
 
-#include "flat_map.hpp"
-#include "port_pool.hpp"
+#include "tables/flat_map.hpp"
+#include "tables/port_pool.hpp"
 #include "weft/counter.hpp"
 
 namespace weft::nat {

@@ -1,4 +1,4 @@
-#include "port_pool.hpp"
+#include "tables/port_pool.hpp"
 
 #include <algorithm>
 

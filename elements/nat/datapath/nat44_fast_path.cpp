@@ -10,10 +10,10 @@
 #include <algorithm>
 #include <cstring>
 
-#include "checksum.hpp"
-#include "header_window.hpp"
-#include "nat44.hpp"
-#include "tcp_state.hpp"
+#include "datapath/checksum.hpp"
+#include "datapath/header_window.hpp"
+#include "datapath/nat44.hpp"
+#include "tables/tcp_state.hpp"
 
 namespace weft::nat {
 
@@ -29,25 +29,25 @@ uint32_t l4_rewrite_len(uint8_t proto) { return proto == IPPROTO_TCP ? 18 : 8; }
 
 }  // namespace
 
-int Nat44::parse(rte_mbuf* m, bool from_inside, Parsed& p) const {
+const Drop* Nat44::parse(rte_mbuf* m, bool from_inside, Parsed& p) const {
   Window w;
-  if (!w.open(m, 0, RTE_ETHER_HDR_LEN)) return kDropRunt;
+  if (!w.open(m, 0, RTE_ETHER_HDR_LEN)) return &kRunt;
   uint16_t type = ld16(w.p + 12);
   uint32_t off = RTE_ETHER_HDR_LEN;
   for (int tags = 0; tags < 2 && (type == htons(RTE_ETHER_TYPE_VLAN) || type == htons(RTE_ETHER_TYPE_QINQ)); tags++) {
-    if (!w.open(m, off, 4)) return kDropRunt;
+    if (!w.open(m, off, 4)) return &kRunt;
     type = ld16(w.p + 2);
     off += 4;
   }
-  if (type != htons(RTE_ETHER_TYPE_IPV4)) return kDropNotIpv4;
-  if (!w.open(m, off, 20)) return kDropTruncatedIp;
+  if (type != htons(RTE_ETHER_TYPE_IPV4)) return &kNotIpv4;
+  if (!w.open(m, off, 20)) return &kTruncatedIp;
   const uint8_t vihl = w.p[0];
-  if ((vihl >> 4) != 4 || (vihl & 15) < 5) return kDropBadIp;
+  if ((vihl >> 4) != 4 || (vihl & 15) < 5) return &kBadIp;
   const uint32_t ihl = (vihl & 15u) * 4;
   const uint32_t total = ntohs(ld16(w.p + 2));
-  if (total < ihl) return kDropBadIp;
-  if (off + total > m->pkt_len) return kDropTruncatedIp;  // also an IHL past the end
-  if (ntohs(ld16(w.p + 6)) & 0x1fff) return kDropFragment;
+  if (total < ihl) return &kBadIp;
+  if (off + total > m->pkt_len) return &kTruncatedIp;  // also an IHL past the end
+  if (ntohs(ld16(w.p + 6)) & 0x1fff) return &kFragment;
   p.proto = w.p[9];
   p.l3 = static_cast<uint16_t>(off);
   p.l4 = static_cast<uint16_t>(off + ihl);
@@ -62,18 +62,18 @@ int Nat44::parse(rte_mbuf* m, bool from_inside, Parsed& p) const {
   k.zero = 0;
   switch (p.proto) {
     case IPPROTO_TCP:
-      if (p.l4_len < 20 || !w.open(m, p.l4, 20) || (w.p[12] >> 4) < 5) return kDropTruncatedL4;
+      if (p.l4_len < 20 || !w.open(m, p.l4, 20) || (w.p[12] >> 4) < 5) return &kTruncatedL4;
       k.src_port = ld16(w.p);
       k.dst_port = ld16(w.p + 2);
       p.tcp_flags = w.p[13];
-      return -1;
+      return nullptr;
     case IPPROTO_UDP:
-      if (p.l4_len < 8 || !w.open(m, p.l4, 8)) return kDropTruncatedL4;
+      if (p.l4_len < 8 || !w.open(m, p.l4, 8)) return &kTruncatedL4;
       k.src_port = ld16(w.p);
       k.dst_port = ld16(w.p + 2);
-      return -1;
+      return nullptr;
     case IPPROTO_ICMP: {
-      if (p.l4_len < 8 || !w.open(m, p.l4, 8)) return kDropTruncatedL4;
+      if (p.l4_len < 8 || !w.open(m, p.l4, 8)) return &kTruncatedL4;
       p.icmp_type = w.p[0];
       switch (p.icmp_type) {
         case kIcmpEcho:
@@ -82,20 +82,20 @@ int Nat44::parse(rte_mbuf* m, bool from_inside, Parsed& p) const {
           uint16_t id = ld16(w.p + 4);
           k.src_port = from_inside ? id : 0;
           k.dst_port = from_inside ? 0 : id;
-          return -1;
+          return nullptr;
         }
         case kIcmpUnreachable:
         case kIcmpSourceQuench:
         case kIcmpTimeExceeded:
         case kIcmpParamProblem:
           p.icmp_error = true;
-          return -1;
+          return nullptr;
         default:
-          return kDropUnsupportedIcmp;
+          return &kUnsupportedIcmp;
       }
     }
     default:
-      return kDropUnsupportedProtocol;
+      return &kUnsupportedProtocol;
   }
 }
 
@@ -183,10 +183,10 @@ void Nat44::forward(rte_mbuf* m, const Parsed& p, bool from_inside, void* data, 
   emit(out, m);
 }
 
-int Nat44::make_inside_session(const Parsed& p, NewSession& n) const {
+const Drop* Nat44::make_inside_session(const Parsed& p, NewSession& n) const {
   const FlowKey& k = p.key;
-  if (k.proto == IPPROTO_ICMP && p.icmp_type != kIcmpEcho) return kDropNoMapping;  // a reply without a request
-  if (!allowed_inside(k.src_ip)) return kDropNotInside;
+  if (k.proto == IPPROTO_ICMP && p.icmp_type != kIcmpEcho) return &kNoMapping;  // a reply without a request
+  if (!allowed_inside(k.src_ip)) return &kNotInside;
   n.proto = k.proto;
   n.in_ip = k.src_ip;
   n.in_port = k.src_port;
@@ -196,7 +196,7 @@ int Nat44::make_inside_session(const Parsed& p, NewSession& n) const {
   auto fwd = fwd_out_.empty() ? fwd_out_.end()
                               : fwd_out_.find((uint64_t{k.proto} << 48) | (uint64_t{k.dst_ip} << 16) | k.dst_port);
   if (fwd != fwd_out_.end() || is_external(k.dst_ip)) {
-    if (k.proto == IPPROTO_ICMP) return kDropNoMapping;  // hairpinned echo is not supported
+    if (k.proto == IPPROTO_ICMP) return &kNoMapping;  // hairpinned echo is not supported
     n.kind = kHairpin;
     if (fwd != fwd_out_.end()) {
       n.peer_static = true;
@@ -207,11 +207,11 @@ int Nat44::make_inside_session(const Parsed& p, NewSession& n) const {
       n.peer_ip = one->second;
       n.peer_port = k.dst_port;
     } else if (!table_->resolve_external(k.proto, k.dst_ip, k.dst_port, n.peer_ip, n.peer_port)) {
-      return kDropNoMapping;
+      return &kNoMapping;
     }
   }
   // The source side: a static mapping fixes the external endpoint.
-  if (fwd_in_.empty() && one_in_.empty()) return -1;
+  if (fwd_in_.empty() && one_in_.empty()) return nullptr;
   if (auto it = fwd_in_.find((uint64_t{k.proto} << 48) | (uint64_t{k.src_ip} << 16) | k.src_port);
       it != fwd_in_.end()) {
     n.ext_given = true;
@@ -222,10 +222,10 @@ int Nat44::make_inside_session(const Parsed& p, NewSession& n) const {
     n.ext_ip = one->second;
     n.ext_port = k.src_port;
   }
-  return -1;
+  return nullptr;
 }
 
-int Nat44::make_outside_session(const Parsed& p, NewSession& n) const {
+const Drop* Nat44::make_outside_session(const Parsed& p, NewSession& n) const {
   const FlowKey& k = p.key;
   n.proto = k.proto;
   n.kind = kOutsideInitiated;
@@ -239,22 +239,22 @@ int Nat44::make_outside_session(const Parsed& p, NewSession& n) const {
     if (fwd != fwd_out_.end()) {
       n.in_ip = fwd->second.ip;
       n.in_port = fwd->second.port;
-      return -1;
+      return nullptr;
     }
   }
   auto one = one_out_.find(k.dst_ip);
-  if (one == one_out_.end()) return kDropNoMapping;
-  if (k.proto == IPPROTO_ICMP && p.icmp_type != kIcmpEcho) return kDropNoMapping;
+  if (one == one_out_.end()) return &kNoMapping;
+  if (k.proto == IPPROTO_ICMP && p.icmp_type != kIcmpEcho) return &kNoMapping;
   n.in_ip = one->second;
   n.in_port = k.dst_port;  // 1:1 keeps ports (and echo identifiers)
-  return -1;
+  return nullptr;
 }
 
 void Nat44::miss(rte_mbuf* m, const Parsed& p, bool from_inside, uint32_t now) {
   NewSession n;
-  int reason = from_inside ? make_inside_session(p, n) : make_outside_session(p, n);
-  if (reason >= 0) {
-    drop(m, static_cast<uint16_t>(reason));
+  const Drop* reason = from_inside ? make_inside_session(p, n) : make_outside_session(p, n);
+  if (reason) {
+    drop(m, *reason);
     return;
   }
   n.timeout = p.proto == IPPROTO_TCP ? t_transitory_ : p.proto == IPPROTO_UDP ? t_udp_ : t_icmp_;
@@ -271,19 +271,19 @@ void Nat44::miss(rte_mbuf* m, const Parsed& p, bool from_inside, uint32_t now) {
       return;
     }
     case Created::kSourceLimit:
-      drop(m, kDropSourceLimit);
+      drop(m, kSourceLimit);
       return;
     case Created::kTableFull:
-      drop(m, kDropTableFull);
+      drop(m, kTableFull);
       return;
     case Created::kPoolExhausted:
-      drop(m, kDropPoolExhausted);
+      drop(m, kPoolExhausted);
       return;
     case Created::kNoMapping:
     case Created::kHostsFull:  // IPv6 hosts only
       break;
   }
-  drop(m, kDropNoMapping);
+  drop(m, kNoMapping);
 }
 
 void Nat44::icmp_error(rte_mbuf* m, const Parsed& p, bool from_inside) {
@@ -293,27 +293,27 @@ void Nat44::icmp_error(rte_mbuf* m, const Parsed& p, bool from_inside) {
   const uint32_t quoted = p.l4_len - 8u;
   Window w;
   if (p.l4_len < 8 + 20 || !w.open(m, inner, 20)) {
-    drop(m, kDropTruncatedIcmpInner);
+    drop(m, kTruncatedIcmpInner);
     return;
   }
   const uint8_t vihl = w.p[0];
   const uint32_t ihl = (vihl & 15u) * 4;
   const uint8_t proto = w.p[9];
   if ((vihl >> 4) != 4 || ihl < 20 || quoted < ihl + 8) {
-    drop(m, kDropTruncatedIcmpInner);
+    drop(m, kTruncatedIcmpInner);
     return;
   }
   if (ntohs(ld16(w.p + 6)) & 0x1fff) {
-    drop(m, kDropFragment);
+    drop(m, kFragment);
     return;
   }
   if (proto != IPPROTO_TCP && proto != IPPROTO_UDP && proto != IPPROTO_ICMP) {
-    drop(m, kDropUnsupportedProtocol);
+    drop(m, kUnsupportedProtocol);
     return;
   }
   const uint32_t cover = std::min<uint32_t>(quoted - ihl, l4_rewrite_len(proto));
   if (!w.open(m, p.l3, inner - p.l3 + ihl + cover)) {
-    drop(m, kDropTruncatedIcmpInner);
+    drop(m, kTruncatedIcmpInner);
     return;
   }
   uint8_t* ip = w.p;
@@ -321,7 +321,7 @@ void Nat44::icmp_error(rte_mbuf* m, const Parsed& p, bool from_inside) {
   uint8_t* iip = icmp + 8;
   uint8_t* il4 = iip + ihl;
   if (proto == IPPROTO_ICMP && il4[0] != kIcmpEcho && il4[0] != kIcmpEchoReply) {
-    drop(m, kDropUnsupportedIcmp);  // an error about an error
+    drop(m, kUnsupportedIcmp);  // an error about an error
     return;
   }
   const uint32_t isrc = ld32(iip + 12), idst = ld32(iip + 16);
@@ -340,12 +340,12 @@ void Nat44::icmp_error(rte_mbuf* m, const Parsed& p, bool from_inside) {
   k.kind = from_inside ? kKeyFromInside : kKeyFromOutside;
   void* d = nullptr;
   if (rte_hash_lookup_data(table_->hash(), &k, &d) < 0) {
-    drop(m, kDropNoMapping);
+    drop(m, kNoMapping);
     return;
   }
   const Session& s = table_->session(data_index(d));
   if (s.kind == kHairpin || data_second(d) == from_inside || (!from_inside && ld32(ip + 16) != s.ext_ip)) {
-    drop(m, kDropNoMapping);
+    drop(m, kNoMapping);
     return;
   }
   // Outer header: to the inside host, or from our external address.
@@ -402,9 +402,8 @@ void Nat44::push(uint16_t input, Batch& b) {
     unsigned k = 0;
     for (unsigned i = 0; i < n; i++) {
       rte_mbuf* m = b.pkts[base + i];
-      int r = parse(m, from_inside, ps[k]);
-      if (r >= 0) {
-        drop(m, static_cast<uint16_t>(r));
+      if (const Drop* r = parse(m, from_inside, ps[k])) {
+        drop(m, *r);
         continue;
       }
       if (ps[k].icmp_error) {

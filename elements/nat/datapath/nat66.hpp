@@ -1,13 +1,6 @@
 // Nat66 — stateless IPv6-to-IPv6 network prefix translation (NPTv6,
-// RFC 6296), checksum-neutral.
-//
-// Ports:       inputs `from_inside`, `from_outside`;
-//              outputs `to_outside`, `to_inside`
-// Parameters:  inside_prefix  (required) the inside prefix, e.g. fd01:203:405::/48
-//              outside_prefix (required) the outside prefix, of the same length
-//                             (at most /64; /48 is typical)
-// Handlers:    mapping (read): "INSIDE <-> OUTSIDE adjustment 0xNNNN"
-// Drops:       not_ipv6, truncated, prefix_mismatch, unmappable
+// RFC 6296), checksum-neutral. Its class declaration (nat66.cpp) is its
+// manual: `routerctl elements --doc Nat66`.
 //
 // From inside, the source's first LEN bits become the outside prefix; from
 // outside, the destination's become the inside prefix. One 16-bit word
@@ -31,20 +24,17 @@
 #include <cstdint>
 #include <string>
 
-#include "prefix6.hpp"
 #include "weft/element.hpp"
 
 namespace weft::nat {
 
-enum Nat66Drop : uint16_t { kN66NotIpv6 = 0, kN66Truncated, kN66PrefixMismatch, kN66Unmappable };
-
 // One direction of an NPTv6 mapping: prefix `from` → prefix `to`, plus the
 // one's-complement adjustment that keeps the address's sum unchanged.
 struct NptMap {
-  Prefix6 from, to;
+  Prefix from, to;          // IPv6, of the same length, host bits clear
   uint16_t adjustment = 0;  // added to the adjustment word (network-order arithmetic)
 
-  static NptMap make(const Prefix6& from, const Prefix6& to);
+  static NptMap make(const Prefix& from, const Prefix& to);
   // Translates the address at `a` in place (it must match `from`); false if
   // its adjustment word is 0xFFFF (RFC 6296: not mappable).
   bool apply(uint8_t* a) const;
@@ -55,10 +45,11 @@ class Nat66 final : public Element {
   static const ElementClass& klass();
   void configure(ConfigContext& ctx) override;
   void push(uint16_t input, Batch& b) override;
-  void add_handlers(HandlerSet& h) override;
 
  private:
-  int translate(rte_mbuf* m, bool from_inside) const;  // a drop reason, or -1
+  static inline Drop kNotIpv6, kTruncated, kPrefixMismatch, kUnmappable;
+
+  const Drop* translate(rte_mbuf* m, bool from_inside) const;  // a drop reason, or null
 
   NptMap out_, in_;  // inside → outside, outside → inside
 };

@@ -1,22 +1,24 @@
 // Nat64: class description, configuration, lifecycle and handlers. The
-// per-packet code is in nat64_datapath.cpp (TCP, UDP, ICMP echo) and
+// per-packet code is in nat64_fast_path.cpp (TCP, UDP, ICMP echo) and
 // nat64_icmp.cpp (ICMP errors).
-#include "nat64.hpp"
+#include "datapath/nat64.hpp"
 
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <cstdio>
+#include <optional>
 #include <sstream>
-#include <tuple>
 
-#include "nat_params.hpp"
+#include "datapath/header_window.hpp"
+#include "datapath/nat_params.hpp"
+#include "datapath/prefix_match.hpp"
+#include "datapath/session_handlers.hpp"
 
 namespace weft::nat {
 
 const ElementClass& Nat64::klass() {
-  static const ElementClass k =
-      ElementClass::make<Nat64>("Nat64")
+  static const ElementClass k = [] {
+    auto b = ElementClass::make<Nat64>("Nat64")
           .describe(
               "Stateful NAT64 (RFC 6146): IPv6-only hosts reach IPv4 hosts at PREFIX+IPv4 (RFC 6052, "
               "64:ff9b::/96 by default), headers and ICMP translated per RFC 7915; one session table shared by "
@@ -41,10 +43,11 @@ const ElementClass& Nat64::klass() {
           .output("to_ipv6")
           .poll()
           .required("pool", ParamType::List, "IPv4 addresses and/or prefixes sessions leave from (at most 1024)")
-          .param("prefix", ParamType::String, "64:ff9b::/96",
+          .param("prefix", ParamType::Prefix, "64:ff9b::/96",
                  "the NAT64 prefix IPv4 addresses are embedded in (RFC 6052): length 32, 40, 48, 56, 64 or 96")
-          .param("port_range", ParamType::String, "1024-65535",
-                 "external ports (and ICMP identifiers) handed out, LO-HI; split evenly between the workers")
+          .param("port_range", ParamType::PortRange, "1024-65535",
+                 "external ports (and ICMP identifiers) handed out, such as 1024-65535 (from 1); split evenly "
+                 "between the workers")
           .param("inside", ParamType::List, "[]", "IPv6 prefixes allowed to open sessions (empty: any)")
           .param("tcp_established", ParamType::UInt, "7440", "idle timeout of an established TCP session (s)")
           .param("tcp_transitory", ParamType::UInt, "240",
@@ -54,85 +57,97 @@ const ElementClass& Nat64::klass() {
           .param("max_sessions", ParamType::UInt, "1048576", "sessions of all workers together")
           .param("max_sessions_per_source", ParamType::UInt, "8192", "sessions one IPv6 address may hold")
           .param("max_hosts", ParamType::UInt, "262144", "IPv6 addresses holding sessions at once")
-          .drop("runt", "shorter than its Ethernet (and VLAN) header")
-          .drop("not_ipv6", "on from_ipv6: not an IPv6 packet")
-          .drop("not_ipv4", "on from_ipv4: not an IPv4 packet (ARP, IPv6, ...)")
-          .drop("truncated",
+          .drop(kRunt, "runt", "shorter than its Ethernet (and VLAN) header")
+          .drop(kNotIpv6, "not_ipv6", "on from_ipv6: not an IPv6 packet")
+          .drop(kNotIpv4, "not_ipv4", "on from_ipv4: not an IPv4 packet (ARP, IPv6, ...)")
+          .drop(kTruncated, "truncated",
                 "an IP header, extension header or L4 header ends past the packet, or the IP length says more "
                 "than the frame holds")
-          .drop("bad_ip",
+          .drop(kBadIp, "bad_ip",
                 "IPv4 header length below 20 or total length below the header, or an IPv6 payload too long for "
                 "an IPv4 packet")
-          .drop("bad_checksum",
+          .drop(kBadChecksum, "bad_checksum",
                 "a wrong IPv4 header checksum, a wrong ICMP error checksum (errors are recomputed, so they are "
                 "verified first), or an IPv6 UDP checksum of 0")
-          .drop("hop_limit", "hop limit or TTL of 1 or less: it would reach 0 here (no ICMP time exceeded is sent)")
-          .drop("fragment", "a fragment (IPv4 MF or offset; an IPv6 fragment header other than an atomic one)")
-          .drop("source_route",
+          .drop(kHopLimit, "hop_limit",
+                "hop limit or TTL of 1 or less: it would reach 0 here (no ICMP time exceeded is sent)")
+          .drop(kFragment, "fragment",
+                "a fragment (IPv4 MF or offset; an IPv6 fragment header other than an atomic one)")
+          .drop(kSourceRoute, "source_route",
                 "an IPv6 routing header with segments left, or an IPv4 unexpired source route option (RFC 7915)")
-          .drop("unsupported_protocol", "neither TCP, UDP nor ICMP/ICMPv6 (or an unknown extension header)")
-          .drop("unsupported_icmp",
+          .drop(kUnsupportedProtocol, "unsupported_protocol",
+                "neither TCP, UDP nor ICMP/ICMPv6 (or an unknown extension header)")
+          .drop(kUnsupportedIcmp, "unsupported_icmp",
                 "an ICMP/ICMPv6 type or code with no counterpart in the other protocol (RFC 7915), "
                 "neighbour discovery, or an error about an error")
-          .drop("truncated_icmp_inner", "an ICMP error quoting too little of its packet to find the session")
-          .drop("not_prefix",
+          .drop(kTruncatedIcmpInner, "truncated_icmp_inner",
+                "an ICMP error quoting too little of its packet to find the session")
+          .drop(kNotPrefix, "not_prefix",
                 "from IPv6: the destination (or an ICMPv6 error's quoted source) is not a canonical address of "
                 "`prefix`")
-          .drop("reserved_address",
+          .drop(kReservedAddress, "reserved_address",
                 "the IPv4 address translated to or from is unspecified, loopback, link-local, multicast or "
                 "reserved (0/8, 127/8, 169.254/16, 224/4, 240/4)")
-          .drop("hairpin", "from IPv6 to PREFIX+a pool address: hairpinning is not supported")
-          .drop("not_inside", "a new session from an IPv6 source outside the `inside` prefixes")
-          .drop("no_session",
+          .drop(kHairpin, "hairpin", "from IPv6 to PREFIX+a pool address: hairpinning is not supported")
+          .drop(kNotInside, "not_inside", "a new session from an IPv6 source outside the `inside` prefixes")
+          .drop(kNoSession, "no_session",
                 "no session for it: from IPv4 (filtered), or an echo reply / ICMP error from IPv6 without one")
-          .drop("pool_exhausted", "no free external port in this worker's slice of the pool")
-          .drop("source_limit", "the IPv6 address already holds max_sessions_per_source sessions")
-          .drop("table_full", "max_sessions sessions exist")
-          .drop("hosts_full", "max_hosts IPv6 addresses hold sessions")
-          .drop("no_headroom",
+          .drop(kPoolExhausted, "pool_exhausted", "no free external port in this worker's slice of the pool")
+          .drop(kSourceLimit, "source_limit", "the IPv6 address already holds max_sessions_per_source sessions")
+          .drop(kTableFull, "table_full", "max_sessions sessions exist")
+          .drop(kHostsFull, "hosts_full", "max_hosts IPv6 addresses hold sessions")
+          .drop(kNoHeadroom, "no_headroom",
                 "the packet could not be resized in place (no mbuf headroom for the longer IPv6 header, or a "
-                "first segment shorter than the bytes removed)")
-          .handler("count", true, false, "sessions now")
-          .handler("tcp_sessions", true, false, "TCP sessions now")
-          .handler("udp_sessions", true, false, "UDP sessions now")
-          .handler("icmp_sessions", true, false, "ICMP sessions now")
-          .handler("hosts", true, false, "IPv6 addresses holding sessions now")
-          .handler("mappings", true, false, "dynamic external endpoints in use (BIB entries)")
-          .handler("created", true, false, "sessions created since the table was made")
-          .handler("expired", true, false, "sessions ended by their idle timeout")
-          .handler("allocation_failures", true, false, "new sessions refused for want of a port")
-          .handler("memory", true, false, "bytes the session table holds")
-          .handler("pool", true, false, "free ports per pool address and protocol")
-          .handler("prefix", true, false, "the NAT64 prefix")
-          .handler("timeouts", true, false, "the idle timeouts in force (s)")
-          .handler("sessions", true, false, "the first 1000 sessions matching session_filter, one a line")
-          .handler("session_filter", true, true,
-                   "filter for `sessions`: inside=IPV6 proto=tcp|udp|icmp port=N remote=IPV4 external=IPV4")
-          .handler("clock", true, false, "the table's clock (s)")
-          .handler("advance_clock", false, true, "moves the table's clock forward N seconds (tests)")
-          .handler("clear", false, true, "ends every session");
+                "first segment shorter than the bytes removed)");
+    add_session_table_handlers(b, [](const Nat64& e) -> SessionTable& { return *e.table_; });
+    b.read("hosts", "IPv6 addresses holding sessions now",
+           [](const Nat64& e) { return std::to_string(e.table_->live_hosts()); })
+        .read("prefix", "the NAT64 prefix", [](const Nat64& e) { return e.prefix_.prefix().str(); })
+        .read("timeouts", "the idle timeouts in force (s)",
+              [](const Nat64& e) {
+                const Timeouts& t = e.timeouts_;
+                return "tcp_established " + std::to_string(t.tcp_established) + " tcp_transitory " +
+                       std::to_string(t.tcp_transitory) + " udp " + std::to_string(t.udp) + " icmp " +
+                       std::to_string(t.icmp);
+              })
+        .read("sessions", "the first 1000 sessions matching session_filter, one a line",
+              [](const Nat64& e) { return e.list_sessions(); })
+        .read_write(
+            "session_filter",
+            "filter for `sessions`: inside=IPV6 proto=tcp|udp|icmp port=N remote=IPV4 external=IPV4 (any subset; "
+            "empty: all)",
+            [](const Nat64& e) { return e.filter_.text; },
+            [](Nat64& e, const std::string& v) { e.filter_ = parse_filter(v); })
+        .read("clock", "the table's clock (s)", [](const Nat64& e) { return std::to_string(e.table_->now()); })
+        .write("advance_clock", "moves the table's clock forward N seconds (tests)",
+               [](Nat64& e, const std::string& v) { e.table_->advance(parse_seconds(v)); })
+        .write("clear", "ends every session", [](Nat64& e, const std::string&) { e.table_->clear(e.cache_); });
+    return ElementClass(b);
+  }();
   return k;
 }
 
 void Nat64::configure(ConfigContext& ctx) {
   const Params& p = ctx.params();
   workers_ = ctx.worker_count() ? ctx.worker_count() : 1;
-  pool_ = parse_pool(p);
-  std::tie(port_lo_, port_hi_) = parse_port_range(p, workers_);
+  pool_ = read_pool(p);
+  const PortRange ports = read_port_range(p, workers_);
+  port_lo_ = ports.lo;
+  port_hi_ = ports.hi;
 
-  const Prefix6 pre = parse_prefix6(p.node("prefix"), "prefix");
+  const Prefix pre = read_ipv6_prefix(p.value("prefix"), "prefix");
   if (!Rfc6052Prefix::valid_length(pre.len))
     throw ConfigError(p.mark("prefix"), "prefix: the length must be 32, 40, 48, 56, 64 or 96 (RFC 6052), not /" +
                                             std::to_string(pre.len));
   prefix_.set(pre);
 
   inside_.clear();
-  for (const auto& n : p.node("inside")) inside_.push_back(parse_prefix6(n, "inside"));
+  for (const ParamValue& v : p.value("inside").items()) inside_.push_back(read_ipv6_prefix(v, "inside"));
 
-  timeouts_.tcp_established = parse_timeout(p, "tcp_established");
-  timeouts_.tcp_transitory = parse_timeout(p, "tcp_transitory");
-  timeouts_.udp = parse_timeout(p, "udp");
-  timeouts_.icmp = parse_timeout(p, "icmp");
+  timeouts_.tcp_established = read_timeout(p, "tcp_established");
+  timeouts_.tcp_transitory = read_timeout(p, "tcp_transitory");
+  timeouts_.udp = read_timeout(p, "udp");
+  timeouts_.icmp = read_timeout(p, "icmp");
   uint64_t ms = p.get<uint64_t>("max_sessions");
   if (ms < 64 || ms > (1u << 28)) throw ConfigError(p.mark("max_sessions"), "max_sessions: 64 to 268435456");
   max_sessions_ = static_cast<uint32_t>(ms);
@@ -157,7 +172,7 @@ void Nat64::initialize(InitContext& ctx) {
   // The prefix is part of every session (the remote's IPv6 address): a new
   // prefix means new sessions.
   std::string compat = "nat64 " + SessionTable::compat(c) + " per_source=" + std::to_string(max_per_source_) +
-                       " prefix=" + prefix_.prefix().text();
+                       " prefix=" + prefix_.prefix().str();
   rte_rcu_qsbr* rcu = ctx.rcu();
   table_ = ctx.shared<SessionTable>(id() + ":sessions", compat, [&] { return std::make_shared<SessionTable>(c, rcu); });
   cache_ = WorkerCache{};
@@ -194,12 +209,13 @@ StateCarry Nat64::take_state(Element& old_el) {
 bool Nat64::allowed_inside(const uint8_t* a) const {
   if (inside_.empty()) return true;
   for (const auto& p : inside_)
-    if (p.contains(a)) return true;
+    if (prefix_contains6(p, a)) return true;
   return false;
 }
 
 std::string Nat64::list_sessions() const {
   static const char* names[] = {"tcp", "udp", "icmp"};
+  auto ip4 = [](uint32_t net) { return Ip4::of(reinterpret_cast<const uint8_t*>(&net)).str(); };
   std::ostringstream out;
   const uint32_t now = table_->now();
   unsigned shown = 0;
@@ -219,78 +235,48 @@ std::string Nat64::list_sessions() const {
                                                : "active";
     uint8_t rem6[16];
     prefix_.embed(s.rem_ip, rem6);
-    out << names[s.pclass] << " [" << ipv6_text(host) << "]:" << ntohs(s.in_port) << " -> " << ipv4_text(s.ext_ip)
-        << ':' << ntohs(s.ext_port) << " <-> " << ipv4_text(s.rem_ip) << ':' << ntohs(s.rem_port) << " (["
-        << ipv6_text(rem6) << "]) " << state << " age " << (now - s.created) << "s expires " << (d > now ? d - now : 0)
-        << "s\n";
+    out << names[s.pclass] << " [" << Ip6::of(host).str() << "]:" << ntohs(s.in_port) << " -> " << ip4(s.ext_ip)
+        << ':' << ntohs(s.ext_port) << " <-> " << ip4(s.rem_ip) << ':' << ntohs(s.rem_port) << " (["
+        << Ip6::of(rem6).str() << "]) " << state << " age " << (now - s.created) << "s expires "
+        << (d > now ? d - now : 0) << "s\n";
     shown++;
   }
   return out.str();
 }
 
-void Nat64::add_handlers(HandlerSet& h) {
-  add_table_handlers(h, table_);
-  auto num = [](uint64_t v) { return std::to_string(v); };
-  h.read("hosts", "IPv6 addresses holding sessions now", [this, num] { return num(table_->live_hosts()); });
-  h.read("prefix", "the NAT64 prefix", [this] { return prefix_.prefix().text(); });
-  h.read("timeouts", "the idle timeouts in force (s)", [this] {
-    return "tcp_established " + std::to_string(timeouts_.tcp_established) + " tcp_transitory " +
-           std::to_string(timeouts_.tcp_transitory) + " udp " + std::to_string(timeouts_.udp) + " icmp " +
-           std::to_string(timeouts_.icmp);
-  });
-  h.read("sessions", "the first 1000 sessions matching session_filter", [this] { return list_sessions(); });
-  h.read_write(
-      "session_filter", "filter for `sessions`", [this] { return filter_.text; },
-      [this](const std::string& v) {
-        Filter f;
-        std::istringstream in(v);
-        std::string term;
-        while (in >> term) {
-          auto eq = term.find('=');
-          std::string k = term.substr(0, eq), val = eq == std::string::npos ? "" : term.substr(eq + 1);
-          auto addr4 = [&] {
-            in_addr a{};
-            if (inet_pton(AF_INET, val.c_str(), &a) != 1)
-              throw std::invalid_argument(k + ": '" + val + "' is not an IPv4 address");
-            return a.s_addr;
-          };
-          if (k == "inside") {
-            if (inet_pton(AF_INET6, val.c_str(), f.inside.a) != 1)
-              throw std::invalid_argument("inside: '" + val + "' is not an IPv6 address");
-            f.has_inside = true;
-          } else if (k == "remote") {
-            f.remote = addr4();
-          } else if (k == "external") {
-            f.external = addr4();
-          } else if (k == "proto") {
-            f.proto = val == "tcp" ? 0 : val == "udp" ? 1 : val == "icmp" ? 2 : -1;
-            if (f.proto < 0) throw std::invalid_argument("proto: tcp, udp or icmp");
-          } else if (k == "port") {
-            try {
-              f.port = std::stoi(val);
-            } catch (const std::exception&) {
-              f.port = -1;
-            }
-            if (f.port < 0 || f.port > 65535) throw std::invalid_argument("port: 0-65535");
-          } else {
-            throw std::invalid_argument("unknown filter term '" + term +
-                                        "' (inside=IPV6 proto=tcp|udp|icmp port=N remote=IPV4 external=IPV4)");
-          }
-        }
-        f.text = v;
-        filter_ = f;
-      });
-  h.read("clock", "the table's clock (s)", [this, num] { return num(table_->now()); });
-  h.write("advance_clock", "moves the table's clock forward N seconds", [this](const std::string& v) {
-    unsigned long s = 0;
-    try {
-      s = std::stoul(v);
-    } catch (const std::exception&) {
-      throw std::invalid_argument("advance_clock: a number of seconds");
+Nat64::Filter Nat64::parse_filter(const std::string& text) {
+  Filter f;
+  std::istringstream in(text);
+  std::string term;
+  while (in >> term) {
+    const auto eq = term.find('=');
+    const std::string k = term.substr(0, eq), val = eq == std::string::npos ? "" : term.substr(eq + 1);
+    auto addr4 = [&] {
+      const std::optional<Ip4> a = Ip4::parse(val);
+      if (!a) throw std::invalid_argument(k + ": '" + val + "' is not an IPv4 address");
+      return ld32(a->data());  // network order
+    };
+    if (k == "inside") {
+      const std::optional<Ip6> a = Ip6::parse(val);
+      if (!a) throw std::invalid_argument("inside: '" + val + "' is not an IPv6 address");
+      std::memcpy(f.inside.a, a->data(), 16);
+      f.has_inside = true;
+    } else if (k == "remote") {
+      f.remote = addr4();
+    } else if (k == "external") {
+      f.external = addr4();
+    } else if (k == "proto") {
+      f.proto = val == "tcp" ? 0 : val == "udp" ? 1 : val == "icmp" ? 2 : -1;
+      if (f.proto < 0) throw std::invalid_argument("proto: tcp, udp or icmp");
+    } else if (k == "port") {
+      f.port = parse_filter_port(val);
+    } else {
+      throw std::invalid_argument("unknown filter term '" + term +
+                                  "' (inside=IPV6 proto=tcp|udp|icmp port=N remote=IPV4 external=IPV4)");
     }
-    table_->advance(static_cast<uint32_t>(s));
-  });
-  h.write("clear", "ends every session", [this](const std::string&) { table_->clear(cache_); });
+  }
+  f.text = text;
+  return f;
 }
 
 }  // namespace weft::nat

@@ -9,8 +9,8 @@
 
 #include <cstdint>
 
-#include "checksum.hpp"
-#include "header_window.hpp"
+#include "datapath/checksum.hpp"
+#include "datapath/header_window.hpp"
 #include "weft/packet.hpp"
 
 namespace weft::nat {
