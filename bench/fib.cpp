@@ -72,12 +72,12 @@
 #include <thread>
 #include <unordered_set>
 
+#include "core/plugin_loader.hpp"
 #include "fib.hpp"
 #include "fib_lookup.hpp"
-#include "graph_harness.hpp"
 #include "ip_lookup.hpp"
-#include "plugin_loader.hpp"
-#include "runtime.hpp"
+#include "runtime/runtime.hpp"
+#include "testing/graph_harness.hpp"
 #include "weft/counter.hpp"
 
 namespace {

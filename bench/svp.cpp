@@ -39,12 +39,12 @@
 #include <thread>
 #include <vector>
 
-#include "graph_harness.hpp"
-#include "plugin_loader.hpp"
-#include "runtime.hpp"
+#include "core/plugin_loader.hpp"
+#include "runtime/runtime.hpp"
 #include "svp.hpp"
 #include "svp_client.hpp"
 #include "svp_lab_server.hpp"
+#include "testing/graph_harness.hpp"
 #include "weft/counter.hpp"
 #include "weft/element.hpp"
 

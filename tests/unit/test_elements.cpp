@@ -1,8 +1,8 @@
 // Each built-in element, driven through the harness with real mbufs.
 #include <catch2/catch.hpp>
 
-#include "graph_harness.hpp"
 #include "test_env.hpp"
+#include "testing/graph_harness.hpp"
 
 using namespace weft;
 using namespace weft::test;

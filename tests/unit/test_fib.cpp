@@ -29,12 +29,12 @@
 #include <random>
 #include <thread>
 
-#include "control_api.hpp"
+#include "control/control_api.hpp"
 #include "fib_lookup.hpp"
 #include "fib_service.hpp"
 #include "lpm4.hpp"
 #include "lpm6.hpp"
-#include "runtime.hpp"
+#include "runtime/runtime.hpp"
 #include "test_env.hpp"
 
 using namespace weft;

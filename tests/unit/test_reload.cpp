@@ -15,8 +15,8 @@
 #include <fstream>
 #include <thread>
 
-#include "control_api.hpp"
-#include "runtime.hpp"
+#include "control/control_api.hpp"
+#include "runtime/runtime.hpp"
 #include "test_env.hpp"
 #include "weft/metadata.hpp"
 

@@ -18,14 +18,14 @@
 #include <sstream>
 #include <thread>
 
-#include "graph_harness.hpp"
-#include "runtime.hpp"
+#include "runtime/runtime.hpp"
 #include "svp.hpp"
 #include "svp_client.hpp"
 #include "svp_lab_server.hpp"
 #include "svp_proto.hpp"
 #include "svp_service.hpp"
 #include "test_env.hpp"
+#include "testing/graph_harness.hpp"
 #include "weft/fields.hpp"
 
 using namespace weft::svp;

@@ -6,7 +6,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 
-#include "graph_harness.hpp"
+#include "testing/graph_harness.hpp"
 #include "mac_table.hpp"
 #include "weft/fields.hpp"
 #include "test_env.hpp"

@@ -19,13 +19,13 @@
 
 #include <cmath>
 
-#include "control_api.hpp"
-#include "control_server.hpp"
-#include "fleet_agent.hpp"
-#include "graph_spec.hpp"
-#include "plugin_loader.hpp"
-#include "runtime.hpp"
-#include "validator.hpp"
+#include "control/control_api.hpp"
+#include "control/control_server.hpp"
+#include "core/graph_spec.hpp"
+#include "core/plugin_loader.hpp"
+#include "core/validator.hpp"
+#include "fleet/fleet_agent.hpp"
+#include "runtime/runtime.hpp"
 #include "weft/log.hpp"
 #include "weft/version.hpp"
 

@@ -1,10 +1,10 @@
-#include "validator.hpp"
+#include "core/validator.hpp"
 
 #include <functional>
 #include <map>
 #include <set>
 
-#include "text.hpp"
+#include "core/text.hpp"
 
 namespace weft {
 

@@ -1,4 +1,4 @@
-#include "graph_spec.hpp"
+#include "core/graph_spec.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -10,7 +10,7 @@
 #include <set>
 #include <sstream>
 
-#include "text.hpp"
+#include "core/text.hpp"
 #include "weft/params.hpp"
 
 namespace weft {

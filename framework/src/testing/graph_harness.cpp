@@ -1,4 +1,4 @@
-#include "graph_harness.hpp"
+#include "testing/graph_harness.hpp"
 
 #include <rte_lcore.h>
 

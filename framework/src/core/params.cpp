@@ -3,7 +3,7 @@
 #include <charconv>
 #include <limits>
 
-#include "text.hpp"
+#include "core/text.hpp"
 
 namespace weft {
 

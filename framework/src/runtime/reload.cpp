@@ -26,7 +26,7 @@
 
 #include <thread>
 
-#include "runtime.hpp"
+#include "runtime/runtime.hpp"
 #include "weft/log.hpp"
 
 namespace weft {

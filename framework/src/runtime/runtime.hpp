@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "validator.hpp"
+#include "core/validator.hpp"
 #include "weft/counter.hpp"
 #include "weft/element.hpp"
 #include "weft/service.hpp"
