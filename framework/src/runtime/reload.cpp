@@ -150,7 +150,7 @@ class ReloadTransaction {
         hotplugged_.push_back(s.device);
       }
       try {
-        next_ports_.push_back(rt_.setup_port(*pp, false, 0));
+        next_ports_.push_back(setup_port(*pp, rt_.pool_));
         created_.push_back(next_ports_.back());
       } catch (const std::exception& e) {
         return fail(e.what());
@@ -161,7 +161,7 @@ class ReloadTransaction {
   }
 
   void undo_added_ports() {
-    for (auto& p : created_) rt_.close_port(p, false);
+    for (auto& p : created_) close_port(p, false);
     for (const auto& d : hotplugged_) rte_eal_hotplug_remove("vdev", d.c_str());
     created_.clear();
     hotplugged_.clear();
@@ -247,13 +247,13 @@ class ReloadTransaction {
         task();
         switched[w] = true;
       } else {
-        rt_.post(wk, task);
+        wk.post(task);
       }
     }
     std::vector<size_t> late;
     for (size_t w = 0; w < nw; w++) {
       if (switched[w]) continue;
-      if (rt_.wait(*rt_.workers_[w], deadline) == Runtime::Wait::Done) switched[w] = true;
+      if (rt_.workers_[w]->wait(deadline) == Worker::Wait::Done) switched[w] = true;
       else late.push_back(w);
     }
     if (!late.empty()) {
@@ -271,9 +271,9 @@ class ReloadTransaction {
         };
         if (!wk.running.load(std::memory_order_acquire)) task();
         else {
-          rt_.post(wk, task);
+          wk.post(task);
           // Switching back must not be abandoned: wait as long as it takes.
-          back_ok = rt_.wait(wk, Clock::time_point::max()) == Runtime::Wait::Done && back_ok;
+          back_ok = wk.wait(Clock::time_point::max()) == Worker::Wait::Done && back_ok;
         }
       }
       std::string who;
@@ -305,7 +305,7 @@ class ReloadTransaction {
         (*parked)[w] = true;
         continue;
       }
-      rt_.post(wk, [release, parked, w] {
+      wk.post([release, parked, w] {
         (*parked)[w].store(true, std::memory_order_release);
         while (!release->load(std::memory_order_acquire)) rte_pause();
       });
@@ -322,7 +322,7 @@ class ReloadTransaction {
       release->store(true, std::memory_order_release);
       std::vector<size_t> late;
       for (size_t w = 0; w < nw; w++)
-        if (posted[w] && rt_.wait(*rt_.workers_[w], Clock::now()) == Runtime::Wait::Withdrawn) late.push_back(w);
+        if (posted[w] && rt_.workers_[w]->wait(Clock::now()) == Worker::Wait::Withdrawn) late.push_back(w);
       return late;
     };
     if (!all_parked()) {
@@ -342,7 +342,7 @@ class ReloadTransaction {
       rte_eth_dev_stop(old.id);
       old.started = false;
       try {
-        PortRuntime fresh = rt_.setup_port(*pp, true, old.id);
+        PortRuntime fresh = setup_port(*pp, rt_.pool_, old.id);
         for (auto& np : next_ports_)
           if (np.id == fresh.id) np = fresh;
         old = fresh;  // the runtime's table now describes the reconfigured port
@@ -359,7 +359,7 @@ class ReloadTransaction {
         if (cur.started) rte_eth_dev_stop(cur.id);
         PortPlan restore{&saved[k].spec, saved[k].rx_queues, saved[k].tx_queues};
         try {
-          cur = rt_.setup_port(restore, true, saved[k].id);
+          cur = setup_port(restore, rt_.pool_, saved[k].id);
         } catch (const std::exception& e) {
           error += "; restoring port '" + saved[k].name + "' failed too: " + e.what();
         }
@@ -396,7 +396,7 @@ class ReloadTransaction {
       for (size_t j : removed_nodes_) report_.packets_lost += g->elements[j]->held_packets();
       cleanup_graph_instance(*g);
     }
-    for (size_t i : removed_ports_) rt_.close_port(rt_.ports_[i], true);
+    for (size_t i : removed_ports_) close_port(rt_.ports_[i], true);
     rt_.graphs_ = std::move(next_graphs_);
     rt_.ports_ = std::move(next_ports_);
     rt_.plan_ = std::move(next_);
