@@ -19,9 +19,13 @@
 //             did not change keep their packets in their RX rings meanwhile.
 //   5. Free the old instances (every worker has passed a batch boundary since
 //      it switched, so none can still be inside them) and close removed ports.
+//
+// The transaction reaches the Runtime only through its reload interface
+// (Runtime::graph, reconfigure_port, commit; runtime.hpp) and the workers'
+// mailboxes (Worker::post, Worker::wait).
 #include <rte_cycles.h>
 #include <rte_dev.h>
-#include <rte_ethdev.h>
+#include <rte_errno.h>
 #include <rte_pause.h>
 
 #include <thread>
@@ -45,8 +49,6 @@ bool same_config(const PortRuntime& old, const PortPlan& next) {
          old.spec.promiscuous == next.spec->promiscuous;
 }
 
-}  // namespace
-
 class ReloadTransaction {
  public:
   ReloadTransaction(Runtime& rt, GraphPlan next, std::chrono::milliseconds timeout)
@@ -58,7 +60,7 @@ class ReloadTransaction {
     auto t = Clock::now();
     if (!build()) {
       undo_added_ports();
-      rt_.services_.start_pending(nullptr);
+      rt_.services().start_pending(nullptr);
       return report_;
     }
     report_.build_ms = ms_since(t);
@@ -70,7 +72,7 @@ class ReloadTransaction {
       for (auto& g : next_graphs_) cleanup_graph_instance(*g);
       next_graphs_.clear();
       undo_added_ports();
-      rt_.services_.start_pending(nullptr);  // forget services only the refused graph created
+      rt_.services().start_pending(nullptr);  // forget services only the refused graph created
       return report_;
     }
     finish();
@@ -95,7 +97,7 @@ class ReloadTransaction {
   }
 
   bool check_unsupported() {
-    const GraphSpec& a = *rt_.plan_.spec;
+    const GraphSpec& a = *rt_.plan().spec;
     const GraphSpec& b = *next_.spec;
     if (a.worker_lcores != b.worker_lcores)
       return fail("workers.lcores changed: adding or removing workers needs a restart of routerd");
@@ -110,16 +112,17 @@ class ReloadTransaction {
   // Decides, per port of the new graph: unchanged, changed (queues) or added;
   // and which old ports are removed. Creates the added ones.
   bool plan_ports() {
-    std::vector<bool> old_kept(rt_.ports_.size(), false);
+    const std::vector<PortRuntime>& ports = rt_.ports();
+    std::vector<bool> old_kept(ports.size(), false);
     for (const auto& pp : next_.ports) {
       int found = -1;
-      for (size_t i = 0; i < rt_.ports_.size(); i++)
-        if (same_device(rt_.ports_[i].spec, *pp.spec)) found = static_cast<int>(i);
+      for (size_t i = 0; i < ports.size(); i++)
+        if (same_device(ports[i].spec, *pp.spec)) found = static_cast<int>(i);
       if (found < 0) {
         added_.push_back(&pp);
         continue;
       }
-      PortRuntime& old = rt_.ports_[static_cast<size_t>(found)];
+      const PortRuntime& old = ports[static_cast<size_t>(found)];
       old_kept[static_cast<size_t>(found)] = true;
       if (old.spec.args != pp.spec->args)
         return fail("port '" + pp.spec->name + "': changing the arguments of device '" + pp.spec->device +
@@ -137,10 +140,10 @@ class ReloadTransaction {
       }
       next_ports_.push_back(pr);
     }
-    for (size_t i = 0; i < rt_.ports_.size(); i++)
+    for (size_t i = 0; i < ports.size(); i++)
       if (!old_kept[i]) {
         removed_ports_.push_back(i);
-        report_.ports_removed.push_back(rt_.ports_[i].name);
+        report_.ports_removed.push_back(ports[i].name);
       }
     for (const PortPlan* pp : added_) {
       const PortSpec& s = *pp->spec;
@@ -150,7 +153,7 @@ class ReloadTransaction {
         hotplugged_.push_back(s.device);
       }
       try {
-        next_ports_.push_back(setup_port(*pp, rt_.pool_));
+        next_ports_.push_back(setup_port(*pp, rt_.mempool()));
         created_.push_back(next_ports_.back());
       } catch (const std::exception& e) {
         return fail(e.what());
@@ -169,8 +172,8 @@ class ReloadTransaction {
 
   bool build() {
     try {
-      for (unsigned w = 0; w < rt_.workers_.size(); w++) {
-        WorkerInitContext ctx(rt_, *rt_.workers_[w], next_ports_);
+      for (unsigned w = 0; w < rt_.workers().size(); w++) {
+        WorkerInitContext ctx(rt_, *rt_.workers()[w], next_ports_);
         next_graphs_.push_back(build_graph_instance(next_, w, ctx));
       }
     } catch (const std::exception& e) {
@@ -182,7 +185,7 @@ class ReloadTransaction {
   }
 
   void match_elements() {
-    const GraphPlan& old = rt_.plan_;
+    const GraphPlan& old = rt_.plan();
     std::vector<bool> old_used(old.nodes.size(), false);
     for (size_t i = 0; i < next_.nodes.size(); i++) {
       const NodePlan& n = next_.nodes[i];
@@ -209,8 +212,8 @@ class ReloadTransaction {
     for (const Pair& p : pairs_) {
       size_t ti = forward ? p.next_node : p.old_node;
       size_t fi = forward ? p.old_node : p.next_node;
-      const NodePlan& tp = forward ? next_.nodes[ti] : rt_.plan_.nodes[ti];
-      const NodePlan& fp = forward ? rt_.plan_.nodes[fi] : next_.nodes[fi];
+      const NodePlan& tp = forward ? next_.nodes[ti] : rt_.plan().nodes[ti];
+      const NodePlan& fp = forward ? rt_.plan().nodes[fi] : next_.nodes[fi];
       Element& te = *to.elements[ti];
       Element& fe = *from.elements[fi];
       carry_counters(te, fe, tp, fp);
@@ -230,15 +233,15 @@ class ReloadTransaction {
 
   bool flip() {
     report_.mode = "flip";
-    const size_t nw = rt_.workers_.size();
+    const size_t nw = rt_.workers().size();
     std::vector<std::shared_ptr<SwapOutcome>> outs(nw);
     std::vector<bool> switched(nw, false);
     auto deadline = Clock::now() + timeout_;
     for (size_t w = 0; w < nw; w++) {
       outs[w] = std::make_shared<SwapOutcome>();
-      Worker& wk = *rt_.workers_[w];
+      Worker& wk = *rt_.workers()[w];
       WorkerGraph* to = next_graphs_[w].get();
-      WorkerGraph* from = rt_.graphs_[w].get();
+      WorkerGraph* from = &rt_.graph(static_cast<unsigned>(w));
       auto task = [this, &wk, to, from, out = outs[w]] {
         hand_over(*to, *from, true, *out);
         switch_worker(wk, to);
@@ -253,7 +256,7 @@ class ReloadTransaction {
     std::vector<size_t> late;
     for (size_t w = 0; w < nw; w++) {
       if (switched[w]) continue;
-      if (rt_.workers_[w]->wait(deadline) == Worker::Wait::Done) switched[w] = true;
+      if (rt_.workers()[w]->wait(deadline) == Worker::Wait::Done) switched[w] = true;
       else late.push_back(w);
     }
     if (!late.empty()) {
@@ -261,8 +264,8 @@ class ReloadTransaction {
       bool back_ok = true;
       for (size_t w = 0; w < nw; w++) {
         if (!switched[w]) continue;
-        Worker& wk = *rt_.workers_[w];
-        WorkerGraph* to = rt_.graphs_[w].get();
+        Worker& wk = *rt_.workers()[w];
+        WorkerGraph* to = &rt_.graph(static_cast<unsigned>(w));
         WorkerGraph* from = next_graphs_[w].get();
         auto out = std::make_shared<SwapOutcome>();
         auto task = [this, &wk, to, from, out] {
@@ -294,13 +297,13 @@ class ReloadTransaction {
 
   bool pause_and_swap() {
     report_.mode = "pause";
-    const size_t nw = rt_.workers_.size();
+    const size_t nw = rt_.workers().size();
     auto release = std::make_shared<std::atomic<bool>>(false);
     auto parked = std::make_shared<std::vector<std::atomic<bool>>>(nw);
     auto deadline = Clock::now() + timeout_;
     std::vector<bool> posted(nw, false);
     for (size_t w = 0; w < nw; w++) {
-      Worker& wk = *rt_.workers_[w];
+      Worker& wk = *rt_.workers()[w];
       if (!wk.running.load(std::memory_order_acquire)) {
         (*parked)[w] = true;
         continue;
@@ -322,7 +325,7 @@ class ReloadTransaction {
       release->store(true, std::memory_order_release);
       std::vector<size_t> late;
       for (size_t w = 0; w < nw; w++)
-        if (posted[w] && rt_.workers_[w]->wait(Clock::now()) == Worker::Wait::Withdrawn) late.push_back(w);
+        if (posted[w] && rt_.workers()[w]->wait(Clock::now()) == Worker::Wait::Withdrawn) late.push_back(w);
       return late;
     };
     if (!all_parked()) {
@@ -336,16 +339,13 @@ class ReloadTransaction {
     // Every worker is parked: nobody touches a port or an element.
     std::string error;
     std::vector<PortRuntime> saved;
-    for (const auto& [pp, idx] : changed_) saved.push_back(rt_.ports_[idx]);
+    for (const auto& [pp, idx] : changed_) saved.push_back(rt_.ports()[idx]);
     for (const auto& [pp, idx] : changed_) {
-      PortRuntime& old = rt_.ports_[idx];
-      rte_eth_dev_stop(old.id);
-      old.started = false;
       try {
-        PortRuntime fresh = setup_port(*pp, rt_.pool_, old.id);
+        rt_.reconfigure_port(idx, *pp);  // the runtime's table now describes the reconfigured port
+        const PortRuntime& fresh = rt_.ports()[idx];
         for (auto& np : next_ports_)
           if (np.id == fresh.id) np = fresh;
-        old = fresh;  // the runtime's table now describes the reconfigured port
       } catch (const std::exception& e) {
         error = e.what();
         break;
@@ -355,11 +355,9 @@ class ReloadTransaction {
       // A port could not take the new configuration: give every changed
       // port its old one back before the old graph resumes.
       for (size_t k = 0; k < changed_.size(); k++) {
-        PortRuntime& cur = rt_.ports_[changed_[k].second];
-        if (cur.started) rte_eth_dev_stop(cur.id);
         PortPlan restore{&saved[k].spec, saved[k].rx_queues, saved[k].tx_queues};
         try {
-          cur = setup_port(restore, rt_.pool_, saved[k].id);
+          rt_.reconfigure_port(changed_[k].second, restore);
         } catch (const std::exception& e) {
           error += "; restoring port '" + saved[k].name + "' failed too: " + e.what();
         }
@@ -370,8 +368,8 @@ class ReloadTransaction {
     }
     std::vector<SwapOutcome> outs(nw);
     for (size_t w = 0; w < nw; w++) {
-      hand_over(*next_graphs_[w], *rt_.graphs_[w], true, outs[w]);
-      switch_worker(*rt_.workers_[w], next_graphs_[w].get());
+      hand_over(*next_graphs_[w], rt_.graph(static_cast<unsigned>(w)), true, outs[w]);
+      switch_worker(*rt_.workers()[w], next_graphs_[w].get());
     }
     resume();
     report_.pause_ms = ms_since(t_pause);
@@ -392,20 +390,16 @@ class ReloadTransaction {
   void finish() {
     // Every worker has switched at a batch boundary: the old instances are
     // unreachable. Packets held by removed elements are freed: that is loss.
-    for (auto& g : rt_.graphs_) {
-      for (size_t j : removed_nodes_) report_.packets_lost += g->elements[j]->held_packets();
-      cleanup_graph_instance(*g);
+    for (unsigned w = 0; w < rt_.workers().size(); w++) {
+      WorkerGraph& g = rt_.graph(w);
+      for (size_t j : removed_nodes_) report_.packets_lost += g.elements[j]->held_packets();
+      cleanup_graph_instance(g);
     }
-    for (size_t i : removed_ports_) close_port(rt_.ports_[i], true);
-    rt_.graphs_ = std::move(next_graphs_);
-    rt_.ports_ = std::move(next_ports_);
-    rt_.plan_ = std::move(next_);
-    for (auto& w : rt_.workers_) {
-      w->idle_sleep_us = rt_.plan_.spec->idle_sleep_us;
-      w->idle_polls = rt_.plan_.spec->idle_polls;
+    for (size_t i : removed_ports_) {
+      PortRuntime gone = rt_.ports()[i];  // the table is replaced below
+      close_port(gone, true);
     }
-    rt_.reloads_++;
-    rt_.services_.start_pending(rt_.io_);  // new services start; services nobody uses are gone
+    rt_.commit({std::move(next_), std::move(next_graphs_), std::move(next_ports_)});
   }
 
   Runtime& rt_;
@@ -422,6 +416,8 @@ class ReloadTransaction {
   std::vector<Pair> pairs_;
   std::vector<size_t> removed_nodes_;
 };
+
+}  // namespace
 
 ReloadReport Runtime::reload(GraphPlan next, std::chrono::milliseconds timeout) {
   ReloadReport r = ReloadTransaction(*this, std::move(next), timeout).run();

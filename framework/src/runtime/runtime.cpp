@@ -173,4 +173,23 @@ void Runtime::close_ports() {
   for (auto& p : ports_) close_port(p, false);
 }
 
+void Runtime::reconfigure_port(size_t i, const PortPlan& pp) {
+  PortRuntime& p = ports_[i];
+  if (p.started) rte_eth_dev_stop(p.id);
+  p.started = false;
+  p = setup_port(pp, pool_, p.id);
+}
+
+void Runtime::commit(Generation next) {
+  graphs_ = std::move(next.graphs);
+  ports_ = std::move(next.ports);
+  plan_ = std::move(next.plan);
+  for (auto& w : workers_) {
+    w->idle_sleep_us = plan_.spec->idle_sleep_us;
+    w->idle_polls = plan_.spec->idle_polls;
+  }
+  reloads_++;
+  services_.start_pending(io_);  // new services start; services nobody uses are gone
+}
+
 }  // namespace weft

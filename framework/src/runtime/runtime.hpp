@@ -4,8 +4,8 @@
 //
 // The control thread (the EAL main lcore) owns the Runtime and reaches the
 // workers only through their mailboxes (worker.hpp). A reload builds the next
-// generation (plan, graphs, ports) beside the running one and swaps it in
-// (reload.cpp).
+// generation (plan, graphs, ports) beside the running one and commits it
+// through the narrow interface at the end of the class (reload.cpp).
 #pragma once
 
 #include <chrono>
@@ -101,8 +101,30 @@ class Runtime {
   // after each reload). Without one (tests), services are not started.
   void set_control_loop(boost::asio::io_context* io) { io_ = io; }
 
+  // --- What a reload transaction (reload.cpp) does to a running Runtime ---
+  // Besides these, it talks to the workers through their mailboxes
+  // (Worker::post, Worker::wait) and switches their `graph`.
+
+  // What runs: a plan, one graph instance per worker, the ports they use.
+  struct Generation {
+    GraphPlan plan;
+    std::vector<std::unique_ptr<WorkerGraph>> graphs;
+    std::vector<PortRuntime> ports;
+  };
+  // The graph instance of worker `w` in the running generation.
+  WorkerGraph& graph(unsigned w) const { return *graphs_[w]; }
+  // Stops running port `i` and sets it up again as `pp` says (same device,
+  // same port id); the port table describes it afterwards. Only while every
+  // worker is parked. Throws, leaving the port stopped.
+  void reconfigure_port(size_t i, const PortPlan& pp);
+  // Makes `next` the running generation. Every worker already runs its graph
+  // from `next`; the caller has cleaned up the old graphs and closed the ports
+  // `next` does not keep. Frees the old generation, gives the workers the new
+  // idle settings, counts the reload and starts the services it registered
+  // (forgetting those nobody uses any more).
+  void commit(Generation next);
+
  private:
-  friend class ReloadTransaction;
   void close_ports();
 
   GraphPlan plan_;
