@@ -156,159 +156,201 @@ void configure_instance(Element& el, const NodePlan& node, const GraphSpec& grap
     throw ConfigError(node.spec->mark, "element '" + node.spec->id + "' declared different outputs on a second configure");
 }
 
-GraphPlan validate_graph(std::shared_ptr<const GraphSpec> spec_ptr, const PluginLoader& loader, Diagnostics& diag) {
-  GraphPlan plan;
-  plan.spec = spec_ptr;
-  const GraphSpec& g = *spec_ptr;
-  const unsigned workers = static_cast<unsigned>(g.worker_lcores.size());
+namespace {
 
-  // 1. Elements: class, schema, configure().
+// --- The phases of validate_graph, in the order it runs them ---
+
+// Finds an element's class; an unknown one is reported (a missing one was, by the parser).
+const ElementClass* resolve_class(const ElementSpec& e, const PluginLoader& loader,
+                                  const std::vector<std::string>& class_names, Diagnostics& diag) {
+  const ElementClass* k = loader.find(e.class_name);
+  if (!k && !e.class_name.empty())
+    diag.error(e.class_mark, "element '" + e.id + "': unknown class '" + e.class_name + "'" +
+                                 did_you_mean(e.class_name, class_names));
+  return k;
+}
+
+// Runs configure() on a prototype and records the node's ports and port claims; false if it failed (reported).
+bool configure_prototype(NodePlan& n, const GraphSpec& g, Diagnostics& diag) {
+  const ElementSpec& e = *n.spec;
+  try {
+    auto proto = n.klass->create();
+    RecordingContext ctx(e, *n.klass, g);
+    proto->configure(ctx);
+    n.inputs = n.klass->inputs;
+    if (n.klass->dynamic_outputs) {
+      if (!ctx.outputs_set) throw ConfigError(e.mark, "class " + n.klass->name + " declared no outputs");
+      n.outputs = ctx.outputs;
+    } else {
+      n.outputs = n.klass->outputs;
+    }
+    n.rx_claims = ctx.rx_claims;
+    n.tx_ports = ctx.tx_ports;
+    return true;
+  } catch (const ConfigError& err) {
+    diag.error(err.mark().line ? err.mark() : e.mark, "element '" + e.id + "': " + err.what());
+  } catch (const std::exception& err) {
+    diag.error(e.mark, "element '" + e.id + "': configuration failed: " + err.what());
+  }
+  return false;
+}
+
+// Per element: class, parameters against its schema, configure(). Returns, per node, whether all passed.
+std::vector<bool> plan_elements(GraphPlan& plan, const PluginLoader& loader, Diagnostics& diag) {
+  const GraphSpec& g = *plan.spec;
   const std::vector<std::string> class_names = loader.class_names();
   std::vector<bool> configured;
   for (const auto& e : g.elements) {
     NodePlan n;
     n.spec = &e;
-    n.klass = loader.find(e.class_name);
-    bool ok = false;
-    if (!n.klass) {
-      if (!e.class_name.empty())
-        diag.error(e.class_mark, "element '" + e.id + "': unknown class '" + e.class_name + "'" +
-                                     did_you_mean(e.class_name, class_names));
-    } else if (check_schema(e, *n.klass, g, diag)) {
-      try {
-        auto proto = n.klass->create();
-        RecordingContext ctx(e, *n.klass, g);
-        proto->configure(ctx);
-        n.inputs = n.klass->inputs;
-        if (n.klass->dynamic_outputs) {
-          if (!ctx.outputs_set) throw ConfigError(e.mark, "class " + n.klass->name + " declared no outputs");
-          n.outputs = ctx.outputs;
-        } else {
-          n.outputs = n.klass->outputs;
-        }
-        n.rx_claims = ctx.rx_claims;
-        n.tx_ports = ctx.tx_ports;
-        ok = true;
-      } catch (const ConfigError& err) {
-        diag.error(err.mark().line ? err.mark() : e.mark, "element '" + e.id + "': " + err.what());
-      } catch (const std::exception& err) {
-        diag.error(e.mark, "element '" + e.id + "': configuration failed: " + err.what());
-      }
-    }
-    configured.push_back(ok);
+    n.klass = resolve_class(e, loader, class_names, diag);
+    configured.push_back(n.klass && check_schema(e, *n.klass, g, diag) && configure_prototype(n, g, diag));
     n.links.assign(n.outputs.size(), {});
     plan.nodes.push_back(std::move(n));
   }
+  return configured;
+}
 
-  // 2. Connections.
-  std::vector<std::string> ids;
-  for (const auto& e : g.elements) ids.push_back(e.id);
-  std::vector<std::vector<Mark>> link_marks(plan.nodes.size());
-  for (size_t i = 0; i < plan.nodes.size(); i++) link_marks[i].assign(plan.nodes[i].outputs.size(), {});
-  std::vector<unsigned> next_variadic(plan.nodes.size(), 0);
-  std::vector<bool> has_input(plan.nodes.size(), false);
+// What resolving the connections learned, per node, for the checks after it.
+struct Wiring {
+  explicit Wiring(const GraphPlan& plan)
+      : link_marks(plan.nodes.size()),
+        next_variadic(plan.nodes.size(), 0),
+        has_input(plan.nodes.size(), false),
+        unresolved_output(plan.nodes.size(), false) {
+    for (size_t i = 0; i < plan.nodes.size(); i++) link_marks[i].assign(plan.nodes[i].outputs.size(), {});
+  }
+  std::vector<std::vector<Mark>> link_marks;  // where each output was connected
+  std::vector<unsigned> next_variadic;        // numbered inputs used so far
+  std::vector<bool> has_input;                // something is connected to it
   // A connection that failed to resolve still counts as "meant": the
   // elements it names get no follow-up "not connected" findings.
-  std::vector<bool> unresolved_output(plan.nodes.size(), false);
-  for (const auto& c : g.connections) {
+  std::vector<bool> unresolved_output;
+};
+
+// The output a connection leaves from, or -1 (reported).
+int resolve_output(const ConnectionSpec& c, const NodePlan& src, Diagnostics& diag) {
+  if (src.outputs.empty()) {
+    diag.error(c.from.mark, "element '" + src.spec->id + "' (" + src.klass->name + ") has no outputs");
+    return -1;
+  }
+  int out = resolve_port(c.from.port, src.outputs);
+  if (out < 0) {
+    Mark out_mark = c.from.port.empty() ? c.from.mark : c.from.port_mark;
+    std::string list;
+    for (size_t i = 0; i < src.outputs.size(); i++) list += (i ? ", " : "") + src.outputs[i];
+    diag.error(out_mark, "element '" + src.spec->id + "' has no output '" + c.from.port + "' (outputs: " + list +
+                             ")" + did_you_mean(c.from.port, src.outputs));
+  }
+  return out;
+}
+
+// The input a connection enters (numbered inputs are counted in `next_variadic`), or -1 (reported).
+int resolve_input(const ConnectionSpec& c, const NodePlan& dst, unsigned& next_variadic, Diagnostics& diag) {
+  Mark in_mark = c.to.port.empty() ? c.to.mark : c.to.port_mark;
+  if (dst.klass->variadic_inputs) {
+    if (c.to.port.empty()) return static_cast<int>(next_variadic++);
+    if (auto v = parse_uint(c.to.port); v && *v < 1024) {
+      int in = static_cast<int>(*v);
+      next_variadic = std::max<unsigned>(next_variadic, static_cast<unsigned>(in) + 1);
+      return in;
+    }
+    diag.error(in_mark, "element '" + dst.spec->id + "' takes numbered inputs ([0], [1], ...)");
+    return -1;
+  }
+  if (dst.inputs.empty()) {
+    diag.error(c.to.mark, "element '" + dst.spec->id + "' (" + dst.klass->name + ") has no inputs: it is a source");
+    return -1;
+  }
+  int in = resolve_port(c.to.port, dst.inputs);
+  if (in < 0) {
+    std::string list;
+    for (const auto& n : dst.inputs) list += (list.empty() ? "" : ", ") + n;
+    diag.error(in_mark, "element '" + dst.spec->id + "' has no input '" + c.to.port + "' (inputs: " + list + ")" +
+                            did_you_mean(c.to.port, dst.inputs));
+  }
+  return in;
+}
+
+// Links one connection; false if it does not resolve (reported, unless an element it names failed before).
+bool link_connection(const ConnectionSpec& c, int from, int to, GraphPlan& plan, const std::vector<bool>& configured,
+                     const std::vector<std::string>& ids, Wiring& w, Diagnostics& diag) {
+  if (from < 0)
+    diag.error(c.from.mark, "connection from unknown element '" + c.from.element + "'" +
+                                did_you_mean(c.from.element, ids));
+  if (to < 0)
+    diag.error(c.to.mark, "connection to unknown element '" + c.to.element + "'" + did_you_mean(c.to.element, ids));
+  if (from < 0 || to < 0) return false;
+  if (!configured[from] || !configured[to]) {
+    // Already reported; count the link so no false "not connected" follows.
+    w.has_input[to] = true;
+    if (configured[from]) {
+      int o = resolve_port(c.from.port, plan.nodes[from].outputs);
+      if (o >= 0 && plan.nodes[from].links[o].element < 0) plan.nodes[from].links[o] = {to, 0};
+    }
+    return false;
+  }
+  NodePlan& src = plan.nodes[from];
+  NodePlan& dst = plan.nodes[to];
+  int out = resolve_output(c, src, diag);
+  if (out < 0) return false;
+  int in = resolve_input(c, dst, w.next_variadic[to], diag);
+  if (in < 0) return false;
+  Mark out_mark = c.from.port.empty() ? c.from.mark : c.from.port_mark;
+  if (src.links[out].element >= 0) {
+    diag.error(out_mark, "output '" + port_label(src.outputs, out) + "' of '" + src.spec->id +
+                             "' is already connected (line " + std::to_string(w.link_marks[from][out].line) +
+                             "); use a Tee to copy packets to several elements");
+    return false;
+  }
+  src.links[out] = {to, static_cast<uint16_t>(in)};
+  w.link_marks[from][out] = out_mark;
+  w.has_input[to] = true;
+  return true;
+}
+
+// Resolves every connection into a link from an output to an input.
+Wiring resolve_connections(GraphPlan& plan, const std::vector<bool>& configured, Diagnostics& diag) {
+  Wiring w(plan);
+  std::vector<std::string> ids;
+  for (const auto& e : plan.spec->elements) ids.push_back(e.id);
+  for (const auto& c : plan.spec->connections) {
     int from = plan.index_of(c.from.element);
     int to = plan.index_of(c.to.element);
-    struct Meant {
-      int from, to;
-      std::vector<bool>& out;
-      std::vector<bool>& in;
-      bool resolved = false;
-      ~Meant() {
-        if (resolved) return;
-        if (from >= 0) out[static_cast<size_t>(from)] = true;
-        if (to >= 0) in[static_cast<size_t>(to)] = true;
-      }
-    } meant{from, to, unresolved_output, has_input};
-    if (from < 0)
-      diag.error(c.from.mark, "connection from unknown element '" + c.from.element + "'" +
-                                  did_you_mean(c.from.element, ids));
-    if (to < 0)
-      diag.error(c.to.mark, "connection to unknown element '" + c.to.element + "'" + did_you_mean(c.to.element, ids));
-    if (from < 0 || to < 0) continue;
-    if (!configured[from] || !configured[to]) {
-      // Already reported; count the link so no false "not connected" follows.
-      has_input[to] = true;
-      if (configured[from]) {
-        int o = resolve_port(c.from.port, plan.nodes[from].outputs);
-        if (o >= 0 && plan.nodes[from].links[o].element < 0) plan.nodes[from].links[o] = {to, 0};
-      }
-      continue;
+    if (!link_connection(c, from, to, plan, configured, ids, w, diag)) {
+      if (from >= 0) w.unresolved_output[static_cast<size_t>(from)] = true;
+      if (to >= 0) w.has_input[static_cast<size_t>(to)] = true;
     }
-    NodePlan& src = plan.nodes[from];
-    NodePlan& dst = plan.nodes[to];
-    Mark out_mark = c.from.port.empty() ? c.from.mark : c.from.port_mark;
-    Mark in_mark = c.to.port.empty() ? c.to.mark : c.to.port_mark;
-    if (src.outputs.empty()) {
-      diag.error(c.from.mark, "element '" + src.spec->id + "' (" + src.klass->name + ") has no outputs");
-      continue;
-    }
-    int out = resolve_port(c.from.port, src.outputs);
-    if (out < 0) {
-      diag.error(out_mark, "element '" + src.spec->id + "' has no output '" + c.from.port + "' (outputs: " +
-                               [&] {
-                                 std::string s;
-                                 for (size_t i = 0; i < src.outputs.size(); i++)
-                                   s += (i ? ", " : "") + src.outputs[i];
-                                 return s;
-                               }() + ")" + did_you_mean(c.from.port, src.outputs));
-      continue;
-    }
-    int in = 0;
-    if (dst.klass->variadic_inputs) {
-      if (c.to.port.empty()) {
-        in = static_cast<int>(next_variadic[to]++);
-      } else if (auto v = parse_uint(c.to.port); v && *v < 1024) {
-        in = static_cast<int>(*v);
-        next_variadic[to] = std::max<unsigned>(next_variadic[to], static_cast<unsigned>(in) + 1);
-      } else {
-        diag.error(in_mark, "element '" + dst.spec->id + "' takes numbered inputs ([0], [1], ...)");
-        continue;
-      }
-    } else if (dst.inputs.empty()) {
-      diag.error(c.to.mark, "element '" + dst.spec->id + "' (" + dst.klass->name +
-                                ") has no inputs: it is a source");
-      continue;
-    } else {
-      in = resolve_port(c.to.port, dst.inputs);
-      if (in < 0) {
-        std::string list;
-        for (const auto& n : dst.inputs) list += (list.empty() ? "" : ", ") + n;
-        diag.error(in_mark, "element '" + dst.spec->id + "' has no input '" + c.to.port + "' (inputs: " + list + ")" +
-                                did_you_mean(c.to.port, dst.inputs));
-        continue;
-      }
-    }
-    if (src.links[out].element >= 0) {
-      diag.error(out_mark, "output '" + port_label(src.outputs, out) + "' of '" + src.spec->id +
-                               "' is already connected (line " + std::to_string(link_marks[from][out].line) +
-                               "); use a Tee to copy packets to several elements");
-      continue;
-    }
-    src.links[out] = {to, static_cast<uint16_t>(in)};
-    link_marks[from][out] = out_mark;
-    has_input[to] = true;
-    meant.resolved = true;
   }
+  return w;
+}
+
+// Names the numbered inputs of variadic elements ("in0", "in1", ...) as far as they are used.
+void name_variadic_inputs(GraphPlan& plan, const std::vector<bool>& configured, const Wiring& w) {
+  for (size_t i = 0; i < plan.nodes.size(); i++) {
+    NodePlan& n = plan.nodes[i];
+    if (configured[i] && n.klass->variadic_inputs && w.next_variadic[i] > 0)
+      for (unsigned k = 0; k < w.next_variadic[i]; k++) n.inputs.push_back("in" + std::to_string(k));
+  }
+}
+
+// Reports outputs connected to nothing (errors) and elements nothing is connected to (warnings).
+void check_unconnected(const GraphPlan& plan, const std::vector<bool>& configured, const Wiring& w,
+                       Diagnostics& diag) {
   for (size_t i = 0; i < plan.nodes.size(); i++) {
     if (!configured[i]) continue;
-    NodePlan& n = plan.nodes[i];
-    if (n.klass->variadic_inputs && next_variadic[i] > 0)
-      for (unsigned k = 0; k < next_variadic[i]; k++) n.inputs.push_back("in" + std::to_string(k));
-    if (g.connections_incomplete) continue;
-    if (!unresolved_output[i])
+    const NodePlan& n = plan.nodes[i];
+    if (!w.unresolved_output[i])
       for (size_t o = 0; o < n.outputs.size(); o++)
         if (n.links[o].element < 0)
           diag.error(n.spec->mark, "output '" + n.outputs[o] + "' of '" + n.spec->id + "' is not connected");
-    if ((!n.klass->inputs.empty() || n.klass->variadic_inputs) && !has_input[i])
+    if ((!n.klass->inputs.empty() || n.klass->variadic_inputs) && !w.has_input[i])
       diag.warning(n.spec->mark, "element '" + n.spec->id + "' receives no packets (nothing is connected to it)");
   }
+}
 
-  // 3. Cycles: packets are pushed depth-first, so a cycle would never end.
+// Reports the first connection cycle: packets are pushed depth-first, so a cycle would never end.
+void check_cycles(const GraphPlan& plan, Diagnostics& diag) {
   std::vector<int> color(plan.nodes.size(), 0);
   std::vector<int> stack;
   std::function<bool(int)> dfs = [&](int v) -> bool {
@@ -335,15 +377,23 @@ GraphPlan validate_graph(std::shared_ptr<const GraphSpec> spec_ptr, const Plugin
   };
   for (size_t i = 0; i < plan.nodes.size(); i++)
     if (color[i] == 0 && dfs(static_cast<int>(i))) break;
+}
 
-  // 4. Ports and queues.
+// How the elements use the ports' queues.
+struct QueueUse {
+  std::map<std::string, int> max_rx_queue;  // highest RX queue polled, per port
+  std::set<std::string> tx_used;            // ports transmitted on
+};
+
+// Gives each RX claim its queue(s), one worker's each, and reports a queue claimed twice.
+QueueUse claim_queues(const GraphPlan& plan, Diagnostics& diag) {
+  const unsigned workers = plan.workers();
   struct Claim {
     std::string element;
     Mark mark;
   };
   std::map<std::pair<std::string, int>, Claim> claimed;
-  std::map<std::string, int> max_rx_queue;
-  std::set<std::string> tx_used;
+  QueueUse use;
   for (const auto& n : plan.nodes) {
     for (const auto& c : n.rx_claims) {
       std::vector<int> queues;
@@ -366,20 +416,31 @@ GraphPlan validate_graph(std::shared_ptr<const GraphSpec> spec_ptr, const Plugin
                                  std::to_string(it->second.mark.line) + ")");
           break;
         }
-        max_rx_queue[c.port] = std::max(max_rx_queue[c.port], q);
+        use.max_rx_queue[c.port] = std::max(use.max_rx_queue[c.port], q);
       }
     }
-    for (const auto& t : n.tx_ports) tx_used.insert(t);
+    for (const auto& t : n.tx_ports) use.tx_used.insert(t);
   }
+  return use;
+}
+
+// Reports two ports on one device.
+void check_shared_devices(const GraphSpec& g, Diagnostics& diag) {
   for (size_t i = 0; i < g.ports.size(); i++)
     for (size_t j = 0; j < i; j++)
       if (g.ports[i].device == g.ports[j].device)
         diag.error(g.ports[i].mark, "port '" + g.ports[i].name + "' uses device '" + g.ports[i].device +
                                         "' already used by port '" + g.ports[j].name + "'");
+}
+
+// Sizes each port's RX and TX queues (given, or as many as used), reporting too few.
+std::vector<PortPlan> plan_ports(const GraphSpec& g, unsigned workers, const QueueUse& use, Diagnostics& diag) {
+  std::vector<PortPlan> ports;
   for (const auto& p : g.ports) {
     PortPlan pp;
     pp.spec = &p;
-    int need_rx = max_rx_queue.count(p.name) ? max_rx_queue[p.name] + 1 : 1;
+    auto max_rx = use.max_rx_queue.find(p.name);
+    int need_rx = max_rx != use.max_rx_queue.end() ? max_rx->second + 1 : 1;
     if (p.rx_queues > 0) {
       if (p.rx_queues < need_rx)
         diag.error(p.rx_queues_mark, "port '" + p.name + "' has " + std::to_string(p.rx_queues) +
@@ -389,15 +450,31 @@ GraphPlan validate_graph(std::shared_ptr<const GraphSpec> spec_ptr, const Plugin
       pp.rx_queues = static_cast<uint16_t>(std::max<int>(need_rx, 1));
     }
     if (p.tx_queues > 0) {
-      if (static_cast<unsigned>(p.tx_queues) < workers && tx_used.count(p.name))
+      if (static_cast<unsigned>(p.tx_queues) < workers && use.tx_used.count(p.name))
         diag.error(p.tx_queues_mark, "port '" + p.name + "' has " + std::to_string(p.tx_queues) +
                                " TX queue(s) but each of the " + std::to_string(workers) + " workers needs its own");
       pp.tx_queues = static_cast<uint16_t>(p.tx_queues);
     } else {
       pp.tx_queues = static_cast<uint16_t>(workers);
     }
-    plan.ports.push_back(pp);
+    ports.push_back(pp);
   }
+  return ports;
+}
+
+}  // namespace
+
+GraphPlan validate_graph(std::shared_ptr<const GraphSpec> spec, const PluginLoader& loader, Diagnostics& diag) {
+  GraphPlan plan;
+  plan.spec = spec;
+  const std::vector<bool> configured = plan_elements(plan, loader, diag);
+  const Wiring wiring = resolve_connections(plan, configured, diag);
+  name_variadic_inputs(plan, configured, wiring);
+  if (!spec->connections_incomplete) check_unconnected(plan, configured, wiring, diag);
+  check_cycles(plan, diag);
+  const QueueUse queues = claim_queues(plan, diag);
+  check_shared_devices(*spec, diag);
+  plan.ports = plan_ports(*spec, plan.workers(), queues, diag);
   return plan;
 }
 
