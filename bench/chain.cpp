@@ -58,9 +58,9 @@
 #include <string>
 #include <vector>
 
-#include "graph_harness.hpp"
-#include "plugin_loader.hpp"
-#include "runtime.hpp"
+#include "core/plugin_loader.hpp"
+#include "runtime/runtime.hpp"
+#include "testing/graph_harness.hpp"
 #include "weft/counter.hpp"
 #include "weft/element.hpp"
 

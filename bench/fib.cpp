@@ -74,10 +74,10 @@
 
 #include "control/fib_service.hpp"
 #include "tables/fib_lookup.hpp"
-#include "graph_harness.hpp"
+#include "testing/graph_harness.hpp"
 #include "datapath/ip_lookup.hpp"
-#include "plugin_loader.hpp"
-#include "runtime.hpp"
+#include "core/plugin_loader.hpp"
+#include "runtime/runtime.hpp"
 #include "weft/counter.hpp"
 
 namespace {

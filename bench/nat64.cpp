@@ -41,9 +41,9 @@
 #include <string>
 #include <vector>
 
-#include "graph_harness.hpp"
-#include "plugin_loader.hpp"
-#include "runtime.hpp"
+#include "core/plugin_loader.hpp"
+#include "runtime/runtime.hpp"
+#include "testing/graph_harness.hpp"
 #include "weft/element.hpp"
 
 #ifndef WEFT_BENCH_PLUGIN_DIR

@@ -42,9 +42,9 @@
 #include "control/svp_client.hpp"
 #include "control/svp_lab_server.hpp"
 #include "control/svp_service.hpp"
-#include "graph_harness.hpp"
-#include "plugin_loader.hpp"
-#include "runtime.hpp"
+#include "testing/graph_harness.hpp"
+#include "core/plugin_loader.hpp"
+#include "runtime/runtime.hpp"
 #include "weft/counter.hpp"
 #include "weft/element.hpp"
 

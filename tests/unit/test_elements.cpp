@@ -3,8 +3,9 @@
 
 #include <algorithm>
 
-#include "graph_harness.hpp"
+#include "testing/graph_harness.hpp"
 #include "test_env.hpp"
+#include "testing/graph_harness.hpp"
 
 using namespace weft;
 using namespace weft::test;

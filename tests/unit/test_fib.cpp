@@ -30,11 +30,11 @@
 #include <thread>
 
 #include "control/fib_control.hpp"
-#include "control_api.hpp"
+#include "control/control_api.hpp"
 #include "tables/fib_lookup.hpp"
 #include "tables/lpm4.hpp"
 #include "tables/lpm6.hpp"
-#include "runtime.hpp"
+#include "runtime/runtime.hpp"
 #include "test_env.hpp"
 
 using namespace weft;

@@ -2,7 +2,7 @@
 // and graphs composed with included fragments (diagnostics name each key).
 #include <catch2/catch.hpp>
 
-#include "fleet_agent.hpp"
+#include "fleet/fleet_agent.hpp"
 
 using weft::Diagnostics;
 using weft::FleetKeys;

@@ -1,8 +1,8 @@
 // The YAML loader: structure, positions, connection syntax.
 #include <catch2/catch.hpp>
 
-#include "graph_spec.hpp"
-#include "text.hpp"
+#include "core/graph_spec.hpp"
+#include "core/text.hpp"
 
 using namespace weft;
 

@@ -16,9 +16,9 @@
 #include <cstring>
 #include <thread>
 
-#include "graph_harness.hpp"
-#include "runtime.hpp"
+#include "runtime/runtime.hpp"
 #include "test_env.hpp"
+#include "testing/graph_harness.hpp"
 
 using namespace weft;
 using namespace weft::test;

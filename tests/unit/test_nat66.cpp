@@ -11,8 +11,8 @@
 #include <cstring>
 #include <random>
 
-#include "graph_harness.hpp"
 #include "test_env.hpp"
+#include "testing/graph_harness.hpp"
 
 using namespace weft;
 using namespace weft::test;

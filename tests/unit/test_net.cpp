@@ -6,7 +6,7 @@
 #include <catch2/catch.hpp>
 #include <random>
 
-#include "param_node.hpp"
+#include "core/param_node.hpp"
 #include "weft/net.hpp"
 #include "weft/params.hpp"
 
@@ -123,7 +123,7 @@ TEST_CASE("ParamValue: typed values and structure, each error at its position", 
     rules[1]["dst"].as<Prefix>("dst");
     FAIL("no error");
   } catch (const ConfigError& e) {
-    CHECK(std::string(e.what()) == "dst: expected an address or prefix such as 10.0.0.0/8 or 2001:db8::/32");
+    CHECK(std::string(e.what()) == "dst: 'nope' is not an IPv4 or IPv6 address or prefix (such as 10.0.0.0/8)");
     CHECK(e.mark().line == 4);
     CHECK(e.mark().column == 11);
   }

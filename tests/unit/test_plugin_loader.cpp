@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "plugin_loader.hpp"
+#include "core/plugin_loader.hpp"
 #include "test_env.hpp"
 
 using namespace weft;

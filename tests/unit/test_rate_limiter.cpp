@@ -3,8 +3,8 @@
 // handler, so every color is exact whatever the machine's load.
 #include <catch2/catch.hpp>
 
-#include "graph_harness.hpp"
 #include "test_env.hpp"
+#include "testing/graph_harness.hpp"
 #include "weft/fields.hpp"
 
 using namespace weft;

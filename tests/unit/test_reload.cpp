@@ -16,8 +16,8 @@
 #include <fstream>
 #include <thread>
 
-#include "control_api.hpp"
-#include "runtime.hpp"
+#include "control/control_api.hpp"
+#include "runtime/runtime.hpp"
 #include "test_env.hpp"
 #include "weft/metadata.hpp"
 
@@ -152,7 +152,7 @@ std::string handler_read(Runtime& rt, const std::string& id, const std::string& 
   REQUIRE(node >= 0);
   REQUIRE(rt.run_on_worker(worker, [&] {
     Element& el = *rt.element(worker, static_cast<size_t>(node));
-    for (const auto& h : handlers_of(el, rt.plan().nodes[static_cast<size_t>(node)]))
+    for (const auto& h : handlers_of(rt.plan().nodes[static_cast<size_t>(node)]))
       if (h.name == name) v = h.read(el);
   }, 2s));
   return v;

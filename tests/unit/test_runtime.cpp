@@ -2,8 +2,8 @@
 #include <catch2/catch.hpp>
 #include <thread>
 
-#include "control_api.hpp"
-#include "runtime.hpp"
+#include "control/control_api.hpp"
+#include "runtime/runtime.hpp"
 #include "test_env.hpp"
 
 using namespace weft;

@@ -24,9 +24,10 @@
 #include "control/svp_lab_server.hpp"
 #include "control/svp_proto.hpp"
 #include "control/svp_service.hpp"
-#include "graph_harness.hpp"
-#include "runtime.hpp"
+#include "testing/graph_harness.hpp"
+#include "runtime/runtime.hpp"
 #include "test_env.hpp"
+#include "testing/graph_harness.hpp"
 #include "weft/fields.hpp"
 
 using namespace weft::svp;

@@ -7,7 +7,7 @@
 #include <catch2/catch.hpp>
 #include <optional>
 
-#include "graph_harness.hpp"
+#include "testing/graph_harness.hpp"
 #include "tables/mac_table.hpp"
 #include "weft/fields.hpp"
 #include "test_env.hpp"

@@ -2,8 +2,8 @@
 // issue names is caught, with its position, all at once.
 #include <catch2/catch.hpp>
 
+#include "core/validator.hpp"
 #include "test_env.hpp"
-#include "validator.hpp"
 
 using namespace weft;
 

@@ -2,8 +2,8 @@
 // frames are written out byte by byte here, not built by the elements' code.
 #include <catch2/catch.hpp>
 
-#include "graph_harness.hpp"
 #include "test_env.hpp"
+#include "testing/graph_harness.hpp"
 #include "weft/fields.hpp"
 
 using namespace weft;

@@ -10,8 +10,8 @@
 #include <map>
 #include <set>
 
-#include "graph_harness.hpp"
 #include "test_env.hpp"
+#include "testing/graph_harness.hpp"
 #include "weft/fields.hpp"
 
 using namespace weft;

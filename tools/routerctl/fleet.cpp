@@ -14,7 +14,7 @@
 #include <set>
 #include <sstream>
 
-#include "fleet_agent.hpp"
+#include "fleet/fleet_agent.hpp"
 #include "routerctl.hpp"
 
 namespace routerctl {

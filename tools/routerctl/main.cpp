@@ -11,12 +11,12 @@
 #include <sstream>
 #include <thread>
 
-#include "control_api.hpp"
+#include "control/control_api.hpp"
 #include "routerctl.hpp"
-#include "control_server.hpp"
-#include "graph_spec.hpp"
-#include "plugin_loader.hpp"
-#include "validator.hpp"
+#include "control/control_server.hpp"
+#include "core/graph_spec.hpp"
+#include "core/plugin_loader.hpp"
+#include "core/validator.hpp"
 #include "weft/version.hpp"
 
 using weft::json;

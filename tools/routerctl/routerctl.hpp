@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "control_api.hpp"
+#include "control/control_api.hpp"
 
 namespace routerctl {
 

@@ -6,11 +6,14 @@
 // Loads plugins, validates the graph (all errors at once, FILE:LINE:COL),
 // starts DPDK and one graph instance per worker lcore, serves routerctl on a
 // Unix socket, and stops cleanly on SIGINT/SIGTERM (or after --duration),
-// printing a summary of what it did.
+// printing a summary of what it did. main() reads as these phases, each a
+// function below.
 #include <CLI/CLI.hpp>
 #include <utility>  // Boost 1.74 asio uses std::exchange without including it
 #include <boost/asio.hpp>
+#include <csignal>
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <unistd.h>
 #include <iostream>
@@ -19,13 +22,13 @@
 
 #include <cmath>
 
-#include "control_api.hpp"
-#include "control_server.hpp"
-#include "fleet_agent.hpp"
-#include "graph_spec.hpp"
-#include "plugin_loader.hpp"
-#include "runtime.hpp"
-#include "validator.hpp"
+#include "control/control_api.hpp"
+#include "control/control_server.hpp"
+#include "core/graph_spec.hpp"
+#include "core/plugin_loader.hpp"
+#include "core/validator.hpp"
+#include "fleet/fleet_agent.hpp"
+#include "runtime/runtime.hpp"
 #include "weft/log.hpp"
 #include "weft/version.hpp"
 
@@ -70,225 +73,341 @@ void print_summary(const weft::json& st, FILE* out) {
   std::fflush(out);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"routerd: the Weft modular router daemon"};
+// routerd's command line.
+struct Flags {
   std::string config, socket_path, plugin_path, summary_json;
   double duration = 0;
   bool check_only = false;
-  app.add_option("-c,--config", config, "graph file (YAML); with --etcd, optional: the graph to start with");
-  app.add_option("-s,--socket", socket_path, "control socket (default: graph's control.socket, $WEFT_SOCKET, "
-                                             "or /run/weft/routerd.sock)");
-  app.add_option("-p,--plugin-path", plugin_path, "extra plugin directories, colon-separated (also $WEFT_PLUGIN_PATH)");
-  app.add_option("-d,--duration", duration, "stop after this many seconds (0: run until SIGINT/SIGTERM)");
-  app.add_option("--summary-json", summary_json, "also write the final statistics to this file as JSON");
-  app.add_flag("--check", check_only, "validate the graph and exit");
   // The fleet: the desired graph comes from etcd (also `fleet:` in the graph file).
   std::string etcd, node, etcd_prefix, etcd_ca, etcd_cert, etcd_key, etcd_user, etcd_password_file;
   unsigned etcd_lease_ttl = 0;
   double etcd_sync_interval = 0, etcd_timeout = 0;
-  app.add_option("--etcd", etcd, "etcd endpoints, comma-separated (http://127.0.0.1:2379): take the graph from etcd");
-  app.add_option("--node", node, "this router's name in the fleet (default: the host name)");
-  app.add_option("--etcd-prefix", etcd_prefix, "key prefix (default /weft)");
-  app.add_option("--etcd-ca", etcd_ca, "CA certificate to verify etcd's (TLS)");
-  app.add_option("--etcd-cert", etcd_cert, "client certificate for etcd (TLS)");
-  app.add_option("--etcd-key", etcd_key, "client certificate's key (TLS)");
-  app.add_option("--etcd-user", etcd_user, "etcd user (auth)");
-  app.add_option("--etcd-password-file", etcd_password_file, "file holding the etcd user's password");
-  app.add_option("--etcd-lease-ttl", etcd_lease_ttl, "seconds the status key outlives a silent router (default 10)");
-  app.add_option("--etcd-sync-interval", etcd_sync_interval, "seconds between full reads of the desired state (default 10)");
-  app.add_option("--etcd-timeout", etcd_timeout, "seconds per etcd request (default 2)");
-  app.set_version_flag("--version", std::string("routerd (Weft) ") + weft::kVersion);
-  CLI11_PARSE(app, argc, argv);
+};
 
-  // 1. Graph: the file, or (a fleet member started without one) the node's graph in etcd.
-  if (config.empty() && etcd.empty()) {
-    std::cerr << "routerd: error: give a graph (-c FILE) or an etcd to take it from (--etcd, --node)\n";
-    return 1;
-  }
-  weft::Diagnostics diag(config);
+// The graph routerd starts with, and the fleet it is a member of (if any).
+struct Boot {
   std::shared_ptr<weft::GraphSpec> spec;
-  weft::FleetSpec file_fleet;
-  if (!config.empty()) {
-    spec = std::make_shared<weft::GraphSpec>(weft::load_graph_file(config, diag));
-    if (!spec->parsed) {  // not even YAML: nothing more to check
-      std::cerr << diag.format();
-      return 1;
-    }
-    file_fleet = spec->fleet;
-  }
   std::optional<weft::FleetOptions> fleet;
+};
+
+void print_error(const std::string& what) { std::cerr << "routerd: error: " << what << "\n"; }
+
+// --- The phases of main, in the order it runs them ---
+
+// Reads the command line into `f`; an exit code when routerd ends here (--help, --version, a bad flag).
+std::optional<int> parse_flags(int argc, char** argv, Flags& f) {
+  CLI::App app{"routerd: the Weft modular router daemon"};
+  app.add_option("-c,--config", f.config, "graph file (YAML); with --etcd, optional: the graph to start with");
+  app.add_option("-s,--socket", f.socket_path, "control socket (default: graph's control.socket, $WEFT_SOCKET, "
+                                               "or /run/weft/routerd.sock)");
+  app.add_option("-p,--plugin-path", f.plugin_path,
+                 "extra plugin directories, colon-separated (also $WEFT_PLUGIN_PATH)");
+  app.add_option("-d,--duration", f.duration, "stop after this many seconds (0: run until SIGINT/SIGTERM)");
+  app.add_option("--summary-json", f.summary_json, "also write the final statistics to this file as JSON");
+  app.add_flag("--check", f.check_only, "validate the graph and exit");
+  app.add_option("--etcd", f.etcd,
+                 "etcd endpoints, comma-separated (http://127.0.0.1:2379): take the graph from etcd");
+  app.add_option("--node", f.node, "this router's name in the fleet (default: the host name)");
+  app.add_option("--etcd-prefix", f.etcd_prefix, "key prefix (default /weft)");
+  app.add_option("--etcd-ca", f.etcd_ca, "CA certificate to verify etcd's (TLS)");
+  app.add_option("--etcd-cert", f.etcd_cert, "client certificate for etcd (TLS)");
+  app.add_option("--etcd-key", f.etcd_key, "client certificate's key (TLS)");
+  app.add_option("--etcd-user", f.etcd_user, "etcd user (auth)");
+  app.add_option("--etcd-password-file", f.etcd_password_file, "file holding the etcd user's password");
+  app.add_option("--etcd-lease-ttl", f.etcd_lease_ttl,
+                 "seconds the status key outlives a silent router (default 10)");
+  app.add_option("--etcd-sync-interval", f.etcd_sync_interval,
+                 "seconds between full reads of the desired state (default 10)");
+  app.add_option("--etcd-timeout", f.etcd_timeout, "seconds per etcd request (default 2)");
+  app.set_version_flag("--version", std::string("routerd (Weft) ") + weft::kVersion);
   try {
-    if (file_fleet.given || !etcd.empty()) {
-      weft::FleetOptions f = weft::FleetOptions::from_spec(file_fleet);
-      if (!etcd.empty()) f.etcd.endpoints = weft::EtcdOptions::split_endpoints(etcd);
-      if (!node.empty()) f.node = node;
-      if (f.node.empty()) {
-        char host[256] = {};
-        ::gethostname(host, sizeof host - 1);
-        f.node = host;
-      }
-      if (!etcd_prefix.empty()) f.keys.prefix = etcd_prefix;
-      if (!etcd_ca.empty()) f.etcd.ca_file = etcd_ca;
-      if (!etcd_cert.empty()) f.etcd.cert_file = etcd_cert;
-      if (!etcd_key.empty()) f.etcd.key_file = etcd_key;
-      if (!etcd_user.empty()) f.etcd.user = etcd_user;
-      if (!etcd_password_file.empty()) f.etcd.password = weft::FleetOptions::read_password_file(etcd_password_file);
-      if (etcd_lease_ttl) f.lease_ttl_s = static_cast<int>(std::max(2u, etcd_lease_ttl));
-      if (etcd_sync_interval > 0) f.sync_interval = std::chrono::milliseconds(static_cast<long>(etcd_sync_interval * 1000));
-      if (etcd_timeout > 0) f.etcd.timeout = std::chrono::milliseconds(static_cast<long>(etcd_timeout * 1000));
-      if (f.etcd.endpoints.empty()) throw std::invalid_argument("fleet: no etcd endpoints (--etcd or fleet.etcd)");
-      fleet = std::move(f);
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return std::nullopt;
+}
+
+// The fleet settings: the graph file's `fleet:` overridden by flags; none if neither asks for a fleet. Throws.
+std::optional<weft::FleetOptions> fleet_options(const Flags& flags, const weft::FleetSpec& file_fleet) {
+  if (!file_fleet.given && flags.etcd.empty()) return std::nullopt;
+  weft::FleetOptions f = weft::FleetOptions::from_spec(file_fleet);
+  if (!flags.etcd.empty()) f.etcd.endpoints = weft::EtcdOptions::split_endpoints(flags.etcd);
+  if (!flags.node.empty()) f.node = flags.node;
+  if (f.node.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    f.node = host;
+  }
+  if (!flags.etcd_prefix.empty()) f.keys.prefix = flags.etcd_prefix;
+  if (!flags.etcd_ca.empty()) f.etcd.ca_file = flags.etcd_ca;
+  if (!flags.etcd_cert.empty()) f.etcd.cert_file = flags.etcd_cert;
+  if (!flags.etcd_key.empty()) f.etcd.key_file = flags.etcd_key;
+  if (!flags.etcd_user.empty()) f.etcd.user = flags.etcd_user;
+  if (!flags.etcd_password_file.empty())
+    f.etcd.password = weft::FleetOptions::read_password_file(flags.etcd_password_file);
+  if (flags.etcd_lease_ttl) f.lease_ttl_s = static_cast<int>(std::max(2u, flags.etcd_lease_ttl));
+  if (flags.etcd_sync_interval > 0)
+    f.sync_interval = std::chrono::milliseconds(static_cast<long>(flags.etcd_sync_interval * 1000));
+  if (flags.etcd_timeout > 0) f.etcd.timeout = std::chrono::milliseconds(static_cast<long>(flags.etcd_timeout * 1000));
+  if (f.etcd.endpoints.empty()) throw std::invalid_argument("fleet: no etcd endpoints (--etcd or fleet.etcd)");
+  return f;
+}
+
+// The graph: the file, or (a fleet member started without one) the node's graph in etcd, whose label then
+// names it in `flags.config`. Nothing if it cannot be had (reported).
+std::optional<Boot> load_graph(Flags& flags, weft::Diagnostics& diag) {
+  if (flags.config.empty() && flags.etcd.empty()) {
+    std::cerr << "routerd: error: give a graph (-c FILE) or an etcd to take it from (--etcd, --node)\n";
+    return std::nullopt;
+  }
+  Boot boot;
+  weft::FleetSpec file_fleet;
+  if (!flags.config.empty()) {
+    boot.spec = std::make_shared<weft::GraphSpec>(weft::load_graph_file(flags.config, diag));
+    if (!boot.spec->parsed) {  // not even YAML: nothing more to check
+      std::cerr << diag.format();
+      return std::nullopt;
     }
-    if (!spec) {
+    file_fleet = boot.spec->fleet;
+  }
+  try {
+    boot.fleet = fleet_options(flags, file_fleet);
+    if (!boot.spec) {
       std::string label;
-      spec = weft::FleetAgent::fetch_boot_graph(*fleet, diag, label);
-      config = label;
+      boot.spec = weft::FleetAgent::fetch_boot_graph(*boot.fleet, diag, label);
+      flags.config = label;
     }
   } catch (const std::exception& e) {
-    std::cerr << "routerd: error: " << e.what() << "\n";
-    return 1;
+    print_error(e.what());
+    return std::nullopt;
   }
+  return boot;
+}
 
-  // 2. Plugins: flag, environment, graph file, then the built-in directory.
-  std::vector<std::string> base_dirs = weft::PluginLoader::split_path(plugin_path);
+// Loads the plugins: flag, environment, graph file, then the built-in directory. Returns the directories a
+// reload searches besides the new graph's own, or nothing (reported).
+std::optional<std::vector<std::string>> load_plugins(const Flags& flags, const weft::GraphSpec& spec,
+                                                     weft::Diagnostics& diag, weft::PluginLoader& loader) {
+  std::vector<std::string> base_dirs = weft::PluginLoader::split_path(flags.plugin_path);
   if (const char* env = std::getenv("WEFT_PLUGIN_PATH"))
     for (auto& d : weft::PluginLoader::split_path(env)) base_dirs.push_back(d);
   std::vector<std::string> dirs = base_dirs;
-  dirs.insert(dirs.end(), spec->plugin_paths.begin(), spec->plugin_paths.end());
+  dirs.insert(dirs.end(), spec.plugin_paths.begin(), spec.plugin_paths.end());
   dirs.push_back(weft::PluginLoader::default_dir());
   base_dirs.push_back(weft::PluginLoader::default_dir());
-  weft::PluginLoader loader;
   try {
     loader.load_directories(dirs);
   } catch (const weft::PluginError& e) {
     std::cerr << diag.format() << "routerd: error: " << e.what() << "\n";
-    return 1;
+    return std::nullopt;
   }
+  return base_dirs;
+}
 
-  // 3. Validation: nothing starts unless the whole graph is valid.
+// Validates the whole graph and prints every finding; nothing starts unless it is valid.
+std::optional<weft::GraphPlan> validate(const std::shared_ptr<weft::GraphSpec>& spec,
+                                        const weft::PluginLoader& loader, weft::Diagnostics& diag) {
   weft::GraphPlan plan = weft::validate_graph(spec, loader, diag);
   std::cerr << diag.format();
-  if (diag.has_errors()) return 1;
-  if (check_only) {
-    std::cout << config << ": ok\n";
-    return 0;
-  }
+  if (diag.has_errors()) return std::nullopt;
+  return plan;
+}
 
-  // 4. DPDK and the workers.
+// Starts DPDK, and warns if its estimate of the TSC frequency is off; false on failure (reported).
+bool start_eal(const weft::GraphSpec& spec, const char* program) {
   try {
-    weft::Runtime::init_eal(weft::Runtime::eal_args(*spec, argv[0]));
-    if (double measured = weft::Runtime::measured_tsc_hz(),
-        err = double(rte_get_tsc_hz()) / measured - 1;
+    weft::Runtime::init_eal(weft::Runtime::eal_args(spec, program));
+    if (double measured = weft::Runtime::measured_tsc_hz(), err = double(rte_get_tsc_hz()) / measured - 1;
         std::abs(err) > 0.01)
       WEFT_LOG(Warning,
                "DPDK estimated the TSC at %.1f MHz but it runs at %.1f MHz: rate limiters, timeouts and every "
                "other TSC-based time will be off by %+.0f %% (the machine was busy while DPDK calibrated); "
                "restart routerd", double(rte_get_tsc_hz()) / 1e6, measured / 1e6, -100 * err / (1 + err));
   } catch (const std::exception& e) {
-    std::cerr << "routerd: error: " << e.what() << "\n";
-    return 1;
+    print_error(e.what());
+    return false;
   }
-  int rc = 0;
-  {
-    boost::asio::io_context io;  // the control thread's event loop: routerctl and services
-    weft::Runtime rt(std::move(plan));
-    rt.set_control_loop(&io);
-    try {
-      rt.start();
-    } catch (const std::exception& e) {
-      std::cerr << "routerd: error: " << e.what() << "\n";
-      rte_eal_cleanup();
-      return 1;
-    }
+  return true;
+}
 
-    // 5. Control plane on this (the main) lcore.
-    if (socket_path.empty()) socket_path = spec->control_socket;
-    if (socket_path.empty()) socket_path = weft::ControlServer::default_path();
-    weft::ControlApi api(rt, loader, config, base_dirs);
-    std::unique_ptr<weft::ControlServer> server;
-    try {
-      server = std::make_unique<weft::ControlServer>(io, socket_path, [&](const weft::json& r) { return api.handle(r); });
-    } catch (const std::exception& e) {
-      std::cerr << "routerd: error: " << e.what() << "\n";
-      rt.stop();
-      rte_eal_cleanup();
-      return 1;
-    }
-    std::fprintf(stderr, "routerd: running %s on %zu worker(s); control socket %s\n", config.c_str(),
-                 rt.workers().size(), socket_path.c_str());
-    std::unique_ptr<weft::FleetAgent> agent;
-    if (fleet) {
-      try {
-        agent = std::make_unique<weft::FleetAgent>(io, api, *fleet);
-      } catch (const std::exception& e) {
-        std::cerr << "routerd: error: " << e.what() << "\n";
-        rt.stop();
-        rte_eal_cleanup();
-        return 1;
-      }
-      agent->start();
-      std::string eps;
-      for (const auto& e : fleet->etcd.endpoints) eps += (eps.empty() ? "" : ",") + e;
-      std::fprintf(stderr, "routerd: fleet node '%s', etcd %s, keys under %s\n", fleet->node.c_str(), eps.c_str(),
-                   fleet->keys.prefix.c_str());
-    }
+// Builds every worker's graph and starts ports and workers; false on failure (reported, nothing running).
+bool start_runtime(weft::Runtime& rt) {
+  try {
+    rt.start();
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return false;
+  }
+  return true;
+}
 
-    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-    signals.async_wait([&](boost::system::error_code ec, int sig) {
+// The control socket: the flag's, the graph's, or the default.
+std::string control_socket_path(const Flags& flags, const weft::GraphSpec& spec) {
+  if (!flags.socket_path.empty()) return flags.socket_path;
+  if (!spec.control_socket.empty()) return spec.control_socket;
+  return weft::ControlServer::default_path();
+}
+
+// Serves routerctl on the control socket; null on failure (reported).
+std::unique_ptr<weft::ControlServer> serve_control(boost::asio::io_context& io, weft::ControlApi& api,
+                                                   const std::string& socket_path) {
+  try {
+    return std::make_unique<weft::ControlServer>(io, socket_path,
+                                                 [&api](const weft::json& r) { return api.handle(r); });
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return nullptr;
+  }
+}
+
+// Joins the fleet: the agent watches this node's graph in etcd and reports its status; null on failure (reported).
+std::unique_ptr<weft::FleetAgent> join_fleet(boost::asio::io_context& io, weft::ControlApi& api,
+                                             const weft::FleetOptions& fleet) {
+  std::unique_ptr<weft::FleetAgent> agent;
+  try {
+    agent = std::make_unique<weft::FleetAgent>(io, api, fleet);
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return nullptr;
+  }
+  agent->start();
+  std::string eps;
+  for (const auto& e : fleet.etcd.endpoints) eps += (eps.empty() ? "" : ",") + e;
+  std::fprintf(stderr, "routerd: fleet node '%s', etcd %s, keys under %s\n", fleet.node.c_str(), eps.c_str(),
+               fleet.keys.prefix.c_str());
+  return agent;
+}
+
+// SIGINT and SIGTERM stop the control loop. SIGHUP reloads the file routerd was started with (the same
+// transaction as `routerctl reload`; the result goes to the log), or, for a fleet member, reads etcd again.
+class SignalHandlers {
+ public:
+  SignalHandlers(boost::asio::io_context& io, weft::ControlApi& api, weft::FleetAgent* agent, std::string config)
+      : stop_(io, SIGINT, SIGTERM), hup_(io, SIGHUP), api_(api), agent_(agent), config_(std::move(config)) {
+    stop_.async_wait([&io](boost::system::error_code ec, int sig) {
       if (!ec) std::fprintf(stderr, "routerd: signal %d, stopping\n", sig);
       io.stop();
     });
-    // SIGHUP: reload the file routerd was started with (same transaction as
-    // `routerctl reload`); the result goes to the log.
-    boost::asio::signal_set hup(io, SIGHUP);
-    std::function<void(boost::system::error_code, int)> on_hup = [&](boost::system::error_code ec, int) {
-      if (ec) return;
-      if (agent) {  // a fleet member: the graph is etcd's; read it all again
-        std::fprintf(stderr, "routerd: SIGHUP: reading the desired state from etcd again\n");
-        agent->resync();
-        hup.async_wait(on_hup);
-        return;
-      }
-      weft::json r = api.reload(config);
-      if (r.value("applied", false)) {
-        std::fprintf(stderr, "routerd: SIGHUP: reloaded %s: %s\n", config.c_str(), r.dump().c_str());
-      } else {
-        std::fprintf(stderr, "routerd: SIGHUP: reload of %s refused, the running graph is unchanged: %s\n",
-                     config.c_str(), r.value("error", std::string()).c_str());
-        for (const auto& d : r["diagnostics"]) std::fprintf(stderr, "%s\n", d.get<std::string>().c_str());
-      }
-      hup.async_wait(on_hup);
-    };
-    hup.async_wait(on_hup);
-    boost::asio::steady_timer timer(io);
-    if (duration > 0) {
-      timer.expires_after(std::chrono::milliseconds(static_cast<long>(duration * 1000)));
-      timer.async_wait([&](boost::system::error_code ec) {
-        if (!ec) io.stop();
-      });
-    }
-    io.run();
-    if (agent) agent->shutdown();  // revoke the lease: the node leaves the fleet view now
-
-    // 6. Stop: workers first, then read the final counters, then the ports.
-    rt.halt();
-    weft::json st = weft::stats_json(rt);
-    print_summary(st, stdout);
-    if (!summary_json.empty()) {
-      FILE* f = std::fopen(summary_json.c_str(), "w");
-      if (f) {
-        std::fprintf(f, "%s\n", st.dump(2).c_str());
-        std::fclose(f);
-      } else {
-        std::perror(summary_json.c_str());
-        rc = 1;
-      }
-    }
-    server.reset();
-    rt.stop();
+    wait_for_hup();
   }
+
+ private:
+  void wait_for_hup() {
+    hup_.async_wait([this](boost::system::error_code ec, int) {
+      if (ec) return;
+      on_hup();
+      wait_for_hup();
+    });
+  }
+
+  void on_hup() {
+    if (agent_) {  // a fleet member: the graph is etcd's; read it all again
+      std::fprintf(stderr, "routerd: SIGHUP: reading the desired state from etcd again\n");
+      agent_->resync();
+      return;
+    }
+    weft::json r = api_.reload(config_);
+    if (r.value("applied", false)) {
+      std::fprintf(stderr, "routerd: SIGHUP: reloaded %s: %s\n", config_.c_str(), r.dump().c_str());
+    } else {
+      std::fprintf(stderr, "routerd: SIGHUP: reload of %s refused, the running graph is unchanged: %s\n",
+                   config_.c_str(), r.value("error", std::string()).c_str());
+      for (const auto& d : r["diagnostics"]) std::fprintf(stderr, "%s\n", d.get<std::string>().c_str());
+    }
+  }
+
+  boost::asio::signal_set stop_;
+  boost::asio::signal_set hup_;
+  weft::ControlApi& api_;
+  weft::FleetAgent* agent_;
+  std::string config_;
+};
+
+// Stops the control loop after --duration seconds (0: never).
+void stop_after(boost::asio::io_context& io, boost::asio::steady_timer& timer, double seconds) {
+  if (seconds > 0) {
+    timer.expires_after(std::chrono::milliseconds(static_cast<long>(seconds * 1000)));
+    timer.async_wait([&io](boost::system::error_code ec) {
+      if (!ec) io.stop();
+    });
+  }
+}
+
+// Writes the final statistics as JSON; false on failure (reported).
+bool write_summary_json(const weft::json& st, const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) {
+    std::perror(path.c_str());
+    return false;
+  }
+  std::fprintf(f, "%s\n", st.dump(2).c_str());
+  std::fclose(f);
+  return true;
+}
+
+// Stops: the fleet lease first (the node leaves the fleet view now), the workers, then reads the final counters
+// for the summary, then closes the control socket and the ports. Returns the exit code.
+int shut_down(weft::Runtime& rt, std::unique_ptr<weft::ControlServer>& server, weft::FleetAgent* agent,
+              const std::string& summary_json) {
+  int rc = 0;
+  if (agent) agent->shutdown();
+  rt.halt();
+  weft::json st = weft::stats_json(rt);
+  print_summary(st, stdout);
+  if (!summary_json.empty() && !write_summary_json(st, summary_json)) rc = 1;
+  server.reset();
+  rt.stop();
+  return rc;
+}
+
+// Runs the router on this (the main) lcore until a signal or --duration; returns the exit code.
+int run_router(const Flags& flags, const Boot& boot, weft::GraphPlan plan, weft::PluginLoader& loader,
+               const std::vector<std::string>& base_dirs) {
+  boost::asio::io_context io;  // the control thread's event loop: routerctl and services
+  weft::Runtime rt(std::move(plan));
+  rt.set_control_loop(&io);
+  if (!start_runtime(rt)) return 1;
+  const std::string socket_path = control_socket_path(flags, *boot.spec);
+  weft::ControlApi api(rt, loader, flags.config, base_dirs);
+  std::unique_ptr<weft::ControlServer> server = serve_control(io, api, socket_path);
+  if (!server) {
+    rt.stop();
+    return 1;
+  }
+  std::fprintf(stderr, "routerd: running %s on %zu worker(s); control socket %s\n", flags.config.c_str(),
+               rt.workers().size(), socket_path.c_str());
+  std::unique_ptr<weft::FleetAgent> agent;
+  if (boot.fleet && !(agent = join_fleet(io, api, *boot.fleet))) {
+    rt.stop();
+    return 1;
+  }
+  SignalHandlers signals(io, api, agent.get(), flags.config);
+  boost::asio::steady_timer timer(io);
+  stop_after(io, timer, flags.duration);
+  io.run();
+  return shut_down(rt, server, agent.get(), flags.summary_json);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  if (std::optional<int> rc = parse_flags(argc, argv, flags)) return *rc;
+  weft::Diagnostics diag(flags.config);
+  std::optional<Boot> boot = load_graph(flags, diag);
+  if (!boot) return 1;
+  weft::PluginLoader loader;
+  std::optional<std::vector<std::string>> base_dirs = load_plugins(flags, *boot->spec, diag, loader);
+  if (!base_dirs) return 1;
+  std::optional<weft::GraphPlan> plan = validate(boot->spec, loader, diag);
+  if (!plan) return 1;
+  if (flags.check_only) {
+    std::cout << flags.config << ": ok\n";
+    return 0;
+  }
+  if (!start_eal(*boot->spec, argv[0])) return 1;
+  int rc = run_router(flags, *boot, std::move(*plan), loader, *base_dirs);
   rte_eal_cleanup();
   return rc;
 }

@@ -293,35 +293,6 @@ class InitContext {
   virtual std::shared_ptr<void> service_handle(std::string_view param, std::string_view handle_type) = 0;
 };
 
-// Named read/write values reachable through `routerctl handler`. Handlers run
-// on the element's own lcore between two batches, so they may touch the
-// element's state without locks.
-class HandlerSet {
- public:
-  using Reader = std::function<std::string()>;
-  using Writer = std::function<void(const std::string&)>;  // throw std::invalid_argument on bad input
-  struct Entry {
-    std::string name;
-    std::string doc;
-    Reader read;
-    Writer write;
-  };
-  void read(std::string name, std::string doc, Reader r) { entries_.push_back({std::move(name), std::move(doc), std::move(r), {}}); }
-  void write(std::string name, std::string doc, Writer w) { entries_.push_back({std::move(name), std::move(doc), {}, std::move(w)}); }
-  void read_write(std::string name, std::string doc, Reader r, Writer w) {
-    entries_.push_back({std::move(name), std::move(doc), std::move(r), std::move(w)});
-  }
-  const std::vector<Entry>& entries() const { return entries_; }
-  const Entry* find(const std::string& name) const {
-    for (const auto& e : entries_)
-      if (e.name == name) return &e;
-    return nullptr;
-  }
-
- private:
-  std::vector<Entry> entries_;
-};
-
 // ---------------------------------------------------------------------------
 // Element
 // ---------------------------------------------------------------------------
@@ -368,8 +339,6 @@ class Element {
   // if the element is removed, and reported as lost by a reload.
   virtual uint64_t held_packets() const { return 0; }
 
-  virtual void add_handlers(HandlerSet& handlers) { (void)handlers; }
-
   // --- identity (set by the framework) ---
   const std::string& id() const { return id_; }
   const ElementClass& element_class() const { return *class_; }
@@ -414,18 +383,6 @@ class Element {
   void count_drop(const Drop& reason, uint64_t n = 1) { drops_[reason.index()].add(n); }
   void drop(Batch& b, const Drop& reason) {
     drops_[reason.index()].add(b.count);
-    rte_pktmbuf_free_bulk(b.pkts, b.count);
-    b.clear();
-  }
-  // Transitional: drop reasons by position (to be removed).
-  void drop(rte_mbuf* m, uint16_t reason) {
-    drops_[reason].inc();
-    rte_pktmbuf_free(m);
-  }
-  // Counts a loss that involved no packet of ours (a failed copy, say).
-  void count_drop(uint16_t reason, uint64_t n = 1) { drops_[reason].add(n); }
-  void drop(Batch& b, uint16_t reason) {
-    drops_[reason].add(b.count);
     rte_pktmbuf_free_bulk(b.pkts, b.count);
     b.clear();
   }

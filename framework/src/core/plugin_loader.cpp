@@ -1,4 +1,4 @@
-#include "plugin_loader.hpp"
+#include "core/plugin_loader.hpp"
 
 #include <dlfcn.h>
 #include <sys/stat.h>
@@ -12,7 +12,7 @@
 #include <set>
 #include <sstream>
 
-#include "text.hpp"
+#include "core/text.hpp"
 #include "weft/log.hpp"
 
 namespace fs = std::filesystem;

@@ -1,11 +1,11 @@
-#include "validator.hpp"
+#include "core/validator.hpp"
 
 #include <functional>
 #include <map>
 #include <set>
 
-#include "param_node.hpp"
-#include "text.hpp"
+#include "core/param_node.hpp"
+#include "core/text.hpp"
 
 namespace weft {
 

@@ -1,4 +1,4 @@
-#include "control_server.hpp"
+#include "control/control_server.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "validator.hpp"
+#include "core/validator.hpp"
 #include "weft/service.hpp"
 
 namespace weft {

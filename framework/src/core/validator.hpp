@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "diagnostics.hpp"
-#include "graph_spec.hpp"
-#include "plugin_loader.hpp"
+#include "core/diagnostics.hpp"
+#include "core/graph_spec.hpp"
+#include "core/plugin_loader.hpp"
 #include "weft/service.hpp"
 
 namespace weft {

@@ -1,4 +1,4 @@
-#include "graph_harness.hpp"
+#include "testing/graph_harness.hpp"
 
 #include <rte_lcore.h>
 
@@ -129,7 +129,7 @@ uint64_t GraphHarness::output_packets(const std::string& id, const std::string& 
 
 namespace {
 HandlerSpec find_handler(Element& e, const NodePlan& n, const std::string& name) {
-  for (auto& h : handlers_of(e, n))
+  for (auto& h : handlers_of(n))
     if (h.name == name) return h;
   throw std::invalid_argument("element '" + e.id() + "' has no handler '" + name + "'");
 }

@@ -1,4 +1,4 @@
-#include "etcd_client.hpp"
+#include "fleet/etcd_client.hpp"
 
 #include <openssl/evp.h>
 
@@ -8,7 +8,7 @@
 #include <boost/beast/ssl.hpp>
 #include <optional>
 
-#include "text.hpp"
+#include "core/text.hpp"
 
 namespace weft {
 

@@ -1,4 +1,4 @@
-#include "diagnostics.hpp"
+#include "core/diagnostics.hpp"
 
 #include <algorithm>
 

@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "control_api.hpp"
-#include "etcd_client.hpp"
-#include "graph_spec.hpp"
+#include "control/control_api.hpp"
+#include "core/graph_spec.hpp"
+#include "fleet/etcd_client.hpp"
 
 namespace weft {
 

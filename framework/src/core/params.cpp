@@ -2,8 +2,8 @@
 
 #include <limits>
 
-#include "param_node.hpp"
-#include "text.hpp"
+#include "core/param_node.hpp"
+#include "core/text.hpp"
 
 namespace weft {
 

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "plugin_loader.hpp"
-#include "runtime.hpp"
-#include "validator.hpp"
+#include "core/plugin_loader.hpp"
+#include "core/validator.hpp"
+#include "runtime/runtime.hpp"
 
 namespace weft {
 

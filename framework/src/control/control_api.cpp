@@ -1,4 +1,4 @@
-#include "control_api.hpp"
+#include "control/control_api.hpp"
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -346,7 +346,7 @@ json ControlApi::handler(const json& args) {
         w,
         [out, el, &n, name, value, write, id] {
           try {
-            const std::vector<HandlerSpec> hs = handlers_of(*el, n);
+            const std::vector<HandlerSpec> hs = handlers_of(n);
             if (name.empty()) {
               json list = json::array();
               for (const auto& e : hs)

@@ -13,9 +13,9 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "graph_harness.hpp"
-#include "plugin_loader.hpp"
-#include "runtime.hpp"
+#include "core/plugin_loader.hpp"
+#include "runtime/runtime.hpp"
+#include "testing/graph_harness.hpp"
 #include "weft/metadata.hpp"
 
 namespace weft::testing {

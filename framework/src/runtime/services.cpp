@@ -1,10 +1,10 @@
-#include "services.hpp"
+#include "runtime/services.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "param_node.hpp"
+#include "core/param_node.hpp"
 #include "weft/log.hpp"
 
 namespace weft {

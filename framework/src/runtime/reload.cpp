@@ -24,14 +24,18 @@
 //   5. Free the old instances (every worker has passed a batch boundary since
 //      it switched, so none can still be inside them) and close removed ports;
 //      stop the services no longer in the graph, start the new ones.
+//
+// The transaction reaches the Runtime only through its reload interface
+// (Runtime::graph, reconfigure_port, running_services, commit; runtime.hpp)
+// and the workers' mailboxes (Worker::post, Worker::wait).
 #include <rte_cycles.h>
 #include <rte_dev.h>
-#include <rte_ethdev.h>
+#include <rte_errno.h>
 #include <rte_pause.h>
 
 #include <thread>
 
-#include "runtime.hpp"
+#include "runtime/runtime.hpp"
 #include "weft/log.hpp"
 
 namespace weft {
@@ -49,8 +53,6 @@ bool same_config(const PortRuntime& old, const PortPlan& next) {
          old.spec.rx_desc == next.spec->rx_desc && old.spec.tx_desc == next.spec->tx_desc &&
          old.spec.promiscuous == next.spec->promiscuous;
 }
-
-}  // namespace
 
 class ReloadTransaction {
  public:
@@ -104,7 +106,7 @@ class ReloadTransaction {
   }
 
   bool check_unsupported() {
-    const GraphSpec& a = *rt_.plan_.spec;
+    const GraphSpec& a = *rt_.plan().spec;
     const GraphSpec& b = *next_.spec;
     if (a.worker_lcores != b.worker_lcores)
       return fail("workers.lcores changed: adding or removing workers needs a restart of routerd");
@@ -119,16 +121,17 @@ class ReloadTransaction {
   // Decides, per port of the new graph: unchanged, changed (queues) or added;
   // and which old ports are removed. Creates the added ones.
   bool plan_ports() {
-    std::vector<bool> old_kept(rt_.ports_.size(), false);
+    const std::vector<PortRuntime>& ports = rt_.ports();
+    std::vector<bool> old_kept(ports.size(), false);
     for (const auto& pp : next_.ports) {
       int found = -1;
-      for (size_t i = 0; i < rt_.ports_.size(); i++)
-        if (same_device(rt_.ports_[i].spec, *pp.spec)) found = static_cast<int>(i);
+      for (size_t i = 0; i < ports.size(); i++)
+        if (same_device(ports[i].spec, *pp.spec)) found = static_cast<int>(i);
       if (found < 0) {
         added_.push_back(&pp);
         continue;
       }
-      PortRuntime& old = rt_.ports_[static_cast<size_t>(found)];
+      const PortRuntime& old = ports[static_cast<size_t>(found)];
       old_kept[static_cast<size_t>(found)] = true;
       if (old.spec.args != pp.spec->args)
         return fail("port '" + pp.spec->name + "': changing the arguments of device '" + pp.spec->device +
@@ -146,10 +149,10 @@ class ReloadTransaction {
       }
       next_ports_.push_back(pr);
     }
-    for (size_t i = 0; i < rt_.ports_.size(); i++)
+    for (size_t i = 0; i < ports.size(); i++)
       if (!old_kept[i]) {
         removed_ports_.push_back(i);
-        report_.ports_removed.push_back(rt_.ports_[i].name);
+        report_.ports_removed.push_back(ports[i].name);
       }
     for (const PortPlan* pp : added_) {
       const PortSpec& s = *pp->spec;
@@ -159,7 +162,7 @@ class ReloadTransaction {
         hotplugged_.push_back(s.device);
       }
       try {
-        next_ports_.push_back(rt_.setup_port(*pp, false, 0));
+        next_ports_.push_back(setup_port(*pp, rt_.mempool()));
         created_.push_back(next_ports_.back());
       } catch (const std::exception& e) {
         return fail(e.what());
@@ -170,7 +173,7 @@ class ReloadTransaction {
   }
 
   void undo_added_ports() {
-    for (auto& p : created_) rt_.close_port(p, false);
+    for (auto& p : created_) close_port(p, false);
     for (const auto& d : hotplugged_) rte_eal_hotplug_remove("vdev", d.c_str());
     created_.clear();
     hotplugged_.clear();
@@ -192,8 +195,8 @@ class ReloadTransaction {
 
   bool build() {
     try {
-      for (unsigned w = 0; w < rt_.workers_.size(); w++) {
-        WorkerInitContext ctx(rt_, *rt_.workers_[w], next_ports_, services_.next());
+      for (unsigned w = 0; w < rt_.workers().size(); w++) {
+        WorkerInitContext ctx(rt_, *rt_.workers()[w], next_ports_, services_.next());
         next_graphs_.push_back(build_graph_instance(next_, w, ctx));
       }
     } catch (const std::exception& e) {
@@ -205,7 +208,7 @@ class ReloadTransaction {
   }
 
   void match_elements() {
-    const GraphPlan& old = rt_.plan_;
+    const GraphPlan& old = rt_.plan();
     std::vector<bool> old_used(old.nodes.size(), false);
     for (size_t i = 0; i < next_.nodes.size(); i++) {
       const NodePlan& n = next_.nodes[i];
@@ -232,8 +235,8 @@ class ReloadTransaction {
     for (const Pair& p : pairs_) {
       size_t ti = forward ? p.next_node : p.old_node;
       size_t fi = forward ? p.old_node : p.next_node;
-      const NodePlan& tp = forward ? next_.nodes[ti] : rt_.plan_.nodes[ti];
-      const NodePlan& fp = forward ? rt_.plan_.nodes[fi] : next_.nodes[fi];
+      const NodePlan& tp = forward ? next_.nodes[ti] : rt_.plan().nodes[ti];
+      const NodePlan& fp = forward ? rt_.plan().nodes[fi] : next_.nodes[fi];
       Element& te = *to.elements[ti];
       Element& fe = *from.elements[fi];
       carry_counters(te, fe, tp, fp);
@@ -253,15 +256,15 @@ class ReloadTransaction {
 
   bool flip() {
     report_.mode = "flip";
-    const size_t nw = rt_.workers_.size();
+    const size_t nw = rt_.workers().size();
     std::vector<std::shared_ptr<SwapOutcome>> outs(nw);
     std::vector<bool> switched(nw, false);
     auto deadline = Clock::now() + timeout_;
     for (size_t w = 0; w < nw; w++) {
       outs[w] = std::make_shared<SwapOutcome>();
-      Worker& wk = *rt_.workers_[w];
+      Worker& wk = *rt_.workers()[w];
       WorkerGraph* to = next_graphs_[w].get();
-      WorkerGraph* from = rt_.graphs_[w].get();
+      WorkerGraph* from = &rt_.graph(static_cast<unsigned>(w));
       auto task = [this, &wk, to, from, out = outs[w]] {
         hand_over(*to, *from, true, *out);
         switch_worker(wk, to);
@@ -270,13 +273,13 @@ class ReloadTransaction {
         task();
         switched[w] = true;
       } else {
-        rt_.post(wk, task);
+        wk.post(task);
       }
     }
     std::vector<size_t> late;
     for (size_t w = 0; w < nw; w++) {
       if (switched[w]) continue;
-      if (rt_.wait(*rt_.workers_[w], deadline) == Runtime::Wait::Done) switched[w] = true;
+      if (rt_.workers()[w]->wait(deadline) == Worker::Wait::Done) switched[w] = true;
       else late.push_back(w);
     }
     if (!late.empty()) {
@@ -284,8 +287,8 @@ class ReloadTransaction {
       bool back_ok = true;
       for (size_t w = 0; w < nw; w++) {
         if (!switched[w]) continue;
-        Worker& wk = *rt_.workers_[w];
-        WorkerGraph* to = rt_.graphs_[w].get();
+        Worker& wk = *rt_.workers()[w];
+        WorkerGraph* to = &rt_.graph(static_cast<unsigned>(w));
         WorkerGraph* from = next_graphs_[w].get();
         auto out = std::make_shared<SwapOutcome>();
         auto task = [this, &wk, to, from, out] {
@@ -294,9 +297,9 @@ class ReloadTransaction {
         };
         if (!wk.running.load(std::memory_order_acquire)) task();
         else {
-          rt_.post(wk, task);
+          wk.post(task);
           // Switching back must not be abandoned: wait as long as it takes.
-          back_ok = rt_.wait(wk, Clock::time_point::max()) == Runtime::Wait::Done && back_ok;
+          back_ok = wk.wait(Clock::time_point::max()) == Worker::Wait::Done && back_ok;
         }
       }
       std::string who;
@@ -317,18 +320,18 @@ class ReloadTransaction {
 
   bool pause_and_swap() {
     report_.mode = "pause";
-    const size_t nw = rt_.workers_.size();
+    const size_t nw = rt_.workers().size();
     auto release = std::make_shared<std::atomic<bool>>(false);
     auto parked = std::make_shared<std::vector<std::atomic<bool>>>(nw);
     auto deadline = Clock::now() + timeout_;
     std::vector<bool> posted(nw, false);
     for (size_t w = 0; w < nw; w++) {
-      Worker& wk = *rt_.workers_[w];
+      Worker& wk = *rt_.workers()[w];
       if (!wk.running.load(std::memory_order_acquire)) {
         (*parked)[w] = true;
         continue;
       }
-      rt_.post(wk, [release, parked, w] {
+      wk.post([release, parked, w] {
         (*parked)[w].store(true, std::memory_order_release);
         while (!release->load(std::memory_order_acquire)) rte_pause();
       });
@@ -345,7 +348,7 @@ class ReloadTransaction {
       release->store(true, std::memory_order_release);
       std::vector<size_t> late;
       for (size_t w = 0; w < nw; w++)
-        if (posted[w] && rt_.wait(*rt_.workers_[w], Clock::now()) == Runtime::Wait::Withdrawn) late.push_back(w);
+        if (posted[w] && rt_.workers()[w]->wait(Clock::now()) == Worker::Wait::Withdrawn) late.push_back(w);
       return late;
     };
     if (!all_parked()) {
@@ -359,16 +362,13 @@ class ReloadTransaction {
     // Every worker is parked: nobody touches a port or an element.
     std::string error;
     std::vector<PortRuntime> saved;
-    for (const auto& [pp, idx] : changed_) saved.push_back(rt_.ports_[idx]);
+    for (const auto& [pp, idx] : changed_) saved.push_back(rt_.ports()[idx]);
     for (const auto& [pp, idx] : changed_) {
-      PortRuntime& old = rt_.ports_[idx];
-      rte_eth_dev_stop(old.id);
-      old.started = false;
       try {
-        PortRuntime fresh = rt_.setup_port(*pp, true, old.id);
+        rt_.reconfigure_port(idx, *pp);  // the runtime's table now describes the reconfigured port
+        const PortRuntime& fresh = rt_.ports()[idx];
         for (auto& np : next_ports_)
           if (np.id == fresh.id) np = fresh;
-        old = fresh;  // the runtime's table now describes the reconfigured port
       } catch (const std::exception& e) {
         error = e.what();
         break;
@@ -378,11 +378,9 @@ class ReloadTransaction {
       // A port could not take the new configuration: give every changed
       // port its old one back before the old graph resumes.
       for (size_t k = 0; k < changed_.size(); k++) {
-        PortRuntime& cur = rt_.ports_[changed_[k].second];
-        if (cur.started) rte_eth_dev_stop(cur.id);
         PortPlan restore{&saved[k].spec, saved[k].rx_queues, saved[k].tx_queues};
         try {
-          cur = rt_.setup_port(restore, true, saved[k].id);
+          rt_.reconfigure_port(changed_[k].second, restore);
         } catch (const std::exception& e) {
           error += "; restoring port '" + saved[k].name + "' failed too: " + e.what();
         }
@@ -393,8 +391,8 @@ class ReloadTransaction {
     }
     std::vector<SwapOutcome> outs(nw);
     for (size_t w = 0; w < nw; w++) {
-      hand_over(*next_graphs_[w], *rt_.graphs_[w], true, outs[w]);
-      switch_worker(*rt_.workers_[w], next_graphs_[w].get());
+      hand_over(*next_graphs_[w], rt_.graph(static_cast<unsigned>(w)), true, outs[w]);
+      switch_worker(*rt_.workers()[w], next_graphs_[w].get());
     }
     resume();
     report_.pause_ms = ms_since(t_pause);
@@ -415,27 +413,24 @@ class ReloadTransaction {
   void finish() {
     // Every worker has switched at a batch boundary: the old instances are
     // unreachable. Packets held by removed elements are freed: that is loss.
-    for (auto& g : rt_.graphs_) {
-      for (size_t j : removed_nodes_) report_.packets_lost += g->elements[j]->held_packets();
-      cleanup_graph_instance(*g);
+    for (unsigned w = 0; w < rt_.workers().size(); w++) {
+      WorkerGraph& g = rt_.graph(w);
+      for (size_t j : removed_nodes_) report_.packets_lost += g.elements[j]->held_packets();
+      cleanup_graph_instance(g);
     }
-    for (size_t i : removed_ports_) rt_.close_port(rt_.ports_[i], true);
-    rt_.graphs_ = std::move(next_graphs_);
-    rt_.ports_ = std::move(next_ports_);
-    rt_.plan_ = std::move(next_);
-    for (auto& w : rt_.workers_) {
-      w->idle_sleep_us = rt_.plan_.spec->idle_sleep_us;
-      w->idle_polls = rt_.plan_.spec->idle_polls;
+    for (size_t i : removed_ports_) {
+      PortRuntime gone = rt_.ports()[i];  // the table is replaced below
+      close_port(gone, true);
     }
-    rt_.reloads_++;
-    services_.commit(rt_.io_);  // services no longer in the graph stop; new ones start
+    services_.commit(rt_.control_loop());  // services no longer in the graph stop; new ones start
+    rt_.commit({std::move(next_), std::move(next_graphs_), std::move(next_ports_)});
   }
 
   Runtime& rt_;
   GraphPlan next_;
   std::chrono::milliseconds timeout_;
   ReloadReport report_;
-  ServiceTransaction services_{rt_.services_, next_, rt_.service_env()};
+  ServiceTransaction services_{rt_.running_services(), next_, rt_.service_env()};
   std::vector<const PortPlan*> added_;
   std::vector<std::pair<const PortPlan*, size_t>> changed_;
   std::vector<size_t> removed_ports_;
@@ -446,6 +441,8 @@ class ReloadTransaction {
   std::vector<Pair> pairs_;
   std::vector<size_t> removed_nodes_;
 };
+
+}  // namespace
 
 ReloadReport Runtime::reload(GraphPlan next, std::chrono::milliseconds timeout) {
   ReloadReport r = ReloadTransaction(*this, std::move(next), timeout).run();

@@ -1,4 +1,4 @@
-#include "graph_spec.hpp"
+#include "core/graph_spec.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -10,8 +10,8 @@
 #include <set>
 #include <sstream>
 
-#include "text.hpp"
-#include "param_node.hpp"
+#include "core/text.hpp"
+#include "core/param_node.hpp"
 
 namespace weft {
 

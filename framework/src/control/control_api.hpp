@@ -9,10 +9,10 @@
 #include <utility>
 #include <vector>
 
-#include "graph_spec.hpp"
+#include "core/graph_spec.hpp"
 
-#include "plugin_loader.hpp"
-#include "runtime.hpp"
+#include "core/plugin_loader.hpp"
+#include "runtime/runtime.hpp"
 
 namespace weft {
 

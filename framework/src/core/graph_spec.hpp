@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "diagnostics.hpp"
+#include "core/diagnostics.hpp"
 #include "weft/error.hpp"
 
 namespace weft {

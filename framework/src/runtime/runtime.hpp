@@ -1,85 +1,31 @@
-// Runtime: DPDK's EAL, the ports, the packet pool, and one graph instance per
-// worker lcore, each run to completion by its worker without locks.
+// Runtime: DPDK's EAL (eal.cpp), the ports and the packet pool (ports.cpp),
+// and one graph instance per worker lcore (graph_instance.cpp), each run to
+// completion by its worker without locks (worker.cpp).
 //
-// The control thread (the EAL main lcore) talks to a worker only through its
-// mailbox: it posts a task, the worker runs it at a batch boundary and marks
-// it done. A task not yet started can be withdrawn, which is how a reload
-// that a worker does not answer in time is rolled back. Handler calls and the
-// reload transaction (reload.cpp) are built on it.
+// The control thread (the EAL main lcore) owns the Runtime and reaches the
+// workers only through their mailboxes (worker.hpp). A reload builds the next
+// generation (plan, graphs, ports) beside the running one and commits it
+// through the narrow interface at the end of the class (reload.cpp).
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "services.hpp"
-#include "validator.hpp"
-#include "weft/counter.hpp"
+#include "core/validator.hpp"
+#include "runtime/graph_instance.hpp"
+#include "runtime/ports.hpp"
+#include "runtime/registries.hpp"
+#include "runtime/services.hpp"
+#include "runtime/worker.hpp"
 #include "weft/element.hpp"
 
 namespace weft {
 
-struct WorkerGraph {
-  std::vector<std::unique_ptr<Element>> elements;  // same order as GraphPlan::nodes
-  std::vector<Element*> sources;                   // sources and polled elements, run every loop
-};
-
-// Creates, configures, wires and initializes one instance of every element of
-// a validated plan, for worker `worker`. On failure, cleans up what was
-// initialized and throws std::runtime_error naming the element.
-std::unique_ptr<WorkerGraph> build_graph_instance(const GraphPlan& plan, unsigned worker, ElementInitContext& ctx);
-// Every handler of an element (`routerctl handler`): the framework's own
-// (class, config), then those its class declares. `n` must outlive them.
-std::vector<HandlerSpec> handlers_of(Element& el, const NodePlan& n);
-// Runs cleanup() on every element of an instance.
-void cleanup_graph_instance(WorkerGraph& g);
-// Copies the framework's counters (outputs and drops, matched by name) of an
-// element into its replacement.
-void carry_counters(Element& to, const Element& from, const NodePlan& to_plan, const NodePlan& from_plan);
-
-// A packet buffer pool; packed (not one buffer per page) when `packed` and
-// running without hugepages with IOVA as VA (nothing DMAs from physical
-// addresses then). Returns nullptr and sets rte_errno on failure.
-rte_mempool* create_packet_pool(const char* name, unsigned n, unsigned cache, int socket, bool packed = true);
-
 // The CPUs this process may run on (at least one).
 std::vector<int> allowed_cpus();
-
-struct Worker {
-  enum Mail : int { kIdle = 0, kPosted = 1, kRunning = 2, kDone = 3 };
-
-  unsigned index = 0;
-  unsigned lcore = 0;
-  std::atomic<unsigned> idle_sleep_us{0};
-  std::atomic<unsigned> idle_polls{256};
-  std::atomic<WorkerGraph*> graph{nullptr};
-  std::atomic<bool> stop{false};
-  std::atomic<bool> running{false};
-  // Mailbox: control stores `task`, then kPosted; the worker moves it to
-  // kRunning (compare-and-swap, so control can withdraw a task still posted),
-  // runs it, and stores kDone.
-  std::atomic<int> mail{kIdle};
-  std::function<void()> task;
-  rte_rcu_qsbr* rcu = nullptr;  // reports a quiescent state every loop
-  // Loop statistics.
-  Counter polls;        // loop iterations
-  Counter busy_polls;   // iterations that moved packets
-  Counter sleeps;       // idle sleeps
-  Counter generation;   // graphs this worker has switched to (0: the first)
-};
-
-struct PortRuntime {
-  std::string name;
-  PortSpec spec;  // as configured (for reload's comparison)
-  uint16_t id = 0;
-  uint16_t rx_queues = 0;
-  uint16_t tx_queues = 0;
-  bool started = false;
-};
 
 // What a reload did, for the reply and the log.
 struct ReloadReport {
@@ -100,23 +46,6 @@ struct ReloadReport {
   double build_ms = 0, swap_ms = 0, pause_ms = 0;
   uint64_t packets_lost = 0;
 };
-
-// The registry behind InitContext::shared(): objects by key, reused while
-// their compat string is unchanged, freed with their last user.
-class SharedObjects {
- public:
-  std::shared_ptr<void> get(const std::string& key, const std::string& compat,
-                            const std::function<std::shared_ptr<void>()>& make);
-
- private:
-  struct Entry {
-    std::string compat;
-    std::weak_ptr<void> object;
-  };
-  std::map<std::string, Entry> entries_;
-};
-
-class ReloadTransaction;
 
 class Runtime {
  public:
@@ -176,16 +105,34 @@ class Runtime {
   // after each reload). Without one (tests), services are not started.
   void set_control_loop(boost::asio::io_context* io) { io_ = io; }
 
+  // --- What a reload transaction (reload.cpp) does to a running Runtime ---
+  // Besides these, it talks to the workers through their mailboxes
+  // (Worker::post, Worker::wait) and switches their `graph`.
+
+  // What runs: a plan, one graph instance per worker, the ports they use.
+  struct Generation {
+    GraphPlan plan;
+    std::vector<std::unique_ptr<WorkerGraph>> graphs;
+    std::vector<PortRuntime> ports;
+  };
+  // The graph instance of worker `w` in the running generation.
+  WorkerGraph& graph(unsigned w) const { return *graphs_[w]; }
+  // Stops running port `i` and sets it up again as `pp` says (same device,
+  // same port id); the port table describes it afterwards. Only while every
+  // worker is parked. Throws, leaving the port stopped.
+  void reconfigure_port(size_t i, const PortPlan& pp);
+  // The running services, for the transaction's service step (services.hpp),
+  // and the event loop new services start on (null: none).
+  ServiceSet& running_services() { return services_; }
+  boost::asio::io_context* control_loop() const { return io_; }
+  // Makes `next` the running generation. Every worker already runs its graph
+  // from `next`; the caller has cleaned up the old graphs and closed the ports
+  // `next` does not keep, and committed the services. Frees the old
+  // generation, gives the workers the new idle settings, counts the reload.
+  void commit(Generation next);
+
  private:
-  friend class ReloadTransaction;
-  void setup_pool();
-  PortRuntime setup_port(const PortPlan& pp, bool existing, uint16_t id);
-  void close_port(PortRuntime& p, bool detach);
   void close_ports();
-  // Mailbox primitives (control thread).
-  void post(Worker& w, std::function<void()> fn);
-  enum class Wait { Done, Withdrawn };
-  Wait wait(Worker& w, std::chrono::steady_clock::time_point deadline);
 
   GraphPlan plan_;
   rte_mempool* pool_ = nullptr;

@@ -1,4 +1,4 @@
-#include "fleet_agent.hpp"
+#include "fleet/fleet_agent.hpp"
 
 #include <unistd.h>
 

@@ -1,0 +1,93 @@
+#include "runtime/graph_instance.hpp"
+
+#include <stdexcept>
+
+namespace weft {
+
+// Sets the framework-owned fields of an element (friend of Element).
+class ElementWiring {
+ public:
+  static void bind(Element& e, const std::string& id, const ElementClass& k, unsigned worker, size_t n_outputs,
+                   bool count_bytes) {
+    e.id_ = id;
+    e.count_bytes_ = count_bytes;
+    e.class_ = &k;
+    e.worker_ = worker;
+    e.n_outputs_ = n_outputs;
+    e.outputs_ = std::make_unique<OutputPort[]>(n_outputs);
+    e.drops_ = std::make_unique<Counter[]>(k.drops.size() + 1);
+  }
+  static void carry_drops(Element& to, const Element& from) {
+    const auto& td = to.class_->drops;
+    const auto& fd = from.class_->drops;
+    for (size_t i = 0; i < td.size(); i++)
+      for (size_t j = 0; j < fd.size(); j++)
+        if (td[i].name == fd[j].name) to.drops_[i].set(from.drops_[j].get());
+  }
+  static void link(Element& e, size_t out, Element* target, uint16_t input) {
+    e.outputs_[out].target = target;
+    e.outputs_[out].target_input = input;
+  }
+};
+
+void carry_counters(Element& to, const Element& from, const NodePlan& to_plan, const NodePlan& from_plan) {
+  // Outputs and drop reasons are matched by name: a reload may reorder them.
+  for (size_t i = 0; i < to_plan.outputs.size(); i++)
+    for (size_t j = 0; j < from_plan.outputs.size(); j++)
+      if (to_plan.outputs[i] == from_plan.outputs[j]) {
+        OutputPort& t = const_cast<OutputPort&>(to.output_port(i));
+        const OutputPort& f = from.output_port(j);
+        t.packets.set(f.packets.get());
+        t.bytes.set(f.bytes.get());
+      }
+  ElementWiring::carry_drops(to, from);
+}
+
+std::unique_ptr<WorkerGraph> build_graph_instance(const GraphPlan& plan, unsigned w, ElementInitContext& ctx) {
+  auto g = std::make_unique<WorkerGraph>();
+  const GraphSpec& spec = *plan.spec;
+  for (const auto& n : plan.nodes) {
+    auto el = n.klass->create();
+    ElementWiring::bind(*el, n.spec->id, *n.klass, w, n.outputs.size(), spec.count_bytes);
+    configure_instance(*el, n, spec);
+    g->elements.push_back(std::move(el));
+  }
+  for (size_t i = 0; i < plan.nodes.size(); i++) {
+    const auto& n = plan.nodes[i];
+    for (size_t o = 0; o < n.links.size(); o++)
+      ElementWiring::link(*g->elements[i], o, g->elements[static_cast<size_t>(n.links[o].element)].get(),
+                          n.links[o].input);
+    if ((n.klass->inputs.empty() && !n.klass->variadic_inputs) || n.klass->polled)
+      g->sources.push_back(g->elements[i].get());
+  }
+  size_t initialized = 0;
+  try {
+    for (auto& el : g->elements) {
+      ctx.set_element(&plan.nodes[initialized]);
+      el->initialize(ctx);
+      initialized++;
+    }
+    ctx.set_element(nullptr);
+  } catch (const std::exception& e) {
+    for (size_t i = 0; i < initialized; i++) g->elements[i]->cleanup();
+    const std::string& id = g->elements[initialized]->id();
+    throw std::runtime_error("element '" + id + "' failed to initialize on worker " + std::to_string(w) + ": " +
+                             e.what());
+  }
+  return g;
+}
+
+std::vector<HandlerSpec> handlers_of(const NodePlan& n) {
+  std::vector<HandlerSpec> hs;
+  hs.push_back({"class", "the element's class", [](const Element& e) { return e.element_class().name; }, {}});
+  hs.push_back({"config", "parameters in effect (defaults applied), as YAML",
+                [&n](const Element&) { return make_params(*n.spec, *n.klass).effective_yaml(); }, {}});
+  for (const auto& h : n.klass->handlers) hs.push_back(h);
+  return hs;
+}
+
+void cleanup_graph_instance(WorkerGraph& g) {
+  for (auto& el : g.elements) el->cleanup();
+}
+
+}  // namespace weft
