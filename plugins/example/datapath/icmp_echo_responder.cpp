@@ -1,18 +1,20 @@
-// IcmpEchoResponder — answers ICMP echo requests (ping) sent to its addresses.
-// Its class declaration (klass() below) is its manual: `routerctl elements
-// --doc IcmpEchoResponder`.
+// IcmpEchoResponder — answers ICMP echo requests (ping) sent to the router's
+// addresses. Its class declaration (klass() below) is its manual: `routerctl
+// elements --doc IcmpEchoResponder`.
 //
-// The request becomes the reply in place, so the fast path allocates
-// nothing: the packet that came in goes out.
+// The addresses are a LocalAddresses service's table, read without locks
+// (tables/local_address_table.hpp): once per batch, so a change made with
+// `routerctl service NAME add|remove` applies from the next batch on. The
+// request becomes the reply in place, so the fast path allocates nothing.
 #include <rte_ip.h>
 #include <weft/packet.hpp>
 #include <weft/plugin.hpp>
 
-#include <algorithm>
 #include <cstring>
-#include <vector>
+#include <memory>
 
 #include "datapath/ip_header.hpp"
+#include "tables/local_address_table.hpp"
 
 namespace example {
 
@@ -23,14 +25,16 @@ class IcmpEchoResponder final : public weft::Element {
   static const weft::ElementClass& klass() {
     static const weft::ElementClass k =
         weft::ElementClass::make<IcmpEchoResponder>("IcmpEchoResponder")
-            .describe("Answers ICMP echo requests (ping) sent to its IPv4 addresses.",
-                      "A request (after up to two VLAN tags) becomes its reply in place: MAC and IP addresses\n"
+            .describe("Answers ICMP echo requests (ping) sent to the router's IPv4 addresses.",
+                      "A request (after up to two VLAN tags) to an address of the LocalAddresses service\n"
+                      "`addresses`, from a source in `from`, becomes its reply in place: MAC and IP addresses\n"
                       "swapped, TTL reset, ICMP type 0, IP and ICMP checksums right. Requests with a bad ICMP\n"
                       "checksum are dropped; fragments and all other packets leave on `other`.")
             .input("in")
             .output("reply")
             .output("other")
-            .required("addresses", weft::ParamType::List, "IPv4 addresses to answer for, e.g. [192.0.2.1]")
+            .uses<LocalAddressTable>("addresses", "the LocalAddresses service whose addresses it answers for")
+            .param("from", weft::ParamType::Prefix, "0.0.0.0/0", "answer only requests from this IPv4 prefix")
             .param("ttl", weft::ParamType::UInt, "64", "TTL of the replies (1-255)")
             .drop(kBadChecksum, "bad_checksum", "an echo request whose ICMP checksum is wrong")
             .drop(kTruncated, "truncated", "an echo request shorter than its IP total length says")
@@ -41,17 +45,19 @@ class IcmpEchoResponder final : public weft::Element {
 
   void configure(weft::ConfigContext& ctx) override {
     const weft::Params& p = ctx.params();
-    for (const weft::ParamValue& item : p.value("addresses").items())
-      addresses_.push_back(item.as<weft::Ip4>("addresses"));  // the error names the item's line and column
-    if (addresses_.empty()) throw weft::ConfigError(p.mark("addresses"), "addresses: give at least one address");
+    from_ = p.get<weft::Prefix>("from");
+    if (!from_.v4()) throw weft::ConfigError(p.mark("from"), "from: expected an IPv4 prefix (ICMP is IPv4 only)");
     const uint64_t ttl = p.get<uint64_t>("ttl");
     if (ttl < 1 || ttl > 255) throw weft::ConfigError(p.mark("ttl"), "ttl: expected 1-255");
     ttl_ = static_cast<uint8_t>(ttl);
   }
 
+  void initialize(weft::InitContext& ctx) override { table_ = ctx.service<const LocalAddressTable>("addresses"); }
+
   void push(uint16_t, weft::Batch& b) override {
+    const LocalAddressTable::Snapshot& local = table_->snapshot();
     for (rte_mbuf* m : b) {
-      switch (answer(m)) {
+      switch (answer(m, local)) {
         case Verdict::Reply: emit(kReply, m); break;
         case Verdict::Other: emit(kOther, m); break;
         case Verdict::BadChecksum: drop(m, kBadChecksum); break;
@@ -71,7 +77,7 @@ class IcmpEchoResponder final : public weft::Element {
   enum class Verdict { Reply, Other, BadChecksum, Truncated };
 
   // Turns an echo request to one of our addresses into its reply.
-  Verdict answer(rte_mbuf* m) {
+  Verdict answer(rte_mbuf* m, const LocalAddressTable::Snapshot& local) {
     const L3 l3 = find_l3(m);
     if (l3.version != 4) return Verdict::Other;
     // Ethernet + tags + the IPv4 header (up to 60 bytes) + ICMP type, code, checksum.
@@ -84,7 +90,7 @@ class IcmpEchoResponder final : public weft::Element {
     const uint16_t total = static_cast<uint16_t>(h[2] << 8 | h[3]);
     const uint16_t frag = static_cast<uint16_t>(h[6] << 8 | h[7]);
     if (ihl < 20 || (frag & 0x3fff) != 0 ||  // more fragments or an offset: not ours to answer
-        std::find(addresses_.begin(), addresses_.end(), weft::Ip4::of(h + 16)) == addresses_.end())
+        !local.contains(weft::Ip4::of(h + 16)) || !from_.contains(weft::Ip4::of(h + 12)))
       return Verdict::Other;
     const uint32_t head = ip + ihl + 4;
     auto* p = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, head, buf));
@@ -116,7 +122,8 @@ class IcmpEchoResponder final : public weft::Element {
     return Verdict::Reply;
   }
 
-  std::vector<weft::Ip4> addresses_;
+  std::shared_ptr<const LocalAddressTable> table_;
+  weft::Prefix from_;
   uint8_t ttl_ = 64;
   uint64_t answered_ = 0;
 };
