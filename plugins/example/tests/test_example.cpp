@@ -171,20 +171,25 @@ connections:
 }
 
 TEST_CASE("Mistakes in addresses are refused with their position", "[icmp]") {
-  // The service's own check (weft::Ip4's parser), at the item.
+  // The service's own checks (weft::Ip4's parser, duplicates), at the item.
   const std::string echo = "elements:\n  echo: {class: IcmpEchoResponder, addresses: local}\n";
-  CHECK_THROWS_WITH(wt::Graph("services:\n  local: {class: LocalAddresses, addresses: [192.0.2.1, 192.0.2.300]}\n" + echo,
-                              plugins()),
+  const std::string bad = "services:\n  local: {class: LocalAddresses, addresses: [192.0.2.1, 192.0.2.300]}\n";
+  const std::string twice = "services:\n  local: {class: LocalAddresses, addresses: [192.0.2.1, 192.0.2.1]}\n";
+  CHECK_THROWS_WITH(wt::Graph(bad + echo, plugins()),
                     Catch::Contains("<harness>:2:57") && Catch::Contains("addresses: expected an IPv4 address"));
-  CHECK_THROWS_WITH(wt::Graph("services:\n  local: {class: LocalAddresses, addresses: [192.0.2.1, 192.0.2.1]}\n" + echo,
-                              plugins()),
+  CHECK_THROWS_WITH(wt::Graph(twice + echo, plugins()),
                     Catch::Contains("<harness>:2:57") && Catch::Contains("192.0.2.1 is listed twice"));
   // The framework's: the service an element names must exist and provide its handle.
-  CHECK_THROWS_WITH(wt::Graph("elements:\n  echo: {class: IcmpEchoResponder, addresses: local}\n", plugins()),
-                    Catch::Contains("<harness>:2:") && Catch::Contains("no service 'local'"));
-  // The element's: `from` is typed (a prefix), and IPv4.
-  CHECK_THROWS_WITH(wt::Graph("services: {local: {class: LocalAddresses}}\n"
-                              "elements:\n  echo: {class: IcmpEchoResponder, addresses: local, from: 2001:db8::/32}\n",
-                              plugins()),
-                    Catch::Contains("<harness>:3:") && Catch::Contains("from: expected an IPv4 prefix"));
+  CHECK_THROWS_WITH(wt::Graph(echo, plugins()), Catch::Contains("<harness>:2:") && Catch::Contains("no service 'local'"));
+  // `from` is typed: the validator refuses what is not a prefix, the element
+  // what is not IPv4.
+  const std::string local = "services: {local: {class: LocalAddresses}}\n";
+  CHECK_THROWS_WITH(
+      wt::Graph(local + "elements:\n  echo: {class: IcmpEchoResponder, addresses: local, from: 10.0.0.300/8}\n",
+                plugins()),
+      Catch::Contains("<harness>:3:60") && Catch::Contains("parameter 'from' expects an address or prefix"));
+  CHECK_THROWS_WITH(
+      wt::Graph(local + "elements:\n  echo: {class: IcmpEchoResponder, addresses: local, from: 2001:db8::/32}\n",
+                plugins()),
+      Catch::Contains("<harness>:3:") && Catch::Contains("from: expected an IPv4 prefix"));
 }
