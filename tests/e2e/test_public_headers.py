@@ -9,6 +9,9 @@
                                      default path (Boost, nlohmann_json) only:
                                      it compiles
 
+tools/check-layout.py reads the #include lines too; this test also follows
+them through every header the compiler opens, and compiles the result.
+
 Element and service code written against the SDK therefore builds with DPDK,
 Boost's headers and nlohmann_json; libweft links yaml-cpp privately, and a
 service that runs I/O includes Boost.Asio itself (weft/service.hpp only
