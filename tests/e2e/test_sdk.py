@@ -8,40 +8,48 @@
     in.pcap ── pin ── rx ── cls┤              └[other]──┐
                                ├[voice]─ ef ─────────── txm ── marked.pcap
                                └[default]───────────────┴─ txo ── other.pcap
-    echo: IcmpEchoResponder (example.so)     ef: DscpMark dscp ef (example.so)
+    echo: IcmpEchoResponder (example.so), answering for the service `local`
+    local: LocalAddresses (example.so)       ef: DscpMark dscp ef (example.so)
 
 Steps, in a fresh temporary directory (kept on failure or with --keep):
 
  1. docs/writing-an-element.md is the script: each file block (marked
-    `<!-- file: PATH -->`) must equal plugins/example/PATH; the test writes
-    the blocks and runs every `sh` block, in order, in one bash (set -eu) in
-    an empty folder, with WEFT_BUILD = this build tree and WEFT_PREFIX = a
+    "File `PATH`:") must equal plugins/example/PATH; the test writes the
+    blocks and runs every `sh` block, in order, in one bash (set -eu) in an
+    empty folder, with WEFT_BUILD = this build tree and WEFT_PREFIX = a
     temporary prefix. That installs the SDK (`cmake --install`), builds the
     example out of tree with find_package(Weft), runs its Catch2 tests (the
     shipped harness, scapy-made pcaps), lists it with routerctl, runs it in
-    routerd and installs it. Any other fenced block must be `text` (output,
-    not a command), so no command in the doc goes untested.
+    routerd (changing its service's addresses with routerctl) and installs
+    it. Any other fenced block must be `text` (output, not a command), so no
+    command in the doc goes untested.
  2. The install: exactly the public headers under include/weft, none
     including a framework-internal header; weft.pc and weft-testing.pc:
     a tiny program including every installed header, compiled and linked
     with `pkg-config --cflags --libs weft-testing` only, loads the built-in
     plugins through the harness; a plugin compiled with `pkg-config
     --cflags --libs weft` against a copy of the headers that says plugin
-    ABI 2.0 (a plugin "built for another Weft").
+    ABI 3.0 (a plugin "built for another Weft").
  3. The installed routerd runs the example plugin from its own directory
     (--plugin-path) on net_pcap ports: ICMP echo requests (plain, VLAN
-    tagged, various sizes) to the router's addresses must come back as
-    replies identical to the ones scapy builds (checksums computed by
-    scapy), requests with a bad ICMP checksum are dropped and counted,
-    pings to other addresses pass; SIP traffic (IPv4 and IPv6) comes out
-    with DSCP EF and everything else unchanged, byte for byte.
+    tagged, various sizes) to the addresses of the service `local` must
+    come back as replies identical to the ones scapy builds (checksums
+    computed by scapy), requests with a bad ICMP checksum are dropped and
+    counted, pings to other addresses pass; SIP traffic (IPv4 and IPv6)
+    comes out with DSCP EF and everything else unchanged, byte for byte.
  4. routerctl (against the running routerd): `plugins` shows the example's
-    path, manifest and classes; `elements --doc` prints DscpMark exactly as
-    it prints a built-in (both checked against one rendering of their JSON).
- 5. ABI safety on the running router: reloading a graph whose plugin path
-    holds the ABI 2.0 plugin, or one with an undefined symbol, is refused
-    naming both versions / the symbol; routerd keeps running and a good
-    reload still applies. At start, routerd refuses the same plugins.
+    path, manifest, element classes and service class; `elements --doc`
+    prints DscpMark and LocalAddresses exactly as it prints built-ins (all
+    checked against one rendering of their JSON).
+ 5. Plugin refusals on the running router: reloading a graph whose plugin
+    path holds a plugin built for ABI 3.0, one built against the previous
+    SDK (ABI 1.0), one with an undefined symbol or one exporting no class is
+    refused with the reason; routerd keeps running and a good reload still
+    applies. At start, routerd refuses the same plugins.
+ 6. The service, live: `routerctl service local add address=A` makes echo
+    answer for A (pings to A read after a reload that adds a port); bad
+    arguments are refused; that reload carries the service's table (its
+    state: carried), one changing its `addresses` resets it to the new list.
 """
 
 import json
@@ -168,8 +176,10 @@ def run_doc(build, prefix, work):
     # What the doc promises its commands show.
     for want in [r"example 1\.0\.0 — DSCP marking and ICMP echo answering",
                  r"DscpMark — Sets the DSCP of IPv4 and IPv6 packets\.",
+                 r"LocalAddresses — The router's own IPv4 addresses",
                  r"100% tests passed, 0 tests failed out of 2",
-                 r"IcmpEchoResponder — Answers ICMP echo requests .*\n  plugin: " + re.escape(prefix) +
+                 r'"192\.0\.2\.1",\s+"192\.0\.2\.2"',  # routerctl service local add address=192.0.2.2
+                 r"IcmpEchoResponder — Answers ICMP echo requests .*\n  element class, plugin: " + re.escape(prefix) +
                  r"/lib/weft/plugins/example\.so\n"]:
         if not re.search(want, out):
             raise Failure(f"the walkthrough's output lacks /{want}/:\n{out[-4000:]}")
@@ -195,7 +205,7 @@ int main() {
 }
 """
 
-ABI2_PLUGIN = r"""
+ABI3_PLUGIN = r"""
 #include <weft/plugin.hpp>
 namespace {
 class Other final : public weft::Element {
@@ -207,7 +217,7 @@ const weft::ElementClass& klass() {
   return k;
 }
 }  // namespace
-WEFT_PLUGIN("other_abi", "1.0", "built against a Weft with plugin ABI 2.0", "OtherAbi");
+WEFT_PLUGIN("other_abi", "1.0", "built against a Weft with plugin ABI 3.0");
 WEFT_EXPORT_CLASS(OtherAbi, klass())
 """
 
@@ -249,12 +259,12 @@ def check_install(prefix, work):
     print("  pkg-config:", r.stdout.strip())
 
     # A plugin built against another Weft: the installed headers, except that
-    # they say plugin ABI 2.0. Built with weft.pc's flags.
+    # they say plugin ABI 3.0. Built with weft.pc's flags.
     other_inc = os.path.join(work, "other-weft", "include")
     shutil.copytree(inc, other_inc)
     vh = os.path.join(other_inc, "weft", "version.hpp")
     text = open(vh).read()
-    text, n = re.subn(r"#define WEFT_PLUGIN_ABI_MAJOR \d+", "#define WEFT_PLUGIN_ABI_MAJOR 2", text)
+    text, n = re.subn(r"#define WEFT_PLUGIN_ABI_MAJOR \d+", "#define WEFT_PLUGIN_ABI_MAJOR 3", text)
     text, m = re.subn(r"#define WEFT_PLUGIN_ABI_MINOR \d+", "#define WEFT_PLUGIN_ABI_MINOR 0", text)
     if n != 1 or m != 1:
         raise Failure("weft/version.hpp has no WEFT_PLUGIN_ABI_MAJOR/MINOR to change")
@@ -262,33 +272,34 @@ def check_install(prefix, work):
         f.write(text)
     src = os.path.join(work, "other_abi.cpp")
     with open(src, "w") as f:
-        f.write(ABI2_PLUGIN)
-    d = os.path.join(work, "abi2")
+        f.write(ABI3_PLUGIN)
+    d = os.path.join(work, "abi3")
     os.makedirs(d)
     os.chmod(d, 0o755)
     run(["c++", "-shared", "-fPIC", "-fvisibility=hidden", "-Wl,--no-undefined", "-I" + other_inc, src,
-         "-o", os.path.join(d, "other_abi.so"), *pc("--cflags", "--libs", "weft")], "building the ABI 2.0 plugin")
+         "-o", os.path.join(d, "other_abi.so"), *pc("--cflags", "--libs", "weft")], "building the ABI 3.0 plugin")
     return d
 
 
 # --------------------------------------------------------------------------
 # 3. Traffic through the example's elements
 # --------------------------------------------------------------------------
+def echo_reply(req, ttl=64):
+    """What the router must send back, computed by scapy from the request."""
+    r = Ether(bytes(req))
+    vlan = r[Dot1Q].vlan if Dot1Q in r else None
+    ip, icmp = r[IP], r[ICMP]
+    rep = Ether(src=r.dst, dst=r.src)
+    if vlan is not None:
+        rep = rep / Dot1Q(vlan=vlan)
+    return bytes(rep / IP(src=ip.dst, dst=ip.src, ttl=ttl, id=ip.id, tos=ip.tos, flags=ip.flags) /
+                 ICMP(type=0, code=0, id=icmp.id, seq=icmp.seq) / bytes(icmp.payload))
+
+
 def traffic():
     """Input frames, and the frames each output must carry, built by scapy."""
     frames, replies, marked, other = [], [], [], []
     host = Ether(src=HOST_MAC, dst=ROUTER_MAC)
-
-    def echo_reply(req, ttl=64):
-        """What the router must send back, computed by scapy from the request."""
-        r = Ether(bytes(req))
-        vlan = r[Dot1Q].vlan if Dot1Q in r else None
-        ip, icmp = r[IP], r[ICMP]
-        rep = Ether(src=r.dst, dst=r.src)
-        if vlan is not None:
-            rep = rep / Dot1Q(vlan=vlan)
-        return bytes(rep / IP(src=ip.dst, dst=ip.src, ttl=ttl, id=ip.id, tos=ip.tos, flags=ip.flags) /
-                     ICMP(type=0, code=0, id=icmp.id, seq=icmp.seq) / bytes(icmp.payload))
 
     for i, size in enumerate([0, 1, 56, 57, 200, 1000, 1472]):
         req = host / IP(src=f"198.51.100.{i + 10}", dst=ADDRESSES[i % 2], id=100 + i) / \
@@ -325,8 +336,10 @@ def traffic():
     return frames, replies, marked, other
 
 
-def graph_text(tmp):
-    p = lambda n: json.dumps(os.path.join(tmp, n))  # noqa: E731
+def graph_text(tmp, addresses=ADDRESSES, second_input=False):
+    """The test's graph; second_input: a port reading in2.pcap into the classifier too."""
+    port2 = f"  pin2: {{device: net_pcap4, args: {json.dumps('rx_pcap=' + os.path.join(tmp, 'in2.pcap'))}}}\n"
+    rx2 = "  rx2: {class: PortRx, port: pin2}\n"
     return f"""# Generated by tests/e2e/test_sdk.py
 name: e2e_sdk
 workers: [1]
@@ -335,21 +348,23 @@ ports:
   preply: {{device: net_pcap1, args: {json.dumps('tx_pcap=' + os.path.join(tmp, 'reply.pcap'))}}}
   pmark: {{device: net_pcap2, args: {json.dumps('tx_pcap=' + os.path.join(tmp, 'marked.pcap'))}}}
   pother: {{device: net_pcap3, args: {json.dumps('tx_pcap=' + os.path.join(tmp, 'other.pcap'))}}}
+{port2 if second_input else ""}services:
+  local: {{class: LocalAddresses, addresses: {json.dumps(addresses)}}}
 elements:
   rx: {{class: PortRx, port: pin}}
-  cls:
+{rx2 if second_input else ""}  cls:
     class: Classifier
     rules:
       - {{output: ping, ip_proto: icmp}}
       - {{output: voice, ip_proto: udp, dst_port: 5060}}
-  echo: {{class: IcmpEchoResponder, addresses: {json.dumps(ADDRESSES)}}}
+  echo: {{class: IcmpEchoResponder, addresses: local}}
   ef: {{class: DscpMark, dscp: ef}}
   txr: {{class: PortTx, port: preply}}
   txm: {{class: PortTx, port: pmark}}
   txo: {{class: PortTx, port: pother}}
 connections:
   - rx -> cls
-  - cls[ping] -> echo
+{"  - rx2 -> cls" + chr(10) if second_input else ""}  - cls[ping] -> echo
   - echo[reply] -> txr
   - echo[other] -> txo
   - cls[voice] -> ef -> txm
@@ -375,18 +390,34 @@ def check_icmp_checksums(frames):
 # --------------------------------------------------------------------------
 def render_doc(k):
     """routerctl's documented text layout of a class, from its JSON."""
-    out = [f"{k['name']} — {k['summary']}", f"  plugin: {k['plugin']}"]
+    service = k["kind"] == "service"
+    out = [f"{k['name']} — {k['summary']}", f"  {'service' if service else 'element'} class, plugin: {k['plugin']}"]
     if k["doc"]:
         out.append("")
         out += ["  " + l for l in k["doc"].split("\n")]
-    ins = "any number ([0], [1], ...)" if k["variadic_inputs"] else ", ".join(k["inputs"])
-    outs = k["outputs_doc"] if k["dynamic_outputs"] else ", ".join(k["outputs"])
-    out += ["", f"  inputs:  {ins or 'none (source)'}", f"  outputs: {outs or 'none'}"]
-    if k["params"]:
-        out += ["", "  parameters:"]
+
+    def params():
+        if not k["params"]:
+            return []
+        lines = ["", "  parameters:"]
         for p in k["params"]:
             d = "required" if p["required"] else (f"default {p['default']}" if p["default"] else "optional")
-            out.append(f"    {p['name']:<12} {p['type']:<7} {d:<16} {p['doc']}")
+            kind = p["type"] + (f" ({p['service']})" if "service" in p else "")
+            lines.append(f"    {p['name']:<12} {kind:<7} {d:<16} {p['doc']}")
+        return lines
+    if service:
+        out += ["", "  declared under services:; elements name it in a parameter"] + params()
+        if k["provides"]:
+            out += ["", "  provides (handles elements use):"]
+            out += [f"    {h['type']:<16} {h['doc']}" for h in k["provides"]]
+        out += ["", "  commands (routerctl service NAME COMMAND [key=value...]):"]
+        for c in k["commands"]:
+            syn = c["name"] + (" " + c["args"] if c["args"] else "")
+            out.append(f"    {syn:<28} {c['doc']}")
+        return "\n".join(out) + "\n\n"
+    ins = "any number ([0], [1], ...)" if k["variadic_inputs"] else ", ".join(k["inputs"])
+    outs = k["outputs_doc"] if k["dynamic_outputs"] else ", ".join(k["outputs"])
+    out += ["", f"  inputs:  {ins or 'none (source)'}", f"  outputs: {outs or 'none'}"] + params()
     if k["drops"]:
         out += ["", "  drop reasons:"] + [f"    {d['name']:<16} {d['doc']}" for d in k["drops"]]
     if k["handlers"]:
@@ -406,7 +437,8 @@ def check_routerctl(g, plugin_path):
     if not ex:
         raise Failure(f"routerctl plugins does not list the example: {sorted(plugins)}")
     want = {"path": plugin_path, "version": "1.0.0", "description": "DSCP marking and ICMP echo answering",
-            "classes": ["DscpMark", "IcmpEchoResponder"], "abi": plugins["basic"]["abi"],
+            "classes": ["DscpMark", "IcmpEchoResponder"], "services": ["LocalAddresses"],
+            "abi": plugins["basic"]["abi"],
             "compiler_abi": plugins["basic"]["compiler_abi"], "dpdk_version": plugins["basic"]["dpdk_version"],
             "framework_version": plugins["basic"]["framework_version"]}
     for k, v in want.items():
@@ -414,11 +446,11 @@ def check_routerctl(g, plugin_path):
             raise Failure(f"routerctl plugins: example's {k} is {ex[k]!r}, expected {v!r}")
     text = g.ctl("plugins").stdout
     block = f"example 1.0.0 — DSCP marking and ICMP echo answering\n  path: {plugin_path}\n"
-    if block not in text or "  classes: DscpMark IcmpEchoResponder\n" not in text:
+    if block not in text or "  classes: DscpMark IcmpEchoResponder\n  services: LocalAddresses\n" not in text:
         raise Failure(f"routerctl plugins (text) does not show the example's path and classes:\n{text}")
 
-    for cls, origin in [("DscpMark", plugin_path), ("IcmpEchoResponder", plugin_path), ("Classifier", "weft_basic.so"),
-                        ("VlanPush", "weft_l2.so")]:
+    for cls, origin in [("DscpMark", plugin_path), ("IcmpEchoResponder", plugin_path), ("LocalAddresses", plugin_path),
+                        ("Classifier", "weft_basic.so"), ("IpLookup", "weft_route.so"), ("Fib", "weft_route.so")]:
         j = g.ctl("--json", "elements", cls)
         k = json.loads(j.stdout)[0]
         if not k["plugin"].endswith(origin):
@@ -429,16 +461,19 @@ def check_routerctl(g, plugin_path):
                           f"expected:\n{render_doc(k)}")
         if cls == "DscpMark" and "    dscp         string  required         0-63 or a name" not in text:
             raise Failure(f"DscpMark's parameter docs are missing:\n{text}")
+        if cls == "IcmpEchoResponder" and "    addresses    service (example.local_addresses) required" not in text:
+            raise Failure(f"IcmpEchoResponder's service parameter is not shown with its handle:\n{text}")
 
 
 # --------------------------------------------------------------------------
 # 5. ABI safety on a running router
 # --------------------------------------------------------------------------
-def check_refusals(g, prefix, tmp, abi2_dir, test_plugins, example_dir):
+def check_refusals(g, prefix, tmp, abi3_dir, test_plugins, example_dir):
     cases = [
-        (abi2_dir, "plugin ABI 2.0 is not compatible with the framework's ABI 1.0"),
+        (abi3_dir, "plugin ABI 3.0 is not compatible with the framework's ABI 2.0"),
+        (os.path.join(test_plugins, "old_abi"), "plugin ABI 1.0 is not compatible with the framework's ABI 2.0"),
         (os.path.join(test_plugins, "undefined_symbol"), "undefined symbol: weft_test_symbol_that_does_not_exist"),
-        (os.path.join(test_plugins, "extra_symbol"), "unexpected symbol 'weft_class_Hidden'"),
+        (os.path.join(test_plugins, "no_classes"), "exports no element or service class"),
     ]
     base = open(g.file).read()
     for d, msg in cases:
@@ -463,6 +498,70 @@ def check_refusals(g, prefix, tmp, abi2_dir, test_plugins, example_dir):
     print(f"  refusals: {len(cases)} plugins refused on reload and at start; routerd kept running")
 
 
+# --------------------------------------------------------------------------
+# 6. The service, live
+# --------------------------------------------------------------------------
+LIVE = "192.0.2.9"  # added with routerctl while routerd runs
+
+
+def service_addresses(g):
+    return g.json("service", "local")[0]["result"]["addresses"]
+
+
+def check_service(g, tmp, replies_so_far):
+    """Changes the LocalAddresses service with routerctl; returns the replies
+    the pings read after that (through a port a reload adds) must get."""
+    if service_addresses(g) != ADDRESSES:
+        raise Failure(f"routerctl service local: addresses {service_addresses(g)}, expected {ADDRESSES}")
+    listing = g.ctl("service").stdout
+    if not re.search(r"^local\s+LocalAddresses\s+2 addresses$", listing, re.M):
+        raise Failure(f"routerctl service does not list local, its class and state:\n{listing}")
+    r = g.json("service", "local", "add", f"address={LIVE}")
+    if r[0]["result"]["addresses"] != ADDRESSES + [LIVE]:
+        raise Failure(f"routerctl service local add address={LIVE} answered {r}")
+    for args, msg in [(["add", "address=192.0.2.300"], "address: expected an IPv4 address such as 192.0.2.1"),
+                      (["add", f"address={LIVE}"], f"{LIVE} is in the table already"),
+                      (["remove", "address=192.0.2.77"], "192.0.2.77 is not in the table"),
+                      (["add"], "expected address=A"),
+                      (["flush"], "has no command 'flush' (commands: status, add, remove)")]:
+        r = g.ctl("service", "local", *args)
+        if r.ok or msg not in r.stdout + r.stderr:
+            raise Failure(f"routerctl service local {' '.join(args)} should fail with {msg!r}:\n{r.stdout}{r.stderr}")
+
+    # Pings to the new address, read by a port the next reload adds; that
+    # reload keeps the service (same name, class and addresses): its table,
+    # as the command left it, is carried.
+    host = Ether(src=HOST_MAC, dst=ROUTER_MAC)
+    pings = [host / IP(src="198.51.100.30", dst=LIVE, id=200 + i) / ICMP(type=8, id=11, seq=i) / b"live"
+             for i in range(3)]
+    write_pcap(os.path.join(tmp, "in2.pcap"), [bytes(p) for p in pings])
+    live = os.path.join(tmp, "graph-live.yaml")
+    with open(live, "w") as f:
+        f.write(graph_text(tmp, second_input=True))
+    r = g.reload(live, json=True)
+    rep = json.loads(r.stdout) if r.stdout.strip() else {}
+    kept = {k["name"]: k for k in rep.get("services", {}).get("kept", [])}
+    if not r.ok or kept.get("local", {}).get("state") != "carried":
+        raise Failure(f"a reload keeping the service should carry its table:\n{r.stdout}{r.stderr}")
+    g.wait_stats(lambda s: element(s, "txr")["total"]["in"] >= replies_so_far + len(pings),
+                 what=f"the {len(pings)} pings to {LIVE} answered")
+    if service_addresses(g) != ADDRESSES + [LIVE]:
+        raise Failure(f"after the reload, the service's addresses are {service_addresses(g)}")
+
+    # A reload that changes `addresses`: the table is the new list.
+    changed = os.path.join(tmp, "graph-changed.yaml")
+    with open(changed, "w") as f:
+        f.write(graph_text(tmp, addresses=ADDRESSES[:1]))
+    r = g.reload(changed, json=True)
+    rep = json.loads(r.stdout) if r.stdout.strip() else {}
+    kept = {k["name"]: k for k in rep.get("services", {}).get("kept", [])}
+    if not r.ok or kept.get("local", {}).get("state") != "reset":
+        raise Failure(f"a reload changing the service's addresses should reset its table:\n{r.stdout}{r.stderr}")
+    if service_addresses(g) != ADDRESSES[:1]:
+        raise Failure(f"after a reload with addresses {ADDRESSES[:1]}, the service holds {service_addresses(g)}")
+    return [echo_reply(p) for p in pings]
+
+
 def main(t):
     if t.args.sync_doc:
         sync_doc()
@@ -473,8 +572,8 @@ def main(t):
     t0 = time.monotonic()
     with t.step("docs/writing-an-element.md runs as a script: SDK installed, example built, tested, run"):
         built = run_doc(build, prefix, t.tmp)
-    with t.step("the install: public headers only, weft.pc and weft-testing.pc work, an ABI 2.0 plugin built"):
-        abi2_dir = check_install(prefix, t.tmp)
+    with t.step("the install: public headers only, weft.pc and weft-testing.pc work, an ABI 3.0 plugin built"):
+        abi3_dir = check_install(prefix, t.tmp)
 
     # The doc installed the plugin into the prefix; run it from a
     # directory of its own instead, as a third party would deploy it.
@@ -503,13 +602,15 @@ def main(t):
                 f"handler answered: {h.stdout}{h.stderr}")
         with t.step("routerctl plugins and elements --doc show the example like a built-in"):
             check_routerctl(g, plugin)
-        with t.step("a plugin of another ABI or with a bad symbol is refused on reload and at start"):
-            check_refusals(g, prefix, t.tmp, abi2_dir, t.test_plugins, example_dir)
+        with t.step("a plugin of another ABI, with a bad symbol or no class is refused on reload and at start"):
+            check_refusals(g, prefix, t.tmp, abi3_dir, t.test_plugins, example_dir)
+        with t.step(f"the service, live: `add` makes echo answer {LIVE}; reloads carry or reset its table"):
+            replies += check_service(g, t.tmp, len(replies))
 
     def summary(b):
         return Ether(b).summary()
     got_replies = read_pcap(t.path("reply.pcap"))
-    t.check(got_replies == replies, f"{len(replies)} echo replies, byte for byte the ones scapy builds",
+    t.check(got_replies == replies, f"{len(replies)} echo replies (3 to {LIVE}), byte for byte the ones scapy builds",
             frames_diff(got_replies, replies, summary))
     with t.step("every reply's IP and ICMP checksums are the ones scapy computes"):
         check_icmp_checksums(got_replies)

@@ -506,6 +506,11 @@ int main(int argc, char** argv) {
                       x["compiler_abi"].get<std::string>().c_str(), x["dpdk_version"].get<std::string>().c_str());
           for (const auto& c : x["classes"]) std::printf(" %s", c.get<std::string>().c_str());
           std::printf("\n");
+          if (x.contains("services") && !x["services"].empty()) {
+            std::printf("  services:");
+            for (const auto& c : x["services"]) std::printf(" %s", c.get<std::string>().c_str());
+            std::printf("\n");
+          }
         }
     } else if (*stats) {
       json first = request(o, "stats");

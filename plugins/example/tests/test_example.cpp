@@ -85,10 +85,12 @@ TEST_CASE("DscpMark refuses a DSCP it does not know, with the position", "[dscp]
                     Catch::Contains("<harness>:2:30") && Catch::Contains("dscp: expected 0-63"));
 }
 
-TEST_CASE("IcmpEchoResponder answers echo requests to its addresses", "[icmp]") {
+TEST_CASE("IcmpEchoResponder answers echo requests to its service's addresses", "[icmp]") {
   wt::Graph g(R"(
+services:
+  local: {class: LocalAddresses, addresses: [192.0.2.1, 198.51.100.1]}
 elements:
-  echo: {class: IcmpEchoResponder, addresses: [192.0.2.1, 198.51.100.1], ttl: 60}
+  echo: {class: IcmpEchoResponder, addresses: local, ttl: 60}
   reply: Capture
   other: Capture
 connections:
@@ -124,10 +126,32 @@ connections:
   CHECK(g.output_packets("echo", "reply") == 1);
 }
 
+TEST_CASE("IcmpEchoResponder answers only requests from `from`", "[icmp]") {
+  wt::Graph g(R"(
+services:
+  local: {class: LocalAddresses, addresses: [192.0.2.1]}
+elements:
+  echo: {class: IcmpEchoResponder, addresses: local, from: 192.0.2.0/29}
+  reply: Capture
+  other: Capture
+connections:
+  - echo[reply] -> reply
+  - echo[other] -> other
+)",
+              plugins());
+  wt::Frame outside = echo_request();
+  outside[29] = 8;  // from 192.0.2.8, outside 192.0.2.0/29 (not answered: checksums do not matter)
+  g.push("echo", {echo_request(), outside});  // the first is from 192.0.2.7
+  CHECK(g.take("reply").size() == 1);
+  CHECK(g.take("other").size() == 1);
+}
+
 TEST_CASE("IcmpEchoResponder drops requests with a bad checksum or cut short", "[icmp]") {
   wt::Graph g(R"(
+services:
+  local: {class: LocalAddresses, addresses: [192.0.2.1]}
 elements:
-  echo: {class: IcmpEchoResponder, addresses: [192.0.2.1]}
+  echo: {class: IcmpEchoResponder, addresses: local}
   reply: Capture
   other: Capture
 connections:
@@ -144,4 +168,28 @@ connections:
   CHECK(g.take("other").empty());
   CHECK(g.drops("echo", "bad_checksum") == 1);
   CHECK(g.drops("echo", "truncated") == 1);
+}
+
+TEST_CASE("Mistakes in addresses are refused with their position", "[icmp]") {
+  // The service's own checks (weft::Ip4's parser, duplicates), at the item.
+  const std::string echo = "elements:\n  echo: {class: IcmpEchoResponder, addresses: local}\n";
+  const std::string bad = "services:\n  local: {class: LocalAddresses, addresses: [192.0.2.1, 192.0.2.300]}\n";
+  const std::string twice = "services:\n  local: {class: LocalAddresses, addresses: [192.0.2.1, 192.0.2.1]}\n";
+  CHECK_THROWS_WITH(wt::Graph(bad + echo, plugins()),
+                    Catch::Contains("<harness>:2:57") && Catch::Contains("addresses: expected an IPv4 address"));
+  CHECK_THROWS_WITH(wt::Graph(twice + echo, plugins()),
+                    Catch::Contains("<harness>:2:57") && Catch::Contains("192.0.2.1 is listed twice"));
+  // The framework's: the service an element names must exist and provide its handle.
+  CHECK_THROWS_WITH(wt::Graph(echo, plugins()), Catch::Contains("<harness>:2:") && Catch::Contains("no service 'local'"));
+  // `from` is typed: the validator refuses what is not a prefix, the element
+  // what is not IPv4.
+  const std::string local = "services: {local: {class: LocalAddresses}}\n";
+  CHECK_THROWS_WITH(
+      wt::Graph(local + "elements:\n  echo: {class: IcmpEchoResponder, addresses: local, from: 10.0.0.300/8}\n",
+                plugins()),
+      Catch::Contains("<harness>:3:60") && Catch::Contains("parameter 'from' expects an address or prefix"));
+  CHECK_THROWS_WITH(
+      wt::Graph(local + "elements:\n  echo: {class: IcmpEchoResponder, addresses: local, from: 2001:db8::/32}\n",
+                plugins()),
+      Catch::Contains("<harness>:3:") && Catch::Contains("from: expected an IPv4 prefix"));
 }

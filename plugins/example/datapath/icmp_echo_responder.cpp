@@ -1,76 +1,70 @@
-// IcmpEchoResponder — answers ICMP echo requests (ping) sent to its addresses.
+// IcmpEchoResponder — answers ICMP echo requests (ping) sent to the router's
+// addresses. Its class declaration (klass() below) is its manual: `routerctl
+// elements --doc IcmpEchoResponder`.
 //
-// Ports:       input `in`; outputs `reply` (the answers), `other` (the rest)
-// Parameters:  addresses (required): the IPv4 addresses to answer for
-//              ttl (default 64): TTL of the replies
-// Handlers:    answered (read)
-// Drops:       bad_checksum, truncated
-//
-// The request becomes the reply in place: MAC and IP addresses swapped, the
-// TTL reset, type 8 -> 0, both checksums right. Send `reply` back out of the
-// port the request came from. Fragments and anything else go to `other`.
-#include <arpa/inet.h>
+// The addresses are a LocalAddresses service's table, read without locks
+// (tables/local_address_table.hpp): once per batch, so a change made with
+// `routerctl service NAME add|remove` applies from the next batch on. The
+// request becomes the reply in place, so the fast path allocates nothing.
 #include <rte_ip.h>
 #include <weft/packet.hpp>
 #include <weft/plugin.hpp>
 
-#include <algorithm>
 #include <cstring>
-#include <vector>
+#include <memory>
 
-#include "headers.hpp"
+#include "datapath/ip_header.hpp"
+#include "tables/local_address_table.hpp"
 
 namespace example {
 
 class IcmpEchoResponder final : public weft::Element {
  public:
-  enum : uint16_t { kReply = 0, kOther };
-  enum : uint16_t { kBadChecksum = 0, kTruncated };
+  enum : uint16_t { kReply = 0, kOther };  // outputs
 
   static const weft::ElementClass& klass() {
     static const weft::ElementClass k =
         weft::ElementClass::make<IcmpEchoResponder>("IcmpEchoResponder")
-            .describe("Answers ICMP echo requests (ping) sent to its IPv4 addresses.",
-                      "A request (after up to two VLAN tags) becomes its reply in place: MAC and IP addresses\n"
+            .describe("Answers ICMP echo requests (ping) sent to the router's IPv4 addresses.",
+                      "A request (after up to two VLAN tags) to an address of the LocalAddresses service\n"
+                      "`addresses`, from a source in `from`, becomes its reply in place: MAC and IP addresses\n"
                       "swapped, TTL reset, ICMP type 0, IP and ICMP checksums right. Requests with a bad ICMP\n"
                       "checksum are dropped; fragments and all other packets leave on `other`.")
             .input("in")
             .output("reply")
             .output("other")
-            .required("addresses", weft::ParamType::List, "IPv4 addresses to answer for, e.g. [192.0.2.1]")
+            .uses<LocalAddressTable>("addresses", "the LocalAddresses service whose addresses it answers for")
+            .param("from", weft::ParamType::Prefix, "0.0.0.0/0", "answer only requests from this IPv4 prefix")
             .param("ttl", weft::ParamType::UInt, "64", "TTL of the replies (1-255)")
-            .drop("bad_checksum", "an echo request whose ICMP checksum is wrong")
-            .drop("truncated", "an echo request shorter than its IP total length says")
-            .handler("answered", true, false, "echo requests answered");
+            .drop(kBadChecksum, "bad_checksum", "an echo request whose ICMP checksum is wrong")
+            .drop(kTruncated, "truncated", "an echo request shorter than its IP total length says")
+            .read("answered", "echo requests answered",
+                  [](const IcmpEchoResponder& e) { return std::to_string(e.answered_); });
     return k;
   }
 
   void configure(weft::ConfigContext& ctx) override {
     const weft::Params& p = ctx.params();
-    for (const auto& item : p.node("addresses")) {
-      in_addr a{};
-      if (!item.IsScalar() || ::inet_pton(AF_INET, item.Scalar().c_str(), &a) != 1)
-        throw weft::ConfigError(weft::mark_of(item), "addresses: expected IPv4 addresses such as 192.0.2.1");
-      addresses_.push_back(a.s_addr);  // network byte order, as in the header
-    }
-    if (addresses_.empty()) throw weft::ConfigError(p.mark("addresses"), "addresses: give at least one address");
+    from_ = p.get<weft::Prefix>("from");
+    if (!from_.v4()) throw weft::ConfigError(p.mark("from"), "from: expected an IPv4 prefix (ICMP is IPv4 only)");
     const uint64_t ttl = p.get<uint64_t>("ttl");
     if (ttl < 1 || ttl > 255) throw weft::ConfigError(p.mark("ttl"), "ttl: expected 1-255");
     ttl_ = static_cast<uint8_t>(ttl);
   }
 
+  void initialize(weft::InitContext& ctx) override { table_ = ctx.service<const LocalAddressTable>("addresses"); }
+
   void push(uint16_t, weft::Batch& b) override {
+    const LocalAddressTable::Snapshot& local = table_->snapshot();
     for (rte_mbuf* m : b) {
-      int verdict = answer(m);
-      if (verdict < 0) emit(kOther, m);
-      else if (verdict == kReply) emit(kReply, m);
-      else drop(m, static_cast<uint16_t>(verdict - 1));
+      switch (answer(m, local)) {
+        case Verdict::Reply: emit(kReply, m); break;
+        case Verdict::Other: emit(kOther, m); break;
+        case Verdict::BadChecksum: drop(m, kBadChecksum); break;
+        case Verdict::Truncated: drop(m, kTruncated); break;
+      }
     }
     b.clear();
-  }
-
-  void add_handlers(weft::HandlerSet& hs) override {
-    hs.read("answered", "echo requests answered", [this] { return std::to_string(answered_); });
   }
 
   weft::StateCarry take_state(weft::Element& old) override {
@@ -79,32 +73,33 @@ class IcmpEchoResponder final : public weft::Element {
   }
 
  private:
-  // -1: not for us (other); kReply: turned into a reply; 1 + drop reason.
-  int answer(rte_mbuf* m) {
+  static inline weft::Drop kBadChecksum, kTruncated;
+  enum class Verdict { Reply, Other, BadChecksum, Truncated };
+
+  // Turns an echo request to one of our addresses into its reply.
+  Verdict answer(rte_mbuf* m, const LocalAddressTable::Snapshot& local) {
     const L3 l3 = find_l3(m);
-    if (l3.version != 4) return -1;
+    if (l3.version != 4) return Verdict::Other;
     // Ethernet + tags + the IPv4 header (up to 60 bytes) + ICMP type, code, checksum.
     uint8_t buf[18 + 8 + 60 + 4];
     const uint32_t ip = l3.offset;
     uint8_t ipb[20];
     const auto* h = static_cast<const uint8_t*>(rte_pktmbuf_read(m, ip, 20, ipb));
-    if (!h || h[0] >> 4 != 4 || h[9] != IPPROTO_ICMP) return -1;
+    if (!h || h[0] >> 4 != 4 || h[9] != IPPROTO_ICMP) return Verdict::Other;
     const uint32_t ihl = (h[0] & 0x0fu) * 4;
     const uint16_t total = static_cast<uint16_t>(h[2] << 8 | h[3]);
     const uint16_t frag = static_cast<uint16_t>(h[6] << 8 | h[7]);
-    uint32_t dst;
-    std::memcpy(&dst, h + 16, 4);
     if (ihl < 20 || (frag & 0x3fff) != 0 ||  // more fragments or an offset: not ours to answer
-        std::find(addresses_.begin(), addresses_.end(), dst) == addresses_.end())
-      return -1;
+        !local.contains(weft::Ip4::of(h + 16)) || !from_.contains(weft::Ip4::of(h + 12)))
+      return Verdict::Other;
     const uint32_t head = ip + ihl + 4;
     auto* p = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, head, buf));
-    if (!p) return 1 + kTruncated;
-    if (p[ip + ihl] != 8 || p[ip + ihl + 1] != 0) return -1;  // not an echo request
-    if (total < ihl + 8 || ip + total > m->pkt_len) return 1 + kTruncated;
+    if (!p) return Verdict::Truncated;
+    if (p[ip + ihl] != 8 || p[ip + ihl + 1] != 0) return Verdict::Other;  // not an echo request
+    if (total < ihl + 8 || ip + total > m->pkt_len) return Verdict::Truncated;
     // The ICMP checksum covers the whole ICMP message: its sum must be 0xffff.
     uint16_t sum = 0;
-    if (rte_raw_cksum_mbuf(m, ip + ihl, total - ihl, &sum) != 0 || sum != 0xffff) return 1 + kBadChecksum;
+    if (rte_raw_cksum_mbuf(m, ip + ihl, total - ihl, &sum) != 0 || sum != 0xffff) return Verdict::BadChecksum;
 
     uint8_t r[sizeof buf];
     std::memcpy(r, p, head);
@@ -124,10 +119,11 @@ class IcmpEchoResponder final : public weft::Element {
     r[icmp + 3] = static_cast<uint8_t>(new_sum);
     weft::write_bytes(m, 0, r, head);
     answered_++;
-    return kReply;
+    return Verdict::Reply;
   }
 
-  std::vector<uint32_t> addresses_;
+  std::shared_ptr<const LocalAddressTable> table_;
+  weft::Prefix from_;
   uint8_t ttl_ = 64;
   uint64_t answered_ = 0;
 };

@@ -1,4 +1,5 @@
-// Finding the IP header of an Ethernet frame, shared by the example's elements.
+// Finding the IP header of an Ethernet frame and updating a checksum, for the
+// example's elements.
 #pragma once
 
 #include <rte_byteorder.h>
