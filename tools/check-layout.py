@@ -8,7 +8,7 @@
   2. Public SDK headers (framework/include/weft) include neither yaml-cpp,
      nor Boost.Asio, nor nlohmann/json.hpp (json_fwd.hpp only).
   3. One parser per network type: MAC addresses, IP addresses and their
-     printers live in framework/src/net.cpp (weft/net.hpp) and nowhere else
+     printers live in framework/src/core/net.cpp (weft/net.hpp) and nowhere else
      in framework/, elements/, plugins/ and tools/.
   4. Every element family has the layout: plugin.cpp and datapath/, with
      tables/ and control/ where it has such code; nothing else holds code.
@@ -41,7 +41,7 @@ PARSERS = [
     (re.compile(r"%2x:%2x:%2x"), "parses a MAC (use weft::Mac::parse)"),
     (re.compile(r"\binet_pton\b"), "parses an IP address (use weft::IpAddr/Ip4/Ip6/Prefix::parse)"),
 ]
-PARSER_HOME = {os.path.join("framework", "src", "net.cpp")}
+PARSER_HOME = {os.path.join("framework", "src", "core", "net.cpp")}
 
 
 def files(top):
