@@ -4,6 +4,7 @@
 #include <rte_ethdev.h>
 #include <unistd.h>
 
+#include "runtime/port_config.hpp"
 #include "weft/version.hpp"
 
 namespace weft {
@@ -122,6 +123,31 @@ json graph_json(const GraphPlan& plan) {
   return j;
 }
 
+namespace {
+
+json link_json(const LinkState& l) {
+  if (!l.known) return nullptr;
+  return {{"up", l.up}, {"speed_mbps", l.speed_mbps}, {"full_duplex", l.full_duplex}, {"autoneg", l.autoneg}};
+}
+
+// Every extended statistic the driver keeps (names are the driver's).
+json xstats_json(uint16_t port_id) {
+  json j = json::object();
+  int n = rte_eth_xstats_get_names(port_id, nullptr, 0);
+  if (n <= 0) return j;
+  std::vector<rte_eth_xstat_name> names(static_cast<size_t>(n));
+  std::vector<rte_eth_xstat> values(static_cast<size_t>(n));
+  if (rte_eth_xstats_get_names(port_id, names.data(), static_cast<unsigned>(n)) != n) return j;
+  int got = rte_eth_xstats_get(port_id, values.data(), static_cast<unsigned>(n));
+  for (int i = 0; i < got && i < n; i++) {
+    const auto& v = values[static_cast<size_t>(i)];
+    if (v.id < names.size()) j[names[v.id].name] = v.value;
+  }
+  return j;
+}
+
+}  // namespace
+
 json stats_json(const Runtime& rt) {
   const GraphPlan& plan = rt.plan();
   json j;
@@ -192,7 +218,13 @@ json stats_json(const Runtime& rt) {
                           {"rx_errors", st.ierrors},
                           {"tx_errors", st.oerrors},
                           {"rx_nombuf", st.rx_nombuf},
-                          {"queues", q}});
+                          {"queues", q},
+                          {"link", link_json(read_link(p.id))},
+                          {"mtu", p.mtu},
+                          {"rss", p.rss_hf ? json{{"hash", rss_hash_names(p.rss_hf)}, {"symmetric", p.rss_symmetric}}
+                                           : json(nullptr)},
+                          {"offloads", {{"rx", rx_offload_names(p.rx_offloads)}, {"tx", tx_offload_names(p.tx_offloads)}}},
+                          {"xstats", xstats_json(p.id)}});
   }
   j["workers"] = json::array();
   for (const auto& w : rt.workers())

@@ -269,7 +269,9 @@ class Reader {
       if (v.IsScalar()) {
         p.device = v.Scalar();
       } else if (expect_map(v, "port '" + p.name + "'")) {
-        check_keys(v, {"device", "args", "rx_queues", "tx_queues", "rx_desc", "tx_desc", "promiscuous"},
+        check_keys(v,
+                   {"device", "args", "rx_queues", "tx_queues", "rx_desc", "tx_desc", "promiscuous", "mtu", "rss",
+                    "checksum_offload"},
                    "port '" + p.name + "'");
         if (auto d = v["device"]) read_string(d, p.device, "device");
         else d_.error(p.mark, "port '" + p.name + "' has no device (for example `device: net_null0`)");
@@ -293,6 +295,26 @@ class Reader {
           auto b = pr.IsScalar() ? parse_bool(pr.Scalar()) : std::nullopt;
           if (b) p.promiscuous = *b;
           else d_.error(mark_of(pr), "promiscuous: expected true or false");
+        }
+        if (auto m = v["mtu"]) {
+          p.mtu_mark = mark_of(m);
+          unsigned u = 0;
+          if (read_uint(m, u, "mtu")) {
+            if (u < 68 || u > 65535) d_.error(mark_of(m), "mtu: must be between 68 and 65535");
+            else p.mtu = static_cast<uint16_t>(u);
+          }
+        }
+        if (auto r = v["rss"]) {
+          const std::string s = r.IsScalar() ? r.Scalar() : "";
+          if (s == "auto") p.rss = PortSpec::Rss::Auto;
+          else if (s == "off") p.rss = PortSpec::Rss::Off;
+          else if (s == "symmetric") p.rss = PortSpec::Rss::Symmetric;
+          else d_.error(mark_of(r), "rss: expected auto, off or symmetric");
+        }
+        if (auto c = v["checksum_offload"]) {
+          auto b = c.IsScalar() ? parse_bool(c.Scalar()) : std::nullopt;
+          if (b) p.checksum_offload = *b;
+          else d_.error(mark_of(c), "checksum_offload: expected true or false");
         }
       }
       g_.ports.push_back(std::move(p));

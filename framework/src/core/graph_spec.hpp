@@ -23,7 +23,11 @@ struct PortSpec {
   uint16_t rx_desc = 1024;
   uint16_t tx_desc = 1024;
   bool promiscuous = true;
+  uint16_t mtu = 0;        // 0: the device's default (1500 on Ethernet)
+  enum class Rss { Auto, Off, Symmetric } rss = Rss::Auto;  // with several RX queues
+  bool checksum_offload = true;  // use the device's checksum offloads when it offers them
   Mark mark;
+  Mark mtu_mark;
   Mark rx_queues_mark;
   Mark tx_queues_mark;
   bool is_vdev() const { return device.rfind("net_", 0) == 0 || device.rfind("eth_", 0) == 0; }

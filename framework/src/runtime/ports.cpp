@@ -9,7 +9,9 @@
 
 #include <stdexcept>
 
+#include "runtime/port_config.hpp"
 #include "weft/batch.hpp"
+#include "weft/log.hpp"
 #include "weft/metadata.hpp"
 
 namespace weft {
@@ -82,9 +84,24 @@ PortRuntime setup_port(const PortPlan& pp, rte_mempool* pool, std::optional<uint
     throw std::runtime_error("port '" + s.name + "': device supports " + std::to_string(info.max_rx_queues) +
                              " RX / " + std::to_string(info.max_tx_queues) + " TX queues, graph needs " +
                              std::to_string(pp.rx_queues) + " / " + std::to_string(pp.tx_queues));
-  rte_eth_conf conf{};
-  int rc = rte_eth_dev_configure(pr.id, pp.rx_queues, pp.tx_queues, &conf);
+  const uint32_t buffer_bytes = rte_pktmbuf_data_room_size(pool) - RTE_PKTMBUF_HEADROOM;
+  PortConfig pc = port_config(s, info, pp.rx_queues, buffer_bytes);
+  int rc = rte_eth_dev_configure(pr.id, pp.rx_queues, pp.tx_queues, &pc.conf);
   if (rc < 0) throw std::runtime_error("port '" + s.name + "': configure failed: " + rte_strerror(-rc));
+  for (const auto& n : pc.notes) WEFT_LOG(Info, "port '%s': %s", s.name.c_str(), n.c_str());
+  if (s.mtu) {
+    // Drivers that own a kernel interface (net_tap, net_af_packet) set its
+    // MTU here; the others take it from the configuration above.
+    rc = rte_eth_dev_set_mtu(pr.id, pc.mtu);
+    if (rc < 0 && rc != -ENOTSUP)
+      throw std::runtime_error("port '" + s.name + "': cannot set mtu " + std::to_string(pc.mtu) + ": " +
+                               rte_strerror(-rc));
+  }
+  pr.mtu = pc.mtu;
+  pr.rss_hf = pc.rss_hf;
+  pr.rss_symmetric = pc.rss_symmetric;
+  pr.rx_offloads = pc.rx_offloads;
+  pr.tx_offloads = pc.tx_offloads;
   uint16_t rxd = s.rx_desc, txd = s.tx_desc;
   rte_eth_dev_adjust_nb_rx_tx_desc(pr.id, &rxd, &txd);
   int socket = rte_eth_dev_socket_id(pr.id);
@@ -105,7 +122,31 @@ PortRuntime setup_port(const PortPlan& pp, rte_mempool* pool, std::optional<uint
   if (rc < 0) throw std::runtime_error("port '" + s.name + "': start failed: " + rte_strerror(-rc));
   pr.started = true;
   if (s.promiscuous) rte_eth_promiscuous_enable(pr.id);  // some vdevs refuse; harmless
+  pr.link = read_link(pr.id);
+  WEFT_LOG(Info, "port '%s' (%s): %s, mtu %u", s.name.c_str(), s.device.c_str(), link_text(pr.link).c_str(),
+           unsigned{pr.mtu});
   return pr;
+}
+
+LinkState read_link(uint16_t port_id) {
+  rte_eth_link l{};
+  LinkState st;
+  if (rte_eth_link_get_nowait(port_id, &l) != 0) return st;
+  st.known = true;
+  st.up = l.link_status == RTE_ETH_LINK_UP;
+  st.speed_mbps = l.link_speed;
+  st.full_duplex = l.link_duplex == RTE_ETH_LINK_FULL_DUPLEX;
+  st.autoneg = l.link_autoneg == RTE_ETH_LINK_AUTONEG;
+  return st;
+}
+
+std::string link_text(const LinkState& l) {
+  if (!l.known) return "link unknown";
+  if (!l.up) return "link down";
+  std::string speed = l.speed_mbps == RTE_ETH_SPEED_NUM_NONE || l.speed_mbps == RTE_ETH_SPEED_NUM_UNKNOWN
+                          ? "speed unknown"
+                          : std::to_string(l.speed_mbps) + " Mb/s";
+  return "link up, " + speed + (l.full_duplex ? ", full duplex" : ", half duplex");
 }
 
 void close_port(PortRuntime& p, bool detach) {

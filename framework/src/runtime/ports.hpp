@@ -12,6 +12,16 @@
 
 namespace weft {
 
+// A port's link as the device last reported it.
+struct LinkState {
+  bool known = false;  // the device answered
+  bool up = false;
+  uint32_t speed_mbps = 0;
+  bool full_duplex = false;
+  bool autoneg = false;
+  bool operator==(const LinkState&) const = default;
+};
+
 struct PortRuntime {
   std::string name;
   PortSpec spec;  // as configured (for reload's comparison)
@@ -19,6 +29,13 @@ struct PortRuntime {
   uint16_t rx_queues = 0;
   uint16_t tx_queues = 0;
   bool started = false;
+  // As configured (runtime/port_config.hpp):
+  uint16_t mtu = 0;
+  uint64_t rss_hf = 0;  // 0: no RSS
+  bool rss_symmetric = false;
+  uint64_t rx_offloads = 0;
+  uint64_t tx_offloads = 0;
+  LinkState link;  // as last read (at start, then by the link watch)
 };
 
 // A packet buffer pool; packed (not one buffer per page) when `packed` and
@@ -36,6 +53,11 @@ rte_mempool* create_graph_pool(const GraphPlan& plan);
 // place); otherwise DPDK's device of that name. Throws std::runtime_error
 // naming the port.
 PortRuntime setup_port(const PortPlan& pp, rte_mempool* pool, std::optional<uint16_t> id = std::nullopt);
+
+// The port's link now (never waits for autonegotiation).
+LinkState read_link(uint16_t port_id);
+// "link up, 10000 Mb/s, full duplex", "link down".
+std::string link_text(const LinkState& l);
 
 // Stops and closes a port (flushing capture files and freeing its queues);
 // with `detach`, also removes its virtual device.

@@ -51,7 +51,8 @@ bool same_device(const PortSpec& a, const PortSpec& b) { return a.device == b.de
 bool same_config(const PortRuntime& old, const PortPlan& next) {
   return old.spec.args == next.spec->args && old.rx_queues == next.rx_queues && old.tx_queues == next.tx_queues &&
          old.spec.rx_desc == next.spec->rx_desc && old.spec.tx_desc == next.spec->tx_desc &&
-         old.spec.promiscuous == next.spec->promiscuous;
+         old.spec.promiscuous == next.spec->promiscuous && old.spec.mtu == next.spec->mtu &&
+         old.spec.rss == next.spec->rss && old.spec.checksum_offload == next.spec->checksum_offload;
 }
 
 class ReloadTransaction {

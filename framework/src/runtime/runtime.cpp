@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "runtime/link_watch.hpp"
 #include "weft/log.hpp"
 
 namespace weft {
@@ -106,6 +107,7 @@ void Runtime::start() {
   }
   started_ = true;
   services_.start_pending(io_);
+  if (io_) link_watch_ = std::make_unique<LinkWatch>(*io_, std::chrono::seconds(1), [this] { refresh_links(); });
   WEFT_LOG(Info, "running %zu element(s) on %zu worker(s), %zu port(s)", plan_.nodes.size(), workers_.size(),
            ports_.size());
 }
@@ -158,8 +160,19 @@ void Runtime::halt() {
   halted_ = true;
 }
 
+void Runtime::refresh_links() {
+  for (auto& p : ports_) {
+    LinkState now = read_link(p.id);
+    if (now == p.link) continue;
+    log(now.up ? LogLevel::Notice : LogLevel::Warning, "port '%s': %s (was %s)", p.name.c_str(),
+        link_text(now).c_str(), link_text(p.link).c_str());
+    p.link = now;
+  }
+}
+
 void Runtime::stop() {
   if (!started_) return;
+  link_watch_.reset();
   halt();
   for (auto& g : graphs_) cleanup_graph_instance(*g);
   graphs_.clear();

@@ -24,6 +24,8 @@
 
 namespace weft {
 
+class LinkWatch;
+
 // The CPUs this process may run on (at least one).
 std::vector<int> allowed_cpus();
 
@@ -104,6 +106,9 @@ class Runtime {
   // The control thread's event loop: services start on it (after start() and
   // after each reload). Without one (tests), services are not started.
   void set_control_loop(boost::asio::io_context* io) { io_ = io; }
+  // Reads every port's link and logs the changes (the link watch calls this
+  // once a second on the control loop, from start() to stop()).
+  void refresh_links();
 
   // --- What a reload transaction (reload.cpp) does to a running Runtime ---
   // Besides these, it talks to the workers through their mailboxes
@@ -147,6 +152,7 @@ class Runtime {
   mutable SharedObjects shared_;
   ServiceSet services_;
   boost::asio::io_context* io_ = nullptr;
+  std::unique_ptr<LinkWatch> link_watch_;
 };
 
 // An InitContext for worker `w` resolving ports in `ports`.
