@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """A fleet on a three-member etcd cluster: losing one member changes nothing,
 losing two (no quorum) leaves the routers forwarding on their last good graph
-and reporting stale, and bringing the members back lets them catch up.
+and reporting stale, and bringing the members back lets them catch up. `routerctl status`'s
+health section reports the lost etcd (degraded, with its error) and its
+return.
 
     e1  e2  e3      (etcd members, loopback)
      \\  |  /
@@ -54,6 +56,11 @@ def main(t):
             "e2 stopped too (no quorum): every router reports stale")
     s = r1.ctl("status").stdout
     t.check("NOT CONNECTED, STALE" in s, "routerctl status says stale")
+    h = (r1.fleet_status() or {}).get("health", {})
+    t.check(h.get("state") == "degraded" and h.get("fleet", {}).get("state") == "degraded"
+            and "stale" in h["fleet"].get("detail", "") and h["fleet"].get("errors", 0) >= 1
+            and any(p.startswith("fleet ") for p in h.get("problems", [])),
+            "routerctl status: health degraded, the fleet's etcd named with its error", str(h.get("fleet")))
     c0 = r1.count()
     t.check(wait_until(lambda: r1.poke() or r1.count() > c0, timeout=10), "r1 keeps forwarding on its last good graph")
     t.check(all(r.graph_name() == "g2" for r in routers), "every router still runs g2")
@@ -70,6 +77,9 @@ def main(t):
     t.check(wait_until(lambda: all(not r.fleet()["stale"] and r.fleet()["seen_revision"] >= rev["r3"]
                                    for r in routers), timeout=30),
             "every router is connected again, not stale, at the latest revision")
+    h = (r1.fleet_status() or {}).get("health", {})
+    t.check(h.get("fleet", {}).get("state") == "ok" and h.get("state") == "ok" and h["fleet"].get("last_error"),
+            "health: ok again, the fleet's last error kept", str(h.get("fleet")))
     lst = t.routerctl("fleet", *eargs, "list", timeout=60).stdout
     t.check(lst.count(" ok ") == 3, "fleet list: three healthy nodes")
 

@@ -19,12 +19,16 @@ routerd's FIB, through a zebra restart.
     json`: selected, installed routes), next hops included;
  3. routes deleted with vtysh disappear from the FIB (an ECMP member, a
     whole route, an IPv6 route);
- 4. zebra is killed (SIGKILL, by pid) and, while it is down, one route is
-    removed from staticd; zebra is started again. Meanwhile a poller reads
+ 4. zebra is killed (SIGKILL, by pid): `routerctl status` reports the Fib
+    service degraded; a peer that dies inside a frame (40 bytes of a 256-byte
+    FPM frame, then the end) is counted and reported, and changes no route;
+    while zebra is down, one route is removed from staticd; zebra is started
+    again. Meanwhile a poller reads
     `routerctl routes` continuously: no route present before may vanish
     while zebra replays; afterwards the FIB equals zebra's table exactly
     again (the route removed while zebra was down is withdrawn as stale)
-    and the service reports a second, finished replay.
+    and the service reports a second, finished replay; its health is ok
+    again, the past errors still counted.
 
 Every process is stopped by pid, the namespace deleted by name.
 Usage: test_fpm_zebra.py --bin build/bin
@@ -103,6 +107,24 @@ def fib_table(r):
                     nhs.append(m.group(1) if m else "direct")
             out[str(ipaddress.ip_network(rt["prefix"]))] = sorted(set(nhs))
     return out
+
+
+def fib_health(r):
+    """The Fib service's entry of `routerctl status`'s health section."""
+    res = r.ctl("--json", "status")
+    if res.returncode != 0:
+        return {}
+    return next((s for s in res.json()["health"]["services"] if s["name"] == "fib"), {})
+
+
+# Connects to 127.0.0.1:argv[1], sends the first 40 bytes of a 256-byte FPM
+# frame (version 1, type 1: netlink) and closes: a zebra killed mid-frame.
+PARTIAL_FRAME = """
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(bytes([1, 1, 1, 0]) + bytes(36))
+s.close()
+"""
 
 
 def status(r):
@@ -206,6 +228,21 @@ services:
         t.check(not frr.alive("zebra"), f"zebra killed (SIGKILL, pid {zpid})")
         t.check(wait_until(lambda: (status(r) or {}).get("state") == "listening", 10),
                 "routerd saw the connection close and kept listening")
+        fib_h = fib_health(r)
+        t.check(fib_h.get("state") == "degraded" and "zebra is away" in fib_h.get("detail", ""),
+                "health: the Fib service is degraded while zebra is away", str(fib_h))
+
+        # A peer that dies inside a frame: an FPM header announcing 256 bytes, 40 sent, then the end.
+        lab.run(ns, ["python3", "-c", PARTIAL_FRAME, str(port)], timeout=10)
+        t.check(wait_until(lambda: ((status(r) or {}).get("fpm", {}).get("errors", {}).get("truncated") == 1
+                                    and status(r)["state"] == "listening"), 10),
+                "a frame cut by the end of its connection is counted (fpm.errors.truncated)", str(status(r)))
+        fib_h = fib_health(r)
+        t.check(fib_h.get("state") == "degraded" and "incomplete FPM frame" in fib_h.get("last_error", ""),
+                "health: still degraded, the last error names the incomplete frame", str(fib_h))
+        t.check(r.wait_output("ended inside a frame"), "the log reports the cut frame")
+        t.check(fib_table(r) == before, "the FIB keeps every route")
+        st0 = status(r)
         res = frr.vtysh("conf t", f"no ip route {removed_while_down} 192.0.2.3", daemon="staticd")
         t.check(res.returncode == 0, f"{removed_while_down} removed from staticd while zebra is down",
                 res.stderr + res.stdout)
@@ -230,6 +267,10 @@ services:
         lr = (st or {}).get("last_resync", {})
         t.check(lr.get("ended_by") == "quiet" and lr.get("withdrawn") == 1,
                 f"the replay ended by 'quiet' per protocol and withdrew 1 stale route ({lr})")
+        fib_h = fib_health(r)
+        t.check(fib_h.get("state") == "ok" and fib_h.get("errors", 0) >= 3
+                and "incomplete FPM frame" in fib_h.get("last_error", ""),
+                "health: the Fib service is ok again, its past errors still counted", str(fib_h))
         frr.kill("staticd")
         frr.kill("zebra")
         t.check(r.stop(timeout=30) == 0, "routerd stopped cleanly (exit status 0)", f"status {r.returncode}")

@@ -23,6 +23,10 @@ netlink, through routerd's NeighborSink — with Portolan down at the start.
  5. the mapping changes (new MAC) and svp-server reloads on SIGHUP: routerd's
     change-log poller drops the entry and NeighborSink installs the new MAC;
  6. `routerctl overlay` shows cache, pending lookups and counters;
+ 6b. svp-server stops; a server in its place answers with garbage and goes
+    away: the client counts the protocol error, `routerctl status` reports
+    the Svp service degraded, the cache and the installed entry stay;
+    svp-server comes back: the session is up, the health ok again;
  7. vA is deleted: NeighborSink forgets the link (RTM_DELLINK);
  8. routerd and svp-server stop cleanly (by pid).
 
@@ -42,6 +46,22 @@ MAPPINGS = """vl2:
 vl3:
   - {{ip: 10.77.0.9, vni: 100, mac: "{mac}"}}
 cns: [192.0.2.1]
+"""
+
+
+# Listens on 127.0.0.1:argv[1], answers the first connection with 64 bytes
+# that are no SVP message, closes it and goes away.
+GARBAGE_SERVER = """
+import socket, sys
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", int(sys.argv[1])))
+ls.listen(1)
+ls.settimeout(20)
+c, _ = ls.accept()
+ls.close()
+c.sendall(bytes([0xff]) * 64)
+c.close()
 """
 
 
@@ -83,6 +103,12 @@ services:
                     t.info(f"(routerctl overlay: status {res.returncode}: {res.stderr.strip()})")
                 return None
             return res.json()[0]
+
+        def service_health(name):
+            res = r.ctl("--json", "status")
+            if res.returncode != 0:
+                return {}
+            return next((x for x in res.json()["health"]["services"] if x["name"] == name), {})
 
         def neigh_status():
             res = r.ctl("--json", "service", "neigh", "status")
@@ -158,6 +184,36 @@ services:
         t.check(res.returncode == 0 and "vl3 10.77.0.9 vni 100" in res.stdout and "Portolan: up" in res.stdout,
                 "`routerctl overlay` lists the cache and the session", res.stdout + res.stderr)
         t.info(res.stdout)
+
+        # 6b. Portolan sends garbage and disappears, then comes back.
+        srv.send_signal(signal.SIGTERM)
+        srv.wait(timeout=10)
+        t.check(srv.returncode == 0, "svp-server stopped (exit status 0)", f"status {srv.returncode}")
+        garbage = lab.spawn(ns, ["python3", "-c", GARBAGE_SERVER, str(port)])
+
+        def protocol_errors():
+            c = (overlay() or {}).get("status", {}).get("portolan", {}).get("counters", {}).get("malformed", {})
+            return sum(c.values())
+        t.check(wait_until(lambda: protocol_errors() >= 1, 20),
+                "a server sending garbage: the SVP client counts a protocol error and drops the connection",
+                str((overlay() or {}).get("status")))
+        garbage.wait(timeout=10)
+        svp_h = service_health("portolan")
+        t.check(svp_h.get("state") == "degraded" and svp_h.get("errors", 0) >= 1 and svp_h.get("last_error"),
+                "health: the Svp service is degraded, with the error", str(svp_h))
+        res = r.ctl("overlay")
+        t.check(res.returncode == 0 and "vl3 10.77.0.9 vni 100" in res.stdout,
+                "the overlay cache keeps its entries while Portolan is away", res.stdout + res.stderr)
+        t.check((neighbour("10.77.0.9") or {}).get("lladdr") == "02:77:00:00:00:99",
+                "the installed neighbour entry stays", str(neighbour("10.77.0.9")))
+        with open(t.path("svp-server.log"), "a") as slog:
+            srv = lab.spawn(ns, [server, "-c", mfile, "-l", f"127.0.0.1:{port}"], stdout=slog,
+                            stderr=subprocess.STDOUT)
+        t.check(wait_until(lambda: overlay()["status"]["state"] == "up", 20),
+                f"the session comes up again once svp-server (pid {srv.pid}) is back")
+        svp_h = service_health("portolan")
+        t.check(svp_h.get("state") == "ok" and svp_h.get("errors", 0) >= 1,
+                "health: the Svp service is ok again, its past errors still counted", str(svp_h))
 
         # 7. The link goes away.
         lab.sh(ns, f"ip link del {va}")

@@ -259,12 +259,12 @@ def check_install(prefix, work):
     print("  pkg-config:", r.stdout.strip())
 
     # A plugin built against another Weft: the installed headers, except that
-    # they say plugin ABI 3.0. Built with weft.pc's flags.
+    # they say plugin ABI 4.0. Built with weft.pc's flags.
     other_inc = os.path.join(work, "other-weft", "include")
     shutil.copytree(inc, other_inc)
     vh = os.path.join(other_inc, "weft", "version.hpp")
     text = open(vh).read()
-    text, n = re.subn(r"#define WEFT_PLUGIN_ABI_MAJOR \d+", "#define WEFT_PLUGIN_ABI_MAJOR 3", text)
+    text, n = re.subn(r"#define WEFT_PLUGIN_ABI_MAJOR \d+", "#define WEFT_PLUGIN_ABI_MAJOR 4", text)
     text, m = re.subn(r"#define WEFT_PLUGIN_ABI_MINOR \d+", "#define WEFT_PLUGIN_ABI_MINOR 0", text)
     if n != 1 or m != 1:
         raise Failure("weft/version.hpp has no WEFT_PLUGIN_ABI_MAJOR/MINOR to change")
@@ -470,8 +470,8 @@ def check_routerctl(g, plugin_path):
 # --------------------------------------------------------------------------
 def check_refusals(g, prefix, tmp, abi3_dir, test_plugins, example_dir):
     cases = [
-        (abi3_dir, "plugin ABI 3.0 is not compatible with the framework's ABI 2.0"),
-        (os.path.join(test_plugins, "old_abi"), "plugin ABI 1.0 is not compatible with the framework's ABI 2.0"),
+        (abi3_dir, "plugin ABI 4.0 is not compatible with the framework's ABI 3.0"),
+        (os.path.join(test_plugins, "old_abi"), "plugin ABI 1.0 is not compatible with the framework's ABI 3.0"),
         (os.path.join(test_plugins, "undefined_symbol"), "undefined symbol: weft_test_symbol_that_does_not_exist"),
         (os.path.join(test_plugins, "no_classes"), "exports no element or service class"),
     ]

@@ -102,6 +102,41 @@ weft::GraphPlan validate_file(const Options& o, const std::string& file, weft::P
 
 std::string num(uint64_t v) { return std::to_string(v); }
 
+// The health section: problems first, then each service and peer on a line.
+void print_health(const json& h) {
+  const auto& problems = h["problems"];
+  std::printf("health: %s\n", problems.empty() ? "ok" : "DEGRADED");
+  for (const auto& p : problems) std::printf("  ! %s\n", p.get<std::string>().c_str());
+  auto line = [](const std::string& name, const json& x) {
+    std::string s = "  " + name + ": " + x["state"].get<std::string>();
+    if (!x["detail"].get<std::string>().empty()) s += ", " + x["detail"].get<std::string>();
+    if (!x["peer"].get<std::string>().empty()) s += " [" + x["peer"].get<std::string>() + "]";
+    if (x["errors"].get<uint64_t>()) s += ", " + std::to_string(x["errors"].get<uint64_t>()) + " error(s)";
+    if (!x["last_error"].get<std::string>().empty()) s += "; last: " + x["last_error"].get<std::string>();
+    std::printf("%s\n", s.c_str());
+  };
+  for (const auto& sv : h["services"])
+    line("service " + sv["name"].get<std::string>() + " (" + sv["class"].get<std::string>() + ")", sv);
+  if (h.contains("fleet")) line("fleet", h["fleet"]);
+  for (const auto& w : h["workers"])
+    if (w["element_failures"].get<uint64_t>() || w["stalls"].get<uint64_t>())
+      std::printf("  worker %u: %llu element failure(s), %llu stall(s) so far\n", w["index"].get<unsigned>(),
+                  static_cast<unsigned long long>(w["element_failures"].get<uint64_t>()),
+                  static_cast<unsigned long long>(w["stalls"].get<uint64_t>()));
+  const auto& r = h["reloads"];
+  if (r["refused"].get<uint64_t>())
+    std::printf("  reloads: %llu applied, %llu refused (%llu rolled back); last refused %.1f s ago: %s\n",
+                static_cast<unsigned long long>(r["applied"].get<uint64_t>()),
+                static_cast<unsigned long long>(r["refused"].get<uint64_t>()),
+                static_cast<unsigned long long>(r["rolled_back"].get<uint64_t>()),
+                r["last_refused"]["age_s"].get<double>(), r["last_refused"]["error"].get<std::string>().c_str());
+  const auto& f = h["faults"];
+  if (f["count"].get<uint64_t>() && !f["recent"].empty())
+    std::printf("  exceptions caught on the control thread: %llu; last %.1f s ago: %s\n",
+                static_cast<unsigned long long>(f["count"].get<uint64_t>()), f["recent"].back()["age_s"].get<double>(),
+                f["recent"].back()["what"].get<std::string>().c_str());
+}
+
 void print_status(const json& s) {
   std::printf("routerd %s (pid %d), graph '%s' (%s), up %.1f s\n", s["version"].get<std::string>().c_str(),
               s["pid"].get<int>(), s["graph"]["name"].get<std::string>().c_str(),
@@ -116,6 +151,7 @@ void print_status(const json& s) {
                 static_cast<unsigned long long>(polls), polls ? 100.0 * double(busy) / double(polls) : 0.0);
   }
   if (s.contains("fleet")) routerctl::print_fleet_status(s["fleet"]);
+  if (s.contains("health")) print_health(s["health"]);
 }
 
 void print_graph_text(const json& g) {

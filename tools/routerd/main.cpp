@@ -28,6 +28,7 @@
 #include "core/plugin_loader.hpp"
 #include "core/validator.hpp"
 #include "fleet/fleet_agent.hpp"
+#include "runtime/fault_log.hpp"
 #include "runtime/runtime.hpp"
 #include "weft/log.hpp"
 #include "weft/version.hpp"
@@ -324,6 +325,31 @@ class SignalHandlers {
   std::string config_;
 };
 
+// Every 100 ms, looks for workers that stopped looping (Runtime::watch_workers).
+void watch_workers(weft::Runtime& rt, boost::asio::steady_timer& timer) {
+  timer.expires_after(std::chrono::milliseconds(100));
+  timer.async_wait([&rt, &timer](boost::system::error_code ec) {
+    if (ec) return;
+    rt.watch_workers();
+    watch_workers(rt, timer);
+  });
+}
+
+// Runs the control thread's event loop until it is stopped. A handler that
+// throws (a plugin's service, on this loop) is logged and counted
+// (`routerctl status`, health.faults); the loop goes on.
+void run_control_loop(boost::asio::io_context& io) {
+  for (;;) {
+    try {
+      io.run();
+      return;
+    } catch (...) {
+      weft::control_faults().note("a handler on the control thread threw: " + weft::current_exception_text() +
+                                  " (the control loop goes on)");
+    }
+  }
+}
+
 // Stops the control loop after --duration seconds (0: never).
 void stop_after(boost::asio::io_context& io, boost::asio::steady_timer& timer, double seconds) {
   if (seconds > 0) {
@@ -383,9 +409,10 @@ int run_router(const Flags& flags, const Boot& boot, weft::GraphPlan plan, weft:
     return 1;
   }
   SignalHandlers signals(io, api, agent.get(), flags.config);
-  boost::asio::steady_timer timer(io);
+  boost::asio::steady_timer timer(io), watch(io);
   stop_after(io, timer, flags.duration);
-  io.run();
+  watch_workers(rt, watch);
+  run_control_loop(io);
   return shut_down(rt, server, agent.get(), flags.summary_json);
 }
 

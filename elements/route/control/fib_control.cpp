@@ -92,7 +92,10 @@ FibControl::FibControl(rte_rcu_qsbr* rcu, int socket) : rcu_(rcu), fib_(rcu, soc
     rib_.apply(u);
   };
   decoder_.on_nexthop = [this](const NexthopUpdate& u) { rib_.apply(u); };
-  decoder_.on_error = [](const std::string& e) { WEFT_LOG(Warning, "%s", e.c_str()); };
+  decoder_.on_error = [this](const std::string& e) {
+    last_error_ = e;
+    WEFT_LOG(Warning, "%s", e.c_str());
+  };
   rib_.on_change = [this](const Rib::Key& k, const Resolved* r) {
     // Removals wait for the end of the burst (flush()): zebra replaces a
     // route with DEL and NEW in one frame, and a worker must not find the
@@ -246,6 +249,7 @@ void FibControl::rebuild_all() {
 
 void FibControl::start(asio::io_context& io) {
   io_ = &io;
+  started_at_ = Clock::now();
   quiet_timer_.emplace(io);
   grace_timer_.emplace(io);
   retry_timer_.emplace(io);
@@ -320,6 +324,7 @@ void FibControl::on_connection(tcp::socket s) {
     WEFT_LOG(Notice, "FPM: zebra connected from %s", peer.c_str());
   }
   conn_.emplace(std::move(s));
+  connected_at_ = Clock::now();
   conn_->set_option(tcp::no_delay(true), ec);
   conn_gen_++;
   connections_++;
@@ -372,7 +377,7 @@ void FibControl::on_bytes(const uint8_t* data, size_t n) {
     resync_messages_ += got;
     arm_quiet();
   }
-  if (!ok) on_disconnect("FPM framing error (the FIB keeps its last good state)");
+  if (!ok) on_disconnect(last_error_ + " (the FIB keeps its last good state)");
 }
 
 void FibControl::on_disconnect(const std::string& why) {
@@ -382,10 +387,17 @@ void FibControl::on_disconnect(const std::string& why) {
   conn_gen_++;
   disconnects_++;
   last_disconnect_ = why;
+  disconnected_at_ = Clock::now();
+  if (const size_t cut = decoder_.end_of_stream()) {
+    last_disconnect_ += "; an incomplete FPM frame (" + std::to_string(cut) + " bytes) was dropped";
+    WEFT_LOG(Warning, "FPM: the connection from %s ended inside a frame: %zu byte(s) dropped (truncated)",
+             peer_.c_str(), cut);
+  }
+  last_error_ = "zebra " + peer_ + ": " + last_disconnect_;
   quiet_timer_->cancel();
   grace_timer_->cancel();
   quiet_armed_ = false;
-  WEFT_LOG(Notice, "FPM: connection from %s closed: %s; %s", peer_.c_str(), why.c_str(),
+  WEFT_LOG(Notice, "FPM: connection from %s closed: %s; %s", peer_.c_str(), last_disconnect_.c_str(),
            rib_.resyncing() ? "the replay was not finished: routes stay until the next one completes"
                             : "routes stay installed");
 }
@@ -535,6 +547,32 @@ nlohmann::json FibControl::lookup(const nlohmann::json& args) const {
   return {{"address", text}, {"table", table}, {"route", nullptr}};
 }
 
+ServiceHealth FibControl::health() const {
+  ServiceHealth h;
+  const FpmCounters& c = decoder_.counters();
+  h.errors = c.framing_errors + c.message_errors + c.truncated_frames + disconnects_;
+  h.last_error = last_error_;
+  const auto since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
+  if (!configured_ || !io_) {
+    h.detail = configured_ ? "not started" : "not configured";
+  } else if (!listen_error_.empty()) {
+    h.state = ServiceHealth::State::Failed;
+    h.detail = listen_error_;
+    h.last_error = listen_error_;
+  } else if (conn_) {
+    h.peer = "zebra " + peer_;
+    h.detail = rib_.resyncing() ? "connected, zebra replaying its table" : "connected";
+    h.since_s = since(connected_at_);
+  } else {
+    h.state = ServiceHealth::State::Degraded;
+    h.detail = std::string(connections_ ? "zebra is away" : "waiting for zebra") + " (listening on " + cfg_.listen +
+               "): the FIB keeps its last routes";
+    if (connections_) h.peer = "zebra " + peer_;
+    h.since_s = since(connections_ ? disconnected_at_ : started_at_);
+  }
+  return h;
+}
+
 nlohmann::json FibControl::status() const {
   const FpmCounters& c = decoder_.counters();
   nlohmann::json s;
@@ -572,7 +610,10 @@ nlohmann::json FibControl::status() const {
                 {"del_nexthop", c.del_nexthop},
                 {"other", c.other_messages}}},
               {"errors",
-               {{"framing", c.framing_errors}, {"message", c.message_errors}, {"unknown_attributes", c.unknown_attributes}}}};
+               {{"framing", c.framing_errors},
+                {"message", c.message_errors},
+                {"truncated", c.truncated_frames},
+                {"unknown_attributes", c.unknown_attributes}}}};
   // O(1): routerctl and monitoring poll this while a full table loads.
   s["rib"] = {{"routes", rib_.route_count()}, {"nexthop_objects", rib_.nexthop_count()},
               {"resolved", rib_.resolved().size()}};

@@ -45,6 +45,7 @@
 #include "control/fpm.hpp"
 #include "control/rib.hpp"
 #include "tables/fib_tables.hpp"
+#include "weft/service.hpp"
 
 namespace weft::route {
 
@@ -99,6 +100,9 @@ class FibControl final : public std::enable_shared_from_this<FibControl> {
   // {address, table?}: {address, table, route: {...} or null} — the route the address takes
   nlohmann::json lookup(const nlohmann::json& args) const;
   nlohmann::json status() const;
+  // Ok while zebra is connected; Degraded while it is away (the FIB keeps
+  // its last routes); Failed if it cannot listen.
+  ServiceHealth health() const;
 
   bool started() const { return io_ != nullptr; }
   bool connected() const { return conn_.has_value(); }
@@ -149,7 +153,8 @@ class FibControl final : public std::enable_shared_from_this<FibControl> {
   std::vector<uint8_t> rbuf_;
   uint64_t conn_gen_ = 0, listen_gen_ = 0;
   uint16_t bound_port_ = 0;
-  std::string listen_error_, peer_, last_disconnect_;
+  std::string listen_error_, peer_, last_disconnect_, last_error_;
+  std::chrono::steady_clock::time_point started_at_, connected_at_, disconnected_at_;
   bool quiet_armed_ = false, reclaim_armed_ = false;
   std::chrono::steady_clock::time_point read_time_, resync_start_;
   // The replay, per protocol: those that had routes when it began and are

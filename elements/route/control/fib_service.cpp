@@ -137,4 +137,6 @@ void FibService::stop() {
 
 nlohmann::json FibService::status() const { return core_ ? core_->status() : nlohmann::json::object(); }
 
+ServiceHealth FibService::health() const { return core_ ? core_->health() : ServiceHealth{}; }
+
 }  // namespace weft::route

@@ -24,6 +24,7 @@ class FibService final : public Service {
   void start(boost::asio::io_context& io) override;
   void stop() override;
   nlohmann::json status() const override;
+  ServiceHealth health() const override;
 
   const FibConfig& config() const { return cfg_; }
   // The running state (null until initialize() or take_state()).

@@ -102,6 +102,13 @@ bool FpmDecoder::feed(const uint8_t* data, size_t len) {
   return true;
 }
 
+size_t FpmDecoder::end_of_stream() {
+  const size_t n = buffer_.size();
+  if (n) counters_.truncated_frames++;
+  buffer_.clear();
+  return n;
+}
+
 void FpmDecoder::frame(const uint8_t* payload, size_t len) {
   // libmnl's iteration checks each header's length against what is left.
   const auto* nlh = reinterpret_cast<const nlmsghdr*>(payload);

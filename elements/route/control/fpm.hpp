@@ -61,6 +61,7 @@ struct FpmCounters {
   uint64_t new_route = 0, del_route = 0, new_nexthop = 0, del_nexthop = 0, other_messages = 0;
   uint64_t framing_errors = 0;   // bad version/type/length: the stream is lost
   uint64_t message_errors = 0;   // a malformed netlink message (dropped alone)
+  uint64_t truncated_frames = 0; // a frame cut short by the end of its connection (dropped)
   uint64_t unknown_attributes = 0;
 };
 
@@ -74,6 +75,11 @@ class FpmDecoder {
   // cannot be resynchronized and the connection must be closed.
   bool feed(const uint8_t* data, size_t len);
   void reset() { buffer_.clear(); }
+  // Bytes of a frame not complete yet.
+  size_t buffered() const { return buffer_.size(); }
+  // The connection ended: a frame begun is lost. Counts it (truncated_frames)
+  // and returns its bytes (0: none was begun).
+  size_t end_of_stream();
   const FpmCounters& counters() const { return counters_; }
   static constexpr size_t kHeader = 4;
   static constexpr size_t kMaxFrame = 65535;

@@ -324,6 +324,20 @@ nlohmann::json NeighborControl::entries() const {
   return {{"entries", out}};
 }
 
+ServiceHealth NeighborControl::health() const {
+  ServiceHealth h;
+  h.errors = c_.install_errors + c_.malformed + c_.overruns;
+  h.peer = "kernel (netlink)";
+  if (!error_.empty()) {
+    h.state = ServiceHealth::State::Failed;
+    h.detail = error_;
+    h.last_error = error_;
+  } else {
+    h.detail = nl_ ? "listening for neighbour misses on " + std::to_string(links_.size()) + " link(s)" : "not started";
+  }
+  return h;
+}
+
 nlohmann::json NeighborControl::status() const {
   nlohmann::json links = nlohmann::json::array();
   for (const auto& l : links_)

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "control/overlay_resolver.hpp"
+#include "weft/service.hpp"
 
 struct mnl_socket;
 struct nlmsghdr;
@@ -62,6 +63,8 @@ class NeighborControl final : public std::enable_shared_from_this<NeighborContro
   // Closes the socket and unsubscribes (installed entries stay in the kernel).
   void stop();
   nlohmann::json status() const;
+  // Failed once the netlink socket cannot be opened or read; else Ok.
+  ServiceHealth health() const;
   // What was installed: {"entries": [{link, ip, mac, fdb}]}.
   nlohmann::json entries() const;
 

@@ -98,4 +98,6 @@ void NeighborSink::stop() {
 
 nlohmann::json NeighborSink::status() const { return core_ ? core_->status() : nlohmann::json::object(); }
 
+ServiceHealth NeighborSink::health() const { return core_ ? core_->health() : ServiceHealth{}; }
+
 }  // namespace weft::svp

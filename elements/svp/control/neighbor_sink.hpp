@@ -25,6 +25,7 @@ class NeighborSink final : public Service {
   void start(boost::asio::io_context& io) override;
   void stop() override;
   nlohmann::json status() const override;
+  ServiceHealth health() const override;
 
   const NeighborConfig& config() const { return cfg_; }
 

@@ -220,11 +220,20 @@ void SvpClient::on_connected() {
   }
 }
 
+double SvpClient::state_seconds() const { return std::chrono::duration<double>(Clock::now() - state_since_).count(); }
+
 void SvpClient::fail(const std::string& why, bool protocol_error) {
   const bool was_connected = state_ == State::Up || state_ == State::Handshake;
   if (was_connected) c_.disconnects++;
   last_error_ = why;
-  weft::log(protocol_error ? LogLevel::Warning : LogLevel::Notice, "SVP: %s%s", why.c_str(),
+  if (!protocol_error) {  // (a protocol error comes from inside the reader: on_connected resets it)
+    if (sock_ && reader_.buffered() && reader_.error() == StreamReader::Error::None) {
+      c_.truncated++;  // the connection ended inside a message
+      last_error_ += "; an incomplete message (" + std::to_string(reader_.buffered()) + " bytes) was dropped";
+    }
+    reader_.reset();
+  }
+  weft::log(protocol_error ? LogLevel::Warning : LogLevel::Notice, "SVP: %s%s", last_error_.c_str(),
            protocol_error ? " (connection reset)" : "");
   gen_++;
   close_socket();
@@ -601,7 +610,8 @@ nlohmann::json SvpClient::status() const {
                      {"bad_size", c_.bad_size},
                      {"unknown_op", c_.unknown_op},
                      {"unsolicited_id", c_.unsolicited_id},
-                     {"too_large", c_.too_large}}}};
+                     {"too_large", c_.too_large},
+                     {"truncated", c_.truncated}}}};
   return s;
 }
 

@@ -71,6 +71,7 @@ struct ClientCounters {
   uint64_t bytes_out = 0, bytes_in = 0;
   // Malformed input, each resetting the connection.
   uint64_t bad_crc = 0, bad_version = 0, bad_size = 0, unknown_op = 0, unsolicited_id = 0, too_large = 0;
+  uint64_t truncated = 0;  // a message cut short by the end of its connection (dropped)
   uint64_t by_op_sent[16] = {}, by_op_received[16] = {};
   uint64_t status_ok = 0, status_notfound = 0, status_other = 0;
 };
@@ -109,6 +110,8 @@ class SvpClient : public std::enable_shared_from_this<SvpClient> {
   size_t in_flight() const { return inflight_.size(); }
   size_t queued() const { return waiting_.size(); }
   std::string server() const;  // the server in use or being tried ("" if none)
+  const std::string& last_error() const { return last_error_; }
+  double state_seconds() const;  // in the current state
   nlohmann::json status() const;
 
  private:

@@ -461,6 +461,28 @@ nlohmann::json SvpControl::bulk(const nlohmann::json& args) {
   return {{"asked", "bulk type " + std::to_string(type)}};
 }
 
+ServiceHealth SvpControl::health() const {
+  ServiceHealth h;
+  if (!configured_ || !client_) {
+    h.detail = configured_ ? "not started" : "not configured";
+    return h;
+  }
+  const ClientCounters& c = client_->counters();
+  h.errors = c.bad_crc + c.bad_version + c.bad_size + c.unknown_op + c.unsolicited_id + c.too_large + c.truncated +
+             c.connect_failures + c.disconnects + c.stalls;
+  h.last_error = client_->last_error();
+  h.peer = "Portolan " + client_->server();
+  h.since_s = client_->state_seconds();
+  if (client_->up()) {
+    h.detail = "session up";
+  } else {
+    h.state = ServiceHealth::State::Degraded;
+    h.detail = std::string("no session (") + to_string(client_->state()) +
+               "): the overlay cache keeps forwarding, new destinations wait";
+  }
+  return h;
+}
+
 nlohmann::json SvpControl::status() const {
   nlohmann::json s;
   s["configured"] = configured_;

@@ -40,6 +40,7 @@
 #include "control/svp_client.hpp"
 #include "tables/overlay_cache.hpp"
 #include "tables/overlay_handle.hpp"
+#include "weft/service.hpp"
 
 struct rte_rcu_qsbr;
 
@@ -91,6 +92,9 @@ class SvpControl final : public OverlayResolver, public std::enable_shared_from_
   void stop();
   bool started() const { return io_ != nullptr; }
   nlohmann::json status() const;
+  // Ok while the session with Portolan is up; Degraded while it is not (the
+  // cache keeps forwarding, also past its ttl; new destinations wait).
+  ServiceHealth health() const;
 
   // Commands (`routerctl service NAME CMD`).
   nlohmann::json cache_entries(const nlohmann::json& args) const;  // {kind?: vl2|vl3}

@@ -124,4 +124,6 @@ void SvpService::stop() {
 
 nlohmann::json SvpService::status() const { return core_ ? core_->status() : nlohmann::json::object(); }
 
+ServiceHealth SvpService::health() const { return core_ ? core_->health() : ServiceHealth{}; }
+
 }  // namespace weft::svp

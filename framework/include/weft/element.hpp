@@ -18,6 +18,12 @@
 // output (output()), or sorts packets into per-output staging batches
 // (emit()) which the framework pushes downstream when push() returns. Every
 // packet an element does not forward is given to drop() with a named reason.
+//
+// An exception that leaves push() or run() on a worker is caught where the
+// batch entered the element: the batch is counted under the framework's drop
+// reason `exception` and that instance is taken out of service on its worker
+// (every later batch for it is dropped as `quarantined`) until a reload
+// replaces it. See docs/engine.md, "When an element throws".
 #pragma once
 
 #include <cstdint>
@@ -74,6 +80,12 @@ struct DropReasonSpec {
   std::string name;
   std::string doc;
 };
+
+// Drop reasons the framework keeps for every element, counted after the
+// class's own: the batch an instance threw on, and the batches that reached
+// it afterwards, while it was out of service. A class cannot declare them.
+inline constexpr const char* kFrameworkDrops[] = {"exception", "quarantined"};
+inline constexpr size_t kFrameworkDropCount = 2;
 
 // A named value of an element reachable through `routerctl handler`, with
 // its doc and its code. Handlers run on the element's own lcore between two
@@ -187,6 +199,9 @@ class ClassBuilder {
   // way, as a class built twice does, is harmless).
   ClassBuilder& drop(Drop& handle, std::string n, std::string d) {
     const auto index = static_cast<uint16_t>(c_.drops.size());
+    for (const char* reserved : kFrameworkDrops)
+      if (n == reserved)
+        throw std::logic_error("class " + c_.name + ": drop reason '" + n + "' is the framework's (every element has it)");
     if (handle.bound() && (handle.index_ != index || handle.owner_ != &typeid(T)))
       throw std::logic_error("class " + c_.name + ": drop reason '" + n + "' declared with a handle bound elsewhere");
     handle.index_ = index;
@@ -348,6 +363,8 @@ class Element {
   size_t output_count() const { return n_outputs_; }
   const OutputPort& output_port(size_t i) const { return outputs_[i]; }
   size_t drop_reason_count() const { return class_->drops.size(); }
+  // A reason of the class (below drop_reason_count()), or the framework's
+  // kFrameworkDrops[i] at drop_reason_count() + i.
   uint64_t drops(size_t reason) const { return drops_[reason].get(); }
 
   // Framework use: after push returns, hand staged packets downstream.
@@ -361,8 +378,7 @@ class Element {
   void output(uint16_t port, Batch& b) {
     OutputPort& o = outputs_[port];
     account(o, b);
-    o.target->push(o.target_input, b);
-    o.target->flush_staged();
+    if (push_into(o, b)) o.target->flush_staged();
   }
 
   // Stages one packet for output `port`; staged packets go downstream when
@@ -399,10 +415,27 @@ class Element {
   }
   void flush_one(OutputPort& o) {
     account(o, o.staging);
-    o.target->push(o.target_input, o.staging);
+    const bool pushed = push_into(o, o.staging);
     o.staging.clear();
-    o.target->flush_staged();
+    if (pushed) o.target->flush_staged();
   }
+  // The one place a batch enters another element. An exception from its
+  // push is contained there (false): zero-cost on the path that does not throw.
+  static bool push_into(OutputPort& o, Batch& b) {
+    const uint16_t n = b.count;
+    try {
+      o.target->push(o.target_input, b);
+      return true;
+    } catch (...) {
+      o.target->contain_failure("push", b, n);
+      return false;
+    }
+  }
+  // With the exception in flight: counts the batch's `n` packets under
+  // `exception`, logs, and takes this instance out of service on its worker
+  // (runtime/element_faults.cpp). The packets are not freed: the element may
+  // have passed some on or freed them before it threw.
+  void contain_failure(const char* call, Batch& b, uint16_t n) noexcept;
   void flush_all() {
     staged_ = false;
     for (size_t i = 0; i < n_outputs_; i++)

@@ -34,6 +34,15 @@
 //                     already and is not started again)
 //   stop()            before the framework drops it (removed by a reload,
 //                     router shutdown): close sockets, cancel timers
+//   status()          `routerctl service NAME`: state and counters (JSON)
+//   health()          `routerctl status`: is it doing its job, who is its
+//                     peer, what went wrong last (ServiceHealth, below)
+//
+// Whatever a service throws is caught by the framework: configure and
+// initialize refuse the graph (or the reload), take_state refuses the
+// reload, start marks the service failed (a reload keeping it tries again),
+// stop, status, health and commands are logged and reported; the router
+// keeps running its last good graph.
 //
 // Elements get a service's handle with ctx.service<H>(param) in initialize()
 // (the element declares the parameter with ClassBuilder::uses<H>). A handle
@@ -128,6 +137,22 @@ class ServiceInitContext {
   virtual std::shared_ptr<void> service_handle(std::string_view param, std::string_view handle_type) = 0;
 };
 
+// A service's health, for `routerctl status` (its `health` section): one
+// line an operator reads first. Faults of the peer (a lost connection, a
+// malformed message) are Degraded while the service keeps serving its last
+// good state; Failed is a service that cannot do its job at all (it cannot
+// listen, it could not start).
+struct ServiceHealth {
+  enum class State { Ok, Degraded, Failed };
+  State state = State::Ok;
+  std::string peer;        // whom it talks to: "zebra 127.0.0.1:40312", "Portolan 192.0.2.10:1296" ("" none)
+  std::string detail;      // what it is doing: "connected", "waiting for zebra", "reconnecting in 2 s"
+  std::string last_error;  // the last fault, kept after recovery ("" none so far)
+  uint64_t errors = 0;     // faults so far: malformed messages, lost connections, failed attempts
+  double since_s = -1;     // seconds in this state (-1: not known)
+};
+const char* to_string(ServiceHealth::State s);
+
 class Service {
  public:
   Service() = default;
@@ -145,6 +170,8 @@ class Service {
   virtual void stop() {}
   // State and counters for `routerctl service NAME` (and the `status` command).
   virtual nlohmann::json status() const = 0;
+  // Health for `routerctl status`; the default: Ok, nothing more to say.
+  virtual ServiceHealth health() const { return {}; }
 
   // --- identity (set by the framework) ---
   const std::string& name() const { return name_; }

@@ -4,6 +4,7 @@
 #include <rte_ethdev.h>
 #include <unistd.h>
 
+#include "runtime/fault_log.hpp"
 #include "runtime/port_config.hpp"
 #include "weft/version.hpp"
 
@@ -188,6 +189,12 @@ json stats_json(const Runtime& rt) {
         drops[n.klass->drops[d].name] = el->drops(d);
         tot_drop += el->drops(d);
       }
+      // The framework's reasons (an instance that threw), once they count something.
+      for (size_t k = 0; k < kFrameworkDropCount; k++)
+        if (uint64_t v = el->drops(el->drop_reason_count() + k)) {
+          drops[kFrameworkDrops[k]] = v;
+          tot_drop += v;
+        }
       lw["inputs"] = inputs;
       lw["outputs"] = outputs;
       lw["drops"] = drops;
@@ -268,6 +275,20 @@ json ControlApi::reload(const std::string& file, std::chrono::milliseconds timeo
 
 json ControlApi::reload(std::shared_ptr<GraphSpec> spec, Diagnostics& diag, const std::string& label,
                         std::chrono::milliseconds timeout) {
+  json j;
+  try {
+    j = reload_checked(std::move(spec), diag, label, timeout);
+  } catch (...) {
+    // Whatever threw (a plugin, in validation), nothing has changed yet.
+    j = {{"applied", false}, {"file", label}, {"error", "reload failed: " + current_exception_text()},
+         {"diagnostics", json::array()}};
+  }
+  reloads_.record(j);
+  return j;
+}
+
+json ControlApi::reload_checked(std::shared_ptr<GraphSpec> spec, Diagnostics& diag, const std::string& label,
+                                std::chrono::milliseconds timeout) {
   auto t0 = std::chrono::steady_clock::now();
   auto refused = [&](const std::string& error) {
     json j{{"applied", false}, {"file", label}, {"error", error}, {"diagnostics", json::array()}};
@@ -296,10 +317,11 @@ json ControlApi::reload(std::shared_ptr<GraphSpec> spec, Diagnostics& diag, cons
   return j;
 }
 
-json ControlApi::services() const {
+json ControlApi::services() {
   json out = json::array();
-  for (const auto& e : rt_.services().entries())
-    out.push_back({{"name", e.service->name()}, {"class", e.service->service_class().name}, {"status", e.service->status()}});
+  ServiceSet& set = rt_.running_services();
+  for (auto& e : set.entries())
+    out.push_back({{"name", e.service->name()}, {"class", e.service->service_class().name}, {"status", set.status_of(e)}});
   return out;
 }
 
@@ -308,15 +330,16 @@ json ControlApi::service(const json& args) {
   const std::string name = args.value("name", ""), klass = args.value("class", ""), cmd = args.value("cmd", "");
   const json cargs = args.value("args", json::object());
   json out = json::array();
-  for (const auto& e : rt_.services().entries()) {
+  ServiceSet& set = rt_.running_services();
+  for (auto& e : set.entries()) {
     Service& s = *e.service;
     const ServiceClass& k = s.service_class();
     if (!((!name.empty() && s.name() == name) || (!klass.empty() && k.name == klass))) continue;
     json result;
     if (cmd.empty() || cmd == "status") {
-      result = s.status();
+      result = set.status_of(e);
     } else if (const ServiceCommandSpec* c = k.find_command(cmd)) {
-      result = c->run(s, cargs);
+      result = set.run_command(e, *c, cargs);
     } else {
       std::string list = "status";
       for (const auto& x : k.commands) list += ", " + x.name;
@@ -331,7 +354,9 @@ json ControlApi::service(const json& args) {
   return out;
 }
 
-json ControlApi::status() const {
+json ControlApi::health() { return health_json(rt_, reloads_, peers_); }
+
+json ControlApi::status() {
   json j;
   j["version"] = kVersion;
   j["pid"] = ::getpid();
@@ -352,6 +377,7 @@ json ControlApi::status() const {
                             {"polls", w->polls.get()},
                             {"busy_polls", w->busy_polls.get()}});
   for (const auto& [name, fn] : status_extras_) j[name] = fn();
+  j["health"] = health();
   return j;
 }
 
@@ -398,8 +424,8 @@ json ControlApi::handler(const json& args) {
               if (!e->read) out->error = "handler '" + name + "' is write-only";
               else out->r["value"] = e->read(*el);
             }
-          } catch (const std::exception& ex) {
-            out->error = ex.what();
+          } catch (...) {
+            out->error = current_exception_text();
           }
         },
         std::chrono::milliseconds(2000));
@@ -427,8 +453,8 @@ json ControlApi::handle(const json& req) {
     else if (cmd == "service") data = service(args);
     else return {{"ok", false}, {"error", "unknown command '" + cmd + "'"}};
     return {{"ok", true}, {"data", data}};
-  } catch (const std::exception& e) {
-    return {{"ok", false}, {"error", e.what()}};
+  } catch (...) {
+    return {{"ok", false}, {"error", current_exception_text()}};
   }
 }
 

@@ -11,6 +11,7 @@
 
 #include "core/graph_spec.hpp"
 
+#include "control/health.hpp"
 #include "core/plugin_loader.hpp"
 #include "runtime/runtime.hpp"
 
@@ -47,18 +48,27 @@ class ControlApi {
   const std::string& graph_file() const { return graph_file_; }
   // Adds `name: fn()` to every status reply (the fleet agent's state).
   void add_status(std::string name, std::function<json()> fn) { status_extras_.emplace_back(std::move(name), std::move(fn)); }
+  // Adds a peer that is not a service of the graph (the fleet's etcd) to the
+  // status reply's health section, as `name`.
+  void add_health(std::string name, std::function<ServiceHealth()> fn) { peers_.emplace_back(std::move(name), std::move(fn)); }
+  // The health section of a status reply (control/health.hpp).
+  json health();
 
  private:
-  json status() const;
+  json status();
   json handler(const json& args);
-  json services() const;
+  json services();
   json service(const json& args);
+  json reload_checked(std::shared_ptr<GraphSpec> spec, Diagnostics& diag, const std::string& label,
+                      std::chrono::milliseconds timeout);
 
   Runtime& rt_;
   PluginLoader& loader_;
   std::string graph_file_;
   std::vector<std::string> plugin_dirs_;
   std::vector<std::pair<std::string, std::function<json()>>> status_extras_;
+  std::vector<PeerHealth> peers_;
+  ReloadHistory reloads_;
 };
 
 }  // namespace weft

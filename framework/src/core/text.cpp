@@ -4,6 +4,10 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <cxxabi.h>
+#include <exception>
+#include <memory>
+#include <typeinfo>
 
 namespace weft {
 
@@ -104,6 +108,26 @@ std::string trim(std::string_view s) {
   while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) b++;
   while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) e--;
   return std::string(s.substr(b, e - b));
+}
+
+std::string current_exception_text() noexcept {
+  try {
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      return e.what();
+    } catch (...) {
+      std::string type = "unknown type";
+      if (const std::type_info* t = abi::__cxa_current_exception_type()) {
+        int status = 0;
+        std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(t->name(), nullptr, nullptr, &status), std::free);
+        type = status == 0 && d ? d.get() : t->name();
+      }
+      return "an exception of type " + type + " (not a std::exception)";
+    }
+  } catch (...) {
+    return "an exception (its description could not be made)";
+  }
 }
 
 }  // namespace weft

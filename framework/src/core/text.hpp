@@ -1,5 +1,6 @@
 // Small text helpers shared by the YAML loader, the validator and elements'
-// configuration: number parsing with explicit failure and "did you mean".
+// configuration: number parsing with explicit failure and "did you mean";
+// and the words for an exception in flight.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,10 @@ std::optional<std::string> closest_match(std::string_view word, const std::vecto
 std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
 
 std::vector<std::string> split(std::string_view s, char sep);
+
+// In a catch block: the message of the exception in flight (what() of a
+// std::exception, else its type: a plugin may throw anything).
+std::string current_exception_text() noexcept;
 std::string trim(std::string_view s);
 
 }  // namespace weft

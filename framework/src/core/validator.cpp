@@ -235,6 +235,8 @@ void plan_services(Validation& v) {
       v.diag.error(err.mark().line ? err.mark() : sp.spec->mark, "service '" + sp.spec->id + "': " + err.what());
     } catch (const std::exception& err) {
       v.diag.error(sp.spec->mark, "service '" + sp.spec->id + "': configuration failed: " + err.what());
+    } catch (...) {
+      v.diag.error(sp.spec->mark, "service '" + sp.spec->id + "': configuration failed: " + current_exception_text());
     }
   }
   // Order: depth-first on the services each one names; a cycle is an error.
@@ -310,6 +312,8 @@ void plan_elements(Validation& v) {
         diag.error(err.mark().line ? err.mark() : e.mark, "element '" + e.id + "': " + err.what());
       } catch (const std::exception& err) {
         diag.error(e.mark, "element '" + e.id + "': configuration failed: " + err.what());
+      } catch (...) {
+        diag.error(e.mark, "element '" + e.id + "': configuration failed: " + current_exception_text());
       }
     }
     v.configured.push_back(ok);

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/text.hpp"
 #include "weft/log.hpp"
 #include "weft/version.hpp"
 
@@ -110,6 +111,7 @@ FleetAgent::FleetAgent(asio::io_context& io, ControlApi& api, FleetOptions opts)
       backoff_timer_(std::make_unique<asio::steady_timer>(io)) {
   if (opts_.node.empty()) throw std::invalid_argument("fleet: no node name (--node)");
   api_.add_status("fleet", [this] { return status(); });
+  api_.add_health("fleet", [this] { return health(); });
 }
 
 FleetAgent::~FleetAgent() = default;
@@ -120,8 +122,8 @@ void FleetAgent::start() {
       if (!e) return;
       try {
         std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        WEFT_LOG(Error, "fleet: %s stopped: %s", what, ex.what());
+      } catch (...) {
+        WEFT_LOG(Error, "fleet: %s stopped: %s", what, current_exception_text().c_str());
       }
     };
   };
@@ -136,6 +138,7 @@ void FleetAgent::resync() {
 }
 
 void FleetAgent::failed(const std::string& what) {
+  failures_++;
   if (last_check_ok_ || last_error_ != what)
     WEFT_LOG(Warning, "fleet: etcd: %s (keeping the running graph)", what.c_str());
   if (last_check_ok_) stale_since_ = Clock::now();
@@ -191,6 +194,8 @@ asio::awaitable<void> FleetAgent::watch_loop() {
       } else {
         failed(e.what());
       }
+    } catch (const std::exception& e) {  // never leave the loop: the router would stay stale for good
+      failed(std::string("watch: ") + e.what());
     }
     if (watching_ && last_check_ok_) stale_since_ = Clock::now();
     watching_ = false;
@@ -211,7 +216,7 @@ asio::awaitable<void> FleetAgent::sync_loop() {
     if (stopping_) break;
     try {
       co_await full_sync();  // catches anything the watch missed, and checks etcd has a quorum
-    } catch (const EtcdError& e) {
+    } catch (const std::exception& e) {
       failed(e.what());
     }
   }
@@ -236,7 +241,7 @@ asio::awaitable<void> FleetAgent::lease_loop() {
         co_await write_status();
         last_write = Clock::now();
       }
-    } catch (const EtcdError& e) {
+    } catch (const std::exception& e) {
       failed(e.what());
     }
     if (stopping_) break;
@@ -361,6 +366,25 @@ json FleetAgent::status() const {
   if (!connected)
     j["stale_for_s"] = std::chrono::duration<double>(Clock::now() - stale_since_).count();
   return j;
+}
+
+ServiceHealth FleetAgent::health() const {
+  ServiceHealth h;
+  h.peer = "etcd " + client_.current_endpoint();
+  h.last_error = last_error_;
+  h.errors = failures_;
+  if (!(watching_ && last_check_ok_)) {
+    h.state = ServiceHealth::State::Degraded;
+    h.since_s = std::chrono::duration<double>(Clock::now() - stale_since_).count();
+    h.detail = "not connected to etcd: stale, running applied revision " + std::to_string(applied_revision_);
+  } else if (result_ == "refused") {
+    h.state = ServiceHealth::State::Degraded;
+    h.detail = "desired revision " + std::to_string(refused_revision_) + " refused: running revision " +
+               std::to_string(applied_revision_);
+  } else {
+    h.detail = "connected, " + result_ + " revision " + std::to_string(applied_revision_);
+  }
+  return h;
 }
 
 void FleetAgent::shutdown() {

@@ -97,8 +97,9 @@ class FleetAgent {
   // Stops the coroutines and revokes the lease so the node leaves the fleet
   // view at once; runs `io` for at most the request timeout.
   void shutdown();
-  // For `routerctl status`.
+  // For `routerctl status` (and its health section).
   json status() const;
+  ServiceHealth health() const;
 
   // Reads the node's graph from etcd once (routerd started without -c):
   // retries until it is present and parses; returns the spec, with findings in diag.
@@ -141,6 +142,7 @@ class FleetAgent {
   double last_reload_ms_ = 0;
   uint64_t applies_ = 0, refusals_ = 0, full_syncs_ = 0, compaction_resyncs_ = 0, watch_restarts_ = 0;
   uint64_t status_writes_ = 0;
+  uint64_t failures_ = 0;  // requests to etcd that failed
 };
 
 }  // namespace weft

@@ -2,33 +2,10 @@
 
 #include <stdexcept>
 
-namespace weft {
+#include "runtime/element_wiring.hpp"
+#include "runtime/fault_log.hpp"
 
-// Sets the framework-owned fields of an element (friend of Element).
-class ElementWiring {
- public:
-  static void bind(Element& e, const std::string& id, const ElementClass& k, unsigned worker, size_t n_outputs,
-                   bool count_bytes) {
-    e.id_ = id;
-    e.count_bytes_ = count_bytes;
-    e.class_ = &k;
-    e.worker_ = worker;
-    e.n_outputs_ = n_outputs;
-    e.outputs_ = std::make_unique<OutputPort[]>(n_outputs);
-    e.drops_ = std::make_unique<Counter[]>(k.drops.size() + 1);
-  }
-  static void carry_drops(Element& to, const Element& from) {
-    const auto& td = to.class_->drops;
-    const auto& fd = from.class_->drops;
-    for (size_t i = 0; i < td.size(); i++)
-      for (size_t j = 0; j < fd.size(); j++)
-        if (td[i].name == fd[j].name) to.drops_[i].set(from.drops_[j].get());
-  }
-  static void link(Element& e, size_t out, Element* target, uint16_t input) {
-    e.outputs_[out].target = target;
-    e.outputs_[out].target_input = input;
-  }
-};
+namespace weft {
 
 void carry_counters(Element& to, const Element& from, const NodePlan& to_plan, const NodePlan& from_plan) {
   // Outputs and drop reasons are matched by name: a reload may reorder them.
@@ -47,10 +24,15 @@ std::unique_ptr<WorkerGraph> build_graph_instance(const GraphPlan& plan, unsigne
   auto g = std::make_unique<WorkerGraph>();
   const GraphSpec& spec = *plan.spec;
   for (const auto& n : plan.nodes) {
-    auto el = n.klass->create();
-    ElementWiring::bind(*el, n.spec->id, *n.klass, w, n.outputs.size(), spec.count_bytes);
-    configure_instance(*el, n, spec);
-    g->elements.push_back(std::move(el));
+    try {
+      auto el = n.klass->create();
+      ElementWiring::bind(*el, n.spec->id, *n.klass, w, n.outputs.size(), spec.count_bytes);
+      configure_instance(*el, n, spec);
+      g->elements.push_back(std::move(el));
+    } catch (...) {
+      throw std::runtime_error("element '" + n.spec->id + "' failed to configure on worker " + std::to_string(w) +
+                               ": " + current_exception_text());
+    }
   }
   for (size_t i = 0; i < plan.nodes.size(); i++) {
     const auto& n = plan.nodes[i];
@@ -60,6 +42,7 @@ std::unique_ptr<WorkerGraph> build_graph_instance(const GraphPlan& plan, unsigne
     if ((n.klass->inputs.empty() && !n.klass->variadic_inputs) || n.klass->polled)
       g->sources.push_back(g->elements[i].get());
   }
+  g->faults.reserve(g->elements.size());
   size_t initialized = 0;
   try {
     for (auto& el : g->elements) {
@@ -68,11 +51,12 @@ std::unique_ptr<WorkerGraph> build_graph_instance(const GraphPlan& plan, unsigne
       initialized++;
     }
     ctx.set_element(nullptr);
-  } catch (const std::exception& e) {
-    for (size_t i = 0; i < initialized; i++) g->elements[i]->cleanup();
+  } catch (...) {
+    ctx.set_element(nullptr);
+    const std::string why = current_exception_text();
+    for (size_t i = 0; i < initialized; i++) cleanup_element(*g->elements[i]);
     const std::string& id = g->elements[initialized]->id();
-    throw std::runtime_error("element '" + id + "' failed to initialize on worker " + std::to_string(w) + ": " +
-                             e.what());
+    throw std::runtime_error("element '" + id + "' failed to initialize on worker " + std::to_string(w) + ": " + why);
   }
   return g;
 }
@@ -86,8 +70,17 @@ std::vector<HandlerSpec> handlers_of(const NodePlan& n) {
   return hs;
 }
 
+void cleanup_element(Element& e) {
+  try {
+    e.cleanup();
+  } catch (...) {
+    control_faults().note("element '" + e.id() + "' (" + e.element_class().name + ") threw in cleanup on worker " +
+                          std::to_string(e.worker_index()) + ": " + current_exception_text());
+  }
+}
+
 void cleanup_graph_instance(WorkerGraph& g) {
-  for (auto& el : g.elements) el->cleanup();
+  for (auto& el : g.elements) cleanup_element(*el);
 }
 
 }  // namespace weft

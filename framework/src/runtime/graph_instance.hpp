@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/validator.hpp"
+#include "runtime/element_faults.hpp"
 #include "runtime/services.hpp"
 #include "weft/element.hpp"
 
@@ -15,6 +16,7 @@ namespace weft {
 struct WorkerGraph {
   std::vector<std::unique_ptr<Element>> elements;  // same order as GraphPlan::nodes
   std::vector<Element*> sources;                   // sources and polled elements, run every loop
+  ElementFaults faults;                            // instances that threw (element_faults.hpp)
 };
 
 // Creates, configures, wires and initializes one instance of every element of
@@ -24,8 +26,11 @@ std::unique_ptr<WorkerGraph> build_graph_instance(const GraphPlan& plan, unsigne
 // Every handler of an element (`routerctl handler`): the framework's own
 // (class, config), then those its class declares. `n` must outlive them.
 std::vector<HandlerSpec> handlers_of(const NodePlan& n);
-// Runs cleanup() on every element of an instance.
+// Runs cleanup() on every element of an instance; one that throws is logged
+// (control_faults()) and the others are cleaned up all the same.
 void cleanup_graph_instance(WorkerGraph& g);
+// cleanup() of one element, the same way.
+void cleanup_element(Element& e);
 // Copies the framework's counters (outputs and drops, matched by name) of an
 // element into its replacement.
 void carry_counters(Element& to, const Element& from, const NodePlan& to_plan, const NodePlan& from_plan);

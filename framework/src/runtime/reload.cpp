@@ -35,6 +35,7 @@
 
 #include <thread>
 
+#include "runtime/fault_log.hpp"
 #include "runtime/runtime.hpp"
 #include "weft/log.hpp"
 
@@ -183,8 +184,8 @@ class ReloadTransaction {
   bool build_services() {
     try {
       services_.build();
-    } catch (const std::exception& e) {
-      return fail(e.what());
+    } catch (...) {
+      return fail(current_exception_text());
     }
     report_.services_added = services_.added;
     report_.services_removed = services_.removed;
@@ -200,10 +201,11 @@ class ReloadTransaction {
         WorkerInitContext ctx(rt_, *rt_.workers()[w], next_ports_, services_.next());
         next_graphs_.push_back(build_graph_instance(next_, w, ctx));
       }
-    } catch (const std::exception& e) {
+    } catch (...) {
+      const std::string why = current_exception_text();
       for (auto& g : next_graphs_) cleanup_graph_instance(*g);
       next_graphs_.clear();
-      return fail(e.what());
+      return fail(why);
     }
     return true;
   }
@@ -241,10 +243,16 @@ class ReloadTransaction {
       Element& te = *to.elements[ti];
       Element& fe = *from.elements[fi];
       carry_counters(te, fe, tp, fp);
+      if (const ElementFault* f = from.faults.find(fi)) {
+        // It threw: its state is suspect, and the new instance starts afresh.
+        out.carries.push_back(StateCarry::reset(std::string("the old instance failed (threw in ") + f->call + ": " +
+                                                f->error + "): its state is not carried"));
+        continue;
+      }
       try {
         out.carries.push_back(te.take_state(fe));
-      } catch (const std::exception& e) {
-        out.carries.push_back(StateCarry::reset(std::string("take_state failed: ") + e.what()));
+      } catch (...) {
+        out.carries.push_back(StateCarry::reset("take_state failed: " + current_exception_text()));
       }
     }
     out.tsc = rte_rdtsc() - t0;

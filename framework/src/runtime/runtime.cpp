@@ -147,6 +147,34 @@ bool Runtime::run_on_worker(unsigned w, std::function<void()> fn, std::chrono::m
   return wk.wait(std::chrono::steady_clock::now() + timeout) == Worker::Wait::Done;
 }
 
+void Runtime::watch_workers() {
+  const auto now = std::chrono::steady_clock::now();
+  watch_.resize(workers_.size(), WorkerWatch{0, now, false, 0});
+  for (size_t i = 0; i < workers_.size(); i++) {
+    const Worker& w = *workers_[i];
+    WorkerWatch& ww = watch_[i];
+    const uint64_t polls = w.polls.get();
+    if (polls != ww.polls || !w.running.load(std::memory_order_acquire)) {
+      if (ww.stalled)
+        WEFT_LOG(Notice, "worker %u (lcore %u) is looping again after %.1f s", w.index, w.lcore,
+                 std::chrono::duration<double>(now - ww.moved).count());
+      ww = {polls, now, false, ww.stalls};
+    } else if (!ww.stalled && now - ww.moved >= kStallAfter) {
+      ww.stalled = true;
+      ww.stalls++;
+      WEFT_LOG(Warning,
+               "worker %u (lcore %u) has not finished a loop for %.1f s: an element is stuck in push or run "
+               "(handlers and reloads cannot reach it)",
+               w.index, w.lcore, std::chrono::duration<double>(now - ww.moved).count());
+    }
+  }
+}
+
+double Runtime::stalled_for(unsigned w) const {
+  if (w >= watch_.size() || !watch_[w].stalled) return 0;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - watch_[w].moved).count();
+}
+
 double Runtime::elapsed_s() const {
   auto end = halted_ ? halt_time_ : std::chrono::steady_clock::now();
   return std::chrono::duration<double>(end - start_time_).count();

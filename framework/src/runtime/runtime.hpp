@@ -88,6 +88,22 @@ class Runtime {
   // take it within `timeout` (it is then withdrawn and never runs).
   bool run_on_worker(unsigned w, std::function<void()> fn, std::chrono::milliseconds timeout);
 
+  // The stall watch (control thread; routerd samples every 100 ms, and at
+  // each status request): a running worker whose loop counter has not moved
+  // for kStallAfter is stalled — an element stuck in push or run. Stalls and
+  // their end are logged.
+  static constexpr std::chrono::milliseconds kStallAfter{500};
+  void watch_workers();
+  struct WorkerWatch {
+    uint64_t polls = 0;
+    std::chrono::steady_clock::time_point moved;  // when its counter was last seen moving
+    bool stalled = false;
+    uint64_t stalls = 0;  // stalls seen so far
+  };
+  // Seconds worker `w` has been stalled, at the last sample (0: it loops).
+  double stalled_for(unsigned w) const;
+  const WorkerWatch& worker_watch(unsigned w) const { return watch_[w]; }
+
   const GraphPlan& plan() const { return plan_; }
   const std::vector<std::unique_ptr<Worker>>& workers() const { return workers_; }
   const std::vector<PortRuntime>& ports() const { return ports_; }
@@ -153,6 +169,7 @@ class Runtime {
   ServiceSet services_;
   boost::asio::io_context* io_ = nullptr;
   std::unique_ptr<LinkWatch> link_watch_;
+  std::vector<WorkerWatch> watch_;
 };
 
 // An InitContext for worker `w` resolving ports in `ports`.

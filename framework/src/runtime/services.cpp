@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "core/param_node.hpp"
+#include "runtime/fault_log.hpp"
 #include "weft/log.hpp"
 
 namespace weft {
@@ -71,11 +72,13 @@ std::shared_ptr<Service> create(const ServicePlan& p, const GraphSpec& g) {
   return s;
 }
 
+std::string who(const Service& s) { return "service '" + s.name() + "' (" + s.service_class().name + ")"; }
+
 void stop_quietly(Service& s) {
   try {
     s.stop();
-  } catch (const std::exception& e) {
-    WEFT_LOG(Warning, "service '%s': stop failed: %s", s.name().c_str(), e.what());
+  } catch (...) {
+    control_faults().note(who(s) + " threw in stop: " + current_exception_text());
   }
 }
 
@@ -99,13 +102,78 @@ std::shared_ptr<void> ServiceSet::handle(std::string_view name, std::string_view
   return p;
 }
 
+const char* to_string(ServiceHealth::State s) {
+  switch (s) {
+    case ServiceHealth::State::Ok: return "ok";
+    case ServiceHealth::State::Degraded: return "degraded";
+    case ServiceHealth::State::Failed: return "failed";
+  }
+  return "?";
+}
+
 void ServiceSet::start_pending(boost::asio::io_context* io) {
   if (!io) return;
   for (auto& e : entries_)
     if (!e.started) {
-      e.service->start(*io);
       e.started = true;
+      e.start_error.clear();
+      try {
+        e.service->start(*io);
+      } catch (...) {
+        e.start_error = current_exception_text();
+        control_faults().note(who(*e.service) + " threw in start: " + e.start_error +
+                              "; it does not run (a reload that keeps it tries again)");
+      }
     }
+}
+
+namespace {
+void count_exception(ServiceSet::Entry& e, const char* call) {
+  e.exceptions++;
+  e.last_exception = std::string(call) + ": " + current_exception_text();
+  control_faults().note(who(*e.service) + " threw in " + e.last_exception);
+}
+}  // namespace
+
+nlohmann::json ServiceSet::status_of(Entry& e) {
+  try {
+    return e.service->status();
+  } catch (...) {
+    count_exception(e, "status");
+    return {{"state", "error"}, {"error", "status() threw: " + current_exception_text()}};
+  }
+}
+
+ServiceHealth ServiceSet::health_of(Entry& e) {
+  ServiceHealth h;
+  try {
+    h = e.service->health();
+  } catch (...) {
+    count_exception(e, "health");
+    h = {};
+    h.state = ServiceHealth::State::Failed;
+    h.detail = "health() threw";
+    h.last_error = e.last_exception;
+  }
+  if (!e.start_error.empty()) {
+    h.state = ServiceHealth::State::Failed;
+    h.detail = "not running: start() threw";
+    h.last_error = "start: " + e.start_error;
+  }
+  h.errors += e.exceptions;
+  if (h.last_error.empty() && !e.last_exception.empty()) h.last_error = e.last_exception;
+  return h;
+}
+
+nlohmann::json ServiceSet::run_command(Entry& e, const ServiceCommandSpec& c, const nlohmann::json& args) {
+  try {
+    return c.run(*e.service, args);
+  } catch (const std::invalid_argument&) {
+    throw;  // a bad argument: the caller's mistake, not the service's
+  } catch (...) {
+    count_exception(e, ("command " + c.name).c_str());
+    throw std::runtime_error(who(*e.service) + ": command '" + c.name + "' failed: " + current_exception_text());
+  }
 }
 
 void ServiceSet::stop_all() {
@@ -120,10 +188,11 @@ ServiceSet build_services(const GraphPlan& plan, const ServiceEnv& env) {
       auto s = create(p, *plan.spec);
       ServiceInitCtx ctx(env, set, p);
       s->initialize(ctx);
-      set.entries_.push_back({std::move(s), false, uses_of(p)});
-    } catch (const std::exception& e) {
+      set.entries_.push_back({std::move(s), false, uses_of(p), {}, 0, {}});
+    } catch (...) {
+      const std::string why = current_exception_text();
       set.stop_all();
-      throw std::runtime_error("service '" + p.spec->id + "' failed to initialize: " + e.what());
+      throw std::runtime_error("service '" + p.spec->id + "' failed to initialize: " + why);
     }
   }
   return set;
@@ -151,16 +220,18 @@ void ServiceTransaction::build() {
           carried_.emplace_back(next_.entries_.size(), size_t(old));
           running_kept[size_t(old)] = true;
           kept.push_back({p.spec->id, p.klass->name, c});
-          // A carried service is running already: its state is.
-          next_.entries_.push_back({std::move(s), running_.entries_[size_t(old)].started, uses});
+          // A carried service is running already: its state is (unless its
+          // start() threw: then it is started again).
+          const ServiceSet::Entry& r = running_.entries_[size_t(old)];
+          next_.entries_.push_back({std::move(s), r.started && r.start_error.empty(), uses, {}, 0, {}});
         } else {
           ServiceInitCtx ctx(env_, next_, p);
           s->initialize(ctx);
           added.push_back(p.spec->id);
-          next_.entries_.push_back({std::move(s), false, uses});
+          next_.entries_.push_back({std::move(s), false, uses, {}, 0, {}});
         }
-      } catch (const std::exception& e) {
-        throw std::runtime_error("service '" + p.spec->id + "': " + e.what());
+      } catch (...) {
+        throw std::runtime_error("service '" + p.spec->id + "': " + current_exception_text());
       }
     }
   } catch (...) {
@@ -181,8 +252,8 @@ void ServiceTransaction::roll_back() {
     Service& from = *next_.entries_[it->first].service;
     try {
       to.take_state(from);
-    } catch (const std::exception& e) {
-      WEFT_LOG(Error, "service '%s': giving its state back failed: %s", to.name().c_str(), e.what());
+    } catch (...) {
+      control_faults().note(who(to) + ": giving its state back failed: " + current_exception_text());
     }
   }
   carried_.clear();

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/validator.hpp"
 #include "weft/service.hpp"
 
@@ -31,6 +33,10 @@ class ServiceSet {
     // The services it names (parameter -> service name): a reload that
     // changes them builds it anew rather than carrying its state.
     std::map<std::string, std::string> uses;
+    // What the framework caught of its calls (each also in control_faults()).
+    std::string start_error;  // start() threw: it does not run (a reload keeping it tries again)
+    uint64_t exceptions = 0;  // status(), health(), stop() or a command threw
+    std::string last_exception;
   };
   // By name; null if none.
   std::shared_ptr<Service> find(std::string_view name) const;
@@ -41,6 +47,15 @@ class ServiceSet {
   std::shared_ptr<void> handle(std::string_view name, std::string_view type) const;
   // Starts, on `io`, every service not started yet (none without `io`).
   void start_pending(boost::asio::io_context* io);
+  // The calls routerctl makes, with whatever the service throws caught,
+  // counted in its entry and logged: status() (then {"state": "error",
+  // "error": ...}), health() (then Failed; Failed too if start() threw), a
+  // command (std::invalid_argument, a bad argument, goes to the caller as
+  // it is; anything else as std::runtime_error naming the service).
+  nlohmann::json status_of(Entry& e);
+  ServiceHealth health_of(Entry& e);
+  nlohmann::json run_command(Entry& e, const ServiceCommandSpec& c, const nlohmann::json& args);
+  std::vector<Entry>& entries() { return entries_; }
   // Stops every service (router shutdown) and forgets them.
   void stop_all();
 

@@ -40,6 +40,7 @@ struct Worker {
   Counter busy_polls;   // iterations that moved packets
   Counter sleeps;       // idle sleeps
   Counter generation;   // graphs this worker has switched to (0: the first)
+  Counter element_failures;  // element instances that threw here (element_faults.hpp)
 
   // The mailbox's control side (control thread only; runtime.cpp).
   // Posts `fn`, to run at the worker's next batch boundary.

@@ -70,8 +70,8 @@ GraphHarness::GraphHarness(const std::string& yaml, const PluginLoader& loader, 
 }
 
 GraphHarness::~GraphHarness() {
-  if (graph_)
-    for (auto& el : graph_->elements) el->cleanup();
+  set_fault_context(nullptr, nullptr);
+  if (graph_) cleanup_graph_instance(*graph_);
   graph_.reset();
   services_.stop_all();
 }
@@ -92,12 +92,14 @@ Element& GraphHarness::element(const std::string& id) {
 
 void GraphHarness::push(const std::string& id, Batch& b, uint16_t input) {
   Element& e = element(id);
+  set_fault_context(nullptr, graph_.get());  // an element downstream that throws is contained as on a worker
   e.push(input, b);
   e.flush_staged();
 }
 
 bool GraphHarness::run(const std::string& id) {
   Element& e = element(id);
+  set_fault_context(nullptr, graph_.get());
   bool moved = e.run();
   e.flush_staged();
   return moved;
@@ -115,6 +117,8 @@ uint64_t GraphHarness::drops(const std::string& id, const std::string& reason) {
   Element& e = element(id);
   for (size_t i = 0; i < e.drop_reason_count(); i++)
     if (e.element_class().drops[i].name == reason) return e.drops(i);
+  for (size_t k = 0; k < kFrameworkDropCount; k++)
+    if (reason == kFrameworkDrops[k]) return e.drops(e.drop_reason_count() + k);
   throw std::invalid_argument("element '" + id + "' (" + e.element_class().name + ") has no drop reason '" +
                               reason + "'");
 }
