@@ -11,6 +11,7 @@
 
 #include "core/graph_spec.hpp"
 
+#include "control/metrics.hpp"
 #include "core/plugin_loader.hpp"
 #include "runtime/runtime.hpp"
 
@@ -47,18 +48,26 @@ class ControlApi {
   const std::string& graph_file() const { return graph_file_; }
   // Adds `name: fn()` to every status reply (the fleet agent's state).
   void add_status(std::string name, std::function<json()> fn) { status_extras_.emplace_back(std::move(name), std::move(fn)); }
+  // What reloads did (the `weft_reload*` metrics).
+  const ReloadStats& reload_stats() const { return reload_stats_; }
+  // The collector the `metrics` command renders (none: the command is refused).
+  void set_metrics(MetricsCollector* c) { metrics_ = c; }
 
  private:
   json status() const;
   json handler(const json& args);
   json services() const;
   json service(const json& args);
+  json metrics(const json& args);
+  void count_reload(const ReloadReport* r, double validate_ms, double total_ms);
 
   Runtime& rt_;
   PluginLoader& loader_;
   std::string graph_file_;
   std::vector<std::string> plugin_dirs_;
   std::vector<std::pair<std::string, std::function<json()>>> status_extras_;
+  ReloadStats reload_stats_;
+  MetricsCollector* metrics_ = nullptr;
 };
 
 }  // namespace weft

@@ -99,6 +99,8 @@ class FleetAgent {
   void shutdown();
   // For `routerctl status`.
   json status() const;
+  // The weft_fleet_* metrics.
+  void add_metrics(MetricSet& set) const;
 
   // Reads the node's graph from etcd once (routerd started without -c):
   // retries until it is present and parses; returns the spec, with findings in diag.
