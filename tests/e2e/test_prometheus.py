@@ -115,7 +115,7 @@ def main(t):
         t.check((p.one('scrape_samples_scraped{job="weft"}') or 0) > 50, "it stored the page's samples")
 
         # 3. they exist and increase
-        q = 'weft_element_output_packets_total{element="v4",output="out"}'
+        q = 'weft_element_output_packets_total{element="out",output="out"}'
         first = p.one(q)
         t.require(first is not None and first > 0, "weft_element_output_packets_total is stored", str(p.query(q)))
         t.check(wait_until(lambda: (p.one(q) or 0) > first, timeout=20), "it increases from scrape to scrape")
@@ -141,11 +141,11 @@ def main(t):
             res = p.get("query", query=q + "[30s]")["result"]
             return [(float(ts), float(v)) for ts, v in res[0]["values"]] if res else []
         lo_time = time.time()
-        lo = sum(outputs_of(element(r.json("stats"), "v4")).values())
+        lo = sum(outputs_of(element(r.json("stats"), "out")).values())
         t.require(wait_until(lambda: [x for x in samples() if x[0] > lo_time + 0.2], timeout=10),
                   "Prometheus scrapes again")
         time.sleep(0.5)
-        hi = sum(outputs_of(element(r.json("stats"), "v4")).values())
+        hi = sum(outputs_of(element(r.json("stats"), "out")).values())
         hi_time = time.time()
         inside = [v for ts, v in samples() if lo_time + 0.2 < ts < hi_time - 0.5]
         t.check(inside and all(lo <= v <= hi for v in inside),
