@@ -405,6 +405,11 @@ def render_doc(k):
             kind = p["type"] + (f" ({p['service']})" if "service" in p else "")
             lines.append(f"    {p['name']:<12} {kind:<7} {d:<16} {p['doc']}")
         return lines
+    def metrics():
+        if not k.get("metrics"):
+            return []
+        return ["", "  metrics:"] + [f"    {m['name']:<36} {m['type']:<7} {{{','.join(m['labels'])}}} {m['help']}"
+                                     for m in k["metrics"]]
     if service:
         out += ["", "  declared under services:; elements name it in a parameter"] + params()
         if k["provides"]:
@@ -414,7 +419,7 @@ def render_doc(k):
         for c in k["commands"]:
             syn = c["name"] + (" " + c["args"] if c["args"] else "")
             out.append(f"    {syn:<28} {c['doc']}")
-        return "\n".join(out) + "\n\n"
+        return "\n".join(out + metrics()) + "\n\n"
     ins = "any number ([0], [1], ...)" if k["variadic_inputs"] else ", ".join(k["inputs"])
     outs = k["outputs_doc"] if k["dynamic_outputs"] else ", ".join(k["outputs"])
     out += ["", f"  inputs:  {ins or 'none (source)'}", f"  outputs: {outs or 'none'}"] + params()
@@ -425,7 +430,7 @@ def render_doc(k):
         for h in k["handlers"]:
             rw = ("r" if h["read"] else "") + ("w" if h["write"] else "")
             out.append(f"    {h['name']:<12} {rw:<3} {h['doc']}")
-    return "\n".join(out) + "\n\n"
+    return "\n".join(out + metrics()) + "\n\n"
 
 
 def check_routerctl(g, plugin_path):
