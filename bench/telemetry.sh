@@ -50,6 +50,7 @@ write_graph() {
   } >"$1"
 }
 
+cpu0=$(python3 -c 'import os; print(min(os.sched_getaffinity(0)))')
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # run TAG on|off -> RATE (Mpps), SCRAPES
@@ -61,16 +62,20 @@ run() {
     local port
     port=$(free_port)
     args=(--metrics "127.0.0.1:$port")
-    # Scrapes until routerd has gone; counts the pages it got.
+    # Scrapes until killed; counts the pages it got. Pinned to the first CPU
+    # (routerd's lcore 0, the control thread's): in production the scraper is
+    # another host, never the worker's core.
     (
+      trap 'kill $! 2>/dev/null; exit 0' TERM
       n=0
       while :; do
-        if ms=$(curl -sf -o /dev/null -w '%{time_total}' "http://127.0.0.1:$port/metrics"); then
+        if ms=$(taskset -c "$cpu0" curl -sf -o /dev/null -w '%{time_total}' "http://127.0.0.1:$port/metrics"); then
           n=$((n + 1))
           echo $n >"$tmp/$tag.scrapes"
           awk -v t="$ms" 'BEGIN { printf "%.2f", t * 1000 }' >"$tmp/$tag.scrape_ms"  # the last one
         fi
-        sleep "$interval"
+        sleep "$interval" &
+        wait $!  # interruptible: the TERM trap below ends the sleep with the loop
       done
     ) &
     scraper=$!
