@@ -18,6 +18,8 @@ PACKAGES=(
   frr
   # fleet: etcd v3 (tests/e2e/test_fleet*.py) and TLS to it
   etcd-server etcd-client libssl-dev
+  # telemetry: a real Prometheus scraping routerd, promtool (tests/e2e/test_prometheus*.py)
+  prometheus
   # SVP's CRC32 (zlib's polynomial)
   zlib1g-dev
 )

@@ -2,7 +2,7 @@
 """Every class's documentation shows everything the class declares.
 
     routerctl elements --json      what each class declares: parameters,
-                                   drops, handlers, handles, commands
+                                   drops, handlers, handles, commands, metrics
     routerctl elements --doc CLASS what a user reads: must show all of it
     docs/elements.md, ## CLASS     the generated page: that same text
 
@@ -13,7 +13,8 @@ loaded by routerctl itself (no daemon):
     each in its own section, every parameter (name, type, `required` or its
     default, doc; for a service parameter, the handle it needs), every drop
     reason, every handler (readable, writable, as declared), every handle a
-    service provides and every command (with its arguments) — and nothing
+    service provides, every command (with its arguments) and every metric
+    (name, type, labels, help) — and nothing
     the class does not declare.
  2. docs/elements.md (tools/gen-element-docs.sh; `docs.elements_up_to_date`
     compares the whole page) has one section per class holding exactly that
@@ -34,6 +35,7 @@ SECTIONS = {
     "handlers": "  handlers:",
     "provides": "  provides (handles elements use):",
     "commands": "  commands (routerctl service NAME COMMAND [key=value...]):",
+    "metrics": "  metrics:",
 }
 
 
@@ -60,6 +62,9 @@ def declared(k):
     for c in k.get("commands", []):
         synopsis = c["name"] + (" " + c["args"] if c["args"] else "")
         items.append(("commands", f"command {synopsis}", line_re(synopsis, c["doc"])))
+    for m in k.get("metrics", []):
+        items.append(("metrics", f"metric {m['name']}",
+                      line_re(m["name"], m["type"], "{" + ",".join(m["labels"]) + "}", m["help"])))
     return items
 
 

@@ -70,13 +70,19 @@ std::vector<std::string> plugin_dirs(const Options& o, const weft::GraphSpec* sp
   return dirs;
 }
 
-void load_plugins(weft::PluginLoader& loader, const Options& o, const weft::GraphSpec* spec) {
+}  // namespace
+
+void routerctl::load_plugins(weft::PluginLoader& loader, const Options& o, const weft::GraphSpec* spec) {
   try {
     loader.load_directories(plugin_dirs(o, spec));
   } catch (const weft::PluginError& e) {
     throw Failed(e.what());
   }
 }
+
+namespace {
+
+using routerctl::load_plugins;
 
 // Validates a file offline; prints diagnostics; returns the plan (or throws).
 weft::GraphPlan validate_file(const Options& o, const std::string& file, weft::PluginLoader& loader, bool quiet_ok) {
@@ -267,6 +273,18 @@ json service_args(const std::vector<std::string>& words) {
   return args;
 }
 
+// The metrics a class declares (weft/metrics.hpp), one line each.
+void print_metrics_doc(const json& k) {
+  if (!k.contains("metrics") || k["metrics"].empty()) return;
+  std::printf("\n  metrics:\n");
+  for (const auto& m : k["metrics"]) {
+    std::string labels;
+    for (const auto& l : m["labels"]) labels += (labels.empty() ? "" : ",") + l.get<std::string>();
+    std::printf("    %-36s %-7s {%s} %s\n", m["name"].get<std::string>().c_str(), m["type"].get<std::string>().c_str(),
+                labels.c_str(), m["help"].get<std::string>().c_str());
+  }
+}
+
 void print_class_doc(const json& k) {
   const bool service = k.value("kind", "element") == "service";
   std::printf("%s — %s\n", k["name"].get<std::string>().c_str(), k["summary"].get<std::string>().c_str());
@@ -291,6 +309,7 @@ void print_class_doc(const json& k) {
       if (!c["args"].get<std::string>().empty()) syn += " " + c["args"].get<std::string>();
       std::printf("    %-28s %s\n", syn.c_str(), c["doc"].get<std::string>().c_str());
     }
+    print_metrics_doc(k);
     std::printf("\n");
     return;
   }
@@ -316,6 +335,7 @@ void print_class_doc(const json& k) {
                   h["doc"].get<std::string>().c_str());
     }
   }
+  print_metrics_doc(k);
   std::printf("\n");
 }
 

@@ -8,6 +8,8 @@
 #include <string>
 
 #include "control/control_api.hpp"
+#include "core/graph_spec.hpp"
+#include "core/plugin_loader.hpp"
 
 namespace routerctl {
 
@@ -32,6 +34,10 @@ struct Failed : std::runtime_error {
 json request(const Options& o, const std::string& cmd, const json& args = json::object());
 // True when a routerd answers on o.socket.
 bool daemon_up(const Options& o);
+
+// Loads the plugins routerctl sees: --plugin-path, $WEFT_PLUGIN_PATH, the
+// graph's plugins.path (if given), the built-in directory. Throws Failed.
+void load_plugins(weft::PluginLoader& loader, const Options& o, const weft::GraphSpec* spec);
 
 // The `fleet` part of a status reply (fleet.cpp).
 void print_fleet_status(const json& fleet);

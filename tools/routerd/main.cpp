@@ -24,6 +24,9 @@
 
 #include "control/control_api.hpp"
 #include "control/control_server.hpp"
+#include "control/dpdk_telemetry.hpp"
+#include "control/metrics.hpp"
+#include "control/metrics_server.hpp"
 #include "core/graph_spec.hpp"
 #include "core/plugin_loader.hpp"
 #include "core/validator.hpp"
@@ -76,7 +79,7 @@ void print_summary(const weft::json& st, FILE* out) {
 
 // routerd's command line.
 struct Flags {
-  std::string config, socket_path, plugin_path, summary_json;
+  std::string config, socket_path, plugin_path, summary_json, metrics;
   double duration = 0;
   bool check_only = false;
   // The fleet: the desired graph comes from etcd (also `fleet:` in the graph file).
@@ -106,6 +109,9 @@ std::optional<int> parse_flags(int argc, char** argv, Flags& f) {
   app.add_option("-d,--duration", f.duration, "stop after this many seconds (0: run until SIGINT/SIGTERM)");
   app.add_option("--summary-json", f.summary_json, "also write the final statistics to this file as JSON");
   app.add_flag("--check", f.check_only, "validate the graph and exit");
+  app.add_option("--metrics", f.metrics,
+                 "serve Prometheus/OpenMetrics at http://LISTEN/metrics (ADDRESS:PORT, or a port on 127.0.0.1); "
+                 "'off' turns it off; overrides the graph's telemetry.metrics");
   app.add_option("--etcd", f.etcd,
                  "etcd endpoints, comma-separated (http://127.0.0.1:2379): take the graph from etcd");
   app.add_option("--node", f.node, "this router's name in the fleet (default: the host name)");
@@ -262,6 +268,58 @@ std::unique_ptr<weft::ControlServer> serve_control(boost::asio::io_context& io, 
   }
 }
 
+// The metrics endpoint's settings: the graph's `telemetry.metrics`, overridden by --metrics; none when off.
+// Throws std::invalid_argument on a bad flag.
+std::optional<weft::MetricsServerOptions> metrics_options(const Flags& flags, const weft::TelemetrySpec& t) {
+  bool on = t.metrics;
+  weft::MetricsServerOptions o;
+  o.listen = t.metrics_listen;
+  o.max_connections = t.max_connections;
+  o.timeout = std::chrono::milliseconds(static_cast<long>(t.timeout_s * 1000));
+  if (!flags.metrics.empty()) {
+    if (flags.metrics == "off") {
+      on = false;
+    } else if (auto a = weft::ListenAddress::parse(flags.metrics)) {
+      on = true;
+      o.listen = *a;
+    } else {
+      throw std::invalid_argument("--metrics " + flags.metrics + ": expected ADDRESS:PORT, a port, or off");
+    }
+  }
+  if (!on) return std::nullopt;
+  return o;
+}
+
+// Telemetry: the Prometheus endpoint (if asked for) and DPDK telemetry's /weft/... commands (unless
+// `telemetry.dpdk: false`); false on failure (reported).
+struct Telemetry {
+  std::unique_ptr<weft::MetricsServer> http;
+  std::unique_ptr<weft::DpdkTelemetry> dpdk;
+};
+bool start_telemetry(boost::asio::io_context& io, const Flags& flags, const weft::GraphSpec& spec, weft::Runtime& rt,
+                     weft::ControlApi& api, weft::MetricsCollector& collector, Telemetry& t) {
+  try {
+    if (auto opts = metrics_options(flags, spec.telemetry)) {
+      t.http = std::make_unique<weft::MetricsServer>(
+          io, *opts, [&collector](weft::ExpositionFormat f) { return weft::render_metrics(collector.collect(), f); });
+      collector.add_source([s = t.http.get()](weft::MetricSet& set) { s->add_metrics(set); });
+      std::fprintf(stderr, "routerd: metrics at %s\n", t.http->url().c_str());
+    }
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return false;
+  }
+  if (spec.telemetry.dpdk) t.dpdk = std::make_unique<weft::DpdkTelemetry>(io, rt, api, collector);
+  api.add_status("telemetry", [&t] {
+    const std::string sock = weft::DpdkTelemetry::socket_path();
+    const std::string dir = rte_eal_get_runtime_dir();
+    return weft::json{{"metrics", t.http ? weft::json(t.http->url()) : weft::json(nullptr)},
+                      {"dpdk_socket", t.dpdk && !sock.empty() ? weft::json(sock) : weft::json(nullptr)},
+                      {"dpdk_file_prefix", dir.substr(dir.rfind('/') + 1)}};
+  });
+  return true;
+}
+
 // Joins the fleet: the agent watches this node's graph in etcd and reports its status; null on failure (reported).
 std::unique_ptr<weft::FleetAgent> join_fleet(boost::asio::io_context& io, weft::ControlApi& api,
                                              const weft::FleetOptions& fleet) {
@@ -396,8 +454,11 @@ int run_router(const Flags& flags, const Boot& boot, weft::GraphPlan plan, weft:
   if (!start_runtime(rt)) return 1;
   const std::string socket_path = control_socket_path(flags, *boot.spec);
   weft::ControlApi api(rt, loader, flags.config, base_dirs);
+  weft::MetricsCollector collector(rt, api);
+  api.set_metrics(&collector);
   std::unique_ptr<weft::ControlServer> server = serve_control(io, api, socket_path);
-  if (!server) {
+  Telemetry telemetry;
+  if (!server || !start_telemetry(io, flags, *boot.spec, rt, api, collector, telemetry)) {
     rt.stop();
     return 1;
   }
@@ -408,6 +469,7 @@ int run_router(const Flags& flags, const Boot& boot, weft::GraphPlan plan, weft:
     rt.stop();
     return 1;
   }
+  if (agent) collector.add_source([a = agent.get()](weft::MetricSet& set) { a->add_metrics(set); });
   SignalHandlers signals(io, api, agent.get(), flags.config);
   boost::asio::steady_timer timer(io), watch(io);
   stop_after(io, timer, flags.duration);

@@ -77,6 +77,7 @@ const ElementClass& Nat44::klass() {
           .drop(kSourceLimit, "source_limit", "the inside address already holds max_sessions_per_source sessions")
           .drop(kTableFull, "table_full", "max_sessions sessions exist");
     add_session_table_handlers(b, [](const Nat44& e) -> SessionTable& { return *e.table_; });
+    add_session_table_metrics(b, [](const Nat44& e) -> SessionTable& { return *e.table_; });
     b.read("timeouts", "the idle timeouts in force (s)",
            [](const Nat44& e) {
              return "tcp_established " + std::to_string(e.t_established_) + " tcp_transitory " +

@@ -100,6 +100,7 @@ const ElementClass& Nat64::klass() {
                 "the packet could not be resized in place (no mbuf headroom for the longer IPv6 header, or a "
                 "first segment shorter than the bytes removed)");
     add_session_table_handlers(b, [](const Nat64& e) -> SessionTable& { return *e.table_; });
+    add_session_table_metrics(b, [](const Nat64& e) -> SessionTable& { return *e.table_; });
     b.read("hosts", "IPv6 addresses holding sessions now",
            [](const Nat64& e) { return std::to_string(e.table_->live_hosts()); })
         .read("prefix", "the NAT64 prefix", [](const Nat64& e) { return e.prefix_.prefix().str(); })

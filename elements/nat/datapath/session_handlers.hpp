@@ -1,6 +1,6 @@
-// The handlers Nat44 and Nat64 share over their session table, declared once
-// for both classes: count, per-protocol sessions, mappings, created, expired,
-// allocation_failures, memory, pool.
+// The handlers and metrics Nat44 and Nat64 share over their session table,
+// declared once for both classes: count, per-protocol sessions, mappings,
+// created, expired, allocation_failures, memory, pool; weft_nat_*.
 #pragma once
 
 #include <string>
@@ -40,6 +40,48 @@ void add_session_table_handlers(ClassBuilder<T>& b, TableOf table) {
             [=](const T& e) { return num(table(e).totals().allocation_failures); })
       .read("memory", "bytes the session table holds", [=](const T& e) { return memory_text(table(e)); })
       .read("pool", "free ports per pool address and protocol", [=](const T& e) { return pool_text(table(e)); });
+}
+
+// Adds the shared metrics to class T's builder. They read the table's
+// counters (atomics, summed over workers) from the control thread.
+template <class T, class TableOf>
+void add_session_table_metrics(ClassBuilder<T>& b, TableOf table) {
+  static constexpr const char* kProto[kProtoClasses] = {"tcp", "udp", "icmp"};
+  b.metric("weft_nat_sessions", MetricType::Gauge, "sessions now, by protocol", {"protocol"},
+           [=](const T& e, MetricSink& out) {
+             const SessionTable& t = table(e);
+             for (int p = 0; p < kProtoClasses; p++) out.sample({kProto[p]}, double(t.live(p)));
+           })
+      .metric("weft_nat_session_capacity", MetricType::Gauge, "sessions the table holds at most (max_sessions)",
+              [=](const T& e) { return table(e).capacity(); })
+      .metric("weft_nat_mappings", MetricType::Gauge, "dynamic external endpoints in use",
+              [=](const T& e) { return table(e).mappings(); })
+      .metric("weft_nat_sessions_created_total", MetricType::Counter, "sessions created, by protocol", {"protocol"},
+              [=](const T& e, MetricSink& out) {
+                const TableTotals x = table(e).totals();
+                for (int p = 0; p < kProtoClasses; p++) out.sample({kProto[p]}, double(x.created[p]));
+              })
+      .metric("weft_nat_sessions_expired_total", MetricType::Counter, "sessions ended by their idle timeout",
+              [=](const T& e) { return table(e).totals().expired; })
+      .metric("weft_nat_allocation_failures_total", MetricType::Counter,
+              "new sessions refused for want of an external port (the pool exhausted)",
+              [=](const T& e) { return table(e).totals().allocation_failures; })
+      .metric("weft_nat_pool_ports", MetricType::Gauge, "external ports of the pool, by protocol (all addresses)",
+              {"protocol"},
+              [=](const T& e, MetricSink& out) {
+                const PortPool& pp = table(e).pool();
+                for (int p = 0; p < kProtoClasses; p++)
+                  out.sample({kProto[p]}, double(pp.size()) * double(pp.ports_per_address()));
+              })
+      .metric("weft_nat_pool_free_ports", MetricType::Gauge, "external ports free now, by protocol (all addresses)",
+              {"protocol"}, [=](const T& e, MetricSink& out) {
+                const PortPool& pp = table(e).pool();
+                for (int p = 0; p < kProtoClasses; p++) {
+                  int64_t free = 0;
+                  for (size_t a = 0; a < pp.size(); a++) free += pp.free_ports(a, p);
+                  out.sample({kProto[p]}, double(free));
+                }
+              });
 }
 
 }  // namespace weft::nat

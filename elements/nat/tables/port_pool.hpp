@@ -27,6 +27,8 @@ class PortPool {
   // Index of a host-order address in the pool, or -1.
   int index_of(uint32_t address) const;
   bool in_range(uint16_t port) const { return port >= lo_ && port <= hi_; }
+  // Ports of port_range per address and protocol class.
+  uint32_t ports_per_address() const { return uint32_t(hi_) - lo_ + 1; }
 
   // Takes a port out of circulation for good (a static forward's external
   // port). Returns false if it is outside port_range (then it was never

@@ -88,6 +88,7 @@ class FibControl final : public std::enable_shared_from_this<FibControl> {
   const FibConfig& config() const { return cfg_; }
 
   Fib& fib() { return fib_; }
+  const Fib& fib() const { return fib_; }
   FibHandle& handle() { return handle_; }
   const Rib& rib() const { return rib_; }
 

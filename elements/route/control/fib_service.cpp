@@ -51,7 +51,69 @@ const ServiceClass& FibService::klass() {
           .command("routes", "[prefix=P] [table=N]", "the routes zebra sent, as installed in the FIB (within prefix P)",
                    [](FibService& s, const nlohmann::json& a) { return s.core_->routes(a); })
           .command("lookup", "address=A [table=N]", "the route address A takes",
-                   [](FibService& s, const nlohmann::json& a) { return s.core_->lookup(a); });
+                   [](FibService& s, const nlohmann::json& a) { return s.core_->lookup(a); })
+          .metric("weft_fib_routes", MetricType::Gauge, "routes installed in the FIB, per routing table and family",
+                  {"table", "family"},
+                  [](const FibService& s, MetricSink& out) {
+                    if (!s.core_) return;
+                    for (const auto& [id, w] : s.core_->fib().writers()) {
+                      const std::string table = std::to_string(id);
+                      out.sample({table, "ipv4"}, w.v4 ? double(w.v4->rules()) : 0.0);
+                      out.sample({table, "ipv6"}, w.v6 ? double(w.v6->rules()) : 0.0);
+                    }
+                  })
+          .metric("weft_fib_nexthop_entries", MetricType::Gauge, "distinct next-hop entries the routes use",
+                  [](const FibService& s) { return s.core_ ? s.core_->fib().entries_used() : 0; })
+          .metric("weft_fib_routes_refused_total", MetricType::Counter,
+                  "routes zebra sent that the FIB could not install (a table full, no interface...)",
+                  [](const FibService& s) { return s.status().value("fib", nlohmann::json::object())
+                                                .value("refused", nlohmann::json::object()).value("total", 0ull); })
+          .metric("weft_fib_capacity_errors_total", MetricType::Counter,
+                  "routes refused for a size limit, by which: table_full (max_routes), nexthops_full, tables_full, "
+                  "alloc_failed (DPDK memory)",
+                  {"reason"},
+                  [](const FibService& s, MetricSink& out) {
+                    if (!s.core_) return;
+                    const FibCounters& c = s.core_->fib().counters();
+                    out.sample({"table_full"}, double(c.table_full));
+                    out.sample({"nexthops_full"}, double(c.nexthops_full));
+                    out.sample({"tables_full"}, double(c.tables_full));
+                    out.sample({"alloc_failed"}, double(c.alloc_failed));
+                  })
+          .metric("weft_fib_fpm_connected", MetricType::Gauge, "1 while zebra is connected over FPM",
+                  [](const FibService& s) { return s.core_ && s.core_->connected(); })
+          .metric("weft_fib_fpm_listening", MetricType::Gauge, "1 while the FPM server listens (0: not started, or an error)",
+                  [](const FibService& s) { return s.core_ && s.core_->started() && s.core_->port() != 0; })
+          .metric("weft_fib_fpm_connections_total", MetricType::Counter, "FPM connections zebra opened",
+                  [](const FibService& s) { return s.status().value("connections", 0ull); })
+          .metric("weft_fib_fpm_disconnects_total", MetricType::Counter, "FPM connections that ended",
+                  [](const FibService& s) { return s.status().value("disconnects", 0ull); })
+          .metric("weft_fib_fpm_received_bytes_total", MetricType::Counter, "bytes received over FPM",
+                  [](const FibService& s) { return s.core_ ? s.core_->fpm_counters().bytes : 0; })
+          .metric("weft_fib_fpm_messages_total", MetricType::Counter,
+                  "netlink messages received over FPM, by type: new_route, del_route, new_nexthop, del_nexthop, other",
+                  {"type"},
+                  [](const FibService& s, MetricSink& out) {
+                    if (!s.core_) return;
+                    const FpmCounters& c = s.core_->fpm_counters();
+                    out.sample({"new_route"}, double(c.new_route));
+                    out.sample({"del_route"}, double(c.del_route));
+                    out.sample({"new_nexthop"}, double(c.new_nexthop));
+                    out.sample({"del_nexthop"}, double(c.del_nexthop));
+                    out.sample({"other"}, double(c.other_messages));
+                  })
+          .metric("weft_fib_fpm_errors_total", MetricType::Counter,
+                  "FPM input errors: framing (the connection is closed), message (one message dropped)", {"kind"},
+                  [](const FibService& s, MetricSink& out) {
+                    if (!s.core_) return;
+                    const FpmCounters& c = s.core_->fpm_counters();
+                    out.sample({"framing"}, double(c.framing_errors));
+                    out.sample({"message"}, double(c.message_errors));
+                  })
+          .metric("weft_fib_resyncing", MetricType::Gauge, "1 while zebra replays its table after a (re)connection",
+                  [](const FibService& s) { return s.core_ && s.core_->resyncing(); })
+          .metric("weft_fib_resyncs_total", MetricType::Counter, "replays of zebra's table completed",
+                  [](const FibService& s) { return s.core_ ? s.core_->resyncs() : 0; });
   return k;
 }
 

@@ -20,7 +20,25 @@ const ServiceClass& NeighborSink::klass() {
           .required("links", ParamType::List, "[{ifname: NAME, vni: N, fdb: VXLAN_LINK (optional)}]")
           .param("permanent", ParamType::Bool, "false", "install PERMANENT neighbour entries instead of REACHABLE")
           .command("entries", "", "the neighbour entries installed, per link",
-                   [](NeighborSink& s, const nlohmann::json&) { return s.core_->entries(); });
+                   [](NeighborSink& s, const nlohmann::json&) { return s.core_->entries(); })
+          .metric("weft_neighbor_entries", MetricType::Gauge, "neighbour entries installed in the kernel, per link",
+                  {"link"},
+                  [](const NeighborSink& s, MetricSink& out) {
+                    for (const auto& l : s.status().value("links", nlohmann::json::array()))
+                      out.sample({l.value("ifname", std::string())}, l.value("installed", 0.0));
+                  })
+          .metric("weft_neighbor_listening", MetricType::Gauge, "1 while the netlink listener runs",
+                  [](const NeighborSink& s) { return s.status().value("state", std::string()) == "listening"; })
+          .metric("weft_neighbor_events_total", MetricType::Counter,
+                  "what the sink did: misses (RTM_GETNEIGH taken), resolved, notfound, failed, installed, "
+                  "install_errors, removed, refreshed",
+                  {"event"},
+                  [](const NeighborSink& s, MetricSink& out) {
+                    const nlohmann::json c = s.status().value("counters", nlohmann::json::object());
+                    for (const char* ev : {"misses", "resolved", "notfound", "failed", "installed", "install_errors",
+                                           "removed", "refreshed"})
+                      out.sample({ev}, c.value(ev, 0.0));
+                  });
   return k;
 }
 

@@ -62,7 +62,52 @@ const ServiceClass& SvpService::klass() {
           .command("lookup", "mac=MAC|ip=ADDRESS vni=N", "ask Portolan now (even if cached)",
                    [](SvpService& s, const nlohmann::json& a) { return s.core_->lookup(a); })
           .command("bulk", "[type=vl2|vl3|N]", "ask for a BULK transfer (the answer shows in the status)",
-                   [](SvpService& s, const nlohmann::json& a) { return s.core_->bulk(a); });
+                   [](SvpService& s, const nlohmann::json& a) { return s.core_->bulk(a); })
+          .metric("weft_svp_server_up", MetricType::Gauge,
+                  "1 while a Portolan server answers on the SVP connection", [](const SvpService& s) {
+                    return s.core_ && s.core_->client() && s.core_->client()->up();
+                  })
+          .metric("weft_svp_cache_entries", MetricType::Gauge,
+                  "overlay cache entries by kind: vl2 (MAC, VNI), vl3 (IP, VNI); NOTFOUND answers included", {"kind"},
+                  [](const SvpService& s, MetricSink& out) {
+                    const nlohmann::json c = s.status().value("cache", nlohmann::json::object());
+                    out.sample({"vl2"}, c.value("vl2", 0.0));
+                    out.sample({"vl3"}, c.value("vl3", 0.0));
+                  })
+          .metric("weft_svp_cache_capacity", MetricType::Gauge, "overlay cache entries at most (max_entries)",
+                  [](const SvpService& s) { return s.cfg_.max_entries; })
+          .metric("weft_svp_cache_hits_total", MetricType::Counter,
+                  "workers' lookups the cache answered (NOTFOUND answers included)",
+                  [](const SvpService& s) { return s.core_ ? s.core_->handle().hits() : 0; })
+          .metric("weft_svp_cache_misses_total", MetricType::Counter,
+                  "workers' lookups the cache could not answer (the packet waits for Portolan)",
+                  [](const SvpService& s) { return s.core_ ? s.core_->handle().misses() : 0; })
+          .metric("weft_svp_pending", MetricType::Gauge, "lookups waiting for Portolan's answer",
+                  [](const SvpService& s) { return s.status().value("pending", 0.0); })
+          .metric("weft_svp_answers_total", MetricType::Counter,
+                  "lookups asked of Portolan, by outcome: resolved, notfound, failed, timeout", {"result"},
+                  [](const SvpService& s, MetricSink& out) {
+                    if (!s.core_) return;
+                    const SvpControl::Counters& c = s.core_->counters();
+                    out.sample({"resolved"}, double(c.resolved));
+                    out.sample({"notfound"}, double(c.notfound));
+                    out.sample({"failed"}, double(c.failed));
+                    out.sample({"timeout"}, double(c.timeouts));
+                  })
+          .metric("weft_svp_requests_total", MetricType::Counter, "lookups sent to Portolan",
+                  [](const SvpService& s) { return s.core_ ? s.core_->counters().asked : 0; })
+          .metric("weft_svp_cache_evictions_total", MetricType::Counter,
+                  "entries dropped to make room (evicted) or refused for want of room (cache_full)", {"reason"},
+                  [](const SvpService& s, MetricSink& out) {
+                    if (!s.core_) return;
+                    out.sample({"evicted"}, double(s.core_->counters().evicted));
+                    out.sample({"cache_full"}, double(s.core_->counters().cache_full));
+                  })
+          .metric("weft_svp_invalidated_entries_total", MetricType::Counter,
+                  "entries dropped on Portolan's word (SHOOTDOWN, the change log)",
+                  [](const SvpService& s) { return s.core_ ? s.core_->counters().invalidated : 0; })
+          .metric("weft_svp_shootdowns_total", MetricType::Counter, "SHOOTDOWN messages Portolan sent",
+                  [](const SvpService& s) { return s.core_ ? s.core_->counters().shootdowns : 0; });
   return k;
 }
 

@@ -71,6 +71,7 @@ void SvpResolver::configure(ConfigContext& ctx) {
 void SvpResolver::initialize(InitContext& ctx) {
   handle_ = ctx.service<OverlayHandle>("svp");
   overlay_ = handle_.get();
+  lookups_ = &overlay_->lookups(ctx.worker_index());
   vni_ = fields::vni();
   underlay_ = fields::underlay();
   wait_cycles_ = static_cast<uint64_t>(wait_s_ * static_cast<double>(rte_get_tsc_hz()));
@@ -169,7 +170,7 @@ void SvpResolver::push(uint16_t, Batch& b) {
   unsigned slot[OverlayCache::kBulkMax], ask_idx[OverlayCache::kBulkMax];
   const uint64_t now = rte_get_tsc_cycles();
   // Hits are compacted in place and leave as one batch (no per-packet staging).
-  uint16_t out = 0;
+  uint16_t out = 0, negative = 0, missed = 0;
   for (uint16_t base = 0; base < b.count; base += OverlayCache::kBulkMax) {
     const unsigned chunk = std::min<unsigned>(OverlayCache::kBulkMax, b.count - base);
     unsigned n = 0, nask = 0;
@@ -207,12 +208,16 @@ void SvpResolver::push(uint16_t, Batch& b) {
         annotate(pkts[i], *e, keys[i].vni);
         b.pkts[out++] = pkts[i];
       } else if (e && !e->expired(now)) {
+        negative++;
         drop(pkts[i], kNotFound);
       } else {
+        missed++;
         hold(pkts[i], keys[i], now);
       }
     }
   }
+  lookups_->hits.add(out + negative);
+  if (missed) lookups_->misses.add(missed);
   b.count = out;
   if (out) output(0, b);
 }

@@ -54,6 +54,7 @@ class SvpResolver final : public Element {
   uint64_t wait_cycles_ = 0;
   std::shared_ptr<OverlayHandle> handle_;
   OverlayHandle* overlay_ = nullptr;  // handle_, for the fast path
+  OverlayHandle::Lookups* lookups_ = nullptr;  // this worker's hit and miss counts
   fields::Vni vni_;
   fields::UnderlaySlot underlay_;
   std::unordered_map<CacheKey, Waiting, CacheKeyHash> waiting_;

@@ -34,4 +34,16 @@ unsigned OverlayHandle::take_requests(CacheKey* out, unsigned max) {
   return rte_ring_sc_dequeue_burst_elem(requests_, out, sizeof(CacheKey), max, nullptr);
 }
 
+uint64_t OverlayHandle::hits() const {
+  uint64_t n = 0;
+  for (unsigned w = 0; w < kMaxWorkers; w++) n += lookups_[w].hits.get();
+  return n;
+}
+
+uint64_t OverlayHandle::misses() const {
+  uint64_t n = 0;
+  for (unsigned w = 0; w < kMaxWorkers; w++) n += lookups_[w].misses.get();
+  return n;
+}
+
 }  // namespace weft::svp

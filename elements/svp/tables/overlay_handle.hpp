@@ -16,9 +16,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
 #include "tables/overlay_cache.hpp"
+#include "weft/counter.hpp"
 
 struct rte_ring;
 
@@ -42,17 +44,28 @@ class OverlayHandle {
   bool ask(const CacheKey& k);
   // Cycles between two refresh asks for one expired entry (CacheEntry::claim_refresh).
   uint64_t refresh_gap_cycles() const { return refresh_gap_.load(std::memory_order_relaxed); }
+  // A worker's lookup counts (one writer each, added once per batch): hits
+  // found an answer in the cache (NOTFOUND answers included), misses did not.
+  struct alignas(64) Lookups {
+    Counter hits, misses;
+  };
+  Lookups& lookups(unsigned worker) { return lookups_[worker % kMaxWorkers]; }
 
   // --- the control thread ---
   void publish(const OverlayCache* c) { cache_.store(c, std::memory_order_release); }
   void set_refresh_gap(uint64_t cycles) { refresh_gap_.store(cycles, std::memory_order_relaxed); }
   // Takes up to `max` asked keys out of the ring.
   unsigned take_requests(CacheKey* out, unsigned max);
+  // Every worker's lookups, summed.
+  uint64_t hits() const;
+  uint64_t misses() const;
 
  private:
   std::atomic<const OverlayCache*> cache_{nullptr};
   std::atomic<uint64_t> refresh_gap_{0};
   rte_ring* requests_ = nullptr;
+  static constexpr unsigned kMaxWorkers = 128;  // lcores (workers.lcores is 1-127)
+  std::unique_ptr<Lookups[]> lookups_{new Lookups[kMaxWorkers]};
 };
 
 }  // namespace weft::svp

@@ -62,6 +62,20 @@ const ElementClass& L2Switch::klass() {
           .read("stats", "learned, moved, refreshed, table full, aged, static kept",
                 [](const L2Switch& e) { return e.stats_text(); })
           .read("ports", "the switch ports and their VNIs", [](const L2Switch& e) { return e.ports_text(); })
+          .metric("weft_l2switch_mac_entries", MetricType::Gauge, "entries in the MAC table (all VNIs)",
+                  [](const L2Switch& e) { return e.table_->count(); })
+          .metric("weft_l2switch_mac_capacity", MetricType::Gauge, "entries the MAC table holds at most",
+                  [](const L2Switch& e) { return e.table_->capacity(); })
+          .metric("weft_l2switch_mac_events_total", MetricType::Counter,
+                  "MAC table changes: learned, moved (to another port), aged, full (not learned: the table was full)",
+                  {"event"},
+                  [](const L2Switch& e, MetricSink& out) {
+                    auto& s = e.table_->stats();
+                    out.sample({"learned"}, double(s.learned.load(std::memory_order_relaxed)));
+                    out.sample({"moved"}, double(s.moved.load(std::memory_order_relaxed)));
+                    out.sample({"aged"}, double(s.aged.load(std::memory_order_relaxed)));
+                    out.sample({"full"}, double(s.full.load(std::memory_order_relaxed)));
+                  })
           .write("flush", "forget learned MACs: all, or those of one VNI (`VNI`)",
                  [](L2Switch& e, const std::string& v) { e.flush_handler(v); })
           .write("add", "add a static entry: `MAC PORT [VNI]`",

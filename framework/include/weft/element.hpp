@@ -39,6 +39,7 @@
 #include "weft/counter.hpp"
 #include "weft/dpdk.hpp"
 #include "weft/error.hpp"
+#include "weft/metrics.hpp"
 #include "weft/params.hpp"
 
 struct rte_rcu_qsbr;
@@ -115,7 +116,7 @@ class ClassBuilder;
 
 // Everything the framework knows of an element class, declared once by the
 // class (ElementClass::make<T>(name)...): docs, ports, parameters, drop
-// reasons and handlers. Validation, `routerctl elements --doc`, the
+// reasons, handlers and metrics. Validation, `routerctl elements --doc`, the
 // generated docs/elements.md and the control socket all read this.
 struct ElementClass {
   std::string name;
@@ -130,6 +131,7 @@ struct ElementClass {
   std::vector<ParamSpec> params;
   std::vector<DropReasonSpec> drops;
   std::vector<HandlerSpec> handlers;
+  std::vector<ClassMetricSpec<Element>> metrics;  // labelled element= and class= by the framework
   std::function<std::unique_ptr<Element>()> create;
 
   template <class T>
@@ -229,6 +231,23 @@ class ClassBuilder {
                            [r](const Element& e) -> std::string { return r(static_cast<const T&>(e)); },
                            [w](Element& e, const std::string& v) { w(static_cast<T&>(e), v); }});
     return *this;
+  }
+  // A metric (weft/metrics.hpp): `fn(const T&, MetricSink&)` writes its
+  // samples, one per combination of `labels`; it runs on the control thread
+  // on the first worker's instance, so it reads only state shared by the
+  // element's instances and safe to read concurrently (counters, atomics).
+  template <class F>
+  ClassBuilder& metric(std::string n, MetricType t, std::string d, std::vector<std::string> labels, F fn) {
+    MetricSpec m{std::move(n), t, std::move(d), std::move(labels)};
+    check_metric_spec(m, "class " + c_.name, {"element", "class", "worker"});
+    c_.metrics.push_back({std::move(m), [fn](const Element& e, MetricSink& out) { fn(static_cast<const T&>(e), out); }});
+    return *this;
+  }
+  // A metric without labels of its own: `fn(const T&)` returns its value.
+  template <class F>
+  ClassBuilder& metric(std::string n, MetricType t, std::string d, F fn) {
+    return metric(std::move(n), t, std::move(d), {},
+                  [fn](const T& e, MetricSink& out) { out.sample(static_cast<double>(fn(e))); });
   }
 
  private:

@@ -11,13 +11,16 @@
 // A service class is declared once, like an element class: docs, parameter
 // schema, the handles it publishes for elements (typed, read-only views of
 // the tables it keeps: an LPM FIB, an overlay cache), and its commands
-// (`routerctl service NAME COMMAND`), each with its doc and its code:
+// (`routerctl service NAME COMMAND`) and its metrics (weft/metrics.hpp), each
+// with its doc and its code:
 //
 //   ServiceClass::make<FibService>("Fib")
 //       .describe("...")
 //       .param("listen", ParamType::String, "\"127.0.0.1:2620\"", "FPM address")
 //       .provides<FibTables>("the routes, as LPM tables", [](FibService& s) { return s.tables(); })
-//       .command("routes", "[prefix=P] [table=N]", "list routes", [](FibService& s, const json& a) { ... });
+//       .command("routes", "[prefix=P] [table=N]", "list routes", [](FibService& s, const json& a) { ... })
+//       .metric("weft_fib_fpm_connected", MetricType::Gauge, "1 while zebra is connected",
+//               [](const FibService& s) { return s.connected(); });
 //
 // Lifecycle (all on the control thread):
 //   configure(ctx)    parse parameters; no side effects (also run by
@@ -59,6 +62,7 @@
 #include <vector>
 
 #include "weft/element.hpp"
+#include "weft/metrics.hpp"
 #include "weft/params.hpp"
 
 namespace boost::asio {
@@ -96,6 +100,7 @@ struct ServiceClass {
   std::vector<ParamSpec> params;
   std::vector<ServiceHandleSpec> provides;
   std::vector<ServiceCommandSpec> commands;
+  std::vector<ClassMetricSpec<Service>> metrics;  // labelled service= by the framework
   std::function<std::unique_ptr<Service>()> create;
 
   template <class T>
@@ -226,6 +231,21 @@ class ServiceBuilder {
     c_.commands.push_back({std::move(n), std::move(args), std::move(d),
                            [fn](Service& s, const nlohmann::json& a) { return fn(static_cast<T&>(s), a); }});
     return *this;
+  }
+  // A metric (weft/metrics.hpp): `fn(const T&, MetricSink&)` writes its
+  // samples, one per combination of `labels`, on the control thread.
+  template <class F>
+  ServiceBuilder& metric(std::string n, MetricType t, std::string d, std::vector<std::string> labels, F fn) {
+    MetricSpec m{std::move(n), t, std::move(d), std::move(labels)};
+    check_metric_spec(m, "service class " + c_.name, {"service"});
+    c_.metrics.push_back({std::move(m), [fn](const Service& s, MetricSink& out) { fn(static_cast<const T&>(s), out); }});
+    return *this;
+  }
+  // A metric without labels of its own: `fn(const T&)` returns its value.
+  template <class F>
+  ServiceBuilder& metric(std::string n, MetricType t, std::string d, F fn) {
+    return metric(std::move(n), t, std::move(d), {},
+                  [fn](const T& s, MetricSink& out) { out.sample(static_cast<double>(fn(s))); });
   }
 
  private:

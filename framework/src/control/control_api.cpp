@@ -21,6 +21,17 @@ json params_json(const std::vector<ParamSpec>& params) {
   return out;
 }
 
+template <class Obj>
+json metrics_json(const std::vector<ClassMetricSpec<Obj>>& metrics, std::vector<std::string> framework_labels) {
+  json out = json::array();
+  for (const auto& m : metrics) {
+    std::vector<std::string> labels = framework_labels;
+    labels.insert(labels.end(), m.spec.labels.begin(), m.spec.labels.end());
+    out.push_back({{"name", m.spec.name}, {"type", to_string(m.spec.type)}, {"labels", labels}, {"help", m.spec.help}});
+  }
+  return out;
+}
+
 json class_json(const ElementClass& k, const std::string& plugin_path) {
   json j;
   j["name"] = k.name;
@@ -39,6 +50,7 @@ json class_json(const ElementClass& k, const std::string& plugin_path) {
   j["handlers"] = json::array();
   for (const auto& h : k.handlers)
     j["handlers"].push_back({{"name", h.name}, {"read", h.readable()}, {"write", h.writable()}, {"doc", h.doc}});
+  j["metrics"] = metrics_json(k.metrics, {"element", "class"});
   return j;
 }
 
@@ -54,6 +66,7 @@ json service_class_json(const ServiceClass& k, const std::string& plugin_path) {
   for (const auto& h : k.provides) j["provides"].push_back({{"type", h.type}, {"doc", h.doc}});
   j["commands"] = json::array({{{"name", "status"}, {"args", ""}, {"doc", "state and counters"}}});
   for (const auto& c : k.commands) j["commands"].push_back({{"name", c.name}, {"args", c.args}, {"doc", c.doc}});
+  j["metrics"] = metrics_json(k.metrics, {"service"});
   return j;
 }
 
@@ -291,6 +304,7 @@ json ControlApi::reload_checked(std::shared_ptr<GraphSpec> spec, Diagnostics& di
                                 std::chrono::milliseconds timeout) {
   auto t0 = std::chrono::steady_clock::now();
   auto refused = [&](const std::string& error) {
+    count_reload(nullptr, 0, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     json j{{"applied", false}, {"file", label}, {"error", error}, {"diagnostics", json::array()}};
     for (const auto& d : diag.items()) j["diagnostics"].push_back(d.format());
     return j;
@@ -311,10 +325,39 @@ json ControlApi::reload_checked(std::shared_ptr<GraphSpec> spec, Diagnostics& di
   j["file"] = label;
   j["timing_ms"]["validate"] = validate_ms;
   j["timing_ms"]["total"] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  count_reload(&r, validate_ms, j["timing_ms"]["total"].get<double>());
   j["diagnostics"] = json::array();
   for (const auto& d : diag.items()) j["diagnostics"].push_back(d.format());  // warnings
   if (r.ok) graph_file_ = label;
   return j;
+}
+
+void ControlApi::count_reload(const ReloadReport* r, double validate_ms, double total_ms) {
+  ReloadStats& s = reload_stats_;
+  s.any = true;
+  s.validate_s = validate_ms / 1e3;
+  s.total_s = total_ms / 1e3;
+  s.build_s = r ? r->build_ms / 1e3 : 0;
+  s.swap_s = r ? r->swap_ms / 1e3 : 0;
+  s.pause_s = r ? r->pause_ms / 1e3 : 0;
+  s.packets_lost = r ? r->packets_lost : 0;
+  if (r && r->ok) {
+    s.applied++;
+    s.last_success_unix = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  } else if (r && r->rolled_back) {
+    s.rolled_back++;
+  } else {
+    s.refused++;
+  }
+}
+
+json ControlApi::metrics(const json& args) {
+  if (!metrics_) throw std::runtime_error("metrics are not collected by this daemon");
+  const std::string format = args.value("format", "prometheus");
+  ExpositionFormat f = ExpositionFormat::Prometheus;
+  if (format == "openmetrics") f = ExpositionFormat::OpenMetrics;
+  else if (format != "prometheus") throw std::invalid_argument("format: prometheus or openmetrics");
+  return {{"format", format}, {"content_type", content_type(f)}, {"text", render_metrics(metrics_->collect(), f)}};
 }
 
 json ControlApi::services() {
@@ -451,6 +494,7 @@ json ControlApi::handle(const json& req) {
     else if (cmd == "reload") data = reload(args.value("file", ""));
     else if (cmd == "services") data = services();
     else if (cmd == "service") data = service(args);
+    else if (cmd == "metrics") data = metrics(args);
     else return {{"ok", false}, {"error", "unknown command '" + cmd + "'"}};
     return {{"ok", true}, {"data", data}};
   } catch (...) {

@@ -12,6 +12,7 @@
 #include "core/graph_spec.hpp"
 
 #include "control/health.hpp"
+#include "control/metrics.hpp"
 #include "core/plugin_loader.hpp"
 #include "runtime/runtime.hpp"
 
@@ -53,6 +54,10 @@ class ControlApi {
   void add_health(std::string name, std::function<ServiceHealth()> fn) { peers_.emplace_back(std::move(name), std::move(fn)); }
   // The health section of a status reply (control/health.hpp).
   json health();
+  // What reloads did (the `weft_reload*` metrics).
+  const ReloadStats& reload_stats() const { return reload_stats_; }
+  // The collector the `metrics` command renders (none: the command is refused).
+  void set_metrics(MetricsCollector* c) { metrics_ = c; }
 
  private:
   json status();
@@ -61,6 +66,8 @@ class ControlApi {
   json service(const json& args);
   json reload_checked(std::shared_ptr<GraphSpec> spec, Diagnostics& diag, const std::string& label,
                       std::chrono::milliseconds timeout);
+  json metrics(const json& args);
+  void count_reload(const ReloadReport* r, double validate_ms, double total_ms);
 
   Runtime& rt_;
   PluginLoader& loader_;
@@ -69,6 +76,8 @@ class ControlApi {
   std::vector<std::pair<std::string, std::function<json()>>> status_extras_;
   std::vector<PeerHealth> peers_;
   ReloadHistory reloads_;
+  ReloadStats reload_stats_;
+  MetricsCollector* metrics_ = nullptr;
 };
 
 }  // namespace weft

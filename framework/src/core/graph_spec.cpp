@@ -12,6 +12,7 @@
 
 #include "core/text.hpp"
 #include "core/param_node.hpp"
+#include "weft/net.hpp"
 
 namespace weft {
 
@@ -33,10 +34,39 @@ const ServiceSpec* GraphSpec::find_service(const std::string& service) const {
   return nullptr;
 }
 
+std::optional<ListenAddress> ListenAddress::parse(std::string_view text) {
+  ListenAddress a;
+  std::string_view port = text;
+  if (!text.empty() && text[0] == '[') {  // [IPv6]:PORT
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
+    a.host = std::string(text.substr(1, close - 1));
+    port = text.substr(close + 2);
+    auto ip = IpAddr::parse(a.host);
+    if (!ip || ip->version != 6) return std::nullopt;
+  } else if (size_t colon = text.rfind(':'); colon != std::string_view::npos) {
+    a.host = std::string(text.substr(0, colon));
+    port = text.substr(colon + 1);
+    auto ip = IpAddr::parse(a.host);
+    if (!ip || ip->version != 4) return std::nullopt;  // IPv6 needs brackets
+  }
+  auto p = port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos
+               ? std::nullopt
+               : parse_uint(port);
+  if (!p || *p > 65535) return std::nullopt;
+  a.port = static_cast<uint16_t>(*p);
+  return a;
+}
+
+std::string ListenAddress::str() const {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
 namespace {
 
-const std::vector<std::string> kTopKeys = {"name",    "eal",   "workers",  "mempool",     "stats",  "plugins",
-                                           "control", "ports", "services", "elements", "connections", "include", "fleet"};
+const std::vector<std::string> kTopKeys = {"name",     "eal",   "workers",  "mempool",  "stats",       "plugins",
+                                           "control",  "ports", "services", "elements", "connections", "include",
+                                           "fleet",    "telemetry"};
 
 class Reader {
  public:
@@ -251,6 +281,46 @@ class Reader {
     if (!expect_map(n, "control")) return;
     check_keys(n, {"socket"}, "control");
     if (auto s = n["socket"]) read_string(s, g_.control_socket, "control.socket");
+  }
+
+  void read_telemetry(const YAML::Node& n) {
+    if (!expect_map(n, "telemetry")) return;
+    check_keys(n, {"metrics", "dpdk"}, "telemetry");
+    TelemetrySpec& t = g_.telemetry;
+    auto listen = [&](const YAML::Node& x) {
+      if (auto a = x.IsScalar() ? ListenAddress::parse(x.Scalar()) : std::nullopt) t.metrics_listen = *a;
+      else d_.error(mark_of(x), "telemetry.metrics.listen: expected ADDRESS:PORT (127.0.0.1:9417, [::1]:9417) or a port");
+    };
+    if (auto m = n["metrics"]) {
+      auto b = m.IsScalar() ? parse_bool(m.Scalar()) : std::nullopt;
+      if (b) {
+        t.metrics = *b;
+      } else if (m.IsScalar()) {
+        t.metrics = true;
+        listen(m);
+      } else if (m.IsMap()) {
+        t.metrics = true;
+        check_keys(m, {"listen", "max_connections", "timeout"}, "telemetry.metrics");
+        if (auto x = m["listen"]) listen(x);
+        if (auto x = m["max_connections"]) {
+          if (read_uint(x, t.max_connections, "telemetry.metrics.max_connections") &&
+              (t.max_connections == 0 || t.max_connections > 1024))
+            d_.error(mark_of(x), "telemetry.metrics.max_connections: 1 to 1024");
+        }
+        if (auto x = m["timeout"]) {
+          auto v = x.IsScalar() ? parse_double(x.Scalar()) : std::nullopt;
+          if (!v || !(*v >= 0.1) || *v > 3600) d_.error(mark_of(x), "telemetry.metrics.timeout: seconds, 0.1 to 3600");
+          else t.timeout_s = *v;
+        }
+      } else {
+        d_.error(mark_of(m), "telemetry.metrics: expected true, false, ADDRESS:PORT or {listen, max_connections, timeout}");
+      }
+    }
+    if (auto x = n["dpdk"]) {
+      auto v = x.IsScalar() ? parse_bool(x.Scalar()) : std::nullopt;
+      if (v) t.dpdk = *v;
+      else d_.error(mark_of(x), "telemetry.dpdk: expected true or false");
+    }
   }
 
   void read_ports(const YAML::Node& n) {
@@ -580,6 +650,7 @@ GraphSpec parse_graph(const std::string& text, const std::string& file, Diagnost
   if (auto n = root["plugins"]) r.read_plugins(n);
   if (auto n = root["control"]) r.read_control(n);
   if (auto n = root["fleet"]) r.read_fleet(n);
+  if (auto n = root["telemetry"]) r.read_telemetry(n);
   if (auto n = root["ports"]) r.read_ports(n);
   if (auto n = root["services"]) r.read_services(n);
   if (auto n = root["elements"]) r.read_elements(n);

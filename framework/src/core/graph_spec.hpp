@@ -73,6 +73,27 @@ struct FleetSpec {
   Mark mark;
 };
 
+// A TCP address to listen on: "127.0.0.1:9417", "[::1]:9417", "0.0.0.0:9417",
+// or a port alone ("9417": loopback).
+struct ListenAddress {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  static std::optional<ListenAddress> parse(std::string_view text);
+  std::string str() const;  // "127.0.0.1:9417", "[::1]:9417"
+};
+
+// `telemetry:`: the Prometheus/OpenMetrics endpoint and DPDK telemetry
+// (docs/telemetry.md); read at start, like `control:`. routerd's --metrics
+// flag overrides `metrics`.
+struct TelemetrySpec {
+  static constexpr uint16_t kDefaultMetricsPort = 9417;
+  bool metrics = false;  // serve GET /metrics
+  ListenAddress metrics_listen{"127.0.0.1", kDefaultMetricsPort};
+  unsigned max_connections = 16;
+  double timeout_s = 10;  // a connection's time to send its request, and to take the reply
+  bool dpdk = true;       // register /weft/... commands with DPDK's telemetry socket
+};
+
 struct GraphSpec {
   std::string file;  // path as given (for messages); empty for an embedded graph
   std::string dir;   // directory of the file, for relative paths
@@ -101,6 +122,7 @@ struct GraphSpec {
   std::vector<std::string> plugin_paths;
   Mark plugins_mark;
   std::string control_socket;
+  TelemetrySpec telemetry;
   FleetSpec fleet;
   // The graph
   std::vector<PortSpec> ports;

@@ -1,5 +1,7 @@
 #include "core/plugin_loader.hpp"
 
+#include "core/metric_catalog.hpp"
+
 #include <dlfcn.h>
 #include <sys/stat.h>
 
@@ -198,10 +200,28 @@ void PluginLoader::load(const std::string& path) {
     if (!k->create) throw PluginError(path, "service class '" + c + "' has no create function");
     found_services.emplace_back(c, k);
   }
+  std::vector<MetricSpec> known = known_metrics();
+  auto check = [&](const std::string& c, std::vector<MetricSpec> families) {
+    for (auto& f : families) {
+      if (std::string why = metric_conflict(f, known); !why.empty()) throw PluginError(path, "class '" + c + "': " + why);
+      known.push_back(std::move(f));
+    }
+  };
+  for (auto& [name, k] : found_services) check(name, families_of(*k));
+  for (auto& [name, k] : found) check(name, families_of(*k));
   for (auto& [name, k] : found_services) services_[name] = {k, path};
   for (auto& [name, k] : found) classes_[name] = {k, path};
   plugins_.push_back(std::move(info));
   libraries_.push_back(std::move(lib));
+}
+
+std::vector<MetricSpec> PluginLoader::known_metrics() const {
+  std::vector<MetricSpec> out;
+  for (const auto& [n, r] : classes_)
+    for (auto& m : families_of(*r.klass)) out.push_back(std::move(m));
+  for (const auto& [n, r] : services_)
+    for (auto& m : families_of(*r.klass)) out.push_back(std::move(m));
+  return out;
 }
 
 void PluginLoader::add_service_class(const ServiceClass& k, const std::string& origin) {
@@ -209,6 +229,9 @@ void PluginLoader::add_service_class(const ServiceClass& k, const std::string& o
     throw PluginError(origin, "duplicate class '" + k.name + "': already provided by " + it->second.plugin_path);
   if (auto it = services_.find(k.name); it != services_.end())
     throw PluginError(origin, "duplicate class '" + k.name + "': already provided by " + it->second.plugin_path);
+  const std::vector<MetricSpec> known = known_metrics();
+  for (const auto& m : families_of(k))
+    if (std::string why = metric_conflict(m, known); !why.empty()) throw PluginError(origin, "class '" + k.name + "': " + why);
   services_[k.name] = {&k, origin};
 }
 
@@ -228,6 +251,9 @@ void PluginLoader::add_class(const ElementClass& k, const std::string& origin) {
     throw PluginError(origin, "duplicate class '" + k.name + "': already provided by " + it->second.plugin_path);
   if (auto it = services_.find(k.name); it != services_.end())
     throw PluginError(origin, "duplicate class '" + k.name + "': already provided by " + it->second.plugin_path);
+  const std::vector<MetricSpec> known = known_metrics();
+  for (const auto& m : families_of(k))
+    if (std::string why = metric_conflict(m, known); !why.empty()) throw PluginError(origin, "class '" + k.name + "': " + why);
   classes_[k.name] = {&k, origin};
 }
 

@@ -69,6 +69,8 @@ class PluginLoader {
 
  private:
   void load_directories_or_throw(const std::vector<std::string>& dirs);
+  // The metric families of every registered class (with the framework's labels).
+  std::vector<MetricSpec> known_metrics() const;
   std::vector<std::string> dirs_;
   std::vector<PluginInfo> plugins_;
   std::vector<std::shared_ptr<boost::dll::shared_library>> libraries_;

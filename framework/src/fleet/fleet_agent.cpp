@@ -387,6 +387,18 @@ ServiceHealth FleetAgent::health() const {
   return h;
 }
 
+void FleetAgent::add_metrics(MetricSet& set) const {
+  const bool connected = watching_ && last_check_ok_;
+  set.add("weft_fleet_connected", {}, connected ? 1 : 0);
+  set.add("weft_fleet_stale", {}, connected ? 0 : 1);
+  set.add("weft_fleet_stale_seconds", {},
+          connected ? 0 : std::chrono::duration<double>(Clock::now() - stale_since_).count());
+  set.add("weft_fleet_desired_revision", {}, double(desired_revision_));
+  set.add("weft_fleet_applied_revision", {}, double(applied_revision_));
+  set.add("weft_fleet_applies_total", {}, double(applies_));
+  set.add("weft_fleet_refusals_total", {}, double(refusals_));
+}
+
 void FleetAgent::shutdown() {
   stopping_ = true;
   client_.cancel_watch();

@@ -100,6 +100,8 @@ class FleetAgent {
   // For `routerctl status` (and its health section).
   json status() const;
   ServiceHealth health() const;
+  // The weft_fleet_* metrics.
+  void add_metrics(MetricSet& set) const;
 
   // Reads the node's graph from etcd once (routerd started without -c):
   // retries until it is present and parses; returns the spec, with findings in diag.
