@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a Debian 12 machine, builds Weft (optimized, -Werror) and runs every
-# test; then builds the unit tests with ASan+UBSan and runs them again.
+# test; then builds the sanitizer tree (clang-14, ASan+UBSan, libFuzzer) and
+# runs the unit tests, the golden tests and every fuzz target in it.
 #
 #   sudo bash tools/run-tests.sh
 #
@@ -31,12 +32,14 @@ cmake --build --preset default -j "$jobs"
 echo "== tests (preset default)"
 run_ctest default build
 
-echo "== build (preset asan: AddressSanitizer + UndefinedBehaviorSanitizer)"
+echo "== build (preset asan: clang-14, ASan+UBSan, libFuzzer targets)"
 cmake --preset asan >/dev/null
-cmake --build --preset asan -j "$jobs" --target weft_unit_tests
+cmake --build --preset asan -j "$jobs"
 
-echo "== unit tests under ASan+UBSan"
-# DPDK's own libraries are not instrumented; leaks inside them are not ours.
+echo "== under ASan+UBSan: unit tests, golden tests (routerd and plugins), fuzz targets"
+# LeakSanitizer suppressions name the DPDK frames whose allocations live as
+# long as the process (tests/lsan.supp); each fuzz target runs for
+# WEFT_FUZZ_SECONDS (CMake cache, default 20) after replaying its seeds.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
