@@ -40,7 +40,7 @@ const PortRuntime& WorkerInitContext::get(const std::string& port) const {
 Runtime::Runtime(GraphPlan plan) : plan_(std::move(plan)) {}
 
 Runtime::~Runtime() {
-  if (started_) stop();
+  if (started_ || prepared_) stop();
 }
 
 const PortRuntime* Runtime::find_port(const std::string& name) const {
@@ -55,6 +55,24 @@ Element* Runtime::element(unsigned w, size_t node) const {
 }
 
 void Runtime::start() {
+  if (!prepared_) prepare();
+  start_time_ = std::chrono::steady_clock::now();
+  for (auto& w : workers_) {
+    int rc = rte_eal_remote_launch(worker_main, w.get(), w->lcore);
+    if (rc != 0) {
+      started_ = true;
+      stop();
+      throw std::runtime_error("cannot launch worker on lcore " + std::to_string(w->lcore));
+    }
+  }
+  started_ = true;
+  services_.start_pending(io_);
+  WEFT_LOG(Info, "running %zu element(s) on %zu worker(s), %zu port(s)", plan_.nodes.size(), workers_.size(),
+           ports_.size());
+}
+
+void Runtime::prepare() {
+  if (prepared_ || started_) return;
   if (!eal_running()) throw std::runtime_error("DPDK is not initialized");
   const GraphSpec& spec = *plan_.spec;
   try {
@@ -95,19 +113,7 @@ void Runtime::start() {
     rcu_ = nullptr;
     throw;
   }
-  start_time_ = std::chrono::steady_clock::now();
-  for (auto& w : workers_) {
-    int rc = rte_eal_remote_launch(worker_main, w.get(), w->lcore);
-    if (rc != 0) {
-      started_ = true;
-      stop();
-      throw std::runtime_error("cannot launch worker on lcore " + std::to_string(w->lcore));
-    }
-  }
-  started_ = true;
-  services_.start_pending(io_);
-  WEFT_LOG(Info, "running %zu element(s) on %zu worker(s), %zu port(s)", plan_.nodes.size(), workers_.size(),
-           ports_.size());
+  prepared_ = true;
 }
 
 void Worker::post(std::function<void()> fn) {
@@ -159,7 +165,7 @@ void Runtime::halt() {
 }
 
 void Runtime::stop() {
-  if (!started_) return;
+  if (!started_ && !prepared_) return;
   halt();
   for (auto& g : graphs_) cleanup_graph_instance(*g);
   graphs_.clear();
@@ -170,6 +176,7 @@ void Runtime::stop() {
   rte_free(rcu_);
   rcu_ = nullptr;
   started_ = false;
+  prepared_ = false;
 }
 
 void Runtime::close_ports() {
