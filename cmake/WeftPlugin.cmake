@@ -73,7 +73,11 @@ WEFT_PLUGIN(\"${esc_name}\", \"${esc_WAP_VERSION}\", \"${esc_WAP_DESCRIPTION}\")
     set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${WEFT_PLUGIN_OUTPUT_DIR})
   endif()
   # -Wl,--no-undefined: a missing symbol fails the build, not the router.
-  target_link_options(${name} PRIVATE -Wl,--no-undefined)
+  # Not under clang's sanitizers: their runtime lives in the executable, so
+  # a plugin refers to it undefined (and routerd provides it).
+  if(NOT (WEFT_SANITIZE AND CMAKE_CXX_COMPILER_ID STREQUAL "Clang"))
+    target_link_options(${name} PRIVATE -Wl,--no-undefined)
+  endif()
   if(NOT WAP_NO_INSTALL)
     if(NOT WAP_INSTALL_DIRECTORY)
       set(WAP_INSTALL_DIRECTORY lib/weft/plugins)

@@ -11,6 +11,8 @@ PACKAGES=(
   # libraries Weft builds on
   libyaml-cpp-dev libboost-dev libboost-filesystem-dev libmnl-dev
   nlohmann-json3-dev libcli11-dev
+  # the sanitizer tree and the fuzz targets (clang's ASan, UBSan, libFuzzer)
+  clang-14 libfuzzer-14-dev
   # tests and benchmarks
   catch2 libbenchmark-dev python3 python3-scapy python3-yaml iproute2 graphviz
   procps jq iputils-ping ethtool

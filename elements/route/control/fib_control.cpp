@@ -85,7 +85,7 @@ bool FibConfig::parse_listen(const std::string& text, std::string& host, uint16_
   return true;
 }
 
-FibControl::FibControl(rte_rcu_qsbr* rcu, int socket) : rcu_(rcu), fib_(rcu, socket, FibSizes{}), rbuf_(1 << 18) {
+FibControl::FibControl(rte_rcu_qsbr* rcu, int socket) : fib_(rcu, socket, FibSizes{}), rbuf_(1 << 18) {
   decoder_.on_route = [this](const RouteUpdate& u) {
     // A protocol's replay is judged on the routes it (re-)sends.
     if (u.add && rib_.resyncing() && conn_) last_msg_[u.protocol] = read_time_;

@@ -132,7 +132,6 @@ class FibControl final : public std::enable_shared_from_this<FibControl> {
   void log_refused(const Rib::Key& k, const std::string& why);
   nlohmann::json route_json(const Rib::Key& k, const Resolved& r) const;
 
-  rte_rcu_qsbr* rcu_;
   Fib fib_;
   FibHandle handle_{fib_};
   Rib rib_;

@@ -340,8 +340,9 @@ void Fib::resize(const FibSizes& s) {
         w.v6 = std::move(prev);
         continue;
       }
+      Lpm6Pair& next6 = *w.v6;  // clang 14 does not capture structured bindings
       prev->for_each([&](const Key6& k, uint32_t nh) {
-        if (w.v6->add(k.ip.data(), k.depth, nh) < 0) {
+        if (next6.add(k.ip.data(), k.depth, nh) < 0) {
           counters_.table_full++;
           release(nh);
         }

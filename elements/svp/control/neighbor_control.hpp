@@ -67,6 +67,10 @@ class NeighborControl final : public std::enable_shared_from_this<NeighborContro
   ServiceHealth health() const;
   // What was installed: {"entries": [{link, ip, mac, fdb}]}.
   nlohmann::json entries() const;
+  // One datagram as the netlink socket read it (RTM_GETNEIGH, RTM_NEWLINK,
+  // RTM_DELLINK, NLMSG_ERROR; anything else is ignored). Public so that the
+  // fuzz target feeds it what a kernel could send.
+  void on_datagram(const uint8_t* buf, size_t n);
 
  private:
   struct Installed {
@@ -82,7 +86,6 @@ class NeighborControl final : public std::enable_shared_from_this<NeighborContro
   };
   void open_socket();
   void read_more();
-  void on_datagram(const uint8_t* buf, size_t n);
   void on_getneigh(const nlmsghdr* nlh);
   void on_link(const nlmsghdr* nlh, bool removed);
   void on_invalidated(const CacheKey& k);

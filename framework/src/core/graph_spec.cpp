@@ -419,6 +419,10 @@ class Reader {
         e.class_name = v.Scalar();
         e.class_mark = mark_of(v);
         e.params = YAML::Node(YAML::NodeType::Map);
+        // `a: ""`: the validator looks no class up for an empty name, so it
+        // must be refused here (an instance without a class crashed routerd).
+        if (e.class_name.empty())
+          d_.error(e.class_mark, what + " '" + e.id + "': the class is empty (for example " + example + ")");
       } else if (v.IsMap()) {
         check_duplicates(v, what + " '" + e.id + "'");
         YAML::Node params(YAML::NodeType::Map);
@@ -432,6 +436,8 @@ class Reader {
         }
         if (e.class_name.empty() && e.class_mark.line == 0)
           d_.error(e.mark, what + " '" + e.id + "' has no class (for example " + example + ")");
+        else if (e.class_name.empty() && v["class"].IsScalar())  // `class: ""`
+          d_.error(e.class_mark, what + " '" + e.id + "': the class is empty (for example " + example + ")");
         e.params = params;
       } else if (v.IsNull()) {
         d_.error(e.mark, what + " '" + e.id + "' has no class" +

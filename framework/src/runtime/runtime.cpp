@@ -41,7 +41,7 @@ const PortRuntime& WorkerInitContext::get(const std::string& port) const {
 Runtime::Runtime(GraphPlan plan) : plan_(std::move(plan)) {}
 
 Runtime::~Runtime() {
-  if (started_) stop();
+  if (started_ || prepared_) stop();
 }
 
 const PortRuntime* Runtime::find_port(const std::string& name) const {
@@ -56,6 +56,25 @@ Element* Runtime::element(unsigned w, size_t node) const {
 }
 
 void Runtime::start() {
+  if (!prepared_) prepare();
+  start_time_ = std::chrono::steady_clock::now();
+  for (auto& w : workers_) {
+    int rc = rte_eal_remote_launch(worker_main, w.get(), w->lcore);
+    if (rc != 0) {
+      started_ = true;
+      stop();
+      throw std::runtime_error("cannot launch worker on lcore " + std::to_string(w->lcore));
+    }
+  }
+  started_ = true;
+  services_.start_pending(io_);
+  if (io_) link_watch_ = std::make_unique<LinkWatch>(*io_, std::chrono::seconds(1), [this] { refresh_links(); });
+  WEFT_LOG(Info, "running %zu element(s) on %zu worker(s), %zu port(s)", plan_.nodes.size(), workers_.size(),
+           ports_.size());
+}
+
+void Runtime::prepare() {
+  if (prepared_ || started_) return;
   if (!eal_running()) throw std::runtime_error("DPDK is not initialized");
   const GraphSpec& spec = *plan_.spec;
   try {
@@ -96,20 +115,7 @@ void Runtime::start() {
     rcu_ = nullptr;
     throw;
   }
-  start_time_ = std::chrono::steady_clock::now();
-  for (auto& w : workers_) {
-    int rc = rte_eal_remote_launch(worker_main, w.get(), w->lcore);
-    if (rc != 0) {
-      started_ = true;
-      stop();
-      throw std::runtime_error("cannot launch worker on lcore " + std::to_string(w->lcore));
-    }
-  }
-  started_ = true;
-  services_.start_pending(io_);
-  if (io_) link_watch_ = std::make_unique<LinkWatch>(*io_, std::chrono::seconds(1), [this] { refresh_links(); });
-  WEFT_LOG(Info, "running %zu element(s) on %zu worker(s), %zu port(s)", plan_.nodes.size(), workers_.size(),
-           ports_.size());
+  prepared_ = true;
 }
 
 void Worker::post(std::function<void()> fn) {
@@ -199,7 +205,7 @@ void Runtime::refresh_links() {
 }
 
 void Runtime::stop() {
-  if (!started_) return;
+  if (!started_ && !prepared_) return;
   link_watch_.reset();
   halt();
   for (auto& g : graphs_) cleanup_graph_instance(*g);
@@ -211,6 +217,7 @@ void Runtime::stop() {
   rte_free(rcu_);
   rcu_ = nullptr;
   started_ = false;
+  prepared_ = false;
 }
 
 void Runtime::close_ports() {

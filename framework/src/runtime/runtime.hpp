@@ -73,6 +73,10 @@ class Runtime {
   // graph, starts ports, launches the workers. Throws on any failure, leaving
   // nothing running.
   void start();
+  // All of start() but launching the workers (start() then only launches
+  // them): what routerd does with a graph before any packet moves. The
+  // graph fuzz target runs this; stop() undoes it.
+  void prepare();
   // Stops the workers (their counters stay readable).
   void halt();
   // Stops the workers, cleans every element up, stops and closes the ports.
@@ -161,6 +165,7 @@ class Runtime {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::unique_ptr<WorkerGraph>> graphs_;
   bool started_ = false;
+  bool prepared_ = false;
   bool halted_ = false;
   uint64_t reloads_ = 0;
   std::chrono::steady_clock::time_point start_time_, halt_time_;
