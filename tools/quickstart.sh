@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-6}
 
 bash tools/setup-debian.sh
+umask 022  # plugins load only from directories nobody else can write to (docs/security.md)
 cmake --preset default >/dev/null
 cmake --build --preset default --target routerd routerctl weft_basic
 

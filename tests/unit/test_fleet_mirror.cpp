@@ -39,6 +39,7 @@ TEST_CASE("fleet mirror: a graph with a fragment is composed, errors name the fr
   REQUIRE(d.present);
   CHECK(d.revision == 9);  // the fragment changed last
   REQUIRE(d.spec->parsed);
+  CHECK(d.spec->from_etcd);  // its plugin directories must lie under the plugin roots
   REQUIRE(d.spec->find_element("m"));
   CHECK(d.spec->find_element("m")->class_name == "Pas");
   CHECK(d.spec->elements.size() == 3);

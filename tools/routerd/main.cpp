@@ -1,6 +1,6 @@
 // routerd — the Weft router daemon.
 //
-//   routerd -c graph.yaml [--socket PATH] [--plugin-path DIRS] [--duration SECONDS]
+//   routerd -c graph.yaml [--socket PATH] [--plugin-path DIRS] [--plugin-root DIRS] [--duration SECONDS]
 //   routerd [-c boot.yaml] --etcd ENDPOINTS --node NAME [...]   (a fleet member: docs/fleet.md)
 //
 // Loads plugins, validates the graph (all errors at once, FILE:LINE:COL),
@@ -80,6 +80,7 @@ void print_summary(const weft::json& st, FILE* out) {
 // routerd's command line.
 struct Flags {
   std::string config, socket_path, plugin_path, summary_json, metrics;
+  std::vector<std::string> plugin_roots;  // where a graph from etcd may name plugin directories
   double duration = 0;
   bool check_only = false;
   // The fleet: the desired graph comes from etcd (also `fleet:` in the graph file).
@@ -106,6 +107,9 @@ std::optional<int> parse_flags(int argc, char** argv, Flags& f) {
                                                "or /run/weft/routerd.sock)");
   app.add_option("-p,--plugin-path", f.plugin_path,
                  "extra plugin directories, colon-separated (also $WEFT_PLUGIN_PATH)");
+  app.add_option("--plugin-root", f.plugin_roots,
+                 "a directory under which a graph from etcd may name plugin directories (repeatable, or "
+                 "colon-separated; the built-in plugin directory always is one)");
   app.add_option("-d,--duration", f.duration, "stop after this many seconds (0: run until SIGINT/SIGTERM)");
   app.add_option("--summary-json", f.summary_json, "also write the final statistics to this file as JSON");
   app.add_flag("--check", f.check_only, "validate the graph and exit");
@@ -158,6 +162,7 @@ std::optional<weft::FleetOptions> fleet_options(const Flags& flags, const weft::
     f.sync_interval = std::chrono::milliseconds(static_cast<long>(flags.etcd_sync_interval * 1000));
   if (flags.etcd_timeout > 0) f.etcd.timeout = std::chrono::milliseconds(static_cast<long>(flags.etcd_timeout * 1000));
   if (f.etcd.endpoints.empty()) throw std::invalid_argument("fleet: no etcd endpoints (--etcd or fleet.etcd)");
+  f.etcd.check_no_downgrade();  // before anything starts
   return f;
 }
 
@@ -192,18 +197,24 @@ std::optional<Boot> load_graph(Flags& flags, weft::Diagnostics& diag) {
   return boot;
 }
 
-// Loads the plugins: flag, environment, graph file, then the built-in directory. Returns the directories a
-// reload searches besides the new graph's own, or nothing (reported).
+// Loads the plugins: flag, environment, graph file, then the built-in directory; sets the plugin roots. Returns
+// the directories a reload searches besides the new graph's own, or nothing (reported).
 std::optional<std::vector<std::string>> load_plugins(const Flags& flags, const weft::GraphSpec& spec,
                                                      weft::Diagnostics& diag, weft::PluginLoader& loader) {
   std::vector<std::string> base_dirs = weft::PluginLoader::split_path(flags.plugin_path);
   if (const char* env = std::getenv("WEFT_PLUGIN_PATH"))
     for (auto& d : weft::PluginLoader::split_path(env)) base_dirs.push_back(d);
   std::vector<std::string> dirs = base_dirs;
-  dirs.insert(dirs.end(), spec.plugin_paths.begin(), spec.plugin_paths.end());
-  dirs.push_back(weft::PluginLoader::default_dir());
   base_dirs.push_back(weft::PluginLoader::default_dir());
   try {
+    std::vector<std::string> roots{weft::PluginLoader::default_dir()};
+    for (const auto& r : flags.plugin_roots)
+      for (auto& d : weft::PluginLoader::split_path(r)) roots.push_back(d);
+    loader.set_roots(roots);
+    // A graph from etcd names plugin directories only under the roots.
+    std::vector<std::string> graph_dirs = spec.from_etcd ? loader.confine(spec.plugin_paths) : spec.plugin_paths;
+    dirs.insert(dirs.end(), graph_dirs.begin(), graph_dirs.end());
+    dirs.push_back(weft::PluginLoader::default_dir());
     loader.load_directories(dirs);
   } catch (const weft::PluginError& e) {
     std::cerr << diag.format() << "routerd: error: " << e.what() << "\n";

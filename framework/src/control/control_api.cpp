@@ -310,9 +310,10 @@ json ControlApi::reload_checked(std::shared_ptr<GraphSpec> spec, Diagnostics& di
     return j;
   };
   if (!spec->parsed) return refused("the graph file could not be read");
-  std::vector<std::string> dirs = spec->plugin_paths;
-  dirs.insert(dirs.end(), plugin_dirs_.begin(), plugin_dirs_.end());
   try {
+    // A graph from etcd names plugin directories only under the roots.
+    std::vector<std::string> dirs = spec->from_etcd ? loader_.confine(spec->plugin_paths) : spec->plugin_paths;
+    dirs.insert(dirs.end(), plugin_dirs_.begin(), plugin_dirs_.end());
     loader_.load_directories(dirs);
   } catch (const PluginError& e) {
     return refused(e.what());

@@ -121,6 +121,9 @@ struct GraphSpec {
   // Plugins and control
   std::vector<std::string> plugin_paths;
   Mark plugins_mark;
+  // Taken from etcd (docs/fleet.md): its plugin_paths must lie under the
+  // plugin loader's roots (routerd --plugin-root).
+  bool from_etcd = false;
   std::string control_socket;
   TelemetrySpec telemetry;
   FleetSpec fleet;

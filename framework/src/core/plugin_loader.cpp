@@ -1,8 +1,9 @@
 #include "core/plugin_loader.hpp"
 
-#include "core/metric_catalog.hpp"
-
+#include <dirent.h>
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <link.h>
 #include <sys/stat.h>
 
 #include <cstring>
@@ -10,11 +11,15 @@
 #include <algorithm>
 #include <boost/dll/library_info.hpp>
 #include <boost/dll/runtime_symbol_info.hpp>
+#include <boost/dll/shared_library.hpp>
 #include <filesystem>
 #include <set>
 #include <sstream>
 
+#include "core/metric_catalog.hpp"
+
 #include "core/text.hpp"
+#include "core/trusted_files.hpp"
 #include "weft/log.hpp"
 
 namespace fs = std::filesystem;
@@ -44,6 +49,50 @@ auto call_factory(const std::string& path, const std::string& name, F& factory) 
 std::string PluginLoader::default_dir() {
   fs::path exe = boost::dll::program_location().string();
   return (exe.parent_path().parent_path() / "lib" / "weft" / "plugins").string();
+}
+
+void PluginLoader::set_roots(const std::vector<std::string>& roots) {
+  std::vector<std::string> out;
+  for (const auto& r : roots) {
+    std::error_code ec;
+    fs::path canon = fs::canonical(r, ec);
+    if (ec || !fs::is_directory(canon, ec)) throw PluginError(r, "plugin root does not exist or is not a directory");
+    out.push_back(canon.string());
+  }
+  roots_ = std::move(out);
+}
+
+const std::vector<std::string>& PluginLoader::roots() const {
+  if (roots_.empty()) {
+    std::error_code ec;
+    fs::path canon = fs::canonical(default_dir(), ec);
+    roots_.push_back(ec ? default_dir() : canon.string());
+  }
+  return roots_;
+}
+
+std::vector<std::string> PluginLoader::confine(const std::vector<std::string>& dirs) const {
+  std::vector<std::string> out;
+  for (const auto& d : dirs) {
+    std::error_code ec;
+    fs::path canon = fs::canonical(d, ec);
+    if (ec) throw PluginError(d, "plugin directory does not exist or cannot be read");
+    bool under = false;
+    for (const auto& r : roots()) {
+      // Component by component: /opt/weft-evil is not under /opt/weft.
+      const fs::path root(r);
+      if (std::mismatch(root.begin(), root.end(), canon.begin(), canon.end()).first == root.end()) under = true;
+    }
+    if (!under) {
+      std::string list;
+      for (const auto& r : roots()) list += (list.empty() ? "" : ", ") + r;
+      throw PluginError(d, "a graph from etcd may name plugin directories only under routerd's plugin roots (" + list +
+                               "; add one with --plugin-root)" +
+                               (canon.string() != d ? "; this one resolves to " + canon.string() : ""));
+    }
+    out.push_back(canon.string());
+  }
+  return out;
 }
 
 std::vector<std::string> PluginLoader::split_path(const std::string& list) {
@@ -81,30 +130,90 @@ void PluginLoader::load_directories_or_throw(const std::vector<std::string>& dir
     if (!seen.insert(canon.string()).second) continue;
     // Already loaded (a reload naming the same directories): nothing new.
     if (std::find(dirs_.begin(), dirs_.end(), canon.string()) != dirs_.end()) continue;
-    struct stat st {};
-    if (::stat(canon.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-      throw PluginError(d, "not a directory");
-    if (st.st_mode & S_IWOTH)
-      throw PluginError(d, "plugin directory is world-writable (anyone could plant code in the router); "
-                           "chmod o-w it");
+    if (!fs::is_directory(canon, ec)) throw PluginError(d, "not a directory");
+    FileDescriptor dir;
+    try {
+      dir = open_trusted_directory(canon.string());
+    } catch (const TrustError& e) {
+      throw PluginError(d, e.what());
+    }
     dirs_.push_back(canon.string());
-    std::vector<fs::path> files;
-    for (const auto& entry : fs::directory_iterator(canon))
-      if (entry.is_regular_file() && entry.path().extension() == ".so") files.push_back(entry.path());
+    // The listing is read through the checked descriptor, not the name.
+    FileDescriptor listing(::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    DIR* dp = listing ? ::fdopendir(listing.get()) : nullptr;
+    if (!dp) throw PluginError(d, std::string("cannot list the plugin directory: ") + std::strerror(errno));
+    listing.release();  // closedir closes it
+    std::vector<std::pair<std::string, bool>> files;  // name, is a symbolic link
+    while (struct dirent* e = ::readdir(dp)) {
+      const std::string name = e->d_name;
+      if (fs::path(name).extension() != ".so") continue;
+      struct stat st {};
+      if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      if (S_ISREG(st.st_mode)) files.emplace_back(name, false);
+      else if (S_ISLNK(st.st_mode) && ::fstatat(dir.get(), name.c_str(), &st, 0) == 0 && S_ISREG(st.st_mode))
+        files.emplace_back(name, true);
+    }
+    ::closedir(dp);
     std::sort(files.begin(), files.end());
-    for (const auto& f : files) load(f.string());
+    for (const auto& [name, link] : files) {
+      const std::string path = (canon / name).string();
+      // A link's target is checked from / like any file named by path.
+      if (link) load(path);
+      else load_from(dir.get(), name, path);
+    }
   }
 }
 
 void PluginLoader::load(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) throw PluginError(path, "cannot stat the file");
-  if (st.st_mode & S_IWOTH) throw PluginError(path, "plugin file is world-writable; chmod o-w it");
+  std::error_code ec;
+  fs::path real = fs::canonical(path, ec);
+  if (ec) throw PluginError(path, "cannot stat the file");
+  FileDescriptor dir;
+  try {
+    dir = open_trusted_directory(real.parent_path().string());
+  } catch (const TrustError& e) {
+    throw PluginError(path, e.what());
+  }
+  load_from(dir.get(), real.filename().string(), path);
+}
+
+// The library stays mapped under the /proc name of the descriptor it was
+// loaded through, and the dynamic linker finds loaded libraries by that name
+// first: the descriptor must not be closed (and its number reused for another
+// file) while the library is still there.
+struct PluginLoader::Library {
+  boost::dll::shared_library lib;
+  FileDescriptor fd;
+  std::string proc_path;
+  ~Library() {
+    lib.unload();
+    if (still_loaded()) (void)fd.release();  // kept open for the life of the process, on purpose
+  }
+  bool still_loaded() const {
+    void* h = ::dlopen(proc_path.c_str(), RTLD_LAZY | RTLD_NOLOAD);
+    if (!h) return false;
+    link_map* lm = nullptr;
+    bool ours = ::dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm && proc_path == lm->l_name;
+    ::dlclose(h);
+    return ours;
+  }
+};
+
+void PluginLoader::load_from(int dirfd, const std::string& name, const std::string& path) {
+  TrustedFile file;
+  try {
+    file = open_trusted_file(dirfd, name);
+  } catch (const TrustError& e) {
+    throw PluginError(path, e.what());
+  }
+  // From here on the file is named by its descriptor only: what is read and
+  // loaded is what was checked, whatever happens to the name meanwhile.
+  const std::string& fdpath = file.proc_path;
 
   // 1. Look at the ELF file without loading it: manifest and factory symbols.
   std::vector<std::string> factories, service_factories;
   try {
-    boost::dll::library_info info(path);
+    boost::dll::library_info info(fdpath);
     auto sections = info.sections();
     if (std::find(sections.begin(), sections.end(), kManifestSection) == sections.end())
       throw PluginError(path, "missing manifest (no '" + std::string(kManifestSection) +
@@ -123,14 +232,19 @@ void PluginLoader::load(const std::string& path) {
 
   // 2. Load it (RTLD_NOW: an undefined symbol is reported now, by name) and
   //    check the manifest before calling anything in it.
-  auto lib = std::make_shared<boost::dll::shared_library>();
+  auto loaded = std::make_shared<Library>();
+  loaded->proc_path = fdpath;
+  loaded->fd = std::move(file.fd);
+  boost::dll::shared_library* lib = &loaded->lib;
   boost::dll::fs::error_code ec;
-  lib->load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
+  lib->load(fdpath, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
   if (ec) {
-    // Ask the dynamic linker again for its own words (they name a missing symbol).
+    // Ask the dynamic linker again for its own words (they name a missing
+    // symbol), and name the file rather than its descriptor.
     std::string why = ec.message();
-    if (void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL)) ::dlclose(h);
+    if (void* h = ::dlopen(fdpath.c_str(), RTLD_NOW | RTLD_LOCAL)) ::dlclose(h);
     else if (const char* e = ::dlerror()) why = e;
+    for (size_t at; (at = why.find(fdpath)) != std::string::npos;) why.replace(at, fdpath.size(), path);
     throw PluginError(path, "cannot be loaded: " + why);
   }
   const PluginManifest& m = lib->get_alias<const PluginManifest>(kManifestSymbol);
@@ -207,12 +321,12 @@ void PluginLoader::load(const std::string& path) {
       known.push_back(std::move(f));
     }
   };
-  for (auto& [name, k] : found_services) check(name, families_of(*k));
-  for (auto& [name, k] : found) check(name, families_of(*k));
-  for (auto& [name, k] : found_services) services_[name] = {k, path};
-  for (auto& [name, k] : found) classes_[name] = {k, path};
+  for (auto& [cname, k] : found_services) check(cname, families_of(*k));
+  for (auto& [cname, k] : found) check(cname, families_of(*k));
+  for (auto& [cname, k] : found_services) services_[cname] = {k, path};
+  for (auto& [cname, k] : found) classes_[cname] = {k, path};
   plugins_.push_back(std::move(info));
-  libraries_.push_back(std::move(lib));
+  libraries_.push_back(std::move(loaded));
 }
 
 std::vector<MetricSpec> PluginLoader::known_metrics() const {

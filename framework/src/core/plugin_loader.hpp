@@ -1,10 +1,13 @@
 // PluginLoader: finds plugin shared objects on the search path, checks each
 // manifest before any of the plugin's code runs, and registers its element
-// element and service classes. Libraries stay loaded for the life of the
-// process.
+// and service classes. Libraries stay loaded for the life of the process.
+//
+// Only root and the user loading plugins may be able to change a plugin file
+// or any directory above it, and each file is opened once and loaded through
+// that descriptor (core/trusted_files.hpp). A graph from etcd may name plugin
+// directories only under the loader's roots (routerd --plugin-root).
 #pragma once
 
-#include <boost/dll/shared_library.hpp>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -45,11 +48,21 @@ class PluginLoader {
   static std::vector<std::string> split_path(const std::string& list);
 
   // Loads every *.so of every directory, in order. Throws PluginError for the
-  // first plugin refused (directories that are world-writable are refused
-  // too), and then keeps nothing this call loaded.
+  // first plugin refused (directories that others could write to are refused
+  // too: see core/trusted_files.hpp), and then keeps nothing this call loaded.
   void load_directories(const std::vector<std::string>& dirs);
   // Loads one plugin file.
   void load(const std::string& path);
+
+  // Where a graph from etcd may name plugin directories: each must be one of
+  // these or below one, symbolic links resolved. Without a call: the
+  // built-in directory (default_dir()). Throws PluginError for a root that
+  // does not exist.
+  void set_roots(const std::vector<std::string>& roots);
+  const std::vector<std::string>& roots() const;
+  // `dirs`, resolved (canonical), if each lies under a root; throws
+  // PluginError naming the first that does not.
+  std::vector<std::string> confine(const std::vector<std::string>& dirs) const;
 
   // Registers a class compiled into the running program (tests, harnesses).
   // Throws PluginError on a duplicate name.
@@ -71,9 +84,12 @@ class PluginLoader {
   void load_directories_or_throw(const std::vector<std::string>& dirs);
   // The metric families of every registered class (with the framework's labels).
   std::vector<MetricSpec> known_metrics() const;
+  void load_from(int dirfd, const std::string& name, const std::string& path);
   std::vector<std::string> dirs_;
+  mutable std::vector<std::string> roots_;
   std::vector<PluginInfo> plugins_;
-  std::vector<std::shared_ptr<boost::dll::shared_library>> libraries_;
+  struct Library;  // a loaded library and the descriptor it was loaded through
+  std::vector<std::shared_ptr<Library>> libraries_;
   struct Registered {
     const ElementClass* klass;
     std::string plugin_path;

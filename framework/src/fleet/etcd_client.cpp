@@ -26,6 +26,19 @@ std::vector<std::string> EtcdOptions::split_endpoints(const std::string& list) {
   return out;
 }
 
+void EtcdOptions::check_no_downgrade() const {
+  if (!secure()) return;
+  for (const auto& e : endpoints) {
+    if (e.rfind("http://", 0) != 0) continue;
+    const std::string fix = "; use https://" + e.substr(7);
+    if (tls())
+      throw std::invalid_argument("etcd endpoint " + e + " is plain HTTP, but TLS is configured (--etcd-ca, --etcd-cert, "
+                                  "--etcd-key; fleet: ca, cert, key): refusing an unencrypted connection" + fix);
+    throw std::invalid_argument("etcd endpoint " + e + " is plain HTTP, but etcd credentials are configured "
+                                "(--etcd-user; fleet: user): refusing to send them unencrypted" + fix);
+  }
+}
+
 std::string base64_encode(const std::string& s) {
   std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
@@ -149,7 +162,8 @@ struct EtcdClient::TlsContext {
 
 EtcdClient::EtcdClient(asio::io_context& io, EtcdOptions opts) : io_(io), opts_(std::move(opts)) {
   if (opts_.endpoints.empty()) throw std::invalid_argument("etcd: no endpoints given");
-  bool any_tls = opts_.tls();
+  opts_.check_no_downgrade();
+  bool any_tls = opts_.secure();
   for (const auto& e : opts_.endpoints) any_tls = any_tls || e.rfind("https://", 0) == 0;
   if (any_tls) {
     tls_ = std::make_unique<TlsContext>();
@@ -175,7 +189,7 @@ asio::awaitable<std::unique_ptr<EtcdConnection>> EtcdClient::connect() {
   for (size_t i = 0; i < n; i++) {
     const size_t idx = (preferred_ + i) % n;
     const std::string& url = opts_.endpoints[idx];
-    Endpoint ep = parse_endpoint(url, opts_.tls());
+    Endpoint ep = parse_endpoint(url, opts_.secure());
     auto c = std::make_unique<EtcdConnection>();
     c->endpoint = url;
     c->host = ep.host;

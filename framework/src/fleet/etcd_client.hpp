@@ -28,7 +28,15 @@ struct EtcdOptions {
   std::string cert_file, key_file;     // client certificate (etcd --client-cert-auth)
   std::string user, password;          // etcd auth (--user); empty: none
   std::chrono::milliseconds timeout{2000};  // per request (and per connection attempt)
-  bool tls() const { return !ca_file.empty() || !cert_file.empty(); }
+  // TLS material is configured.
+  bool tls() const { return !ca_file.empty() || !cert_file.empty() || !key_file.empty(); }
+  // Credentials are configured.
+  bool credentials() const { return !user.empty() || !password.empty(); }
+  // With either, a bare "h:2379" means https, and an http:// endpoint is
+  // refused: check_no_downgrade() throws std::invalid_argument saying which
+  // endpoint and why. No silent fall-back to an unencrypted connection.
+  bool secure() const { return tls() || credentials(); }
+  void check_no_downgrade() const;
   // Parses "a,b,c" into endpoints.
   static std::vector<std::string> split_endpoints(const std::string& list);
 };

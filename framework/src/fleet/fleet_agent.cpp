@@ -67,6 +67,7 @@ FleetMirror::Desired FleetMirror::compose(Diagnostics& diag) const {
     return GraphSource{keys_.fragment(name), f->second.value};
   };
   d.spec = std::make_shared<GraphSpec>(parse_graph(it->second.value, key, diag, resolve));
+  d.spec->from_etcd = true;
   return d;
 }
 
