@@ -470,8 +470,8 @@ def check_routerctl(g, plugin_path):
 # --------------------------------------------------------------------------
 def check_refusals(g, prefix, tmp, abi3_dir, test_plugins, example_dir):
     cases = [
-        (abi3_dir, "plugin ABI 3.0 is not compatible with the framework's ABI 2.0"),
-        (os.path.join(test_plugins, "old_abi"), "plugin ABI 1.0 is not compatible with the framework's ABI 2.0"),
+        (abi3_dir, "plugin ABI 3.0 is not compatible with the framework's ABI 2.1"),
+        (os.path.join(test_plugins, "old_abi"), "plugin ABI 1.0 is not compatible with the framework's ABI 2.1"),
         (os.path.join(test_plugins, "undefined_symbol"), "undefined symbol: weft_test_symbol_that_does_not_exist"),
         (os.path.join(test_plugins, "no_classes"), "exports no element or service class"),
     ]
