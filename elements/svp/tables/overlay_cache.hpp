@@ -22,7 +22,6 @@
 // read at the start of a batch has not moved.
 #pragma once
 
-
 #include <array>
 #include <atomic>
 #include <cstdint>
