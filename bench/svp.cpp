@@ -208,8 +208,8 @@ int main(int argc, char** argv) {
     e.state = weft::svp::CacheEntry::kResolved;
     e.underlay.family = 4;
     e.underlay.udp_port = 4789;
-    e.expires_tsc = UINT64_MAX;
-    e.retry_tsc.store(UINT64_MAX);
+    e.expires_ns = UINT64_MAX;
+    e.retry_ns.store(UINT64_MAX);
     for (unsigned i = 0; i < kCacheEntries; i++) {
       const auto m = i < kBurst ? weft::Mac{{2, 0, 0, 0, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)}}
                                 : mac_of(i + 0x10000);

@@ -5,7 +5,7 @@
 
 Checks: every routerctl command answers while traffic flows (status, stats
 --json, graph, graph --dot, elements, elements --doc, plugins, handler
-read/write); routerd stops cleanly on SIGTERM and on SIGINT and removes its
+read/write, memory against /proc); routerd stops cleanly on SIGTERM and on SIGINT and removes its
 socket; routerctl with no daemon says so and exits 2; a graph error or a
 refused plugin stops routerd before anything starts (exit 1, the reason on
 stderr).
@@ -74,6 +74,37 @@ def commands(t, r):
     t.check("default: default" in r.read_handler("cls", "config").stdout, "framework handler config")
     s = r.ctl("stats", "--rate", "0.3")
     t.check(s.ok and "out pps" in s.stdout, "stats --rate")
+    memory(t, r)
+
+
+def proc_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def proc_rss(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
+
+
+def memory(t, r):
+    """routerctl memory, against what /proc says of routerd and what DPDK must hold."""
+    m = r.json("memory")
+    rss, fds = proc_rss(r.pid), proc_fds(r.pid)
+    t.check(abs(m["rss_bytes"] - rss) < 0.2 * rss, f"memory: resident {m['rss_bytes'] >> 20} MiB "
+            f"(/proc: {rss >> 20} MiB)", str(m))
+    # routerd counts while it serves the request: its connection is one more descriptor.
+    t.check(abs(m["fds"] - fds) <= 2, f"memory: {m['fds']} file descriptors (/proc: {fds})", str(m))
+    heap = m["dpdk_heaps"][0] if m["dpdk_heaps"] else {}
+    t.check(heap.get("allocated_bytes", 0) > 0 and heap["allocations"] > 0 and
+            heap["allocated_bytes"] + heap["free_bytes"] == heap["heap_bytes"],
+            f"memory: DPDK heap {heap.get('allocated_bytes', 0) >> 20} MiB allocated in "
+            f"{heap.get('allocations')} blocks", str(m))
+    pool = m.get("packet_pool", {})
+    t.check(pool.get("size", 0) > 0 and pool["in_use"] + pool["available"] == pool["size"] and m["dpdk_memzones"] > 0,
+            f"memory: packet pool of {pool.get('size')} buffers, {m['dpdk_memzones']} memzones", str(m))
+    text = r.ctl("memory").stdout
+    t.check("resident" in text and "DPDK heap, socket" in text and "packet pool" in text, "memory (text)", text)
+    t.check(r.status()["reload_packets_lost"] == 0, "status: reload_packets_lost")
 
 
 def main(t):

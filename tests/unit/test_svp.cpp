@@ -736,8 +736,8 @@ TEST_CASE("SvpResolver on two workers while the control thread churns the cache:
     e.underlay.udp_port = static_cast<uint16_t>(4789 + i);
     const uint8_t a[4] = {10, static_cast<uint8_t>(gen), 0, static_cast<uint8_t>(i)};
     std::memcpy(e.underlay.addr, a, 4);
-    e.expires_tsc = UINT64_MAX;
-    e.retry_tsc.store(UINT64_MAX);
+    e.expires_ns = UINT64_MAX;
+    e.retry_ns.store(UINT64_MAX);
     REQUIRE(svc->writable_cache().put(weft::svp::CacheKey::vl2(mac(i).data(), 100), e));
   };
   for (unsigned i = 0; i < kMacs; i++) put(i, 0);

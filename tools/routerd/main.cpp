@@ -17,10 +17,7 @@
 #include <optional>
 #include <unistd.h>
 #include <iostream>
-#include <rte_cycles.h>
 #include <rte_eal.h>
-
-#include <cmath>
 
 #include "control/control_api.hpp"
 #include "control/control_server.hpp"
@@ -32,8 +29,8 @@
 #include "core/validator.hpp"
 #include "fleet/fleet_agent.hpp"
 #include "runtime/fault_log.hpp"
+#include "runtime/clock.hpp"
 #include "runtime/runtime.hpp"
-#include "weft/log.hpp"
 #include "weft/version.hpp"
 
 namespace {
@@ -232,16 +229,10 @@ std::optional<weft::GraphPlan> validate(const std::shared_ptr<weft::GraphSpec>& 
   return plan;
 }
 
-// Starts DPDK, and warns if its estimate of the TSC frequency is off; false on failure (reported).
+// Starts DPDK and the framework's clock; false on failure (reported).
 bool start_eal(const weft::GraphSpec& spec, const char* program) {
   try {
     weft::Runtime::init_eal(weft::Runtime::eal_args(spec, program));
-    if (double measured = weft::Runtime::measured_tsc_hz(), err = double(rte_get_tsc_hz()) / measured - 1;
-        std::abs(err) > 0.01)
-      WEFT_LOG(Warning,
-               "DPDK estimated the TSC at %.1f MHz but it runs at %.1f MHz: rate limiters, timeouts and every "
-               "other TSC-based time will be off by %+.0f %% (the machine was busy while DPDK calibrated); "
-               "restart routerd", double(rte_get_tsc_hz()) / 1e6, measured / 1e6, -100 * err / (1 + err));
   } catch (const std::exception& e) {
     print_error(e.what());
     return false;
@@ -482,6 +473,7 @@ int run_router(const Flags& flags, const Boot& boot, weft::GraphPlan plan, weft:
   }
   if (agent) collector.add_source([a = agent.get()](weft::MetricSet& set) { a->add_metrics(set); });
   SignalHandlers signals(io, api, agent.get(), flags.config);
+  weft::ClockRecalibration recalibration(io);  // the clock, every second, against CLOCK_MONOTONIC_RAW
   boost::asio::steady_timer timer(io), watch(io);
   stop_after(io, timer, flags.duration);
   watch_workers(rt, watch);

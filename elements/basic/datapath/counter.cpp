@@ -1,8 +1,8 @@
 #include "datapath/counter.hpp"
 
-#include <rte_cycles.h>
-
 #include <cstdio>
+
+#include "weft/clock.hpp"
 
 namespace weft::basic {
 
@@ -34,18 +34,18 @@ StateCarry Counter::take_state(Element& old) {
   auto& o = static_cast<Counter&>(old);
   count_ = o.count_;
   bytes_ = o.bytes_;
-  rate_tsc_ = o.rate_tsc_;
+  rate_ns_ = o.rate_ns_;
   rate_count_ = o.rate_count_;
   rate_bytes_ = o.rate_bytes_;
   return StateCarry::kept("count, byte_count and rate carried over");
 }
 
 std::string Counter::rate() const {
-  uint64_t now = rte_rdtsc();
-  double secs = rate_tsc_ ? double(now - rate_tsc_) / double(rte_get_tsc_hz()) : 0.0;
+  uint64_t now = Clock::now_ns();
+  double secs = rate_ns_ ? double(now - rate_ns_) / 1e9 : 0.0;
   double pps = secs > 0 ? double(count_ - rate_count_) / secs : 0.0;
   double bps = secs > 0 ? double(bytes_ - rate_bytes_) * 8.0 / secs : 0.0;
-  rate_tsc_ = now;
+  rate_ns_ = now;
   rate_count_ = count_;
   rate_bytes_ = bytes_;
   char buf[96];
@@ -55,7 +55,7 @@ std::string Counter::rate() const {
 
 void Counter::reset() {
   count_ = bytes_ = rate_count_ = rate_bytes_ = 0;
-  rate_tsc_ = rte_rdtsc();
+  rate_ns_ = Clock::now_ns();
 }
 
 }  // namespace weft::basic

@@ -23,7 +23,7 @@ class Counter final : public Element {
   uint64_t count_ = 0;
   uint64_t bytes_ = 0;
   // Start of the `rate` window: moved by every read of `rate`.
-  mutable uint64_t rate_tsc_ = 0;
+  mutable uint64_t rate_ns_ = 0;
   mutable uint64_t rate_count_ = 0;
   mutable uint64_t rate_bytes_ = 0;
 };

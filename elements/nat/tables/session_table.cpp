@@ -1,7 +1,6 @@
 #include "tables/session_table.hpp"
 
 #include <arpa/inet.h>
-#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
@@ -10,6 +9,7 @@
 #include <cstring>
 #include <new>
 
+#include "weft/clock.hpp"
 #include "weft/error.hpp"
 
 namespace weft::nat {
@@ -151,8 +151,7 @@ SessionTable::SessionTable(const Config& c, rte_rcu_qsbr* rcu)
     int a = pool_.index_of(r.ip);
     if (a >= 0) pool_.reserve(static_cast<size_t>(a), r.pclass, r.port);
   }
-  tsc_epoch_ = rte_rdtsc();
-  tsc_hz_ = rte_get_tsc_hz();
+  epoch_ns_ = Clock::now_ns();
 }
 
 SessionTable::~SessionTable() {
@@ -204,7 +203,7 @@ void SessionTable::free_host(void* table, void* data) {
 }
 
 uint32_t SessionTable::now() const {
-  return static_cast<uint32_t>((rte_rdtsc() - tsc_epoch_) / tsc_hz_ +
+  return static_cast<uint32_t>((Clock::now_ns() - epoch_ns_) / Clock::kNsPerSecond +
                                static_cast<uint64_t>(offset_.load(std::memory_order_relaxed)) + 1);
 }
 

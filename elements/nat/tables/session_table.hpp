@@ -366,8 +366,7 @@ class SessionTable {
   std::unique_ptr<TableStats[]> stats_;
   PortPool pool_;
   size_t dpdk_bytes_ = 0;
-  uint64_t tsc_epoch_ = 0;
-  uint64_t tsc_hz_ = 1;
+  uint64_t epoch_ns_ = 0;  // weft::Clock when the table was made
   alignas(64) std::atomic<int64_t> offset_{0};
   alignas(64) std::atomic<uint64_t> cursor_{0};
 };

@@ -1,7 +1,6 @@
 #include "datapath/rate_limiter.hpp"
 
 #include <rte_byteorder.h>
-#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_ether.h>
 #include <rte_hash_crc.h>
@@ -14,10 +13,12 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "weft/packet.hpp"
 #include <map>
 #include <optional>
 #include <stdexcept>
+
+#include "weft/clock.hpp"
+#include "weft/packet.hpp"
 
 namespace weft::qos {
 
@@ -26,7 +27,8 @@ const ElementClass& RateLimiter::klass() {
       ElementClass::make<RateLimiter>("RateLimiter")
           .describe("Polices traffic with srTCM (RFC 2697) or trTCM (RFC 2698) token buckets: colors, splits or "
                     "marks, optionally per key.",
-                    "Every packet is metered (DPDK rte_meter, one TSC timestamp per batch) and gets a color: "
+                    "Every packet is metered (DPDK rte_meter, one timestamp of the framework's clock per batch) "
+                    "and gets a color: "
                     "green, yellow or red, written to its color metadata. `action: split` sends it to the output "
                     "of its color; `action: mark` sends everything to `out` with the DSCP of IPv4/IPv6 packets "
                     "rewritten per color. `red: drop` drops red packets (reason red) in both actions.\n"
@@ -73,7 +75,9 @@ const ElementClass& RateLimiter::klass() {
           .param("dscp_red", ParamType::String, "af13",
                  "mark: DSCP of red packets: 0-63, keep, be, ef, af11..af43 or cs0..cs7")
           .param("red", ParamType::String, "pass", "red packets: pass or drop")
-          .param("clock", ParamType::String, "tsc", "tsc, or manual: time moves only by writing time_us (tests)")
+          .param("clock", ParamType::String, "tsc",
+                 "tsc (the framework's clock: the TSC, calibrated), or manual: time moves only by writing time_us "
+                 "(tests)")
           .drop(kRed, "red", "a red packet with `red: drop`")
           .read("green", "packets metered green",
                 [](const RateLimiter& e) { return std::to_string(e.colored_[RTE_COLOR_GREEN]); })
@@ -150,15 +154,21 @@ int parse_dscp(const Params& p, const char* name) {
   throw ConfigError(p.mark(name), std::string(name) + ": expected 0-63, keep, be, ef, af11..af43 or cs0..cs7");
 }
 
-// DPDK rounds a token period down to whole TSC cycles, with periods of at
-// least 100 cycles: up to 1% too fast. Periods of at least 1000 cycles,
-// rounded to the nearest cycle, keep the error under 0.05% while tokens still
-// arrive in small steps (a 10 Gbit/s bucket gains ~500 bytes a step).
-void refine_period(uint64_t hz, uint64_t rate, uint64_t& period, uint64_t& per_period) {
-  constexpr double kMinCycles = 1000.0;
-  const double cycles = double(hz) / double(rate);  // per unit (byte or packet)
-  const uint64_t n = cycles >= kMinCycles ? 1 : static_cast<uint64_t>(std::ceil(kMinCycles / cycles));
-  period = static_cast<uint64_t>(std::llround(cycles * double(n)));
+// The meters count time in nanoseconds of weft::Clock, not in TSC cycles:
+// DPDK's profile holds its token period in the meter's time unit, so a
+// profile made for 1 GHz never changes when the clock is recalibrated, and
+// the clock's time is continuous, so a recalibration gives no burst and no
+// gap. DPDK rounds a period down to whole units, with periods of at least
+// 100: up to 1% too fast. Periods of at least 1000 ns, rounded to the
+// nearest, keep the error under 0.05% while tokens still arrive in small
+// steps (a 10 Gbit/s bucket gains 1250 bytes a microsecond).
+constexpr uint64_t kMeterHz = Clock::kNsPerSecond;
+
+void refine_period(uint64_t rate, uint64_t& period, uint64_t& per_period) {
+  constexpr double kMinUnits = 1000.0;
+  const double ns = double(kMeterHz) / double(rate);  // per unit (byte or packet)
+  const uint64_t n = ns >= kMinUnits ? 1 : static_cast<uint64_t>(std::ceil(kMinUnits / ns));
+  period = static_cast<uint64_t>(std::llround(ns * double(n)));
   per_period = n;
 }
 
@@ -278,21 +288,20 @@ void RateLimiter::configure(ConfigContext& ctx) {
 void RateLimiter::initialize(InitContext& ctx) {
   color_ = fields::color();
   if (keying_.key == Key::Vni) vni_ = fields::vni();
-  const uint64_t hz = rte_get_tsc_hz();
   if (buckets_.trtcm) {
     rte_meter_trtcm_params params{buckets_.cir, buckets_.pir, buckets_.cbs, buckets_.pbs};
     if (rte_meter_trtcm_profile_config(&tr_profile_, &params) != 0)
       throw InitError("RateLimiter " + id() + ": DPDK refused the trTCM profile");
-    refine_period(hz, buckets_.cir, tr_profile_.cir_period, tr_profile_.cir_bytes_per_period);
-    refine_period(hz, buckets_.pir, tr_profile_.pir_period, tr_profile_.pir_bytes_per_period);
+    refine_period(buckets_.cir, tr_profile_.cir_period, tr_profile_.cir_bytes_per_period);
+    refine_period(buckets_.pir, tr_profile_.pir_period, tr_profile_.pir_bytes_per_period);
   } else {
     rte_meter_srtcm_params params{buckets_.cir, buckets_.cbs, buckets_.ebs};
     if (rte_meter_srtcm_profile_config(&sr_profile_, &params) != 0)
       throw InitError("RateLimiter " + id() + ": DPDK refused the srTCM profile");
-    refine_period(hz, buckets_.cir, sr_profile_.cir_period, sr_profile_.cir_bytes_per_period);
+    refine_period(buckets_.cir, sr_profile_.cir_period, sr_profile_.cir_bytes_per_period);
   }
-  start_tsc_ = manual_tsc_ = last_tsc_ = rte_rdtsc();
-  init_meter(single_, last_tsc_);
+  start_ns_ = manual_ns_ = last_ns_ = Clock::now_ns();
+  init_meter(single_, last_ns_);
   if (keying_.key == Key::None) return;
 
   static std::atomic<unsigned> serial{0};
@@ -478,9 +487,9 @@ void RateLimiter::mark(rte_mbuf* m, rte_color c) const {
 }
 
 void RateLimiter::push(uint16_t, Batch& b) {
-  uint64_t now = buckets_.manual_clock ? manual_tsc_ : rte_rdtsc();
-  if (now < last_tsc_) now = last_tsc_;  // a meter must never see time go back
-  last_tsc_ = now;
+  uint64_t now = buckets_.manual_clock ? manual_ns_ : Clock::now_ns();
+  if (now < last_ns_) now = last_ns_;  // a meter must never see time go back
+  last_ns_ = now;
   Meter* meters[kBatchCapacity];
   if (keying_.key == Key::None) std::fill(meters, meters + b.count, &single_);
   else lookup(b, meters, now);
@@ -534,9 +543,9 @@ StateCarry RateLimiter::take_state(Element& old_el) {
     return StateCarry::reset(changed + " changed: buckets start full" +
                              (keying_.key == Key::None ? "" : ", keys start afresh") + " (color counts carried)");
   single_ = old.single_;
-  start_tsc_ = old.start_tsc_;  // the meters' timeline goes on
-  manual_tsc_ = old.manual_tsc_;
-  last_tsc_ = old.last_tsc_;
+  start_ns_ = old.start_ns_;  // the meters' timeline goes on
+  manual_ns_ = old.manual_ns_;
+  last_ns_ = old.last_ns_;
   std::swap(table_, old.table_);  // O(1): keys and meters stay where they are
   std::swap(meters_, old.meters_);
   std::swap(used_, old.used_);
@@ -562,18 +571,17 @@ std::string RateLimiter::profile_text() const {
 }
 
 std::string RateLimiter::time_us() const {
-  const uint64_t now = buckets_.manual_clock ? manual_tsc_ : rte_rdtsc();
-  return std::to_string(static_cast<uint64_t>(double(now - start_tsc_) * 1e6 / double(rte_get_tsc_hz())));
+  const uint64_t now = buckets_.manual_clock ? manual_ns_ : Clock::now_ns();
+  return std::to_string((now - start_ns_) / 1000);
 }
 
 void RateLimiter::set_time_us(const std::string& v) {
   if (!buckets_.manual_clock) throw std::invalid_argument("time_us is writable with `clock: manual` only");
   if (v.empty() || v.size() > 15 || v.find_first_not_of("0123456789") != std::string::npos)
     throw std::invalid_argument("time_us: expected microseconds, a non-negative integer");
-  const double hz = double(rte_get_tsc_hz());
-  const uint64_t t = start_tsc_ + static_cast<uint64_t>(std::llround(double(std::stoull(v)) * hz / 1e6));
-  if (t < manual_tsc_) throw std::invalid_argument("time_us: time only moves forward");
-  manual_tsc_ = t;
+  const uint64_t t = start_ns_ + std::stoull(v) * 1000;
+  if (t < manual_ns_) throw std::invalid_argument("time_us: time only moves forward");
+  manual_ns_ = t;
 }
 
 }  // namespace weft::qos

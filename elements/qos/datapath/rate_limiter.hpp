@@ -4,8 +4,10 @@
 //
 // Every packet leaves with its color in the color metadata (weft::fields::
 // color(): 0 green, 1 yellow, 2 red). Meters are DPDK's rte_meter, read with
-// one TSC timestamp per batch; their token periods are refined (at least 1000
-// cycles, rounded to the nearest) so rates are exact to 0.05%. In bps mode a
+// one timestamp per batch, in nanoseconds of weft::Clock (the TSC at its
+// calibrated frequency: recalibrations change no profile and, the clock being
+// continuous, give no burst and no gap); their token periods are refined (at
+// least 1000 ns, rounded to the nearest) so rates are exact to 0.05%. In bps mode a
 // packet weighs its frame length (pkt_len: Ethernet header included, no FCS,
 // preamble or gap); in pps mode it weighs 1. A bucket holds at most its
 // burst, so the burst should exceed what the rate delivers between two
@@ -100,9 +102,9 @@ class RateLimiter final : public Element {
   rte_hash* table_ = nullptr;
   Meter* meters_ = nullptr;  // max_keys, indexed by the value stored in table_
   uint32_t used_ = 0;        // meters_ handed out
-  uint64_t start_tsc_ = 0;   // the TSC when the element started (time_us 0)
-  uint64_t manual_tsc_ = 0;  // the time with `clock: manual`
-  uint64_t last_tsc_ = 0;    // the latest time a meter saw
+  uint64_t start_ns_ = 0;   // weft::Clock when the element started (time_us 0)
+  uint64_t manual_ns_ = 0;  // the time with `clock: manual`
+  uint64_t last_ns_ = 0;    // the latest time a meter saw
 
   uint64_t colored_[3] = {0, 0, 0};
   uint64_t table_full_ = 0, unkeyed_ = 0;

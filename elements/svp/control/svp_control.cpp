@@ -1,10 +1,10 @@
 #include "control/svp_control.hpp"
 
-#include <rte_cycles.h>
 #include <rte_rcu_qsbr.h>
 
 #include <algorithm>
 
+#include "weft/clock.hpp"
 #include "weft/log.hpp"
 
 namespace weft::svp {
@@ -43,16 +43,13 @@ std::string underlay_text(const fields::Underlay& u) {
 }  // namespace
 
 SvpControl::SvpControl(rte_rcu_qsbr* rcu, int socket) : rcu_(rcu), socket_(socket), handle_(socket) {
-  tsc_hz_ = rte_get_tsc_hz();
-  handle_.set_refresh_gap(ttl_cycles(cfg_.refresh_retry_s));
+  handle_.set_refresh_gap(weft::Clock::ns_of_seconds(cfg_.refresh_retry_s));
 }
 
 SvpControl::~SvpControl() {
   stop();  // pending callbacks find us gone
   handle_.publish(nullptr);
 }
-
-uint64_t SvpControl::ttl_cycles(double s) const { return static_cast<uint64_t>(s * static_cast<double>(tsc_hz_)); }
 
 double SvpControl::now_s() const { return std::chrono::duration<double>(Clock::now() - epoch_).count(); }
 
@@ -72,7 +69,7 @@ void SvpControl::configure(const SvpConfig& c) {
   const SvpConfig old = cfg_;
   cfg_ = c;
   configured_ = true;
-  handle_.set_refresh_gap(ttl_cycles(c.refresh_retry_s));
+  handle_.set_refresh_gap(weft::Clock::ns_of_seconds(c.refresh_retry_s));
   if (first || c.max_entries != old.max_entries) {
     if (!first) WEFT_LOG(Notice, "SVP: max_entries %u -> %u: the overlay cache starts empty", old.max_entries, c.max_entries);
     rebuild_cache(c.max_entries);
@@ -162,7 +159,7 @@ void SvpControl::drain_requests() {
 
 void SvpControl::resolve(const CacheKey& k, std::function<void(const Resolution&)> done) {
   if (owned_) {
-    if (const CacheEntry* e = owned_->lookup(k); e && !e->expired(rte_get_tsc_cycles())) {
+    if (const CacheEntry* e = owned_->lookup(k); e && !e->expired(weft::Clock::now_ns())) {
       Resolution r;
       r.kind = e->state == CacheEntry::kResolved ? Resolution::Resolved : Resolution::NotFound;
       r.mac = Mac::of(e->mac);
@@ -228,15 +225,15 @@ void SvpControl::ask_server(const CacheKey& k) {
 }
 
 void SvpControl::answered(const CacheKey& k, const Resolution& r) {
-  const uint64_t now = rte_get_tsc_cycles();
+  const uint64_t now = weft::Clock::now_ns();
   if (r.kind == Resolution::Resolved) {
     c_.resolved++;
     CacheEntry e;
     e.state = CacheEntry::kResolved;
     std::memcpy(e.mac, r.mac.data(), 6);
     e.underlay = r.underlay;
-    e.expires_tsc = now + ttl_cycles(cfg_.ttl_s);
-    e.retry_tsc.store(e.expires_tsc, std::memory_order_relaxed);
+    e.expires_ns = now + weft::Clock::ns_of_seconds(cfg_.ttl_s);
+    e.retry_ns.store(e.expires_ns, std::memory_order_relaxed);
     e.learned_at = now_s();
     store(k, e);
     // A VL3 answer names the MAC's underlay too.
@@ -245,8 +242,8 @@ void SvpControl::answered(const CacheKey& k, const Resolution& r) {
     c_.notfound++;
     CacheEntry e;
     e.state = CacheEntry::kNotFound;
-    e.expires_tsc = now + ttl_cycles(cfg_.negative_ttl_s);
-    e.retry_tsc.store(e.expires_tsc, std::memory_order_relaxed);
+    e.expires_ns = now + weft::Clock::ns_of_seconds(cfg_.negative_ttl_s);
+    e.retry_ns.store(e.expires_ns, std::memory_order_relaxed);
     e.learned_at = now_s();
     store(k, e);
   } else {
@@ -270,7 +267,7 @@ bool SvpControl::store(const CacheKey& k, const CacheEntry& e) {
 
 // Full: first the expired negative entries go, then the oldest one.
 void SvpControl::make_room() {
-  const uint64_t now = rte_get_tsc_cycles();
+  const uint64_t now = weft::Clock::now_ns();
   std::vector<CacheKey> drop;
   std::optional<CacheKey> oldest;
   double oldest_at = 0;
@@ -366,7 +363,7 @@ void SvpControl::poll_log() {
 // ---------------------------------------------------------------------------
 
 nlohmann::json SvpControl::entry_json(const CacheKey& k, const CacheEntry& e) const {
-  const uint64_t now = rte_get_tsc_cycles();
+  const uint64_t now = weft::Clock::now_ns();
   nlohmann::json j;
   j["kind"] = k.kind == static_cast<uint8_t>(KeyKind::Vl2) ? "vl2" : "vl3";
   j["key"] = k.text();
@@ -377,7 +374,7 @@ nlohmann::json SvpControl::entry_json(const CacheKey& k, const CacheEntry& e) co
     j["underlay"] = underlay_text(e.underlay);
   }
   j["age_s"] = now_s() - e.learned_at;
-  j["ttl_left_s"] = e.expired(now) ? 0.0 : static_cast<double>(e.expires_tsc - now) / static_cast<double>(tsc_hz_);
+  j["ttl_left_s"] = e.expired(now) ? 0.0 : static_cast<double>(e.expires_ns - now) / 1e9;
   j["expired"] = e.expired(now);
   return j;
 }
@@ -491,7 +488,7 @@ nlohmann::json SvpControl::status() const {
   else s["state"] = client_->up() ? "up" : std::string(to_string(client_->state()));
   s["portolan"] = client_ ? client_->status() : nlohmann::json(nullptr);
   size_t vl2 = 0, vl3 = 0, neg = 0, expired = 0;
-  const uint64_t now = rte_get_tsc_cycles();
+  const uint64_t now = weft::Clock::now_ns();
   if (owned_)
     owned_->for_each([&](const CacheKey& k, const CacheEntry& e) {
       (k.kind == static_cast<uint8_t>(KeyKind::Vl2) ? vl2 : vl3)++;

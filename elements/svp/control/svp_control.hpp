@@ -73,7 +73,6 @@ class SvpControl final : public OverlayResolver, public std::enable_shared_from_
 
   // What workers use (published as the service's OverlayHandle).
   OverlayHandle& handle() { return handle_; }
-  uint64_t ttl_cycles(double s) const;
 
   // --- control thread ---
   void resolve(const CacheKey& k, std::function<void(const Resolution&)> done) override;
@@ -137,7 +136,6 @@ class SvpControl final : public OverlayResolver, public std::enable_shared_from_
     std::unique_ptr<OverlayCache> cache;
   };
   std::vector<Retired> retired_;
-  uint64_t tsc_hz_ = 0;
 
   boost::asio::io_context* io_ = nullptr;
   std::shared_ptr<SvpClient> client_;

@@ -3,6 +3,8 @@
 #include <rte_ether.h>
 #include <rte_ip.h>
 
+#include "weft/clock.hpp"
+
 namespace weft::svp {
 
 const ElementClass& SvpResolver::klass() {
@@ -74,7 +76,7 @@ void SvpResolver::initialize(InitContext& ctx) {
   lookups_ = &overlay_->lookups(ctx.worker_index());
   vni_ = fields::vni();
   underlay_ = fields::underlay();
-  wait_cycles_ = static_cast<uint64_t>(wait_s_ * static_cast<double>(rte_get_tsc_hz()));
+  wait_ns_ = Clock::ns_of_seconds(wait_s_);
   waiting_.reserve(max_pending_);
   memo_ = std::make_unique<Memo[]>(kMemoSlots);
   for (unsigned i = 0; i < kMemoSlots; i++) memo_[i].entry = nullptr;
@@ -139,7 +141,7 @@ void SvpResolver::hold(rte_mbuf* m, const CacheKey& k, uint64_t now) {
     }
     it = waiting_.emplace(k, Waiting{}).first;
     it->second.pkts.reserve(queue_);
-    it->second.deadline = now + wait_cycles_;
+    it->second.deadline = now + wait_ns_;
     it->second.asked = overlay_->ask(k);
     next_deadline_ = std::min(next_deadline_, it->second.deadline);
   }
@@ -168,7 +170,7 @@ void SvpResolver::push(uint16_t, Batch& b) {
   const CacheEntry* looked[OverlayCache::kBulkMax];
   rte_mbuf* pkts[OverlayCache::kBulkMax];
   unsigned slot[OverlayCache::kBulkMax], ask_idx[OverlayCache::kBulkMax];
-  const uint64_t now = rte_get_tsc_cycles();
+  const uint64_t now = Clock::now_ns();
   // Hits are compacted in place and leave as one batch (no per-packet staging).
   uint16_t out = 0, negative = 0, missed = 0;
   for (uint16_t base = 0; base < b.count; base += OverlayCache::kBulkMax) {
@@ -204,7 +206,7 @@ void SvpResolver::push(uint16_t, Batch& b) {
       const CacheEntry* e = found[i];
       if (e && e->state == CacheEntry::kResolved) {
         // Stale answers still forward; one worker asks for a fresh one.
-        if (e->expired(now) && e->claim_refresh(now, overlay_->refresh_gap_cycles())) overlay_->ask(keys[i]);
+        if (e->expired(now) && e->claim_refresh(now, overlay_->refresh_gap_ns())) overlay_->ask(keys[i]);
         annotate(pkts[i], *e, keys[i].vni);
         b.pkts[out++] = pkts[i];
       } else if (e && !e->expired(now)) {
@@ -226,7 +228,7 @@ bool SvpResolver::run() {
   if (waiting_.empty()) return false;
   const OverlayCache* cache = overlay_->cache();
   const uint64_t version = cache ? cache->version() : 0;
-  const uint64_t now = rte_get_tsc_cycles();
+  const uint64_t now = Clock::now_ns();
   if (version == seen_version_ && now < next_deadline_) {
     // Nothing new; retry asks the ring refused.
     for (auto& [k, w] : waiting_)
@@ -273,7 +275,7 @@ StateCarry SvpResolver::take_state(Element& old_el) {
   uint64_t lost = 0;
   for (auto& [k, w] : old.waiting_) {
     for (rte_mbuf* m : w.pkts) {
-      const uint64_t now = rte_get_tsc_cycles();
+      const uint64_t now = Clock::now_ns();
       auto before = held_;
       hold(m, k, now);
       if (held_ == before) lost++;

@@ -37,7 +37,7 @@ class SvpResolver final : public Element {
   static inline Drop kNotFound, kTimeout, kQueueFull, kTooMany, kNoVni, kNotIp, kRunt;
   struct Waiting {
     std::vector<rte_mbuf*> pkts;
-    uint64_t deadline = 0;
+    uint64_t deadline = 0;  // weft::Clock ns
     bool asked = false;
   };
   // Builds the key of `m`; returns the drop reason, or null.
@@ -51,7 +51,7 @@ class SvpResolver final : public Element {
   bool rewrite_mac_ = true;
   uint32_t queue_ = 8, max_pending_ = 256;
   double wait_s_ = 1;
-  uint64_t wait_cycles_ = 0;
+  uint64_t wait_ns_ = 0;
   std::shared_ptr<OverlayHandle> handle_;
   OverlayHandle* overlay_ = nullptr;  // handle_, for the fast path
   OverlayHandle::Lookups* lookups_ = nullptr;  // this worker's hit and miss counts

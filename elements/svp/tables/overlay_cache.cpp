@@ -33,8 +33,8 @@ CacheEntry* copy_of(const CacheEntry& e) {
   n->state = e.state;
   std::memcpy(n->mac, e.mac, 6);
   n->underlay = e.underlay;
-  n->expires_tsc = e.expires_tsc;
-  n->retry_tsc.store(e.retry_tsc.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  n->expires_ns = e.expires_ns;
+  n->retry_ns.store(e.retry_ns.load(std::memory_order_relaxed), std::memory_order_relaxed);
   n->learned_at = e.learned_at;
   return n;
 }

@@ -11,9 +11,9 @@
 // reports a quiescent state once per loop, so once rte_rcu_qsbr_check says
 // the token passed, no worker still holds the pointer.
 //
-// Entries carry their expiry in TSC cycles. A positive entry past its TTL is
-// still used (forwarding what we know when Portolan is away) while one worker
-// at a time asks for a refresh (retry_tsc, a compare-and-swap, spaces the
+// Entries carry their expiry in nanoseconds of weft::Clock. A positive entry
+// past its TTL is still used (forwarding what we know when Portolan is away)
+// while one worker at a time asks for a refresh (retry_ns, a compare-and-swap, spaces the
 // asks); a negative entry (NOTFOUND) past its TTL counts as absent.
 //
 // `version` grows on every change (before the replaced entry's grace period
@@ -21,8 +21,6 @@
 // a worker may keep entry pointers across batches as long as the version it
 // read at the start of a batch has not moved.
 #pragma once
-
-#include <rte_cycles.h>
 
 #include <array>
 #include <atomic>
@@ -89,16 +87,16 @@ struct CacheEntry {
   uint8_t state = kResolved;
   uint8_t mac[6] = {};            // VL3: the overlay MAC Portolan gave
   fields::Underlay underlay{};   // ready for the underlay metadata (has_mac 0)
-  uint64_t expires_tsc = 0;
-  mutable std::atomic<uint64_t> retry_tsc{0};  // next time a worker may ask for a refresh
+  uint64_t expires_ns = 0;                    // weft::Clock
+  mutable std::atomic<uint64_t> retry_ns{0};  // next time a worker may ask for a refresh
   // Control thread bookkeeping.
   double learned_at = 0;  // seconds on the control thread's clock
 
-  bool expired(uint64_t now) const { return now >= expires_tsc; }
-  // True for exactly one caller per `gap` cycles once `now` passed retry_tsc.
+  bool expired(uint64_t now_ns) const { return now_ns >= expires_ns; }
+  // True for exactly one caller per `gap` ns once `now` passed retry_ns.
   bool claim_refresh(uint64_t now, uint64_t gap) const {
-    uint64_t r = retry_tsc.load(std::memory_order_relaxed);
-    return now >= r && retry_tsc.compare_exchange_strong(r, now + gap, std::memory_order_relaxed);
+    uint64_t r = retry_ns.load(std::memory_order_relaxed);
+    return now >= r && retry_ns.compare_exchange_strong(r, now + gap, std::memory_order_relaxed);
   }
 };
 

@@ -42,8 +42,8 @@ class OverlayHandle {
   const OverlayCache* cache() const { return cache_.load(std::memory_order_acquire); }
   // Asks the control thread to look `k` up; false if the ring is full (ask again later).
   bool ask(const CacheKey& k);
-  // Cycles between two refresh asks for one expired entry (CacheEntry::claim_refresh).
-  uint64_t refresh_gap_cycles() const { return refresh_gap_.load(std::memory_order_relaxed); }
+  // Nanoseconds between two refresh asks for one expired entry (CacheEntry::claim_refresh).
+  uint64_t refresh_gap_ns() const { return refresh_gap_.load(std::memory_order_relaxed); }
   // A worker's lookup counts (one writer each, added once per batch): hits
   // found an answer in the cache (NOTFOUND answers included), misses did not.
   struct alignas(64) Lookups {
@@ -53,7 +53,7 @@ class OverlayHandle {
 
   // --- the control thread ---
   void publish(const OverlayCache* c) { cache_.store(c, std::memory_order_release); }
-  void set_refresh_gap(uint64_t cycles) { refresh_gap_.store(cycles, std::memory_order_relaxed); }
+  void set_refresh_gap(uint64_t ns) { refresh_gap_.store(ns, std::memory_order_relaxed); }
   // Takes up to `max` asked keys out of the ring.
   unsigned take_requests(CacheKey* out, unsigned max);
   // Every worker's lookups, summed.

@@ -1,6 +1,5 @@
 #include "datapath/l2_switch.hpp"
 
-#include <rte_cycles.h>
 #include <rte_hash.h>
 #include <rte_mbuf.h>
 
@@ -9,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "weft/clock.hpp"
 #include "weft/metadata.hpp"
 
 namespace weft::sw {
@@ -191,8 +191,7 @@ void L2Switch::initialize(InitContext& ctx) {
   sweeper_ = ctx.worker_index() == 0;
   if (sweeper_ && !table_->set_statics(statics_))
     throw InitError("L2Switch " + id() + ": the MAC table has no room for the static entries");
-  sweep_every_ = rte_get_tsc_hz();
-  next_sweep_ = rte_get_tsc_cycles() + sweep_every_;
+  next_sweep_ns_ = Clock::now_ns() + kSweepEveryNs;
 }
 
 StateCarry L2Switch::take_state(Element& old) {
@@ -203,9 +202,9 @@ StateCarry L2Switch::take_state(Element& old) {
 
 bool L2Switch::run() {
   if (!sweeper_) return false;
-  uint64_t t = rte_get_tsc_cycles();
-  if (t < next_sweep_) return false;
-  next_sweep_ = t + sweep_every_;
+  const uint64_t t = Clock::now_ns();
+  if (t < next_sweep_ns_) return false;
+  next_sweep_ns_ = t + kSweepEveryNs;
   table_->age(table_->now(), 4096);
   return false;
 }

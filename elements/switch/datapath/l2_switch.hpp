@@ -63,8 +63,8 @@ class L2Switch final : public Element {
   fields::Vni vni_meta_;
   rte_mempool* pool_ = nullptr;
   bool sweeper_ = false;
-  uint64_t next_sweep_ = 0;
-  uint64_t sweep_every_ = 0;
+  static constexpr uint64_t kSweepEveryNs = 1'000'000'000;  // the sweeper ages entries once a second
+  uint64_t next_sweep_ns_ = 0;
 };
 
 }  // namespace weft::sw

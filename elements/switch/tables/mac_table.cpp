@@ -1,6 +1,5 @@
 #include "tables/mac_table.hpp"
 
-#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
@@ -12,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "weft/clock.hpp"
 #include "weft/error.hpp"
 
 namespace weft::sw {
@@ -28,8 +28,7 @@ MacTable::MacTable(const Config& c, rte_rcu_qsbr* rcu)
       capacity_(c.capacity),
       aging_(c.aging),
       refresh_(std::max<uint32_t>(1, c.aging / 8)),
-      tsc_epoch_(rte_get_tsc_cycles()),
-      tsc_hz_(rte_get_tsc_hz()) {
+      epoch_ns_(Clock::now_ns()) {
   static std::atomic<unsigned> serial{0};
   const std::string name = "mac" + std::to_string(serial.fetch_add(1));
   rte_hash_parameters hp{};
@@ -61,7 +60,7 @@ MacTable::~MacTable() {
   rte_hash_free(hash_);
 }
 
-uint32_t MacTable::now() const { return static_cast<uint32_t>((rte_get_tsc_cycles() - tsc_epoch_) / tsc_hz_); }
+uint32_t MacTable::now() const { return static_cast<uint32_t>((Clock::now_ns() - epoch_ns_) / Clock::kNsPerSecond); }
 
 uint64_t MacTable::lookup_bulk(const MacKey* const* keys, unsigned n, uint64_t* data) const {
   void* d[RTE_HASH_LOOKUP_BULK_MAX];

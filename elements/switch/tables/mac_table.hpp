@@ -72,7 +72,7 @@ class MacTable {
   // (the sweep deletes it later).
   bool live(const MacEntry& e, uint32_t now) const { return e.is_static || now - e.seen <= aging_; }
 
-  // Seconds since the table was made (TSC based).
+  // Seconds since the table was made (weft::Clock).
   uint32_t now() const;
   uint32_t aging() const { return aging_; }
   uint32_t capacity() const { return capacity_; }
@@ -121,8 +121,7 @@ class MacTable {
   uint32_t capacity_;
   uint32_t aging_;
   uint32_t refresh_;  // seconds between refreshes of one MAC's last-seen time
-  uint64_t tsc_epoch_;
-  uint64_t tsc_hz_;
+  uint64_t epoch_ns_;  // weft::Clock when the table was made
   uint32_t sweep_cursor_ = 0;  // rte_hash_iterate position of the next sweep
   Stats stats_;
 };

@@ -1,11 +1,18 @@
 #include "control/control_api.hpp"
 
+#include <dirent.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_malloc.h>
+#include <rte_memzone.h>
 #include <unistd.h>
+
+#include <fstream>
 
 #include "runtime/fault_log.hpp"
 #include "runtime/port_config.hpp"
+#include "runtime/clock.hpp"
+#include "weft/clock.hpp"
 #include "weft/version.hpp"
 
 namespace weft {
@@ -406,12 +413,18 @@ json ControlApi::status() {
   j["pid"] = ::getpid();
   j["graph"] = {{"file", graph_file_}, {"name", rt_.plan().spec->name}};
   j["uptime_s"] = rt_.elapsed_s();
-  const double measured = Runtime::measured_tsc_hz(), dpdk = double(rte_get_tsc_hz());
-  j["tsc"] = {{"dpdk_hz", rte_get_tsc_hz()}, {"measured_hz", measured}, {"error", dpdk / measured - 1}};
+  const ClockCalibrator& clock = ClockCalibrator::process();
+  j["clock"] = {{"tsc_hz", Clock::hz()},
+                {"calibrations", Clock::calibrations()},
+                {"baseline_s", clock.baseline_s()},
+                {"pairs_refused", clock.pairs_refused()},
+                {"dpdk_tsc_hz", rte_get_tsc_hz()},
+                {"dpdk_error", double(rte_get_tsc_hz()) / double(Clock::hz()) - 1}};
   j["elements"] = rt_.plan().nodes.size();
   j["ports"] = rt_.ports().size();
   j["plugins"] = loader_.plugins().size();
   j["reloads"] = rt_.reloads();
+  j["reload_packets_lost"] = rt_.reload_packets_lost();
   j["workers"] = json::array();
   for (const auto& w : rt_.workers())
     j["workers"].push_back({{"index", w->index},
@@ -481,6 +494,58 @@ json ControlApi::handler(const json& args) {
   return results;
 }
 
+namespace {
+
+// A "VmRSS:   1234 kB" line of /proc/self/status, in bytes (0 if absent).
+uint64_t proc_status_kb(const std::string& field) {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind(field + ":", 0) == 0) return std::stoull(line.substr(field.size() + 1)) * 1024;
+  return 0;
+}
+
+unsigned open_fds() {
+  unsigned n = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (dirent* e = readdir(d))
+      if (e->d_name[0] != '.') n++;
+    closedir(d);
+    n--;  // the directory's own descriptor
+  }
+  return n;
+}
+
+}  // namespace
+
+json memory_json(const Runtime& rt) {
+  json j;
+  j["rss_bytes"] = proc_status_kb("VmRSS");
+  j["rss_peak_bytes"] = proc_status_kb("VmHWM");
+  j["fds"] = open_fds();
+  json heaps = json::array();
+  for (unsigned s = 0; s < rte_socket_count(); s++) {
+    rte_malloc_socket_stats st{};
+    const int sock = rte_socket_id_by_idx(s);
+    if (sock < 0 || rte_malloc_get_socket_stats(sock, &st) != 0) continue;
+    heaps.push_back({{"socket", sock},
+                     {"heap_bytes", st.heap_totalsz_bytes},
+                     {"allocated_bytes", st.heap_allocsz_bytes},
+                     {"free_bytes", st.heap_freesz_bytes},
+                     {"largest_free_bytes", st.greatest_free_size},
+                     {"allocations", st.alloc_count},
+                     {"free_blocks", st.free_count}});
+  }
+  j["dpdk_heaps"] = heaps;
+  unsigned zones = 0;
+  rte_memzone_walk([](const rte_memzone*, void* n) { ++*static_cast<unsigned*>(n); }, &zones);
+  j["dpdk_memzones"] = zones;
+  if (const rte_mempool* p = rt.mempool())
+    j["packet_pool"] = {{"name", p->name}, {"size", p->size}, {"in_use", rte_mempool_in_use_count(p)},
+                        {"available", rte_mempool_avail_count(p)}};
+  return j;
+}
+
 json ControlApi::handle(const json& req) {
   try {
     const std::string cmd = req.value("cmd", "");
@@ -491,6 +556,7 @@ json ControlApi::handle(const json& req) {
     else if (cmd == "elements") data = classes_json(loader_);
     else if (cmd == "plugins") data = plugins_json(loader_);
     else if (cmd == "stats") data = stats_json(rt_);
+    else if (cmd == "memory") data = memory_json(rt_);
     else if (cmd == "handler") data = handler(args);
     else if (cmd == "reload") data = reload(args.value("file", ""));
     else if (cmd == "services") data = services();

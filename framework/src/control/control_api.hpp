@@ -26,6 +26,9 @@ json classes_json(const PluginLoader& loader);
 json plugins_json(const PluginLoader& loader);
 json graph_json(const GraphPlan& plan);
 json stats_json(const Runtime& rt);
+// The process's memory: resident set, file descriptors, DPDK's heaps and
+// memzones, the packet pool (routerctl memory; bench/soak.sh watches it).
+json memory_json(const Runtime& rt);
 
 // The reload transaction's report as JSON (also used for the log).
 json reload_json(const ReloadReport& r);

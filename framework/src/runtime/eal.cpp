@@ -1,6 +1,5 @@
-// DPDK's EAL: the arguments a graph starts it with, its one initialization
-// per process, and a check of its TSC frequency estimate.
-#include <rte_cycles.h>
+// DPDK's EAL: the arguments a graph starts it with, and its one
+// initialization per process (which starts the framework's clock).
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <sched.h>
@@ -8,8 +7,8 @@
 
 #include <atomic>
 #include <stdexcept>
-#include <thread>
 
+#include "runtime/clock.hpp"
 #include "runtime/runtime.hpp"
 
 namespace weft {
@@ -64,34 +63,6 @@ std::vector<std::string> Runtime::eal_args(const GraphSpec& g, const std::string
   return a;
 }
 
-double Runtime::measured_tsc_hz() {
-  static const double hz = [] {
-    // (ns, tsc) with the tightest TSC bracket of a few tries, so that a
-    // preemption between the two clock reads cannot skew the pair.
-    auto pair = [] {
-      uint64_t best_gap = UINT64_MAX, tsc = 0;
-      int64_t ns = 0;
-      for (int i = 0; i < 8; i++) {
-        timespec ts{};
-        uint64_t t0 = rte_rdtsc();
-        clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
-        uint64_t t1 = rte_rdtsc();
-        if (t1 - t0 < best_gap) {
-          best_gap = t1 - t0;
-          tsc = t0 + (t1 - t0) / 2;
-          ns = static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-        }
-      }
-      return std::pair{ns, tsc};
-    };
-    auto [ns0, tsc0] = pair();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    auto [ns1, tsc1] = pair();
-    return double(tsc1 - tsc0) * 1e9 / double(ns1 - ns0);
-  }();
-  return hz;
-}
-
 void Runtime::init_eal(const std::vector<std::string>& args) {
   if (g_eal_running) throw std::runtime_error("DPDK is already initialized in this process");
   std::vector<char*> argv;
@@ -101,6 +72,7 @@ void Runtime::init_eal(const std::vector<std::string>& args) {
   int rc = rte_eal_init(static_cast<int>(copy.size()), argv.data());
   if (rc < 0) throw std::runtime_error(std::string("DPDK EAL initialization failed: ") + rte_strerror(rte_errno));
   g_eal_running = true;
+  ClockCalibrator::start_process_clock();
 }
 
 }  // namespace weft

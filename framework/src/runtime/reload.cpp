@@ -28,7 +28,6 @@
 // The transaction reaches the Runtime only through its reload interface
 // (Runtime::graph, reconfigure_port, running_services, commit; runtime.hpp)
 // and the workers' mailboxes (Worker::post, Worker::wait).
-#include <rte_cycles.h>
 #include <rte_dev.h>
 #include <rte_errno.h>
 #include <rte_pause.h>
@@ -37,6 +36,7 @@
 
 #include "runtime/fault_log.hpp"
 #include "runtime/runtime.hpp"
+#include "weft/clock.hpp"
 #include "weft/log.hpp"
 
 namespace weft {
@@ -99,7 +99,7 @@ class ReloadTransaction {
   // worker never writes into freed memory).
   struct SwapOutcome {
     std::vector<StateCarry> carries;
-    uint64_t tsc = 0;
+    uint64_t pause_ns = 0;  // how long the hand-over took
   };
 
   bool fail(const std::string& why) {
@@ -233,7 +233,7 @@ class ReloadTransaction {
   // Hands state from `from` to `to` for every pair, on one worker. Runs where
   // neither graph is processing packets.
   void hand_over(WorkerGraph& to, WorkerGraph& from, bool forward, SwapOutcome& out) {
-    uint64_t t0 = rte_rdtsc();
+    const uint64_t t0 = weft::Clock::now_ns();
     out.carries.clear();
     for (const Pair& p : pairs_) {
       size_t ti = forward ? p.next_node : p.old_node;
@@ -255,7 +255,7 @@ class ReloadTransaction {
         out.carries.push_back(StateCarry::reset("take_state failed: " + current_exception_text()));
       }
     }
-    out.tsc = rte_rdtsc() - t0;
+    out.pause_ns = weft::Clock::now_ns() - t0;
   }
 
   void switch_worker(Worker& w, WorkerGraph* g) {
@@ -319,7 +319,7 @@ class ReloadTransaction {
                   (back_ok ? "" : " (a worker did not confirm the switch back)"));
     }
     double max_ms = 0;
-    for (auto& o : outs) max_ms = std::max(max_ms, 1000.0 * double(o->tsc) / double(rte_get_tsc_hz()));
+    for (auto& o : outs) max_ms = std::max(max_ms, double(o->pause_ns) / 1e6);
     report_.pause_ms = max_ms;  // the longest any worker spent not forwarding
     collect(*outs[0]);
     for (auto& o : outs)
@@ -455,6 +455,7 @@ class ReloadTransaction {
 
 ReloadReport Runtime::reload(GraphPlan next, std::chrono::milliseconds timeout) {
   ReloadReport r = ReloadTransaction(*this, std::move(next), timeout).run();
+  if (r.ok) reload_packets_lost_ += r.packets_lost;
   if (r.ok)
     WEFT_LOG(Notice, "reload (%s): %zu added, %zu removed, %zu kept; ports +%zu -%zu ~%zu; pause %.3f ms, lost %llu",
              r.mode.c_str(), r.added.size(), r.removed.size(), r.kept.size(), r.ports_added.size(),

@@ -60,14 +60,10 @@ class Runtime {
   // (--no-huge --no-shconf --no-pci), plus lcores and virtual devices.
   static std::vector<std::string> eal_args(const GraphSpec& g, const std::string& program);
 
-  // Starts DPDK (once per process). Throws std::runtime_error.
+  // Starts DPDK (once per process), then the framework's clock (weft/clock.hpp:
+  // measured over 20 ms, not DPDK's estimate). Throws std::runtime_error.
   static void init_eal(const std::vector<std::string>& args);
   static bool eal_running();
-  // The TSC frequency measured against CLOCK_MONOTONIC_RAW over ~50 ms
-  // (measured on the first call), to check DPDK's own estimate: a thread
-  // preempted during EAL's 100 ms calibration can leave rte_get_tsc_hz()
-  // off by any factor, and every TSC-based rate and timeout with it.
-  static double measured_tsc_hz();
 
   // Sets up the packet pool and ports, builds and initializes every worker's
   // graph, starts ports, launches the workers. Throws on any failure, leaving
@@ -118,6 +114,8 @@ class Runtime {
   // Seconds the workers have been running (frozen once halted).
   double elapsed_s() const;
   uint64_t reloads() const { return reloads_; }
+  // Packets the applied reloads reported lost, all together (0 is the goal).
+  uint64_t reload_packets_lost() const { return reload_packets_lost_; }
   rte_rcu_qsbr* rcu() const { return rcu_; }
   SharedObjects& shared_objects() const { return shared_; }
   // The graph's services (its `services:` section), running on the control thread.
@@ -168,6 +166,7 @@ class Runtime {
   bool prepared_ = false;
   bool halted_ = false;
   uint64_t reloads_ = 0;
+  uint64_t reload_packets_lost_ = 0;
   std::chrono::steady_clock::time_point start_time_, halt_time_;
   rte_rcu_qsbr* rcu_ = nullptr;
   mutable SharedObjects shared_;
