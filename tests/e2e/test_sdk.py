@@ -29,7 +29,7 @@ Steps, in a fresh temporary directory (kept on failure or with --keep):
     with `pkg-config --cflags --libs weft-testing` only, loads the built-in
     plugins through the harness; a plugin compiled with `pkg-config
     --cflags --libs weft` against a copy of the headers that says plugin
-    ABI 3.0 (a plugin "built for another Weft").
+    ABI 9.0 (a plugin "built for another Weft").
  3. The installed routerd runs the example plugin from its own directory
     (--plugin-path) on net_pcap ports: ICMP echo requests (plain, VLAN
     tagged, various sizes) to the addresses of the service `local` must
@@ -42,7 +42,7 @@ Steps, in a fresh temporary directory (kept on failure or with --keep):
     prints DscpMark and LocalAddresses exactly as it prints built-ins (all
     checked against one rendering of their JSON).
  5. Plugin refusals on the running router: reloading a graph whose plugin
-    path holds a plugin built for ABI 3.0, one built against the previous
+    path holds a plugin built for ABI 9.0, one built against the previous
     SDK (ABI 1.0), one with an undefined symbol or one exporting no class is
     refused with the reason; routerd keeps running and a good reload still
     applies. At start, routerd refuses the same plugins.
@@ -217,7 +217,7 @@ const weft::ElementClass& klass() {
   return k;
 }
 }  // namespace
-WEFT_PLUGIN("other_abi", "1.0", "built against a Weft with plugin ABI 3.0");
+WEFT_PLUGIN("other_abi", "1.0", "built against a Weft with plugin ABI 9.0");
 WEFT_EXPORT_CLASS(OtherAbi, klass())
 """
 
@@ -259,12 +259,12 @@ def check_install(prefix, work):
     print("  pkg-config:", r.stdout.strip())
 
     # A plugin built against another Weft: the installed headers, except that
-    # they say plugin ABI 3.0. Built with weft.pc's flags.
+    # they say plugin ABI 9.0. Built with weft.pc's flags.
     other_inc = os.path.join(work, "other-weft", "include")
     shutil.copytree(inc, other_inc)
     vh = os.path.join(other_inc, "weft", "version.hpp")
     text = open(vh).read()
-    text, n = re.subn(r"#define WEFT_PLUGIN_ABI_MAJOR \d+", "#define WEFT_PLUGIN_ABI_MAJOR 3", text)
+    text, n = re.subn(r"#define WEFT_PLUGIN_ABI_MAJOR \d+", "#define WEFT_PLUGIN_ABI_MAJOR 9", text)
     text, m = re.subn(r"#define WEFT_PLUGIN_ABI_MINOR \d+", "#define WEFT_PLUGIN_ABI_MINOR 0", text)
     if n != 1 or m != 1:
         raise Failure("weft/version.hpp has no WEFT_PLUGIN_ABI_MAJOR/MINOR to change")
@@ -277,7 +277,7 @@ def check_install(prefix, work):
     os.makedirs(d)
     os.chmod(d, 0o755)
     run(["c++", "-shared", "-fPIC", "-fvisibility=hidden", "-Wl,--no-undefined", "-I" + other_inc, src,
-         "-o", os.path.join(d, "other_abi.so"), *pc("--cflags", "--libs", "weft")], "building the ABI 3.0 plugin")
+         "-o", os.path.join(d, "other_abi.so"), *pc("--cflags", "--libs", "weft")], "building the ABI 9.0 plugin")
     return d
 
 
@@ -470,8 +470,8 @@ def check_routerctl(g, plugin_path):
 # --------------------------------------------------------------------------
 def check_refusals(g, prefix, tmp, abi3_dir, test_plugins, example_dir):
     cases = [
-        (abi3_dir, "plugin ABI 3.0 is not compatible with the framework's ABI 2.0"),
-        (os.path.join(test_plugins, "old_abi"), "plugin ABI 1.0 is not compatible with the framework's ABI 2.0"),
+        (abi3_dir, "plugin ABI 9.0 is not compatible with the framework's ABI 3.0"),
+        (os.path.join(test_plugins, "old_abi"), "plugin ABI 1.0 is not compatible with the framework's ABI 3.0"),
         (os.path.join(test_plugins, "undefined_symbol"), "undefined symbol: weft_test_symbol_that_does_not_exist"),
         (os.path.join(test_plugins, "no_classes"), "exports no element or service class"),
     ]
@@ -572,7 +572,7 @@ def main(t):
     t0 = time.monotonic()
     with t.step("docs/writing-an-element.md runs as a script: SDK installed, example built, tested, run"):
         built = run_doc(build, prefix, t.tmp)
-    with t.step("the install: public headers only, weft.pc and weft-testing.pc work, an ABI 3.0 plugin built"):
+    with t.step("the install: public headers only, weft.pc and weft-testing.pc work, an ABI 9.0 plugin built"):
         abi3_dir = check_install(prefix, t.tmp)
 
     # The doc installed the plugin into the prefix; run it from a

@@ -65,10 +65,10 @@ TEST_CASE("a third-party plugin loads beside the built-ins", "[loader]") {
 
 TEST_CASE("plugin refusals name the reason", "[loader]") {
   CHECK_THAT(refusal({test::test_plugin_dir("bad_abi")}),
-             Catch::Contains("plugin ABI 99.0 is not compatible with the framework's ABI 2.0"));
+             Catch::Contains("plugin ABI 99.0 is not compatible with the framework's ABI 3.0"));
   // A plugin built against the previous SDK (ABI 1) is refused by its manifest, before any code runs.
   CHECK_THAT(refusal({test::test_plugin_dir("old_abi")}),
-             Catch::Contains("plugin ABI 1.0 is not compatible with the framework's ABI 2.0 (rebuild the plugin against "
+             Catch::Contains("plugin ABI 1.0 is not compatible with the framework's ABI 3.0 (rebuild the plugin against "
                              "Weft 0.2.0)"));
   const std::string framework_abi = std::to_string(WEFT_PLUGIN_ABI_MAJOR) + "." + std::to_string(WEFT_PLUGIN_ABI_MINOR);
   CHECK_THAT(refusal({test::test_plugin_dir("newer_minor")}),

@@ -18,6 +18,10 @@
 // output (output()), or sorts packets into per-output staging batches
 // (emit()) which the framework pushes downstream when push() returns. Every
 // packet an element does not forward is given to drop() with a named reason.
+//
+// Observability costs nothing while it is off: an element watched by runtime
+// figures, a packet trace or a capture (docs/telemetry-runtime.md) has a
+// probe, and a batch moving between elements tests that one pointer.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +44,9 @@ struct rte_rcu_qsbr;
 namespace weft {
 
 class Element;
+// What watches an element while runtime figures, a trace or a capture is on
+// (framework-private: runtime/probe.hpp).
+struct ElementProbe;
 
 // ---------------------------------------------------------------------------
 // Class description
@@ -361,6 +368,10 @@ class Element {
   void output(uint16_t port, Batch& b) {
     OutputPort& o = outputs_[port];
     account(o, b);
+    if (probe_) [[unlikely]] {  // runtime figures, a trace or a capture is on
+      probed_push(o, b);
+      return;
+    }
     o.target->push(o.target_input, b);
     o.target->flush_staged();
   }
@@ -389,6 +400,7 @@ class Element {
 
  private:
   friend class ElementWiring;
+  friend class ElementProbes;
 
   void account(OutputPort& o, const Batch& b) const {
     o.packets.add(b.count);
@@ -399,10 +411,18 @@ class Element {
   }
   void flush_one(OutputPort& o) {
     account(o, o.staging);
+    if (probe_) [[unlikely]] {
+      probed_push(o, o.staging);
+      o.staging.clear();
+      return;
+    }
     o.target->push(o.target_input, o.staging);
     o.staging.clear();
     o.target->flush_staged();
   }
+  // Pushes `b` to o's target as output()/flush_one() do, and counts cycles,
+  // records traced packets and copies captured ones (runtime/probe_path.cpp).
+  void probed_push(OutputPort& o, Batch& b);
   void flush_all() {
     staged_ = false;
     for (size_t i = 0; i < n_outputs_; i++)
@@ -417,6 +437,7 @@ class Element {
   size_t n_outputs_ = 0;
   std::unique_ptr<OutputPort[]> outputs_;
   std::unique_ptr<Counter[]> drops_;
+  ElementProbe* probe_ = nullptr;  // set by the worker between batches, null while nothing watches
 };
 
 }  // namespace weft

@@ -393,6 +393,9 @@ json ControlApi::handle(const json& req) {
     else if (cmd == "reload") data = reload(args.value("file", ""));
     else if (cmd == "services") data = services();
     else if (cmd == "service") data = service(args);
+    else if (cmd == "runtime") data = runtime(args);
+    else if (cmd == "trace") data = trace(args);
+    else if (cmd == "capture") data = capture(args);
     else return {{"ok", false}, {"error", "unknown command '" + cmd + "'"}};
     return {{"ok", true}, {"data", data}};
   } catch (const std::exception& e) {

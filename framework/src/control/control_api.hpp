@@ -53,6 +53,10 @@ class ControlApi {
   json handler(const json& args);
   json services() const;
   json service(const json& args);
+  // Runtime figures, trace, capture (probe_api.cpp).
+  json runtime(const json& args);
+  json trace(const json& args);
+  json capture(const json& args);
 
   Runtime& rt_;
   PluginLoader& loader_;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/validator.hpp"
+#include "runtime/probe.hpp"
 #include "runtime/services.hpp"
 #include "weft/element.hpp"
 
@@ -15,6 +16,7 @@ namespace weft {
 struct WorkerGraph {
   std::vector<std::unique_ptr<Element>> elements;  // same order as GraphPlan::nodes
   std::vector<Element*> sources;                   // sources and polled elements, run every loop
+  std::unique_ptr<ElementProbe[]> probes;          // one per element (probe.hpp); unwatched until apply_probes
 };
 
 // Creates, configures, wires and initializes one instance of every element of

@@ -198,6 +198,10 @@ class ReloadTransaction {
       for (unsigned w = 0; w < rt_.workers().size(); w++) {
         WorkerInitContext ctx(rt_, *rt_.workers()[w], next_ports_, services_.next());
         next_graphs_.push_back(build_graph_instance(next_, w, ctx));
+        // Watched as the running graph is (runtime figures); the worker
+        // switches to it at a batch boundary, after this is written.
+        attach_probes(*next_graphs_.back(), rt_.workers()[w]->probe);
+        apply_probes(*next_graphs_.back());
       }
     } catch (const std::exception& e) {
       for (auto& g : next_graphs_) cleanup_graph_instance(*g);
@@ -240,6 +244,7 @@ class ReloadTransaction {
       Element& te = *to.elements[ti];
       Element& fe = *from.elements[fi];
       carry_counters(te, fe, tp, fp);
+      carry_runtime(from.probes[fi], to.probes[ti]);
       try {
         out.carries.push_back(te.take_state(fe));
       } catch (const std::exception& e) {
@@ -445,7 +450,23 @@ class ReloadTransaction {
 }  // namespace
 
 ReloadReport Runtime::reload(GraphPlan next, std::chrono::milliseconds timeout) {
+  // The trace and captures watch elements of the running graph: they end here.
+  try {
+    probes_.end_sessions("the graph was reloaded");
+  } catch (const std::exception& e) {
+    ReloadReport refused;
+    refused.error = std::string("ending the trace and captures: ") + e.what();
+    return refused;
+  }
+  const bool figures_before = plan_.spec->runtime_figures, figures_after = next.spec->runtime_figures;
   ReloadReport r = ReloadTransaction(*this, std::move(next), timeout).run();
+  if (r.ok && figures_before != figures_after) {
+    try {
+      probes_.set_timing(figures_after);  // the file says so: stats.runtime
+    } catch (const std::exception& e) {
+      WEFT_LOG(Warning, "reload: stats.runtime: %s", e.what());
+    }
+  }
   if (r.ok)
     WEFT_LOG(Notice, "reload (%s): %zu added, %zu removed, %zu kept; ports +%zu -%zu ~%zu; pause %.3f ms, lost %llu",
              r.mode.c_str(), r.added.size(), r.removed.size(), r.kept.size(), r.ports_added.size(),

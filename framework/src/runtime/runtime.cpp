@@ -69,6 +69,7 @@ void Runtime::start() {
     for (unsigned i = 0; i < plan_.workers(); i++) {
       auto w = std::make_unique<Worker>();
       w->index = i;
+      w->probe.worker = i;
       w->rcu = rcu_;
       w->lcore = spec.worker_lcores[i];
       w->idle_sleep_us = spec.idle_sleep_us;
@@ -81,6 +82,7 @@ void Runtime::start() {
     for (unsigned i = 0; i < plan_.workers(); i++) {
       WorkerInitContext ctx(*this, *workers_[i], ports_, services_);
       graphs_.push_back(build_graph_instance(plan_, i, ctx));
+      attach_probes(*graphs_[i], workers_[i]->probe);
       workers_[i]->graph.store(graphs_[i].get(), std::memory_order_release);
     }
   } catch (...) {
@@ -105,6 +107,7 @@ void Runtime::start() {
     }
   }
   started_ = true;
+  if (spec.runtime_figures) probes_.set_timing(true);
   services_.start_pending(io_);
   WEFT_LOG(Info, "running %zu element(s) on %zu worker(s), %zu port(s)", plan_.nodes.size(), workers_.size(),
            ports_.size());
@@ -161,6 +164,11 @@ void Runtime::halt() {
 void Runtime::stop() {
   if (!started_) return;
   halt();
+  try {
+    probes_.end_sessions("routerd stopped");  // captures write what they have and close their files
+  } catch (const std::exception& e) {
+    WEFT_LOG(Warning, "stopping the trace and captures: %s", e.what());
+  }
   for (auto& g : graphs_) cleanup_graph_instance(*g);
   graphs_.clear();
   services_.stop_all();

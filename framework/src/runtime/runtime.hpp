@@ -17,6 +17,7 @@
 #include "core/validator.hpp"
 #include "runtime/graph_instance.hpp"
 #include "runtime/ports.hpp"
+#include "runtime/probe_control.hpp"
 #include "runtime/registries.hpp"
 #include "runtime/services.hpp"
 #include "runtime/worker.hpp"
@@ -104,6 +105,9 @@ class Runtime {
   // The control thread's event loop: services start on it (after start() and
   // after each reload). Without one (tests), services are not started.
   void set_control_loop(boost::asio::io_context* io) { io_ = io; }
+  // Runtime figures, the packet trace and captures (probe_control.hpp).
+  ProbeControl& probes() { return probes_; }
+  const ProbeControl& probes() const { return probes_; }
 
   // --- What a reload transaction (reload.cpp) does to a running Runtime ---
   // Besides these, it talks to the workers through their mailboxes
@@ -147,6 +151,7 @@ class Runtime {
   mutable SharedObjects shared_;
   ServiceSet services_;
   boost::asio::io_context* io_ = nullptr;
+  ProbeControl probes_{*this};  // last: its sessions go before the workers and graphs they watch
 };
 
 // An InitContext for worker `w` resolving ports in `ports`.

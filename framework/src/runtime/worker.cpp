@@ -7,7 +7,8 @@
 // the worker reports an RCU quiescent state, runs a task from its mailbox
 // (worker.hpp), and reads its graph pointer anew (a reload switches it there).
 // After `idle_polls` empty turns it sleeps `idle_sleep_us` (0: always
-// busy-poll). No lock, no system call while packets flow.
+// busy-poll). No lock, no system call while packets flow. While runtime
+// figures are on, the turn over the sources is timed (timed_turn).
 #include <rte_cycles.h>
 #include <rte_rcu_qsbr.h>
 
@@ -29,9 +30,13 @@ int worker_main(void* arg) {
     if (w.rcu) rte_rcu_qsbr_quiescent(w.rcu, w.index);
     WorkerGraph* g = w.graph.load(std::memory_order_acquire);
     bool busy = false;
-    for (Element* s : g->sources) {
-      busy |= s->run();
-      s->flush_staged();
+    if (w.probe.timing) [[unlikely]] {  // runtime figures: the same turn, timed (probe_path.cpp)
+      busy = timed_turn(*g, w.probe);
+    } else {
+      for (Element* s : g->sources) {
+        busy |= s->run();
+        s->flush_staged();
+      }
     }
     w.polls.inc();
     // Batch boundary: the only place the control thread's requests run.

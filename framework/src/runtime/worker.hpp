@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 
+#include "runtime/probe.hpp"
 #include "weft/counter.hpp"
 #include "weft/element.hpp"
 
@@ -40,6 +41,8 @@ struct Worker {
   Counter busy_polls;   // iterations that moved packets
   Counter sleeps;       // idle sleeps
   Counter generation;   // graphs this worker has switched to (0: the first)
+  // Runtime figures, trace (probe.hpp): changed only by tasks from the mailbox.
+  WorkerProbe probe;
 
   // The mailbox's control side (control thread only; runtime.cpp).
   // Posts `fn`, to run at the worker's next batch boundary.
