@@ -24,6 +24,10 @@
 // reason `exception` and that instance is taken out of service on its worker
 // (every later batch for it is dropped as `quarantined`) until a reload
 // replaces it. See docs/engine.md, "When an element throws".
+//
+// Observability costs nothing while it is off: an element watched by runtime
+// figures, a packet trace or a capture (docs/telemetry-runtime.md) has a
+// probe, and a batch moving between elements tests that one pointer.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +51,9 @@ struct rte_rcu_qsbr;
 namespace weft {
 
 class Element;
+// What watches an element while runtime figures, a trace or a capture is on
+// (framework-private: runtime/probe.hpp).
+struct ElementProbe;
 
 // ---------------------------------------------------------------------------
 // Class description
@@ -397,6 +404,10 @@ class Element {
   void output(uint16_t port, Batch& b) {
     OutputPort& o = outputs_[port];
     account(o, b);
+    if (probe_) [[unlikely]] {  // runtime figures, a trace or a capture is on
+      probed_push(o, b);
+      return;
+    }
     if (push_into(o, b)) o.target->flush_staged();
   }
 
@@ -424,6 +435,7 @@ class Element {
 
  private:
   friend class ElementWiring;
+  friend class ElementProbes;
 
   void account(OutputPort& o, const Batch& b) const {
     o.packets.add(b.count);
@@ -434,6 +446,11 @@ class Element {
   }
   void flush_one(OutputPort& o) {
     account(o, o.staging);
+    if (probe_) [[unlikely]] {
+      probed_push(o, o.staging);
+      o.staging.clear();
+      return;
+    }
     const bool pushed = push_into(o, o.staging);
     o.staging.clear();
     if (pushed) o.target->flush_staged();
@@ -455,6 +472,9 @@ class Element {
   // (runtime/element_faults.cpp). The packets are not freed: the element may
   // have passed some on or freed them before it threw.
   void contain_failure(const char* call, Batch& b, uint16_t n) noexcept;
+  // Pushes `b` to o's target as output()/flush_one() do, and counts cycles,
+  // records traced packets and copies captured ones (runtime/probe_path.cpp).
+  void probed_push(OutputPort& o, Batch& b);
   void flush_all() {
     staged_ = false;
     for (size_t i = 0; i < n_outputs_; i++)
@@ -469,6 +489,7 @@ class Element {
   size_t n_outputs_ = 0;
   std::unique_ptr<OutputPort[]> outputs_;
   std::unique_ptr<Counter[]> drops_;
+  ElementProbe* probe_ = nullptr;  // set by the worker between batches, null while nothing watches
 };
 
 }  // namespace weft

@@ -562,6 +562,9 @@ json ControlApi::handle(const json& req) {
     else if (cmd == "services") data = services();
     else if (cmd == "service") data = service(args);
     else if (cmd == "metrics") data = metrics(args);
+    else if (cmd == "runtime") data = runtime(args);
+    else if (cmd == "trace") data = trace(args);
+    else if (cmd == "capture") data = capture(args);
     else return {{"ok", false}, {"error", "unknown command '" + cmd + "'"}};
     return {{"ok", true}, {"data", data}};
   } catch (...) {

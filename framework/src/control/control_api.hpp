@@ -71,6 +71,10 @@ class ControlApi {
                       std::chrono::milliseconds timeout);
   json metrics(const json& args);
   void count_reload(const ReloadReport* r, double validate_ms, double total_ms);
+  // Runtime figures, trace, capture (probe_api.cpp).
+  json runtime(const json& args);
+  json trace(const json& args);
+  json capture(const json& args);
 
   Runtime& rt_;
   PluginLoader& loader_;

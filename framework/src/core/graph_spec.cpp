@@ -199,11 +199,16 @@ class Reader {
 
   void read_stats(const YAML::Node& n) {
     if (!expect_map(n, "stats")) return;
-    check_keys(n, {"bytes"}, "stats");
+    check_keys(n, {"bytes", "runtime"}, "stats");
     if (auto b = n["bytes"]) {
       auto v = b.IsScalar() ? parse_bool(b.Scalar()) : std::nullopt;
       if (v) g_.count_bytes = *v;
       else d_.error(mark_of(b), "stats.bytes: expected true or false");
+    }
+    if (auto r = n["runtime"]) {
+      auto v = r.IsScalar() ? parse_bool(r.Scalar()) : std::nullopt;
+      if (v) g_.runtime_figures = *v;
+      else d_.error(mark_of(r), "stats.runtime: expected true or false");
     }
   }
 

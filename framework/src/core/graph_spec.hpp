@@ -118,6 +118,9 @@ struct GraphSpec {
   // Statistics: count bytes on every element output (reads each packet's
   // length once per hop) or packets only.
   bool count_bytes = true;
+  // Runtime figures (cycles per element) counted from the start; `routerctl
+  // runtime --on/--off` switches them live.
+  bool runtime_figures = false;
   // Plugins and control
   std::vector<std::string> plugin_paths;
   Mark plugins_mark;

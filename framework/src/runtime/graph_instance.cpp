@@ -34,8 +34,14 @@ std::unique_ptr<WorkerGraph> build_graph_instance(const GraphPlan& plan, unsigne
                                ": " + current_exception_text());
     }
   }
+  g->probes = std::make_unique<ElementProbe[]>(plan.nodes.size());
   for (size_t i = 0; i < plan.nodes.size(); i++) {
     const auto& n = plan.nodes[i];
+    ElementProbe& p = g->probes[i];
+    p.node = static_cast<uint16_t>(i);
+    p.source = n.klass->inputs.empty() && !n.klass->variadic_inputs;
+    p.n_taps = n.outputs.size();
+    p.taps = std::make_unique<CaptureTap*[]>(p.n_taps);
     for (size_t o = 0; o < n.links.size(); o++)
       ElementWiring::link(*g->elements[i], o, g->elements[static_cast<size_t>(n.links[o].element)].get(),
                           n.links[o].input);

@@ -8,6 +8,7 @@
 
 #include "core/validator.hpp"
 #include "runtime/element_faults.hpp"
+#include "runtime/probe.hpp"
 #include "runtime/services.hpp"
 #include "weft/element.hpp"
 
@@ -17,6 +18,7 @@ struct WorkerGraph {
   std::vector<std::unique_ptr<Element>> elements;  // same order as GraphPlan::nodes
   std::vector<Element*> sources;                   // sources and polled elements, run every loop
   ElementFaults faults;                            // instances that threw (element_faults.hpp)
+  std::unique_ptr<ElementProbe[]> probes;          // one per element (probe.hpp); unwatched until apply_probes
 };
 
 // Creates, configures, wires and initializes one instance of every element of

@@ -200,6 +200,10 @@ class ReloadTransaction {
       for (unsigned w = 0; w < rt_.workers().size(); w++) {
         WorkerInitContext ctx(rt_, *rt_.workers()[w], next_ports_, services_.next());
         next_graphs_.push_back(build_graph_instance(next_, w, ctx));
+        // Watched as the running graph is (runtime figures); the worker
+        // switches to it at a batch boundary, after this is written.
+        attach_probes(*next_graphs_.back(), rt_.workers()[w]->probe);
+        apply_probes(*next_graphs_.back());
       }
     } catch (...) {
       const std::string why = current_exception_text();
@@ -243,6 +247,7 @@ class ReloadTransaction {
       Element& te = *to.elements[ti];
       Element& fe = *from.elements[fi];
       carry_counters(te, fe, tp, fp);
+      carry_runtime(from.probes[fi], to.probes[ti]);
       if (const ElementFault* f = from.faults.find(fi)) {
         // It threw: its state is suspect, and the new instance starts afresh.
         out.carries.push_back(StateCarry::reset(std::string("the old instance failed (threw in ") + f->call + ": " +
@@ -454,8 +459,24 @@ class ReloadTransaction {
 }  // namespace
 
 ReloadReport Runtime::reload(GraphPlan next, std::chrono::milliseconds timeout) {
+  // The trace and captures watch elements of the running graph: they end here.
+  try {
+    probes_.end_sessions("the graph was reloaded");
+  } catch (const std::exception& e) {
+    ReloadReport refused;
+    refused.error = std::string("ending the trace and captures: ") + e.what();
+    return refused;
+  }
+  const bool figures_before = plan_.spec->runtime_figures, figures_after = next.spec->runtime_figures;
   ReloadReport r = ReloadTransaction(*this, std::move(next), timeout).run();
   if (r.ok) reload_packets_lost_ += r.packets_lost;
+  if (r.ok && figures_before != figures_after) {
+    try {
+      probes_.set_timing(figures_after);  // the file says so: stats.runtime
+    } catch (const std::exception& e) {
+      WEFT_LOG(Warning, "reload: stats.runtime: %s", e.what());
+    }
+  }
   if (r.ok)
     WEFT_LOG(Notice, "reload (%s): %zu added, %zu removed, %zu kept; ports +%zu -%zu ~%zu; pause %.3f ms, lost %llu",
              r.mode.c_str(), r.added.size(), r.removed.size(), r.kept.size(), r.ports_added.size(),

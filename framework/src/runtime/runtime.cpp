@@ -67,6 +67,7 @@ void Runtime::start() {
     }
   }
   started_ = true;
+  if (plan_.spec->runtime_figures) probes_.set_timing(true);
   services_.start_pending(io_);
   if (io_) link_watch_ = std::make_unique<LinkWatch>(*io_, std::chrono::seconds(1), [this] { refresh_links(); });
   WEFT_LOG(Info, "running %zu element(s) on %zu worker(s), %zu port(s)", plan_.nodes.size(), workers_.size(),
@@ -89,6 +90,7 @@ void Runtime::prepare() {
     for (unsigned i = 0; i < plan_.workers(); i++) {
       auto w = std::make_unique<Worker>();
       w->index = i;
+      w->probe.worker = i;
       w->rcu = rcu_;
       w->lcore = spec.worker_lcores[i];
       w->idle_sleep_us = spec.idle_sleep_us;
@@ -101,6 +103,7 @@ void Runtime::prepare() {
     for (unsigned i = 0; i < plan_.workers(); i++) {
       WorkerInitContext ctx(*this, *workers_[i], ports_, services_);
       graphs_.push_back(build_graph_instance(plan_, i, ctx));
+      attach_probes(*graphs_[i], workers_[i]->probe);
       workers_[i]->graph.store(graphs_[i].get(), std::memory_order_release);
     }
   } catch (...) {
@@ -208,6 +211,11 @@ void Runtime::stop() {
   if (!started_ && !prepared_) return;
   link_watch_.reset();
   halt();
+  try {
+    probes_.end_sessions("routerd stopped");  // captures write what they have and close their files
+  } catch (const std::exception& e) {
+    WEFT_LOG(Warning, "stopping the trace and captures: %s", e.what());
+  }
   for (auto& g : graphs_) cleanup_graph_instance(*g);
   graphs_.clear();
   services_.stop_all();

@@ -17,6 +17,7 @@
 #include "core/validator.hpp"
 #include "runtime/graph_instance.hpp"
 #include "runtime/ports.hpp"
+#include "runtime/probe_control.hpp"
 #include "runtime/registries.hpp"
 #include "runtime/services.hpp"
 #include "runtime/worker.hpp"
@@ -127,6 +128,9 @@ class Runtime {
   // Reads every port's link and logs the changes (the link watch calls this
   // once a second on the control loop, from start() to stop()).
   void refresh_links();
+  // Runtime figures, the packet trace and captures (probe_control.hpp).
+  ProbeControl& probes() { return probes_; }
+  const ProbeControl& probes() const { return probes_; }
 
   // --- What a reload transaction (reload.cpp) does to a running Runtime ---
   // Besides these, it talks to the workers through their mailboxes
@@ -174,6 +178,7 @@ class Runtime {
   boost::asio::io_context* io_ = nullptr;
   std::unique_ptr<LinkWatch> link_watch_;
   std::vector<WorkerWatch> watch_;
+  ProbeControl probes_{*this};  // last: its sessions go before the workers and graphs they watch
 };
 
 // An InitContext for worker `w` resolving ports in `ports`.

@@ -7,7 +7,8 @@
 // the worker reports an RCU quiescent state, runs a task from its mailbox
 // (worker.hpp), and reads its graph pointer anew (a reload switches it there).
 // After `idle_polls` empty turns it sleeps `idle_sleep_us` (0: always
-// busy-poll). No lock, no system call while packets flow.
+// busy-poll). No lock, no system call while packets flow. While runtime
+// figures are on, the turn over the sources is timed (timed_turn).
 //
 // Nothing thrown by an element leaves the loop: a source's run() is
 // contained here, a push where its batch entered (element_faults.hpp).
@@ -37,13 +38,17 @@ int worker_main(void* arg) {
     WorkerGraph* g = w.graph.load(std::memory_order_acquire);
     if (g != current) set_fault_context(&w, current = g);
     bool busy = false;
-    for (size_t i = 0; i < g->sources.size(); i++) {
-      Element* s = g->sources[i];  // a failed one is replaced in place, by its quarantine
-      try {
-        busy |= s->run();
-        s->flush_staged();
-      } catch (...) {
-        contain_element_failure(*s, "run", 0);
+    if (w.probe.timing) [[unlikely]] {  // runtime figures: the same turn, timed (probe_path.cpp)
+      busy = timed_turn(*g, w.probe);
+    } else {
+      for (size_t i = 0; i < g->sources.size(); i++) {
+        Element* s = g->sources[i];  // a failed one is replaced in place, by its quarantine
+        try {
+          busy |= s->run();
+          s->flush_staged();
+        } catch (...) {
+          contain_element_failure(*s, "run", 0);
+        }
       }
     }
     w.polls.inc();

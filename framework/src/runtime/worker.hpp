@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 
+#include "runtime/probe.hpp"
 #include "weft/counter.hpp"
 #include "weft/element.hpp"
 
@@ -41,6 +42,8 @@ struct Worker {
   Counter sleeps;       // idle sleeps
   Counter generation;   // graphs this worker has switched to (0: the first)
   Counter element_failures;  // element instances that threw here (element_faults.hpp)
+  // Runtime figures, trace (probe.hpp): changed only by tasks from the mailbox.
+  WorkerProbe probe;
 
   // The mailbox's control side (control thread only; runtime.cpp).
   // Posts `fn`, to run at the worker's next batch boundary.
