@@ -18,6 +18,7 @@
 #include "runtime/packet_filter.hpp"
 #include "runtime/runtime.hpp"
 #include "weft/version.hpp"
+#include "weft/clock.hpp"
 
 namespace weft {
 
@@ -144,7 +145,7 @@ CaptureSession::CaptureSession(Runtime& rt, unsigned id, const CaptureOptions& o
     release();
     throw std::runtime_error("capture: cannot write the pcapng header to " + o.file);
   }
-  tsc_hz_ = Runtime::measured_tsc_hz();
+  tsc_hz_ = double(Clock::hz());
 }
 
 CaptureSession::~CaptureSession() {

@@ -9,6 +9,7 @@
 #include "runtime/capture_session.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/trace_session.hpp"
+#include "weft/clock.hpp"
 
 namespace weft {
 
@@ -112,7 +113,7 @@ nlohmann::json ProbeControl::figures() const {
   }
   return {{"enabled", timing_},
           {"since_clear_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - cleared_).count()},
-          {"tsc_hz", rte_get_tsc_hz()},
+          {"tsc_hz", Clock::hz()},
           {"elements", elements},
           {"workers", ws}};
 }

@@ -9,6 +9,7 @@
 #include "runtime/packet_filter.hpp"
 #include "runtime/runtime.hpp"
 #include "weft/net.hpp"
+#include "weft/clock.hpp"
 
 namespace weft {
 
@@ -113,7 +114,7 @@ TraceSession::TraceSession(Runtime& rt, uint32_t generation, uint32_t count, con
     buffers_.push_back(std::move(b));
     lcores_.push_back(w->lcore);
   }
-  tsc_hz_ = double(rte_get_tsc_hz());
+  tsc_hz_ = double(Clock::hz());
 }
 
 TraceSession::~TraceSession() = default;
