@@ -208,7 +208,14 @@ asio::awaitable<std::unique_ptr<EtcdConnection>> EtcdClient::connect() {
       }
       c->lowest().expires_after(opts_.timeout);
       co_await c->lowest().async_connect(results, use_awaitable);
-      if (c->tls) co_await c->tls->async_handshake(ssl::stream_base::client, use_awaitable);
+      if (c->tls) {
+        try {
+          co_await c->tls->async_handshake(ssl::stream_base::client, use_awaitable);
+        } catch (const boost::system::system_error& e) {  // e.g. a plain-HTTP server: "stream truncated"
+          throw std::runtime_error("TLS handshake failed: " +
+                                   (e.code() == beast::error::timeout ? std::string("timed out") : e.code().message()));
+        }
+      }
       preferred_ = idx;
       co_return c;
     } catch (const boost::system::system_error& e) {
