@@ -57,6 +57,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -123,6 +124,11 @@ class ServiceConfigContext {
   virtual const Params& params() const = 0;
   virtual const std::string& service_name() const = 0;
   virtual unsigned worker_count() const = 0;
+  // Whether the graph declares port `name` in its `ports:` section.
+  virtual bool has_port(const std::string& name) const {
+    (void)name;
+    return false;
+  }
 };
 
 class ServiceInitContext {
@@ -140,6 +146,13 @@ class ServiceInitContext {
     return std::static_pointer_cast<H>(service_handle(param, H::kServiceHandle));
   }
   virtual std::shared_ptr<void> service_handle(std::string_view param, std::string_view handle_type) = 0;
+  // The DPDK port id of the graph's port `name` (its `ports:` entry), if its
+  // device exists now (a port a reload adds may appear only after services
+  // are built: ask again later, from a timer).
+  virtual std::optional<uint16_t> port_id(const std::string& name) const {
+    (void)name;
+    return std::nullopt;
+  }
 };
 
 // A service's health, for `routerctl status` (its `health` section): one

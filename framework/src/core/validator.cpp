@@ -154,15 +154,21 @@ namespace {
 class ServiceConfigCtx : public ServiceConfigContext {
  public:
   ServiceConfigCtx(const ServicePlan& p, const GraphSpec& g)
-      : params_(make_service_params(*p.spec, *p.klass)), name_(p.spec->id), workers_(unsigned(g.worker_lcores.size())) {}
+      : params_(make_service_params(*p.spec, *p.klass)), name_(p.spec->id), workers_(unsigned(g.worker_lcores.size())), graph_(g) {}
   const Params& params() const override { return params_; }
   const std::string& service_name() const override { return name_; }
   unsigned worker_count() const override { return workers_; }
+  bool has_port(const std::string& name) const override {
+    for (const auto& p : graph_.ports)
+      if (p.name == name) return true;
+    return false;
+  }
 
  private:
   Params params_;
   const std::string& name_;
   unsigned workers_;
+  const GraphSpec& graph_;
 };
 }  // namespace
 

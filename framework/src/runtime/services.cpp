@@ -6,6 +6,7 @@
 
 #include "core/param_node.hpp"
 #include "runtime/fault_log.hpp"
+#include "weft/dpdk.hpp"
 #include "weft/log.hpp"
 
 namespace weft {
@@ -40,13 +41,23 @@ std::shared_ptr<void> resolve(const ServiceSet& set, const Params& params, std::
 
 class ServiceInitCtx : public ServiceInitContext {
  public:
-  ServiceInitCtx(const ServiceEnv& env, const ServiceSet& set, const ServicePlan& p)
-      : env_(env), set_(set), params_(make_service_params(*p.spec, *p.klass)), owner_("service '" + p.spec->id + "'") {}
+  ServiceInitCtx(const ServiceEnv& env, const ServiceSet& set, const ServicePlan& p, const GraphSpec& g)
+      : env_(env), set_(set), params_(make_service_params(*p.spec, *p.klass)), owner_("service '" + p.spec->id + "'"),
+        graph_(g) {}
   unsigned worker_count() const override { return env_.workers; }
   int socket() const override { return env_.socket; }
   rte_rcu_qsbr* rcu() const override { return env_.rcu; }
   std::shared_ptr<void> service_handle(std::string_view param, std::string_view type) override {
     return resolve(set_, params_, owner_, param, type);
+  }
+  std::optional<uint16_t> port_id(const std::string& name) const override {
+    for (const auto& p : graph_.ports) {
+      if (p.name != name) continue;
+      uint16_t id;
+      if (rte_eth_dev_get_port_by_name(p.device.c_str(), &id) == 0) return id;
+      return std::nullopt;
+    }
+    return std::nullopt;
   }
 
  private:
@@ -54,6 +65,7 @@ class ServiceInitCtx : public ServiceInitContext {
   const ServiceSet& set_;
   Params params_;
   std::string owner_;
+  const GraphSpec& graph_;
 };
 
 // The service parameters of a planned service: parameter -> service name.
@@ -186,7 +198,7 @@ ServiceSet build_services(const GraphPlan& plan, const ServiceEnv& env) {
   for (const ServicePlan& p : plan.services) {
     try {
       auto s = create(p, *plan.spec);
-      ServiceInitCtx ctx(env, set, p);
+      ServiceInitCtx ctx(env, set, p, *plan.spec);
       s->initialize(ctx);
       set.entries_.push_back({std::move(s), false, uses_of(p), {}, 0, {}});
     } catch (...) {
@@ -225,7 +237,7 @@ void ServiceTransaction::build() {
           const ServiceSet::Entry& r = running_.entries_[size_t(old)];
           next_.entries_.push_back({std::move(s), r.started && r.start_error.empty(), uses, {}, 0, {}});
         } else {
-          ServiceInitCtx ctx(env_, next_, p);
+          ServiceInitCtx ctx(env_, next_, p, g);
           s->initialize(ctx);
           added.push_back(p.spec->id);
           next_.entries_.push_back({std::move(s), false, uses, {}, 0, {}});
