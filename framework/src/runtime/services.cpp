@@ -6,7 +6,7 @@
 
 #include "core/param_node.hpp"
 #include "runtime/fault_log.hpp"
-#include "weft/dpdk.hpp"
+#include <rte_ethdev.h>
 #include "weft/log.hpp"
 
 namespace weft {
