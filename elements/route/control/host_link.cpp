@@ -346,15 +346,14 @@ HostLinkResult HostLink::apply(const HostLinkSpec& spec, std::set<Prefix>& owned
   const uint32_t idx = l->ifindex;
 
   if (l->mac != spec.mac) {
-    int rc = set_link(idx, &spec.mac, nullptr, std::nullopt, err);
-    if (rc == EBUSY && l->up) {  // some kinds (veth) change their MAC only while down
-      std::string e2;
-      if (set_link(idx, nullptr, nullptr, false, e2) == 0) {
-        rc = set_link(idx, &spec.mac, nullptr, std::nullopt, err);
-        l->up = false;
-      }
+    // Down first: the kernel makes the IPv6 link-local from the MAC when the
+    // link comes up, and a live MAC change would keep the old one (some
+    // kinds, veth, refuse a live change anyway).
+    if (l->up) {
+      if (set_link(idx, nullptr, nullptr, false, err) == 0) l->up = false;
+      else fail("set " + spec.ifname + " down to change its MAC", err);
     }
-    if (rc == 0) r.changes.push_back("mac " + spec.mac.str());
+    if (set_link(idx, &spec.mac, nullptr, std::nullopt, err) == 0) r.changes.push_back("mac " + spec.mac.str());
     else fail("set MAC " + spec.mac.str() + " on " + spec.ifname, err);
   }
   if (l->mtu != spec.mtu) {

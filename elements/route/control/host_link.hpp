@@ -11,7 +11,10 @@
 //     handed to a callback. Nothing here throws into the event loop.
 //
 // apply() makes one kernel interface match a HostLinkSpec (MAC, MTU, up,
-// addresses) and changes only what differs. It removes only addresses it
+// addresses) and changes only what differs. A MAC change on an interface
+// that is up sets it down and up again, so the kernel makes its IPv6
+// link-local from the new MAC (the same fe80:: EUI-64 as Weft's); give a
+// net_tap port `mac=` in its args to spare that. It removes only addresses it
 // added itself (`owned`), so what the kernel made (the IPv6 link-local) or
 // an operator added stays.
 #pragma once

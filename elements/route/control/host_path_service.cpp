@@ -14,6 +14,11 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+std::string deleted_text(const std::string& ifname, uint32_t ifindex) {
+  return "the kernel interface " + ifname + " was deleted (ifindex " + std::to_string(ifindex) +
+         "); forwarding goes on, the host path waits for an interface of that name";
+}
+
 std::string joined(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
@@ -133,24 +138,37 @@ void HostPathControl::stop() {
   io_ = nullptr;
 }
 
-void HostPathControl::apply(Link& l, const char* why) {
-  if (!nl_->is_open()) return;
+size_t HostPathControl::apply(Link& l, const char* why) {
+  if (!nl_->is_open()) return 0;
   const State before = l.state;
+  const uint32_t old_index = l.ifindex;
   HostLinkResult r = nl_->apply(l.spec.link, l.owned);
   c_.applied++;
   l.applied++;
   c_.changes += r.changes.size();
   const std::string& name = l.spec.link.ifname;
   if (!r.found) {
-    if (l.ifindex && before != State::Missing) {  // it went before its RTM_DELLINK reached us
+    l.ifindex = 0;
+    l.owned.clear();
+    l.state = State::Missing;
+    if (old_index && before != State::Missing) {  // it went before its RTM_DELLINK reached us
+      c_.deleted++;
+      l.deleted++;
+      l.error = deleted_text(name, old_index);
+    } else if (before != State::Missing || l.error.empty()) {  // still missing: keep saying why
+      l.error = r.error.empty() ? "the kernel interface " + name + " does not exist" : r.error;
+    }
+  } else {
+    const bool replaced = old_index && old_index != r.link.ifindex;
+    if (replaced && before != State::Missing) {  // deleted and made again before we heard of it
       c_.deleted++;
       l.deleted++;
     }
-    l.ifindex = 0;
-    l.owned.clear();
-    l.error = r.error.empty() ? "the kernel interface " + name + " does not exist" : r.error;
-    l.state = State::Missing;
-  } else {
+    if (replaced || (before == State::Missing && l.deleted > 0)) {
+      c_.reappeared++;
+      WEFT_LOG(Notice, "HostPath: kernel interface %s is back (ifindex %u): %s's settings applied", name.c_str(),
+               r.link.ifindex, l.spec.interface.c_str());
+    }
     l.ifindex = r.link.ifindex;
     l.seen = r.link;
     if (!r.error.empty()) {
@@ -176,6 +194,7 @@ void HostPathControl::apply(Link& l, const char* why) {
     WEFT_LOG(Notice, "HostPath: %s (%s, ifindex %u) is in step again", name.c_str(), l.spec.interface.c_str(), l.ifindex);
   }
   if (l.state != before) since_ = now_s();
+  return r.changes.size();
 }
 
 void HostPathControl::on_event(const HostLinkEvent& e) {
@@ -194,8 +213,7 @@ void HostPathControl::on_event(const HostLinkEvent& e) {
       l->state = State::Missing;
       l->ifindex = 0;
       l->owned.clear();
-      l->error = "the kernel interface " + l->spec.link.ifname + " was deleted (ifindex " + std::to_string(e.ifindex) +
-                 "); forwarding goes on, the host path waits for an interface of that name";
+      l->error = deleted_text(l->spec.link.ifname, e.ifindex);
       last_error_ = l->spec.link.ifname + " (" + l->spec.interface + "): " + l->error;
       since_ = now_s();
       WEFT_LOG(Warning, "HostPath: %s", last_error_.c_str());
@@ -216,26 +234,26 @@ void HostPathControl::on_event(const HostLinkEvent& e) {
         return;
       }
       if (l->state == State::Missing || l->ifindex != e.ifindex) {
-        c_.reappeared++;
-        WEFT_LOG(Notice, "HostPath: kernel interface %s is back (ifindex %u): applying %s's settings",
-                 e.ifname.c_str(), e.ifindex, l->spec.interface.c_str());
-        apply(*l, "reappeared");
+        apply(*l, "appeared");
         return;
       }
-      if (e.mac != l->spec.link.mac || e.mtu != l->spec.link.mtu) {
-        c_.restored++;
-        apply(*l, "changed outside routerd");
+      // Events may be stale (our own changes come back too): read the link as it is now.
+      std::string err;
+      std::optional<HostLinkInfo> now = nl_->link(l->spec.link.ifname, err);
+      if (!now || now->ifindex != l->ifindex || now->mac != l->spec.link.mac || now->mtu != l->spec.link.mtu) {
+        if (!err.empty()) return;  // a failed read: the next event tries again
+        if (apply(*l, "changed outside routerd") > 0) c_.restored++;
         return;
       }
-      l->seen.up = e.up;
-      l->seen.carrier = e.carrier;
-      if (l->state == State::Ok && l->spec.link.up && !(e.up && e.carrier)) {
+      l->seen = *now;
+      const bool running = now->up && now->carrier;
+      if (l->state == State::Ok && l->spec.link.up && !running) {
         l->state = State::NoCarrier;
-        l->error = e.up ? l->spec.link.ifname + " lost its carrier" : l->spec.link.ifname + " was set down";
+        l->error = now->up ? l->spec.link.ifname + " lost its carrier" : l->spec.link.ifname + " was set down";
         last_error_ = l->spec.link.ifname + " (" + l->spec.interface + "): " + l->error;
         since_ = now_s();
         WEFT_LOG(Warning, "HostPath: %s", last_error_.c_str());
-      } else if (l->state == State::NoCarrier && e.up && e.carrier) {
+      } else if (l->state == State::NoCarrier && running) {
         l->state = State::Ok;
         l->error.clear();
         since_ = now_s();
@@ -249,8 +267,7 @@ void HostPathControl::on_event(const HostLinkEvent& e) {
       if (!l || l->state == State::Missing) return;
       for (const Prefix& p : l->spec.link.addresses) {
         if (p != e.prefix) continue;
-        c_.restored++;
-        apply(*l, "address removed outside routerd");
+        if (apply(*l, "address removed outside routerd") > 0) c_.restored++;
         return;
       }
       return;

@@ -91,7 +91,8 @@ class HostPathControl final : public std::enable_shared_from_this<HostPathContro
   static const char* to_string(State s);
 
  private:
-  void apply(Link& l, const char* why);
+  // Applies l's spec and sets its state; returns the kernel changes made.
+  size_t apply(Link& l, const char* why);
   void on_event(const HostLinkEvent& e);
   Link* by_ifname(const std::string& n);
   Link* by_ifindex(uint32_t i);
