@@ -2,8 +2,11 @@
 // HostPathControl on veth pairs and tap devices in a network namespace of
 // the test's own (unshare(CLONE_NEWNET), left at the end of each case).
 // The kernel's view is read back with iproute2 (`ip -j`), an independent
-// netlink client.
+// netlink client. Event messages for the parser are built with libmnl.
 #include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sched.h>
 #include <unistd.h>
@@ -257,4 +260,69 @@ TEST_CASE("HostPathControl: deleted underneath, re-created, changed by hand, rec
   }
 
   c->stop();
+}
+
+TEST_CASE("HostLink reads kernel events, and skips what is malformed", "[hostpath]") {
+  // Messages built with libmnl, as the kernel would send them on the event socket.
+  alignas(nlmsghdr) uint8_t buf[1024] = {};
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = RTM_NEWLINK;
+  auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+  ifi->ifi_index = 7;
+  ifi->ifi_flags = IFF_UP | (1u << 16);  // IFF_LOWER_UP (linux/if.h clashes with net/if.h)
+  mnl_attr_put_strz(nlh, IFLA_IFNAME, "wtap0");
+  const Mac mac = *Mac::parse("02:00:00:00:00:01");
+  mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac.data());
+  mnl_attr_put_u32(nlh, IFLA_MTU, 1400);
+  const size_t link_len = nlh->nlmsg_len;
+  nlmsghdr* a = mnl_nlmsg_put_header(buf + MNL_ALIGN(link_len));
+  a->nlmsg_type = RTM_DELADDR;
+  auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(a, sizeof(ifaddrmsg)));
+  ifa->ifa_family = AF_INET6;
+  ifa->ifa_prefixlen = 64;
+  ifa->ifa_index = 7;
+  const Ip6 v6 = *Ip6::parse("2001:db8::1");
+  mnl_attr_put(a, IFA_ADDRESS, 16, v6.data());
+  const size_t total = MNL_ALIGN(link_len) + a->nlmsg_len;
+
+  auto hl = std::make_shared<HostLink>();
+  std::vector<HostLinkEvent> got;
+  boost::asio::io_context io;
+  ScratchNetns ns;  // the listener's socket lives in a namespace where nothing happens
+  REQUIRE(hl->listen(io, [&](const HostLinkEvent& e) { got.push_back(e); }).empty());
+  hl->on_datagram(buf, total);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].kind == HostLinkEvent::Kind::LinkNew);
+  CHECK(got[0].ifindex == 7);
+  CHECK(got[0].ifname == "wtap0");
+  CHECK(got[0].mac == mac);
+  CHECK(got[0].mtu == 1400);
+  CHECK((got[0].up && got[0].carrier));
+  CHECK(got[1].kind == HostLinkEvent::Kind::AddrDel);
+  CHECK(got[1].prefix == P("2001:db8::1/64"));
+
+  // Every truncation, and bytes that are no netlink at all: nothing crashes, nothing bogus comes out.
+  for (size_t n = 0; n < total; n++) {
+    got.clear();
+    hl->on_datagram(buf, n);
+    CHECK(got.size() <= 1);
+  }
+  std::vector<uint32_t> noise(256);
+  uint32_t x = 12345;
+  for (int round = 0; round < 2000; round++) {
+    for (auto& w : noise) w = x = x * 1664525u + 1013904223u;
+    noise[0] = 24 + (x % 64);  // a plausible nlmsg_len
+    hl->on_datagram(reinterpret_cast<const uint8_t*>(noise.data()), noise.size() * 4);
+  }
+  // An address length that does not match its family is refused.
+  got.clear();
+  a = mnl_nlmsg_put_header(buf);
+  a->nlmsg_type = RTM_NEWADDR;
+  ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(a, sizeof(ifaddrmsg)));
+  ifa->ifa_family = AF_INET;
+  ifa->ifa_prefixlen = 24;
+  mnl_attr_put(a, IFA_LOCAL, 16, v6.data());
+  hl->on_datagram(buf, a->nlmsg_len);
+  CHECK(got.empty());
+  hl->close();
 }

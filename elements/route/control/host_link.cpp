@@ -45,6 +45,22 @@ std::string error_text(const nlmsghdr* nlh, const nlmsgerr* e) {
   return s;
 }
 
+// The messages of a datagram. Not mnl_nlmsg_ok/next: they compare
+// nlmsg_len as an int, so a length above 2^31 passes and the walk leaves the
+// buffer.
+template <class F>
+void for_each_message(const uint8_t* buf, size_t len, F&& fn) {
+  while (len >= sizeof(nlmsghdr)) {
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf);
+    if (nlh->nlmsg_len < sizeof(nlmsghdr) || nlh->nlmsg_len > len) return;
+    if (!fn(nlh)) return;
+    const size_t step = MNL_ALIGN(nlh->nlmsg_len);
+    if (step >= len) return;
+    buf += step;
+    len -= step;
+  }
+}
+
 }  // namespace
 
 bool parse_link(const nlmsghdr* nlh, HostLinkInfo& out) {
@@ -181,14 +197,13 @@ void HostLink::read_more() {
 }
 
 void HostLink::on_datagram(const uint8_t* buf, size_t len) {
-  int n = static_cast<int>(len);
-  for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf); mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n)) {
+  for_each_message(buf, len, [this](const nlmsghdr* nlh) {
     HostLinkEvent e;
     switch (nlh->nlmsg_type) {
       case RTM_NEWLINK:
       case RTM_DELLINK: {
         HostLinkInfo l;
-        if (!parse_link(nlh, l)) continue;
+        if (!parse_link(nlh, l)) return true;
         e.kind = nlh->nlmsg_type == RTM_NEWLINK ? HostLinkEvent::Kind::LinkNew : HostLinkEvent::Kind::LinkDel;
         e.ifindex = l.ifindex;
         e.ifname = l.ifname;
@@ -201,15 +216,16 @@ void HostLink::on_datagram(const uint8_t* buf, size_t len) {
       case RTM_NEWADDR:
       case RTM_DELADDR: {
         HostAddress a;
-        if (!parse_address(nlh, e.ifindex, a)) continue;
+        if (!parse_address(nlh, e.ifindex, a)) return true;
         e.kind = nlh->nlmsg_type == RTM_NEWADDR ? HostLinkEvent::Kind::AddrNew : HostLinkEvent::Kind::AddrDel;
         e.prefix = a.prefix;
         break;
       }
-      default: continue;
+      default: return true;
     }
     if (on_event_) on_event_(e);
-  }
+    return true;
+  });
 }
 
 int HostLink::request(nlmsghdr* nlh, const std::function<void(const nlmsghdr*)>& each, std::string& err) {
@@ -235,22 +251,28 @@ int HostLink::request(nlmsghdr* nlh, const std::function<void(const nlmsghdr*)>&
                                             : std::string("netlink receive failed: ") + std::strerror(e);
       return e == EAGAIN || e == EWOULDBLOCK ? ETIMEDOUT : e;
     }
-    int n = static_cast<int>(got);
-    for (auto* m = reinterpret_cast<const nlmsghdr*>(buf.data()); mnl_nlmsg_ok(m, n); m = mnl_nlmsg_next(m, &n)) {
-      if (m->nlmsg_seq != seq_ || (m->nlmsg_pid != 0 && m->nlmsg_pid != portid)) continue;  // an older request's
-      if (m->nlmsg_type == NLMSG_DONE) return 0;
+    std::optional<int> done;
+    for_each_message(buf.data(), static_cast<size_t>(got), [&](const nlmsghdr* m) {
+      if (m->nlmsg_seq != seq_ || (m->nlmsg_pid != 0 && m->nlmsg_pid != portid)) return true;  // an older request's
+      if (m->nlmsg_type == NLMSG_DONE) {
+        done = 0;
+        return false;
+      }
       if (m->nlmsg_type == NLMSG_ERROR) {
         if (m->nlmsg_len < mnl_nlmsg_size(sizeof(nlmsgerr))) {
           err = "malformed netlink error message";
-          return EPROTO;
+          done = EPROTO;
+          return false;
         }
         const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(m));
-        if (e->error == 0) return 0;
-        err = error_text(m, e);
-        return -e->error;
+        if (e->error != 0) err = error_text(m, e);
+        done = e->error == 0 ? 0 : -e->error;
+        return false;
       }
       if (each) each(m);
-    }
+      return true;
+    });
+    if (done) return *done;
   }
 }
 
