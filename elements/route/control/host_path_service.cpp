@@ -383,11 +383,13 @@ const ServiceClass& HostPathService::klass() {
                         out.sample({l.spec.interface, l.spec.link.ifname, HostPathControl::to_string(st)},
                                    l.state == st ? 1.0 : 0.0);
                   })
-          .metric("weft_hostpath_ifindex", MetricType::Gauge,
-                  "the kernel ifindex of each host path's kernel interface (0 while it is missing)", {"interface"},
+          .metric("weft_hostpath_link_info", MetricType::Info,
+                  "a host path: the router interface, its kernel interface and that one's ifindex (0 while missing)",
+                  {"interface", "ifname", "ifindex"},
                   [](const HostPathService& s, MetricSink& out) {
                     if (!s.core_) return;
-                    for (const auto& l : s.core_->entries()) out.sample({l.spec.interface}, double(l.ifindex));
+                    for (const auto& l : s.core_->entries())
+                      out.sample({l.spec.interface, l.spec.link.ifname, std::to_string(l.ifindex)}, 1.0);
                   })
           .metric("weft_hostpath_events_total", MetricType::Counter,
                   "what the host path did: applied (a spec applied), changes (kernel changes made), refused "
