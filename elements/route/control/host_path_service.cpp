@@ -249,7 +249,8 @@ void HostPathControl::on_event(const HostLinkEvent& e) {
       const bool running = now->up && now->carrier;
       if (l->state == State::Ok && l->spec.link.up && !running) {
         l->state = State::NoCarrier;
-        l->error = now->up ? l->spec.link.ifname + " lost its carrier" : l->spec.link.ifname + " was set down";
+        l->error = now->up ? l->spec.link.ifname + " has no carrier (it lost it)"
+                           : l->spec.link.ifname + " was set down (no carrier)";
         last_error_ = l->spec.link.ifname + " (" + l->spec.interface + "): " + l->error;
         since_ = now_s();
         WEFT_LOG(Warning, "HostPath: %s", last_error_.c_str());
