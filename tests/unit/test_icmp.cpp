@@ -497,7 +497,7 @@ struct Error4 {
 TEST_CASE("IcmpError builds ICMPv4 errors: source, destination, quote, MTU, checksums", "[icmp]") {
   GraphHarness h(kErrorGraph, loader(), pool());
   const uint16_t p0 = port_of("net_null0"), p1 = port_of("net_null1");
-  const Bytes orig = ip4("198.51.100.9", "203.0.113.5", 17, udp(4000, 33434, 32), {.ttl = 1});
+  const Bytes orig = ip4("198.51.100.9", "203.0.113.5", 17, udp(4000, 33434, 4), {.ttl = 1});  // 46 bytes: padded
   Bytes frame = ether(kWanMac, kPeerMac, 0x0800, orig);
   frame.resize(std::max<size_t>(frame.size(), 60), 0);
 
