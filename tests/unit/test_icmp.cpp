@@ -8,13 +8,17 @@
 #include <rte_ip.h>
 
 #include <catch2/catch.hpp>
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
 #include "tables/interfaces.hpp"
 #include "test_env.hpp"
 #include "testing/graph_harness.hpp"
+#include "weft/testing.hpp"
 
 using namespace weft;
 using namespace weft::test;
@@ -749,4 +753,61 @@ connections:
                                  loader(), pool()),
                     std::runtime_error);
   }
+}
+
+// ---------------------------------------------------------------------------
+// Interop: tshark, an independent decoder, checks what the elements produce.
+// ---------------------------------------------------------------------------
+
+TEST_CASE("tshark decodes the echo replies and errors with every checksum Good", "[icmp][interop]") {
+  GraphHarness h(kServices + R"(
+elements:
+  echo: {class: IcmpEcho, interfaces: ifaces}
+  ttl: {class: IcmpError, interfaces: ifaces, type: time_exceeded}
+  unr: {class: IcmpError, interfaces: ifaces, type: unreachable, code: port}
+  big: {class: IcmpError, interfaces: ifaces, type: too_big, mtu: 1400}
+  other: Capture
+  replies: Capture
+  out: Capture
+connections:
+  - echo[out] -> replies
+  - echo[other] -> other
+  - ttl -> out
+  - unr -> out
+  - big -> out
+)",
+                 loader(), pool());
+  const uint16_t p0 = port_of("net_null0");
+  push1(h, "echo", ether(kWanMac, kPeerMac, 0x0800, ip4("192.0.2.7", "192.0.2.1", 1, icmp4(8, 0, 0x10001, data(56)))), p0);
+  push1(h, "echo",
+        ether(kWanMac, kPeerMac, 0x86dd,
+              ip6("2001:db8::7", "2001:db8::1", 58, icmp6("2001:db8::7", "2001:db8::1", 128, 0, 0x10002, data(40)))),
+        p0);
+  push1(h, "ttl", ether(kWanMac, kPeerMac, 0x0800, ip4("198.51.100.9", "203.0.113.5", 17, udp(1, 2, 1400))), p0);
+  push1(h, "big", ether(kWanMac, kPeerMac, 0x86dd, ip6("2001:db8:5::9", "2001:db8:6::5", 17, udp(1, 2, 1400))), p0);
+  push1(h, "unr", ether(kWanMac, kPeerMac, 0x0800, ip4("192.0.2.9", "203.0.113.5", 6, data(20))), p0);
+  std::vector<Bytes> frames = take(h, "replies");
+  for (auto& f : take(h, "out")) frames.push_back(f);
+  REQUIRE(frames.size() == 5);
+  const std::string path = "/tmp/weft-icmp-" + std::to_string(getpid()) + ".pcap";
+  weft::testing::write_pcap(path, frames);
+  const std::string cmd = "tshark -r " + path +
+                          " -o ip.check_checksum:TRUE -T fields -E separator='|' -e ip.checksum.status"
+                          " -e icmp.checksum.status -e icmpv6.checksum.status -e icmp.type -e icmp.code"
+                          " -e icmpv6.type -e icmp.mtu -e icmpv6.mtu 2>/dev/null";
+  std::string out;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[512];
+    while (fgets(buf, sizeof buf, p)) out += buf;
+    CHECK(pclose(p) == 0);
+  }
+  std::remove(path.c_str());
+  INFO(out);
+  // Echo reply v4, echo reply v6, time exceeded v4, packet too big v6 (MTU 1400), port unreachable v4.
+  CHECK(out ==
+        "1|1||0|0|||\n"
+        "||1|||129||\n"
+        "1,1|1||11|0|||\n"
+        "||1|||2||1400\n"
+        "1,1|1||3|3|||\n");
 }
