@@ -75,8 +75,9 @@ def echo_reply(frame):
     e = Ether(src=WAN_MAC, dst=p[Ether].src)
     if IP in p:
         q = p[IP]
+        data = bytes(q)[q.ihl * 4 + 8:q.len]  # the echo data, not the Ethernet padding
         return bytes(e / IP(src=q.dst, dst=q.src, ttl=64, id=q.id, tos=q.tos, flags=q.flags)
-                     / ICMP(type=0, code=0, id=p[ICMP].id, seq=p[ICMP].seq) / Raw(bytes(p[ICMP].payload)))
+                     / ICMP(type=0, code=0, id=p[ICMP].id, seq=p[ICMP].seq) / Raw(data))
     q = p[IPv6]
     r = p[ICMPv6EchoRequest]
     return bytes(e / IPv6(src=q.dst, dst=q.src, hlim=64, tc=q.tc, fl=q.fl) / ICMPv6EchoReply(id=r.id, seq=r.seq, data=r.data))
