@@ -101,6 +101,11 @@ FibControl::FibControl(rte_rcu_qsbr* rcu, int socket) : fib_(rcu, socket, FibSiz
     // route with DEL and NEW in one frame, and a worker must not find the
     // prefix missing in between.
     if (!r) {
+      if (auto it = connected_.find(k); it != connected_.end()) {  // the router's own subnet stays
+        pending_removes_.erase(k);
+        if (std::string err = fib_.set(k.table, k.prefix, it->second); !err.empty()) log_refused(k, err);
+        return;
+      }
       pending_removes_.insert(k);
       return;
     }
@@ -185,6 +190,7 @@ void FibControl::configure(const FibConfig& c) {
     fib_.set_neighbors(std::move(table));
     rebuild_all();
   }
+  if (first || c.connected != old.connected || reresolve) apply_connected(old.connected);
   if (io_ && (first || c.listen != old.listen)) open_acceptor();
 }
 
@@ -225,7 +231,7 @@ Entry FibControl::content_of(const Resolved& r) {
       m.direct = 1;
     }
     if (!e.vni) e.vni = nh.vni;
-    bool ok = m.iface != kNoIface && (m.has_mac || m.direct);
+    bool ok = m.iface != kNoIface && (m.has_mac || m.direct || cfg_.dynamic_neighbors);
     (ok ? usable[nu++] : other[no++]) = m;
     (ok ? wu : wo).push_back(nh.weight ? nh.weight : 1);
   }
@@ -235,6 +241,30 @@ Entry FibControl::content_of(const Resolved& r) {
   std::memcpy(e.members, src, n * sizeof(Member));
   fill_buckets(e, nu ? wu : wo);
   return e;
+}
+
+void FibControl::apply_connected(const std::vector<FibConfig::Connected>& old) {
+  std::map<Rib::Key, Entry> next;
+  for (const auto& c : cfg_.connected) {
+    Entry e{};
+    e.action = Action::Forward;
+    e.n_members = 1;
+    e.n_buckets = 1;
+    Member& m = e.members[0];
+    m.iface = fib_.iface_id(c.output);
+    m.direct = 1;
+    std::memcpy(m.src_mac, c.mac.data(), 6);
+    next[Rib::Key{254, c.prefix.network()}] = e;
+  }
+  for (const auto& o : old) {
+    const Rib::Key k{254, o.prefix.network()};
+    if (!next.count(k) && !rib_.find(k)) fib_.remove(k.table, k.prefix);
+  }
+  connected_ = std::move(next);
+  for (const auto& [k, e] : connected_)
+    if (!rib_.find(k))
+      if (std::string err = fib_.set(k.table, k.prefix, e); !err.empty()) log_refused(k, err);
+  flush();
 }
 
 void FibControl::rebuild_all() {
@@ -495,6 +525,17 @@ nlohmann::json FibControl::routes(const nlohmann::json& args) const {
     if (within && !within->contains(k.prefix)) continue;
     if (table && *table != k.table) continue;
     routes.push_back(route_json(k, *rib_.find(k)));
+  }
+  // The router's own subnets zebra does not send (yet).
+  const auto& names = fib_.iface_names();
+  for (const auto& [k, e] : connected_) {
+    if (rib_.find(k) || (within && !within->contains(k.prefix)) || (table && *table != k.table)) continue;
+    const uint16_t id = e.members[0].iface;
+    routes.push_back({{"table", k.table},
+                      {"prefix", k.prefix.str()},
+                      {"type", "connected"},
+                      {"nexthops", {"direct, output " + (id < names.size() ? names[id] : std::string("?"))}},
+                      {"installed", fib_.entry_of(k.table, k.prefix) != nullptr}});
   }
   return {{"routes", routes}};
 }

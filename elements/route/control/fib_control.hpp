@@ -68,6 +68,19 @@ struct FibConfig {
     bool operator==(const Neighbor&) const = default;
   };
   std::vector<Neighbor> neighbors;
+  // The router's own subnets (from an Interfaces service): routed directly
+  // out of `output` in the main table, unless zebra sends a route for the
+  // same prefix (zebra's wins while it has one).
+  struct Connected {
+    Prefix prefix;  // network
+    std::string output;
+    Mac mac;
+    bool operator==(const Connected&) const = default;
+  };
+  std::vector<Connected> connected;
+  // Next hops without a MAC are resolved by IpLookup (an Interfaces
+  // service's neighbour table): such members can forward.
+  bool dynamic_neighbors = false;
   bool operator==(const FibConfig&) const = default;
 
   // "127.0.0.1:2620", "[::1]:2620", "0.0.0.0:0" (port 0: any free port).
@@ -127,6 +140,7 @@ class FibControl final : public std::enable_shared_from_this<FibControl> {
   void finish_resync(const char* ended_by);
   void arm_reclaim();
   bool resolve_interfaces();  // true if the ifindex map changed
+  void apply_connected(const std::vector<FibConfig::Connected>& old);
   void rebuild_all();
   void flush();  // applies pending removals, commits the FIB
   void log_refused(const Rib::Key& k, const std::string& why);
@@ -144,6 +158,7 @@ class FibControl final : public std::enable_shared_from_this<FibControl> {
     Mac mac;
   };
   std::unordered_map<uint32_t, IfaceInfo> by_ifindex_;
+  std::map<Rib::Key, Entry> connected_;
   std::map<std::pair<uint8_t, std::array<uint8_t, 16>>, std::array<uint8_t, 6>> neighbor_macs_;
 
   boost::asio::io_context* io_ = nullptr;

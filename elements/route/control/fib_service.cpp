@@ -46,6 +46,12 @@ const ServiceClass& FibService::klass() {
                  "[{ifindex: N or ifname: NAME, output: NAME, mac: MAC}]: zebra's outgoing interface to an "
                  "IpLookup output and the source MAC")
           .param("neighbors", ParamType::List, "[]", "[{ip: ADDRESS, mac: MAC}]: next-hop MAC addresses (static)")
+          .uses_optional<InterfacesHandle>(
+              "interfaces_from",
+              "an Interfaces service: each of its interfaces with a host path (`host: IFNAME`) maps zebra's "
+              "interface of that name to the IpLookup output of the interface's name, with its MAC (no "
+              "`interfaces` list needed); the interfaces' subnets are routed to them (connected routes, "
+              "unless zebra sends the same prefix); next hops are resolved by IpLookup's `interfaces`")
           .provides<FibHandle>("the routing tables IpLookup reads (rte_lpm/rte_lpm6 per table)",
                                [](FibService& s) { return std::shared_ptr<FibHandle>(s.core_, &s.core_->handle()); })
           .command("routes", "[prefix=P] [table=N]", "the routes zebra sent, as installed in the FIB (within prefix P)",
@@ -170,18 +176,41 @@ FibConfig parse_fib_config(const Params& p) {
   return c;
 }
 
-void FibService::configure(ServiceConfigContext& ctx) { cfg_ = parse_fib_config(ctx.params()); }
+void FibService::configure(ServiceConfigContext& ctx) {
+  cfg_ = parse_fib_config(ctx.params());
+  from_interfaces_ = ctx.params().given("interfaces_from");
+}
+
+FibConfig FibService::effective() const {
+  FibConfig c = cfg_;
+  if (!ifs_) return c;
+  std::set<std::string> listed;
+  for (const auto& i : c.interfaces) listed.insert(i.ifname);
+  c.dynamic_neighbors = true;
+  for (const Interface& i : ifs_->interfaces()->all()) {
+    for (const Prefix& p : i.addresses) c.connected.push_back({p.network(), i.name, i.mac});
+    if (i.host_ifname.empty() || listed.count(i.host_ifname)) continue;
+    FibConfig::Interface x;
+    x.ifname = i.host_ifname;
+    x.output = i.name;
+    x.mac = i.mac;
+    c.interfaces.push_back(x);
+  }
+  return c;
+}
 
 void FibService::initialize(ServiceInitContext& ctx) {
+  if (from_interfaces_) ifs_ = ctx.service<const InterfacesHandle>("interfaces_from");
   core_ = std::make_shared<FibControl>(ctx.rcu(), ctx.socket());
-  core_->configure(cfg_);
+  core_->configure(effective());
 }
 
 StateCarry FibService::take_state(Service& old) {
   auto& from = static_cast<FibService&>(old);
+  ifs_ = from_interfaces_ ? from.ifs_ : nullptr;
   core_ = std::move(from.core_);
   try {
-    core_->configure(cfg_);
+    core_->configure(effective());
   } catch (...) {
     from.core_ = std::move(core_);
     throw;

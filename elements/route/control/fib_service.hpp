@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "control/fib_control.hpp"
+#include "tables/interfaces.hpp"
 #include "weft/service.hpp"
 
 namespace weft::route {
@@ -31,7 +32,12 @@ class FibService final : public Service {
   const std::shared_ptr<FibControl>& control() const { return core_; }
 
  private:
+  // cfg_ plus the interfaces of `interfaces_from` (by their host-path kernel names).
+  FibConfig effective() const;
+
   FibConfig cfg_;
+  bool from_interfaces_ = false;
+  std::shared_ptr<const InterfacesHandle> ifs_;
   std::shared_ptr<FibControl> core_;
 };
 

@@ -20,10 +20,24 @@ const ElementClass& IpLookup::klass() {
                     "destination and the interface's as source, records the next hop in the weft_nexthop "
                     "metadata if asked (`nexthop_metadata`), and sends the packet to the output the route's interface maps to (the Fib "
                     "service's `interfaces`). Handles both families; expects IPv4/IPv6 right after the "
-                    "Ethernet header. No ICMP errors are generated: such packets are dropped with a reason.")
+                    "Ethernet header.\n\n"
+                    "With `interfaces` (an Interfaces service), each output is the interface of that name: next "
+                    "hops without a MAC in the route are resolved through the service's neighbour table (ARP, "
+                    "ND; a packet whose neighbour is not known yet waits in the service, which sends it when "
+                    "the neighbour answers), and packets above the interface's MTU are not sent (IPv4 with DF "
+                    "and IPv6: an ICMP error; IPv4 without DF: dropped, as fragmentation is not done).\n\n"
+                    "With `icmp: true`, packets that deserve an ICMP error leave on output `icmp` instead of being "
+                    "dropped, carrying what the error is (the weft_icmp_error metadata) for an IcmpError element: "
+                    "TTL exceeded (time exceeded), no route (net unreachable), unreachable routes (host "
+                    "unreachable; IPv6 no route), prohibit routes (administratively prohibited), above the MTU "
+                    "(fragmentation needed / packet too big, with the MTU). Blackhole routes drop silently.")
           .input("in")
           .outputs_from_config("the names listed in `outputs`")
           .uses<FibHandle>("fib", "the Fib service whose routes to use")
+          .uses_optional<InterfacesHandle>("interfaces",
+                                           "an Interfaces service: outputs are its interfaces (neighbours resolved "
+                                           "dynamically, MTU checked)")
+          .param("icmp", ParamType::Bool, "false", "add output `icmp` for packets that deserve an ICMP error")
           .param("table", ParamType::UInt, "254", "routing table (zebra table id; 254 is main)")
           .required("outputs", ParamType::List, "output names (targets of the Fib service's interfaces)")
           .param("nexthop_metadata", ParamType::Bool, "false",
@@ -33,12 +47,15 @@ const ElementClass& IpLookup::klass() {
           .drop(kBlackhole, "blackhole", "the route is a blackhole")
           .drop(kUnreachable, "unreachable", "the route is unreachable")
           .drop(kProhibit, "prohibit", "the route is prohibit")
-          .drop(kTtl, "ttl_exceeded", "TTL or hop limit would reach 0 (no ICMP is sent)")
+          .drop(kTtl, "ttl_exceeded", "TTL or hop limit would reach 0 (and no `icmp` output)")
           .drop(kNoOutput, "no_output", "the route's interface maps to no output of this element")
           .drop(kNoNeighbor, "no_neighbor", "the next hop's MAC is unknown")
           .drop(kNotIp, "not_ip", "neither IPv4 nor IPv6 after the Ethernet header")
           .drop(kTruncated, "truncated", "shorter than its headers")
-          .drop(kBadIp, "bad_ip", "bad IP version, header length or IPv4 header checksum");
+          .drop(kBadIp, "bad_ip", "bad IP version, header length or IPv4 header checksum")
+          .drop(kTooBig, "too_big", "above the egress interface's MTU, IPv4 with DF or IPv6 (and no `icmp` output)")
+          .drop(kNeedsFragmentation, "needs_fragmentation", "IPv4 without DF above the egress MTU (not fragmented)")
+          .drop(kHoldFull, "hold_full", "the next hop is being resolved and the Interfaces service's queue was full");
   return k;
 }
 
@@ -58,7 +75,15 @@ void IpLookup::configure(ConfigContext& ctx) {
   if (outputs_.empty()) throw ConfigError(p.mark("outputs"), "outputs: at least one output name");
   if (outputs_.size() >= kMaxIfaces) throw ConfigError(p.mark("outputs"), "outputs: at most 255 names");
   set_nexthop_ = p.get<bool>("nexthop_metadata");
-  ctx.set_outputs(outputs_);
+  icmp_ = p.get<bool>("icmp");
+  use_ifs_ = p.given("interfaces");
+  std::vector<std::string> outs = outputs_;
+  if (icmp_) {
+    if (seen.count("icmp")) throw ConfigError(p.mark("outputs"), "outputs: 'icmp' is the ICMP output's name (icmp: true)");
+    icmp_out_ = static_cast<uint16_t>(outs.size());
+    outs.push_back("icmp");
+  }
+  ctx.set_outputs(outs);
 }
 
 void IpLookup::initialize(InitContext& ctx) {
@@ -80,9 +105,27 @@ void IpLookup::initialize(InitContext& ctx) {
     out_of_iface_[id] = static_cast<uint16_t>(o);
   }
   if (set_nexthop_) nexthop_ = nexthop_slot();
+  if (icmp_) icmp_meta_ = icmp_error_slot();
+  out_mtu_.fill(0);
+  out_iface_.fill(kNoInterface);
+  if (use_ifs_) {
+    ifs_ = ctx.service<const InterfacesHandle>("interfaces");
+    if_table_ = ifs_->interfaces();
+    cache_ = &ifs_->neighbors();
+    for (size_t o = 0; o < outputs_.size(); o++) {
+      const Interface* i = if_table_->by_name(outputs_[o]);
+      if (!i) throw InitError("outputs: '" + outputs_[o] + "' is not an interface of the Interfaces service");
+      out_iface_[o] = i->id;
+      out_mtu_[o] = i->mtu;
+    }
+    pending_ = pending_slot();
+  }
 }
 
 void IpLookup::cleanup() {
+  cache_ = nullptr;
+  if_table_.reset();
+  ifs_.reset();
   table_ = nullptr;
   fib_ = nullptr;
   handle_.reset();
@@ -108,12 +151,25 @@ inline bool has_ports(uint8_t proto) { return proto == IPPROTO_TCP || proto == I
 
 }  // namespace
 
-void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable* nb) {
+void IpLookup::icmp_or_drop(rte_mbuf* m, const Drop& reason, uint8_t type, uint8_t code, uint32_t info) {
+  if (!icmp_) return drop(m, reason);
+  IcmpErrorMeta meta{type, code, kNoInterface, info};
+  if (if_table_)
+    if (const Interface* in = if_table_->by_port(m->port)) meta.iface = in->id;
+  icmp_meta_.set(m, meta);
+  emit(icmp_out_, m);
+}
+
+void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable* nb, uint64_t now) {
   switch (e->action) {
     case Action::Forward: break;
     case Action::Blackhole: return drop(m, kBlackhole);
-    case Action::Unreachable: return drop(m, kUnreachable);
-    case Action::Prohibit: return drop(m, kProhibit);
+    case Action::Unreachable:
+      return v6 ? icmp_or_drop(m, kUnreachable, icmp6::kUnreachable, icmp6::kNoRoute)
+                : icmp_or_drop(m, kUnreachable, icmp4::kUnreachable, icmp4::kHostUnreachable);
+    case Action::Prohibit:
+      return v6 ? icmp_or_drop(m, kProhibit, icmp6::kUnreachable, icmp6::kAdminProhibited)
+                : icmp_or_drop(m, kProhibit, icmp4::kUnreachable, icmp4::kAdminProhibited);
   }
   auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
   auto* l3 = reinterpret_cast<uint8_t*>(eth + 1);
@@ -123,7 +179,7 @@ void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable
   size_t l4;
   if (!v6) {
     auto* ip = reinterpret_cast<rte_ipv4_hdr*>(l3);
-    if (ip->time_to_live <= 1) return drop(m, kTtl);
+    if (ip->time_to_live <= 1) return icmp_or_drop(m, kTtl, icmp4::kTimeExceeded, 0);
     src = reinterpret_cast<const uint8_t*>(&ip->src_addr);
     dst = reinterpret_cast<const uint8_t*>(&ip->dst_addr);
     proto = ip->next_proto_id;
@@ -132,7 +188,7 @@ void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable
     l4 = whole ? sizeof(rte_ether_hdr) + static_cast<size_t>((ip->version_ihl & 0xf) * 4) : SIZE_MAX;
   } else {
     auto* ip = reinterpret_cast<rte_ipv6_hdr*>(l3);
-    if (ip->hop_limits <= 1) return drop(m, kTtl);
+    if (ip->hop_limits <= 1) return icmp_or_drop(m, kTtl, icmp6::kTimeExceeded, 0);
     src = ip->src_addr;
     dst = ip->dst_addr;
     proto = ip->proto;
@@ -148,8 +204,34 @@ void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable
   }
   if (mb->iface >= kMaxIfaces || out_of_iface_[mb->iface] == kNoIface) return drop(m, kNoOutput);
   const uint16_t out = out_of_iface_[mb->iface];
+  if (const uint16_t mtu = out_mtu_[out]; mtu && m->pkt_len - sizeof(rte_ether_hdr) > mtu) {
+    if (v6) return icmp_or_drop(m, kTooBig, icmp6::kPacketTooBig, 0, mtu);
+    if (reinterpret_cast<const rte_ipv4_hdr*>(l3)->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG))
+      return icmp_or_drop(m, kTooBig, icmp4::kUnreachable, icmp4::kFragNeeded, mtu);
+    return drop(m, kNeedsFragmentation);
+  }
   const uint8_t* dmac = mb->has_mac ? mb->dst_mac : nullptr;
   if (mb->direct && nb) dmac = nb->find(v6 ? AF_INET6 : AF_INET, dst);
+  uint8_t learned[6];
+  if (!dmac && cache_) {
+    const uint8_t* hop = mb->direct ? dst : mb->gateway;
+    const uint8_t fam = v6 ? AF_INET6 : AF_INET;
+    if (cache_->lookup(out_iface_[out], fam, hop, learned, now)) {
+      dmac = learned;
+    } else {
+      // Not resolved (yet): the Interfaces service holds the packet, asks,
+      // and sends it (Ethernet addresses written) when the neighbour answers.
+      if (!v6) decrement_ttl(reinterpret_cast<rte_ipv4_hdr*>(l3));
+      else reinterpret_cast<rte_ipv6_hdr*>(l3)->hop_limits--;
+      PendingNeighbor p{};
+      std::memcpy(p.addr, hop, v6 ? 16 : 4);
+      p.iface = out_iface_[out];
+      p.family = fam;
+      pending_.set(m, p);
+      if (!ifs_->hold(m)) drop(m, kHoldFull);
+      return;
+    }
+  }
   if (!dmac) return drop(m, kNoNeighbor);
   if (set_nexthop_) {
     Nexthop nh;
@@ -170,6 +252,7 @@ void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable
 void IpLookup::push(uint16_t, Batch& b) {
   FibSnapshot snap = FibSnapshot::of(*fib_, *table_);
   const NeighborTable* nb = fib_->neighbors();
+  const uint64_t now = cache_ ? rte_rdtsc() : 0;
   uint32_t ip4[kBatchCapacity], hop4[kBatchCapacity];
   uint8_t ip6[kBatchCapacity][16];
   int32_t hop6[kBatchCapacity];
@@ -231,16 +314,16 @@ void IpLookup::push(uint16_t, Batch& b) {
   if (n4) {
     lookup_v4(snap, ip4, hop4, n4);
     for (unsigned i = 0; i < n4; i++) {
-      if (const Entry* e = entry_of4(snap, hop4[i])) forward(m4[i], e, false, nb);
-      else drop(m4[i], kNoRoute);
+      if (const Entry* e = entry_of4(snap, hop4[i])) forward(m4[i], e, false, nb, now);
+      else icmp_or_drop(m4[i], kNoRoute, icmp4::kUnreachable, icmp4::kNetUnreachable);
     }
   }
   if (n6) {
     snap.add_v6(*table_);
     lookup_v6(snap, ip6, hop6, n6);
     for (unsigned i = 0; i < n6; i++) {
-      if (const Entry* e = entry_of6(snap, hop6[i])) forward(m6[i], e, true, nb);
-      else drop(m6[i], kNoRoute);
+      if (const Entry* e = entry_of6(snap, hop6[i])) forward(m6[i], e, true, nb, now);
+      else icmp_or_drop(m6[i], kNoRoute, icmp6::kUnreachable, icmp6::kNoRoute);
     }
   }
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tables/fib_lookup.hpp"
+#include "tables/interfaces.hpp"
 #include "weft/element.hpp"
 #include "weft/metadata.hpp"
 
@@ -31,8 +32,10 @@ class IpLookup final : public Element {
 
  private:
   static inline Drop kNoRoute, kBlackhole, kUnreachable, kProhibit, kTtl, kNoOutput, kNoNeighbor, kNotIp, kTruncated,
-      kBadIp;
-  void forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable* nb);
+      kBadIp, kTooBig, kNeedsFragmentation, kHoldFull;
+  void forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable* nb, uint64_t now);
+  // Sends `m` to the `icmp` output with what its error is, or drops it with `reason`.
+  void icmp_or_drop(rte_mbuf* m, const Drop& reason, uint8_t type, uint8_t code, uint32_t info = 0);
 
   uint32_t table_id_ = 254;
   std::vector<std::string> outputs_;
@@ -42,6 +45,18 @@ class IpLookup final : public Element {
   std::array<uint16_t, kMaxIfaces> out_of_iface_{};  // iface id -> output (kNoIface: none)
   bool set_nexthop_ = false;
   NexthopSlot nexthop_;
+  // With `interfaces`: neighbours resolved dynamically, egress MTU checked.
+  bool use_ifs_ = false;
+  std::shared_ptr<const InterfacesHandle> ifs_;
+  std::shared_ptr<const InterfaceTable> if_table_;
+  const NeighborCache* cache_ = nullptr;
+  std::array<uint16_t, kMaxIfaces> out_iface_{};  // output -> Interfaces id
+  std::array<uint16_t, kMaxIfaces> out_mtu_{};    // output -> its interface's MTU (0: unchecked)
+  PendingSlot pending_;
+  // With `icmp: true`: packets that deserve an ICMP error leave on output icmp_out_.
+  bool icmp_ = false;
+  uint16_t icmp_out_ = 0;
+  IcmpErrorSlot icmp_meta_;
 };
 
 }  // namespace weft::route

@@ -204,6 +204,13 @@ class ClassBuilder {
     c_.params.push_back({std::move(n), ParamType::Service, true, {}, std::move(d), std::string(H::kServiceHandle)});
     return *this;
   }
+  // The same, optional: the element works without it (Params::given(n) says
+  // whether the graph gave one).
+  template <class H>
+  ClassBuilder& uses_optional(std::string n, std::string d) {
+    c_.params.push_back({std::move(n), ParamType::Service, false, {}, std::move(d), std::string(H::kServiceHandle)});
+    return *this;
+  }
   // A handle belongs to one class and one reason (binding it again the same
   // way, as a class built twice does, is harmless).
   ClassBuilder& drop(Drop& handle, std::string n, std::string d) {

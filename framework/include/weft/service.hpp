@@ -124,10 +124,12 @@ class ServiceConfigContext {
   virtual const Params& params() const = 0;
   virtual const std::string& service_name() const = 0;
   virtual unsigned worker_count() const = 0;
-  // Whether the graph declares port `name` in its `ports:` section.
-  virtual bool has_port(const std::string& name) const {
+  // The device of the graph's port `name` (its `ports:` entry: "net_tap0",
+  // a PCI address), or nullopt if the graph declares no such port. A
+  // service finds the port's DPDK id with rte_eth_dev_get_port_by_name.
+  virtual std::optional<std::string> port_device(const std::string& name) const {
     (void)name;
-    return false;
+    return std::nullopt;
   }
 };
 
@@ -227,6 +229,13 @@ class ServiceBuilder {
   template <class H>
   ServiceBuilder& uses(std::string n, std::string d) {
     c_.params.push_back({std::move(n), ParamType::Service, true, {}, std::move(d), std::string(H::kServiceHandle)});
+    return *this;
+  }
+  // The same, optional: the service works without it (Params::given(n) says
+  // whether the graph gave one).
+  template <class H>
+  ServiceBuilder& uses_optional(std::string n, std::string d) {
+    c_.params.push_back({std::move(n), ParamType::Service, false, {}, std::move(d), std::string(H::kServiceHandle)});
     return *this;
   }
   // Publishes handle type H: `fn(T&)` returns a std::shared_ptr<H>.

@@ -158,10 +158,10 @@ class ServiceConfigCtx : public ServiceConfigContext {
   const Params& params() const override { return params_; }
   const std::string& service_name() const override { return name_; }
   unsigned worker_count() const override { return workers_; }
-  bool has_port(const std::string& name) const override {
+  std::optional<std::string> port_device(const std::string& name) const override {
     for (const auto& p : graph_.ports)
-      if (p.name == name) return true;
-    return false;
+      if (p.name == name) return p.device;
+    return std::nullopt;
   }
 
  private:

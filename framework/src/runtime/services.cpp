@@ -1,12 +1,14 @@
 #include "runtime/services.hpp"
 
+#include <rte_ethdev.h>
+
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "core/param_node.hpp"
 #include "runtime/fault_log.hpp"
-#include "weft/dpdk.hpp"
+#include <rte_ethdev.h>
 #include "weft/log.hpp"
 
 namespace weft {

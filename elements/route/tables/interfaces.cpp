@@ -1,0 +1,86 @@
+#include "tables/interfaces.hpp"
+
+#include <rte_hash.h>
+
+#include <stdexcept>
+
+namespace weft::route {
+
+IpAddr Interface::source_for(const IpAddr& dst) const {
+  const IpAddr* first = nullptr;
+  for (const Prefix& p : addresses) {
+    if (p.addr.version != dst.version) continue;
+    if (p.contains(dst)) return p.addr;
+    if (!first) first = &p.addr;
+  }
+  if (dst.v6()) {
+    // A link-local destination is answered from our link-local address.
+    if (dst.bytes[0] == 0xfe && (dst.bytes[1] & 0xc0) == 0x80) return IpAddr(link_local);
+    return first ? *first : IpAddr(link_local);
+  }
+  return first ? *first : IpAddr{};
+}
+
+bool Interface::owns(const IpAddr& a) const {
+  if (a.v6() && a.ip6() == link_local) return true;
+  for (const Prefix& p : addresses)
+    if (p.addr == a) return true;
+  return false;
+}
+
+void InterfaceTable::add(Interface i) {
+  if (i.id >= kMaxInterfaces || index_of_id_[i.id] != kNoInterface)
+    throw std::logic_error("interface id " + std::to_string(i.id) + " out of range or reused");
+  const auto index = static_cast<uint16_t>(list_.size());
+  index_of_id_[i.id] = index;
+  if (i.vlan == 0 && i.port_id < by_port_.size()) by_port_[i.port_id] = index;
+  for (const Prefix& p : i.addresses) {
+    if (p.v4()) {
+      Local4 l{};
+      std::memcpy(&l.addr, p.addr.data(), 4);
+      l.index = index;
+      local4_.push_back(l);
+    } else {
+      Local6 l{};
+      std::memcpy(l.addr, p.addr.data(), 16);
+      l.index = index;
+      local6_.push_back(l);
+    }
+  }
+  Local6 ll{};
+  std::memcpy(ll.addr, i.link_local.data(), 16);
+  ll.index = index;
+  local6_.push_back(ll);
+  list_.push_back(std::move(i));
+}
+
+const Interface* InterfaceTable::by_name(std::string_view name) const {
+  for (const auto& i : list_)
+    if (i.name == name) return &i;
+  return nullptr;
+}
+
+const Interface* InterfaceTable::by_port_vlan(uint16_t port_id, uint16_t vlan) const {
+  if (vlan == 0) return by_port(port_id);
+  for (const auto& i : list_)
+    if (i.port_id == port_id && i.vlan == vlan) return &i;
+  return nullptr;
+}
+
+bool NeighborCache::lookup(uint16_t iface, uint8_t family, const uint8_t* addr, uint8_t* mac, uint64_t now_tsc) const {
+  NeighborKey k{};
+  k.iface = iface;
+  k.family = family;
+  std::memcpy(k.addr, addr, family == AF_INET ? 4 : 16);
+  const int32_t pos = rte_hash_lookup(hash_, &k);
+  if (pos < 0) return false;
+  NeighborEntry& e = entries_[pos];
+  const uint64_t v = e.mac.load(std::memory_order_acquire);
+  if (!(v & NeighborEntry::kUsable)) return false;
+  NeighborEntry::unpack(v, mac);
+  // Mark it used, at most about once per 2^24 cycles, to keep the line shared.
+  if ((e.used.load(std::memory_order_relaxed) >> 24) != (now_tsc >> 24)) e.used.store(now_tsc, std::memory_order_relaxed);
+  return true;
+}
+
+}  // namespace weft::route
