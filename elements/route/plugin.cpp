@@ -5,6 +5,9 @@
 #include "control/host_path_service.hpp"
 #include "control/interfaces_service.hpp"
 #include "datapath/arp_nd_element.hpp"
+#include "datapath/icmp_echo.hpp"
+#include "datapath/icmp_error.hpp"
+#include "datapath/ip_local.hpp"
 #include "datapath/ip_lookup.hpp"
 #include "weft/plugin.hpp"
 
@@ -16,3 +19,6 @@ WEFT_EXPORT_SERVICE(Interfaces, weft::route::InterfacesService::klass())
 WEFT_EXPORT_SERVICE(HostPath, weft::route::HostPathService::klass())
 WEFT_EXPORT_CLASS(IpLookup, weft::route::IpLookup::klass())
 WEFT_EXPORT_CLASS(ArpNd, weft::route::ArpNd::klass())
+WEFT_EXPORT_CLASS(IpLocal, weft::route::IpLocal::klass())
+WEFT_EXPORT_CLASS(IcmpEcho, weft::route::IcmpEcho::klass())
+WEFT_EXPORT_CLASS(IcmpError, weft::route::IcmpError::klass())

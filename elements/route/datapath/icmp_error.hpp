@@ -1,0 +1,69 @@
+// IcmpError — builds the ICMP or ICMPv6 error a packet calls for (time
+// exceeded, destination unreachable, fragmentation needed / packet too big)
+// and sends it back to the packet's source. Its class declaration
+// (icmp_error.cpp) is its manual: `routerctl elements --doc IcmpError`.
+//
+// The error is a new packet from the worker's pool (the one allocation per
+// error); the original is consumed. What to send comes from the packet's
+// IcmpErrorMeta (set by IpLookup on its `icmp` output) or from the element's
+// fixed `type`/`code`, as Click's ICMPError. The rules of RFC 1812 4.3.2.7
+// and RFC 4443 2.4(e) decide which packets never get one, a token bucket on
+// weft::Clock how many go (RFC 1812 4.3.2.8, RFC 4443 2.4(f)).
+#pragma once
+
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "datapath/token_bucket.hpp"
+#include "tables/interfaces.hpp"
+#include "weft/element.hpp"
+
+namespace weft::route {
+
+class IcmpError final : public Element {
+ public:
+  static const ElementClass& klass();
+  void configure(ConfigContext& ctx) override;
+  void initialize(InitContext& ctx) override;
+  void push(uint16_t input, Batch& b) override;
+  StateCarry take_state(Element& old) override;
+  void cleanup() override;
+
+  // IPv4 total length and IPv6 length of an error at most (RFC 1812 4.3.2.3, RFC 4443 2.4(c)).
+  static constexpr uint32_t kMax4 = 576, kMax6 = 1280;
+
+ private:
+  static inline Drop kNotIp, kTruncated, kNoMetadata, kNotEligible, kNoSource, kRateLimited, kAllocFailed, kAnswered;
+  enum Kind : uint8_t { kTimeExceeded, kUnreachable, kTooBig, kOtherKind, kKinds };
+  struct Fixed {  // the error of packets without metadata (`type`/`code`)
+    bool set = false;
+    uint8_t type4 = 0, code4 = 0, type6 = 0, code6 = 0;
+    uint32_t mtu = 0;
+  };
+  void handle(rte_mbuf* m);
+  bool eligible4(const rte_mbuf* m, const uint8_t* ip, uint32_t ihl, bool l2_multicast) const;
+  bool eligible6(const rte_mbuf* m, const uint8_t* ip, uint8_t type, uint8_t code, bool l2_multicast) const;
+  rte_mbuf* build4(const rte_mbuf* m, const uint8_t* ip, uint32_t avail, const IpAddr& src, uint8_t type,
+                   uint8_t code, uint32_t info);
+  rte_mbuf* build6(const rte_mbuf* m, const uint8_t* ip, uint32_t avail, const IpAddr& src, uint8_t type,
+                   uint8_t code, uint32_t info);
+  static Kind kind_of(bool v6, uint8_t type, uint8_t code);
+  std::string counts_text(Kind k) const;
+
+  Fixed fixed_;
+  double rate_ = 1000;
+  uint64_t burst_ = 50;
+  TokenBucket bucket_;
+  uint64_t now_ = 0;  // the clock, read once per batch
+  rte_mempool* pool_ = nullptr;
+  IcmpErrorSlot meta_;
+  std::shared_ptr<const InterfacesHandle> handle_;
+  std::shared_ptr<const InterfaceTable> table_;
+  std::vector<uint32_t> broadcast4_;  // our IPv4 subnets' broadcast addresses (network order)
+  uint16_t ip_id_ = 0;
+  std::array<std::array<uint64_t, kKinds>, 2> sent_{};  // [v6][kind]
+};
+
+}  // namespace weft::route

@@ -1,0 +1,813 @@
+// IpLocal, IcmpEcho and IcmpError, driven through the harness with real
+// mbufs and a real Interfaces service. Input frames and expected replies
+// are written out here with their own RFC 1071 checksum code; what the
+// elements produce is verified again with DPDK's checksum functions.
+#define ALLOW_EXPERIMENTAL_API  // rte_ipv6_udptcp_cksum_verify is experimental in DPDK 22.11
+#include <arpa/inet.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+
+#include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "tables/interfaces.hpp"
+#include "test_env.hpp"
+#include "testing/graph_harness.hpp"
+#include "weft/testing.hpp"
+
+using namespace weft;
+using namespace weft::test;
+
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+const std::string kServices = R"(
+ports:
+  p0: net_null0
+  p1: net_null1
+services:
+  ifaces:
+    class: Interfaces
+    interfaces:
+      - {name: wan, port: p0, mac: "02:00:00:00:00:01", addresses: [192.0.2.1/24, "2001:db8::1/64"], mtu: 1500}
+      - {name: lan, port: p1, mac: "02:00:00:00:00:02", addresses: [10.0.0.1/24]}
+)";
+const char* kWanMac = "02:00:00:00:00:01";
+const char* kLanMac = "02:00:00:00:00:02";
+const char* kPeerMac = "02:00:00:00:99:99";
+
+uint16_t port_of(const char* dev) {
+  eal();
+  uint16_t id = 0xffff;
+  REQUIRE(rte_eth_dev_get_port_by_name(dev, &id) == 0);
+  return id;
+}
+
+// --- frames, with checksums computed here (RFC 1071), not by the code under test ---
+
+uint32_t sum16(const uint8_t* p, size_t n, uint32_t acc = 0) {
+  for (size_t i = 0; i + 1 < n; i += 2) acc += uint32_t(p[i] << 8 | p[i + 1]);
+  if (n & 1) acc += uint32_t(p[n - 1] << 8);
+  return acc;
+}
+uint16_t finish(uint32_t acc) {
+  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+  return static_cast<uint16_t>(~acc);
+}
+void put16(Bytes& v, size_t at, uint16_t x) {
+  v[at] = static_cast<uint8_t>(x >> 8);
+  v[at + 1] = static_cast<uint8_t>(x);
+}
+Bytes a4(const char* s) {
+  Bytes b(4);
+  REQUIRE(inet_pton(AF_INET, s, b.data()) == 1);
+  return b;
+}
+Bytes a6(const char* s) {
+  Bytes b(16);
+  REQUIRE(inet_pton(AF_INET6, s, b.data()) == 1);
+  return b;
+}
+Bytes mac(const char* s) {
+  rte_ether_addr a{};
+  REQUIRE(rte_ether_unformat_addr(s, &a) == 0);
+  return Bytes(a.addr_bytes, a.addr_bytes + 6);
+}
+Bytes ether(const char* dst, const char* src, uint16_t type, const Bytes& payload) {
+  Bytes v = mac(dst);
+  Bytes s = mac(src);
+  v.insert(v.end(), s.begin(), s.end());
+  v.push_back(static_cast<uint8_t>(type >> 8));
+  v.push_back(static_cast<uint8_t>(type));
+  v.insert(v.end(), payload.begin(), payload.end());
+  return v;
+}
+
+struct Ip4Opts {
+  uint8_t ttl = 64, tos = 0;
+  uint16_t id = 0x1234, frag = 0;  // flags + offset, host order
+};
+Bytes ip4(const char* src, const char* dst, uint8_t proto, const Bytes& l4, Ip4Opts o = {}) {
+  Bytes v(20, 0);
+  v[0] = 0x45;
+  v[1] = o.tos;
+  put16(v, 2, static_cast<uint16_t>(20 + l4.size()));
+  put16(v, 4, o.id);
+  put16(v, 6, o.frag);
+  v[8] = o.ttl;
+  v[9] = proto;
+  Bytes s = a4(src), d = a4(dst);
+  std::copy(s.begin(), s.end(), v.begin() + 12);
+  std::copy(d.begin(), d.end(), v.begin() + 16);
+  put16(v, 10, finish(sum16(v.data(), 20)));
+  v.insert(v.end(), l4.begin(), l4.end());
+  return v;
+}
+Bytes ip6(const char* src, const char* dst, uint8_t next, const Bytes& l4, uint8_t hops = 64) {
+  Bytes v(40, 0);
+  v[0] = 0x60;
+  put16(v, 4, static_cast<uint16_t>(l4.size()));
+  v[6] = next;
+  v[7] = hops;
+  Bytes s = a6(src), d = a6(dst);
+  std::copy(s.begin(), s.end(), v.begin() + 8);
+  std::copy(d.begin(), d.end(), v.begin() + 24);
+  v.insert(v.end(), l4.begin(), l4.end());
+  return v;
+}
+// An ICMPv4 message with its checksum.
+Bytes icmp4(uint8_t type, uint8_t code, uint32_t rest, const Bytes& data) {
+  Bytes v(8 + data.size(), 0);
+  v[0] = type;
+  v[1] = code;
+  put16(v, 4, static_cast<uint16_t>(rest >> 16));
+  put16(v, 6, static_cast<uint16_t>(rest));
+  std::copy(data.begin(), data.end(), v.begin() + 8);
+  put16(v, 2, finish(sum16(v.data(), v.size())));
+  return v;
+}
+// An ICMPv6 message with its checksum over the pseudo-header (RFC 4443 2.3).
+Bytes icmp6(const char* src, const char* dst, uint8_t type, uint8_t code, uint32_t rest, const Bytes& data) {
+  Bytes v(8 + data.size(), 0);
+  v[0] = type;
+  v[1] = code;
+  put16(v, 4, static_cast<uint16_t>(rest >> 16));
+  put16(v, 6, static_cast<uint16_t>(rest));
+  std::copy(data.begin(), data.end(), v.begin() + 8);
+  Bytes ph = a6(src);
+  Bytes d = a6(dst);
+  ph.insert(ph.end(), d.begin(), d.end());
+  Bytes len(4, 0);
+  len[2] = static_cast<uint8_t>(v.size() >> 8);
+  len[3] = static_cast<uint8_t>(v.size());
+  ph.insert(ph.end(), len.begin(), len.end());
+  ph.insert(ph.end(), {0, 0, 0, 58});
+  put16(v, 2, finish(sum16(v.data(), v.size(), sum16(ph.data(), ph.size()))));
+  return v;
+}
+Bytes udp(uint16_t sport, uint16_t dport, size_t payload) {
+  Bytes v(8 + payload, 0xab);
+  put16(v, 0, sport);
+  put16(v, 2, dport);
+  put16(v, 4, static_cast<uint16_t>(8 + payload));
+  put16(v, 6, 0);
+  return v;
+}
+Bytes data(size_t n) {
+  Bytes v(n);
+  for (size_t i = 0; i < n; i++) v[i] = static_cast<uint8_t>(i * 7 + 1);
+  return v;
+}
+
+rte_mbuf* on_port(const Bytes& f, uint16_t port) {
+  rte_mbuf* m = packet(f);
+  m->port = port;
+  return m;
+}
+Batch batch(std::initializer_list<rte_mbuf*> ms) {
+  Batch b;
+  for (auto* m : ms) b.add(m);
+  return b;
+}
+std::vector<Bytes> take(GraphHarness& h, const std::string& id) {
+  auto v = h.take(id);
+  std::vector<Bytes> out;
+  for (auto* m : v) out.push_back(bytes_of(m));
+  free_all(v);
+  return out;
+}
+void push1(GraphHarness& h, const std::string& id, const Bytes& f, uint16_t port) {
+  Batch b = batch({on_port(f, port)});
+  h.push(id, b);
+}
+
+// DPDK's verdicts on a frame holding IPv4 + ICMP or IPv6 + ICMPv6.
+bool ipv4_header_ok(const Bytes& f) {
+  const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(f.data() + 14);
+  rte_ipv4_hdr copy = *ip;
+  const uint16_t got = copy.hdr_checksum;
+  copy.hdr_checksum = 0;
+  return rte_ipv4_cksum(&copy) == got;
+}
+bool icmp4_ok(const Bytes& f) {
+  const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(f.data() + 14);
+  const size_t ihl = (ip->version_ihl & 0xf) * 4u;
+  return rte_raw_cksum(f.data() + 14 + ihl, rte_be_to_cpu_16(ip->total_length) - ihl) == 0xffff;
+}
+bool icmp6_ok(const Bytes& f) {
+  const auto* ip = reinterpret_cast<const rte_ipv6_hdr*>(f.data() + 14);
+  return rte_ipv6_udptcp_cksum_verify(ip, f.data() + 54) == 0;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// IpLocal
+// ---------------------------------------------------------------------------
+
+TEST_CASE("IpLocal sends ours to local, link control to control, the rest to forward, and drops by name", "[icmp]") {
+  GraphHarness h(kServices + R"(
+elements:
+  split: {class: IpLocal, interfaces: ifaces}
+  fwd: Capture
+  loc: Capture
+  ctl: Capture
+connections:
+  - split[forward] -> fwd
+  - split[local] -> loc
+  - split[control] -> ctl
+)",
+                 loader(), pool());
+  const uint16_t p0 = port_of("net_null0");
+  auto v4 = [](const char* s, const char* d) { return ether(kWanMac, kPeerMac, 0x0800, ip4(s, d, 17, udp(1, 2, 8))); };
+  auto v6 = [](const char* s, const char* d) {
+    return ether(kWanMac, kPeerMac, 0x86dd, ip6(s, d, 17, udp(1, 2, 8)));
+  };
+  const std::vector<Bytes> local = {v4("192.0.2.7", "192.0.2.1"), v4("192.0.2.7", "10.0.0.1"),
+                                    v6("2001:db8::7", "2001:db8::1"), v6("fe80::7", "fe80::ff:fe00:1"),
+                                    v6("fe80::7", "fe80::ff:fe00:2")};
+  const std::vector<Bytes> control = {v4("192.0.2.7", "224.0.0.5"),    v4("192.0.2.7", "255.255.255.255"),
+                                      v4("192.0.2.7", "192.0.2.255"),  v4("10.0.0.9", "10.0.0.255"),
+                                      v4("0.0.0.0", "255.255.255.255"), v6("fe80::7", "ff02::1"),
+                                      v6("fe80::7", "ff02::1:ff00:1"),  v6("::", "ff02::1:ff00:1"),
+                                      v6("fe80::7", "ff02::5")};
+  const std::vector<Bytes> forward = {v4("192.0.2.7", "198.51.100.1"), v4("10.0.0.9", "192.0.2.200"),
+                                      v6("2001:db8::7", "2001:db8:1::5")};
+  Batch b;
+  for (const auto* list : {&local, &control, &forward})
+    for (const auto& f : *list) b.add(on_port(f, p0));
+  h.push("split", b);
+  CHECK(take(h, "loc") == local);
+  CHECK(take(h, "ctl") == control);
+  CHECK(take(h, "fwd") == forward);
+
+  // Drops, one reason at a time.
+  Bytes bad_ver = v4("192.0.2.7", "192.0.2.1");
+  bad_ver[14] = 0x55;
+  Bytes bad_ihl = v4("192.0.2.7", "192.0.2.1");
+  bad_ihl[14] = 0x44;
+  Bytes bad_sum = v4("192.0.2.7", "192.0.2.1");
+  bad_sum[14 + 10] ^= 0x01;
+  Bytes bad_len = v4("192.0.2.7", "192.0.2.1");
+  put16(bad_len, 14 + 2, 19);
+  Bytes long_len = v4("192.0.2.7", "192.0.2.1");
+  put16(long_len, 14 + 2, 1000);
+  Bytes v6_long = v6("2001:db8::7", "2001:db8::1");
+  put16(v6_long, 14 + 4, 1000);
+  Bytes v6_ver = v6("2001:db8::7", "2001:db8::1");
+  v6_ver[14] = 0x40;
+  const std::vector<std::pair<Bytes, const char*>> drops = {
+      {ether(kWanMac, kPeerMac, 0x0806, Bytes(28, 0)), "not_ip"},
+      {Bytes(10, 0), "truncated"},
+      {ether(kWanMac, kPeerMac, 0x0800, Bytes(12, 0x45)), "truncated"},
+      {ether(kWanMac, kPeerMac, 0x86dd, Bytes(30, 0x60)), "truncated"},
+      {long_len, "truncated"},
+      {v6_long, "truncated"},
+      {bad_ver, "bad_ip"},
+      {bad_ihl, "bad_ip"},
+      {bad_sum, "bad_ip"},
+      {bad_len, "bad_ip"},
+      {v6_ver, "bad_ip"},
+      {v4("192.0.2.7", "239.1.1.1"), "multicast"},
+      {v6("2001:db8::7", "ff05::1"), "multicast"},
+      {v6("2001:db8::7", "ff0e::1"), "multicast"},
+      {v6("2001:db8::7", "ff01::1"), "multicast"},
+      {v4("127.0.0.1", "192.0.2.1"), "martian"},
+      {v4("224.1.1.1", "198.51.100.1"), "martian"},
+      {v4("240.0.0.1", "198.51.100.1"), "martian"},
+      {v4("0.0.0.0", "198.51.100.1"), "martian"},
+      {v4("192.0.2.7", "127.0.0.1"), "martian"},
+      {v4("192.0.2.7", "0.1.2.3"), "martian"},
+      {v4("192.0.2.7", "240.0.0.1"), "martian"},
+      {v6("::1", "2001:db8::1"), "martian"},
+      {v6("ff02::1", "2001:db8::1"), "martian"},
+      {v6("::", "2001:db8::1"), "martian"},
+      {v6("2001:db8::7", "::1"), "martian"},
+      {v6("2001:db8::7", "::"), "martian"},
+      {v4("192.0.2.7", "169.254.1.1"), "link_local"},
+      {v6("fe80::7", "fe80::99"), "link_local"},
+  };
+  std::map<std::string, uint64_t> want;
+  for (const auto& [f, reason] : drops) {
+    INFO("drop reason " << reason);
+    const uint64_t before = h.drops("split", reason);
+    push1(h, "split", f, p0);
+    CHECK(h.drops("split", reason) == before + 1);
+  }
+  CHECK(take(h, "loc").empty());
+  CHECK(take(h, "ctl").empty());
+  CHECK(take(h, "fwd").empty());
+
+  // A forwarded packet's header checksum is IpLookup's to check, not IpLocal's.
+  Bytes fwd_bad_sum = v4("192.0.2.7", "198.51.100.1");
+  fwd_bad_sum[14 + 10] ^= 0x01;
+  push1(h, "split", fwd_bad_sum, p0);
+  CHECK(take(h, "fwd").size() == 1);
+
+  const std::string table = h.read_handler("split", "addresses");
+  CHECK(table.find("192.0.2.1 local") != std::string::npos);
+  CHECK(table.find("192.0.2.255 broadcast") != std::string::npos);
+  CHECK(table.find("fe80::ff:fe00:1 local") != std::string::npos);
+}
+
+// ---------------------------------------------------------------------------
+// IcmpEcho
+// ---------------------------------------------------------------------------
+
+TEST_CASE("IcmpEcho answers IPv4 and IPv6 echo requests in place, checksums right", "[icmp]") {
+  GraphHarness h(kServices + R"(
+elements:
+  echo: {class: IcmpEcho, interfaces: ifaces}
+  out: Capture
+  other: Capture
+connections:
+  - echo[out] -> out
+  - echo[other] -> other
+)",
+                 loader(), pool());
+  const uint16_t p0 = port_of("net_null0"), p1 = port_of("net_null1");
+  const Bytes payload = data(56);
+
+  SECTION("IPv4: reply from the address asked, MAC of the ingress interface, TTL 64, padding trimmed") {
+    Bytes req = ether(kWanMac, kPeerMac, 0x0800,
+                      ip4("192.0.2.7", "192.0.2.1", 1, icmp4(8, 0, 0x4d2001c, payload), {.ttl = 3, .id = 77}));
+    Bytes want = ether(kPeerMac, kWanMac, 0x0800,
+                       ip4("192.0.2.1", "192.0.2.7", 1, icmp4(0, 0, 0x4d2001c, payload), {.ttl = 64, .id = 77}));
+    push1(h, "echo", req, p0);
+    auto got = take(h, "out");
+    REQUIRE(got.size() == 1);
+    CHECK(got[0] == want);
+    CHECK(ipv4_header_ok(got[0]));
+    CHECK(icmp4_ok(got[0]));
+    // A request padded to the Ethernet minimum (a tiny payload): the reply drops the padding.
+    Bytes small = ether(kWanMac, kPeerMac, 0x0800, ip4("192.0.2.7", "192.0.2.1", 1, icmp4(8, 0, 1, {})));
+    small.resize(60, 0);
+    push1(h, "echo", small, p0);
+    got = take(h, "out");
+    REQUIRE(got.size() == 1);
+    CHECK(got[0] == ether(kPeerMac, kWanMac, 0x0800, ip4("192.0.2.1", "192.0.2.7", 1, icmp4(0, 0, 1, {}))));
+    // The wan address asked on the lan port: the lan interface's MAC answers.
+    push1(h, "echo", req, p1);
+    got = take(h, "out");
+    REQUIRE(got.size() == 1);
+    CHECK(Bytes(got[0].begin() + 6, got[0].begin() + 12) == mac(kLanMac));
+    CHECK(h.read_handler("echo", "replied4") == "3");
+  }
+
+  SECTION("IPv6: global and link-local addresses, pseudo-header checksum right") {
+    for (const char* ours : {"2001:db8::1", "fe80::ff:fe00:1"}) {
+      const char* peer = ours[0] == 'f' ? "fe80::7" : "2001:db8::7";
+      Bytes req = ether(kWanMac, kPeerMac, 0x86dd, ip6(peer, ours, 58, icmp6(peer, ours, 128, 0, 0x10002, payload), 9));
+      Bytes want =
+          ether(kPeerMac, kWanMac, 0x86dd, ip6(ours, peer, 58, icmp6(ours, peer, 129, 0, 0x10002, payload), 64));
+      push1(h, "echo", req, p0);
+      auto got = take(h, "out");
+      REQUIRE(got.size() == 1);
+      CHECK(got[0] == want);
+      CHECK(icmp6_ok(got[0]));
+    }
+    CHECK(h.read_handler("echo", "replied6") == "2");
+  }
+
+  SECTION("everything that is not an echo request to us goes to other, untouched") {
+    Ip4Opts frag;
+    frag.frag = 0x2000;  // MF
+    Bytes hbh = {58, 0, 1, 4, 0, 0, 0, 0};  // hop-by-hop options, then ICMPv6
+    Bytes hbh_req = hbh;
+    Bytes m6 = icmp6("2001:db8::7", "2001:db8::1", 128, 0, 1, {});
+    hbh_req.insert(hbh_req.end(), m6.begin(), m6.end());
+    const std::vector<Bytes> others = {
+        ether(kWanMac, kPeerMac, 0x0800, ip4("192.0.2.7", "192.0.2.1", 17, udp(1, 7, 8))),
+        ether(kWanMac, kPeerMac, 0x0800, ip4("192.0.2.7", "192.0.2.1", 1, icmp4(0, 0, 1, payload))),
+        ether(kWanMac, kPeerMac, 0x0800, ip4("192.0.2.7", "192.0.2.1", 1, icmp4(8, 0, 1, payload), frag)),
+        ether(kWanMac, kPeerMac, 0x0800, ip4("192.0.2.7", "192.0.2.99", 1, icmp4(8, 0, 1, payload))),
+        ether(kWanMac, kPeerMac, 0x86dd,
+              ip6("2001:db8::7", "2001:db8::1", 58, icmp6("2001:db8::7", "2001:db8::1", 135, 0, 0, data(16)))),
+        ether(kWanMac, kPeerMac, 0x86dd, ip6("2001:db8::7", "2001:db8::1", 0, hbh_req)),
+        ether(kWanMac, kPeerMac, 0x86dd,
+              ip6("2001:db8::7", "2001:db8::5", 58, icmp6("2001:db8::7", "2001:db8::5", 128, 0, 1, {}))),
+        ether(kWanMac, kPeerMac, 0x0806, Bytes(28, 0)),
+    };
+    Batch b;
+    for (const auto& f : others) b.add(on_port(f, p0));
+    h.push("echo", b);
+    CHECK(take(h, "other") == others);
+    CHECK(take(h, "out").empty());
+  }
+
+  SECTION("bad checksums, bad sources and truncated requests are dropped by name") {
+    Bytes bad = ether(kWanMac, kPeerMac, 0x0800, ip4("192.0.2.7", "192.0.2.1", 1, icmp4(8, 0, 1, payload)));
+    bad.back() ^= 0xff;
+    Bytes bad6 = ether(kWanMac, kPeerMac, 0x86dd,
+                       ip6("2001:db8::7", "2001:db8::1", 58, icmp6("2001:db8::7", "2001:db8::1", 128, 0, 1, payload)));
+    bad6[14 + 8] ^= 0x01;  // the source changed: the pseudo-header no longer sums
+    Bytes trunc = ether(kWanMac, kPeerMac, 0x0800, ip4("192.0.2.7", "192.0.2.1", 1, icmp4(8, 0, 1, payload)));
+    trunc.resize(trunc.size() - 10);
+    Bytes trunc6 = ether(kWanMac, kPeerMac, 0x86dd,
+                         ip6("2001:db8::7", "2001:db8::1", 58, icmp6("2001:db8::7", "2001:db8::1", 128, 0, 1, payload)));
+    trunc6.resize(trunc6.size() - 1);
+    const std::vector<std::pair<Bytes, const char*>> drops = {
+        {bad, "bad_checksum"},
+        {bad6, "bad_checksum"},
+        {ether(kWanMac, kPeerMac, 0x0800, ip4("0.0.0.0", "192.0.2.1", 1, icmp4(8, 0, 1, payload))), "bad_source"},
+        {ether(kWanMac, kPeerMac, 0x0800, ip4("127.0.0.1", "192.0.2.1", 1, icmp4(8, 0, 1, payload))), "bad_source"},
+        {ether(kWanMac, kPeerMac, 0x0800, ip4("224.0.0.1", "192.0.2.1", 1, icmp4(8, 0, 1, payload))), "bad_source"},
+        {ether(kWanMac, kPeerMac, 0x86dd,
+               ip6("ff02::1", "2001:db8::1", 58, icmp6("ff02::1", "2001:db8::1", 128, 0, 1, payload))),
+         "bad_source"},
+        {ether(kWanMac, kPeerMac, 0x86dd, ip6("::", "2001:db8::1", 58, icmp6("::", "2001:db8::1", 128, 0, 1, payload))),
+         "bad_source"},
+        {trunc, "truncated"},
+        {trunc6, "truncated"},
+        {Bytes(8, 0), "truncated"},
+        {ether(kWanMac, kPeerMac, 0x0800, Bytes(10, 0x45)), "truncated"},
+    };
+    for (const auto& [f, reason] : drops) {
+      INFO("drop reason " << reason);
+      const uint64_t before = h.drops("echo", reason);
+      push1(h, "echo", f, p0);
+      CHECK(h.drops("echo", reason) == before + 1);
+    }
+    CHECK(take(h, "out").empty());
+    CHECK(take(h, "other").empty());
+  }
+}
+
+TEST_CASE("IcmpEcho limits its replies with a token bucket on the framework's clock", "[icmp]") {
+  GraphHarness h(kServices + R"(
+elements:
+  echo: {class: IcmpEcho, interfaces: ifaces, rate: 20, burst: 3}
+  out: Capture
+  other: Capture
+connections:
+  - echo[out] -> out
+  - echo[other] -> other
+)",
+                 loader(), pool());
+  const uint16_t p0 = port_of("net_null0");
+  const Bytes req = ether(kWanMac, kPeerMac, 0x0800, ip4("192.0.2.7", "192.0.2.1", 1, icmp4(8, 0, 1, data(8))));
+  Batch b;
+  for (int i = 0; i < 10; i++) b.add(on_port(req, p0));
+  h.push("echo", b);
+  CHECK(take(h, "out").size() == 3);  // the burst (20/s refills one per 50 ms: none within one batch)
+  CHECK(h.drops("echo", "rate_limited") == 7);
+  // 120 ms later: two more tokens (one more if this thread slept longer than 150 ms).
+  std::this_thread::sleep_for(std::chrono::milliseconds(120));
+  Batch b2;
+  for (int i = 0; i < 10; i++) b2.add(on_port(req, p0));
+  h.push("echo", b2);
+  const size_t sent = take(h, "out").size();
+  CHECK(sent >= 2);
+  CHECK(sent <= 3);
+  CHECK(h.drops("echo", "rate_limited") == 7 + 10 - sent);
+}
+
+// ---------------------------------------------------------------------------
+// IcmpError
+// ---------------------------------------------------------------------------
+
+namespace {
+
+const std::string kErrorGraph = kServices + R"(
+elements:
+  meta: {class: IcmpError, interfaces: ifaces, rate: 0}
+  ttl: {class: IcmpError, interfaces: ifaces, type: time_exceeded, rate: 0}
+  unr: {class: IcmpError, interfaces: ifaces, type: unreachable, code: port, rate: 0}
+  big: {class: IcmpError, interfaces: ifaces, type: too_big, mtu: 1400, rate: 0}
+  out: Capture
+connections:
+  - meta -> out
+  - ttl -> out
+  - unr -> out
+  - big -> out
+)";
+
+// The error's fields, read back from the frame.
+struct Error4 {
+  Bytes frame;
+  const rte_ipv4_hdr* ip() const { return reinterpret_cast<const rte_ipv4_hdr*>(frame.data() + 14); }
+  const uint8_t* icmp() const { return frame.data() + 34; }
+  Bytes quote() const { return Bytes(frame.begin() + 42, frame.end()); }
+};
+
+}  // namespace
+
+TEST_CASE("IcmpError builds ICMPv4 errors: source, destination, quote, MTU, checksums", "[icmp]") {
+  GraphHarness h(kErrorGraph, loader(), pool());
+  const uint16_t p0 = port_of("net_null0"), p1 = port_of("net_null1");
+  const Bytes orig = ip4("198.51.100.9", "203.0.113.5", 17, udp(4000, 33434, 4), {.ttl = 1});  // 46 bytes: padded
+  Bytes frame = ether(kWanMac, kPeerMac, 0x0800, orig);
+  frame.resize(std::max<size_t>(frame.size(), 60), 0);
+
+  // Fixed time exceeded, arriving on lan (10.0.0.1): its only IPv4 address answers.
+  push1(h, "ttl", frame, p1);
+  auto got = take(h, "out");
+  REQUIRE(got.size() == 1);
+  Error4 e{got[0]};
+  CHECK(Bytes(e.frame.begin(), e.frame.begin() + 12) == Bytes(12, 0));  // MACs zero: IpLookup writes them
+  CHECK(e.frame[12] == 0x08);
+  CHECK(e.frame[13] == 0x00);
+  CHECK(e.ip()->version_ihl == 0x45);
+  CHECK(e.ip()->type_of_service == 0xc0);
+  CHECK(e.ip()->time_to_live == 64);
+  CHECK(e.ip()->next_proto_id == 1);
+  CHECK(Bytes((const uint8_t*)&e.ip()->src_addr, (const uint8_t*)&e.ip()->src_addr + 4) == a4("10.0.0.1"));
+  CHECK(Bytes((const uint8_t*)&e.ip()->dst_addr, (const uint8_t*)&e.ip()->dst_addr + 4) == a4("198.51.100.9"));
+  CHECK(rte_be_to_cpu_16(e.ip()->total_length) == 28 + orig.size());
+  CHECK(e.frame.size() == 14 + 28 + orig.size());  // the Ethernet padding is not quoted
+  CHECK(e.icmp()[0] == 11);
+  CHECK(e.icmp()[1] == 0);
+  CHECK(e.quote() == orig);
+  CHECK(ipv4_header_ok(e.frame));
+  CHECK(icmp4_ok(e.frame));
+  CHECK(e.frame == ether("00:00:00:00:00:00", "00:00:00:00:00:00", 0x0800,
+                         ip4("10.0.0.1", "198.51.100.9", 1, icmp4(11, 0, 0, orig),
+                             {.ttl = 64, .tos = 0xc0, .id = rte_be_to_cpu_16(e.ip()->packet_id)})));
+  CHECK(h.drops("ttl", "answered") == 1);
+  CHECK(h.read_handler("ttl", "time_exceeded") == "1 0");
+
+  // On wan, the source is the wan address on the destination's subnet if there is one, else the first.
+  const Bytes near = ip4("192.0.2.77", "203.0.113.5", 17, udp(1, 2, 8));
+  push1(h, "unr", ether(kWanMac, kPeerMac, 0x0800, near), p0);
+  got = take(h, "out");
+  REQUIRE(got.size() == 1);
+  CHECK(got[0] == ether("00:00:00:00:00:00", "00:00:00:00:00:00", 0x0800,
+                        ip4("192.0.2.1", "192.0.2.77", 1, icmp4(3, 3, 0, near),
+                            {.ttl = 64, .tos = 0xc0, .id = rte_be_to_cpu_16(Error4{got[0]}.ip()->packet_id)})));
+
+  // Fragmentation needed carries the next-hop MTU (RFC 1191); a long packet is quoted up to 576 bytes in all.
+  Ip4Opts df;
+  df.frag = 0x4000;
+  const Bytes long_orig = ip4("198.51.100.9", "203.0.113.5", 17, udp(1, 2, 1472), df);
+  push1(h, "big", ether(kWanMac, kPeerMac, 0x0800, long_orig), p0);
+  got = take(h, "out");
+  REQUIRE(got.size() == 1);
+  e = Error4{got[0]};
+  CHECK(rte_be_to_cpu_16(e.ip()->total_length) == 576);
+  CHECK(e.frame.size() == 14 + 576);
+  CHECK(e.icmp()[0] == 3);
+  CHECK(e.icmp()[1] == 4);
+  CHECK((e.icmp()[6] << 8 | e.icmp()[7]) == 1400);
+  CHECK(e.icmp()[4] == 0);
+  CHECK(e.icmp()[5] == 0);
+  CHECK(e.quote() == Bytes(long_orig.begin(), long_orig.begin() + 548));
+  CHECK(ipv4_header_ok(e.frame));
+  CHECK(icmp4_ok(e.frame));
+  CHECK(h.read_handler("big", "too_big") == "1 0");
+
+  // Metadata decides over nothing: type, code, interface (lan's id), MTU.
+  route::IcmpErrorSlot slot = route::icmp_error_slot();
+  rte_mbuf* m = on_port(ether(kWanMac, kPeerMac, 0x0800, long_orig), p0);  // arrived on p0, but says lan
+  slot.set(m, route::IcmpErrorMeta{3, 4, 1, 1280});
+  Batch b = batch({m});
+  h.push("meta", b);
+  got = take(h, "out");
+  REQUIRE(got.size() == 1);
+  e = Error4{got[0]};
+  CHECK((e.icmp()[6] << 8 | e.icmp()[7]) == 1280);
+  CHECK(Bytes((const uint8_t*)&e.ip()->src_addr, (const uint8_t*)&e.ip()->src_addr + 4) == a4("10.0.0.1"));
+  CHECK(icmp4_ok(e.frame));
+  // kNoInterface: the interface is the one on the packet's port.
+  m = on_port(ether(kWanMac, kPeerMac, 0x0800, orig), p0);
+  slot.set(m, route::IcmpErrorMeta{3, 13, route::kNoInterface, 0});
+  Batch b2 = batch({m});
+  h.push("meta", b2);
+  got = take(h, "out");
+  REQUIRE(got.size() == 1);
+  e = Error4{got[0]};
+  CHECK(e.icmp()[0] == 3);
+  CHECK(e.icmp()[1] == 13);
+  CHECK(Bytes((const uint8_t*)&e.ip()->src_addr, (const uint8_t*)&e.ip()->src_addr + 4) == a4("192.0.2.1"));
+  CHECK(h.read_handler("meta", "too_big") == "1 0");
+  CHECK(h.read_handler("meta", "unreachable") == "1 0");
+  CHECK(h.drops("meta", "answered") == 2);
+}
+
+TEST_CASE("IcmpError builds ICMPv6 errors: packet too big, quoting to 1280 bytes, pseudo-header checksum", "[icmp]") {
+  GraphHarness h(kErrorGraph, loader(), pool());
+  const uint16_t p0 = port_of("net_null0"), p1 = port_of("net_null1");
+  const Bytes orig = ip6("2001:db8:5::9", "2001:db8:6::5", 17, udp(4000, 33434, 1400), 1);
+  push1(h, "big", ether(kWanMac, kPeerMac, 0x86dd, orig), p0);
+  auto got = take(h, "out");
+  REQUIRE(got.size() == 1);
+  const Bytes& f = got[0];
+  CHECK(f.size() == 14 + 1280);
+  const Bytes quote(orig.begin(), orig.begin() + 1280 - 48);
+  CHECK(f == ether("00:00:00:00:00:00", "00:00:00:00:00:00", 0x86dd,
+                   ip6("2001:db8::1", "2001:db8:5::9", 58, icmp6("2001:db8::1", "2001:db8:5::9", 2, 0, 1400, quote), 64)));
+  CHECK(icmp6_ok(f));
+
+  // Time exceeded from the link-local of lan (no global IPv6 there) to a link-local source.
+  const Bytes ll = ip6("fe80::7", "2001:db8:6::5", 17, udp(1, 2, 8), 1);
+  push1(h, "ttl", ether(kLanMac, kPeerMac, 0x86dd, ll), p1);
+  got = take(h, "out");
+  REQUIRE(got.size() == 1);
+  CHECK(got[0] == ether("00:00:00:00:00:00", "00:00:00:00:00:00", 0x86dd,
+                        ip6("fe80::ff:fe00:2", "fe80::7", 58, icmp6("fe80::ff:fe00:2", "fe80::7", 3, 0, 0, ll), 64)));
+  CHECK(icmp6_ok(got[0]));
+  CHECK(h.read_handler("ttl", "time_exceeded") == "0 1");
+
+  // Unreachable (port) with metadata-free fixed code: ICMPv6 1/4.
+  const Bytes small = ip6("2001:db8::9", "2001:db8:6::5", 17, udp(1, 2, 8));
+  push1(h, "unr", ether(kWanMac, kPeerMac, 0x86dd, small), p0);
+  got = take(h, "out");
+  REQUIRE(got.size() == 1);
+  CHECK(got[0] == ether("00:00:00:00:00:00", "00:00:00:00:00:00", 0x86dd,
+                        ip6("2001:db8::1", "2001:db8::9", 58, icmp6("2001:db8::1", "2001:db8::9", 1, 4, 0, small), 64)));
+}
+
+TEST_CASE("IcmpError never answers errors, fragments, multicast, broadcast or bad sources, and names every drop",
+          "[icmp]") {
+  GraphHarness h(kServices + R"(
+elements:
+  ttl: {class: IcmpError, interfaces: ifaces, type: time_exceeded, rate: 0}
+  big: {class: IcmpError, interfaces: ifaces, type: too_big, mtu: 1280, rate: 0}
+  bare: {class: IcmpError, interfaces: ifaces}
+  out: Capture
+connections:
+  - ttl -> out
+  - big -> out
+  - bare -> out
+)",
+                 loader(), pool());
+  const uint16_t p0 = port_of("net_null0");
+  auto f4 = [](const char* s, const char* d, uint8_t proto, const Bytes& l4, Ip4Opts o = {}) {
+    return ether(kWanMac, kPeerMac, 0x0800, ip4(s, d, proto, l4, o));
+  };
+  auto f6 = [](const char* s, const char* d, uint8_t next, const Bytes& l4) {
+    return ether(kWanMac, kPeerMac, 0x86dd, ip6(s, d, next, l4));
+  };
+  Ip4Opts later;
+  later.frag = 0x2000 | 185;  // MF, offset 1480
+  Ip4Opts first;
+  first.frag = 0x2000;  // MF, offset 0: eligible
+  Bytes frag6 = {17, 0, 0x05, 0xc8, 0, 0, 0, 1};  // next UDP, offset 185 (x8), id 1
+  Bytes frag6_first = {17, 0, 0x00, 0x01, 0, 0, 0, 1};  // offset 0, M
+  const Bytes u = udp(1, 2, 8);
+  frag6.insert(frag6.end(), u.begin(), u.end());
+  frag6_first.insert(frag6_first.end(), u.begin(), u.end());
+  Bytes dst_opts_err = {58, 0, 1, 4, 0, 0, 0, 0};  // destination options, then an ICMPv6 error
+  const Bytes err6 = icmp6("2001:db8::9", "2001:db8:6::5", 1, 0, 0, data(8));
+  dst_opts_err.insert(dst_opts_err.end(), err6.begin(), err6.end());
+  const Bytes bcast_l2 = ether("ff:ff:ff:ff:ff:ff", kPeerMac, 0x0800, ip4("192.0.2.9", "198.51.100.1", 17, u));
+
+  const std::vector<Bytes> not_eligible = {
+      f4("192.0.2.9", "198.51.100.1", 1, icmp4(3, 1, 0, data(28))),   // an ICMP error
+      f4("192.0.2.9", "198.51.100.1", 1, icmp4(11, 0, 0, data(28))),  // an ICMP error
+      f4("192.0.2.9", "198.51.100.1", 17, u, later),                  // a non-first fragment
+      f4("192.0.2.9", "224.1.1.1", 17, u),                            // multicast
+      f4("192.0.2.9", "255.255.255.255", 17, u),                      // broadcast
+      f4("192.0.2.9", "192.0.2.255", 17, u),                          // our subnet's broadcast
+      bcast_l2,                                                       // link-layer broadcast
+      f4("0.0.0.0", "198.51.100.1", 17, u),                           // not one host
+      f4("127.0.0.1", "198.51.100.1", 17, u),
+      f4("224.0.0.9", "198.51.100.1", 17, u),
+      f4("240.0.0.9", "198.51.100.1", 17, u),
+      f6("2001:db8::9", "2001:db8:6::5", 58, err6),       // an ICMPv6 error
+      f6("2001:db8::9", "2001:db8:6::5", 60, dst_opts_err),  // behind an extension header
+      f6("2001:db8::9", "2001:db8:6::5", 44, frag6),      // a non-first fragment
+      f6("2001:db8::9", "ff05::1", 17, u),                // multicast
+      f6("::", "2001:db8:6::5", 17, u),
+      f6("::1", "2001:db8:6::5", 17, u),
+      f6("ff02::1", "2001:db8:6::5", 17, u),
+  };
+  for (size_t i = 0; i < not_eligible.size(); i++) {
+    INFO("not eligible #" << i);
+    const uint64_t before = h.drops("ttl", "not_eligible");
+    push1(h, "ttl", not_eligible[i], p0);
+    CHECK(h.drops("ttl", "not_eligible") == before + 1);
+  }
+  CHECK(take(h, "out").empty());
+
+  // Eligible all the same: informational ICMP, a first fragment, and packet too big to multicast (RFC 4443 2.4(e.3)).
+  push1(h, "ttl", f4("192.0.2.9", "198.51.100.1", 1, icmp4(8, 0, 1, data(8))), p0);
+  push1(h, "ttl", f4("192.0.2.9", "198.51.100.1", 17, u, first), p0);
+  push1(h, "ttl", f6("2001:db8::9", "2001:db8:6::5", 44, frag6_first), p0);
+  push1(h, "ttl", f6("2001:db8::9", "2001:db8:6::5", 58, icmp6("2001:db8::9", "2001:db8:6::5", 128, 0, 1, {})), p0);
+  push1(h, "big", f6("2001:db8::9", "ff05::1", 17, u), p0);
+  CHECK(take(h, "out").size() == 5);
+
+  // The other reasons.
+  const uint16_t p2 = port_of("net_null2");  // no interface there
+  push1(h, "ttl", f4("192.0.2.9", "198.51.100.1", 17, u), p2);
+  CHECK(h.drops("ttl", "no_source_address") == 1);
+  rte_mbuf* m = on_port(f4("192.0.2.9", "198.51.100.1", 17, u), p0);
+  route::icmp_error_slot().set(m, route::IcmpErrorMeta{11, 0, 200, 0});  // no interface 200
+  Batch b = batch({m});
+  h.push("bare", b);
+  CHECK(h.drops("bare", "no_source_address") == 1);
+  push1(h, "bare", f4("192.0.2.9", "198.51.100.1", 17, u), p0);
+  CHECK(h.drops("bare", "no_metadata") == 1);
+  push1(h, "ttl", ether(kWanMac, kPeerMac, 0x0806, Bytes(28, 0)), p0);
+  Bytes v5 = f4("192.0.2.9", "198.51.100.1", 17, u);
+  v5[14] = 0x55;
+  push1(h, "ttl", v5, p0);
+  CHECK(h.drops("ttl", "not_ip") == 2);
+  push1(h, "ttl", Bytes(12, 0), p0);
+  push1(h, "ttl", ether(kWanMac, kPeerMac, 0x0800, Bytes(19, 0x45)), p0);
+  push1(h, "ttl", ether(kWanMac, kPeerMac, 0x86dd, Bytes(39, 0x60)), p0);
+  CHECK(h.drops("ttl", "truncated") == 3);
+  CHECK(take(h, "out").empty());
+
+  // The pool empty: alloc_failed, and the original is still accounted for.
+  rte_mbuf* in = on_port(f4("192.0.2.9", "198.51.100.1", 17, u), p0);
+  std::vector<rte_mbuf*> hoard;
+  while (rte_mbuf* x = rte_pktmbuf_alloc(pool())) hoard.push_back(x);
+  Batch b3 = batch({in});
+  h.push("ttl", b3);
+  free_all(hoard);
+  CHECK(h.drops("ttl", "alloc_failed") == 1);
+  CHECK(take(h, "out").empty());
+}
+
+TEST_CASE("IcmpError is rate-limited by rate and burst, and refuses bad parameters", "[icmp]") {
+  GraphHarness h(kServices + R"(
+elements:
+  ttl: {class: IcmpError, interfaces: ifaces, type: time_exceeded, rate: 10, burst: 4}
+  out: Capture
+connections:
+  - ttl -> out
+)",
+                 loader(), pool());
+  const uint16_t p0 = port_of("net_null0");
+  const Bytes f = ether(kWanMac, kPeerMac, 0x0800, ip4("192.0.2.9", "198.51.100.1", 17, udp(1, 2, 8)));
+  Batch b;
+  for (int i = 0; i < 20; i++) b.add(on_port(f, p0));
+  h.push("ttl", b);
+  CHECK(take(h, "out").size() == 4);
+  CHECK(h.drops("ttl", "rate_limited") == 16);
+  CHECK(h.drops("ttl", "answered") == 4);
+  CHECK(h.read_handler("ttl", "time_exceeded") == "4 0");
+
+  for (const char* bad : {"type: bogus", "code: net", "type: unreachable, code: ttl", "type: too_big",
+                          "type: too_big, mtu: 20", "type: time_exceeded, mtu: 1400", "rate: -1", "burst: 0"}) {
+    INFO(bad);
+    CHECK_THROWS_AS(GraphHarness(kServices + "elements:\n  e: {class: IcmpError, interfaces: ifaces, " + bad +
+                                     "}\n  out: Capture\nconnections: [e -> out]\n",
+                                 loader(), pool()),
+                    std::runtime_error);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Interop: tshark, an independent decoder, checks what the elements produce.
+// ---------------------------------------------------------------------------
+
+TEST_CASE("tshark decodes the echo replies and errors with every checksum Good", "[icmp][interop]") {
+  GraphHarness h(kServices + R"(
+elements:
+  echo: {class: IcmpEcho, interfaces: ifaces}
+  ttl: {class: IcmpError, interfaces: ifaces, type: time_exceeded}
+  unr: {class: IcmpError, interfaces: ifaces, type: unreachable, code: port}
+  big: {class: IcmpError, interfaces: ifaces, type: too_big, mtu: 1400}
+  other: Capture
+  replies: Capture
+  out: Capture
+connections:
+  - echo[out] -> replies
+  - echo[other] -> other
+  - ttl -> out
+  - unr -> out
+  - big -> out
+)",
+                 loader(), pool());
+  const uint16_t p0 = port_of("net_null0");
+  push1(h, "echo", ether(kWanMac, kPeerMac, 0x0800, ip4("192.0.2.7", "192.0.2.1", 1, icmp4(8, 0, 0x10001, data(56)))), p0);
+  push1(h, "echo",
+        ether(kWanMac, kPeerMac, 0x86dd,
+              ip6("2001:db8::7", "2001:db8::1", 58, icmp6("2001:db8::7", "2001:db8::1", 128, 0, 0x10002, data(40)))),
+        p0);
+  push1(h, "ttl", ether(kWanMac, kPeerMac, 0x0800, ip4("198.51.100.9", "203.0.113.5", 17, udp(1, 2, 1400))), p0);
+  push1(h, "big", ether(kWanMac, kPeerMac, 0x86dd, ip6("2001:db8:5::9", "2001:db8:6::5", 17, udp(1, 2, 1400))), p0);
+  push1(h, "unr", ether(kWanMac, kPeerMac, 0x0800, ip4("192.0.2.9", "203.0.113.5", 6, data(20))), p0);
+  std::vector<Bytes> frames = take(h, "replies");
+  for (auto& f : take(h, "out")) frames.push_back(f);
+  REQUIRE(frames.size() == 5);
+  const std::string path = "/tmp/weft-icmp-" + std::to_string(getpid()) + ".pcap";
+  weft::testing::write_pcap(path, frames);
+  const std::string cmd = "tshark -r " + path +
+                          " -o ip.check_checksum:TRUE -T fields -E separator='|' -e ip.checksum.status"
+                          " -e icmp.checksum.status -e icmpv6.checksum.status -e icmp.type -e icmp.code"
+                          " -e icmpv6.type -e icmp.mtu -e icmpv6.mtu 2>/dev/null";
+  std::string out;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[512];
+    while (fgets(buf, sizeof buf, p)) out += buf;
+    CHECK(pclose(p) == 0);
+  }
+  std::remove(path.c_str());
+  INFO(out);
+  // Echo reply v4, echo reply v6, time exceeded v4, packet too big v6 (MTU 1400), port unreachable v4.
+  CHECK(out ==
+        "1|1||0|0|||\n"
+        "||1|||129||\n"
+        "1,1|1||11|0|||\n"
+        "||1|||2||1400\n"
+        "1,1|1||3|3|||\n");
+}
