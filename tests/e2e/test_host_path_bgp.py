@@ -152,11 +152,13 @@ def main(t):
         r0, p_if = lab.veth(nr, np_)
         r1, h_if = lab.veth(nr, nh)
         pq, q_if = lab.veth(np_, nq)
-        # The data ports' kernel ends in R belong to routerd (af_packet sees
-        # frames before tc ingress): R's kernel must not see them as well.
+        # The data ports' kernel ends in R belong to routerd (af_packet), but
+        # R's kernel sees their frames too: it must ignore them (no IPv6, no
+        # ARP answers; IPv4 fails the reverse-path check, the sources being
+        # reachable through the taps).
         for dev in (r0, r1):
-            lab.sh(nr, f"sysctl -qw net.ipv6.conf.{dev}.disable_ipv6=1; tc qdisc add dev {dev} ingress && "
-                       f"tc filter add dev {dev} ingress matchall action drop")
+            lab.sh(nr, f"sysctl -qw net.ipv6.conf.{dev}.disable_ipv6=1 net.ipv4.conf.{dev}.arp_ignore=8 "
+                       f"net.ipv4.conf.{dev}.rp_filter=1")
         lab.sh(np_, f"ip addr add 10.202.1.2/24 dev {p_if} && ip addr add 10.99.0.1/24 dev {pq} && "
                     f"sysctl -qw net.ipv4.ip_forward=1")
         lab.sh(nq, f"ip addr add 10.99.0.2/24 dev {q_if} && ip route add default via 10.99.0.1")
