@@ -247,6 +247,17 @@ def main(t):
                 if code == 200:
                     break
             t.check(code == 200, f"a scrape is answered with {n} connections opened")
+            # Under load the server may still be accepting the crowd: scrape
+            # (each scrape is a new connection) until one found it full.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    cur = parse(get(url, timeout=5)[2])
+                except OSError:
+                    continue
+                if (value(cur, "weft_metrics_http_dropped_connections_total", reason="evicted") or 0) >= 1:
+                    break
+                time.sleep(0.1)
         finally:
             for s in crowd:
                 s.close()

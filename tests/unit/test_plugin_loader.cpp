@@ -46,8 +46,8 @@ TEST_CASE("a plugin's element and service classes are its exports", "[loader]") 
   l.load_directories({test::builtin_plugin_dir()});
   auto it = std::find_if(l.plugins().begin(), l.plugins().end(), [](const PluginInfo& x) { return x.name == "route"; });
   REQUIRE(it != l.plugins().end());
-  CHECK(it->classes == std::vector<std::string>{"IpLookup"});
-  CHECK(it->services == std::vector<std::string>{"Fib"});
+  CHECK(it->classes == std::vector<std::string>{"ArpNd", "IcmpEcho", "IcmpError", "IpLocal", "IpLookup"});
+  CHECK(it->services == std::vector<std::string>{"Fib", "HostPath", "Interfaces"});
   REQUIRE(l.find_service("Fib") != nullptr);
   CHECK(l.find("Fib") == nullptr);  // a service class is not an element class
   CHECK(l.find_service("Fib")->find_handle("route.fib") != nullptr);
