@@ -1,5 +1,7 @@
 #include "runtime/services.hpp"
 
+#include <rte_ethdev.h>
+
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
