@@ -65,7 +65,7 @@ file(GENERATE OUTPUT ${PROJECT_BINARY_DIR}/etc/weft/quickstart.yaml CONTENT "${_
 install(FILES ${PROJECT_BINARY_DIR}/etc/weft/quickstart.yaml DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/weft
   COMPONENT runtime)
 install(FILES ${PROJECT_SOURCE_DIR}/graphs/quickstart.pcap DESTINATION ${CMAKE_INSTALL_DATADIR}/weft COMPONENT runtime)
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/graphs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples/graphs COMPONENT runtime
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/graphs/ DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/weft/examples/graphs COMPONENT runtime
   FILES_MATCHING PATTERN "*.yaml" PATTERN "*.pcap")
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/plugins/example/ DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/weft-dev/examples/plugin
   COMPONENT dev)
@@ -80,10 +80,23 @@ file(CREATE_LINK ../share/weft/lab/weft-lab ${PROJECT_BINARY_DIR}/links/weft-lab
 install(FILES ${PROJECT_BINARY_DIR}/links/weft-lab DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
 
 # --- Debian packages (cpack -G DEB, from tools/build-debs.sh).
+set(WEFT_DEB_MAINTAINER "Weft maintainers <maintainers@weft.invalid>" CACHE STRING
+    "the Maintainer of the Debian packages")
+set(WEFT_DEB_VERSION ${PROJECT_VERSION}-1)
+# Each package's /usr/share/doc/PACKAGE: copyright and changelog.Debian.gz (Debian policy 12.5, 12.7).
+configure_file(${PROJECT_SOURCE_DIR}/tools/debian/changelog.in ${PROJECT_BINARY_DIR}/debian/changelog.Debian @ONLY)
+execute_process(COMMAND gzip -9 -n -f -k ${PROJECT_BINARY_DIR}/debian/changelog.Debian)
+foreach(pkg_comp weft:runtime weft-dev:dev)
+  string(REPLACE ":" ";" pc ${pkg_comp})
+  list(GET pc 0 pkg)
+  list(GET pc 1 comp)
+  install(FILES ${PROJECT_SOURCE_DIR}/tools/debian/copyright ${PROJECT_BINARY_DIR}/debian/changelog.Debian.gz
+    DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${pkg} COMPONENT ${comp})
+endforeach()
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME weft)
 set(CPACK_PACKAGE_VENDOR "The Weft project")
-set(CPACK_PACKAGE_CONTACT "Weft maintainers <weft@lists.invalid>")
+set(CPACK_PACKAGE_CONTACT "${WEFT_DEB_MAINTAINER}")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "modular router on DPDK, configured as a YAML graph of elements")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
@@ -92,7 +105,7 @@ set(CPACK_STRIP_FILES ON)
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_COMPONENTS_ALL runtime dev)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
-set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
+set(CPACK_DEBIAN_PACKAGE_RELEASE 1)  # WEFT_DEB_VERSION
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/weft-router/weft")
