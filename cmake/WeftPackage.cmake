@@ -19,7 +19,7 @@ find_program(WEFT_GO_MD2MAN go-md2man)
 find_package(Python3 REQUIRED COMPONENTS Interpreter)
 set(WEFT_MAN_DIR ${PROJECT_BINARY_DIR}/share/man)
 set(WEFT_COMPLETION_FILE ${PROJECT_BINARY_DIR}/share/bash-completion/completions/routerctl)
-set(WEFT_MAN_PAGES man8/routerd.8 man8/routerctl.8 man8/svp-server.8 man5/weft-graph.5)
+set(WEFT_MAN_PAGES man8/routerd.8.gz man8/routerctl.8.gz man8/svp-server.8.gz man5/weft-graph.5.gz)
 set(_weft_man_outputs "")
 foreach(p ${WEFT_MAN_PAGES})
   list(APPEND _weft_man_outputs ${WEFT_MAN_DIR}/${p})
@@ -98,7 +98,6 @@ set(CPACK_PACKAGE_NAME weft)
 set(CPACK_PACKAGE_VENDOR "The Weft project")
 set(CPACK_PACKAGE_CONTACT "${WEFT_DEB_MAINTAINER}")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "modular router on DPDK, configured as a YAML graph of elements")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_SET_DESTDIR ON)  # /etc/weft and /lib/systemd/system are absolute
 set(CPACK_STRIP_FILES ON)
@@ -129,20 +128,21 @@ set(CPACK_DEBIAN_RUNTIME_PACKAGE_RECOMMENDS "dpdk, bash-completion, iproute2")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SUGGESTS "frr, etcd-server, prometheus")
 set(CPACK_DEBIAN_RUNTIME_DESCRIPTION
 "modular router on DPDK, configured as a YAML graph of elements
- Weft runs a router described as a YAML graph of elements (classifiers,
- counters, NAT, VXLAN, VLAN, L2 switching, IP lookup) on DPDK, one graph
- instance per worker core, and hot-reloads it without losing packets.
- .
- This package holds the daemon routerd (with a systemd unit, routerd@.service,
- one instance per graph in /etc/weft), the command line routerctl (with bash
- completion), svp-server (a Portolan SVP server for labs), the built-in
- element plugins, the lab runner weft-lab, and manual pages.")
+Weft runs a router described as a YAML graph of elements (classifiers,
+counters, NAT, VXLAN, VLAN, L2 switching, IP lookup) on DPDK, one graph
+instance per worker core, and hot-reloads it without losing packets.
+.
+This package holds the daemon routerd (with a systemd unit, routerd@.service,
+one instance per graph in /etc/weft), the command line routerctl (with bash
+completion), svp-server (a Portolan SVP server for labs), the built-in
+element plugins, the lab runner weft-lab, and manual pages.")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA
   ${PROJECT_SOURCE_DIR}/tools/debian/weft/conffiles
   ${PROJECT_SOURCE_DIR}/tools/debian/weft/triggers)
 
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME weft-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
+set(CPACK_DEBIAN_DEV_PACKAGE_CONTROL_EXTRA ${PROJECT_SOURCE_DIR}/tools/debian/weft/triggers)
 set(CPACK_COMPONENT_DEV_DEPENDS runtime)
 # What the public headers, WeftConfig.cmake and weft.pc name.
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
@@ -150,11 +150,11 @@ set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
 set(CPACK_DEBIAN_DEV_PACKAGE_RECOMMENDS "cmake, g++, catch2")
 set(CPACK_DEBIAN_DEV_DESCRIPTION
 "Weft plugin SDK: headers, CMake package and test harness
- The SDK to write element and service plugins for the Weft router out of
- tree: the public headers (weft/*.hpp), libweft's development link,
- find_package(Weft) with weft_add_plugin(), pkg-config files (weft,
- weft-testing) and libweft_testing, a harness that runs elements on DPDK
- virtual devices in unit tests. An example plugin is under
- /usr/share/doc/weft-dev/examples/plugin.")
+The SDK to write element and service plugins for the Weft router out of
+tree: the public headers (weft/*.hpp), libweft's development link,
+find_package(Weft) with weft_add_plugin(), pkg-config files (weft,
+weft-testing) and libweft_testing, a harness that runs elements on DPDK
+virtual devices in unit tests. An example plugin is under
+/usr/share/doc/weft-dev/examples/plugin.")
 
 include(CPack)

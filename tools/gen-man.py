@@ -12,6 +12,7 @@ Each page is markdown turned into roff by go-md2man (Debian: go-md2man).
     python3 tools/gen-man.py --bin build/bin --docs docs --out build/share/man --version 0.2.0
 """
 import argparse
+import gzip
 import json
 import os
 import re
@@ -114,7 +115,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", required=True, help="directory with routerd, routerctl and svp-server")
     ap.add_argument("--docs", required=True)
-    ap.add_argument("--out", required=True, help="writes OUT/man8/*.8 and OUT/man5/weft-graph.5")
+    ap.add_argument("--out", required=True, help="writes OUT/man8/*.8.gz and OUT/man5/weft-graph.5.gz")
     ap.add_argument("--version", required=True)
     ap.add_argument("--md2man", default="go-md2man")
     ap.add_argument("--markdown", action="store_true", help="write the markdown (.md) next to each page too")
@@ -124,12 +125,13 @@ def main():
     for name, section, md in pages:
         d = os.path.join(a.out, f"man{section}")
         os.makedirs(d, exist_ok=True)
-        target = os.path.join(d, f"{name}.{section}")
+        target = os.path.join(d, f"{name}.{section}.gz")
         roff = subprocess.run([a.md2man], input=md, capture_output=True, text=True, check=True).stdout
-        with open(target, "w") as f:
-            f.write(roff)
+        # Compressed, as Debian installs manual pages; no name or time in the header (reproducible).
+        with open(target, "wb") as f:
+            f.write(gzip.compress(roff.encode(), compresslevel=9, mtime=0))
         if a.markdown:
-            with open(target + ".md", "w") as f:
+            with open(target[:-len(".gz")] + ".md", "w") as f:
                 f.write(md)
 
 

@@ -61,11 +61,11 @@ def main(t):
     graph = t.write("quickstart.yaml", graph_text)
 
     # --- readiness, reload and stop notifications ------------------------
-    ns_path = t.path("notify.sock")
+    ns_path = t.path("systemd-notify.sock")  # not routerd-notify.sock, its control socket
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     s.bind(ns_path)
     t.at_cleanup(s.close)
-    p, sock, err = spawn_routerd(t, "notify", graph, {"NOTIFY_SOCKET": ns_path})
+    p, sock, err = spawn_routerd(t, "routerd-notify", graph, {"NOTIFY_SOCKET": ns_path})
     got = messages(s, "READY=1")
     ready = [m for m in got if "READY=1" in m]
     t.require(ready, "routerd sends READY=1 (Type=notify)", str(got))
@@ -93,7 +93,7 @@ def main(t):
     harness.wait_until(lambda: t.run([t.exe("routerctl"), "-s", t.path("journal.sock"), "status"]).ok, timeout=30)
     # An invalid graph on SIGHUP: refused (a warning); the running graph stays.
     with open(graph, "w") as f:
-        f.write(graph_text.replace("class: Merge", "class: NoSuchClass"))
+        f.write(graph_text.replace("out:   Merge", "out:   NoSuchClass"))
     p.send_signal(signal.SIGHUP)
     harness.wait_until(lambda: "refused" in open(err_path).read(), timeout=20)
     p.send_signal(signal.SIGTERM)
@@ -117,7 +117,7 @@ def main(t):
                             stderr=e, cwd=t.tmp, env=dict(os.environ, JOURNAL_STREAM=f"{fst2.st_dev}:{fst2.st_ino}"),
                             timeout=60).returncode
     text = open(e2).read()
-    t.check(rc == 1 and re.search(r"^<3>routerd: error: ", text, re.M), "an error that stops routerd: <3>", text[-1500:])
+    t.check(rc == 1 and re.search(r"^<3>(routerd: error: |\S+:\d+:\d+: error: )", text, re.M), "an error that stops routerd: <3>", text[-1500:])
     plain = t.path("plain.err")
     with open(plain, "w") as e:
         subprocess.run([t.exe("routerd"), "-c", graph, "-s", t.path("plain.sock"), "-d", "0.5"],
