@@ -22,7 +22,7 @@ set(WEFT_PLUGIN_ABI "${_WEFT_PLUGIN_ABI_MAJOR}.${_WEFT_PLUGIN_ABI_MINOR}")
 string(REGEX MATCH "^[0-9]+\\.[0-9]+" WEFT_DPDK_RELEASE "${DPDK_VERSION}")
 
 set(WEFT_CMAKE_INSTALL_DIR ${WEFT_INSTALL_LIBDIR}/cmake/Weft)
-install(EXPORT WeftTargets NAMESPACE Weft:: DESTINATION ${WEFT_CMAKE_INSTALL_DIR})
+install(EXPORT WeftTargets NAMESPACE Weft:: DESTINATION ${WEFT_CMAKE_INSTALL_DIR} COMPONENT dev)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/WeftConfig.cmake.in
   ${PROJECT_BINARY_DIR}/cmake/WeftConfig.cmake
   INSTALL_DESTINATION ${WEFT_CMAKE_INSTALL_DIR}
@@ -34,7 +34,7 @@ install(FILES
   ${PROJECT_BINARY_DIR}/cmake/WeftConfig.cmake
   ${PROJECT_BINARY_DIR}/cmake/WeftConfigVersion.cmake
   ${PROJECT_SOURCE_DIR}/cmake/WeftPlugin.cmake
-  DESTINATION ${WEFT_CMAKE_INSTALL_DIR})
+  DESTINATION ${WEFT_CMAKE_INSTALL_DIR} COMPONENT dev)
 
 # DPDK's flags go into weft.pc directly, with its include directories as
 # -isystem (as the CMake package does): DPDK 22.11's headers trip C++20
@@ -45,5 +45,5 @@ string(REPLACE "-isystem " "-isystem" WEFT_PC_DPDK_CFLAGS "${WEFT_PC_DPDK_CFLAGS
 list(JOIN DPDK_LDFLAGS " " WEFT_PC_DPDK_LIBS)
 foreach(pc weft weft-testing)
   configure_file(${PROJECT_SOURCE_DIR}/cmake/${pc}.pc.in ${PROJECT_BINARY_DIR}/pkgconfig/${pc}.pc @ONLY)
-  install(FILES ${PROJECT_BINARY_DIR}/pkgconfig/${pc}.pc DESTINATION ${WEFT_INSTALL_LIBDIR}/pkgconfig)
+  install(FILES ${PROJECT_BINARY_DIR}/pkgconfig/${pc}.pc DESTINATION ${WEFT_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)
 endforeach()

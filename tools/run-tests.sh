@@ -40,6 +40,11 @@ if ! out=$(build/bin/routerctl validate graphs/quickstart.yaml 2>&1); then
   exit 1
 fi
 
+# The Debian packages (a second tree, configured for /usr: docs/packages.md);
+# the test package.debian_install installs them on a bare Debian 12.
+echo "== Debian packages (tools/build-debs.sh: weft, weft-dev, lintian)"
+bash tools/build-debs.sh build-deb
+
 echo "== tests (preset default)"
 run_ctest default build
 

@@ -26,6 +26,9 @@ PACKAGES=(
   prometheus
   # SVP's CRC32 (zlib's polynomial)
   zlib1g-dev
+  # packaging: routerd's sd_notify, manual pages, the Debian packages and the
+  # test that installs them on a bare Debian 12 root (docs/packages.md)
+  libsystemd-dev systemd go-md2man dpkg-dev fakeroot file lintian mmdebstrap
 )
 
 missing=()

@@ -46,6 +46,8 @@ def main(t):
     if not shutil.which("dpdk-telemetry.py"):
         t.fail("dpdk-telemetry.py is missing", "tools/setup-debian.sh installs Debian's dpdk-dev")
     quick = open(os.path.join(REPO, "graphs", "quickstart.yaml")).read()
+    # The graph runs from the test's directory: its capture, by its full path.
+    quick = quick.replace("rx_pcap=quickstart.pcap", "rx_pcap=" + os.path.join(REPO, "graphs", "quickstart.pcap"))
     with t.routerd(quick) as r:
         st = r.json("status")["telemetry"]
         prefix = st["dpdk_file_prefix"]
@@ -65,7 +67,7 @@ def main(t):
         info = got.get("/weft/info") or {}
         t.check(info.get("graph") == "quickstart" and info.get("pid") == r.pid and info.get("workers") == 1,
                 "/weft/info: the graph, routerd's pid, one worker", str(info))
-        t.check(got.get("/weft/elements") == ["rx", "cls", "v4", "arpc", "other", "out", "tx"],
+        t.check(got.get("/weft/elements") == ["rx", "cls", "vlan", "tcp", "udp", "icmp", "v6", "arpc", "other", "out", "tx"],
                 "/weft/elements lists the graph's elements", str(got.get("/weft/elements")))
         out = got.get("/weft/element,out") or {}
         t.check(out.get("class") == "Merge" and before <= out.get("out/out", -1) <= after,

@@ -2,7 +2,7 @@
 """A real Prometheus (Debian's) scrapes routerd; its query API must agree with
 `routerctl stats --json`.
 
-    p0 (net_null, endless) ─► rx ─► cls ─► v4/arpc/other ─► out ─► tx ─► p1    (the quickstart)
+    p0 (quickstart.pcap, looped) ─► rx ─► cls ─► tcp/udp/.../other ─► out ─► tx ─► p1    (the quickstart)
     p2 (net_pcap, finite)  ─► rx2 ─► filt (Classifier, default: drop) ─[arp]─► arpc2 ─► bin
 
     prometheus (127.0.0.1:Q, scrape_interval 1 s, the shipped alerting rules)
@@ -40,8 +40,10 @@ ARPS, V4 = 40, 25
 def graph(pcap):
     quick = open(os.path.join(REPO, "graphs", "quickstart.yaml")).read()
     quick = quick.replace("name: quickstart", "name: prometheus-test")
+    # The graph runs from the test's directory: its capture, by its full path.
+    quick = quick.replace("rx_pcap=quickstart.pcap", "rx_pcap=" + os.path.join(REPO, "graphs", "quickstart.pcap"))
     quick = quick.replace("  p1: {device: net_null1}",
-                          f"  p1: {{device: net_null1}}\n  p2: {{device: net_pcap0, args: \"rx_pcap={pcap}\"}}")
+                          f"  p1: {{device: net_null1}}\n  p2: {{device: net_pcap1, args: \"rx_pcap={pcap}\"}}")
     quick = quick.replace("  tx:    {class: PortTx, port: p1}", """  tx:    {class: PortTx, port: p1}
   rx2:   {class: PortRx, port: p2}
   filt:  {class: Classifier, rules: [{output: arp, ethertype: arp}], default: drop}

@@ -15,16 +15,20 @@
 #include <cstdio>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <unistd.h>
 #include <iostream>
 #include <rte_eal.h>
+#include <systemd/sd-daemon.h>
 
+#include "cli_json.hpp"
 #include "control/control_api.hpp"
 #include "control/control_server.hpp"
 #include "control/dpdk_telemetry.hpp"
 #include "control/metrics.hpp"
 #include "control/metrics_server.hpp"
 #include "core/graph_spec.hpp"
+#include "core/log_sink.hpp"
 #include "core/plugin_loader.hpp"
 #include "core/validator.hpp"
 #include "fleet/fleet_agent.hpp"
@@ -92,7 +96,18 @@ struct Boot {
   std::optional<weft::FleetOptions> fleet;
 };
 
-void print_error(const std::string& what) { std::cerr << "routerd: error: " << what << "\n"; }
+// The graph's diagnostics (FILE:LINE:COL: error|warning: ...), each line with its priority under the journal.
+void print_diagnostics(const weft::Diagnostics& diag) {
+  std::istringstream in(diag.format());
+  for (std::string line; std::getline(in, line);)
+    std::cerr << weft::log_priority_prefix(line.find(": error:") != std::string::npos ? weft::LogLevel::Error
+                                                                                      : weft::LogLevel::Warning)
+              << line << "\n";
+}
+
+void print_error(const std::string& what) {
+  std::cerr << weft::log_priority_prefix(weft::LogLevel::Error) << "routerd: error: " << what << "\n";
+}
 
 // --- The phases of main, in the order it runs them ---
 
@@ -128,6 +143,7 @@ std::optional<int> parse_flags(int argc, char** argv, Flags& f) {
                  "seconds between full reads of the desired state (default 10)");
   app.add_option("--etcd-timeout", f.etcd_timeout, "seconds per etcd request (default 2)");
   app.set_version_flag("--version", std::string("routerd (Weft) ") + weft::kVersion);
+  weft::cli::add_json_dump(app);  // for the manual page
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -175,7 +191,7 @@ std::optional<Boot> load_graph(Flags& flags, weft::Diagnostics& diag) {
   if (!flags.config.empty()) {
     boot.spec = std::make_shared<weft::GraphSpec>(weft::load_graph_file(flags.config, diag));
     if (!boot.spec->parsed) {  // not even YAML: nothing more to check
-      std::cerr << diag.format();
+      print_diagnostics(diag);
       return std::nullopt;
     }
     file_fleet = boot.spec->fleet;
@@ -214,7 +230,8 @@ std::optional<std::vector<std::string>> load_plugins(const Flags& flags, const w
     dirs.push_back(weft::PluginLoader::default_dir());
     loader.load_directories(dirs);
   } catch (const weft::PluginError& e) {
-    std::cerr << diag.format() << "routerd: error: " << e.what() << "\n";
+    print_diagnostics(diag);
+    print_error(e.what());
     return std::nullopt;
   }
   return base_dirs;
@@ -224,7 +241,7 @@ std::optional<std::vector<std::string>> load_plugins(const Flags& flags, const w
 std::optional<weft::GraphPlan> validate(const std::shared_ptr<weft::GraphSpec>& spec,
                                         const weft::PluginLoader& loader, weft::Diagnostics& diag) {
   weft::GraphPlan plan = weft::validate_graph(spec, loader, diag);
-  std::cerr << diag.format();
+  print_diagnostics(diag);
   if (diag.has_errors()) return std::nullopt;
   return plan;
 }
@@ -368,12 +385,14 @@ class SignalHandlers {
       agent_->resync();
       return;
     }
+    sd_notify(0, "RELOADING=1");
     weft::json r = api_.reload(config_);
+    sd_notify(0, "READY=1");
     if (r.value("applied", false)) {
       std::fprintf(stderr, "routerd: SIGHUP: reloaded %s: %s\n", config_.c_str(), r.dump().c_str());
     } else {
-      std::fprintf(stderr, "routerd: SIGHUP: reload of %s refused, the running graph is unchanged: %s\n",
-                   config_.c_str(), r.value("error", std::string()).c_str());
+      std::fprintf(stderr, "%srouterd: SIGHUP: reload of %s refused, the running graph is unchanged: %s\n",
+                   weft::log_priority_prefix(weft::LogLevel::Warning), config_.c_str(), r.value("error", std::string()).c_str());
       for (const auto& d : r["diagnostics"]) std::fprintf(stderr, "%s\n", d.get<std::string>().c_str());
     }
   }
@@ -384,6 +403,13 @@ class SignalHandlers {
   weft::FleetAgent* agent_;
   std::string config_;
 };
+
+// Tells systemd (Type=notify; nothing without $NOTIFY_SOCKET) that routerd serves: workers forward and
+// the control socket answers.
+void notify_ready(const std::string& config, size_t workers, const std::string& socket_path) {
+  sd_notifyf(0, "READY=1\nSTATUS=running %s on %zu worker(s); control socket %s\nMAINPID=%lu", config.c_str(),
+             workers, socket_path.c_str(), static_cast<unsigned long>(::getpid()));
+}
 
 // Every 100 ms, looks for workers that stopped looping (Runtime::watch_workers).
 void watch_workers(weft::Runtime& rt, boost::asio::steady_timer& timer) {
@@ -437,6 +463,7 @@ bool write_summary_json(const weft::json& st, const std::string& path) {
 int shut_down(weft::Runtime& rt, std::unique_ptr<weft::ControlServer>& server, weft::FleetAgent* agent,
               const std::string& summary_json) {
   int rc = 0;
+  sd_notify(0, "STOPPING=1");
   if (agent) agent->shutdown();
   rt.halt();
   weft::json st = weft::stats_json(rt);
@@ -473,6 +500,7 @@ int run_router(const Flags& flags, const Boot& boot, weft::GraphPlan plan, weft:
   }
   if (agent) collector.add_source([a = agent.get()](weft::MetricSet& set) { a->add_metrics(set); });
   SignalHandlers signals(io, api, agent.get(), flags.config);
+  notify_ready(flags.config, rt.workers().size(), socket_path);
   weft::ClockRecalibration recalibration(io);  // the clock, every second, against CLOCK_MONOTONIC_RAW
   boost::asio::steady_timer timer(io), watch(io);
   stop_after(io, timer, flags.duration);
@@ -484,6 +512,7 @@ int run_router(const Flags& flags, const Boot& boot, weft::GraphPlan plan, weft:
 }  // namespace
 
 int main(int argc, char** argv) {
+  weft::log_to_journal_if_connected();  // under systemd: lines with their priorities
   Flags flags;
   if (std::optional<int> rc = parse_flags(argc, argv, flags)) return *rc;
   weft::Diagnostics diag(flags.config);

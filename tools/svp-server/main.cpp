@@ -18,6 +18,8 @@
 #include <fstream>
 #include <iostream>
 
+#include "cli_json.hpp"
+
 #include "control/svp_lab_server.hpp"
 
 namespace {
@@ -39,6 +41,7 @@ int main(int argc, char** argv) {
   app.add_option("-l,--listen", listen, "address:port to listen on (port 0: any free port)");
   app.add_flag("--shootdown", shootdown, "send SHOOTDOWN to connected clients for VL2 entries a reload changed");
   app.add_option("--port-file", port_file, "write the port listened on to this file once listening");
+  weft::cli::add_json_dump(app);  // for the manual page
   CLI11_PARSE(app, argc, argv);
 
   weft::svp::LabMappings m;

@@ -232,6 +232,29 @@ class Reader {
     }
   }
 
+  // A capture named relatively in a port's args (net_pcap's rx_pcap=, tx_pcap=) is found from the graph's
+  // directory, as plugins.path is: the graph runs from any working directory.
+  std::string resolve_capture_paths(const std::string& args) const {
+    if (g_.dir.empty()) return args;
+    std::string out;
+    size_t start = 0;
+    while (start <= args.size()) {
+      size_t end = args.find(',', start);
+      if (end == std::string::npos) end = args.size();
+      std::string item = args.substr(start, end - start);
+      for (const char* key : {"rx_pcap=", "tx_pcap="}) {
+        const std::string k(key);
+        if (item.rfind(k, 0) == 0 && item.size() > k.size() && item[k.size()] != '/')
+          item = k + std::filesystem::absolute(std::filesystem::path(g_.dir) / item.substr(k.size()))
+                         .lexically_normal()
+                         .string();
+      }
+      out += (start == 0 ? "" : ",") + item;
+      start = end + 1;
+    }
+    return out;
+  }
+
   void read_fleet(const YAML::Node& n) {
     if (!expect_map(n, "fleet")) return;
     check_keys(n,
@@ -350,7 +373,10 @@ class Reader {
                    "port '" + p.name + "'");
         if (auto d = v["device"]) read_string(d, p.device, "device");
         else d_.error(p.mark, "port '" + p.name + "' has no device (for example `device: net_null0`)");
-        if (auto a = v["args"]) read_string(a, p.args, "args");
+        if (auto a = v["args"]) {
+          read_string(a, p.args, "args");
+          p.args = resolve_capture_paths(p.args);
+        }
         auto queues = [&](const char* key, int& out, Mark* m) {
           if (auto q = v[key]) {
             if (m) *m = mark_of(q);

@@ -47,8 +47,14 @@ auto call_factory(const std::string& path, const std::string& name, F& factory) 
 }  // namespace
 
 std::string PluginLoader::default_dir() {
-  fs::path exe = boost::dll::program_location().string();
-  return (exe.parent_path().parent_path() / "lib" / "weft" / "plugins").string();
+  // The build tree (and an install with the default "lib"): bin/../lib/weft/plugins;
+  // else the installed layout, bin/../<libdir>/weft/plugins (Debian: lib/<multiarch>).
+  const fs::path prefix = fs::path(boost::dll::program_location().string()).parent_path().parent_path();
+  const fs::path build_tree = prefix / "lib" / "weft" / "plugins";
+  const fs::path installed = prefix / WEFT_PLUGIN_INSTALL_DIR;
+  std::error_code ec;
+  if (fs::is_directory(build_tree, ec) || !fs::is_directory(installed, ec)) return build_tree.string();
+  return installed.string();
 }
 
 void PluginLoader::set_roots(const std::vector<std::string>& roots) {

@@ -41,8 +41,10 @@ struct PluginInfo {
 
 class PluginLoader {
  public:
-  // The directory built-in plugins live in, relative to the running binary
-  // (bin/../lib/weft/plugins), in the build tree and when installed.
+  // The directory built-in plugins live in, relative to the running binary:
+  // bin/../lib/weft/plugins (the build tree, a default install) or
+  // bin/../<libdir>/weft/plugins (an install with WEFT_INSTALL_LIBDIR, such as
+  // Debian's packages: /usr/bin/routerd, /usr/lib/<multiarch>/weft/plugins).
   static std::string default_dir();
   // Directories from a colon-separated list (flag or WEFT_PLUGIN_PATH).
   static std::vector<std::string> split_path(const std::string& list);
