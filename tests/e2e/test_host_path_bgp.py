@@ -48,8 +48,8 @@ services:
   ifaces:
     class: Interfaces
     interfaces:
-      - {{name: up, port: p0, addresses: [10.202.1.1/24], host: {wt0}}}
-      - {{name: down, port: p1, addresses: [10.202.2.1/24], host: {wt1}}}
+      - {{name: up, port: p0, addresses: [10.202.1.1/24, "2001:db8:202:1::1/64"], host: {wt0}}}
+      - {{name: down, port: p1, addresses: [10.202.2.1/24, "2001:db8:202:2::1/64"], host: {wt1}}}
   host: {{class: HostPath, interfaces: ifaces}}
   fib: {{class: Fib, listen: "127.0.0.1:{port}", interfaces_from: ifaces, grace: 30, quiet: 3,
          max_routes: 1024, tbl8: 64, max_routes6: 1024, tbl8_6: 64}}
@@ -110,8 +110,15 @@ router bgp 65001
  timers bgp 3 9
  neighbor 10.202.1.2 remote-as 65002
  neighbor 10.202.1.2 timers connect 1
+ neighbor 2001:db8:202:1::2 remote-as 65002
+ neighbor 2001:db8:202:1::2 timers connect 1
  address-family ipv4 unicast
   redistribute connected
+  no neighbor 2001:db8:202:1::2 activate
+ exit-address-family
+ address-family ipv6 unicast
+  redistribute connected
+  neighbor 2001:db8:202:1::2 activate
  exit-address-family
 """
 
@@ -122,8 +129,15 @@ router bgp 65002
  timers bgp 3 9
  neighbor 10.202.1.1 remote-as 65001
  neighbor 10.202.1.1 timers connect 1
+ neighbor 2001:db8:202:1::1 remote-as 65001
+ neighbor 2001:db8:202:1::1 timers connect 1
  address-family ipv4 unicast
   network 10.99.0.0/24
+  no neighbor 2001:db8:202:1::1 activate
+ exit-address-family
+ address-family ipv6 unicast
+  network 2001:db8:99::/64
+  neighbor 2001:db8:202:1::1 activate
  exit-address-family
 """
 
@@ -160,9 +174,14 @@ def main(t):
             lab.sh(nr, f"sysctl -qw net.ipv6.conf.{dev}.disable_ipv6=1 net.ipv4.conf.{dev}.arp_ignore=8 "
                        f"net.ipv4.conf.{dev}.rp_filter=1")
         lab.sh(np_, f"ip addr add 10.202.1.2/24 dev {p_if} && ip addr add 10.99.0.1/24 dev {pq} && "
-                    f"sysctl -qw net.ipv4.ip_forward=1")
-        lab.sh(nq, f"ip addr add 10.99.0.2/24 dev {q_if} && ip route add default via 10.99.0.1")
-        lab.sh(nh, f"ip addr add 10.202.2.2/24 dev {h_if} && ip route add default via 10.202.2.1")
+                    f"ip -6 addr add 2001:db8:202:1::2/64 dev {p_if} nodad && "
+                    f"ip -6 addr add 2001:db8:99::1/64 dev {pq} nodad && "
+                    f"sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1")
+        lab.sh(nq, f"ip addr add 10.99.0.2/24 dev {q_if} && ip route add default via 10.99.0.1 && "
+                   f"ip -6 addr add 2001:db8:99::2/64 dev {q_if} nodad && ip -6 route add default via 2001:db8:99::1")
+        lab.sh(nh, f"ip addr add 10.202.2.2/24 dev {h_if} && ip route add default via 10.202.2.1 && "
+                   f"ip -6 addr add 2001:db8:202:2::2/64 dev {h_if} nodad && "
+                   f"ip -6 route add default via 2001:db8:202:2::1")
         wt0, wt1 = f"wt{tag}a", f"wt{tag}b"
         port = random.randint(20000, 60000)
         r = t.routerd(GRAPH.format(tag=tag, r0=r0, r1=r1, wt0=wt0, wt1=wt1, port=port), lab=lab, ns=nr,
@@ -194,23 +213,28 @@ def main(t):
         fp.start_zebra()
         start_bgpd(lab, np_, pdir, BGP_P)
 
-        def state():
-            out = fr.vtysh("show bgp neighbors 10.202.1.2 json").stdout
+        def state(peer):
+            out = fr.vtysh(f"show bgp neighbors {peer} json").stdout
             try:
-                return json.loads(out).get("10.202.1.2", {}).get("bgpState")
+                return json.loads(out).get(peer, {}).get("bgpState")
             except ValueError:
                 return None
-        t.check(wait_until(lambda: state() == "Established", 60), "R's bgpd and P's bgpd: Established", str(state()))
+        t.check(wait_until(lambda: state("10.202.1.2") == "Established", 60),
+                "R's bgpd and P's bgpd over IPv4: Established", str(state("10.202.1.2")))
+        t.check(wait_until(lambda: state("2001:db8:202:1::2") == "Established", 60),
+                "R's bgpd and P's bgpd over IPv6: Established", str(state("2001:db8:202:1::2")))
 
         t.step("4. the learned route in Weft's FIB")
-        def fib_route():
+        def fib_route(prefix="10.99.0.0/24"):
             for f in r.json("routes"):
                 for rt in f["result"]["routes"]:
-                    if rt["prefix"] == "10.99.0.0/24":
+                    if rt["prefix"] == prefix:
                         return rt
             return None
         t.check(wait_until(lambda: (fib_route() or {}).get("installed"), 30),
                 "10.99.0.0/24 from P reached the FIB over FPM, installed", json.dumps(fib_route()))
+        t.check(wait_until(lambda: (fib_route("2001:db8:99::/64") or {}).get("installed"), 30),
+                "2001:db8:99::/64 from P reached the FIB over FPM, installed", json.dumps(fib_route("2001:db8:99::/64")))
         look = r.json("service", "fib", "lookup", "address=10.99.0.2")
         t.check("up" in json.dumps(look), "its next hop leaves by output up (zebra's wt0 mapped)", json.dumps(look))
 
@@ -220,6 +244,13 @@ def main(t):
         n = {x["address"]: x for svc in r.json("neighbors") for x in svc["result"]}
         t.check(n.get("10.202.1.2", {}).get("state") in ("reachable", "stale", "delay", "probe"),
                 "Weft resolved P (10.202.1.2) itself", json.dumps(n.get("10.202.1.2")))
+        p = lab.run(nh, ["ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", "2001:db8:99::2"])
+        t.check(p.returncode == 0 and " 0% packet loss" in p.stdout, "H pings Q over IPv6 through Weft and P", p.stdout)
+        nh6 = json.dumps(fib_route("2001:db8:99::/64"))
+        n = {x["address"]: x for svc in r.json("neighbors") for x in svc["result"]}
+        ll = [a for a in n if a.startswith("fe80:") and n[a]["interface"] == "up"]
+        t.check("fe80:" not in nh6 or (ll and n[ll[0]]["state"] in ("reachable", "stale", "delay", "probe")),
+                "the IPv6 route's next hop (link-local if zebra gave one) was resolved with ND", nh6 + " " + str(ll))
 
         t.step("6. time exceeded")
         p = lab.run(nh, ["ping", "-c", "1", "-t", "1", "-W", "2", "10.99.0.2"])
