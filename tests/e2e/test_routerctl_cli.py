@@ -47,6 +47,8 @@ ARGS = {
 # Commands the quickstart refuses (it has no such service): exit 1 and the reason.
 REFUSED = {
     "routes": ([], "no service of class 'Fib'"),
+    "interfaces": ([], "no service of class 'Interfaces'"),
+    "neighbors": ([], "no service of class 'Interfaces'"),
 }
 # Commands that talk to etcd, not routerd (tests/e2e/test_fleet_*.py run them
 # with --json): here, with no etcd, they fail, with neither 0 nor 64.
