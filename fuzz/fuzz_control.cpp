@@ -17,6 +17,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 
@@ -56,6 +57,7 @@ connections:
   - cls[web] -> sw
   - sw[a] -> bin
   - sw[b] -> bin
+  - sw[unknown] -> bin
   - cls[default] -> bin
 )";
 
@@ -82,7 +84,13 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   g_path = (std::filesystem::temp_directory_path() / ("weft-fuzz-control-" + std::to_string(::getpid()) + ".sock"))
                .string();
   new ControlServer(*g_io, g_path, [](const json& r) { return g_api->handle(r); });
-  std::atexit([] { std::filesystem::remove(g_path); });
+  // At exit: the workers stop before the plugins are unloaded (the loader is
+  // a static made before this handler was registered, so it is destroyed
+  // after it), or a worker would call element code that is no longer mapped.
+  std::atexit([] {
+    g_rt->stop();
+    std::filesystem::remove(g_path);
+  });
   return 0;
 }
 

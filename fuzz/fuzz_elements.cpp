@@ -44,8 +44,8 @@ const Case kCases[] = {
      "      - {output: vm1, vlan: 10, dst_mac: \"52:54:00:00:00:01\"}\n      - {output: tenant_a, vni: 100}\n"
      "      - {output: tenant_b_web, inner: {vni: 200, ip_proto: tcp, dst_port: 443}}\n"
      "      - {output: v6, ip_dst: \"2001:db8::/32\", src_port: 1000-2000}\n"
-     "  cap: Capture\nconnections: [e[arp] -> cap, e[web] -> cap, e[lan] -> cap, e[vm1] -> cap, e[tenant_a] -> cap,"
-     " e[tenant_b_web] -> cap, e[v6] -> cap, e[default] -> cap]\n"},
+     "  cap: Capture\nconnections: [\"e[arp] -> cap\", \"e[web] -> cap\", \"e[lan] -> cap\", \"e[vm1] -> cap\","
+     " \"e[tenant_a] -> cap\", \"e[tenant_b_web] -> cap\", \"e[v6] -> cap\", \"e[default] -> cap\"]\n"},
     {"Counter", "elements: {e: Counter, cap: Capture}\nconnections: [e -> cap]\n"},
     {"Discard", "elements: {e: Discard}\n"},
     {"EtherRewrite",
@@ -53,39 +53,40 @@ const Case kCases[] = {
      "connections: [e -> cap]\n"},
     {"IpLookup",
      SERVICES "elements:\n  e: {class: IpLookup, fib: fib, outputs: [p1, p2], nexthop_metadata: true}\n  cap: Capture\n"
-              "connections: [e[p1] -> cap, e[p2] -> cap]\n"},
+              "connections: [\"e[p1] -> cap\", \"e[p2] -> cap\"]\n"},
     {"L2Switch",
      "elements:\n  e:\n    class: L2Switch\n    vni: 100\n"
      "    ports: [{name: vm1}, {name: vm2}, {name: uplink, flood: false}, {name: router}]\n"
      "    static: [{mac: \"02:00:00:00:00:fe\", port: router}]\n  cap: Capture\n"
-     "connections: [e[vm1] -> cap, e[vm2] -> cap, e[uplink] -> cap, e[router] -> cap, e[unknown] -> cap]\n",
+     "connections: [\"e[vm1] -> cap\", \"e[vm2] -> cap\", \"e[uplink] -> cap\", \"e[router] -> cap\",\n"
+     "  \"e[unknown] -> cap\"]\n",
      4},
     {"Merge", "elements: {e: Merge, cap: Capture}\nconnections: [e -> cap]\n", 3},
     {"Nat44",
      "elements:\n  e:\n    class: Nat44\n    pool: [198.51.100.1, 203.0.113.0/30]\n    inside: [10.0.0.0/8]\n"
      "    static:\n      - {proto: tcp, external: \"198.51.100.1:8080\", internal: \"10.0.0.5:80\"}\n  cap: Capture\n"
-     "connections: [e[to_outside] -> cap, e[to_inside] -> cap]\n",
+     "connections: [\"e[to_outside] -> cap\", \"e[to_inside] -> cap\"]\n",
      2},
     {"Nat64",
      "elements:\n  e: {class: Nat64, pool: [198.51.100.1], prefix: \"64:ff9b::/96\", inside: [\"2001:db8:1::/64\"]}\n"
-     "  cap: Capture\nconnections: [e[to_ipv4] -> cap, e[to_ipv6] -> cap]\n",
+     "  cap: Capture\nconnections: [\"e[to_ipv4] -> cap\", \"e[to_ipv6] -> cap\"]\n",
      2},
     {"Nat66",
      "elements:\n  e: {class: Nat66, inside_prefix: \"fd01:203:405::/48\", outside_prefix: \"2001:db8:1::/48\"}\n"
-     "  cap: Capture\nconnections: [e[to_outside] -> cap, e[to_inside] -> cap]\n",
+     "  cap: Capture\nconnections: [\"e[to_outside] -> cap\", \"e[to_inside] -> cap\"]\n",
      2},
     {"Pass", "elements: {e: Pass, cap: Capture}\nconnections: [e -> cap]\n"},
     {"Queue", "elements:\n  e: {class: Queue, capacity: 64, burst: 8}\n  cap: Capture\nconnections: [e -> cap]\n", 1,
      true},
     {"RateLimiter police",
      "elements:\n  e: {class: RateLimiter, rate: 100M, burst: 125k, red: drop}\n  cap: Capture\n"
-     "connections: [e[green] -> cap, e[yellow] -> cap]\n"},
+     "connections: [\"e[green] -> cap\", \"e[yellow] -> cap\"]\n"},
     {"RateLimiter per_flow",
      "elements:\n  e: {class: RateLimiter, unit: pps, rate: 10k, key: flow, action: mark}\n  cap: Capture\n"
      "connections: [e -> cap]\n"},
     {"RateLimiter two_rate",
      "elements:\n  e: {class: RateLimiter, mode: trtcm, rate: 10M, peak_rate: 20M}\n  cap: Capture\n"
-     "connections: [e[green] -> cap, e[yellow] -> cap, e[red] -> cap]\n"},
+     "connections: [\"e[green] -> cap\", \"e[yellow] -> cap\", \"e[red] -> cap\"]\n"},
     {"SvpResolver vl2",
      SERVICES "elements:\n  e: {class: SvpResolver, svp: svp, vni: 100, wait: 0.01}\n  cap: Capture\n"
               "connections: [e -> cap]\n",
@@ -94,15 +95,15 @@ const Case kCases[] = {
      SERVICES "elements:\n  e: {class: SvpResolver, svp: svp, mode: vl3, queue: 2, max_pending: 4, wait: 0.01}\n"
               "  cap: Capture\nconnections: [e -> cap]\n",
      1, true},
-    {"Tee", "elements:\n  e: {class: Tee, outputs: 3}\n  cap: Capture\nconnections: [e[out0] -> cap, e[out1] -> cap, "
-            "e[out2] -> cap]\n"},
+    {"Tee", "elements:\n  e: {class: Tee, outputs: 3}\n  cap: Capture\nconnections: [\"e[out0] -> cap\", \"e[out1] -> cap\", "
+            "\"e[out2] -> cap\"]\n"},
     {"VlanPop", "elements:\n  e: {class: VlanPop, count: 2, untagged: drop}\n  cap: Capture\nconnections: [e -> cap]\n"},
     {"VlanPush", "elements:\n  e: {class: VlanPush, vid: 100, pcp: 5}\n  cap: Capture\nconnections: [e -> cap]\n"},
     {"VlanPush qinq",
      "elements:\n  e: {class: VlanPush, vid: 20, tpid: 0x88a8}\n  cap: Capture\nconnections: [e -> cap]\n"},
     {"VxlanDecap",
      "elements:\n  e: {class: VxlanDecap, local_ip: 192.0.2.1, vnis: {tenant_a: 100, tenant_b: 200}}\n  cap: Capture\n"
-     "connections: [e[tenant_a] -> cap, e[tenant_b] -> cap, e[default] -> cap]\n"},
+     "connections: [\"e[tenant_a] -> cap\", \"e[tenant_b] -> cap\", \"e[default] -> cap\"]\n"},
     {"VxlanDecap any",
      "elements:\n  e: {class: VxlanDecap, local_ip: \"2001:db8::1\"}\n  cap: Capture\nconnections: [e -> cap]\n"},
     {"VxlanEncap",

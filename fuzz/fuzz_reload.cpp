@@ -8,6 +8,7 @@
 // running); the reload back always succeeds. Inputs are YAML graphs mutated
 // as documents (yaml_mutator.hpp), ports sandboxed to null and ring devices.
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 
 #include "core/validator.hpp"
@@ -69,6 +70,11 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   fuzz::attach_devices(*base.spec);
   g_rt = new Runtime(std::move(base));  // runs until the process ends
   g_rt->start();
+  // Stopped when libFuzzer exits, before the plugins are unloaded (the
+  // loader is a static made before this handler was registered, so it is
+  // destroyed after it): a worker left running would call element code
+  // that is no longer mapped.
+  std::atexit([] { g_rt->stop(); });
   return 0;
 }
 

@@ -92,6 +92,8 @@ put("neighbor", "miss6_two", dgram(miss6 + miss4))
 put("neighbor", "links", dgram(newlink) + dgram(nlmsg(RTM_GETNEIGH, ndmsg(v4, 77, 1) + attr(1, b"\x0a\0\0\x01"))) +
     dgram(dellink))
 put("neighbor", "error", dgram(err))
+# A miss, then a header claiming 2^31 bytes (libmnl's mnl_nlmsg_ok took it: a finding, tests/unit/test_svp.cpp).
+put("neighbor", "len_2_31", dgram(miss4 + struct.pack("=IHHII", 0x80000000, RTM_GETNEIGH, 0, 2, 0)))
 
 # --- SVP: the fuzz target's structure (fuzz/fuzz_svp.cpp) -------------------
 # settings, request count, request kinds (with their fields), then messages

@@ -28,7 +28,7 @@ namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-constexpr uint8_t kSyn = 0x02, kAck = 0x10, kFin = 0x01, kRst = 0x04;
+constexpr uint8_t kSyn = 0x02, kAck = 0x10, kFin = 0x01;
 
 std::string ip_text(uint32_t net) {
   char b[INET_ADDRSTRLEN];

@@ -16,8 +16,10 @@ using namespace weft;
 using namespace weft::route;
 
 // GCC 12 sees short-string assignments below as reading uninitialized bytes
-// (a known false positive of -Wmaybe-uninitialized at -O3).
+// (a known false positive of -Wmaybe-uninitialized at -O3; clang has no such warning).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 namespace {
 

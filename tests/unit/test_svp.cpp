@@ -20,7 +20,12 @@
 #include <sstream>
 #include <thread>
 
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+
+#include "control/neighbor_control.hpp"
 #include "control/svp_client.hpp"
+#include "control/svp_control.hpp"
 #include "control/svp_lab_server.hpp"
 #include "control/svp_proto.hpp"
 #include "control/svp_service.hpp"
@@ -602,7 +607,7 @@ TEST_CASE("SvpResolver: misses held then released with the underlay, NOTFOUND / 
     h.push(id, b);
   };
   weft::Element& res = h.element("res");
-  enum { kNotFound, kTimeout, kQueueFull };
+  enum { kDropNotFound, kDropTimeout, kDropQueueFull };  // SvpResolver's drop reasons
   auto underlay = weft::fields::underlay();
   auto vni = weft::fields::vni();
   auto check_meta = [&](rte_mbuf* m) {
@@ -619,12 +624,12 @@ TEST_CASE("SvpResolver: misses held then released with the underlay, NOTFOUND / 
   push("res", {frame("02:00:00:00:00:0a"), frame("02:00:00:00:00:0a"), frame("02:00:00:00:00:0a"),
                frame("02:00:00:00:00:0b")});
   CHECK(res.held_packets() == 3);
-  CHECK(res.drops(kQueueFull) == 1);
+  CHECK(res.drops(kDropQueueFull) == 1);
   std::vector<rte_mbuf*> got;
   REQUIRE(pump(io, [&] {
     h.run("res");
     for (auto* m : h.take("cap")) got.push_back(m);
-    return got.size() == 2 && res.drops(kNotFound) == 1;
+    return got.size() == 2 && res.drops(kDropNotFound) == 1;
   }));
   for (auto* m : got) check_meta(m);
   weft::test::free_all(got);
@@ -638,7 +643,7 @@ TEST_CASE("SvpResolver: misses held then released with the underlay, NOTFOUND / 
   REQUIRE(got.size() == 1);
   check_meta(got[0]);
   weft::test::free_all(got);
-  CHECK(res.drops(kNotFound) == 2);
+  CHECK(res.drops(kDropNotFound) == 2);
 
   // vl3: the destination IP resolves to Portolan's MAC, written into the frame.
   auto ip_frame = weft::test::eth(0x0800, weft::test::ipv4("10.9.0.2", "10.9.0.1", 17, weft::test::ports(1, 2)),
@@ -662,7 +667,7 @@ TEST_CASE("SvpResolver: misses held then released with the underlay, NOTFOUND / 
   weft::test::free_all(got);
   REQUIRE(pump(io, [&] {
     h.run("res");
-    return res.drops(kTimeout) == 1;
+    return res.drops(kDropTimeout) == 1;
   }));
   CHECK(res.held_packets() == 0);
 
@@ -969,4 +974,59 @@ TEST_CASE("Svp and NeighborSink: parameters checked at their position, the old e
   // An Svp written as an element, as before services existed.
   CHECK_THAT(errors("elements:\n  portolan: {class: Svp, servers: [\"127.0.0.1:1296\"]}\n"),
              Catch::Contains("is a service class now: move 'portolan' from elements: to services:"));
+}
+
+// ---------------------------------------------------------------------------
+// NeighborSink's netlink reader, on what a kernel (or anything on the socket) could send
+// ---------------------------------------------------------------------------
+
+TEST_CASE("NeighborSink: a netlink message longer than its datagram, 2^31 bytes or more included, is counted as "
+          "malformed and ends the walk inside the buffer",
+          "[svp][neighbor]") {
+  weft::test::eal();
+  auto svp = std::make_shared<SvpControl>();
+  SvpConfig sc;
+  sc.client.servers = {"127.0.0.1:9"};
+  svp->configure(sc);
+  auto neigh = std::make_shared<NeighborControl>(svp);
+  neigh->configure(NeighborConfig{{{"lo", 100, ""}}, false});
+  auto malformed = [&] { return neigh->status()["counters"]["malformed"].get<uint64_t>(); };
+  // A datagram of whole messages, as the kernel aligns them.
+  auto datagram = [](std::vector<std::pair<uint32_t, uint16_t>> msgs, size_t len) {
+    std::vector<uint32_t> buf(len / 4 + 8, 0);
+    size_t off = 0;
+    for (auto [nlmsg_len, type] : msgs) {
+      auto* h = reinterpret_cast<nlmsghdr*>(reinterpret_cast<uint8_t*>(buf.data()) + off);
+      h->nlmsg_len = nlmsg_len;
+      h->nlmsg_type = type;
+      off += 16;
+    }
+    return buf;
+  };
+  auto feed = [&](const std::vector<uint32_t>& buf, size_t len) {
+    neigh->on_datagram(reinterpret_cast<const uint8_t*>(buf.data()), len);
+  };
+
+  // What the neighbor fuzz target found: libmnl's mnl_nlmsg_ok compares
+  // nlmsg_len as an int, so 0xfd7f0000 passed and the next message was read
+  // 4 GB past the datagram (a segmentation fault).
+  const uint8_t found[] = {0x00, 0x00, 0x7f, 0xfd, 0x28, 0xce, 0x93, 0x7a, 0x01, 0x00, 0x00, 0x00,
+                           0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+                           0x01, 0x00, 0x00, 0x00, 0x08, 0x00, 0x01, 0x00, 0x0a, 0x00, 0x00, 0x01};
+  std::vector<uint32_t> buf(sizeof found / 4 + 1);
+  std::memcpy(buf.data(), found, sizeof found);
+  feed(buf, sizeof found);
+  CHECK(malformed() == 1);
+  // After two whole NLMSG_NOOP messages: 2^31, 2^32 - 1, one byte more than left, shorter than a header.
+  for (uint32_t bad : {0x80000000u, 0xffffffffu, 17u, 15u}) {
+    const uint64_t before = malformed();
+    feed(datagram({{16, NLMSG_NOOP}, {16, NLMSG_NOOP}, {bad, RTM_GETNEIGH}}, 48), 48);
+    CHECK(malformed() == before + 1);
+  }
+  // Trailing bytes that cannot hold a header, and whole messages only.
+  feed(datagram({{16, NLMSG_NOOP}}, 16), 20);
+  CHECK(malformed() == 6);
+  feed(datagram({{16, NLMSG_NOOP}, {16, NLMSG_NOOP}}, 32), 32);
+  CHECK(malformed() == 6);
+  CHECK(neigh->status()["counters"]["misses"] == 0);
 }

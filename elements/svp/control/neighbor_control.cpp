@@ -8,6 +8,7 @@
 #include <net/if.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -129,8 +130,18 @@ void NeighborControl::read_more() {
 }
 
 void NeighborControl::on_datagram(const uint8_t* buf, size_t len) {
-  int n = static_cast<int>(len);
-  for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf); mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n)) {
+  // Not mnl_nlmsg_ok/next: they compare nlmsg_len as an int, so a length of
+  // 2^31 or more passes and the walk leaves the buffer. Bytes left that do
+  // not hold a whole message are counted as malformed.
+  while (len > 0) {
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf);
+    if (len < sizeof(nlmsghdr) || nlh->nlmsg_len < sizeof(nlmsghdr) || nlh->nlmsg_len > len) {
+      c_.malformed++;
+      return;
+    }
+    const size_t step = std::min<size_t>(MNL_ALIGN(nlh->nlmsg_len), len);
+    buf += step;
+    len -= step;
     switch (nlh->nlmsg_type) {
       case NLMSG_ERROR: {
         if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(nlmsgerr))) {

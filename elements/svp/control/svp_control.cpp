@@ -241,7 +241,7 @@ void SvpControl::answered(const CacheKey& k, const Resolution& r) {
   } else if (r.kind == Resolution::NotFound) {
     c_.notfound++;
     CacheEntry e;
-    e.state = CacheEntry::kNotFound;
+    e.state = CacheEntry::kNegative;
     e.expires_ns = now + weft::Clock::ns_of_seconds(cfg_.negative_ttl_s);
     e.retry_ns.store(e.expires_ns, std::memory_order_relaxed);
     e.learned_at = now_s();
@@ -272,7 +272,7 @@ void SvpControl::make_room() {
   std::optional<CacheKey> oldest;
   double oldest_at = 0;
   owned_->for_each([&](const CacheKey& k, const CacheEntry& e) {
-    if (e.state == CacheEntry::kNotFound && e.expired(now)) drop.push_back(k);
+    if (e.state == CacheEntry::kNegative && e.expired(now)) drop.push_back(k);
     if (!oldest || e.learned_at < oldest_at) {
       oldest = k;
       oldest_at = e.learned_at;
@@ -492,7 +492,7 @@ nlohmann::json SvpControl::status() const {
   if (owned_)
     owned_->for_each([&](const CacheKey& k, const CacheEntry& e) {
       (k.kind == static_cast<uint8_t>(KeyKind::Vl2) ? vl2 : vl3)++;
-      if (e.state == CacheEntry::kNotFound) neg++;
+      if (e.state == CacheEntry::kNegative) neg++;
       if (e.expired(now)) expired++;
     });
   s["cache"] = {{"entries", owned_ ? owned_->size() : 0},

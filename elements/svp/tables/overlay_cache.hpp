@@ -83,7 +83,8 @@ struct CacheKeyHash {
 };
 
 struct CacheEntry {
-  enum State : uint8_t { kResolved = 1, kNotFound = 2 };
+  // kNegative: Portolan answered NOTFOUND (a negative entry, kept until it expires).
+  enum State : uint8_t { kResolved = 1, kNegative = 2 };
   uint8_t state = kResolved;
   uint8_t mac[6] = {};            // VL3: the overlay MAC Portolan gave
   fields::Underlay underlay{};   // ready for the underlay metadata (has_mac 0)

@@ -6,6 +6,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <charconv>
 #include <optional>
 
 #include "core/text.hpp"
@@ -74,12 +75,47 @@ std::string prefix_end(const std::string& prefix) {
 
 namespace {
 
+// A reply's fields, read without trusting its shape (the fuzz target's
+// findings): a member that is missing, or of another type than the API's, is
+// absent (the gateway omits zero values, empty strings and lists); a number
+// that is not one is an EtcdError. Never nlohmann's const operator[] on a
+// missing key (an assertion; undefined without one), never its type_error.
+const json& member(const json& j, const char* key) {
+  static const json absent;
+  if (!j.is_object()) return absent;
+  auto it = j.find(key);
+  return it == j.end() ? absent : *it;
+}
+
+const json& items(const json& j, const char* key) {
+  static const json none = json::array();
+  const json& v = member(j, key);
+  return v.is_array() ? v : none;
+}
+
+std::string text(const json& j, const char* key, const std::string& otherwise = "") {
+  const json& v = member(j, key);
+  return v.is_string() ? v.get<std::string>() : otherwise;
+}
+
+bool flag(const json& j, const char* key) {
+  const json& v = member(j, key);
+  return v.is_boolean() && v.get<bool>();
+}
+
+// 64-bit numbers travel as decimal strings (JSON numbers are accepted too).
 int64_t num(const json& j, const char* key) {
-  if (!j.contains(key)) return 0;  // the gateway omits zero values
-  const json& v = j[key];
-  if (v.is_string()) return std::stoll(v.get<std::string>());
-  if (v.is_number()) return v.get<int64_t>();
-  return 0;
+  const json& v = member(j, key);
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_string()) {
+    const std::string s = v.get<std::string>();
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (ec == std::errc() && end == s.data() + s.size()) return n;
+  } else if (v.is_null()) {
+    return 0;
+  }
+  throw EtcdError(-2, std::string("etcd sent a ") + key + " that is not a 64-bit integer: " + v.dump().substr(0, 60));
 }
 
 struct Endpoint {
@@ -245,10 +281,9 @@ http::request<http::string_body> make_request(const std::string& host, const std
 
 [[noreturn]] void throw_reply_error(const json& j) {
   // Unary: {"error": "...", "code": N}; streams: {"error": {"grpc_code": N, "message": "..."}}.
-  const json& e = j["error"];
-  if (e.is_object())
-    throw EtcdError(static_cast<int>(num(e, "grpc_code")), e.value("message", std::string("etcd error")));
-  throw EtcdError(static_cast<int>(num(j, "code")), j.value("message", e.is_string() ? e.get<std::string>() : ""));
+  const json& e = member(j, "error");
+  if (e.is_object()) throw EtcdError(static_cast<int>(num(e, "grpc_code")), text(e, "message", "etcd error"));
+  throw EtcdError(static_cast<int>(num(j, "code")), text(j, "message", e.is_string() ? e.get<std::string>() : ""));
 }
 
 // Errors that say "this member cannot serve now": try another one.
@@ -265,7 +300,7 @@ bool auth_error(const EtcdError& e) {
 
 }  // namespace
 
-asio::awaitable<json> EtcdClient::call_once(const std::string& path, const json& body) {
+asio::awaitable<json> EtcdClient::call_once(std::string path, json body) {
   // A pooled connection may have been closed by the server since: one retry on a fresh one.
   for (int attempt = 0; attempt < 2; attempt++) {
     bool reused = !idle_.empty();
@@ -310,11 +345,11 @@ asio::awaitable<void> EtcdClient::authenticate() {
   const std::string path = "/v3/auth/authenticate";
   const json body{{"name", opts_.user}, {"password", opts_.password}};
   json r = co_await call_once(path, body);
-  token_ = r.value("token", std::string());
+  token_ = text(r, "token");
   if (token_.empty()) throw EtcdError(16, "etcd authentication returned no token");
 }
 
-asio::awaitable<json> EtcdClient::call(const std::string& path, const json& body) {
+asio::awaitable<json> EtcdClient::call(std::string path, json body) {
   const size_t tries = opts_.endpoints.size();
   bool reauthenticated = false;
   for (size_t attempt = 0;; attempt++) {
@@ -334,7 +369,7 @@ asio::awaitable<json> EtcdClient::call(const std::string& path, const json& body
   }
 }
 
-asio::awaitable<std::vector<RangeResult>> EtcdClient::read(const std::vector<Range>& ranges) {
+asio::awaitable<std::vector<RangeResult>> EtcdClient::read(std::vector<Range> ranges) {
   json ops = json::array();
   for (const auto& r : ranges) {
     json q{{"key", base64_encode(r.key)}};
@@ -344,12 +379,12 @@ asio::awaitable<std::vector<RangeResult>> EtcdClient::read(const std::vector<Ran
   const std::string path = "/v3/kv/txn";
   const json body{{"success", ops}};
   json res = co_await call(path, body);
-  const int64_t rev = num(res["header"], "revision");
+  const int64_t rev = num(member(res, "header"), "revision");
   std::vector<RangeResult> out;
-  for (const auto& r : res.value("responses", json::array())) {
+  for (const auto& r : items(res, "responses")) {
     RangeResult rr;
     rr.revision = rev;
-    for (const auto& kv : r["response_range"].value("kvs", json::array())) rr.kvs.push_back(parse_kv(kv));
+    for (const auto& kv : items(member(r, "response_range"), "kvs")) rr.kvs.push_back(parse_kv(kv));
     out.push_back(std::move(rr));
   }
   if (out.size() != ranges.size()) throw EtcdError(-2, "etcd txn answered " + std::to_string(out.size()) + " ranges");
@@ -358,15 +393,15 @@ asio::awaitable<std::vector<RangeResult>> EtcdClient::read(const std::vector<Ran
 
 KeyValue parse_kv(const json& j) {
   KeyValue kv;
-  kv.key = base64_decode(j.value("key", std::string()));
-  kv.value = base64_decode(j.value("value", std::string()));
+  kv.key = base64_decode(text(j, "key"));
+  kv.value = base64_decode(text(j, "value"));
   kv.mod_revision = num(j, "mod_revision");
   kv.create_revision = num(j, "create_revision");
   kv.lease = num(j, "lease");
   return kv;
 }
 
-asio::awaitable<int64_t> EtcdClient::write(const std::vector<Put>& ops) {
+asio::awaitable<int64_t> EtcdClient::write(std::vector<Put> ops) {
   json list = json::array();
   for (const auto& p : ops) {
     if (p.value) {
@@ -380,7 +415,7 @@ asio::awaitable<int64_t> EtcdClient::write(const std::vector<Put>& ops) {
   const std::string path = "/v3/kv/txn";
   const json body{{"success", list}};
   json res = co_await call(path, body);
-  co_return num(res["header"], "revision");
+  co_return num(member(res, "header"), "revision");
 }
 
 asio::awaitable<int64_t> EtcdClient::lease_grant(int ttl_s) {
@@ -395,7 +430,7 @@ asio::awaitable<int64_t> EtcdClient::lease_keepalive(int64_t id) {
   const std::string path = "/v3/lease/keepalive";
   const json body{{"ID", std::to_string(id)}};
   json res = co_await call(path, body);
-  co_return num(res.value("result", json::object()), "TTL");
+  co_return num(member(res, "result"), "TTL");
 }
 
 asio::awaitable<void> EtcdClient::lease_revoke(int64_t id) {
@@ -408,14 +443,14 @@ asio::awaitable<int64_t> EtcdClient::compact(int64_t revision) {
   const std::string path = "/v3/kv/compaction";
   const json body{{"revision", std::to_string(revision)}};
   json res = co_await call(path, body);
-  co_return num(res["header"], "revision");
+  co_return num(member(res, "header"), "revision");
 }
 
 void EtcdClient::cancel_watch() {
   if (watch_conn_) watch_conn_->close();
 }
 
-asio::awaitable<void> EtcdClient::watch(const std::string& key, const std::string& range_end, int64_t start_revision,
+asio::awaitable<void> EtcdClient::watch(std::string key, std::string range_end, int64_t start_revision,
                                         EventsFn on_events, std::function<void()> on_created) {
   if (!opts_.user.empty() && token_.empty()) co_await authenticate();
   std::shared_ptr<EtcdConnection> c{co_await connect()};
@@ -453,24 +488,24 @@ asio::awaitable<void> EtcdClient::watch(const std::string& key, const std::strin
         lines.erase(0, nl + 1);
         if (j.is_discarded()) throw EtcdError(-2, "etcd watch sent a line that is not JSON");
         if (j.contains("error")) throw_reply_error(j);
-        const json& r = j["result"];
-        if (r.value("created", false) && on_created) on_created();
-        if (r.value("canceled", false)) {
+        const json& r = member(j, "result");
+        if (flag(r, "created") && on_created) on_created();
+        if (flag(r, "canceled")) {
           if (num(r, "compact_revision") > 0)
             throw EtcdError(11, "watch start revision " + std::to_string(start_revision) +
                                     " was compacted (compact revision " + std::to_string(num(r, "compact_revision")) +
                                     ")");
-          throw EtcdError(14, "watch canceled: " + r.value("cancel_reason", std::string("no reason given")));
+          throw EtcdError(14, "watch canceled: " + text(r, "cancel_reason", "no reason given"));
         }
-        if (r.contains("events")) {
+        if (member(r, "events").is_array()) {
           std::vector<WatchEvent> evs;
-          for (const auto& e : r["events"]) {
+          for (const auto& e : items(r, "events")) {
             WatchEvent ev;
-            ev.deleted = e.value("type", std::string()) == "DELETE";
-            ev.kv = parse_kv(e["kv"]);
+            ev.deleted = text(e, "type") == "DELETE";
+            ev.kv = parse_kv(member(e, "kv"));
             evs.push_back(std::move(ev));
           }
-          on_events(num(r["header"], "revision"), evs);
+          on_events(num(member(r, "header"), "revision"), evs);
         }
       }
     }

@@ -80,6 +80,9 @@ KeyValue parse_kv(const nlohmann::json& j);
 
 class EtcdConnection;
 
+// Every call is a coroutine that starts when it is first resumed, which may
+// be after the statement that made it (co_spawn): its arguments are taken
+// by value, so temporaries given to it cannot dangle.
 class EtcdClient {
  public:
   template <class T>
@@ -91,20 +94,20 @@ class EtcdClient {
   EtcdClient& operator=(const EtcdClient&) = delete;
 
   // One unary call: POST `path` with `body`; the reply's JSON. Throws EtcdError.
-  Task<nlohmann::json> call(const std::string& path, const nlohmann::json& body);
+  Task<nlohmann::json> call(std::string path, nlohmann::json body);
 
   // Linearizable reads of several ranges at one revision (one txn).
   struct Range {
     std::string key, range_end;  // range_end empty: just `key`
   };
-  Task<std::vector<RangeResult>> read(const std::vector<Range>& ranges);
+  Task<std::vector<RangeResult>> read(std::vector<Range> ranges);
   // Puts (and deletes, value == nullopt) in one txn; returns its revision.
   struct Put {
     std::string key;
     std::optional<std::string> value;
     int64_t lease = 0;
   };
-  Task<int64_t> write(const std::vector<Put>& ops);
+  Task<int64_t> write(std::vector<Put> ops);
   Task<int64_t> lease_grant(int ttl_s);
   // Returns the remaining TTL; 0 when the lease is gone.
   Task<int64_t> lease_keepalive(int64_t id);
@@ -116,7 +119,7 @@ class EtcdClient {
   // ends (server closed, cancel()); throws EtcdError, compacted() when
   // start_revision is no longer available.
   using EventsFn = std::function<void(int64_t revision, const std::vector<WatchEvent>&)>;
-  Task<void> watch(const std::string& key, const std::string& range_end, int64_t start_revision, EventsFn on_events,
+  Task<void> watch(std::string key, std::string range_end, int64_t start_revision, EventsFn on_events,
                    std::function<void()> on_created = {});
   // Ends a running watch (its coroutine returns).
   void cancel_watch();
@@ -127,7 +130,7 @@ class EtcdClient {
 
  private:
   Task<std::unique_ptr<EtcdConnection>> connect();
-  Task<nlohmann::json> call_once(const std::string& path, const nlohmann::json& body);
+  Task<nlohmann::json> call_once(std::string path, nlohmann::json body);
   Task<void> authenticate();
 
   boost::asio::io_context& io_;
