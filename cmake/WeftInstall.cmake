@@ -43,6 +43,8 @@ string(REGEX REPLACE "(^|;)-I" "\\1-isystem;" WEFT_PC_DPDK_CFLAGS "${DPDK_CFLAGS
 list(JOIN WEFT_PC_DPDK_CFLAGS " " WEFT_PC_DPDK_CFLAGS)
 string(REPLACE "-isystem " "-isystem" WEFT_PC_DPDK_CFLAGS "${WEFT_PC_DPDK_CFLAGS}")
 list(JOIN DPDK_LDFLAGS " " WEFT_PC_DPDK_LIBS)
+# From PREFIX/<libdir>/pkgconfig up to PREFIX (../.. for lib, ../../.. for lib/<multiarch>).
+file(RELATIVE_PATH WEFT_PC_TO_PREFIX /prefix/${WEFT_INSTALL_LIBDIR}/pkgconfig /prefix)
 foreach(pc weft weft-testing)
   configure_file(${PROJECT_SOURCE_DIR}/cmake/${pc}.pc.in ${PROJECT_BINARY_DIR}/pkgconfig/${pc}.pc @ONLY)
   install(FILES ${PROJECT_BINARY_DIR}/pkgconfig/${pc}.pc DESTINATION ${WEFT_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)

@@ -8,8 +8,8 @@
 #   weft-dev  the SDK: headers, libweft.so, libweft_testing, find_package(Weft),
 #             pkg-config files
 #
-# tools/build-debs.sh configures a tree for them (prefix /usr, libdir
-# lib/<multiarch>, no RPATH) and runs cpack; docs/packages.md.
+# tools/build-debs.sh runs cpack in a build tree (the default one in CI:
+# the packages are the tested build, installed to /usr); docs/packages.md.
 
 include(GNUInstallDirs)
 
@@ -49,21 +49,12 @@ if(_weft_man_outputs)
 endif()
 install(FILES ${WEFT_COMPLETION_FILE} DESTINATION share/bash-completion/completions COMPONENT runtime)
 
-# --- systemd: routerd@GRAPH.service runs /etc/weft/GRAPH.yaml.
-set(WEFT_SYSTEMD_UNIT_DIR lib/systemd/system CACHE STRING "where routerd@.service is installed, under the prefix")
-configure_file(${PROJECT_SOURCE_DIR}/tools/systemd/routerd@.service.in ${PROJECT_BINARY_DIR}/systemd/routerd@.service
-  @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/systemd/routerd@.service DESTINATION ${WEFT_SYSTEMD_UNIT_DIR} COMPONENT runtime)
-
-# --- The quickstart graph as a service (/etc/weft/quickstart.yaml) and the examples.
-# The graph names its capture relative to itself in the tree; installed, absolutely.
-set(WEFT_DATA_DIR ${CMAKE_INSTALL_FULL_DATADIR}/weft)
-file(READ ${PROJECT_SOURCE_DIR}/graphs/quickstart.yaml _weft_qs)
-string(REPLACE "rx_pcap=quickstart.pcap" "rx_pcap=${WEFT_DATA_DIR}/quickstart.pcap" _weft_qs "${_weft_qs}")
-file(GENERATE OUTPUT ${PROJECT_BINARY_DIR}/etc/weft/quickstart.yaml CONTENT "${_weft_qs}")
-# (etc under the prefix; the packages set CMAKE_INSTALL_SYSCONFDIR=/etc)
-install(FILES ${PROJECT_BINARY_DIR}/etc/weft/quickstart.yaml DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/weft
-  COMPONENT runtime)
+# --- systemd (routerd@GRAPH.service runs /etc/weft/GRAPH.yaml) and the
+# quickstart graph as a service (/etc/weft/quickstart.yaml): both depend on
+# the prefix given at install time, so cmake/WeftInstallPrefix.cmake.in
+# installs them then (below, with the RPATH rule). The capture and the examples:
+set(WEFT_SYSTEMD_UNIT_DIR lib/systemd/system CACHE STRING
+    "where routerd@.service is installed: under the prefix, or /lib/systemd/system for /usr")
 install(FILES ${PROJECT_SOURCE_DIR}/graphs/quickstart.pcap DESTINATION ${CMAKE_INSTALL_DATADIR}/weft COMPONENT runtime)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/graphs/ DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/weft/examples/graphs COMPONENT runtime
   FILES_MATCHING PATTERN "*.yaml" PATTERN "*.pcap")
@@ -158,3 +149,9 @@ virtual devices in unit tests. An example plugin is under
 /usr/share/doc/weft-dev/examples/plugin.")
 
 include(CPack)
+
+# Last of all the install rules, for every component: the prefix-dependent
+# files and, for /usr, no RPATH on what was installed.
+configure_file(${PROJECT_SOURCE_DIR}/cmake/WeftInstallPrefix.cmake.in ${PROJECT_BINARY_DIR}/cmake/WeftInstallPrefix.cmake
+  @ONLY)
+install(SCRIPT ${PROJECT_BINARY_DIR}/cmake/WeftInstallPrefix.cmake ALL_COMPONENTS)

@@ -15,7 +15,8 @@
 # WEFT_PLUGIN(...) itself. The plugin's classes are what its sources export
 # with WEFT_EXPORT_CLASS / WEFT_EXPORT_SERVICE: nothing lists them again.
 #
-# The plugin is installed into <prefix>/lib/weft/plugins (INSTALL_DIRECTORY
+# The plugin is installed into <prefix>/<libdir>/weft/plugins, the SDK's own
+# (lib/<multiarch>/weft/plugins on Debian; INSTALL_DIRECTORY
 # changes that, NO_INSTALL skips it). Used for Weft's own element families
 # and by third-party plugins alike (`find_package(Weft)` provides it).
 function(weft_add_plugin name)

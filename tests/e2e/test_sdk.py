@@ -24,7 +24,10 @@ Steps, in a fresh temporary directory (kept on failure or with --keep):
     it. Any other fenced block must be `text` (output, not a command), so no
     command in the doc goes untested.
  2. The install: exactly the public headers under include/weft, none
-    including a framework-internal header; weft.pc and weft-testing.pc:
+    including a framework-internal header; everything in the prefix's
+    <libdir> (the tree's WEFT_INSTALL_LIBDIR); etc/weft/quickstart.yaml and
+    the systemd unit under the prefix, naming it; a relocatable RPATH
+    ($ORIGIN/..); weft.pc and weft-testing.pc:
     a tiny program including every installed header, compiled and linked
     with `pkg-config --cflags --libs weft-testing` only, loads the built-in
     plugins through the harness; a plugin compiled with `pkg-config
@@ -150,6 +153,15 @@ def doc_script():
     return "\n".join(script) + "\n", commands
 
 
+
+def install_libdir(build):
+    """The tree's WEFT_INSTALL_LIBDIR: lib/<multiarch> on Debian, else lib."""
+    with open(os.path.join(build, "CMakeCache.txt")) as f:
+        for line in f:
+            if line.startswith("WEFT_INSTALL_LIBDIR:"):
+                return line.split("=", 1)[1].strip()
+    raise Failure(f"{build}/CMakeCache.txt has no WEFT_INSTALL_LIBDIR")
+
 def run_doc(build, prefix, work):
     script, commands = doc_script()
     path = os.path.join(work, "walkthrough.sh")
@@ -180,7 +192,7 @@ def run_doc(build, prefix, work):
                  r"100% tests passed, 0 tests failed out of 2",
                  r'"192\.0\.2\.1",\s+"192\.0\.2\.2"',  # routerctl service local add address=192.0.2.2
                  r"IcmpEchoResponder — Answers ICMP echo requests .*\n  element class, plugin: " + re.escape(prefix) +
-                 r"/lib/weft/plugins/example\.so\n"]:
+                 "/" + re.escape(install_libdir(build)) + r"/weft/plugins/example\.so\n"]:
         if not re.search(want, out):
             raise Failure(f"the walkthrough's output lacks /{want}/:\n{out[-4000:]}")
     plugin = os.path.join(empty, "myplugin", "build", "example.so")
@@ -222,7 +234,8 @@ WEFT_EXPORT_CLASS(OtherAbi, klass())
 """
 
 
-def check_install(prefix, work):
+def check_install(build, prefix, work):
+    lib = install_libdir(build)
     src_headers = sorted(os.listdir(os.path.join(SOURCE, "framework", "include", "weft")))
     inc = os.path.join(prefix, "include")
     installed = sorted(os.path.relpath(os.path.join(r, n), inc) for r, _, ns in os.walk(inc) for n in ns)
@@ -237,16 +250,29 @@ def check_install(prefix, work):
                 raise Failure(f"installed header weft/{h} includes the framework-internal {name}")
         if not text.lstrip().startswith("//"):
             raise Failure(f"installed header weft/{h} does not open with its documentation")
-    for f in ["lib/libweft.so", "lib/libweft_testing.so", "lib/cmake/Weft/WeftConfig.cmake",
-              "lib/cmake/Weft/WeftPlugin.cmake", "lib/pkgconfig/weft.pc", "lib/pkgconfig/weft-testing.pc",
-              "lib/weft/plugins/weft_basic.so", "bin/routerd", "bin/routerctl"]:
+    for f in [f"{lib}/libweft.so", f"{lib}/libweft_testing.so", f"{lib}/cmake/Weft/WeftConfig.cmake",
+              f"{lib}/cmake/Weft/WeftPlugin.cmake", f"{lib}/pkgconfig/weft.pc", f"{lib}/pkgconfig/weft-testing.pc",
+              f"{lib}/weft/plugins/weft_basic.so", "bin/routerd", "bin/routerctl"]:
         if not os.path.exists(os.path.join(prefix, f)):
             raise Failure(f"{f} is not installed")
+    # What depends on the prefix is decided at install time (cmake/WeftInstallPrefix.cmake.in): under
+    # this prefix, not /etc or /lib/systemd; a relocatable RPATH (only /usr, the packages', has none).
+    qs = open(os.path.join(prefix, "etc", "weft", "quickstart.yaml")).read()
+    if f"rx_pcap={prefix}/share/weft/quickstart.pcap," not in qs or \
+            not os.path.exists(os.path.join(prefix, "share", "weft", "quickstart.pcap")):
+        raise Failure(f"PREFIX/etc/weft/quickstart.yaml should name PREFIX/share/weft/quickstart.pcap:\n{qs}")
+    unit = open(os.path.join(prefix, "lib", "systemd", "system", "routerd@.service")).read()
+    if f"ExecStart={prefix}/bin/routerd " not in unit:
+        raise Failure(f"PREFIX/lib/systemd/system/routerd@.service should run PREFIX/bin/routerd:\n{unit}")
+    for f, want in [("bin/routerd", f"$ORIGIN/../{lib}"), (f"{lib}/weft/plugins/weft_basic.so", "$ORIGIN/../..")]:
+        dyn = run(["readelf", "-d", os.path.join(prefix, f)], "readelf").stdout
+        if f"[{want}]" not in dyn:
+            raise Failure(f"{f} should carry the RPATH {want}:\n{dyn}")
 
-    env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(prefix, "lib", "pkgconfig"))
+    env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(prefix, lib, "pkgconfig"))
     pc = lambda *a: run(["pkg-config", *a], "pkg-config", env=env).stdout.split()  # noqa: E731
     plugindir = pc("--variable=plugindir", "weft")[0]
-    if os.path.realpath(plugindir) != os.path.realpath(os.path.join(prefix, "lib", "weft", "plugins")):
+    if os.path.realpath(plugindir) != os.path.realpath(os.path.join(prefix, lib, "weft", "plugins")):
         raise Failure(f"weft.pc's plugindir is {plugindir}")
     tiny = os.path.join(work, "tiny.cpp")
     with open(tiny, "w") as f:
@@ -254,7 +280,7 @@ def check_install(prefix, work):
     exe = os.path.join(work, "tiny")
     run(["c++", "-O0", tiny, "-o", exe, *pc("--cflags", "--libs", "weft-testing")], "compiling with pkg-config")
     r = run([exe], "the pkg-config-built program")
-    if f"builtin {os.path.realpath(os.path.join(prefix, 'lib', 'weft', 'plugins'))}\n" not in r.stdout:
+    if f"builtin {os.path.realpath(os.path.join(prefix, lib, 'weft', 'plugins'))}\n" not in r.stdout:
         raise Failure(f"the harness looked for the built-in plugins elsewhere: {r.stdout}")
     print("  pkg-config:", r.stdout.strip())
 
@@ -587,11 +613,11 @@ def main(t):
     with t.step("docs/writing-an-element.md runs as a script: SDK installed, example built, tested, run"):
         built = run_doc(build, prefix, t.tmp)
     with t.step("the install: public headers only, weft.pc and weft-testing.pc work, an ABI 99.0 plugin built"):
-        abi3_dir = check_install(prefix, t.tmp)
+        abi3_dir = check_install(build, prefix, t.tmp)
 
     # The doc installed the plugin into the prefix; run it from a
     # directory of its own instead, as a third party would deploy it.
-    installed = os.path.join(prefix, "lib", "weft", "plugins", "example.so")
+    installed = os.path.join(prefix, install_libdir(build), "weft", "plugins", "example.so")
     t.require(os.path.exists(installed), "the walkthrough's `cmake --install build` installed example.so")
     os.remove(installed)
     example_dir = t.path("plugins")

@@ -16,7 +16,7 @@ Nothing is cached between runs: the root is made, used and deleted. The
 packages come from tools/build-debs.sh (tools/run-tests.sh runs it first);
 without them the test is skipped, which fails a CI run.
 
-    python3 tests/package/test_debian_packages.py --debs build-deb/debs [--mirror URL] [--root DIR]
+    python3 tests/package/test_debian_packages.py --debs build/debs [--mirror URL] [--root DIR]
 """
 import glob
 import os
@@ -97,12 +97,23 @@ check "routerctl loads it: its classes are listed" sh -c 'routerctl --plugin-pat
 check "routerd runs its graph: echo replies in out.pcap" sh -c '
   cd /tmp/example && routerd -c graph.yaml --plugin-path build -s /tmp/example.sock -d 2 >/tmp/example-run.log 2>&1 &&
   grep -q "echo " /tmp/example-run.log && test -s out.pcap'
-check "pkg-config weft and weft-testing" sh -c 'pkg-config --cflags --libs weft weft-testing >/dev/null'
+check "pkg-config weft and weft-testing name /usr/lib/<multiarch> and its plugin directory" sh -c '
+  pkg-config --cflags --libs weft weft-testing >/dev/null || exit 1
+  lib=$(pkg-config --variable=libdir weft); plugins=$(pkg-config --variable=plugindir weft)
+  echo "libdir $lib, plugindir $plugins"
+  test "$(realpath "$lib")" = "$(dirname /usr/lib/*-linux-gnu/libweft.so.0)" &&
+  test "$(realpath "$plugins")" = "$(dirname /usr/lib/*-linux-gnu/weft/plugins/weft_basic.so)"'
+check "no RPATH in the programs, libraries and plugins (libweft is in the system library directory)" sh -c '
+  for f in /usr/bin/routerd /usr/bin/routerctl /usr/bin/svp-server /usr/lib/*-linux-gnu/libweft*.so.0 \
+           /usr/lib/*-linux-gnu/weft/plugins/*.so; do
+    test -f "$f" || { echo "$f missing"; exit 1; }
+    readelf -d "$f" | grep -E "RPATH|RUNPATH" && { echo "in $f"; exit 1; }
+  done; true'
 '''
 
 
 def flags(ap):
-    ap.add_argument("--debs", default=os.path.join(REPO, "build-deb", "debs"),
+    ap.add_argument("--debs", default=os.path.join(REPO, "build", "debs"),
                     help="directory with weft_*.deb and weft-dev_*.deb (tools/build-debs.sh)")
     ap.add_argument("--mirror", help="Debian mirror (default: the one this machine's apt uses, else deb.debian.org)")
     ap.add_argument("--root", help="use this bare root (made by mmdebstrap) instead of making one; left in place")
@@ -185,7 +196,7 @@ def main(t):
         if parts[0] in ("ok", "FAIL") and len(parts) >= 2:
             seen += 1
             t.check(parts[0] == "ok", parts[1], parts[2].replace("\r", "\n") if len(parts) > 2 else "")
-    t.check(seen >= 18, f"every check in the root ran ({seen})", r.stdout[-2000:] + r.stderr[-2000:])
+    t.check(seen >= 20, f"every check in the root ran ({seen})", r.stdout[-2000:] + r.stderr[-2000:])
     if t.failed:
         for log in ("routerd.log", "example-cmake.log", "example-run.log"):
             p = os.path.join(root, "tmp", log)

@@ -47,7 +47,7 @@ auto call_factory(const std::string& path, const std::string& name, F& factory) 
 }  // namespace
 
 std::string PluginLoader::default_dir() {
-  // The build tree (and an install with the default "lib"): bin/../lib/weft/plugins;
+  // The build tree (and an install with libdir "lib"): bin/../lib/weft/plugins;
   // else the installed layout, bin/../<libdir>/weft/plugins (Debian: lib/<multiarch>).
   const fs::path prefix = fs::path(boost::dll::program_location().string()).parent_path().parent_path();
   const fs::path build_tree = prefix / "lib" / "weft" / "plugins";

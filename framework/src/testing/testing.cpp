@@ -175,7 +175,7 @@ Plugins& Plugins::load_directory(const std::string& dir) {
 Plugins& Plugins::load_builtin() { return load_directory(builtin_dir()); }
 
 std::string Plugins::builtin_dir() {
-  // This library lives in PREFIX/lib (or BUILD/lib): the plugins in lib/weft/plugins.
+  // This library lives in PREFIX/<libdir> (or BUILD/lib): the plugins in <libdir>/weft/plugins.
   std::filesystem::path lib = boost::dll::this_line_location().string();
   return std::filesystem::weakly_canonical(lib.parent_path() / "weft" / "plugins").string();
 }
