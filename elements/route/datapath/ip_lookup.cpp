@@ -160,7 +160,7 @@ void IpLookup::icmp_or_drop(rte_mbuf* m, const Drop& reason, uint8_t type, uint8
   emit(icmp_out_, m);
 }
 
-void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable* nb, uint64_t now) {
+void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable* nb, uint64_t /*now*/) {
   switch (e->action) {
     case Action::Forward: break;
     case Action::Blackhole: return drop(m, kBlackhole);
@@ -212,27 +212,28 @@ void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable
   }
   const uint8_t* dmac = mb->has_mac ? mb->dst_mac : nullptr;
   if (mb->direct && nb) dmac = nb->find(v6 ? AF_INET6 : AF_INET, dst);
-  uint8_t learned[6];
   if (!dmac && cache_) {
-    const uint8_t* hop = mb->direct ? dst : mb->gateway;
-    const uint8_t fam = v6 ? AF_INET6 : AF_INET;
-    if (cache_->lookup(out_iface_[out], fam, hop, learned, now)) {
-      dmac = learned;
-    } else {
-      // Not resolved (yet): the Interfaces service holds the packet, asks,
-      // and sends it (Ethernet addresses written) when the neighbour answers.
-      if (!v6) decrement_ttl(reinterpret_cast<rte_ipv4_hdr*>(l3));
-      else reinterpret_cast<rte_ipv6_hdr*>(l3)->hop_limits--;
-      PendingNeighbor p{};
-      std::memcpy(p.addr, hop, v6 ? 16 : 4);
-      p.iface = out_iface_[out];
-      p.family = fam;
-      pending_.set(m, p);
-      if (!ifs_->hold(m)) drop(m, kHoldFull);
-      return;
-    }
+    // Resolved in bulk once the batch's packets are all here (resolve_waiting).
+    Waiting& w = waiting_[n_waiting_++];
+    w.m = m;
+    w.mb = mb;
+    w.out = out;
+    w.v6 = v6;
+    w.dst = dst;
+    NeighborKey& k = keys_[n_waiting_ - 1];
+    k = NeighborKey{};
+    k.iface = out_iface_[out];
+    k.family = v6 ? AF_INET6 : AF_INET;
+    std::memcpy(k.addr, mb->direct ? dst : mb->gateway, v6 ? 16 : 4);
+    return;
   }
   if (!dmac) return drop(m, kNoNeighbor);
+  deliver(m, mb, out, v6, dst, dmac);
+}
+
+void IpLookup::deliver(rte_mbuf* m, const Member* mb, uint16_t out, bool v6, const uint8_t* dst, const uint8_t* dmac) {
+  auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  auto* l3 = reinterpret_cast<uint8_t*>(eth + 1);
   if (set_nexthop_) {
     Nexthop nh;
     std::memset(nh.addr, 0, sizeof nh.addr);
@@ -247,6 +248,32 @@ void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable
   std::memcpy(eth->dst_addr.addr_bytes, dmac, 6);
   std::memcpy(eth->src_addr.addr_bytes, mb->src_mac, 6);
   emit(out, m);
+}
+
+void IpLookup::resolve_waiting(uint64_t now) {
+  if (!n_waiting_) return;
+  uint8_t macs[kBatchCapacity][6];
+  bool found[kBatchCapacity];
+  cache_->lookup_bulk(keys_, n_waiting_, macs, found, now);
+  for (unsigned i = 0; i < n_waiting_; i++) {
+    const Waiting& w = waiting_[i];
+    if (found[i]) {
+      deliver(w.m, w.mb, w.out, w.v6, w.dst, macs[i]);
+      continue;
+    }
+    // Not resolved (yet): the Interfaces service holds the packet, asks,
+    // and sends it (Ethernet addresses written) when the neighbour answers.
+    uint8_t* l3 = rte_pktmbuf_mtod_offset(w.m, uint8_t*, sizeof(rte_ether_hdr));
+    if (!w.v6) decrement_ttl(reinterpret_cast<rte_ipv4_hdr*>(l3));
+    else reinterpret_cast<rte_ipv6_hdr*>(l3)->hop_limits--;
+    PendingNeighbor p{};
+    std::memcpy(p.addr, keys_[i].addr, 16);
+    p.iface = keys_[i].iface;
+    p.family = keys_[i].family;
+    pending_.set(w.m, p);
+    if (!ifs_->hold(w.m)) drop(w.m, kHoldFull);
+  }
+  n_waiting_ = 0;
 }
 
 void IpLookup::push(uint16_t, Batch& b) {
@@ -317,6 +344,7 @@ void IpLookup::push(uint16_t, Batch& b) {
       if (const Entry* e = entry_of4(snap, hop4[i])) forward(m4[i], e, false, nb, now);
       else icmp_or_drop(m4[i], kNoRoute, icmp4::kUnreachable, icmp4::kNetUnreachable);
     }
+    resolve_waiting(now);
   }
   if (n6) {
     snap.add_v6(*table_);
@@ -325,6 +353,7 @@ void IpLookup::push(uint16_t, Batch& b) {
       if (const Entry* e = entry_of6(snap, hop6[i])) forward(m6[i], e, true, nb, now);
       else icmp_or_drop(m6[i], kNoRoute, icmp6::kUnreachable, icmp6::kNoRoute);
     }
+    resolve_waiting(now);
   }
 }
 

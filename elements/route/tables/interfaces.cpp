@@ -2,6 +2,7 @@
 
 #include <rte_hash.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace weft::route {
@@ -81,6 +82,30 @@ bool NeighborCache::lookup(uint16_t iface, uint8_t family, const uint8_t* addr, 
   // Mark it used, at most about once per 2^24 cycles, to keep the line shared.
   if ((e.used.load(std::memory_order_relaxed) >> 24) != (now_tsc >> 24)) e.used.store(now_tsc, std::memory_order_relaxed);
   return true;
+}
+
+void NeighborCache::lookup_bulk(const NeighborKey* keys, unsigned n, uint8_t (*macs)[6], bool* found,
+                                uint64_t now_tsc) const {
+  const void* ptrs[RTE_HASH_LOOKUP_BULK_MAX];
+  int32_t pos[RTE_HASH_LOOKUP_BULK_MAX];
+  for (unsigned base = 0; base < n; base += RTE_HASH_LOOKUP_BULK_MAX) {
+    const unsigned m = std::min<unsigned>(n - base, RTE_HASH_LOOKUP_BULK_MAX);
+    for (unsigned i = 0; i < m; i++) ptrs[i] = &keys[base + i];
+    if (rte_hash_lookup_bulk(hash_, ptrs, m, pos) != 0) {
+      for (unsigned i = 0; i < m; i++) found[base + i] = false;
+      continue;
+    }
+    for (unsigned i = 0; i < m; i++) {
+      found[base + i] = false;
+      if (pos[i] < 0) continue;
+      NeighborEntry& e = entries_[pos[i]];
+      const uint64_t v = e.mac.load(std::memory_order_acquire);
+      if (!(v & NeighborEntry::kUsable)) continue;
+      NeighborEntry::unpack(v, macs[base + i]);
+      found[base + i] = true;
+      if ((e.used.load(std::memory_order_relaxed) >> 24) != (now_tsc >> 24)) e.used.store(now_tsc, std::memory_order_relaxed);
+    }
+  }
 }
 
 }  // namespace weft::route

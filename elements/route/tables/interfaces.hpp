@@ -193,6 +193,9 @@ class NeighborCache {
   // The usable MAC of a neighbour into `mac` (6 bytes); false if unknown or
   // not (yet) resolved. Marks the entry used.
   bool lookup(uint16_t iface, uint8_t family, const uint8_t* addr, uint8_t* mac, uint64_t now_tsc) const;
+  // The same for n keys at once (rte_hash_lookup_bulk; n <= 64): found[i]
+  // says whether macs[i] holds key i's usable MAC. Keys must be zero-padded.
+  void lookup_bulk(const NeighborKey* keys, unsigned n, uint8_t (*macs)[6], bool* found, uint64_t now_tsc) const;
   const NeighborEntry* entries() const { return entries_; }
   rte_hash* hash() const { return hash_; }
 
