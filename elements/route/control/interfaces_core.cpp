@@ -287,8 +287,12 @@ InterfacesCore::Neigh* InterfacesCore::create(const NeighborKey& k) {
     c_.table_full++;
     return nullptr;
   }
-  entries_[pos].mac.store(0, std::memory_order_release);
+  // A new generation for the position: workers' NeighborFront lines that
+  // remember it for an earlier neighbour stop matching.
+  const uint64_t gen = NeighborEntry::gen_of(entries_[pos].mac.load(std::memory_order_relaxed)) + 1;
+  entries_[pos].mac.store(NeighborEntry::unusable(gen), std::memory_order_release);
   entries_[pos].used.store(0, std::memory_order_relaxed);
+  if (++created_ % NeighborCache::kEpochCreates == 0) cache_->next_epoch();
   Neigh& n = neigh_[key_of(k)];
   n.key = k;
   n.pos = pos;
@@ -299,7 +303,7 @@ InterfacesCore::Neigh* InterfacesCore::create(const NeighborKey& k) {
 
 void InterfacesCore::remove(Neigh& n) {
   for (rte_mbuf* m : n.queue) rte_pktmbuf_free(m);
-  entries_[n.pos].mac.store(0, std::memory_order_release);
+  unpublish(n);
   const int32_t pos = rte_hash_del_key(hash_, &n.key);
   if (pos >= 0) {
     // Readers may still hold the position: it is reused after a grace period.
@@ -317,7 +321,14 @@ void InterfacesCore::reclaim() {
 }
 
 void InterfacesCore::publish(Neigh& n) {
-  entries_[n.pos].mac.store(usable(n.state) ? NeighborEntry::pack(n.mac) : 0, std::memory_order_release);
+  const uint64_t gen = NeighborEntry::gen_of(entries_[n.pos].mac.load(std::memory_order_relaxed));
+  entries_[n.pos].mac.store(usable(n.state) ? NeighborEntry::pack(n.mac, gen) : NeighborEntry::unusable(gen),
+                            std::memory_order_release);
+}
+
+void InterfacesCore::unpublish(Neigh& n) {
+  const uint64_t gen = NeighborEntry::gen_of(entries_[n.pos].mac.load(std::memory_order_relaxed));
+  entries_[n.pos].mac.store(NeighborEntry::unusable(gen), std::memory_order_release);
 }
 
 void InterfacesCore::set_state(Neigh& n, NeighState s) {

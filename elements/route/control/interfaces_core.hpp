@@ -128,6 +128,7 @@ class InterfacesCore final : public InterfacesHandle {
   Neigh* create(const NeighborKey& k);
   void remove(Neigh& n);
   void publish(Neigh& n);  // writes n's usable MAC (or none) for workers
+  void unpublish(Neigh& n);  // n is no longer usable (it goes, or its position is reused later)
   void set_state(Neigh& n, NeighState s);
   void confirm(Neigh& n, const Mac& mac);  // a reply: reachable with this MAC
   void release_queue(Neigh& n);
@@ -158,6 +159,7 @@ class InterfacesCore final : public InterfacesHandle {
   std::unique_ptr<NeighborEntry[]> entries_;
   size_t entry_slots_ = 0;
   std::unique_ptr<NeighborCache> cache_;
+  uint64_t created_ = 0;  // neighbours created (NeighborCache::kEpochCreates)
   rte_ring* punt_ = nullptr;
   rte_ring* hold_ = nullptr;
   rte_ring* tx_[kMaxInterfaces] = {};

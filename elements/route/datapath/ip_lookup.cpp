@@ -112,6 +112,7 @@ void IpLookup::initialize(InitContext& ctx) {
     ifs_ = ctx.service<const InterfacesHandle>("interfaces");
     if_table_ = ifs_->interfaces();
     cache_ = &ifs_->neighbors();
+    front_.init(cache_, kFrontLines);
     for (size_t o = 0; o < outputs_.size(); o++) {
       const Interface* i = if_table_->by_name(outputs_[o]);
       if (!i) throw InitError("outputs: '" + outputs_[o] + "' is not an interface of the Interfaces service");
@@ -160,7 +161,7 @@ void IpLookup::icmp_or_drop(rte_mbuf* m, const Drop& reason, uint8_t type, uint8
   emit(icmp_out_, m);
 }
 
-void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable* nb, uint64_t /*now*/) {
+void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable* nb, uint64_t now) {
   switch (e->action) {
     case Action::Forward: break;
     case Action::Blackhole: return drop(m, kBlackhole);
@@ -213,18 +214,21 @@ void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable
   const uint8_t* dmac = mb->has_mac ? mb->dst_mac : nullptr;
   if (mb->direct && nb) dmac = nb->find(v6 ? AF_INET6 : AF_INET, dst);
   if (!dmac && cache_) {
-    // Resolved in bulk once the batch's packets are all here (resolve_waiting).
+    NeighborKey& k = keys_[n_waiting_];
+    k = NeighborKey{};
+    k.iface = out_iface_[out];
+    k.family = v6 ? AF_INET6 : AF_INET;
+    std::memcpy(k.addr, mb->direct ? dst : mb->gateway, v6 ? 16 : 4);
+    uint8_t mac[6];
+    if (front_.find(k, mac, now)) return deliver(m, mb, out, v6, dst, mac);
+    // Not in this worker's front: looked up in bulk once the batch's
+    // packets are all here (resolve_waiting).
     Waiting& w = waiting_[n_waiting_++];
     w.m = m;
     w.mb = mb;
     w.out = out;
     w.v6 = v6;
     w.dst = dst;
-    NeighborKey& k = keys_[n_waiting_ - 1];
-    k = NeighborKey{};
-    k.iface = out_iface_[out];
-    k.family = v6 ? AF_INET6 : AF_INET;
-    std::memcpy(k.addr, mb->direct ? dst : mb->gateway, v6 ? 16 : 4);
     return;
   }
   if (!dmac) return drop(m, kNoNeighbor);
@@ -254,7 +258,7 @@ void IpLookup::resolve_waiting(uint64_t now) {
   if (!n_waiting_) return;
   uint8_t macs[kBatchCapacity][6];
   bool found[kBatchCapacity];
-  cache_->lookup_bulk(keys_, n_waiting_, macs, found, now);
+  cache_->lookup_bulk(keys_, n_waiting_, macs, found, now, &front_);
   for (unsigned i = 0; i < n_waiting_; i++) {
     const Waiting& w = waiting_[i];
     if (found[i]) {
@@ -280,6 +284,7 @@ void IpLookup::push(uint16_t, Batch& b) {
   FibSnapshot snap = FibSnapshot::of(*fib_, *table_);
   const NeighborTable* nb = fib_->neighbors();
   const uint64_t now = cache_ ? rte_rdtsc() : 0;
+  if (cache_) front_.sync();
   uint32_t ip4[kBatchCapacity], hop4[kBatchCapacity];
   uint8_t ip6[kBatchCapacity][16];
   int32_t hop6[kBatchCapacity];

@@ -67,6 +67,9 @@ class IpLookup final : public Element {
   Waiting waiting_[kBatchCapacity];
   NeighborKey keys_[kBatchCapacity];
   unsigned n_waiting_ = 0;
+  // This instance's (its worker's) front to the shared neighbour cache.
+  static constexpr unsigned kFrontLines = 4096;
+  NeighborFront front_;
   // With `icmp: true`: packets that deserve an ICMP error leave on output icmp_out_.
   bool icmp_ = false;
   uint16_t icmp_out_ = 0;
