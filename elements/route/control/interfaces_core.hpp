@@ -154,6 +154,8 @@ class InterfacesCore final : public InterfacesHandle {
   int socket_;
   InterfacesConfig cfg_;
   std::shared_ptr<const InterfaceTable> table_;
+  std::vector<uint32_t> broadcast4_;  // the IPv4 subnets' broadcasts (ICMP errors never answer them)
+  uint16_t ip_id_ = 0;                // of the ICMP errors it sends
   std::map<std::string, uint16_t> ids_;  // interface name -> stable id
   rte_hash* hash_ = nullptr;
   std::unique_ptr<NeighborEntry[]> entries_;
