@@ -212,7 +212,7 @@ void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable
     return drop(m, kNeedsFragmentation);
   }
   const uint8_t* dmac = mb->has_mac ? mb->dst_mac : nullptr;
-  if (mb->direct && nb) dmac = nb->find(v6 ? AF_INET6 : AF_INET, dst);
+  if (mb->direct && nb && nb->size()) dmac = nb->find(v6 ? AF_INET6 : AF_INET, dst);
   if (!dmac && cache_) {
     NeighborKey& k = keys_[n_waiting_];
     k = NeighborKey{};
@@ -235,7 +235,7 @@ void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable
   deliver(m, mb, out, v6, dst, dmac);
 }
 
-void IpLookup::deliver(rte_mbuf* m, const Member* mb, uint16_t out, bool v6, const uint8_t* dst, const uint8_t* dmac) {
+inline void IpLookup::deliver(rte_mbuf* m, const Member* mb, uint16_t out, bool v6, const uint8_t* dst, const uint8_t* dmac) {
   auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
   auto* l3 = reinterpret_cast<uint8_t*>(eth + 1);
   if (set_nexthop_) {

@@ -35,7 +35,7 @@ class IpLookup final : public Element {
       kBadIp, kTooBig, kNeedsFragmentation, kHoldFull;
   void forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable* nb, uint64_t now);
   // The last steps of forwarding: next-hop metadata, TTL, Ethernet addresses, output.
-  void deliver(rte_mbuf* m, const Member* mb, uint16_t out, bool v6, const uint8_t* dst, const uint8_t* dmac);
+  [[gnu::always_inline]] inline void deliver(rte_mbuf* m, const Member* mb, uint16_t out, bool v6, const uint8_t* dst, const uint8_t* dmac);
   // Packets waiting for a dynamic neighbour lookup: one bulk lookup, then delivered or held.
   void resolve_waiting(uint64_t now);
   // Sends `m` to the `icmp` output with what its error is, or drops it with `reason`.
