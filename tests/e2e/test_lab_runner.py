@@ -44,7 +44,7 @@ frr: {host: router}
 checks:
   - ping: {from: left, to: 10.9.0.299}
   - tcp: {from: left, to: 10.9.0.2}
-  - traceroute: {from: left}
+  - mtr: {from: left}
 """
 
 
