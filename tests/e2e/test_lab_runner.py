@@ -44,7 +44,10 @@ frr: {host: router}
 checks:
   - ping: {from: left, to: 10.9.0.299}
   - tcp: {from: left, to: 10.9.0.2}
-  - traceroute: {from: left}
+  - mtr: {from: left}
+  - fib: {prefix: 10.9.0.1/24}
+  - tracepath: {from: left, to: 10.9.0.2, pmtu: 20}
+  - bgp: {host: left, peer: 10.9.0.2}
 """
 
 
@@ -80,7 +83,9 @@ def main(t):
     for line, col, text in [(8, 26, "'10.9.0.1' is not ADDRESS/PREFIXLEN"), (8, 42, "bad MAC address"),
                             (10, 25, "unknown key 'typ'"), (13, 18, "unknown host 'nowhere'"),
                             (14, 6, "missing required key 'fpm_port'"), (16, 28, "'to' is not an IP address"),
-                            (17, 10, "missing required key 'server'"), (18, 5, "exactly one of")]:
+                            (17, 10, "missing required key 'server'"), (18, 5, "exactly one of"),
+                            (19, 19, "'prefix' is not a network prefix"), (20, 49, "pmtu is the path MTU"),
+                            (21, 17, "host 'left' runs no FRR")]:
         t.check(f"{broken}:{line}:{col}: error: " in err and text in err.split(f"{broken}:{line}:{col}: error: ",
                                                                                1)[-1].split("\n")[0],
                 f"reported at {line}:{col}: {text}")
