@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "tables/icmp_errors.hpp"
+#include "tables/ingress.hpp"
 #include "weft/clock.hpp"
 #include "weft/log.hpp"
 
@@ -385,11 +386,12 @@ void InterfacesCore::release_queue(Neigh& n) {
 }
 
 void InterfacesCore::fail_queue(Neigh& n) {
+  static const IngressSlot ingress = ingress_slot();
   while (!n.queue.empty()) {
     rte_mbuf* m = n.queue.front();
     n.queue.pop_front();
     c_.failed_drops++;
-    if (const Interface* in = table_->by_port(m->port)) send_unreachable(*in, m);
+    if (const Interface* in = ingress_of(*table_, ingress, m)) send_unreachable(*in, m);
     rte_pktmbuf_free(m);
   }
 }
@@ -814,7 +816,7 @@ nlohmann::json InterfacesCore::interfaces_json() const {
                          {"tx_bytes", s.obytes},     {"rx_missed", s.imissed},   {"rx_errors", s.ierrors},
                          {"tx_errors", s.oerrors}};
     } else {
-      j["link"] = "no device";
+      j["link"] = i.port.empty() ? "no port" : "no device";
     }
     out.push_back(j);
   }

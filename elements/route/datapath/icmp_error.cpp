@@ -28,8 +28,8 @@ const ElementClass& IcmpError::klass() {
                     "1191; packet too big the MTU, RFC 4443 3.2; parameter problem the pointer), then as much "
                     "of the original IP packet as fits: 576 bytes in all for IPv4 (RFC 1812 4.3.2.3), 1280 "
                     "for IPv6 (RFC 4443 2.4(c)). Its destination is the original's source; its source the "
-                    "address of the interface the original arrived on that suits that destination "
-                    "(Interface::source_for: one on the same subnet, else the interface's first of the "
+                    "address of the interface the original arrived on (the ingress metadata ArpNd sets, else the "
+                    "ICMP metadata's, else its port's) that suits that destination (Interface::source_for: one on the same subnet, else the interface's first of the "
                     "family). Route it with a second IpLookup (`icmp -> err -> lookup2`), which writes the "
                     "MACs. Checksums are computed in full (ICMPv6 with its pseudo-header).\n"
                     "Never sent (RFC 1812 4.3.2.7, RFC 4443 2.4(e)), dropped as not_eligible: about an ICMP "
@@ -145,6 +145,7 @@ void IcmpError::initialize(InitContext& ctx) {
   if (!table_) throw InitError("the Interfaces service has no interface table");
   pool_ = ctx.mempool();
   meta_ = icmp_error_slot();
+  ingress_ = ingress_slot();
   broadcast4_ = icmp_errors::broadcasts4(*table_);
   const RateShare s = RateShare::of(rate_, burst_, ctx.worker_count());
   bucket_.configure(s.rate, s.burst, Clock::now_ns());
@@ -212,7 +213,10 @@ void IcmpError::handle(rte_mbuf* m) {
     case icmp_errors::Verdict::NotEligible: return drop(m, known ? kNotEligible : kNoMetadata);
   }
   if (!known) return drop(m, kNoMetadata);
-  const Interface* in = iface != kNoInterface ? table_->by_id(iface) : table_->by_port(m->port);
+  // The ingress metadata (ArpNd) knows an overlay's or a VLAN's interface;
+  // the ICMP metadata's (IpLookup) and the port only know the port's.
+  const Interface* in = ingress_.has(m) ? table_->by_id(ingress_.get(m)) : nullptr;
+  if (!in) in = iface != kNoInterface ? table_->by_id(iface) : table_->by_port(m->port);
   if (!in) return drop(m, kNoSource);
   const IpAddr src = in->source_for(o.source);
   if (src.version != o.source.version) return drop(m, kNoSource);

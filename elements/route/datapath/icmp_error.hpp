@@ -18,6 +18,7 @@
 
 #include "datapath/token_bucket.hpp"
 #include "tables/icmp_errors.hpp"
+#include "tables/ingress.hpp"
 #include "tables/interfaces.hpp"
 #include "weft/element.hpp"
 
@@ -51,6 +52,7 @@ class IcmpError final : public Element {
   uint64_t now_ = 0;  // the clock, read once per batch
   rte_mempool* pool_ = nullptr;
   IcmpErrorSlot meta_;
+  IngressSlot ingress_;
   std::shared_ptr<const InterfacesHandle> handle_;
   std::shared_ptr<const InterfaceTable> table_;
   std::vector<uint32_t> broadcast4_;  // our IPv4 subnets' broadcast addresses (network order)

@@ -185,6 +185,22 @@ class CheckRunner:
         sent = int(r.stdout.strip() or 0) if r.returncode == 0 else 0
         return (sent == count) == want, f"{sent} of {count} datagrams of {size} bytes sent"
 
+    def _neighbor(self, a, want):
+        # The host's kernel neighbour entry for ip on dev, in one of the wanted
+        # states (by default a learned one: not PERMANENT), with mac if given.
+        states, mac = a.get("state", []), str(a.get("mac", "")).lower()
+        seen = ["none"]
+
+        def found():
+            r = self.lab.run(self.ns_of(a["host"]), ["ip", "-j", "neigh", "show", "to", str(a["ip"]), "dev",
+                                                     str(a["dev"])], timeout=30)
+            entries = [e for e in json.loads(r.stdout or "[]") if e.get("dst") == str(a["ip"])]
+            seen[0] = ", ".join(f"{e.get('lladdr', '-')} {'/'.join(e.get('state', []))}" for e in entries) or "none"
+            return any(set(e.get("state", [])) & set(states) and (not mac or e.get("lladdr", "").lower() == mac)
+                       for e in entries)
+        ok = wait_until(found, timeout=float(a.get("wait", 0)), step=0.2) if a.get("wait") else found()
+        return ok == want, f"{a['host']}: {a['ip']} dev {a['dev']}: {seen[0]}"
+
     def routerctl_out(self, args, sock=None, router=None):
         # router: a router of the lab by name; sock: another routerd's socket (a
         # lab process), relative to the run directory

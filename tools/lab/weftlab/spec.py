@@ -14,7 +14,10 @@ HOSTNAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 INTERFACE_TYPES = ("veth", "stub", "bridge", "vxlan", "virtio")
 CHECK_TYPES = ("ping", "vlan_ping", "udp", "tcp", "send_udp", "routerctl", "reload", "fib", "bgp", "vtysh",
-               "traceroute", "tracepath", "unreachable")
+               "traceroute", "tracepath", "unreachable", "neighbor")
+# The kernel's neighbour states (ip neigh); a `neighbor` check wants a learned one by default.
+NEIGH_STATES = ("REACHABLE", "STALE", "DELAY", "PROBE", "INCOMPLETE", "FAILED", "PERMANENT", "NOARP")
+LEARNED_STATES = ("REACHABLE", "STALE", "DELAY", "PROBE")
 
 
 class LabFileError(Exception):
@@ -175,6 +178,9 @@ def describe(kind, a, expect):
         return f"tracepath {a['from']} -> {a['to']}: pmtu {a['pmtu']}{neg}"
     if kind == "unreachable":
         return f"ping {a['from']} -> {a['to']}: destination unreachable from {a['by']}{neg}"
+    if kind == "neighbor":
+        mac = f" as {a['mac']}" if a.get("mac") else ""
+        return f"{a['host']} learned {a['ip']}{mac} on {a['dev']}{neg}"
     return kind
 
 
@@ -544,6 +550,19 @@ def _check_args(p, spec, kind, a, what):
             if not os.path.exists(path):
                 p.add(_mark(a, "graph"), f"{w}: graph file '{a['graph']}' does not exist (relative to the lab file)")
             a["graph"] = path
+        return ok
+    if kind == "neighbor":
+        ok = _keys(p, a, ("host", "ip", "dev", "mac", "state", "wait"), w, required=("host", "ip", "dev"))
+        if ok:
+            _host_arg(p, spec, a, "host", w)
+            _address(p, a, "ip", w)
+            if "mac" in a and not MAC.match(str(a["mac"])):
+                p.add(_mark(a, "mac"), f"{w}: bad MAC address {a['mac']!r}")
+            states = a.get("state", list(LEARNED_STATES))
+            if not isinstance(states, list) or any(str(x).upper() not in NEIGH_STATES for x in states):
+                p.add(_mark(a, "state"), f"{w}: state is a list of {', '.join(NEIGH_STATES)}")
+            else:
+                a["state"] = [str(x).upper() for x in states]
         return ok
     if kind == "routerctl":
         ok = _keys(p, a, ("args", "match", "wait", "socket", "router"), w, required=("args", "match"))
