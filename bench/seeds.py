@@ -32,7 +32,9 @@ cost of metering every packet, not of the policy. Seeds whose lab has a
 mappings on a loopback port, and their Svp service pointed at it; the
 resolver's first lookups happen during the warm-up, so the figure is the
 cost of cache hits. NeighborSink (no kernel links here, not on the data
-path) is left out.
+path) is left out. The replay devices answer no ARP: the next hops a seed's
+traffic needs are given to its Interfaces service as static neighbours
+(NEIGHBORS), so its lookups find them resolved.
 
 Prints a table and one line per seed:
   RESULT seed NAME processed_mpps=.. forwarded_mpps=.. reference_mpps=.. ratio=..
@@ -125,11 +127,20 @@ def vpc_switch_traffic():
 SEEDS = {"spp-compute": spp_traffic, "vpc-gateway": vpc_traffic, "triton-compute": triton_traffic,
          "vpc-switch": vpc_switch_traffic}
 
+# The replay devices answer no ARP: the next hops the traffic needs become
+# static neighbours of the graph's Interfaces service (`neighbors`), so the
+# figure is for resolved next hops (a neighbour-table lookup per packet).
+NEIGHBORS = {"vpc-gateway": [{"interface": "vpc_b", "ip": "10.200.0.2", "mac": "52:54:00:c8:00:02"},
+                             {"interface": "fabric", "ip": "192.0.2.11", "mac": "02:00:00:c0:00:0b"},
+                             {"interface": "wan", "ip": "198.51.100.2", "mac": "02:00:00:33:00:02"}]}
+
 
 # --- graphs -------------------------------------------------------------------
-def bench_graph(graph, pcaps, empty, prefix, raise_limits=True, portolan=None):
+def bench_graph(graph, pcaps, empty, prefix, raise_limits=True, portolan=None, neighbors=None):
     g = copy.deepcopy(graph)
     for sid, s in list((g.get("services") or {}).items()):
+        if isinstance(s, dict) and s.get("class") == "Interfaces" and neighbors:
+            s["neighbors"] = list(s.get("neighbors") or []) + neighbors
         if isinstance(s, dict) and s.get("class") == "Svp" and portolan:
             s["servers"] = [portolan]  # the benchmark's own lab Portolan server
         if isinstance(s, dict) and s.get("class") == "NeighborSink":
@@ -275,7 +286,8 @@ def main():
                     for kind in ("seed", "reference"):
                         prefix = f"weftbench-{name}-{kind}-{os.getpid()}"
                         if kind == "seed":
-                            g = bench_graph(graph, pcaps, empty, prefix, portolan=portolan)
+                            g = bench_graph(graph, pcaps, empty, prefix, portolan=portolan,
+                                            neighbors=NEIGHBORS.get(name))
                         else:
                             g = reference_graph(graph, pcaps, empty, prefix)
                         path = os.path.join(tmp, f"{name}-{kind}.yaml")

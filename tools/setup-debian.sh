@@ -16,6 +16,8 @@ PACKAGES=(
   # tests and benchmarks
   catch2 libbenchmark-dev python3 python3-scapy python3-yaml iproute2 graphviz
   procps jq iputils-ping ethtool
+  # what the BGP underlay lab's checks run on its hosts (graphs/labs/bgp-underlay.yaml)
+  traceroute iputils-tracepath
   # reads the pcapng files of `routerctl capture` (tests/e2e/test_runtime_probes.py)
   tshark
   # routing: zebra + staticd with dplane_fpm_nl (tests/e2e/test_fpm_zebra.py)

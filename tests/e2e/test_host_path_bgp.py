@@ -27,13 +27,10 @@ Usage: test_host_path_bgp.py --bin build/bin
 import json
 import os
 import random
-import shutil
 
 import harness
 from harness import wait_until
-from weftlab.frr import Frr, ZEBRA
-
-BGPD = "/usr/lib/frr/bgpd"
+from weftlab.frr import BGPD, Frr, ZEBRA
 
 GRAPH = """
 name: hostpath-bgp
@@ -142,22 +139,6 @@ router bgp 65002
 """
 
 
-def start_bgpd(lab, ns, rundir, conf):
-    with open(os.path.join(rundir, "bgpd.conf"), "w") as f:
-        f.write(conf)
-    shutil.chown(os.path.join(rundir, "bgpd.conf"), "frr", "frr")
-    lab.sh(ns, f"{BGPD} -d -f {rundir}/bgpd.conf -z {rundir}/zserv.api -i {rundir}/bgpd.pid "
-               f"--vty_socket {rundir} -u frr -g frr -p 179 --log file:{rundir}/bgpd.log")
-
-    def stop():
-        try:
-            with open(os.path.join(rundir, "bgpd.pid")) as f:
-                os.kill(int(f.read().strip()), 15)
-        except (OSError, ValueError):
-            pass
-    lab.at_close(stop)
-
-
 def main(t):
     t.needs(ZEBRA, BGPD, "ping", "vtysh")
     tag = os.getpid() % 100000
@@ -206,12 +187,12 @@ def main(t):
         for d in (rdir, pdir):
             for n in ("zebra.log", "bgpd.log"):
                 t.log_on_failure(os.path.join(d, n), os.path.basename(d) + "/" + n)
-        fr = Frr(lab, nr, rdir, port)
+        fr = Frr(lab, nr, rdir, port, bgpd=BGP_R)       # on the host path: zebra feeds the Fib
         fr.start_zebra()
-        start_bgpd(lab, nr, rdir, BGP_R)
-        fp = Frr(lab, np_, pdir, random.randint(20000, 60000))
+        fr.start_bgpd()
+        fp = Frr(lab, np_, pdir, None, bgpd=BGP_P)      # plain FRR: zebra feeds P's kernel
         fp.start_zebra()
-        start_bgpd(lab, np_, pdir, BGP_P)
+        fp.start_bgpd()
 
         def state(peer):
             out = fr.vtysh(f"show bgp neighbors {peer} json").stdout

@@ -6,7 +6,9 @@ two hosts joined through routerd running a wire):
      FILE:LINE:COL and exits 1, before anything is created;
   2. two runs of the same lab at once both pass (names carry the pid);
   3. a check that fails: exit status 1, a FAIL line naming it, routerd's log,
-     and nothing left behind;
+     and nothing left behind; the `neighbor` check passes on an entry the
+     host's kernel learned and fails on a static (PERMANENT) one unless the
+     check asks for that state;
   4. a lab held up with --keep, then stopped by SIGTERM, and another by
      SIGINT (Ctrl-C): both tear everything down (namespaces, routerd).
 
@@ -44,7 +46,10 @@ frr: {host: router}
 checks:
   - ping: {from: left, to: 10.9.0.299}
   - tcp: {from: left, to: 10.9.0.2}
-  - traceroute: {from: left}
+  - mtr: {from: left}
+  - fib: {prefix: 10.9.0.1/24}
+  - tracepath: {from: left, to: 10.9.0.2, pmtu: 20}
+  - bgp: {host: left, peer: 10.9.0.2}
 """
 
 
@@ -80,7 +85,9 @@ def main(t):
     for line, col, text in [(8, 26, "'10.9.0.1' is not ADDRESS/PREFIXLEN"), (8, 42, "bad MAC address"),
                             (10, 25, "unknown key 'typ'"), (13, 18, "unknown host 'nowhere'"),
                             (14, 6, "missing required key 'fpm_port'"), (16, 28, "'to' is not an IP address"),
-                            (17, 10, "missing required key 'server'"), (18, 5, "exactly one of")]:
+                            (17, 10, "missing required key 'server'"), (18, 5, "exactly one of"),
+                            (19, 19, "'prefix' is not a network prefix"), (20, 49, "pmtu is the path MTU"),
+                            (21, 17, "host 'left' runs no FRR")]:
         t.check(f"{broken}:{line}:{col}: error: " in err and text in err.split(f"{broken}:{line}:{col}: error: ",
                                                                                1)[-1].split("\n")[0],
                 f"reported at {line}:{col}: {text}")
@@ -102,13 +109,29 @@ def main(t):
     # 3. A failing check.
     with open(WIRE) as f:
         text = f.read().replace("graph: wire.graph.yaml", f"graph: {os.path.join(REPO, 'tests/labs/wire.graph.yaml')}")
+    # left also gets a static neighbour entry: the `neighbor` check tells it from a learned one.
+    text = text.replace("    interfaces: {eth0: {addresses: [10.9.0.1/24]}}\n",
+                        "    interfaces: {eth0: {addresses: [10.9.0.1/24]}}\n"
+                        "    neighbors: [{ip: 10.9.0.99, mac: \"02:00:00:00:00:99\", dev: eth0}]\n", 1)
     failing = t.write("failing.yaml", text + "  - ping: {from: left, to: 10.9.0.77, count: 1}\n"
-                                            "    name: nobody is at 10.9.0.77\n")
+                                            "    name: nobody is at 10.9.0.77\n"
+                                            "  - neighbor: {host: left, ip: 10.9.0.2, dev: eth0}\n"
+                                            "    name: left learned right\n"
+                                            "  - neighbor: {host: left, ip: 10.9.0.99, dev: eth0}\n"
+                                            "    name: a static entry is not a learned one\n"
+                                            "  - neighbor: {host: left, ip: 10.9.0.99, dev: eth0, state: [permanent],"
+                                            " mac: \"02:00:00:00:00:99\"}\n"
+                                            "    name: the static entry, asked for\n")
     p = runner("run", failing)
     out = p.communicate(timeout=120)[0]
     t.check(p.returncode == 1, "a failing check: exit status 1", out)
     t.check(re.search(r"^FAIL  nobody is at 10\.9\.0\.77 .*0 of 1 replies", out, re.M) is not None
-            and "FAIL lab wire: 2 of 3 checks passed" in out, "the failing check is named, the others pass", out)
+            and "FAIL lab wire: 4 of 6 checks passed" in out, "the failing check is named, the others pass", out)
+    t.check(re.search(r"^PASS  left learned right .*10\.9\.0\.2 dev eth0: \S+ (REACHABLE|STALE|DELAY)", out, re.M)
+            is not None, "neighbor: an entry the kernel learned by ARP passes", out)
+    t.check(re.search(r"^FAIL  a static entry is not a learned one .*02:00:00:00:00:99 PERMANENT", out, re.M)
+            is not None and re.search(r"^PASS  the static entry, asked for ", out, re.M) is not None,
+            "neighbor: a PERMANENT entry is not a learned one, unless asked for", out)
     t.check("--- routerd: last lines of" in out, "routerd's log is shown after a failure")
     t.check(not left_behind(out, p.pid), "the failed run left nothing behind", str(left_behind(out, p.pid)))
 

@@ -694,6 +694,32 @@ TEST_CASE("FibControl: listen addresses, IPv4 and IPv6", "[fib]") {
   ::close(fd);
 }
 
+TEST_CASE("FibControl: listen none serves no FPM, routes the connected subnets and is healthy", "[fib]") {
+  test::eal();
+  FibConfig c = test_config();
+  c.listen = FibConfig::kNoListen;
+  c.connected = {{*Prefix::parse("10.9.1.0/24"), "p1", mac("02:00:00:00:01:07")}};
+  boost::asio::io_context io;
+  auto svc = std::make_shared<FibControl>();
+  svc->configure(c);
+  svc->start(io);
+  io.poll();
+  CHECK(svc->port() == 0);
+  CHECK(svc->status()["state"] == "no fpm");
+  CHECK(!svc->status().contains("error"));
+  const ServiceHealth h = svc->health();
+  CHECK(h.state == ServiceHealth::State::Ok);
+  CHECK_THAT(h.detail, Catch::Contains("no FPM server"));
+  CHECK(lookup(*svc, 254, "10.9.1.7") != nullptr);
+  // Given a listen address again (a reload), it listens.
+  c.listen = "127.0.0.1:0";
+  svc->configure(c);
+  io.poll();
+  CHECK(svc->port() != 0);
+  CHECK(svc->status()["state"] == "listening");
+  svc->stop();
+}
+
 TEST_CASE("FibControl: interface and neighbour changes re-resolve every route, limits refuse and count", "[fib]") {
   FibConfig c = test_config();
   c.sizes.max_routes = 3;

@@ -811,3 +811,123 @@ connections:
         "||1|||2||1400\n"
         "1,1|1||3|3|||\n");
 }
+
+// ---------------------------------------------------------------------------
+// An interface without a port (an overlay, such as a VPC inside a VNI)
+// ---------------------------------------------------------------------------
+
+namespace {
+
+const std::string kOverlay = R"(
+ports:
+  p0: net_null0
+services:
+  ifaces:
+    class: Interfaces
+    interfaces:
+      - {name: fabric, port: p0, mac: "02:00:00:00:00:01", addresses: [192.0.2.1/24]}
+      - {name: vpc, mac: "02:00:00:64:00:01", mtu: 1450, addresses: [10.100.0.1/24]}
+elements:
+  nd: {class: ArpNd, interfaces: ifaces, interface: vpc}
+  echo: {class: IcmpEcho, interfaces: ifaces}
+  err: {class: IcmpError, interfaces: ifaces, type: unreachable, code: port, rate: 0}
+  nd_out: Capture
+  echo_out: Capture
+  err_out: Capture
+connections:
+  - nd[out] -> nd_out
+  - nd[other] -> echo
+  - echo[out] -> echo_out
+  - echo[other] -> err -> err_out
+)";
+const char* kVpcMac = "02:00:00:64:00:01";
+const char* kVmMac = "52:54:00:64:00:02";
+
+std::string refusal(const std::string& interfaces) {
+  try {
+    GraphHarness h("ports:\n  p0: net_null0\nservices:\n  ifaces:\n    class: Interfaces\n    interfaces:\n" + interfaces +
+                       "elements:\n  x: {class: IcmpError, interfaces: ifaces, type: time_exceeded}\n  c: Capture\n"
+                       "connections:\n  - x -> c\n",
+                   loader(), pool());
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+}  // namespace
+
+TEST_CASE("An interface without a port needs a MAC, takes no VLAN, and several may exist", "[icmp][interfaces]") {
+  using Catch::Contains;
+  CHECK_THAT(refusal("      - {name: vpc, addresses: [10.100.0.1/24]}\n"),
+             Contains(":7:") && Contains("interface vpc: without port: it needs mac:"));
+  CHECK_THAT(refusal("      - {name: vpc, mac: \"02:00:00:64:00:01\", vlan: 5, addresses: [10.100.0.1/24]}\n"),
+             Contains(":7:") && Contains("interface vpc: vlan: needs port:"));
+  CHECK(refusal("      - {name: a, mac: \"02:00:00:64:00:01\", addresses: [10.100.0.1/24]}\n"
+                "      - {name: b, mac: \"02:00:00:c8:00:01\", addresses: [10.200.0.1/24]}\n"
+                "      - {name: c, port: p0, addresses: [192.0.2.1/24]}\n") == "(accepted)");
+}
+
+TEST_CASE("An interface without a port: ArpNd answers for it and marks its packets, IcmpEcho and IcmpError answer as it",
+          "[icmp][interfaces]") {
+  GraphHarness h(kOverlay, loader(), pool());
+  // Decapsulated frames keep the underlay's port: the port alone says `fabric`.
+  const uint16_t p0 = port_of("net_null0");
+
+  // The VM's ARP request for its gateway, inside the VNI: answered with the VPC interface's MAC.
+  Bytes arp(42, 0);
+  {
+    const Bytes bc = mac("ff:ff:ff:ff:ff:ff"), vm = mac(kVmMac);
+    std::copy(bc.begin(), bc.end(), arp.begin());
+    std::copy(vm.begin(), vm.end(), arp.begin() + 6);
+    arp[12] = 0x08, arp[13] = 0x06;
+    const Bytes hdr = {0, 1, 8, 0, 6, 4, 0, 1};
+    std::copy(hdr.begin(), hdr.end(), arp.begin() + 14);
+    std::copy(vm.begin(), vm.end(), arp.begin() + 22);
+    const Bytes sip = a4("10.100.0.2"), tip = a4("10.100.0.1");
+    std::copy(sip.begin(), sip.end(), arp.begin() + 28);
+    std::copy(tip.begin(), tip.end(), arp.begin() + 38);
+  }
+  push1(h, "nd", arp, p0);
+  auto got = take(h, "nd_out");
+  REQUIRE(got.size() == 1);
+  CHECK(Bytes(got[0].begin(), got[0].begin() + 6) == mac(kVmMac));
+  CHECK(Bytes(got[0].begin() + 6, got[0].begin() + 12) == mac(kVpcMac));
+  CHECK(got[0][21] == 2);  // a reply
+  CHECK(Bytes(got[0].begin() + 22, got[0].begin() + 28) == mac(kVpcMac));
+  CHECK(Bytes(got[0].begin() + 28, got[0].begin() + 32) == a4("10.100.0.1"));
+
+  // A ping to the gateway: the reply's source MAC is the VPC interface's, not the port's.
+  const Bytes payload = data(32);
+  push1(h, "nd", ether(kVpcMac, kVmMac, 0x0800, ip4("10.100.0.2", "10.100.0.1", 1, icmp4(8, 0, 0x10001, payload))), p0);
+  got = take(h, "echo_out");
+  REQUIRE(got.size() == 1);
+  CHECK(got[0] == ether(kVmMac, kVpcMac, 0x0800, ip4("10.100.0.1", "10.100.0.2", 1, icmp4(0, 0, 0x10001, payload))));
+
+  // An error about a VM's packet comes from the VPC's address, not the underlay's,
+  // even when the ICMP metadata (IpLookup's, by port) names the port's interface.
+  const Bytes orig = ip4("10.100.0.2", "10.100.0.1", 17, udp(4000, 53, 8));
+  push1(h, "nd", ether(kVpcMac, kVmMac, 0x0800, orig), p0);
+  rte_mbuf* m = on_port(ether(kVpcMac, kVmMac, 0x0800, ip4("10.100.0.2", "203.0.113.5", 17, udp(1, 2, 8), {.ttl = 1})), p0);
+  route::icmp_error_slot().set(m, route::IcmpErrorMeta{11, 0, 0 /* fabric's id */, 0});
+  Batch b = batch({m});
+  h.push("nd", b);
+  got = take(h, "err_out");
+  REQUIRE(got.size() == 2);
+  Error4 port_unreachable{got[0]}, ttl{got[1]};
+  CHECK(port_unreachable.icmp()[0] == 3);
+  CHECK(port_unreachable.icmp()[1] == 3);
+  CHECK(Bytes((const uint8_t*)&port_unreachable.ip()->src_addr, (const uint8_t*)&port_unreachable.ip()->src_addr + 4) ==
+        a4("10.100.0.1"));
+  CHECK(ttl.icmp()[0] == 11);
+  CHECK(Bytes((const uint8_t*)&ttl.ip()->src_addr, (const uint8_t*)&ttl.ip()->src_addr + 4) == a4("10.100.0.1"));
+  CHECK(ipv4_header_ok(ttl.frame));
+  CHECK(icmp4_ok(ttl.frame));
+
+  // Without the ingress mark (not through ArpNd), the port decides: the underlay's address.
+  push1(h, "echo", ether(kVpcMac, kVmMac, 0x0800, ip4("10.100.0.2", "203.0.113.5", 17, udp(1, 2, 8))), p0);
+  got = take(h, "err_out");
+  REQUIRE(got.size() == 1);
+  Error4 by_port{got[0]};
+  CHECK(Bytes((const uint8_t*)&by_port.ip()->src_addr, (const uint8_t*)&by_port.ip()->src_addr + 4) == a4("192.0.2.1"));
+}

@@ -262,3 +262,53 @@ TEST_CASE("Neighbours: a held packet is released when the neighbour answers, nob
   c.max_neighbors = 128;
   CHECK_THROWS_WITH(core.configure(c), Catch::Contains("max_neighbors"));
 }
+
+TEST_CASE("A worker's NeighborFront follows the shared table: changed MACs, removed neighbours, reused positions", "[neighbors]") {
+  test::eal();
+  InterfacesCore core("t", nullptr, 0);  // no RCU: a removed neighbour's position is free at once
+  InterfacesConfig c = config();
+  const Mac other{{0x02, 0, 0, 0, 0, 0x42}};
+  c.neighbors.push_back({"a", IpAddr(*Ip4::parse("192.0.2.9")), kPeer});
+  core.configure(c);
+  const uint16_t a = core.interfaces()->by_name("a")->id;
+  auto key = [&](const char* ip) {
+    NeighborKey k{};
+    k.iface = a;
+    k.family = AF_INET;
+    std::memcpy(k.addr, Ip4::parse(ip)->data(), 4);
+    return k;
+  };
+  NeighborFront front;
+  front.init(&core.neighbors(), 64);
+  front.sync();
+  uint8_t mac[6];
+  const NeighborKey k9 = key("192.0.2.9"), k10 = key("192.0.2.10");
+  CHECK_FALSE(front.find(k9, mac, 1));  // not looked up yet
+  uint8_t macs[1][6];
+  bool found[1];
+  core.neighbors().lookup_bulk(&k9, 1, macs, found, 1, &front);
+  REQUIRE(found[0]);
+  REQUIRE(front.find(k9, mac, 1));
+  CHECK(Mac::of(mac) == kPeer);
+
+  // The MAC changes: the front's line reads the new one.
+  c.neighbors.back().mac = other;
+  core.configure(c);
+  REQUIRE(front.find(k9, mac, 2));
+  CHECK(Mac::of(mac) == other);
+
+  // The neighbour goes: the line no longer matches.
+  c.neighbors.clear();
+  core.configure(c);
+  CHECK_FALSE(front.find(k9, mac, 3));
+  // Another takes its position (freed at once here): the old key's line
+  // still does not match, the new neighbour is found once looked up.
+  c.neighbors.push_back({"a", IpAddr(*Ip4::parse("192.0.2.10")), kPeer});
+  core.configure(c);
+  CHECK_FALSE(front.find(k9, mac, 4));
+  core.neighbors().lookup_bulk(&k10, 1, macs, found, 4, &front);
+  REQUIRE(found[0]);
+  REQUIRE(front.find(k10, mac, 4));
+  CHECK(Mac::of(mac) == kPeer);
+  CHECK_FALSE(front.find(k9, mac, 4));
+}

@@ -243,6 +243,40 @@ connections:
   }
 }
 
+TEST_CASE("VxlanEncap without MACs leaves the outer ones zero for an IpLookup, whatever the underlay metadata says",
+          "[vxlan]") {
+  GraphHarness h(R"(
+elements:
+  enc: {class: VxlanEncap, vni: 100, local_ip: 192.0.2.1, remote_ip: 192.0.2.2, ttl: 33}
+  cap: Capture
+connections:
+  - enc -> cap
+)",
+                 loader(), pool());
+  const Bytes inner = inner_udp4();
+  // A decapsulated packet carries the underlay metadata of where it came
+  // from, its MAC too: a routed encapsulation must not send it there.
+  fields::Underlay u{};
+  u.family = 4;
+  u.has_mac = 1;
+  std::memcpy(u.addr, addr("198.51.100.7").data(), 4);
+  const uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0x77};
+  std::memcpy(u.mac, mac, 6);
+  rte_mbuf* m = packet(inner);
+  fields::underlay().set(m, u);
+  push_one(h, "enc", m);
+  push_all(h, "enc", {inner});
+  auto out = take_bytes(h, "cap");
+  REQUIRE(out.size() == 2);
+  for (const Bytes& got : out) {
+    Outer o{.src = "192.0.2.1", .dst = "192.0.2.2", .smac = "00:00:00:00:00:00", .dmac = "00:00:00:00:00:00"};
+    o.sport = src_port_of(got, 20);
+    o.ttl = 33;
+    CHECK(hex(got) == hex(vxlan_packet(inner, o)));
+  }
+  CHECK(all_drops(h, "enc").empty());
+}
+
 TEST_CASE("VxlanEncap over IPv6: byte layout and UDP checksum, single and multi-segment", "[vxlan]") {
   GraphHarness h(R"(
 elements:
@@ -574,6 +608,8 @@ TEST_CASE("VxlanEncap and VxlanDecap refuse bad addresses and VNIs at their posi
              Contains("<harness>:2:") && Contains("local_ip") && Contains("an IPv4 or IPv6 address"));
   CHECK_THAT(error("{class: VxlanEncap, local_ip: 192.0.2.1, remote_ip: \"2001:db8::1\", " + mac + "}"),
              Contains("<harness>:2:") && Contains("remote_ip is IPv6 but local_ip is IPv4"));
+  CHECK_THAT(error("{class: VxlanEncap, local_ip: 192.0.2.1, remote_mac: \"02:00:00:00:00:02\"}"),
+             Contains("<harness>:2:") && Contains("remote_mac without local_mac"));
   CHECK_THAT(error("{class: VxlanDecap, local_ip: \"2001:db8::zz\"}"),
              Contains("<harness>:2:") && Contains("local_ip") && Contains("an IPv4 or IPv6 address"));
   CHECK_THAT(error("{class: VxlanDecap, vnis: {a: 16777216}}"),

@@ -25,7 +25,8 @@ Command interfaces_command{[](CLI::App& app, Options& o) -> std::pair<CLI::App*,
               std::printf("Interfaces %s\n", svc["name"].get<std::string>().c_str());
               for (const auto& i : svc["result"]) {
                 std::printf("  %-12s port %-8s %s mtu %s%s  link %s%s\n", i["name"].get<std::string>().c_str(),
-                            i["port"].get<std::string>().c_str(), i["mac"].get<std::string>().c_str(),
+                            i["port"].get<std::string>().empty() ? "-" : i["port"].get<std::string>().c_str(),
+                            i["mac"].get<std::string>().c_str(),
                             text(i, "mtu").c_str(),
                             i["vlan"].get<unsigned>() ? (" vlan " + text(i, "vlan")).c_str() : "",
                             text(i, "link").c_str(),

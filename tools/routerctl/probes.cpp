@@ -1,5 +1,5 @@
 // routerctl runtime, trace, capture and top: watching a running graph
-// (docs/telemetry-runtime.md). routerd does the work (control/probe_api.cpp);
+// (docs/telemetry.md). routerd does the work (control/probe_api.cpp);
 // these commands send the request and print the reply.
 #include <algorithm>
 #include <chrono>

@@ -28,16 +28,23 @@ const ElementClass& VxlanEncap::klass() {
                     "flow keeps one path through ECMP underlays. The outer IPv4 header carries its checksum and "
                     "the DF bit (`dont_fragment`); the UDP checksum is 0 over IPv4 and computed over IPv6. "
                     "Packets whose outer IP packet would exceed `mtu` are dropped (too_big), never fragmented.\n"
+                    "Without `local_mac` (and `remote_mac`), the outer Ethernet addresses are left zero: route the "
+                    "outer packet with an IpLookup whose `interfaces` resolve the underlay's next hop (ARP/ND), "
+                    "as the router routes any packet it originates (`enc -> underlay_lookup -> tx`); the "
+                    "underlay metadata's mac is then not used.\n"
                     "Example:\n"
                     "  enc: {class: VxlanEncap, vni: 100, local_ip: 192.0.2.1, remote_ip: 192.0.2.2,\n"
-                    "        local_mac: 02:00:00:00:00:01, remote_mac: 02:00:00:00:00:02}")
+                    "        local_mac: 02:00:00:00:00:01, remote_mac: 02:00:00:00:00:02}\n"
+                    "  routed: {class: VxlanEncap, vni: 100, local_ip: 192.0.2.1, remote_ip: 192.0.2.2}")
           .input("in")
           .output("out")
           .param("vni", ParamType::UInt, "", "VNI 0-16777215; absent: the packet's VNI metadata")
           .required("local_ip", ParamType::Ip, "outer source address, IPv4 or IPv6")
           .param("remote_ip", ParamType::Ip, "",
                  "outer destination address (same family); absent: the packet's underlay metadata")
-          .required("local_mac", ParamType::Mac, "outer source MAC")
+          .param("local_mac", ParamType::Mac, "",
+                 "outer source MAC; absent (and remote_mac too): both outer MACs are left zero for an IpLookup "
+                 "downstream to write (the underlay routed, its next hop resolved by ARP/ND)")
           .param("remote_mac", ParamType::Mac, "", "outer destination MAC; absent: the underlay metadata's mac")
           .param("dst_port", ParamType::UInt, "4789", "outer UDP destination port")
           .param("src_port_min", ParamType::UInt, "49152", "lowest outer UDP source port (flow hash range)")
@@ -50,7 +57,7 @@ const ElementClass& VxlanEncap::klass() {
           .drop(kNoDestination, "no_destination", "no `remote_ip` parameter and no underlay metadata on the packet")
           .drop(kFamilyMismatch, "family_mismatch", "the underlay metadata's address family differs from local_ip's")
           .drop(kNoDestinationMac, "no_destination_mac",
-                "no `remote_mac` parameter and no MAC in the underlay metadata")
+                "no `remote_mac` parameter and no MAC in the underlay metadata (local_mac given)")
           .drop(kRunt, "runt", "the frame is shorter than an Ethernet header")
           .drop(kTooBig, "too_big", "the outer IP packet would exceed `mtu`")
           .drop(kSharedBuffer, "shared_buffer", "the packet's buffer is shared with another packet (a clone)")
@@ -124,8 +131,14 @@ void VxlanEncap::configure(ConfigContext& ctx) {
                                                  " but local_ip is IPv" + std::to_string(local_.version) +
                                                  ": the outer header has one family");
   }
-  const Mac local_mac = p.get<Mac>("local_mac");
-  if (p.given("remote_mac")) remote_mac_ = p.get<Mac>("remote_mac");
+  routed_ = !p.given("local_mac");
+  const Mac local_mac = routed_ ? Mac{} : p.get<Mac>("local_mac");
+  if (p.given("remote_mac")) {
+    if (routed_)
+      throw ConfigError(p.mark("remote_mac"),
+                        "remote_mac without local_mac: give both, or neither (an IpLookup downstream writes them)");
+    remote_mac_ = p.get<Mac>("remote_mac");
+  }
   dst_port_ = port_param(p, "dst_port");
   src_min_ = port_param(p, "src_port_min");
   src_max_ = port_param(p, "src_port_max");
@@ -232,7 +245,8 @@ const Drop* VxlanEncap::encapsulate(rte_mbuf* m) {
     vni = vni_.get(m);
     if (vni > 0xffffff) return &kBadVni;
   }
-  const fields::Underlay* u = (!remote_ || !remote_mac_) && underlay_.has(m) ? &underlay_.get(m) : nullptr;
+  const bool mac_wanted = !remote_mac_ && !routed_;
+  const fields::Underlay* u = (!remote_ || mac_wanted) && underlay_.has(m) ? &underlay_.get(m) : nullptr;
   const uint8_t* dst_ip = nullptr;  // null: the template's remote_ip
   uint16_t dst_port = dst_port_;
   if (!remote_) {
@@ -241,8 +255,8 @@ const Drop* VxlanEncap::encapsulate(rte_mbuf* m) {
     dst_ip = u->addr;
     if (u->udp_port) dst_port = u->udp_port;
   }
-  const uint8_t* dst_mac = nullptr;  // null: the template's remote_mac
-  if (!remote_mac_) {
+  const uint8_t* dst_mac = nullptr;  // null: the template's remote_mac (zero when routed)
+  if (mac_wanted) {
     if (!u || !u->has_mac) return &kNoDestinationMac;
     dst_mac = u->mac;
   }

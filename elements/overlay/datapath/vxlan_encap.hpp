@@ -46,6 +46,7 @@ class VxlanEncap final : public Element {
   IpAddr local_;
   std::optional<IpAddr> remote_;
   std::optional<Mac> remote_mac_;
+  bool routed_ = false;  // no MACs given: an IpLookup downstream writes them
   uint16_t dst_port_ = 4789, src_min_ = 49152, src_max_ = 65535;
   uint8_t ttl_ = 64;
   bool df_ = true;

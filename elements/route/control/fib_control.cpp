@@ -294,6 +294,8 @@ void FibControl::open_acceptor() {
   acceptor_.reset();
   bound_port_ = 0;
   retry_timer_->cancel();
+  listen_error_.clear();
+  if (cfg_.listen == FibConfig::kNoListen) return;  // no zebra: connected routes only
   std::string host;
   uint16_t port = 0;
   if (!FibConfig::parse_listen(cfg_.listen, host, port)) {
@@ -600,6 +602,8 @@ ServiceHealth FibControl::health() const {
     h.state = ServiceHealth::State::Failed;
     h.detail = listen_error_;
     h.last_error = listen_error_;
+  } else if (cfg_.listen == FibConfig::kNoListen) {
+    h.detail = "no FPM server (listen: none): the interfaces' connected routes";
   } else if (conn_) {
     h.peer = "zebra " + peer_;
     h.detail = rib_.resyncing() ? "connected, zebra replaying its table" : "connected";
@@ -622,6 +626,7 @@ nlohmann::json FibControl::status() const {
   if (!configured_) s["state"] = "not configured";
   else if (!io_) s["state"] = "not started";
   else if (!listen_error_.empty()) s["state"] = "error";
+  else if (cfg_.listen == FibConfig::kNoListen) s["state"] = "no fpm";
   else s["state"] = conn_ ? "connected" : "listening";
   if (!listen_error_.empty()) s["error"] = listen_error_;
   s["port"] = bound_port_;

@@ -50,7 +50,8 @@
 namespace weft::route {
 
 struct FibConfig {
-  std::string listen = "127.0.0.1:2620";
+  std::string listen = "127.0.0.1:2620";  // kNoListen: no FPM server
+  static constexpr const char* kNoListen = "none";
   double grace_s = 10;
   double quiet_s = 1;
   FibSizes sizes;

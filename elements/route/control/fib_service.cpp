@@ -33,7 +33,8 @@ const ServiceClass& FibService::klass() {
                     "seconds after its last route; for good, when every protocol that had routes is done or "
                     "`grace` seconds after the connection. `routerctl routes` lists the routes; `routerctl service "
                     "NAME` shows the connection and counters. See docs/routing.md.")
-          .param("listen", ParamType::String, "\"127.0.0.1:2620\"", "FPM listen address, e.g. 127.0.0.1:2620 or [::1]:2620")
+          .param("listen", ParamType::String, "\"127.0.0.1:2620\"", "FPM listen address, e.g. 127.0.0.1:2620 or [::1]:2620; none: no FPM server (a router whose "
+                 "routes are its interfaces' subnets, interfaces_from)")
           .param("grace", ParamType::Double, "10", "seconds after a zebra (re)connection at most before stale routes go")
           .param("quiet", ParamType::Double, "1", "seconds without a new route from a protocol that end its replay")
           .param("max_routes", ParamType::UInt, "1048576", "IPv4 routes per routing table")
@@ -128,8 +129,8 @@ FibConfig parse_fib_config(const Params& p) {
   c.listen = p.get<std::string>("listen");
   std::string host;
   uint16_t port;
-  if (!FibConfig::parse_listen(c.listen, host, port))
-    throw ConfigError(p.mark("listen"), "listen: expected ADDRESS:PORT, e.g. 127.0.0.1:2620 or [::1]:2620");
+  if (c.listen != FibConfig::kNoListen && !FibConfig::parse_listen(c.listen, host, port))
+    throw ConfigError(p.mark("listen"), "listen: expected ADDRESS:PORT, e.g. 127.0.0.1:2620 or [::1]:2620, or none");
   c.grace_s = seconds(p, "grace");
   c.quiet_s = seconds(p, "quiet");
   c.sizes.max_routes = positive(p, "max_routes", 1u << 24);

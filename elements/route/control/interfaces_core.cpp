@@ -13,6 +13,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "tables/icmp_errors.hpp"
+#include "tables/ingress.hpp"
 #include "weft/clock.hpp"
 #include "weft/log.hpp"
 
@@ -201,6 +203,7 @@ void InterfacesCore::configure(const InterfacesConfig& c) {
   }
   ids_ = std::move(ids);
   table_ = next;
+  broadcast4_ = icmp_errors::broadcasts4(*table_);
   cfg_ = c;
   // Static neighbours: exactly the configured ones.
   std::set<Key> wanted;
@@ -287,8 +290,12 @@ InterfacesCore::Neigh* InterfacesCore::create(const NeighborKey& k) {
     c_.table_full++;
     return nullptr;
   }
-  entries_[pos].mac.store(0, std::memory_order_release);
+  // A new generation for the position: workers' NeighborFront lines that
+  // remember it for an earlier neighbour stop matching.
+  const uint64_t gen = NeighborEntry::gen_of(entries_[pos].mac.load(std::memory_order_relaxed)) + 1;
+  entries_[pos].mac.store(NeighborEntry::unusable(gen), std::memory_order_release);
   entries_[pos].used.store(0, std::memory_order_relaxed);
+  if (++created_ % NeighborCache::kEpochCreates == 0) cache_->next_epoch();
   Neigh& n = neigh_[key_of(k)];
   n.key = k;
   n.pos = pos;
@@ -299,7 +306,7 @@ InterfacesCore::Neigh* InterfacesCore::create(const NeighborKey& k) {
 
 void InterfacesCore::remove(Neigh& n) {
   for (rte_mbuf* m : n.queue) rte_pktmbuf_free(m);
-  entries_[n.pos].mac.store(0, std::memory_order_release);
+  unpublish(n);
   const int32_t pos = rte_hash_del_key(hash_, &n.key);
   if (pos >= 0) {
     // Readers may still hold the position: it is reused after a grace period.
@@ -317,7 +324,14 @@ void InterfacesCore::reclaim() {
 }
 
 void InterfacesCore::publish(Neigh& n) {
-  entries_[n.pos].mac.store(usable(n.state) ? NeighborEntry::pack(n.mac) : 0, std::memory_order_release);
+  const uint64_t gen = NeighborEntry::gen_of(entries_[n.pos].mac.load(std::memory_order_relaxed));
+  entries_[n.pos].mac.store(usable(n.state) ? NeighborEntry::pack(n.mac, gen) : NeighborEntry::unusable(gen),
+                            std::memory_order_release);
+}
+
+void InterfacesCore::unpublish(Neigh& n) {
+  const uint64_t gen = NeighborEntry::gen_of(entries_[n.pos].mac.load(std::memory_order_relaxed));
+  entries_[n.pos].mac.store(NeighborEntry::unusable(gen), std::memory_order_release);
 }
 
 void InterfacesCore::set_state(Neigh& n, NeighState s) {
@@ -372,11 +386,12 @@ void InterfacesCore::release_queue(Neigh& n) {
 }
 
 void InterfacesCore::fail_queue(Neigh& n) {
+  static const IngressSlot ingress = ingress_slot();
   while (!n.queue.empty()) {
     rte_mbuf* m = n.queue.front();
     n.queue.pop_front();
     c_.failed_drops++;
-    if (const Interface* in = table_->by_port(m->port)) send_unreachable(*in, m);
+    if (const Interface* in = ingress_of(*table_, ingress, m)) send_unreachable(*in, m);
     rte_pktmbuf_free(m);
   }
 }
@@ -727,81 +742,26 @@ void InterfacesCore::run_timers() {
 void InterfacesCore::send_unreachable(const Interface& in, rte_mbuf* orig) {
   // ICMP host unreachable / address unreachable to the packet's source,
   // back through the interface it came in by, to the previous hop's MAC.
-  if (orig->data_len < kEth + 20) return;
-  const auto* eth = rte_pktmbuf_mtod(orig, const rte_ether_hdr*);
-  const Mac prev = Mac::of(eth->src_addr.addr_bytes);
+  if (orig->data_len < kEth) return;
+  const Mac prev = Mac::of(rte_pktmbuf_mtod(orig, const rte_ether_hdr*)->src_addr.addr_bytes);
   if (prev.multicast()) return;
+  const bool v4 = rte_pktmbuf_mtod(orig, const rte_ether_hdr*)->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+  const uint8_t type = v4 ? icmp4::kUnreachable : icmp6::kUnreachable;
+  const uint8_t code = v4 ? icmp4::kHostUnreachable : icmp6::kAddressUnreachable;
+  icmp_errors::Offender o;
+  if (icmp_errors::examine(orig, type, code, broadcast4_, o) != icmp_errors::Verdict::Ok) return;
+  const IpAddr src = in.source_for(o.source);
+  if (src.version != o.source.version) return;
   if (!take_request_token()) return;
-  const uint8_t* l3 = reinterpret_cast<const uint8_t*>(eth + 1);
-  const size_t avail = orig->data_len - kEth;
-  if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
-    const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(l3);
-    const unsigned ihl = (ip->version_ihl & 0xf) * 4u;
-    if (ihl < 20 || avail < ihl) return;
-    if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK)) return;  // not the first fragment
-    const uint8_t sb = reinterpret_cast<const uint8_t*>(&ip->src_addr)[0];
-    if (sb == 0 || sb == 127 || sb >= 224) return;
-    if (ip->next_proto_id == IPPROTO_ICMP && avail >= ihl + 1) {
-      const uint8_t t = l3[ihl];
-      if (t != icmp4::kEchoRequest && t != icmp4::kEchoReply && t != 13 && t != 14) return;  // never about an error
-    }
-    const IpAddr src = in.source_for(IpAddr(Ip4::of(reinterpret_cast<const uint8_t*>(&ip->src_addr))));
-    if (!src.v4()) return;
-    const size_t quote = std::min<size_t>(avail, 576 - 28);
-    rte_mbuf* m = alloc(kEth + 28 + quote);
-    if (!m) return;
-    auto* e = rte_pktmbuf_mtod(m, rte_ether_hdr*);
-    std::memcpy(e->dst_addr.addr_bytes, prev.data(), 6);
-    std::memcpy(e->src_addr.addr_bytes, in.mac.data(), 6);
-    e->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-    auto* o = reinterpret_cast<rte_ipv4_hdr*>(e + 1);
-    std::memset(o, 0, 20);
-    o->version_ihl = 0x45;
-    o->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(28 + quote));
-    o->time_to_live = 64;
-    o->next_proto_id = IPPROTO_ICMP;
-    std::memcpy(&o->src_addr, src.data(), 4);
-    o->dst_addr = ip->src_addr;
-    o->hdr_checksum = rte_ipv4_cksum(o);
-    auto* ic = reinterpret_cast<uint8_t*>(o + 1);
-    std::memset(ic, 0, 8);
-    ic[0] = icmp4::kUnreachable;
-    ic[1] = icmp4::kHostUnreachable;
-    std::memcpy(ic + 8, l3, quote);
-    const uint16_t ck = static_cast<uint16_t>(~rte_raw_cksum(ic, 8 + quote));
-    std::memcpy(ic + 2, &ck, 2);
-    if (send(in.id, m)) c_.unreachable_sent++;
-  } else if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6)) {
-    if (avail < 40) return;
-    const auto* ip = reinterpret_cast<const rte_ipv6_hdr*>(l3);
-    const Ip6 s = Ip6::of(ip->src_addr);
-    if (s == Ip6{} || s.bytes[0] == 0xff) return;
-    if (ip->proto == IPPROTO_ICMPV6 && avail >= 41 && l3[40] < 128) return;  // never about an error
-    const IpAddr src = in.source_for(IpAddr(s));
-    const size_t quote = std::min<size_t>(avail, 1280 - 48);
-    rte_mbuf* m = alloc(kEth + 48 + quote);
-    if (!m) return;
-    auto* e = rte_pktmbuf_mtod(m, rte_ether_hdr*);
-    std::memcpy(e->dst_addr.addr_bytes, prev.data(), 6);
-    std::memcpy(e->src_addr.addr_bytes, in.mac.data(), 6);
-    e->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
-    auto* o = reinterpret_cast<rte_ipv6_hdr*>(e + 1);
-    o->vtc_flow = rte_cpu_to_be_32(6u << 28);
-    o->payload_len = rte_cpu_to_be_16(static_cast<uint16_t>(8 + quote));
-    o->proto = IPPROTO_ICMPV6;
-    o->hop_limits = 64;
-    std::memcpy(o->src_addr, src.data(), 16);
-    std::memcpy(o->dst_addr, ip->src_addr, 16);
-    auto* ic = reinterpret_cast<uint8_t*>(o + 1);
-    std::memset(ic, 0, 8);
-    ic[0] = icmp6::kUnreachable;
-    ic[1] = icmp6::kAddressUnreachable;
-    std::memcpy(ic + 8, l3, quote);
-    uint16_t ck = static_cast<uint16_t>(~nd::icmp6_sum(o, ic, 8 + quote));
-    if (ck == 0) ck = 0xffff;
-    std::memcpy(ic + 2, &ck, 2);
-    if (send(in.id, m)) c_.unreachable_sent++;
+  rte_mbuf* m = icmp_errors::build(pool_, orig, o, src, type, code, 0, ip_id_++);
+  if (!m) {
+    c_.alloc_failed++;
+    return;
   }
+  auto* e = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  std::memcpy(e->dst_addr.addr_bytes, prev.data(), 6);
+  std::memcpy(e->src_addr.addr_bytes, in.mac.data(), 6);
+  if (send(in.id, m)) c_.unreachable_sent++;
 }
 
 std::map<std::string, size_t> InterfacesCore::neighbor_states() const {
@@ -856,7 +816,7 @@ nlohmann::json InterfacesCore::interfaces_json() const {
                          {"tx_bytes", s.obytes},     {"rx_missed", s.imissed},   {"rx_errors", s.ierrors},
                          {"tx_errors", s.oerrors}};
     } else {
-      j["link"] = "no device";
+      j["link"] = i.port.empty() ? "no port" : "no device";
     }
     out.push_back(j);
   }

@@ -128,6 +128,7 @@ class InterfacesCore final : public InterfacesHandle {
   Neigh* create(const NeighborKey& k);
   void remove(Neigh& n);
   void publish(Neigh& n);  // writes n's usable MAC (or none) for workers
+  void unpublish(Neigh& n);  // n is no longer usable (it goes, or its position is reused later)
   void set_state(Neigh& n, NeighState s);
   void confirm(Neigh& n, const Mac& mac);  // a reply: reachable with this MAC
   void release_queue(Neigh& n);
@@ -153,11 +154,14 @@ class InterfacesCore final : public InterfacesHandle {
   int socket_;
   InterfacesConfig cfg_;
   std::shared_ptr<const InterfaceTable> table_;
+  std::vector<uint32_t> broadcast4_;  // the IPv4 subnets' broadcasts (ICMP errors never answer them)
+  uint16_t ip_id_ = 0;                // of the ICMP errors it sends
   std::map<std::string, uint16_t> ids_;  // interface name -> stable id
   rte_hash* hash_ = nullptr;
   std::unique_ptr<NeighborEntry[]> entries_;
   size_t entry_slots_ = 0;
   std::unique_ptr<NeighborCache> cache_;
+  uint64_t created_ = 0;  // neighbours created (NeighborCache::kEpochCreates)
   rte_ring* punt_ = nullptr;
   rte_ring* hold_ = nullptr;
   rte_ring* tx_[kMaxInterfaces] = {};

@@ -55,7 +55,9 @@ const ServiceClass& InterfacesService::klass() {
                     "interfaces` and `routerctl neighbors` list them. See docs/interfaces.md.")
           .param("interfaces", ParamType::List, "[]",
                  "[{name: NAME, port: PORT, addresses: [ADDRESS/LEN...], mac: MAC (default: the port's), "
-                 "mtu: N (default: the port's), vlan: ID (default: untagged), host: KERNEL-IFNAME}]")
+                 "mtu: N (default: the port's), vlan: ID (default: untagged), host: KERNEL-IFNAME}]; without "
+                 "port (an overlay interface whose frames the graph carries, e.g. through VXLAN) mac is "
+                 "required and mtu defaults to 1500")
           .param("neighbors", ParamType::List, "[]", "[{interface: NAME, ip: ADDRESS, mac: MAC}]: static neighbours")
           .param("reachable_time", ParamType::Double, "30",
                  "seconds a confirmed neighbour stays reachable (randomized 0.5..1.5 x; the kernel's base_reachable_time)")
@@ -155,11 +157,18 @@ InterfacesConfig parse_interfaces_config(const Params& p,
     i.name = v["name"].as<std::string>("name");
     if (i.name.empty() || i.name.size() > 63) throw ConfigError(v["name"].mark(), "name: 1 to 63 characters");
     if (!names.insert(i.name).second) throw ConfigError(v["name"].mark(), "interface '" + i.name + "' declared twice");
-    if (!v["port"].defined()) throw ConfigError(v.mark(), "interface " + i.name + ": needs port: PORT (a port of the graph)");
-    i.port = v["port"].as<std::string>("port");
-    const auto dev = device_of(i.port);
-    if (!dev) throw ConfigError(v["port"].mark(), "interface " + i.name + ": no port '" + i.port + "' in the graph's ports:");
-    i.device = *dev;
+    // Without a port, the interface's frames come and go through the graph
+    // only (an overlay: VXLAN decapsulation in, encapsulation out).
+    if (v["port"].defined()) {
+      i.port = v["port"].as<std::string>("port");
+      const auto dev = device_of(i.port);
+      if (!dev) throw ConfigError(v["port"].mark(), "interface " + i.name + ": no port '" + i.port + "' in the graph's ports:");
+      i.device = *dev;
+    } else if (!v["mac"].defined()) {
+      throw ConfigError(v.mark(), "interface " + i.name + ": without port: it needs mac: (no port to take it from)");
+    } else if (v["vlan"].defined()) {
+      throw ConfigError(v["vlan"].mark(), "interface " + i.name + ": vlan: needs port:");
+    }
     if (v["mac"].defined()) {
       i.mac = v["mac"].as<Mac>("mac");
       if (i.mac->multicast() || i.mac->zero())
@@ -175,10 +184,11 @@ InterfacesConfig parse_interfaces_config(const Params& p,
       if (id < 1 || id > 4094) throw ConfigError(v["vlan"].mark(), "vlan: expected 1..4094");
       i.vlan = static_cast<uint16_t>(id);
     }
-    if (auto [it, fresh] = on_port.emplace(std::make_pair(i.port, i.vlan), i.name); !fresh)
-      throw ConfigError(v["port"].mark(), "interface " + i.name + ": port " + i.port +
-                                              (i.vlan ? " VLAN " + std::to_string(i.vlan) : std::string(" (untagged)")) +
-                                              " already has interface " + it->second);
+    if (!i.port.empty())
+      if (auto [it, fresh] = on_port.emplace(std::make_pair(i.port, i.vlan), i.name); !fresh)
+        throw ConfigError(v["port"].mark(), "interface " + i.name + ": port " + i.port +
+                                                (i.vlan ? " VLAN " + std::to_string(i.vlan) : std::string(" (untagged)")) +
+                                                " already has interface " + it->second);
     if (v["host"].defined()) {
       i.host = v["host"].as<std::string>("host");
       if (i.host.empty() || i.host.size() > 15)

@@ -14,7 +14,8 @@ const ElementClass& ArpNd::klass() {
       ElementClass::make<ArpNd>("ArpNd")
           .describe("ARP and IPv6 Neighbour Discovery for one interface: answers for our addresses, hands what "
                     "it learns to the Interfaces service, sends what that service sends.",
-                    "Takes every frame of the interface's port (or VLAN). An ARP request for one of the "
+                    "Takes every frame of the interface's port (or VLAN; for an interface without a port, the "
+                    "frames the graph carries for it, such as a VxlanDecap output). An ARP request for one of the "
                     "interface's addresses gets its reply, and a neighbour solicitation for one of them (or its "
                     "link-local address) its advertisement (solicited, override, router; a duplicate address "
                     "probe for our address is answered to all nodes, defending it), on `out`. ARP and neighbour "
@@ -22,13 +23,15 @@ const ElementClass& ArpNd::klass() {
                     "gratuitous ARP) go to the Interfaces service; replies and advertisements are also copied "
                     "to `host` (so the host path's kernel learns its neighbours from the same answers), as are "
                     "router solicitations and advertisements and redirects. Everything that is neither ARP nor "
-                    "ND leaves on `other`. Malformed messages are dropped with a reason (RFC 4861: hop limit "
+                    "ND leaves on `other`, marked with the interface it arrived on (the weft_ingress_interface metadata, "
+                    "which IcmpEcho, IcmpError and the Interfaces service read before the port: an interface "
+                    "without a port or on a VLAN is known by it). Malformed messages are dropped with a reason (RFC 4861: hop limit "
                     "255, code 0, checksum, option lengths) and never reach the table. At most `rate` ARP/ND "
                     "packets per second (per worker) are handled; the rest are dropped (rate_limited), so a "
                     "flood cannot starve forwarding. It also sends, on `out`, what the service queued for the "
                     "interface: requests, probes, gratuitous announcements and the packets that waited for a "
                     "neighbour (polled every loop). Connect `out` to the port's PortTx (through VlanPush for a "
-                    "VLAN interface).")
+                    "VLAN interface; through the VxlanEncap of an overlay interface).")
           .input("in")
           .poll()
           .outputs_from_config("out, other, and host if `host: true`")
@@ -69,6 +72,7 @@ void ArpNd::initialize(InitContext& ctx) {
   ring_ = handle_->tx_ring(iface_->id);
   pool_ = ctx.mempool();
   pending_ = pending_slot();
+  ingress_ = ingress_slot();
 }
 
 void ArpNd::cleanup() {
@@ -144,6 +148,7 @@ void ArpNd::push(uint16_t, Batch& b) {
     nd::Nd n;
     v = nd::parse_nd(f, m->data_len, n);
     if (v == nd::Verdict::NotArpNd) {
+      ingress_.set(m, i.id);  // for whoever answers it: the port may not tell (an overlay, a VLAN)
       emit(other_, m);
       continue;
     }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "tables/ingress.hpp"
 #include "tables/interfaces.hpp"
 #include "weft/element.hpp"
 
@@ -39,6 +40,7 @@ class ArpNd final : public Element {
   rte_ring* ring_ = nullptr;
   rte_mempool* pool_ = nullptr;
   PendingSlot pending_;
+  IngressSlot ingress_;
   double tokens_ = 0;
   uint64_t last_ns_ = 0;
 };

@@ -21,8 +21,8 @@ const ElementClass& IcmpEcho::klass() {
                     "Interfaces service `interfaces` becomes its echo reply in the same buffer and leaves on "
                     "`out`: source and destination addresses swapped (the reply comes from the address the "
                     "request was sent to), TTL / hop limit 64, the destination MAC is the request's source MAC "
-                    "and the source MAC the MAC of the interface on the port it arrived on (else of the "
-                    "interface owning the address), Ethernet padding trimmed, identifier, sequence and data "
+                    "and the source MAC the MAC of the interface it arrived on (the ingress metadata ArpNd sets, "
+                    "else the interface of its port, else the interface owning the address), Ethernet padding trimmed, identifier, sequence and data "
                     "kept. The IPv4 header checksum is recomputed; the request's ICMP checksum is verified "
                     "(ICMPv6: with its pseudo-header) and the reply's updated for the type it changes (RFC "
                     "1624). Connect `out` to the PortTx of the port the requests come in on.\n"
@@ -71,6 +71,7 @@ void IcmpEcho::initialize(InitContext& ctx) {
   handle_ = ctx.service<const InterfacesHandle>("interfaces");
   table_ = handle_->interfaces();
   if (!table_) throw InitError("the Interfaces service has no interface table");
+  ingress_ = ingress_slot();
   const RateShare s = RateShare::of(rate_, burst_, ctx.worker_count());
   bucket_.configure(s.rate, s.burst, Clock::now_ns());
 }
@@ -118,8 +119,8 @@ inline void swap_macs(rte_ether_hdr* eth, const Interface* out) {
 
 }  // namespace
 
-const Interface* IcmpEcho::egress(const rte_mbuf* m, const Interface* owner) const {
-  const Interface* i = table_->by_port(m->port);
+const Interface* IcmpEcho::egress(rte_mbuf* m, const Interface* owner) const {
+  const Interface* i = ingress_of(*table_, ingress_, m);
   return i ? i : owner;
 }
 

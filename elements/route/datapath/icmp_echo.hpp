@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "datapath/token_bucket.hpp"
+#include "tables/ingress.hpp"
 #include "tables/interfaces.hpp"
 #include "weft/element.hpp"
 
@@ -33,13 +34,14 @@ class IcmpEcho final : public Element {
   enum class Verdict : uint8_t { Reply, Limited, Other, Truncated, BadChecksum, BadSource };
   Verdict reply4(rte_mbuf* m);
   Verdict reply6(rte_mbuf* m);
-  const Interface* egress(const rte_mbuf* m, const Interface* owner) const;
+  const Interface* egress(rte_mbuf* m, const Interface* owner) const;
 
   double rate_ = 1000;
   uint64_t burst_ = 50;
   TokenBucket bucket_;
   std::shared_ptr<const InterfacesHandle> handle_;
   std::shared_ptr<const InterfaceTable> table_;
+  IngressSlot ingress_;
   uint64_t replied4_ = 0, replied6_ = 0;
   uint64_t now_ = 0;  // the clock, read once per batch
 };

@@ -28,8 +28,8 @@ const ElementClass& IcmpError::klass() {
                     "1191; packet too big the MTU, RFC 4443 3.2; parameter problem the pointer), then as much "
                     "of the original IP packet as fits: 576 bytes in all for IPv4 (RFC 1812 4.3.2.3), 1280 "
                     "for IPv6 (RFC 4443 2.4(c)). Its destination is the original's source; its source the "
-                    "address of the interface the original arrived on that suits that destination "
-                    "(Interface::source_for: one on the same subnet, else the interface's first of the "
+                    "address of the interface the original arrived on (the ingress metadata ArpNd sets, else the "
+                    "ICMP metadata's, else its port's) that suits that destination (Interface::source_for: one on the same subnet, else the interface's first of the "
                     "family). Route it with a second IpLookup (`icmp -> err -> lookup2`), which writes the "
                     "MACs. Checksums are computed in full (ICMPv6 with its pseudo-header).\n"
                     "Never sent (RFC 1812 4.3.2.7, RFC 4443 2.4(e)), dropped as not_eligible: about an ICMP "
@@ -145,14 +145,8 @@ void IcmpError::initialize(InitContext& ctx) {
   if (!table_) throw InitError("the Interfaces service has no interface table");
   pool_ = ctx.mempool();
   meta_ = icmp_error_slot();
-  broadcast4_.clear();
-  for (const Interface& i : table_->all())
-    for (const Prefix& p : i.addresses) {
-      if (!p.v4() || p.len > 30) continue;
-      uint32_t a;
-      std::memcpy(&a, p.addr.data(), 4);
-      broadcast4_.push_back(rte_cpu_to_be_32(rte_be_to_cpu_32(a) | (p.len == 0 ? 0xffffffffu : (1u << (32 - p.len)) - 1)));
-    }
+  ingress_ = ingress_slot();
+  broadcast4_ = icmp_errors::broadcasts4(*table_);
   const RateShare s = RateShare::of(rate_, burst_, ctx.worker_count());
   bucket_.configure(s.rate, s.burst, Clock::now_ns());
   ip_id_ = static_cast<uint16_t>(ctx.worker_index() << 12);
@@ -189,185 +183,10 @@ IcmpError::Kind IcmpError::kind_of(bool v6, uint8_t type, uint8_t code) {
   return kOtherKind;
 }
 
-namespace {
-
-constexpr uint32_t kEth = sizeof(rte_ether_hdr);
-
-// ICMPv4 types that are error messages (RFC 1812 4.3.2.7: never an error about one).
-bool icmp4_error_type(uint8_t t) { return t == 3 || t == 4 || t == 5 || t == 11 || t == 12; }
-
-bool single_host4(uint32_t s_be) {
-  const uint32_t s = rte_be_to_cpu_32(s_be);
-  return (s >> 24) != 0 && (s >> 24) != 127 && (s & 0xe0000000u) != 0xe0000000u;
-}
-
-bool single_host6(const uint8_t* a) {
-  static const uint8_t kZero[15] = {};
-  return a[0] != 0xff && !(std::memcmp(a, kZero, 15) == 0 && (a[15] == 0 || a[15] == 1));
-}
-
-}  // namespace
-
-bool IcmpError::eligible4(const rte_mbuf* m, const uint8_t* l3, uint32_t ihl, bool l2_multicast) const {
-  const auto* ip = reinterpret_cast<const rte_ipv4_hdr*>(l3);
-  if (l2_multicast) return false;
-  if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK)) return false;
-  if (!single_host4(ip->src_addr)) return false;
-  const uint32_t d = rte_be_to_cpu_32(ip->dst_addr);
-  if ((d & 0xe0000000u) == 0xe0000000u || (d >> 24) == 0) return false;  // multicast, class E, broadcast, 0/8
-  for (uint32_t b : broadcast4_)
-    if (b == ip->dst_addr) return false;
-  if (ip->next_proto_id == IPPROTO_ICMP) {
-    uint8_t t;
-    const auto* p = static_cast<const uint8_t*>(rte_pktmbuf_read(m, kEth + ihl, 1, &t));
-    if (!p || icmp4_error_type(*p)) return false;  // unreadable: take it for an error, to be safe
-  }
-  return true;
-}
-
-bool IcmpError::eligible6(const rte_mbuf* m, const uint8_t* l3, uint8_t type, uint8_t code, bool l2_multicast) const {
-  const auto* ip = reinterpret_cast<const rte_ipv6_hdr*>(l3);
-  // RFC 4443 2.4(e.2, e.3): packet too big and parameter problem code 2 may answer multicast.
-  const bool multicast_ok = type == icmp6::kPacketTooBig || (type == 4 && code == 2);
-  if ((l2_multicast || ip->dst_addr[0] == 0xff) && !multicast_ok) return false;
-  if (!single_host6(ip->src_addr)) return false;
-  // Walk the extension headers to the fragment header and the upper layer.
-  uint8_t next = ip->proto;
-  uint32_t off = kEth + sizeof(rte_ipv6_hdr);
-  for (int hops = 0; hops < 16; hops++) {
-    uint8_t buf[4];
-    switch (next) {
-      case IPPROTO_HOPOPTS:
-      case IPPROTO_ROUTING:
-      case IPPROTO_DSTOPTS:
-      case IPPROTO_AH: {
-        const auto* h = static_cast<const uint8_t*>(rte_pktmbuf_read(m, off, 2, buf));
-        if (!h) return true;  // the chain is cut short: not an ICMPv6 error we can see
-        off += next == IPPROTO_AH ? (h[1] + 2u) * 4u : (h[1] + 1u) * 8u;
-        next = h[0];
-        break;
-      }
-      case IPPROTO_FRAGMENT: {
-        const auto* h = static_cast<const uint8_t*>(rte_pktmbuf_read(m, off, 4, buf));
-        if (!h) return true;
-        if ((uint16_t(h[2] << 8 | h[3]) >> 3) != 0) return false;  // a non-first fragment
-        off += 8;
-        next = h[0];
-        break;
-      }
-      case IPPROTO_ICMPV6: {
-        const auto* t = static_cast<const uint8_t*>(rte_pktmbuf_read(m, off, 1, buf));
-        return t && *t >= 128;  // an error message (type < 128), or unreadable: none
-      }
-      default: return true;
-    }
-  }
-  return true;
-}
-
-rte_mbuf* IcmpError::build4(const rte_mbuf* m, const uint8_t* l3, uint32_t avail, const IpAddr& src, uint8_t type,
-                            uint8_t code, uint32_t info) {
-  constexpr uint32_t kHdr = sizeof(rte_ipv4_hdr) + sizeof(rte_icmp_hdr);
-  rte_mbuf* e = rte_pktmbuf_alloc(pool_);
-  if (!e) return nullptr;
-  const uint32_t room = rte_pktmbuf_tailroom(e);
-  if (room < kEth + kHdr) {
-    rte_pktmbuf_free(e);
-    return nullptr;
-  }
-  const uint32_t quote = std::min({avail, kMax4 - kHdr, room - kEth - kHdr});
-  auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(e, static_cast<uint16_t>(kEth + kHdr + quote)));
-  auto* eth = reinterpret_cast<rte_ether_hdr*>(p);
-  std::memset(eth, 0, sizeof *eth);
-  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
-  const auto* orig = reinterpret_cast<const rte_ipv4_hdr*>(l3);
-  ip->version_ihl = 0x45;
-  ip->type_of_service = 0xc0;
-  ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(kHdr + quote));
-  ip->packet_id = rte_cpu_to_be_16(ip_id_++);
-  ip->fragment_offset = 0;
-  ip->time_to_live = 64;
-  ip->next_proto_id = IPPROTO_ICMP;
-  ip->hdr_checksum = 0;
-  std::memcpy(&ip->src_addr, src.data(), 4);
-  ip->dst_addr = orig->src_addr;
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
-  auto* icmp = reinterpret_cast<uint8_t*>(ip + 1);
-  std::memset(icmp, 0, sizeof(rte_icmp_hdr));
-  icmp[0] = type;
-  icmp[1] = code;
-  if (type == icmp4::kUnreachable && code == icmp4::kFragNeeded) {  // RFC 1191: next-hop MTU in the low 16 bits
-    icmp[6] = static_cast<uint8_t>(info >> 8);
-    icmp[7] = static_cast<uint8_t>(info);
-  } else if (type == 12) {  // parameter problem: the pointer
-    icmp[4] = static_cast<uint8_t>(info);
-  }
-  uint8_t* q = icmp + sizeof(rte_icmp_hdr);
-  const void* r = rte_pktmbuf_read(m, kEth, quote, q);
-  if (r != q) std::memcpy(q, r, quote);
-  const uint16_t ck = static_cast<uint16_t>(~rte_raw_cksum(icmp, sizeof(rte_icmp_hdr) + quote));
-  std::memcpy(icmp + 2, &ck, 2);  // rte_raw_cksum sums in memory order: store as is
-  return e;
-}
-
-rte_mbuf* IcmpError::build6(const rte_mbuf* m, const uint8_t* l3, uint32_t avail, const IpAddr& src, uint8_t type,
-                            uint8_t code, uint32_t info) {
-  constexpr uint32_t kHdr = sizeof(rte_ipv6_hdr) + sizeof(rte_icmp_hdr);
-  rte_mbuf* e = rte_pktmbuf_alloc(pool_);
-  if (!e) return nullptr;
-  const uint32_t room = rte_pktmbuf_tailroom(e);
-  if (room < kEth + kHdr) {
-    rte_pktmbuf_free(e);
-    return nullptr;
-  }
-  const uint32_t quote = std::min({avail, kMax6 - kHdr, room - kEth - kHdr});
-  auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(e, static_cast<uint16_t>(kEth + kHdr + quote)));
-  auto* eth = reinterpret_cast<rte_ether_hdr*>(p);
-  std::memset(eth, 0, sizeof *eth);
-  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
-  auto* ip = reinterpret_cast<rte_ipv6_hdr*>(eth + 1);
-  const auto* orig = reinterpret_cast<const rte_ipv6_hdr*>(l3);
-  ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
-  ip->payload_len = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_icmp_hdr) + quote));
-  ip->proto = IPPROTO_ICMPV6;
-  ip->hop_limits = 64;
-  std::memcpy(ip->src_addr, src.data(), 16);
-  std::memcpy(ip->dst_addr, orig->src_addr, 16);
-  auto* icmp = reinterpret_cast<uint8_t*>(ip + 1);
-  std::memset(icmp, 0, sizeof(rte_icmp_hdr));
-  icmp[0] = type;
-  icmp[1] = code;
-  if (type == icmp6::kPacketTooBig || type == 4) {  // the MTU (RFC 4443 3.2), the pointer (3.4)
-    const uint32_t v = rte_cpu_to_be_32(info);
-    std::memcpy(icmp + 4, &v, 4);
-  }
-  uint8_t* q = icmp + sizeof(rte_icmp_hdr);
-  const void* r = rte_pktmbuf_read(m, kEth, quote, q);
-  if (r != q) std::memcpy(q, r, quote);
-  const uint16_t ck = rte_ipv6_udptcp_cksum(ip, icmp);  // the pseudo-header's protocol is 58
-  std::memcpy(icmp + 2, &ck, 2);
-  return e;
-}
 
 void IcmpError::handle(rte_mbuf* m) {
-  if (m->data_len < kEth) return drop(m, kTruncated);
-  const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
-  const bool v4 = eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-  if (!v4 && eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6)) return drop(m, kNotIp);
-  const auto* l3 = reinterpret_cast<const uint8_t*>(eth + 1);
-  uint32_t ihl = sizeof(rte_ipv6_hdr), length;  // header length, IP length as the header says
-  if (v4) {
-    if (m->data_len < kEth + sizeof(rte_ipv4_hdr)) return drop(m, kTruncated);
-    ihl = (l3[0] & 0xf) * 4u;
-    if ((l3[0] >> 4) != 4 || ihl < sizeof(rte_ipv4_hdr)) return drop(m, kNotIp);
-    if (m->data_len < kEth + ihl) return drop(m, kTruncated);
-    length = rte_be_to_cpu_16(reinterpret_cast<const rte_ipv4_hdr*>(l3)->total_length);
-  } else {
-    if (m->data_len < kEth + sizeof(rte_ipv6_hdr)) return drop(m, kTruncated);
-    if ((l3[0] >> 4) != 6) return drop(m, kNotIp);
-    length = sizeof(rte_ipv6_hdr) + rte_be_to_cpu_16(reinterpret_cast<const rte_ipv6_hdr*>(l3)->payload_len);
-  }
+  const bool v4 = m->data_len >= sizeof(rte_ether_hdr) &&
+                  rte_pktmbuf_mtod(m, const rte_ether_hdr*)->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
   uint8_t type, code;
   uint32_t info;
   uint16_t iface = kNoInterface;
@@ -382,24 +201,30 @@ void IcmpError::handle(rte_mbuf* m) {
     code = v4 ? fixed_.code4 : fixed_.code6;
     info = fixed_.mtu;
   } else {
-    return drop(m, kNoMetadata);
+    type = code = 0;
+    info = 0;
   }
-  const bool l2_multicast = (eth->dst_addr.addr_bytes[0] & 1) != 0;
-  if (v4 ? !eligible4(m, l3, ihl, l2_multicast) : !eligible6(m, l3, type, code, l2_multicast))
-    return drop(m, kNotEligible);
-  const Interface* in = iface != kNoInterface ? table_->by_id(iface) : table_->by_port(m->port);
+  const bool known = meta_.has(m) || fixed_.set;
+  icmp_errors::Offender o;
+  switch (icmp_errors::examine(m, type, code, broadcast4_, o)) {
+    case icmp_errors::Verdict::Ok: break;
+    case icmp_errors::Verdict::NotIp: return drop(m, kNotIp);
+    case icmp_errors::Verdict::Truncated: return drop(m, kTruncated);
+    case icmp_errors::Verdict::NotEligible: return drop(m, known ? kNotEligible : kNoMetadata);
+  }
+  if (!known) return drop(m, kNoMetadata);
+  // The ingress metadata (ArpNd) knows an overlay's or a VLAN's interface;
+  // the ICMP metadata's (IpLookup) and the port only know the port's.
+  const Interface* in = ingress_.has(m) ? table_->by_id(ingress_.get(m)) : nullptr;
+  if (!in) in = iface != kNoInterface ? table_->by_id(iface) : table_->by_port(m->port);
   if (!in) return drop(m, kNoSource);
-  IpAddr dst;
-  if (v4) dst = Ip4::of(reinterpret_cast<const uint8_t*>(&reinterpret_cast<const rte_ipv4_hdr*>(l3)->src_addr));
-  else dst = Ip6::of(reinterpret_cast<const rte_ipv6_hdr*>(l3)->src_addr);
-  const IpAddr src = in->source_for(dst);
-  if (src.version != dst.version) return drop(m, kNoSource);
+  const IpAddr src = in->source_for(o.source);
+  if (src.version != o.source.version) return drop(m, kNoSource);
   if (!bucket_.take(now_)) return drop(m, kRateLimited);
-  const uint32_t avail = std::min(length, m->pkt_len - kEth);
-  rte_mbuf* e = v4 ? build4(m, l3, avail, src, type, code, info) : build6(m, l3, avail, src, type, code, info);
+  rte_mbuf* e = icmp_errors::build(pool_, m, o, src, type, code, info, ip_id_++);
   if (!e) return drop(m, kAllocFailed);
   e->port = m->port;
-  sent_[v4 ? 0 : 1][kind_of(!v4, type, code)]++;
+  sent_[o.v4 ? 0 : 1][kind_of(!o.v4, type, code)]++;
   emit(0, e);
   drop(m, kAnswered);
 }

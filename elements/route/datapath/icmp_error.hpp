@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "datapath/token_bucket.hpp"
+#include "tables/icmp_errors.hpp"
+#include "tables/ingress.hpp"
 #include "tables/interfaces.hpp"
 #include "weft/element.hpp"
 
@@ -31,9 +33,6 @@ class IcmpError final : public Element {
   StateCarry take_state(Element& old) override;
   void cleanup() override;
 
-  // IPv4 total length and IPv6 length of an error at most (RFC 1812 4.3.2.3, RFC 4443 2.4(c)).
-  static constexpr uint32_t kMax4 = 576, kMax6 = 1280;
-
  private:
   static inline Drop kNotIp, kTruncated, kNoMetadata, kNotEligible, kNoSource, kRateLimited, kAllocFailed, kAnswered;
   enum Kind : uint8_t { kTimeExceeded, kUnreachable, kTooBig, kOtherKind, kKinds };
@@ -43,12 +42,6 @@ class IcmpError final : public Element {
     uint32_t mtu = 0;
   };
   void handle(rte_mbuf* m);
-  bool eligible4(const rte_mbuf* m, const uint8_t* ip, uint32_t ihl, bool l2_multicast) const;
-  bool eligible6(const rte_mbuf* m, const uint8_t* ip, uint8_t type, uint8_t code, bool l2_multicast) const;
-  rte_mbuf* build4(const rte_mbuf* m, const uint8_t* ip, uint32_t avail, const IpAddr& src, uint8_t type,
-                   uint8_t code, uint32_t info);
-  rte_mbuf* build6(const rte_mbuf* m, const uint8_t* ip, uint32_t avail, const IpAddr& src, uint8_t type,
-                   uint8_t code, uint32_t info);
   static Kind kind_of(bool v6, uint8_t type, uint8_t code);
   std::string counts_text(Kind k) const;
 
@@ -59,6 +52,7 @@ class IcmpError final : public Element {
   uint64_t now_ = 0;  // the clock, read once per batch
   rte_mempool* pool_ = nullptr;
   IcmpErrorSlot meta_;
+  IngressSlot ingress_;
   std::shared_ptr<const InterfacesHandle> handle_;
   std::shared_ptr<const InterfaceTable> table_;
   std::vector<uint32_t> broadcast4_;  // our IPv4 subnets' broadcast addresses (network order)

@@ -112,6 +112,7 @@ void IpLookup::initialize(InitContext& ctx) {
     ifs_ = ctx.service<const InterfacesHandle>("interfaces");
     if_table_ = ifs_->interfaces();
     cache_ = &ifs_->neighbors();
+    front_.init(cache_, kFrontLines);
     for (size_t o = 0; o < outputs_.size(); o++) {
       const Interface* i = if_table_->by_name(outputs_[o]);
       if (!i) throw InitError("outputs: '" + outputs_[o] + "' is not an interface of the Interfaces service");
@@ -211,28 +212,32 @@ void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable
     return drop(m, kNeedsFragmentation);
   }
   const uint8_t* dmac = mb->has_mac ? mb->dst_mac : nullptr;
-  if (mb->direct && nb) dmac = nb->find(v6 ? AF_INET6 : AF_INET, dst);
-  uint8_t learned[6];
+  if (mb->direct && nb && nb->size()) dmac = nb->find(v6 ? AF_INET6 : AF_INET, dst);
   if (!dmac && cache_) {
-    const uint8_t* hop = mb->direct ? dst : mb->gateway;
-    const uint8_t fam = v6 ? AF_INET6 : AF_INET;
-    if (cache_->lookup(out_iface_[out], fam, hop, learned, now)) {
-      dmac = learned;
-    } else {
-      // Not resolved (yet): the Interfaces service holds the packet, asks,
-      // and sends it (Ethernet addresses written) when the neighbour answers.
-      if (!v6) decrement_ttl(reinterpret_cast<rte_ipv4_hdr*>(l3));
-      else reinterpret_cast<rte_ipv6_hdr*>(l3)->hop_limits--;
-      PendingNeighbor p{};
-      std::memcpy(p.addr, hop, v6 ? 16 : 4);
-      p.iface = out_iface_[out];
-      p.family = fam;
-      pending_.set(m, p);
-      if (!ifs_->hold(m)) drop(m, kHoldFull);
-      return;
-    }
+    NeighborKey& k = keys_[n_waiting_];
+    k = NeighborKey{};
+    k.iface = out_iface_[out];
+    k.family = v6 ? AF_INET6 : AF_INET;
+    std::memcpy(k.addr, mb->direct ? dst : mb->gateway, v6 ? 16 : 4);
+    uint8_t mac[6];
+    if (front_.find(k, mac, now)) return deliver(m, mb, out, v6, dst, mac);
+    // Not in this worker's front: looked up in bulk once the batch's
+    // packets are all here (resolve_waiting).
+    Waiting& w = waiting_[n_waiting_++];
+    w.m = m;
+    w.mb = mb;
+    w.out = out;
+    w.v6 = v6;
+    w.dst = dst;
+    return;
   }
   if (!dmac) return drop(m, kNoNeighbor);
+  deliver(m, mb, out, v6, dst, dmac);
+}
+
+inline void IpLookup::deliver(rte_mbuf* m, const Member* mb, uint16_t out, bool v6, const uint8_t* dst, const uint8_t* dmac) {
+  auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  auto* l3 = reinterpret_cast<uint8_t*>(eth + 1);
   if (set_nexthop_) {
     Nexthop nh;
     std::memset(nh.addr, 0, sizeof nh.addr);
@@ -249,10 +254,37 @@ void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable
   emit(out, m);
 }
 
+void IpLookup::resolve_waiting(uint64_t now) {
+  if (!n_waiting_) return;
+  uint8_t macs[kBatchCapacity][6];
+  bool found[kBatchCapacity];
+  cache_->lookup_bulk(keys_, n_waiting_, macs, found, now, &front_);
+  for (unsigned i = 0; i < n_waiting_; i++) {
+    const Waiting& w = waiting_[i];
+    if (found[i]) {
+      deliver(w.m, w.mb, w.out, w.v6, w.dst, macs[i]);
+      continue;
+    }
+    // Not resolved (yet): the Interfaces service holds the packet, asks,
+    // and sends it (Ethernet addresses written) when the neighbour answers.
+    uint8_t* l3 = rte_pktmbuf_mtod_offset(w.m, uint8_t*, sizeof(rte_ether_hdr));
+    if (!w.v6) decrement_ttl(reinterpret_cast<rte_ipv4_hdr*>(l3));
+    else reinterpret_cast<rte_ipv6_hdr*>(l3)->hop_limits--;
+    PendingNeighbor p{};
+    std::memcpy(p.addr, keys_[i].addr, 16);
+    p.iface = keys_[i].iface;
+    p.family = keys_[i].family;
+    pending_.set(w.m, p);
+    if (!ifs_->hold(w.m)) drop(w.m, kHoldFull);
+  }
+  n_waiting_ = 0;
+}
+
 void IpLookup::push(uint16_t, Batch& b) {
   FibSnapshot snap = FibSnapshot::of(*fib_, *table_);
   const NeighborTable* nb = fib_->neighbors();
   const uint64_t now = cache_ ? rte_rdtsc() : 0;
+  if (cache_) front_.sync();
   uint32_t ip4[kBatchCapacity], hop4[kBatchCapacity];
   uint8_t ip6[kBatchCapacity][16];
   int32_t hop6[kBatchCapacity];
@@ -317,6 +349,7 @@ void IpLookup::push(uint16_t, Batch& b) {
       if (const Entry* e = entry_of4(snap, hop4[i])) forward(m4[i], e, false, nb, now);
       else icmp_or_drop(m4[i], kNoRoute, icmp4::kUnreachable, icmp4::kNetUnreachable);
     }
+    resolve_waiting(now);
   }
   if (n6) {
     snap.add_v6(*table_);
@@ -325,6 +358,7 @@ void IpLookup::push(uint16_t, Batch& b) {
       if (const Entry* e = entry_of6(snap, hop6[i])) forward(m6[i], e, true, nb, now);
       else icmp_or_drop(m6[i], kNoRoute, icmp6::kUnreachable, icmp6::kNoRoute);
     }
+    resolve_waiting(now);
   }
 }
 

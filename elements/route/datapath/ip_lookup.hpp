@@ -34,6 +34,10 @@ class IpLookup final : public Element {
   static inline Drop kNoRoute, kBlackhole, kUnreachable, kProhibit, kTtl, kNoOutput, kNoNeighbor, kNotIp, kTruncated,
       kBadIp, kTooBig, kNeedsFragmentation, kHoldFull;
   void forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable* nb, uint64_t now);
+  // The last steps of forwarding: next-hop metadata, TTL, Ethernet addresses, output.
+  [[gnu::always_inline]] inline void deliver(rte_mbuf* m, const Member* mb, uint16_t out, bool v6, const uint8_t* dst, const uint8_t* dmac);
+  // Packets waiting for a dynamic neighbour lookup: one bulk lookup, then delivered or held.
+  void resolve_waiting(uint64_t now);
   // Sends `m` to the `icmp` output with what its error is, or drops it with `reason`.
   void icmp_or_drop(rte_mbuf* m, const Drop& reason, uint8_t type, uint8_t code, uint32_t info = 0);
 
@@ -53,6 +57,19 @@ class IpLookup final : public Element {
   std::array<uint16_t, kMaxIfaces> out_iface_{};  // output -> Interfaces id
   std::array<uint16_t, kMaxIfaces> out_mtu_{};    // output -> its interface's MTU (0: unchecked)
   PendingSlot pending_;
+  struct Waiting {
+    rte_mbuf* m;
+    const Member* mb;
+    uint16_t out;
+    bool v6;
+    const uint8_t* dst;
+  };
+  Waiting waiting_[kBatchCapacity];
+  NeighborKey keys_[kBatchCapacity];
+  unsigned n_waiting_ = 0;
+  // This instance's (its worker's) front to the shared neighbour cache.
+  static constexpr unsigned kFrontLines = 4096;
+  NeighborFront front_;
   // With `icmp: true`: packets that deserve an ICMP error leave on output icmp_out_.
   bool icmp_ = false;
   uint16_t icmp_out_ = 0;

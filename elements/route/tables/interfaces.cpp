@@ -2,6 +2,7 @@
 
 #include <rte_hash.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace weft::route {
@@ -78,9 +79,52 @@ bool NeighborCache::lookup(uint16_t iface, uint8_t family, const uint8_t* addr, 
   const uint64_t v = e.mac.load(std::memory_order_acquire);
   if (!(v & NeighborEntry::kUsable)) return false;
   NeighborEntry::unpack(v, mac);
-  // Mark it used, at most about once per 2^24 cycles, to keep the line shared.
-  if ((e.used.load(std::memory_order_relaxed) >> 24) != (now_tsc >> 24)) e.used.store(now_tsc, std::memory_order_relaxed);
+  e.touch(now_tsc);
   return true;
+}
+
+void NeighborCache::lookup_bulk(const NeighborKey* keys, unsigned n, uint8_t (*macs)[6], bool* found,
+                                uint64_t now_tsc, NeighborFront* front) const {
+  const void* ptrs[RTE_HASH_LOOKUP_BULK_MAX];
+  int32_t pos[RTE_HASH_LOOKUP_BULK_MAX];
+  for (unsigned base = 0; base < n; base += RTE_HASH_LOOKUP_BULK_MAX) {
+    const unsigned m = std::min<unsigned>(n - base, RTE_HASH_LOOKUP_BULK_MAX);
+    for (unsigned i = 0; i < m; i++) ptrs[i] = &keys[base + i];
+    if (rte_hash_lookup_bulk(hash_, ptrs, m, pos) != 0) {
+      for (unsigned i = 0; i < m; i++) found[base + i] = false;
+      continue;
+    }
+    for (unsigned i = 0; i < m; i++) {
+      found[base + i] = false;
+      if (pos[i] < 0) continue;
+      NeighborEntry& e = entries_[pos[i]];
+      const uint64_t v = e.mac.load(std::memory_order_acquire);
+      if (!(v & NeighborEntry::kUsable)) continue;
+      NeighborEntry::unpack(v, macs[base + i]);
+      found[base + i] = true;
+      e.touch(now_tsc);
+      if (front) front->remember(keys[base + i], pos[i], v);
+    }
+  }
+}
+
+void NeighborFront::init(const NeighborCache* c, unsigned lines) {
+  size_t n = 1;
+  while (n < lines) n <<= 1;
+  cache_ = c;
+  entries_ = c->entries();
+  lines_.assign(n, Line{});
+  mask_ = n - 1;
+  clear(c->epoch());
+}
+
+void NeighborFront::clear(uint64_t epoch) {
+  // No key has interface kNoInterface: an empty line matches nothing.
+  for (Line& l : lines_) {
+    l = Line{};
+    l.key.iface = kNoInterface;
+  }
+  epoch_ = epoch;
 }
 
 }  // namespace weft::route

@@ -159,19 +159,33 @@ struct NeighborKey {
 static_assert(sizeof(NeighborKey) == 20);
 
 // A neighbour as workers see it. `mac` packs the MAC (byte i in bits
-// 8i..8i+7) and kUsable; the control thread stores it whole, workers load it.
+// 8i..8i+7), a generation (bits 48..62) and kUsable (bit 63); the control
+// thread stores it whole, workers load it. The generation changes each time
+// the hash position is given to a new neighbour, so a worker's NeighborFront
+// line that remembers a position also knows whether it is still the same
+// neighbour's.
 struct NeighborEntry {
   static constexpr uint64_t kUsable = 1ull << 63;
+  static constexpr unsigned kGenShift = 48;
+  static constexpr uint64_t kGenMask = 0x7fff;
   std::atomic<uint64_t> mac{0};
   std::atomic<uint64_t> used{0};  // last TSC a worker forwarded through it (for stale -> delay)
 
-  static uint64_t pack(const Mac& m) {
+  static uint64_t gen_of(uint64_t v) { return (v >> kGenShift) & kGenMask; }
+  // A usable entry of generation `gen`.
+  static uint64_t pack(const Mac& m, uint64_t gen = 0) {
     uint64_t v = 0;
     for (int i = 0; i < 6; i++) v |= uint64_t(m.bytes[size_t(i)]) << (8 * i);
-    return v | kUsable;
+    return v | (gen & kGenMask) << kGenShift | kUsable;
   }
+  // Not usable (unknown, unresolved or removed), of generation `gen`.
+  static uint64_t unusable(uint64_t gen) { return (gen & kGenMask) << kGenShift; }
   static void unpack(uint64_t v, uint8_t* out) {
     for (int i = 0; i < 6; i++) out[i] = uint8_t(v >> (8 * i));
+  }
+  // Marks it used, at most about once per 2^24 cycles, to keep the line shared.
+  void touch(uint64_t now_tsc) {
+    if ((used.load(std::memory_order_relaxed) >> 24) != (now_tsc >> 24)) used.store(now_tsc, std::memory_order_relaxed);
   }
 };
 
@@ -186,6 +200,8 @@ static_assert(sizeof(PendingNeighbor) == 20);
 using PendingSlot = MetaSlot<PendingNeighbor>;
 inline PendingSlot pending_slot() { return PendingSlot("weft_neighbor_pending"); }
 
+class NeighborFront;
+
 // What the control thread shares with workers (the read side of the service).
 class NeighborCache {
  public:
@@ -193,12 +209,79 @@ class NeighborCache {
   // The usable MAC of a neighbour into `mac` (6 bytes); false if unknown or
   // not (yet) resolved. Marks the entry used.
   bool lookup(uint16_t iface, uint8_t family, const uint8_t* addr, uint8_t* mac, uint64_t now_tsc) const;
-  const NeighborEntry* entries() const { return entries_; }
+  // The same for n keys at once (rte_hash_lookup_bulk): found[i] says
+  // whether macs[i] holds key i's usable MAC. Keys must be zero-padded.
+  // With `front`, each key found usable is remembered there.
+  void lookup_bulk(const NeighborKey* keys, unsigned n, uint8_t (*macs)[6], bool* found, uint64_t now_tsc,
+                   NeighborFront* front = nullptr) const;
+  NeighborEntry* entries() const { return entries_; }
   rte_hash* hash() const { return hash_; }
+  // Bumped by the control thread every kEpochCreates neighbours it creates:
+  // a NeighborFront forgets everything when it changes, so the 15-bit
+  // generation of a position cannot wrap under one of its lines.
+  static constexpr uint64_t kEpochCreates = 4096;
+  uint64_t epoch() const { return epoch_.load(std::memory_order_acquire); }
+  void next_epoch() { epoch_.fetch_add(1, std::memory_order_release); }
 
  private:
   rte_hash* hash_;
   NeighborEntry* entries_;
+  std::atomic<uint64_t> epoch_{0};
+};
+
+// One worker's front to the shared NeighborCache (an element instance owns
+// one): a direct-mapped table of key -> (hash position, generation) filled
+// by lookup_bulk. A hit costs one line of this table and one load of the
+// shared entry, instead of an rte_hash lookup; the entry's generation and
+// usable bit say whether the line is still right, so the control thread
+// never has to reach into a worker's front.
+class NeighborFront {
+ public:
+  // `lines` is rounded up to a power of two.
+  void init(const NeighborCache* c, unsigned lines);
+  bool ready() const { return cache_ != nullptr; }
+  // Once per batch: forgets everything if the cache's epoch moved.
+  void sync() {
+    const uint64_t e = cache_->epoch();
+    if (e != epoch_) clear(e);
+  }
+  // The usable MAC of k into `mac` if a line knows it (marks the entry used).
+  bool find(const NeighborKey& k, uint8_t* mac, uint64_t now_tsc) const {
+    const Line& l = lines_[slot(k)];
+    if (std::memcmp(&l.key, &k, sizeof k) != 0) return false;
+    NeighborEntry& e = entries_[l.pos];
+    const uint64_t v = e.mac.load(std::memory_order_acquire);
+    if ((v >> NeighborEntry::kGenShift) != l.tag) return false;
+    NeighborEntry::unpack(v, mac);
+    e.touch(now_tsc);
+    return true;
+  }
+  // k is at `pos` with entry word v (usable).
+  void remember(const NeighborKey& k, int32_t pos, uint64_t v) {
+    Line& l = lines_[slot(k)];
+    l.key = k;
+    l.pos = pos;
+    l.tag = uint16_t(v >> NeighborEntry::kGenShift);
+  }
+
+ private:
+  struct alignas(32) Line {
+    NeighborKey key;
+    int32_t pos;
+    uint16_t tag;  // (kUsable | generation) >> kGenShift, as the entry's word must show
+  };
+  size_t slot(const NeighborKey& k) const {
+    uint32_t w[4];
+    std::memcpy(w, k.addr, 16);
+    uint64_t h = (uint64_t(w[0] ^ w[1] ^ w[2] ^ w[3]) << 16 | k.iface) * 0x9e3779b97f4a7c15ull;
+    return size_t(h >> 40) & mask_;
+  }
+  void clear(uint64_t epoch);
+  const NeighborCache* cache_ = nullptr;
+  NeighborEntry* entries_ = nullptr;
+  std::vector<Line> lines_;
+  size_t mask_ = 0;
+  uint64_t epoch_ = 0;
 };
 
 // Counters workers bump on the shared rings (atomics: several workers).

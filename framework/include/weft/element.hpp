@@ -26,7 +26,7 @@
 // replaces it. See docs/engine.md, "When an element throws".
 //
 // Observability costs nothing while it is off: an element watched by runtime
-// figures, a packet trace or a capture (docs/telemetry-runtime.md) has a
+// figures, a packet trace or a capture (docs/telemetry.md) has a
 // probe, and a batch moving between elements tests that one pointer.
 #pragma once
 

@@ -2,8 +2,11 @@
 expected outcome (`expect: pass` or `fail`); traffic runs between the lab's
 own namespaces only.
 """
+import ipaddress
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -89,10 +92,31 @@ print(ok)
 """
 
 
+def _addresses(text):
+    """The IP addresses among the words of text, in order."""
+    out = []
+    for w in re.split(r"[\s()]+", text):
+        try:
+            out.append(str(ipaddress.ip_address(w)))
+        except ValueError:
+            pass
+    return out
+
+
+def _v6(addr):
+    return ":" in str(addr)
+
+
+def _missing(program, package):
+    return None if shutil.which(program) else f"{program} is not installed (apt-get install {package})"
+
+
 class CheckRunner:
-    def __init__(self, lab, ns_of, routerctl, sock, rundir=None):
+    def __init__(self, lab, ns_of, routerctl, sock, rundir=None, routers=None, frrs=None):
         self.lab, self.ns_of, self.routerctl, self.sock = lab, ns_of, routerctl, sock
         self.rundir = rundir
+        self.routers = routers or {}   # router name -> control socket
+        self.frrs = frrs or {}         # host -> weftlab.frr.Frr
 
     def run(self, check):
         fn = getattr(self, "_" + check.kind)
@@ -161,15 +185,35 @@ class CheckRunner:
         sent = int(r.stdout.strip() or 0) if r.returncode == 0 else 0
         return (sent == count) == want, f"{sent} of {count} datagrams of {size} bytes sent"
 
-    def routerctl_out(self, args, sock=None):
-        # sock: another routerd's socket (a lab process), relative to the run directory
-        sock = os.path.join(self.rundir or "", sock) if sock else self.sock
+    def _neighbor(self, a, want):
+        # The host's kernel neighbour entry for ip on dev, in one of the wanted
+        # states (by default a learned one: not PERMANENT), with mac if given.
+        states, mac = a.get("state", []), str(a.get("mac", "")).lower()
+        seen = ["none"]
+
+        def found():
+            r = self.lab.run(self.ns_of(a["host"]), ["ip", "-j", "neigh", "show", "to", str(a["ip"]), "dev",
+                                                     str(a["dev"])], timeout=30)
+            entries = [e for e in json.loads(r.stdout or "[]") if e.get("dst") == str(a["ip"])]
+            seen[0] = ", ".join(f"{e.get('lladdr', '-')} {'/'.join(e.get('state', []))}" for e in entries) or "none"
+            return any(set(e.get("state", [])) & set(states) and (not mac or e.get("lladdr", "").lower() == mac)
+                       for e in entries)
+        ok = wait_until(found, timeout=float(a.get("wait", 0)), step=0.2) if a.get("wait") else found()
+        return ok == want, f"{a['host']}: {a['ip']} dev {a['dev']}: {seen[0]}"
+
+    def routerctl_out(self, args, sock=None, router=None):
+        # router: a router of the lab by name; sock: another routerd's socket (a
+        # lab process), relative to the run directory
+        if router:
+            sock = self.routers[router]
+        else:
+            sock = os.path.join(self.rundir or "", sock) if sock else self.sock
         r = subprocess.run([self.routerctl, "-s", sock, *[str(x) for x in args]], capture_output=True,
                            text=True, timeout=30)
         return r.returncode, r.stdout + r.stderr
 
     def _reload(self, a, want):
-        rc, out = self.routerctl_out(["reload", a["graph"]])
+        rc, out = self.routerctl_out(["reload", a["graph"]], router=a.get("router"))
         lines = out.strip().splitlines()
         m = re.search(r"packets lost (\d+)", out)
         ok = rc == 0 and m is not None and m.group(1) == "0"
@@ -180,13 +224,166 @@ class CheckRunner:
         out = [""]
 
         def matched():
-            rc, out[0] = self.routerctl_out(a["args"], a.get("socket"))
+            rc, out[0] = self.routerctl_out(a["args"], a.get("socket"), a.get("router"))
             return rc == 0 and rx.search(out[0]) is not None
         ok = wait_until(matched, timeout=float(a.get("wait", 0)), step=0.2) if a.get("wait") else matched()
         first = out[0].strip().splitlines()
         detail = (first[0] if len(first) == 1 else f"{len(first)} lines") if first else "no output"
         if not ok or not want:
             detail = "output:\n      " + "\n      ".join(first[:15])
+        return ok == want, detail
+
+    # --- routing: the FIB, FRR, and what hosts see of the routers ---------
+    def _fib(self, a, want):
+        """The prefix is in the router's FIB (installed; with `via`, a next hop
+        matches), or, expect: fail, it is not; polled for `wait` seconds. A
+        router that does not answer fails either way."""
+        via = re.compile(str(a["via"])) if a.get("via") else None
+        seen = {"error": "not asked", "route": None}
+
+        def ask():
+            rc, out = self.routerctl_out(["--json", "routes", a["prefix"]], router=a.get("router"))
+            seen["error"], seen["route"] = None, None
+            try:
+                services = json.loads(out) if rc == 0 else None
+            except ValueError:
+                services = None
+            if services is None:
+                seen["error"] = (out.strip().splitlines() or [f"routerctl exit status {rc}"])[-1]
+                return
+            for svc in services:
+                for rt in (svc.get("result") or {}).get("routes", []):
+                    if rt.get("prefix") == a["prefix"]:
+                        seen["route"] = rt
+
+        def present():
+            rt = seen["route"]
+            return bool(rt and rt.get("installed") and (not via or any(via.search(n) for n in rt.get("nexthops", []))))
+
+        def done():
+            ask()
+            return seen["error"] is None and present() == want
+        wait_until(done, timeout=float(a.get("wait", 0)) or 0.01, step=0.2)
+        rt = seen["route"]
+        if seen["error"] is not None:
+            return False, f"routerctl: {seen['error']}"
+        if rt:
+            detail = f"{rt['prefix']} {rt.get('type')} [{'; '.join(rt.get('nexthops', []))}]" + \
+                     ("" if rt.get("installed") else " (not installed)")
+        else:
+            detail = "no such route"
+        return present() == want, detail
+
+    def _bgp(self, a, want):
+        """FRR's bgpd on `host` has its session with `peer` (an address, or an
+        interface for a link-local session) Established; polled for `wait`
+        seconds (default 60)."""
+        frr, peer = self.frrs[a["host"]], str(a["peer"])
+        seen = [{}]
+
+        def state():
+            r = frr.vtysh(f"show bgp neighbors {peer} json")
+            try:
+                d = json.loads(r.stdout)
+            except ValueError:
+                seen[0] = None  # bgpd did not answer: neither up nor down
+                return None
+            # Keyed by the peer as configured (an address, or the interface of a
+            # link-local session); FRR 8.4 answers an unknown peer with no key.
+            vals = list(d.values())
+            n = d.get(peer) or (vals[0] if len(vals) == 1 and isinstance(vals[0], dict) else {})
+            seen[0] = n
+            return n.get("bgpState")
+
+        def done():
+            st = state()
+            return seen[0] is not None and (st == "Established") == want
+        wait_until(done, timeout=float(a.get("wait", 60)), step=0.5)
+        n = seen[0]
+        if n is None:
+            return False, "bgpd did not answer (vtysh: no JSON)"
+        st = n.get("bgpState", "no such neighbour")
+        detail = st
+        if n.get("bgpNeighborAddr") and n.get("bgpNeighborAddr") != peer:
+            detail += f", peer {n['bgpNeighborAddr']}"
+        if n.get("remoteAs"):
+            detail += f" AS {n['remoteAs']}"
+        fams = [f"{af}: {info.get('acceptedPrefixCounter', 0)} prefixes"
+                for af, info in (n.get("addressFamilyInfo") or {}).items()]
+        if fams:
+            detail += " (" + ", ".join(fams) + ")"
+        return (st == "Established") == want, detail
+
+    def _vtysh(self, a, want):
+        """vtysh -c each command on the FRR of `host`: it succeeds (and its
+        output matches `match`, polled for `wait` seconds)."""
+        frr = self.frrs[a["host"]]
+        rx = re.compile(str(a["match"]), re.M) if a.get("match") else None
+        out = [None]
+
+        def ok():
+            out[0] = frr.vtysh(*[str(c) for c in a["commands"]])
+            r = out[0]
+            # vtysh exits 0 even when a command in configure mode is refused; it says so.
+            refused = re.search(r"^% ", r.stdout, re.M)
+            return r.returncode == 0 and not refused and (rx is None or rx.search(r.stdout) is not None)
+        good = wait_until(ok, timeout=float(a.get("wait", 0)), step=0.5) if a.get("wait") else ok()
+        r = out[0]
+        lines = (r.stdout + r.stderr).strip().splitlines()
+        detail = f"exit status {r.returncode}" + (f"; {len(lines)} lines" if lines else "")
+        if not good or not want:
+            detail += ("; output:\n      " + "\n      ".join(lines[:15])) if lines else ""
+        return bool(good) == want, detail
+
+    def _traceroute(self, a, want):
+        """Real traceroute (UDP probes, -n): hop i answers from hops[i] and the
+        last hop is the destination."""
+        if _missing("traceroute", "traceroute"):
+            return False, _missing("traceroute", "traceroute")
+        to, hops = str(a["to"]), [str(ipaddress.ip_address(str(h))) for h in a["hops"]]
+        argv = ["traceroute", "-n", "-w", "2", "-q", "3", "-m", str(len(hops) + 2)] + (["-6"] if _v6(to) else []) + [to]
+        r = self.lab.run(self.ns_of(a["from"]), argv, timeout=60)
+        got = []
+        for line in r.stdout.splitlines():
+            m = re.match(r"\s*(\d+)\s+(.*)", line)
+            if m:
+                got.append(sorted(set(_addresses(m.group(2)))))
+        ok = r.returncode == 0 and len(got) == len(hops) and all(g == [h] for g, h in zip(got, hops))
+        shown = ", ".join("/".join(g) if g else "*" for g in got) or "no hop"
+        detail = f"hops: {shown}"
+        if not ok:
+            detail += "\n      " + "\n      ".join((r.stdout + r.stderr).strip().splitlines()[:12])
+        return ok == want, detail
+
+    def _tracepath(self, a, want):
+        """Real tracepath from `from` to `to` reports the path MTU `pmtu` (after
+        the host forgot what it had learnt of the path: route cache flushed)."""
+        if _missing("tracepath", "iputils-tracepath"):
+            return False, _missing("tracepath", "iputils-tracepath")
+        to = str(a["to"])
+        fam = "-6" if _v6(to) else "-4"
+        self.lab.run(self.ns_of(a["from"]), ["ip", fam, "route", "flush", "cache"])
+        r = self.lab.run(self.ns_of(a["from"]), ["tracepath", "-n", fam, "-m", "10", to], timeout=60)
+        m = re.search(r"Resume: pmtu (\d+)", r.stdout)
+        pmtu = int(m.group(1)) if m else None
+        # The hop that said so: ` 1:  10.210.1.1   0.3ms pmtu 1400`.
+        where = next((w for w in re.finditer(r"^\s*(\d+)\??:\s+(\S+)\s.*pmtu (\d+)", r.stdout, re.M)
+                      if int(w.group(3)) == pmtu and w.group(2) != "[LOCALHOST]"), None)
+        ok = pmtu == int(a["pmtu"])
+        detail = f"pmtu {pmtu}" + (f", reported at hop {where.group(1)} by {where.group(2)}" if where else "")
+        if not ok:
+            detail += "\n      " + "\n      ".join((r.stdout + r.stderr).strip().splitlines()[:12])
+        return ok == want, detail
+
+    def _unreachable(self, a, want):
+        """One ping from `from` to `to` gets ICMP destination unreachable (any
+        code) from `by`."""
+        to = str(a["to"])
+        r = self.lab.run(self.ns_of(a["from"]), ["ping", "-n", "-c", "1", "-W", "2", to], timeout=30)
+        by = str(ipaddress.ip_address(str(a["by"])))
+        line = next((ln for ln in r.stdout.splitlines() if re.search(r"unreachable", ln, re.I)), None)
+        ok = line is not None and line.split()[:2] == ["From", by]
+        detail = line.strip() if line else "no unreachable: " + " / ".join(r.stdout.strip().splitlines()[-2:])
         return ok == want, detail
 
 

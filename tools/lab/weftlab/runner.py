@@ -3,9 +3,10 @@
 Order: every host's namespace; veth links; the hosts' other interfaces
 (stubs, virtio NICs, bridges, vxlan), addresses, sysctls, neighbours, routes,
 commands; processes that start before routerd (the Portolan server);
-routerd with the graph, in the router's namespace; FRR (zebra pointed at
-routerd's FPM server, staticd); the VMs (one DPDK process each, attached to
-routerd's vhost-user socket); the other processes; then the checks.
+each routerd with its graph, in its router's namespace; FRR (zebra pointed at
+routerd's FPM server, or at the kernel for plain FRR; staticd, bgpd); the VMs
+(one DPDK process each, attached to routerd's vhost-user socket); the other
+processes; then the checks.
 Everything is removed at the end, also after a failure, Ctrl-C or SIGTERM.
 """
 import json
@@ -42,6 +43,8 @@ class LabRun:
         self.routerctl = os.path.join(bindir, "routerctl")
         self.workdir = workdir
         self.ns = {}
+        self.socks = {}          # router name -> its control socket
+        self.frrs = {}           # host -> weftlab.frr.Frr
         self.logs = []           # (title, path) printed on failure
         self.results = []
         self.lab = None
@@ -55,7 +58,8 @@ class LabRun:
         self.dir = self.workdir or tempfile.mkdtemp(prefix=f"weft-lab-{self.spec.name}-")
         os.makedirs(self.dir, exist_ok=True)
         os.chmod(self.dir, 0o755)
-        self.sock = os.path.join(self.dir, "routerd.sock")
+        self.socks = {r.name: os.path.join(self.dir, r.sock) for r in self.spec.routers}
+        self.sock = self.socks[self.spec.routers[0].name]  # routerctl checks that name no router
         failed_up = None
         try:
             with Lab(self.spec.name[:6]) as lab:
@@ -86,10 +90,11 @@ class LabRun:
     # --- bring-up ---------------------------------------------------------
     def up(self):
         s, lab = self.spec, self.lab
-        r = subprocess.run([self.routerctl, "validate", s.graph], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise LabFailure("the graph does not validate:\n" + r.stdout + r.stderr)
-        self.say(f"lab {s.name}: graph {os.path.relpath(s.graph)} is valid")
+        for rt in s.routers:
+            r = subprocess.run([self.routerctl, "validate", rt.graph], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise LabFailure(f"the graph {os.path.relpath(rt.graph)} does not validate:\n" + r.stdout + r.stderr)
+            self.say(f"lab {s.name}: graph {os.path.relpath(rt.graph)} is valid")
         tag = f"{s.name}-{os.getpid()}"
         for h in s.hosts.values():
             self.ns[h.name] = lab.namespace(h.name, exact=f"{h.name}-{tag}", ipv6=h.ipv6)
@@ -101,9 +106,13 @@ class LabRun:
         for pr in s.processes:
             if pr["start"] == "before":
                 self.start_process(pr)
-        self.start_routerd()
-        if s.frr:
-            self.start_frr()
+        for rt in s.routers:
+            self.start_routerd(rt)
+        for f in s.frr:
+            self.start_frr(f)
+        if len(self.frrs) > 1:
+            # Stopped together at the end (before each one's own stop, which then finds nothing to do).
+            self.lab.at_close(lambda: frrmod.stop_all(self.frrs.values()))
         self.start_vms()
         for pr in s.processes:
             if pr["start"] == "after":
@@ -144,6 +153,14 @@ class LabRun:
                 self.sh(h.name, f"ip link set {n} mtu {itf.mtu}")
             if not itf.rxvlan:
                 self.sh(h.name, f"ethtool -K {n} rxvlan off")
+            if not itf.kernel:
+                # routerd's port (af_packet): the kernel sees its frames too and
+                # must leave them alone: no IPv6, no ARP answers, and IPv4 fails
+                # the strict reverse-path check (the sources are routed elsewhere,
+                # through the host path's taps).
+                for path, v in ((f"ipv6/conf/{n}/disable_ipv6", 1), (f"ipv4/conf/{n}/arp_ignore", 8),
+                                (f"ipv4/conf/{n}/rp_filter", 1)):
+                    self.sh(h.name, f"echo {v} > /proc/sys/net/{path}")
             for a in itf.addresses:
                 self.sh(h.name, f"ip addr add {a} dev {n}" + (" nodad" if ":" in str(a) else ""))
             self.sh(h.name, f"ip link set {n} up")
@@ -161,38 +178,46 @@ class LabRun:
         self.logs.append((title, path))
         return open(path, "w")
 
-    def start_routerd(self):
-        host = self.spec.router_host
-        log = self.log_file("routerd", "routerd.log")
+    def start_routerd(self, rt):
+        one = len(self.spec.routers) == 1
+        log = self.log_file("routerd" if one else f"routerd {rt.name}", "routerd.log" if one else f"{rt.name}.log")
+        sock = self.socks[rt.name]
         # cwd: the run directory, so relative paths in the graph (vhost-user
         # sockets) land there.
-        p = self.lab.spawn(self.ns[host], [self.routerd, "-c", self.spec.graph, "-s", self.sock], cwd=self.dir,
+        p = self.lab.spawn(self.ns[rt.host], [self.routerd, "-c", rt.graph, "-s", sock], cwd=self.dir,
                            stdout=log, stderr=subprocess.STDOUT)
-        up = wait_until(lambda: p.poll() is not None or self.ctl("status")[0] == 0, timeout=60, step=0.1)
+        up = wait_until(lambda: p.poll() is not None or self.ctl("status", sock=sock)[0] == 0, timeout=60, step=0.1)
         if not up or p.poll() is not None:
-            raise LabFailure(f"routerd did not start (exit status {p.poll()}); see its log below")
-        self.say(f"  routerd (pid {p.pid}) runs {os.path.basename(self.spec.graph)} in host {host};"
-                 f" socket {self.sock}")
+            raise LabFailure(f"routerd {rt.name} did not start (exit status {p.poll()}); see its log below")
+        self.say(f"  routerd{'' if one else ' ' + rt.name} (pid {p.pid}) runs {os.path.basename(rt.graph)} in host "
+                 f"{rt.host}; socket {sock}")
 
-    def ctl(self, *args):
-        r = subprocess.run([self.routerctl, "-s", self.sock, *args], capture_output=True, text=True, timeout=30)
+    def ctl(self, *args, sock=None):
+        r = subprocess.run([self.routerctl, "-s", sock or self.sock, *args], capture_output=True, text=True,
+                           timeout=30)
         return r.returncode, r.stdout
 
-    def start_frr(self):
-        f = self.spec.frr
-        if not frrmod.installed():
-            raise LabFailure("FRR (zebra, staticd) is not installed: apt-get install frr")
-        rundir = os.path.join(self.dir, "frr")
+    def start_frr(self, f):
+        host = f["host"]
+        daemons = (["staticd"] if f["static"] is not None else []) + (["bgpd"] if f["bgpd"] else [])
+        if not frrmod.installed(*daemons):
+            raise LabFailure(f"FRR (zebra, {', '.join(daemons)}) is not installed: apt-get install frr")
+        rundir = os.path.join(self.dir, f"frr-{host}")
         os.makedirs(rundir, exist_ok=True)
-        frr = frrmod.Frr(self.lab, self.ns[f["host"]], rundir, f["port"], f["static"])
-        self.logs += [("zebra", os.path.join(rundir, "zebra.log")), ("staticd", os.path.join(rundir, "staticd.log"))]
+        frr = frrmod.Frr(self.lab, self.ns[host], rundir, f["port"], f["static"] or (), zebra_extra=f["zebra"],
+                         bgpd=f["bgpd"])
+        self.frrs[host] = frr
+        for d in ["zebra"] + daemons:
+            self.logs.append((f"{d} of {host}", os.path.join(rundir, f"{d}.log")))
         frr.start_zebra()
-        frr.start_staticd()
-        if not (frr.alive("zebra") and frr.alive("staticd")):
-            raise LabFailure("zebra or staticd did not start")
-        self.frr = frr
-        self.say(f"  FRR zebra (pid {frr.pid('zebra')}, FPM to 127.0.0.1:{f['port']}) and staticd "
-                 f"(pid {frr.pid('staticd')}) in host {f['host']}; vtysh --vty_socket {rundir}")
+        for d in daemons:
+            getattr(frr, f"start_{d}")()
+        dead = [d for d in ["zebra"] + daemons if not frr.alive(d)]
+        if dead:
+            raise LabFailure(f"FRR in host {host}: {', '.join(dead)} did not start; see the logs below")
+        to = f"FPM to 127.0.0.1:{f['port']}" if f["port"] else "routes into the kernel"
+        self.say(f"  FRR in host {host}: zebra (pid {frr.pid('zebra')}, {to})"
+                 + "".join(f", {d} (pid {frr.pid(d)})" for d in daemons) + f"; vtysh --vty_socket {rundir}")
 
     def start_vms(self):
         cpus = _cpus()
@@ -253,7 +278,8 @@ class LabRun:
 
     # --- checks -----------------------------------------------------------
     def run_checks(self):
-        runner = CheckRunner(self.lab, lambda h: self.ns[h], self.routerctl, self.sock, self.dir)
+        runner = CheckRunner(self.lab, lambda h: self.ns[h], self.routerctl, self.sock, self.dir,
+                             routers=self.socks, frrs=self.frrs)
         checks = [c for c in self.spec.checks if not self.only or any(o in c.name for o in self.only)]
         self.say(f"lab {self.spec.name} is up; {len(checks)} checks")
         for c in checks:
@@ -266,7 +292,10 @@ class LabRun:
 
     def hold(self):
         self.say("\nThe lab stays up until Ctrl-C. Try:")
-        self.say(f"  {self.routerctl} -s {self.sock} stats")
+        for sock in self.socks.values():
+            self.say(f"  {self.routerctl} -s {sock} stats")
+        for host, frr in self.frrs.items():
+            self.say(f"  ip netns exec {self.ns[host]} vtysh --vty_socket {frr.dir}        # FRR of host {host}")
         for h, ns in self.ns.items():
             self.say(f"  ip netns exec {ns} bash        # host {h}")
         try:

@@ -13,7 +13,11 @@ IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
 HOSTNAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 INTERFACE_TYPES = ("veth", "stub", "bridge", "vxlan", "virtio")
-CHECK_TYPES = ("ping", "vlan_ping", "udp", "tcp", "send_udp", "routerctl", "reload")
+CHECK_TYPES = ("ping", "vlan_ping", "udp", "tcp", "send_udp", "routerctl", "reload", "fib", "bgp", "vtysh",
+               "traceroute", "tracepath", "unreachable", "neighbor")
+# The kernel's neighbour states (ip neigh); a `neighbor` check wants a learned one by default.
+NEIGH_STATES = ("REACHABLE", "STALE", "DELAY", "PROBE", "INCOMPLETE", "FAILED", "PERMANENT", "NOARP")
+LEARNED_STATES = ("REACHABLE", "STALE", "DELAY", "PROBE")
 
 
 class LabFileError(Exception):
@@ -122,6 +126,7 @@ class Interface:
         self.dstport = d.get("dstport", 4789)
         self.socket = d.get("socket")                    # virtio
         self.rxvlan = d.get("rx_vlan_offload", True)
+        self.kernel = d.get("kernel", True)              # false: routerd's port, the kernel ignores it
         self.mark = getattr(d, "mark", None)
 
 
@@ -156,8 +161,33 @@ def describe(kind, a, expect):
     if kind == "reload":
         return f"hot reload to {os.path.basename(a['graph'])}, no packet lost{neg}"
     if kind == "routerctl":
-        return f"routerctl {' '.join(str(x) for x in a['args'])} ~ /{a.get('match', '')}/{neg}"
+        on = f" ({a['router']})" if a.get("router") else ""
+        return f"routerctl{on} {' '.join(str(x) for x in a['args'])} ~ /{a.get('match', '')}/{neg}"
+    on = a.get("router") or "the router"
+    if kind == "fib":
+        if expect != "pass":
+            return f"{a['prefix']} is not in {on}'s FIB"
+        return f"{a['prefix']} is in {on}'s FIB" + (f", via /{a['via']}/" if a.get("via") else "")
+    if kind == "bgp":
+        return f"BGP {a['host']} <-> {a['peer']}: Established{neg}"
+    if kind == "vtysh":
+        return f"vtysh on {a['host']}: {'; '.join(str(c) for c in a['commands'])}{neg}"
+    if kind == "traceroute":
+        return f"traceroute {a['from']} -> {a['to']}: {', '.join(str(h) for h in a['hops'])}{neg}"
+    if kind == "tracepath":
+        return f"tracepath {a['from']} -> {a['to']}: pmtu {a['pmtu']}{neg}"
+    if kind == "unreachable":
+        return f"ping {a['from']} -> {a['to']}: destination unreachable from {a['by']}{neg}"
+    if kind == "neighbor":
+        mac = f" as {a['mac']}" if a.get("mac") else ""
+        return f"{a['host']} learned {a['ip']}{mac} on {a['dev']}{neg}"
     return kind
+
+
+class Router:
+    """One routerd of the lab: its name (checks name it), host, graph, socket (in the run directory)."""
+    def __init__(self, name, host, graph, sock):
+        self.name, self.host, self.graph, self.sock = name, host, graph, sock
 
 
 class LabSpec:
@@ -165,17 +195,27 @@ class LabSpec:
         self.path = os.path.abspath(path)
         self.dir = os.path.dirname(self.path)
         self.name = ""
-        self.graph = None
+        self.graph = None        # the first router's (the only one's, with `graph:`)
         self.router_host = "router"
+        self.routers = []        # [Router]
         self.hosts = {}
         self.links = []          # [(host, ifname, host, ifname, mtu)]
-        self.frr = None          # dict
+        self.frr = []            # [dict(host, port, static, bgpd, zebra)], one per host
         self.processes = []      # [dict(name, host, command, ready, start)]
         self.checks = []
 
     def interface(self, host, name):
         h = self.hosts.get(host)
         return h.interfaces.get(name) if h else None
+
+    def router(self, name=None):
+        """The router of that name (None: the first)."""
+        if name is None:
+            return self.routers[0] if self.routers else None
+        return next((r for r in self.routers if r.name == name), None)
+
+    def frr_of(self, host):
+        return next((f for f in self.frr if f["host"] == host), None)
 
 
 def _endpoint(p, spec, obj, key, what):
@@ -216,19 +256,45 @@ def load(path):
         raise LabFileError(p.list)
     doc = _convert(node) if node is not None else MDict()
     spec = LabSpec(path)
-    top = ("name", "graph", "router", "hosts", "links", "frr", "portolan", "processes", "checks")
-    if not _keys(p, doc, top, "lab file", required=("name", "graph", "hosts")):
+    top = ("name", "graph", "router", "routers", "hosts", "links", "frr", "portolan", "processes", "checks")
+    if not _keys(p, doc, top, "lab file", required=("name", "hosts") + (() if "routers" in doc else ("graph",))):
         raise LabFileError(p.list)
     spec.name = str(doc.get("name", ""))
     if spec.name and not HOSTNAME.match(spec.name.split("-")[0][:20]):
         p.add(_mark(doc, "name"), "name: letters, digits and '-', starting with a letter")
-    if "graph" in doc:
-        spec.graph = os.path.join(spec.dir, str(doc["graph"]))
-        if not os.path.exists(spec.graph):
-            p.add(_mark(doc, "graph"), f"graph file '{doc['graph']}' does not exist (relative to the lab file)")
-    router = doc.get("router", MDict())
-    if _keys(p, router, ("host",), "router"):
-        spec.router_host = str(router.get("host", "router"))
+    if "routers" in doc:
+        # Several routerds, each in its host with its graph and its socket NAME.sock.
+        for k in ("graph", "router"):
+            if k in doc:
+                p.add(_mark(doc, k, value=False), f"{k}: not with routers: (give each router its host and graph)")
+        rs = doc["routers"]
+        if _keys(p, rs, list(rs.keys()) if isinstance(rs, dict) else [], "routers"):
+            if not rs:
+                p.add(_mark(doc, "routers"), "routers: at least one router")
+            for rn, rd in rs.items():
+                what = f"router '{rn}'"
+                if not HOSTNAME.match(rn):
+                    p.add(_mark(rs, rn, value=False), f"{what}: name must be lower-case letters, digits and '-'")
+                if not _keys(p, rd, ("host", "graph"), what, required=("host", "graph")) or "graph" not in rd:
+                    continue
+                graph = os.path.join(spec.dir, str(rd["graph"]))
+                if not os.path.exists(graph):
+                    p.add(_mark(rd, "graph"), f"{what}: graph file '{rd['graph']}' does not exist (relative to the "
+                                              "lab file)")
+                spec.routers.append(Router(str(rn), str(rd.get("host")), graph, f"{rn}.sock"))
+                spec.routers[-1].mark = _mark(rd, "host")
+    else:
+        if "graph" in doc:
+            spec.graph = os.path.join(spec.dir, str(doc["graph"]))
+            if not os.path.exists(spec.graph):
+                p.add(_mark(doc, "graph"), f"graph file '{doc['graph']}' does not exist (relative to the lab file)")
+        router = doc.get("router", MDict())
+        if _keys(p, router, ("host",), "router"):
+            spec.router_host = str(router.get("host", "router"))
+        spec.routers.append(Router(spec.router_host, spec.router_host, spec.graph, "routerd.sock"))
+        spec.routers[-1].mark = _mark(doc, "router") or _mark(doc, "hosts")
+    if spec.routers:
+        spec.graph, spec.router_host = spec.routers[0].graph, spec.routers[0].host
 
     # hosts and their interfaces
     hosts = doc.get("hosts", MDict())
@@ -247,7 +313,11 @@ def load(path):
                     p.add(_mark(ifs, ifn, value=False), f"{iw}: bad interface name (at most 15 characters)")
                 ifd = ifd if isinstance(ifd, dict) else MDict()
                 _keys(p, ifd, ("type", "mac", "addresses", "mtu", "ports", "vni", "local", "remote", "dev",
-                               "dstport", "socket", "rx_vlan_offload"), iw)
+                               "dstport", "socket", "rx_vlan_offload", "kernel"), iw)
+                if not isinstance(ifd.get("kernel", True), bool):
+                    p.add(_mark(ifd, "kernel"), f"{iw}: kernel is true or false (false: routerd's port)")
+                elif ifd.get("kernel") is False and ifd.get("addresses"):
+                    p.add(_mark(ifd, "addresses"), f"{iw}: routerd's port (kernel: false) has no kernel addresses")
                 t = ifd.get("type", "veth")
                 if t not in INTERFACE_TYPES:
                     p.add(_mark(ifd, "type"), f"{iw}: unknown type '{t}' (types: {', '.join(INTERFACE_TYPES)})")
@@ -278,9 +348,11 @@ def load(path):
             spec.hosts[hn] = Host(hn, hd)
             for ifn, ifd in (ifs.items() if isinstance(ifs, dict) else []):
                 spec.hosts[hn].interfaces[ifn].mark = _mark(ifs, ifn)
-    if spec.router_host not in spec.hosts:
-        p.add(_mark(doc, "router") or _mark(doc, "hosts"), f"routerd's host '{spec.router_host}' is not in hosts:"
-              " add it (routerd runs in its own namespace)")
+    for r in spec.routers:
+        if r.host not in spec.hosts:
+            p.add(r.mark, f"routerd's host '{r.host}' is not in hosts: add it (routerd runs in its own namespace)")
+    if len({r.host for r in spec.routers}) != len(spec.routers):
+        p.add(_mark(doc, "routers"), "routers: one routerd per host (each runs in its own namespace)")
 
     # links
     seen = {}
@@ -316,17 +388,12 @@ def load(path):
             if itf.dev and itf.dev not in h.interfaces:
                 p.add(itf.mark, f"host '{h.name}', interface '{itf.name}': no interface '{itf.dev}' in this host")
 
-    # FRR
+    # FRR: one mapping, or a list of them (one per host)
     if "frr" in doc:
-        f = doc["frr"]
-        if _keys(p, f, ("host", "fpm_port", "static"), "frr", required=("fpm_port",)) and "fpm_port" in f:
-            if not isinstance(f["fpm_port"], int) or not 0 < f["fpm_port"] < 65536:
-                p.add(_mark(f, "fpm_port"), "frr: fpm_port is a TCP port (the graph's Fib `listen` port)")
-            host = str(f.get("host", spec.router_host))
-            if host not in spec.hosts:
-                p.add(_mark(f, "host"), f"frr: unknown host '{host}'")
-            spec.frr = {"host": host, "port": f["fpm_port"], "static": [str(r) for r in _list(p, f, "static",
-                                                                                               "frr")]}
+        fl = doc["frr"]
+        for i, f in enumerate(fl if isinstance(fl, list) else [fl]):
+            what = f"frr[{i}]" if isinstance(fl, list) else "frr"
+            _frr(p, spec, f, what)
 
     # Portolan (the lab SVP server) and other processes
     if "portolan" in doc:
@@ -362,11 +429,80 @@ def load(path):
         if expect not in ("pass", "fail"):
             p.add(_mark(c, "expect"), f"{what}: expect is 'pass' or 'fail'")
         a = c[kind]
-        if _check_args(p, spec, kind, a, what):
+        before = len(p.list)
+        # A check with a mistake is not made (the file is refused anyway).
+        if _check_args(p, spec, kind, a, what) and len(p.list) == before:
             spec.checks.append(Check(kind, dict(a), c.get("name"), expect, _mark(c), i))
     if p.list:
         raise LabFileError(p.list)
     return spec
+
+
+def _text(p, obj, key, what):
+    """A configuration: one block of text, or a list of lines."""
+    v = obj.get(key)
+    if v is None:
+        return None
+    if isinstance(v, list):
+        return "".join(f"{x}\n" for x in v)
+    if isinstance(v, str):
+        return v if v.endswith("\n") else v + "\n"
+    p.add(_mark(obj, key), f"{what}: '{key}' is text (a block, `|`) or a list of lines")
+    return None
+
+
+def _frr(p, spec, f, what):
+    """zebra on a host, with staticd (`static:`) and bgpd (`bgpd:`). Its
+    dataplane is routerd's Fib over FPM (`fpm_port`: FRR on Weft's host path)
+    or the host's kernel (`dataplane: kernel`: plain FRR on Linux)."""
+    if not _keys(p, f, ("host", "fpm_port", "dataplane", "static", "bgpd", "zebra"), what):
+        return
+    dataplane = f.get("dataplane", "fpm")
+    if dataplane not in ("fpm", "kernel"):
+        p.add(_mark(f, "dataplane"), f"{what}: dataplane is 'fpm' (routerd's Fib, fpm_port) or 'kernel' (plain FRR)")
+        return
+    if dataplane == "fpm" and "fpm_port" not in f:
+        p.add(_mark(f), f"{what}: missing required key 'fpm_port' (or dataplane: kernel, for plain FRR on Linux)")
+        return
+    if dataplane == "kernel" and "fpm_port" in f:
+        p.add(_mark(f, "fpm_port"), f"{what}: fpm_port is for dataplane: fpm (zebra feeding routerd's Fib)")
+        return
+    port = f.get("fpm_port")
+    if dataplane == "fpm" and (not isinstance(port, int) or not 0 < port < 65536):
+        p.add(_mark(f, "fpm_port"), f"{what}: fpm_port is a TCP port (the graph's Fib `listen` port)")
+    host = str(f.get("host", spec.router_host))
+    if host not in spec.hosts:
+        p.add(_mark(f, "host"), f"{what}: unknown host '{host}'")
+    elif spec.frr_of(host):
+        p.add(_mark(f, "host"), f"{what}: host '{host}' has its FRR already (one per host)")
+    spec.frr.append({"host": host, "port": port if dataplane == "fpm" else None,
+                     "static": [str(r) for r in _list(p, f, "static", what)] if "static" in f else None,
+                     "bgpd": _text(p, f, "bgpd", what), "zebra": _text(p, f, "zebra", what) or ""})
+
+
+def _router_arg(p, spec, a, w):
+    """`router:` names a router of the lab; needed when it has several (or `socket:`)."""
+    if "router" in a:
+        if spec.router(str(a["router"])) is None:
+            p.add(_mark(a, "router"), f"{w}: unknown router '{a['router']}' (routers: "
+                                      f"{', '.join(r.name for r in spec.routers)})")
+    elif len(spec.routers) > 1 and "socket" not in a:
+        p.add(_mark(a), f"{w}: the lab has several routers: say which (router: NAME)")
+
+
+def _frr_arg(p, spec, a, w, daemon=None):
+    f = spec.frr_of(a.get("host"))
+    if f is None:
+        p.add(_mark(a, "host"), f"{w}: host '{a.get('host')}' runs no FRR (frr:)")
+    elif daemon and not f.get(daemon):
+        p.add(_mark(a, "host"), f"{w}: the FRR of host '{a.get('host')}' runs no {daemon} (give it `{daemon}:`)")
+
+
+def _regex(p, a, key, w):
+    try:
+        re.compile(str(a.get(key)))
+    except re.error as e:
+        p.add(_mark(a, key), f"{w}: bad regular expression: {e}")
 
 
 def _host_arg(p, spec, a, key, what):
@@ -406,22 +542,81 @@ def _check_args(p, spec, kind, a, what):
             _address(p, a, "to", w)
         return ok
     if kind == "reload":
-        ok = _keys(p, a, ("graph",), w, required=("graph",))
+        ok = _keys(p, a, ("graph", "router"), w, required=("graph",))
+        if ok:
+            _router_arg(p, spec, a, w)
         if ok and "graph" in a:
             path = os.path.join(spec.dir, str(a["graph"]))
             if not os.path.exists(path):
                 p.add(_mark(a, "graph"), f"{w}: graph file '{a['graph']}' does not exist (relative to the lab file)")
             a["graph"] = path
         return ok
+    if kind == "neighbor":
+        ok = _keys(p, a, ("host", "ip", "dev", "mac", "state", "wait"), w, required=("host", "ip", "dev"))
+        if ok:
+            _host_arg(p, spec, a, "host", w)
+            _address(p, a, "ip", w)
+            if "mac" in a and not MAC.match(str(a["mac"])):
+                p.add(_mark(a, "mac"), f"{w}: bad MAC address {a['mac']!r}")
+            states = a.get("state", list(LEARNED_STATES))
+            if not isinstance(states, list) or any(str(x).upper() not in NEIGH_STATES for x in states):
+                p.add(_mark(a, "state"), f"{w}: state is a list of {', '.join(NEIGH_STATES)}")
+            else:
+                a["state"] = [str(x).upper() for x in states]
+        return ok
     if kind == "routerctl":
-        ok = _keys(p, a, ("args", "match", "wait", "socket"), w, required=("args", "match"))
+        ok = _keys(p, a, ("args", "match", "wait", "socket", "router"), w, required=("args", "match"))
         if ok:
             if not isinstance(a.get("args"), list):
                 p.add(_mark(a, "args"), f"{w}: args is a list, e.g. [handler, read, nat, count]")
+            _regex(p, a, "match", w)
+            _router_arg(p, spec, a, w)
+        return ok
+    if kind == "fib":
+        ok = _keys(p, a, ("router", "prefix", "via", "wait"), w, required=("prefix",))
+        if ok:
+            _router_arg(p, spec, a, w)
             try:
-                re.compile(str(a.get("match")))
-            except re.error as e:
-                p.add(_mark(a, "match"), f"{w}: bad regular expression: {e}")
+                a["prefix"] = str(ipaddress.ip_network(str(a.get("prefix"))))
+            except ValueError:
+                p.add(_mark(a, "prefix"), f"{w}: 'prefix' is not a network prefix (host bits clear): {a.get('prefix')!r}")
+            if "via" in a:
+                _regex(p, a, "via", w)
+        return ok
+    if kind == "bgp":
+        ok = _keys(p, a, ("host", "peer", "wait"), w, required=("host", "peer"))
+        if ok:
+            _frr_arg(p, spec, a, w, "bgpd")
+        return ok
+    if kind == "vtysh":
+        ok = _keys(p, a, ("host", "commands", "match", "wait"), w, required=("host", "commands"))
+        if ok:
+            _frr_arg(p, spec, a, w)
+            if not isinstance(a.get("commands"), list) or not a.get("commands"):
+                p.add(_mark(a, "commands"), f"{w}: commands is a list, e.g. [conf t, router bgp 65002, ...]")
+            if "match" in a:
+                _regex(p, a, "match", w)
+        return ok
+    if kind in ("traceroute", "tracepath", "unreachable"):
+        extra = {"traceroute": "hops", "tracepath": "pmtu", "unreachable": "by"}[kind]
+        ok = _keys(p, a, ("from", "to", extra), w, required=("from", "to", extra))
+        if ok and all(k in a for k in ("from", "to", extra)):
+            _host_arg(p, spec, a, "from", w)
+            _address(p, a, "to", w)
+            if kind == "traceroute":
+                hops = a.get("hops")
+                if not isinstance(hops, list) or not hops:
+                    p.add(_mark(a, "hops"), f"{w}: hops is a list of addresses, one per hop, the last one 'to'")
+                else:
+                    for i, h in enumerate(hops):
+                        try:
+                            ipaddress.ip_address(str(h))
+                        except ValueError:
+                            p.add(_mark(hops, i), f"{w}: hops[{i}] is not an IP address: {h!r}")
+            elif kind == "tracepath" and (not isinstance(a.get("pmtu"), int) or not 68 <= a["pmtu"] <= 65535):
+                p.add(_mark(a, "pmtu"), f"{w}: pmtu is the path MTU tracepath must find (68..65535)")
+            elif kind == "unreachable":
+                _address(p, a, "by", w)
         return ok
     return False
 
