@@ -7,6 +7,8 @@
 
 #include <cstring>
 
+#include "weft/netlink.hpp"
+
 namespace weft::route {
 
 namespace {
@@ -110,29 +112,21 @@ size_t FpmDecoder::end_of_stream() {
 }
 
 void FpmDecoder::frame(const uint8_t* payload, size_t len) {
-  // libmnl's iteration checks each header's length against what is left.
-  const auto* nlh = reinterpret_cast<const nlmsghdr*>(payload);
-  int remaining = static_cast<int>(len);
-  bool any = false;
-  // Netlink messages must be 4-byte aligned in memory for libmnl: copy if not.
+  // Netlink messages are read in place, 4-byte aligned: copy if not.
   std::vector<uint8_t> aligned;
   if (reinterpret_cast<uintptr_t>(payload) % NLMSG_ALIGNTO != 0) {
     aligned.assign(payload, payload + len);
-    nlh = reinterpret_cast<const nlmsghdr*>(aligned.data());
+    payload = aligned.data();
   }
-  // mnl_nlmsg_ok compares (int)nlmsg_len, so a length of 2^31 or more would
-  // pass it: check the unsigned length against what is left ourselves.
-  while (remaining >= static_cast<int>(sizeof(nlmsghdr)) && nlh->nlmsg_len >= sizeof(nlmsghdr) &&
-         nlh->nlmsg_len <= static_cast<uint32_t>(remaining)) {
-    any = true;
+  const NetlinkWalk w = walk_netlink(payload, len, [this](const nlmsghdr* nlh) {
     counters_.messages++;
     message(nlh);
-    nlh = mnl_nlmsg_next(nlh, &remaining);
-  }
-  if (remaining > 0 || !any) {
+    return true;
+  });
+  if (w.leftover > 0 || w.messages == 0) {
     counters_.message_errors++;
     if (on_error)
-      on_error("FPM frame holds a truncated netlink message (" + std::to_string(remaining) +
+      on_error("FPM frame holds a truncated netlink message (" + std::to_string(w.leftover) +
                " byte(s) left over); the rest of the frame was dropped");
   }
 }

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "weft/log.hpp"
+#include "weft/netlink.hpp"
 
 namespace weft::route {
 
@@ -43,22 +44,6 @@ std::string error_text(const nlmsghdr* nlh, const nlmsgerr* e) {
     if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
       s += std::string(" (") + mnl_attr_get_str(a) + ")";
   return s;
-}
-
-// The messages of a datagram. Not mnl_nlmsg_ok/next: they compare
-// nlmsg_len as an int, so a length above 2^31 passes and the walk leaves the
-// buffer.
-template <class F>
-void for_each_message(const uint8_t* buf, size_t len, F&& fn) {
-  while (len >= sizeof(nlmsghdr)) {
-    const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf);
-    if (nlh->nlmsg_len < sizeof(nlmsghdr) || nlh->nlmsg_len > len) return;
-    if (!fn(nlh)) return;
-    const size_t step = MNL_ALIGN(nlh->nlmsg_len);
-    if (step >= len) return;
-    buf += step;
-    len -= step;
-  }
 }
 
 }  // namespace
@@ -197,7 +182,7 @@ void HostLink::read_more() {
 }
 
 void HostLink::on_datagram(const uint8_t* buf, size_t len) {
-  for_each_message(buf, len, [this](const nlmsghdr* nlh) {
+  walk_netlink(buf, len, [this](const nlmsghdr* nlh) {
     HostLinkEvent e;
     switch (nlh->nlmsg_type) {
       case RTM_NEWLINK:
@@ -252,7 +237,7 @@ int HostLink::request(nlmsghdr* nlh, const std::function<void(const nlmsghdr*)>&
       return e == EAGAIN || e == EWOULDBLOCK ? ETIMEDOUT : e;
     }
     std::optional<int> done;
-    for_each_message(buf.data(), static_cast<size_t>(got), [&](const nlmsghdr* m) {
+    walk_netlink(buf.data(), static_cast<size_t>(got), [&](const nlmsghdr* m) {
       if (m->nlmsg_seq != seq_ || (m->nlmsg_pid != 0 && m->nlmsg_pid != portid)) return true;  // an older request's
       if (m->nlmsg_type == NLMSG_DONE) {
         done = 0;

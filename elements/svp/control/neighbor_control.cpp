@@ -8,11 +8,11 @@
 #include <net/if.h>
 #include <sys/socket.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "weft/log.hpp"
+#include "weft/netlink.hpp"
 
 namespace weft::svp {
 
@@ -130,18 +130,8 @@ void NeighborControl::read_more() {
 }
 
 void NeighborControl::on_datagram(const uint8_t* buf, size_t len) {
-  // Not mnl_nlmsg_ok/next: they compare nlmsg_len as an int, so a length of
-  // 2^31 or more passes and the walk leaves the buffer. Bytes left that do
-  // not hold a whole message are counted as malformed.
-  while (len > 0) {
-    const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf);
-    if (len < sizeof(nlmsghdr) || nlh->nlmsg_len < sizeof(nlmsghdr) || nlh->nlmsg_len > len) {
-      c_.malformed++;
-      return;
-    }
-    const size_t step = std::min<size_t>(MNL_ALIGN(nlh->nlmsg_len), len);
-    buf += step;
-    len -= step;
+  // Bytes left that do not hold a whole message are counted as malformed.
+  const NetlinkWalk w = walk_netlink(buf, len, [this](const nlmsghdr* nlh) {
     switch (nlh->nlmsg_type) {
       case NLMSG_ERROR: {
         if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(nlmsgerr))) {
@@ -160,7 +150,9 @@ void NeighborControl::on_datagram(const uint8_t* buf, size_t len) {
       case RTM_DELLINK: on_link(nlh, true); break;
       default: break;  // RTM_NEWNEIGH/DELNEIGH (ours included): nothing to do
     }
-  }
+    return true;
+  });
+  if (w.leftover) c_.malformed++;
 }
 
 void NeighborControl::on_getneigh(const nlmsghdr* nlh) {
