@@ -90,6 +90,7 @@ set(CPACK_PACKAGE_VENDOR "The Weft project")
 set(CPACK_PACKAGE_CONTACT "${WEFT_DEB_MAINTAINER}")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_INSTALL_PREFIX /usr)  # with CPACK_SET_DESTDIR, what cpack installs to, whatever the tree's CMAKE_INSTALL_PREFIX
 set(CPACK_SET_DESTDIR ON)  # /etc/weft and /lib/systemd/system are absolute
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEB_COMPONENT_INSTALL ON)
