@@ -11,7 +11,10 @@
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <cstring>
+#include <chrono>
 #include <filesystem>
+#include <stdexcept>
+#include <string>
 
 #include "control/control_server.hpp"
 
@@ -82,4 +85,70 @@ TEST_CASE("the control socket is owner-only, and so is the directory routerd mak
     REQUIRE(::stat(sock.c_str(), &st) == 0);
     CHECK((st.st_mode & 07777) == 0600);
   }
+}
+
+namespace {
+
+// One request line over the socket, the server's io_context run meanwhile:
+// the reply line ("" when the connection closed without one).
+std::string ask(boost::asio::io_context& io, const std::string& path, const std::string& line) {
+  int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  REQUIRE(s >= 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+  REQUIRE(::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::send(s, line.data(), line.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(line.size()));
+  std::string got;
+  for (int i = 0; i < 500 && (got.empty() || got.back() != '\n'); i++) {
+    io.run_for(std::chrono::milliseconds(10));
+    char buf[4096];
+    ssize_t n = ::recv(s, buf, sizeof buf, 0);
+    if (n > 0) got.append(buf, static_cast<size_t>(n));
+    if (n == 0) break;
+  }
+  ::close(s);
+  return got;
+}
+
+}  // namespace
+
+// The control fuzz target's finding: a request that was not JSON, ending in
+// a byte that is not UTF-8, got an error quoting that byte, and writing the
+// reply threw (nlohmann's type_error 316) out of the socket's handler:
+// routerd aborted. Its input is in fuzz/corpus/control/bad_request_invalid_utf8.
+TEST_CASE("the control socket answers requests with invalid UTF-8 or a command that throws, and keeps serving",
+          "[control]") {
+  const fs::path top = fs::temp_directory_path() / ("weft-ctl-utf8-" + std::to_string(::getpid()));
+  fs::remove_all(top);
+  fs::create_directory(top);
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } cleanup{top};
+  boost::asio::io_context io;
+  auto handler = [](const nlohmann::json& r) -> nlohmann::json {
+    const std::string cmd = r.value("cmd", "");
+    if (cmd == "throw") throw std::runtime_error("no such thing");
+    if (cmd == "echo") return {{"ok", false}, {"error", "unknown element '" + r.value("element", "").substr(0, 1) + "'"}};
+    return {{"ok", true}};
+  };
+  const std::string sock = (top / "routerd.sock").string();
+  weft::ControlServer server(io, sock, handler);
+
+  auto reply = [](const std::string& line) { return nlohmann::json::parse(line); };  // throws if not JSON
+  const auto bad = reply(ask(io, sock, "{\"cmd\": \"status\"}\xef\n"));
+  CHECK(bad["ok"] == false);
+  CHECK(bad["error"].get<std::string>().rfind("bad request: ", 0) == 0);
+  CHECK(bad["error"].get<std::string>().find("\xef\xbf\xbd") != std::string::npos);  // U+FFFD in its place
+  // A name cut inside a two-byte character (U+00E9) by the command's message.
+  const auto cut = reply(ask(io, sock, "{\"cmd\": \"echo\", \"element\": \"\xc3\xa9t\xc3\xa9\"}\n"));
+  CHECK(cut["error"] == "unknown element '\xef\xbf\xbd'");
+  const auto threw = reply(ask(io, sock, "{\"cmd\": \"throw\"}\n"));
+  CHECK(threw["ok"] == false);
+  CHECK(threw["error"] == "request failed: no such thing");
+  CHECK(reply(ask(io, sock, "{\"cmd\": \"status\"}\n"))["ok"] == true);  // still serving
 }

@@ -37,8 +37,14 @@ class Session : public std::enable_shared_from_this<Session> {
         reply = handler_(nlohmann::json::parse(line));
       } catch (const nlohmann::json::exception& e) {
         reply = {{"ok", false}, {"error", std::string("bad request: ") + e.what()}};
+      } catch (const std::exception& e) {
+        // Whatever a command throws is that request's failure, never routerd's.
+        reply = {{"ok", false}, {"error", std::string("request failed: ") + e.what()}};
       }
-      out_ = reply.dump() + "\n";
+      // A reply may quote what the request said (an element name cut to fit
+      // a message may end inside a UTF-8 sequence): invalid UTF-8 is written
+      // as U+FFFD, not thrown (the fuzz target's finding: routerd aborted).
+      out_ = reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
       asio::async_write(sock_, asio::buffer(out_), [this, self](boost::system::error_code wec, size_t) {
         if (!wec) read();
       });
