@@ -65,12 +65,17 @@ STATIC_ROUTES = [
 ]
 
 
+LINK_LOCAL = (ipaddress.ip_network("fe80::/10"), ipaddress.ip_network("169.254.0.0/16"))
+
+
 class ZebraLab(Frr):
     """The lab's FRR (zebra + staticd, shared with the lab runner) and zebra's table."""
 
     def table(self):
         """zebra's view: {prefix: sorted next hops}, selected+installed routes only,
-        in the words the FIB uses (gateway address, 'direct', 'blackhole')."""
+        in the words the FIB uses (gateway address, 'direct', 'blackhole'). Routes
+        inside fe80::/10 and 169.254.0.0/16 are left out: the Fib ignores them
+        (link-local destinations are never routed; docs/routing.md)."""
         out = {}
         for cmd in ("show ip route json", "show ipv6 route json"):
             r = self.vtysh(cmd)
@@ -90,7 +95,10 @@ class ZebraLab(Frr):
                             nhs.append(nh["ip"])
                         else:
                             nhs.append("direct")
-                    out[str(ipaddress.ip_network(prefix))] = sorted(set(nhs))
+                    net = ipaddress.ip_network(prefix)
+                    if any(net.subnet_of(ll) for ll in LINK_LOCAL if ll.version == net.version):
+                        continue
+                    out[str(net)] = sorted(set(nhs))
         return out
 
 
@@ -227,6 +235,12 @@ services:
         t.check(f.get("10.30.0.0/16") == ["blackhole"], "blackhole route", str(f))
         t.check(f.get("2001:db8:10::/48") == ["2001:db8::1"], "IPv6 route", str(f))
         t.check(f.get("192.0.2.0/24") == ["direct"], "zebra's connected route (direct)", str(f))
+        # zebra's connected fe80::/64 (one per interface) reaches the Fib and is ignored, counted.
+        raw6 = json.loads(frr.vtysh("show ipv6 route json").stdout or "{}")
+        ignored = ((status(r) or {}).get("fib") or {}).get("ignored", {}).get("link_local", 0)
+        t.check("fe80::/64" in raw6 and "fe80::/64" not in f and ignored > 0,
+                "zebra's connected fe80::/64 is not in the FIB (ignored as link_local, counted)",
+                f"in zebra: {'fe80::/64' in raw6}, in the FIB: {'fe80::/64' in f}, ignored: {ignored}")
         st = status(r)
         t.check(st["state"] == "connected" and st["connections"] == 1, "one FPM connection from zebra", str(st))
         t.info(r.ctl("routes", "10.0.0.0/8").stdout)
