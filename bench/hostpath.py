@@ -57,6 +57,7 @@ Prints the figures, then
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -229,7 +230,6 @@ def median(xs):
 
 
 def main():
-    global pcaps
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default=os.path.join(REPO, "build", "bin"))
     ap.add_argument("--seconds", type=float, default=5.0)
@@ -243,10 +243,21 @@ def main():
     args = ap.parse_args()
     set_flood_every(args.flood_every)
     rate = float(args.limit[:-1]) * 1000 if args.limit.endswith("k") else float(args.limit)
-    limiter = LIMITER % (args.limit, int(rate // 10))
+    args.limiter = LIMITER % (args.limit, int(rate // 10))
     if os.geteuid() != 0:
         sys.exit("hostpath.py: needs root (network namespace, net_tap)")
     tmp = tempfile.mkdtemp(prefix="weft-bench-hostpath.")
+    try:
+        measure_all(args, tmp)
+    except BaseException:
+        print(f"hostpath.py: graphs and routerd logs kept in {tmp}", file=sys.stderr)
+        raise
+    shutil.rmtree(tmp)
+
+
+def measure_all(args, tmp):
+    global pcaps
+    limiter = args.limiter
     pcaps = traffic(tmp)
     res = {k: [] for k in ("punt", "reply", "punt_only", "admitted", "busy_clean", "busy_flooded", "tx_full", "krx", "ktx", "clean", "flooded", "flood", "red",
                            "unguarded", "ratio", "cost", "ratio_unguarded")}
