@@ -4,6 +4,7 @@ cannot run, contains what it runs, reports both, and keeps forwarding.
 
     p0 (net_null) -> rx -> f (TestFaulty) -> c (Counter) -> tx -> p1 (net_null)
     p2 (net_null) -> rx2 -> k (Counter) -> tx2 -> p3 (net_null)
+    p4 (net_null) -> rx3 -> q (TestFaulty) -> c3 (Counter) -> tx3 -> p5 (net_null)
     service svc (TestFaultyService)
 
 The test plugin (tests/plugins/faulty.cpp) throws in the calls its
@@ -19,10 +20,14 @@ after each:
 3. f's push throws (its `throw_next` handler): the batch is dropped as
    `exception`, f is out of service (later batches `quarantined`), health
    reports it, the log says so; k keeps forwarding; routerd does not die.
+3b. q's run (TestFaulty is polled: the worker calls run() every loop, as a
+   source's) throws (its `throw_next_run` handler): q is out of service
+   (health names the call `run`), the worker counts a second failure, c3
+   stops, k keeps forwarding.
 4. A reload replaces f (the old one's cleanup throws a non-std exception:
    logged with its type) and adds a service svs whose start and health
-   throw: c counts again, no element is out of service, svs is reported
-   failed.
+   throw: c and c3 count again, no element is out of service, svs is
+   reported failed.
 5. A reload keeping f, whose take_state throws, and removing svs, whose
    stop throws: applied, f's state reset and the reason given; the stop
    logged; health ok.
@@ -41,6 +46,8 @@ ports:
   p1: net_null1
   p2: {{device: net_null2, args: "size=64"}}
   p3: net_null3
+  p4: {{device: net_null4, args: "size=64"}}
+  p5: net_null5
 services:
   svc: {{class: TestFaultyService, throw_in: "{svc}"}}
 {more}elements:
@@ -51,9 +58,14 @@ services:
   rx2: {{class: PortRx, port: p2}}
   k: Counter
   tx2: {{class: PortTx, port: p3}}
+  rx3: {{class: PortRx, port: p4}}
+  q: TestFaulty
+  c3: Counter
+  tx3: {{class: PortTx, port: p5}}
 connections:
   - rx -> f -> c -> tx
   - rx2 -> k -> tx2
+  - rx3 -> q -> c3 -> tx3
 """
 
 
@@ -137,13 +149,31 @@ def main(t):
     t.check(count("c") == c0, "nothing crosses c while f is out of service")
     t.check(r.alive(), "routerd is alive")
 
+    # 3b. An element that throws in run, called by the worker every loop.
+    t.check(flows("c3"), "traffic crosses c3")
+    t.require(r.write_handler("q", "throw_next_run", 1).ok, "arm q to throw in its next run")
+    t.check(r.wait_output("threw in run"), "the log reports q's exception in run")
+    h = r.wait_for(lambda: (lambda x: x if any(e["id"] == "q" for e in x["elements"]) else None)(health()),
+                   "q reported out of service", timeout=5)
+    bad = [e for e in h["elements"] if e["id"] == "q"]
+    t.check(bad and bad[0]["call"] == "run" and "deliberate failure in run" in bad[0]["error"],
+            "health reports q out of service, in call `run`, with its error", str(h["elements"]))
+    t.check(any("'q'" in p and "run" in p for p in h["problems"]), "the problem names q and run", str(h["problems"]))
+    t.check(h["workers"][0]["element_failures"] == 2, "the worker counts a second element failure", str(h["workers"]))
+    st = r.wait_stats(lambda s: drops_of(element(s, "q")).get("quarantined", 0) > 0,
+                      what="q's batches dropped as quarantined")
+    c3 = count("c3")
+    t.check(flows("k"), "k keeps forwarding")
+    t.check(count("c3") == c3, "nothing crosses c3 while q is out of service")
+    t.check(r.alive(), "routerd is alive")
+
     # 4. A reload replaces f; svc's start and health throw now.
     res = r.reload(t.write("b.yaml", graph(f="take_state, cleanup", f_tag="b",
                                            more=service("svs", "start, stop, health"))), json=True)
     t.require(res.ok and res.json()["applied"], "a reload replacing f is applied", res.stdout + res.stderr)
     t.check(r.wait_output("threw in cleanup") and r.wait_output("NotAStdException"),
             "the old f's cleanup threw a non-std exception: logged with its type")
-    t.check(flows("c"), "c forwards again: f is back in service")
+    t.check(flows("c") and flows("c3"), "c and c3 forward again: f and q are back in service")
     h = health()
     svs = next(s for s in h["services"] if s["name"] == "svs")
     t.check(not h["elements"] and svs["state"] == "failed" and "start" in svs["last_error"],

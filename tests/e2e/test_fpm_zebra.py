@@ -8,6 +8,9 @@ routerd's FIB, through a zebra restart.
     │ (static routes)       │                                           │          `routerctl routes`
     │                       vA: 192.0.2.254/24, 2001:db8::fe/64 ══ vB   │
     └───────────────────────────────────────────────────────────────────┘
+    traffic, on routerd's worker (pcaps looped by net_pcap, out to net_null):
+      pa: UDP to 10.10.0.1 ─► rxa ─► la (IpLookup, fib) ─[lan]─► ca (Counter) ─► txa
+      pb: UDP to 10.40.0.1 ─► rxb ─► lb (IpLookup, fib) ─[lan]─► cb (Counter) ─► txb
 
  1. a namespace with a veth pair (the connected subnet the gateways sit on);
     routerd with a Fib service listening on 127.0.0.1:P inside it, P a free
@@ -23,12 +26,14 @@ routerd's FIB, through a zebra restart.
     service degraded; a peer that dies inside a frame (40 bytes of a 256-byte
     FPM frame, then the end) is counted and reported, and changes no route;
     while zebra is down, one route is removed from staticd; zebra is started
-    again. Meanwhile a poller reads
+    again. Traffic is measured through ca and cb while zebra is away: both
+    routes keep forwarding. Meanwhile a poller reads
     `routerctl routes` continuously: no route present before may vanish
     while zebra replays; afterwards the FIB equals zebra's table exactly
-    again (the route removed while zebra was down is withdrawn as stale)
-    and the service reports a second, finished replay; its health is ok
-    again, the past errors still counted.
+    again (the route removed while zebra was down is withdrawn as stale:
+    cb stops, lb drops its packets as no_route; ca forwards on) and the
+    service reports a second, finished replay; its health is ok again, the
+    past errors still counted.
 
 Every process is stopped by pid, the namespace deleted by name.
 Usage: test_fpm_zebra.py --bin build/bin
@@ -43,7 +48,8 @@ import threading
 import time
 
 import harness
-from harness import wait_until
+from harness import drops_of, element, wait_until, write_pcap
+from scapy.all import IP, UDP, Ether, Raw
 from weftlab.frr import Frr, STATICD, ZEBRA  # harness put tools/lab on the path
 
 STATIC_ROUTES = [
@@ -59,12 +65,17 @@ STATIC_ROUTES = [
 ]
 
 
+LINK_LOCAL = (ipaddress.ip_network("fe80::/10"), ipaddress.ip_network("169.254.0.0/16"))
+
+
 class ZebraLab(Frr):
     """The lab's FRR (zebra + staticd, shared with the lab runner) and zebra's table."""
 
     def table(self):
         """zebra's view: {prefix: sorted next hops}, selected+installed routes only,
-        in the words the FIB uses (gateway address, 'direct', 'blackhole')."""
+        in the words the FIB uses (gateway address, 'direct', 'blackhole'). Routes
+        inside fe80::/10 and 169.254.0.0/16 are left out: the Fib ignores them
+        (link-local destinations are never routed; docs/routing.md)."""
         out = {}
         for cmd in ("show ip route json", "show ipv6 route json"):
             r = self.vtysh(cmd)
@@ -84,7 +95,10 @@ class ZebraLab(Frr):
                             nhs.append(nh["ip"])
                         else:
                             nhs.append("direct")
-                    out[str(ipaddress.ip_network(prefix))] = sorted(set(nhs))
+                    net = ipaddress.ip_network(prefix)
+                    if any(net.subnet_of(ll) for ll in LINK_LOCAL if ll.version == net.version):
+                        continue
+                    out[str(net)] = sorted(set(nhs))
         return out
 
 
@@ -139,6 +153,14 @@ def diff(a, b):
 
 
 def main(t):
+    def count(eid):
+        h = r.read_handler(eid, "count")
+        return int(h.stdout.strip()) if h.ok else -1
+
+    def flows(eid, timeout=5):
+        c0 = count(eid)
+        return wait_until(lambda: count(eid) > c0 >= 0, timeout=timeout)
+
     t.needs(ZEBRA, STATICD, t.exe("routerd"), t.exe("routerctl"))
     rundir = t.path("frr")
     os.makedirs(rundir)
@@ -150,9 +172,32 @@ def main(t):
         lab.sh(ns, f"ip addr add 192.0.2.254/24 dev {va}")
         lab.sh(ns, f"ip addr add 2001:db8::fe/64 dev {va} nodad")
         port = random.randint(20000, 60000)  # a fresh namespace: any port is free
+        pcaps = {}
+        for flow, dst in (("a", "10.10.0.1"), ("b", "10.40.0.1")):
+            pcaps[flow] = t.path(f"in-{flow}.pcap")
+            write_pcap(pcaps[flow], [bytes(Ether(dst="02:00:00:00:0f:01", src="02:00:00:00:0a:01")
+                                           / IP(src="198.18.0.1", dst=dst) / UDP(sport=1000 + i, dport=7)
+                                           / Raw(b"x" * 18)) for i in range(4)])
         graph = f"""name: fpm-zebra
 eal: {{memory_mb: 512}}
 workers: {{lcores: [1], idle_sleep_us: 200}}
+ports:
+  pa: {{device: net_pcap0, args: "rx_pcap={pcaps['a']},infinite_rx=1"}}
+  pb: {{device: net_pcap1, args: "rx_pcap={pcaps['b']},infinite_rx=1"}}
+  oa: net_null0
+  ob: net_null1
+elements:
+  rxa: {{class: PortRx, port: pa}}
+  la: {{class: IpLookup, fib: fib, outputs: [lan]}}
+  ca: Counter
+  txa: {{class: PortTx, port: oa}}
+  rxb: {{class: PortRx, port: pb}}
+  lb: {{class: IpLookup, fib: fib, outputs: [lan]}}
+  cb: Counter
+  txb: {{class: PortTx, port: ob}}
+connections:
+  - rxa -> la -> ca -> txa
+  - rxb -> lb -> cb -> txb
 services:
   fib:
     class: Fib
@@ -167,7 +212,7 @@ services:
     tbl8_6: 1024
     interfaces: [{{ifname: {va}, output: lan, mac: "02:00:00:00:0f:01"}}]
     neighbors: [{{ip: 192.0.2.1, mac: "02:00:00:00:00:01"}}, {{ip: 192.0.2.2, mac: "02:00:00:00:00:02"}},
-                {{ip: "2001:db8::1", mac: "02:00:00:00:06:01"}}]
+                {{ip: 192.0.2.3, mac: "02:00:00:00:00:03"}}, {{ip: "2001:db8::1", mac: "02:00:00:00:06:01"}}]
 """
         r = t.routerd(graph, lab=lab, ns=ns)
         t.require(wait_until(lambda: (status(r) or {}).get("state") == "listening", 30),
@@ -190,9 +235,16 @@ services:
         t.check(f.get("10.30.0.0/16") == ["blackhole"], "blackhole route", str(f))
         t.check(f.get("2001:db8:10::/48") == ["2001:db8::1"], "IPv6 route", str(f))
         t.check(f.get("192.0.2.0/24") == ["direct"], "zebra's connected route (direct)", str(f))
+        # zebra's connected fe80::/64 (one per interface) reaches the Fib and is ignored, counted.
+        raw6 = json.loads(frr.vtysh("show ipv6 route json").stdout or "{}")
+        ignored = ((status(r) or {}).get("fib") or {}).get("ignored", {}).get("link_local", 0)
+        t.check("fe80::/64" in raw6 and "fe80::/64" not in f and ignored > 0,
+                "zebra's connected fe80::/64 is not in the FIB (ignored as link_local, counted)",
+                f"in zebra: {'fe80::/64' in raw6}, in the FIB: {'fe80::/64' in f}, ignored: {ignored}")
         st = status(r)
         t.check(st["state"] == "connected" and st["connections"] == 1, "one FPM connection from zebra", str(st))
         t.info(r.ctl("routes", "10.0.0.0/8").stdout)
+        t.check(flows("ca") and flows("cb"), "traffic to 10.10.0.1 and 10.40.0.1 crosses ca and cb (routes from zebra)")
 
         # 3. Deletions with vtysh.
         frr.vtysh("conf t", "no ip route 10.20.0.0/16 192.0.2.2", "no ip route 10.50.0.0/24 192.0.2.2",
@@ -242,6 +294,15 @@ services:
                 "health: still degraded, the last error names the incomplete frame", str(fib_h))
         t.check(r.wait_output("ended inside a frame"), "the log reports the cut frame")
         t.check(fib_table(r) == before, "the FIB keeps every route")
+        t.check(wait_until(lambda: re.search(r"FPM: connection from \S+ closed", r.output()), 10),
+                "the log reports zebra's connection closed")
+        outage = {c: count(c) for c in ("ca", "cb")}
+        no_route0 = {e: drops_of(element(r.stats(), e)).get("no_route", 0) for e in ("la", "lb")}
+        t.check(all(flows("ca") and flows("cb") for _ in range(3)),
+                "traffic through both routes keeps flowing while zebra is away "
+                f"(ca +{count('ca') - outage['ca']}, cb +{count('cb') - outage['cb']} packets)")
+        t.check(all(drops_of(element(r.stats(), e)).get("no_route", 0) == no_route0[e] for e in ("la", "lb")),
+                "meanwhile la and lb drop nothing as no_route")
         st0 = status(r)
         res = frr.vtysh("conf t", f"no ip route {removed_while_down} 192.0.2.3", daemon="staticd")
         t.check(res.returncode == 0, f"{removed_while_down} removed from staticd while zebra is down",
@@ -261,6 +322,11 @@ services:
         t.check(ok, f"after the restart the FIB equals zebra's table exactly ({len(z or {})} routes, "
                     f"{took:.1f} s after zebra started)", diff(f, z))
         t.check(removed_while_down not in f, f"{removed_while_down}, not re-sent by the new zebra, was withdrawn")
+        nr0 = drops_of(element(r.stats(), "lb")).get("no_route", 0)
+        cb0 = count("cb")
+        t.check(flows("ca") and wait_until(lambda: drops_of(element(r.stats(), "lb")).get("no_route", 0) > nr0, 5)
+                and count("cb") == cb0,
+                "after the replay traffic to 10.10.0.1 flows on; traffic to 10.40.0.1 is dropped as no_route")
         t.check(not vanished and polls[0] > 10,
                 f"no route vanished while zebra was away and replaying ({polls[0]} polls)",
                 f"vanished: {vanished[:3]}")

@@ -3,8 +3,10 @@
 // must refuse what it cannot run, contain what it runs, and report both.
 //
 //   TestFaulty (element)   throw_in: configure, initialize, take_state,
-//                          cleanup, push (also armed at run time by writing
-//                          its `throw_next` handler)
+//                          cleanup, push, run (push and run also armed at
+//                          run time by writing its `throw_next` and
+//                          `throw_next_run` handlers; it is polled, so the
+//                          worker calls its run() every loop, as a source's)
 //   TestFaultyService      throw_in: configure, initialize, take_state,
 //                          start, stop, status, health, command (`poke`)
 //
@@ -48,11 +50,14 @@ class Faulty final : public weft::Element {
         weft::ElementClass::make<Faulty>("TestFaulty")
             .describe("Passes packets; throws in the calls its throw_in lists (tests).")
             .input("in")
+            .poll()
             .output("out")
             .param("throw_in", weft::ParamType::String, "\"\"",
-                   "comma-separated: configure, initialize, take_state, cleanup, push")
+                   "comma-separated: configure, initialize, take_state, cleanup, push, run")
             .param("tag", weft::ParamType::String, "\"\"", "any text (a parameter change)")
-            .write("throw_next", "the next push throws", [](Faulty& e, const std::string&) { e.throw_next_ = true; });
+            .write("throw_next", "the next push throws", [](Faulty& e, const std::string&) { e.throw_next_ = true; })
+            .write("throw_next_run", "the next run (every worker loop) throws",
+                   [](Faulty& e, const std::string&) { e.throw_next_run_ = true; });
     return k;
   }
   void configure(weft::ConfigContext& ctx) override {
@@ -62,6 +67,7 @@ class Faulty final : public weft::Element {
   void initialize(weft::InitContext&) override {
     if (listed(throw_in_, "initialize")) throw std::runtime_error("TestFaulty: deliberate failure in initialize");
     throw_next_ = listed(throw_in_, "push");
+    throw_next_run_ = listed(throw_in_, "run");
   }
   weft::StateCarry take_state(weft::Element&) override {
     if (listed(throw_in_, "take_state")) throw std::runtime_error("TestFaulty: deliberate failure in take_state");
@@ -74,10 +80,15 @@ class Faulty final : public weft::Element {
     if (throw_next_.exchange(false)) throw std::runtime_error("TestFaulty: deliberate failure in push");
     output(0, b);
   }
+  bool run() override {
+    if (throw_next_run_.load(std::memory_order_relaxed) && throw_next_run_.exchange(false)) throw std::runtime_error("TestFaulty: deliberate failure in run");
+    return false;
+  }
 
  private:
   std::string throw_in_;
   std::atomic<bool> throw_next_{false};
+  std::atomic<bool> throw_next_run_{false};
 };
 
 class FaultyService final : public weft::Service {

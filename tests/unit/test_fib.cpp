@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -482,6 +483,39 @@ TEST_CASE("FibControl: routes over FPM on TCP, visible in `routes` and in the LP
   CHECK(st["fib"]["routes_ipv4"] == 10);
   CHECK(st["fib"]["routes_ipv6"] == 1);
   CHECK(st["resyncs"] == 1);
+}
+
+TEST_CASE("FibControl: link-local routes from zebra (fe80::/64 per interface, 169.254.0.0/16) are ignored and counted",
+          "[fib]") {
+  Server s;
+  Zebra z(s.svc->port());
+  // zebra's connected fe80::/64 of two interfaces, a route inside fe80::/10,
+  // IPv4 link-local, and routes next to them that are not link-local.
+  z.send(frame({zroute(true, "fe80::/64", {{nullptr, 7}}, 254, RTN_UNICAST, 0, RTPROT_KERNEL),
+                zroute(true, "fe80::/64", {{nullptr, 8}}, 254, RTN_UNICAST, 0, RTPROT_KERNEL),
+                zroute(true, "febf:1::/32", {{nullptr, 8}}),
+                zroute(true, "169.254.0.0/16", {{nullptr, 7}}),
+                zroute(true, "169.254.7.0/24", {{"192.0.2.1", 7}}),
+                zroute(true, "fec0::/10", {{nullptr, 8}}),             // just past fe80::/10
+                zroute(true, "169.255.0.0/16", {{"192.0.2.1", 7}}),     // just past 169.254.0.0/16
+                zroute(true, "2001:db8:1::/48", {{"2001:db8::1", 7}})}));
+  REQUIRE(s.wait([&] { return s.svc->rib().resolved().size() == 3; }));
+  std::vector<std::string> listed = route_list(*s.svc);
+  std::sort(listed.begin(), listed.end());
+  CHECK(listed == std::vector<std::string>{"254 169.255.0.0/16 unicast", "254 2001:db8:1::/48 unicast",
+                                           "254 fec0::/10 unicast"});
+  CHECK(lookup(*s.svc, 254, "fe80::1") == nullptr);
+  CHECK(lookup(*s.svc, 254, "169.254.7.1") == nullptr);
+  CHECK(lookup(*s.svc, 254, "fec0::1") != nullptr);
+  auto st = s.svc->status();
+  CHECK(st["fib"]["ignored"]["link_local"] == 5);
+  CHECK(st["fib"]["refused"]["total"] == 0);
+  CHECK(s.svc->ignored_link_local() == 5);
+  // Their deletes are ignored too; the other routes stay.
+  z.send(frame({zroute(false, "fe80::/64", {{nullptr, 7}}), zroute(true, "10.1.0.0/16", {{"192.0.2.1", 7}})}));
+  REQUIRE(s.wait([&] { return s.has(254, "10.1.0.1"); }));
+  CHECK(s.svc->ignored_link_local() == 6);
+  CHECK(s.svc->rib().resolved().size() == 4);
 }
 
 TEST_CASE("FibControl: delete, DEL+NEW in one frame, nexthop groups, tables kept apart", "[fib]") {

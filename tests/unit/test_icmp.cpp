@@ -7,6 +7,7 @@
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 
+#include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <unistd.h>
 
@@ -15,9 +16,11 @@
 #include <cstring>
 #include <thread>
 
+#include "tables/ingress.hpp"
 #include "tables/interfaces.hpp"
 #include "test_env.hpp"
 #include "testing/graph_harness.hpp"
+#include "weft/fields.hpp"
 #include "weft/testing.hpp"
 
 using namespace weft;
@@ -930,4 +933,182 @@ TEST_CASE("An interface without a port: ArpNd answers for it and marks its packe
   REQUIRE(got.size() == 1);
   Error4 by_port{got[0]};
   CHECK(Bytes((const uint8_t*)&by_port.ip()->src_addr, (const uint8_t*)&by_port.ip()->src_addr + 4) == a4("192.0.2.1"));
+}
+
+// ---------------------------------------------------------------------------
+// IpLookup and the router's own packets (RFC 1812 4.2.2.9, 5.3.1)
+// ---------------------------------------------------------------------------
+
+namespace {
+
+// Two interfaces with static neighbours, the Fib routing their subnets, an
+// IpLookup for transit traffic whose errors (IcmpError) and echo replies
+// (IcmpEcho) a second IpLookup routes out, as graphs/vpc-gateway.yaml does.
+const std::string kOwnGraph = R"(
+ports:
+  p0: net_null0
+  p1: net_null1
+services:
+  ifaces:
+    class: Interfaces
+    interfaces:
+      - {name: wan, port: p0, mac: "02:00:00:00:00:01", addresses: [192.0.2.1/24, "2001:db8::1/64"]}
+      - {name: lan, port: p1, mac: "02:00:00:00:00:02", addresses: [10.0.0.1/24, "2001:db8:1::1/64"]}
+    neighbors:
+      - {interface: wan, ip: 192.0.2.2, mac: "02:00:00:00:99:99"}
+      - {interface: wan, ip: "2001:db8::2", mac: "02:00:00:00:99:99"}
+      - {interface: lan, ip: 10.0.0.9, mac: "02:00:00:00:88:88"}
+  fib: {class: Fib, listen: none, interfaces_from: ifaces, max_routes: 64, tbl8: 16, max_routes6: 64, tbl8_6: 16}
+elements:
+  lookup: {class: IpLookup, fib: fib, interfaces: ifaces, outputs: [wan, lan], icmp: true}
+  probe: {class: IpLookup, fib: fib, interfaces: ifaces, outputs: [wan, lan], icmp: true}
+  err: {class: IcmpError, interfaces: ifaces, rate: 0}
+  echo: {class: IcmpEcho, interfaces: ifaces, rate: 0}
+  originate: {class: IpLookup, fib: fib, interfaces: ifaces, outputs: [wan, lan]}
+  fwd_wan: Capture
+  fwd_lan: Capture
+  own_wan: Capture
+  own_lan: Capture
+  probe_wan: Capture
+  probe_lan: Capture
+  probe_icmp: Capture
+  echo_other: Capture
+connections:
+  - lookup[wan] -> fwd_wan
+  - lookup[lan] -> fwd_lan
+  - lookup[icmp] -> err -> originate
+  - echo[out] -> originate
+  - echo[other] -> echo_other
+  - originate[wan] -> own_wan
+  - originate[lan] -> own_lan
+  - probe[wan] -> probe_wan
+  - probe[lan] -> probe_lan
+  - probe[icmp] -> probe_icmp
+)";
+
+}  // namespace
+
+TEST_CASE("IpLookup keeps the TTL of the router's own packets, decrements the others'", "[icmp][fib]") {
+  GraphHarness h(kOwnGraph, loader(), pool());
+  boost::asio::io_context io;
+  h.start_services(io);
+  io.poll();
+  const uint16_t p1 = port_of("net_null1");
+  const fields::LocalOrigin own = fields::local_origin();
+  const Bytes payload = data(16);
+  auto one = [&](const std::string& capture) {
+    auto v = h.take(capture);
+    REQUIRE(v.size() == 1);
+    const bool marked = own.test(v[0]);
+    Bytes b = bytes_of(v[0]);
+    free_all(v);
+    return std::make_pair(b, marked);
+  };
+  auto push_to = [&](const std::string& id, const Bytes& f, bool mark, uint16_t port) {
+    rte_mbuf* m = on_port(f, port);
+    if (mark) own.set(m);
+    Batch b = batch({m});
+    h.push(id, b);
+  };
+
+  // Transit: TTL 64 leaves with 63; the router's own: with 64, the header checksum right, the mark spent.
+  const Bytes to_peer = ip4("10.0.0.9", "192.0.2.2", 17, udp(1, 2, 8));
+  push_to("lookup", ether(kLanMac, "02:00:00:00:88:88", 0x0800, to_peer), false, p1);
+  auto [transit, transit_marked] = one("fwd_wan");
+  CHECK(transit[14 + 8] == 63);
+  CHECK(ipv4_header_ok(transit));
+  CHECK_FALSE(transit_marked);
+  push_to("lookup", ether(kLanMac, "02:00:00:00:88:88", 0x0800, to_peer), true, p1);
+  auto [ours, ours_marked] = one("fwd_wan");
+  CHECK(ours[14 + 8] == 64);
+  CHECK(ipv4_header_ok(ours));
+  CHECK(Bytes(ours.begin(), ours.begin() + 6) == mac("02:00:00:00:99:99"));
+  CHECK(Bytes(ours.begin() + 6, ours.begin() + 12) == mac(kWanMac));
+  CHECK_FALSE(ours_marked);
+  // The router's own packet with TTL 1 is routed, not time-exceeded.
+  push_to("lookup", ether(kLanMac, "02:00:00:00:88:88", 0x0800, ip4("10.0.0.9", "192.0.2.2", 17, udp(1, 2, 8), {.ttl = 1})),
+          true, p1);
+  auto [ttl1, ttl1_marked] = one("fwd_wan");
+  CHECK(ttl1[14 + 8] == 1);
+  CHECK(ipv4_header_ok(ttl1));
+  CHECK(h.drops("lookup", "ttl_exceeded") == 0);
+  CHECK(h.output_packets("lookup", "icmp") == 0);
+  // IPv6: hop limit 64 leaves with 63, or 64 for our own; hop limit 1 of ours is routed.
+  const Bytes to_peer6 = ip6("2001:db8:1::9", "2001:db8::2", 17, udp(1, 2, 8));
+  push_to("lookup", ether(kLanMac, "02:00:00:00:88:88", 0x86dd, to_peer6), false, p1);
+  CHECK(one("fwd_wan").first[14 + 7] == 63);
+  push_to("lookup", ether(kLanMac, "02:00:00:00:88:88", 0x86dd, to_peer6), true, p1);
+  CHECK(one("fwd_wan").first[14 + 7] == 64);
+  push_to("lookup", ether(kLanMac, "02:00:00:00:88:88", 0x86dd, ip6("2001:db8:1::9", "2001:db8::2", 17, udp(1, 2, 8), 1)),
+          true, p1);
+  CHECK(one("fwd_wan").first[14 + 7] == 1);
+
+  // Transit with TTL 1: a time exceeded, built by IcmpError and routed by
+  // `originate`, reaches the sender with TTL 64 (traceroute's hop).
+  push_to("lookup", ether(kLanMac, "02:00:00:00:88:88", 0x0800, ip4("10.0.0.9", "192.0.2.2", 17, udp(1, 2, 8), {.ttl = 1})),
+          false, p1);
+  auto [te, te_marked] = one("own_lan");
+  const Error4 e{te};
+  CHECK(e.icmp()[0] == 11);
+  CHECK(e.ip()->time_to_live == 64);
+  CHECK(ipv4_header_ok(te));
+  CHECK(icmp4_ok(te));
+  CHECK(Bytes((const uint8_t*)&e.ip()->src_addr, (const uint8_t*)&e.ip()->src_addr + 4) == a4("10.0.0.1"));
+  CHECK(Bytes(te.begin(), te.begin() + 6) == mac("02:00:00:00:88:88"));
+  CHECK_FALSE(te_marked);
+  CHECK(h.drops("lookup", "ttl_exceeded") == 0);  // it left on `icmp`
+  // An echo reply routed out the same way: TTL 64.
+  push_to("echo", ether(kLanMac, "02:00:00:00:88:88", 0x0800, ip4("10.0.0.9", "10.0.0.1", 1, icmp4(8, 0, 0x10001, payload))),
+          false, p1);
+  auto [reply, reply_marked] = one("own_lan");
+  CHECK(reply == ether("02:00:00:00:88:88", kLanMac, 0x0800, ip4("10.0.0.1", "10.0.0.9", 1, icmp4(0, 0, 0x10001, payload))));
+  CHECK(reply[14 + 8] == 64);
+  CHECK_FALSE(reply_marked);
+}
+
+TEST_CASE("IpLookup names the ingress interface in its ICMP errors and never routes link-local destinations",
+          "[icmp][fib]") {
+  GraphHarness h(kOwnGraph, loader(), pool());
+  boost::asio::io_context io;
+  h.start_services(io);
+  io.poll();
+  const uint16_t p0 = port_of("net_null0");
+  const auto ingress = route::ingress_slot();
+  const auto meta = route::icmp_error_slot();
+
+  // Arrived by wan's port, but ArpNd said lan (a VLAN or an overlay would):
+  // the error names lan, so IcmpError sources it from 10.0.0.1.
+  rte_mbuf* m = on_port(ether(kWanMac, "02:00:00:00:88:88", 0x0800,
+                              ip4("10.0.0.9", "192.0.2.2", 17, udp(1, 2, 8), {.ttl = 1})),
+                        p0);
+  ingress.set(m, 1);  // lan: the second interface
+  Batch b = batch({m});
+  h.push("probe", b);
+  auto v = h.take("probe_icmp");
+  REQUIRE(v.size() == 1);
+  REQUIRE(meta.has(v[0]));
+  CHECK(meta.get(v[0]).type == 11);
+  CHECK(meta.get(v[0]).iface == 1);
+  ingress.clear(v[0]);  // the metadata alone decides the source now
+  Batch e = batch({v[0]});
+  h.push("err", e);
+  auto got = take(h, "own_lan");
+  REQUIRE(got.size() == 1);
+  const Error4 err{got[0]};
+  CHECK(Bytes((const uint8_t*)&err.ip()->src_addr, (const uint8_t*)&err.ip()->src_addr + 4) == a4("10.0.0.1"));
+  // Untagged, the port names the interface: wan.
+  push1(h, "probe", ether(kWanMac, "02:00:00:00:99:99", 0x0800, ip4("192.0.2.2", "10.0.0.9", 17, udp(1, 2, 8), {.ttl = 1})),
+        p0);
+  v = h.take("probe_icmp");
+  REQUIRE(v.size() == 1);
+  CHECK(meta.get(v[0]).iface == 0);
+  free_all(v);
+
+  // Link-local destinations: dropped by name, never routed, no error.
+  push1(h, "probe", ether(kWanMac, "02:00:00:00:99:99", 0x0800, ip4("192.0.2.2", "169.254.1.1", 17, udp(1, 2, 8))), p0);
+  push1(h, "probe", ether(kWanMac, "02:00:00:00:99:99", 0x86dd, ip6("2001:db8::2", "fe80::1", 17, udp(1, 2, 8))), p0);
+  CHECK(h.drops("probe", "link_local") == 2);
+  CHECK(h.take("probe_wan").empty());
+  CHECK(h.take("probe_lan").empty());
+  CHECK(h.take("probe_icmp").empty());
 }

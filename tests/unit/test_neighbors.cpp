@@ -11,6 +11,7 @@
 #include "control/interfaces_core.hpp"
 #include "tables/arp_nd.hpp"
 #include "test_env.hpp"
+#include "weft/fields.hpp"
 
 using namespace weft;
 using namespace weft::route;
@@ -173,6 +174,7 @@ TEST_CASE("Neighbours: a held packet is released when the neighbour answers, nob
   core.poll();
   auto out = drain(tx);
   REQUIRE(out.size() == 1);  // the ARP request
+  CHECK(fields::local_origin().test(out[0]));  // ours: an IpLookup would keep its TTL
   nd::Arp arp;
   REQUIRE(nd::parse_arp(rte_pktmbuf_mtod(out[0], uint8_t*), out[0]->data_len, arp) == nd::Verdict::Ok);
   CHECK(arp.op == RTE_ARP_OP_REQUEST);
@@ -198,6 +200,7 @@ TEST_CASE("Neighbours: a held packet is released when the neighbour answers, nob
   const auto* eth = rte_pktmbuf_mtod(out[0], const rte_ether_hdr*);
   CHECK(Mac::of(eth->dst_addr.addr_bytes) == kPeer);
   CHECK(Mac::of(eth->src_addr.addr_bytes) == kOurs);
+  CHECK_FALSE(fields::local_origin().test(out[0]));  // a forwarded packet, not ours
   free_all(out);
   REQUIRE(core.neighbors().lookup(a->id, AF_INET, Ip4::parse("192.0.2.2")->data(), mac, 1));
   CHECK(Mac::of(mac) == kPeer);

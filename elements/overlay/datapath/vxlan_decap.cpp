@@ -103,6 +103,7 @@ void VxlanDecap::configure(ConfigContext& ctx) {
 void VxlanDecap::initialize(InitContext&) {
   vni_ = fields::vni();
   underlay_ = fields::underlay();
+  local_origin_ = fields::local_origin();
 }
 
 const Drop* VxlanDecap::check(rte_mbuf* m, Outer& o) const {
@@ -263,6 +264,7 @@ void VxlanDecap::push(uint16_t, Batch& b) {
     m->ol_flags &= ~kOuterRxResults;
     vni_.set(m, o.vni);
     underlay_.set(m, o.source);
+    local_origin_.clear(m);  // the inner packet is someone else's, even if the outer was ours
     if (names_.empty()) b.pkts[kept++] = m;
     else emit(output_for(o.vni), m);
   }

@@ -54,6 +54,7 @@ class VxlanDecap final : public Element {
   std::vector<std::pair<uint32_t, uint16_t>> by_vni_;    // sorted by VNI
   fields::Vni vni_;
   fields::UnderlaySlot underlay_;
+  fields::LocalOrigin local_origin_;
 };
 
 }  // namespace weft::overlay

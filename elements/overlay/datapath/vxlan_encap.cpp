@@ -193,6 +193,7 @@ void VxlanEncap::configure(ConfigContext& ctx) {
 void VxlanEncap::initialize(InitContext&) {
   vni_ = fields::vni();
   underlay_ = fields::underlay();
+  local_origin_ = fields::local_origin();
 }
 
 uint16_t VxlanEncap::source_port(rte_mbuf* m, uint16_t min, uint16_t max) {
@@ -314,8 +315,12 @@ void VxlanEncap::push(uint16_t, Batch& b) {
   uint16_t kept = 0;
   for (uint16_t i = 0; i < b.count; i++) {
     rte_mbuf* m = b.pkts[i];
-    if (const Drop* bad = encapsulate(m)) drop(m, *bad);
-    else b.pkts[kept++] = m;
+    if (const Drop* bad = encapsulate(m)) {
+      drop(m, *bad);
+      continue;
+    }
+    local_origin_.set(m);
+    b.pkts[kept++] = m;
   }
   b.count = kept;
   if (kept) output(0, b);

@@ -58,6 +58,7 @@ class VxlanEncap final : public Element {
 
   fields::Vni vni_;
   fields::UnderlaySlot underlay_;
+  fields::LocalOrigin local_origin_;  // the outer packet is ours: an IpLookup keeps its TTL
 };
 
 }  // namespace weft::overlay

@@ -85,8 +85,24 @@ bool FibConfig::parse_listen(const std::string& text, std::string& host, uint16_
   return true;
 }
 
+namespace {
+
+// Inside fe80::/10 or 169.254.0.0/16: a link-local destination is never
+// routed (RFC 4291 2.5.6, RFC 3927 7). zebra sends fe80::/64 as a connected
+// route of every interface; one FIB entry cannot say which link is meant.
+bool link_local(const Prefix& p) {
+  static const Prefix ll6 = *Prefix::parse("fe80::/10"), ll4 = *Prefix::parse("169.254.0.0/16");
+  return (p.v6() ? ll6 : ll4).contains(p);
+}
+
+}  // namespace
+
 FibControl::FibControl(rte_rcu_qsbr* rcu, int socket) : fib_(rcu, socket, FibSizes{}), rbuf_(1 << 18) {
   decoder_.on_route = [this](const RouteUpdate& u) {
+    if (link_local(u.dst)) {
+      ignored_link_local_++;
+      return;
+    }
     // A protocol's replay is judged on the routes it (re-)sends.
     if (u.add && rib_.resyncing() && conn_) last_msg_[u.protocol] = read_time_;
     rib_.apply(u);
@@ -676,6 +692,7 @@ nlohmann::json FibControl::status() const {
                 {"tables_full", f.tables_full},
                 {"alloc_failed", f.alloc_failed}}},
               {"ecmp_members_ignored", members_dropped_},
+              {"ignored", {{"link_local", ignored_link_local_}}},
               {"commits", f.commits}};
   s["interfaces"] = nlohmann::json::array();
   for (const auto& i : cfg_.interfaces) {

@@ -125,6 +125,7 @@ class FibControl final : public std::enable_shared_from_this<FibControl> {
   uint16_t port() const { return bound_port_; }
   bool resyncing() const { return rib_.resyncing(); }
   uint64_t resyncs() const { return resyncs_; }
+  uint64_t ignored_link_local() const { return ignored_link_local_; }
   const FpmCounters& fpm_counters() const { return decoder_.counters(); }
 
   // The entry a resolved route turns into under the current configuration.
@@ -181,6 +182,8 @@ class FibControl final : public std::enable_shared_from_this<FibControl> {
   std::unordered_set<Rib::Key, Rib::KeyHash> pending_removes_;
 
   uint64_t connections_ = 0, replaced_ = 0, disconnects_ = 0, resyncs_ = 0, refused_ = 0, members_dropped_ = 0;
+  // Route messages ignored because their prefix is link-local (fe80::/10, 169.254.0.0/16).
+  uint64_t ignored_link_local_ = 0;
   struct LastResync {
     std::string ended_by;
     uint64_t withdrawn = 0, messages = 0;

@@ -32,7 +32,9 @@ const ServiceClass& FibService::klass() {
                     "withdrawn when the replay ends — per protocol (connected, static, bgp...), `quiet` "
                     "seconds after its last route; for good, when every protocol that had routes is done or "
                     "`grace` seconds after the connection. `routerctl routes` lists the routes; `routerctl service "
-                    "NAME` shows the connection and counters. See docs/routing.md.")
+                    "NAME` shows the connection and counters. Routes inside fe80::/10 and 169.254.0.0/16 (zebra's "
+                    "fe80::/64 of every interface) are ignored and counted: link-local destinations are never "
+                    "routed. See docs/routing.md.")
           .param("listen", ParamType::String, "\"127.0.0.1:2620\"", "FPM listen address, e.g. 127.0.0.1:2620 or [::1]:2620; none: no FPM server (a router whose "
                  "routes are its interfaces' subnets, interfaces_from)")
           .param("grace", ParamType::Double, "10", "seconds after a zebra (re)connection at most before stale routes go")
@@ -75,6 +77,13 @@ const ServiceClass& FibService::klass() {
                   "routes zebra sent that the FIB could not install (a table full, no interface...)",
                   [](const FibService& s) { return s.status().value("fib", nlohmann::json::object())
                                                 .value("refused", nlohmann::json::object()).value("total", 0ull); })
+          .metric("weft_fib_routes_ignored_total", MetricType::Counter,
+                  "route messages from zebra ignored, by reason: link_local (a prefix inside fe80::/10 or "
+                  "169.254.0.0/16, never routed: zebra's per-interface fe80::/64)",
+                  {"reason"},
+                  [](const FibService& s, MetricSink& out) {
+                    out.sample({"link_local"}, s.core_ ? double(s.core_->ignored_link_local()) : 0.0);
+                  })
           .metric("weft_fib_capacity_errors_total", MetricType::Counter,
                   "routes refused for a size limit, by which: table_full (max_routes), nexthops_full, tables_full, "
                   "alloc_failed (DPDK memory)",

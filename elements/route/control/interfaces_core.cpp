@@ -16,6 +16,7 @@
 #include "tables/icmp_errors.hpp"
 #include "tables/ingress.hpp"
 #include "weft/clock.hpp"
+#include "weft/fields.hpp"
 #include "weft/log.hpp"
 
 namespace weft::route {
@@ -406,12 +407,14 @@ bool InterfacesCore::send(uint16_t id, rte_mbuf* m) {
 }
 
 rte_mbuf* InterfacesCore::alloc(size_t len) {
+  static const fields::LocalOrigin local_origin = fields::local_origin();
   rte_mbuf* m = rte_pktmbuf_alloc(pool_);
   if (!m || !rte_pktmbuf_append(m, static_cast<uint16_t>(len))) {
     if (m) rte_pktmbuf_free(m);
     c_.alloc_failed++;
     return nullptr;
   }
+  local_origin.set(m);  // requests and probes are ours
   return m;
 }
 
@@ -761,6 +764,8 @@ void InterfacesCore::send_unreachable(const Interface& in, rte_mbuf* orig) {
   auto* e = rte_pktmbuf_mtod(m, rte_ether_hdr*);
   std::memcpy(e->dst_addr.addr_bytes, prev.data(), 6);
   std::memcpy(e->src_addr.addr_bytes, in.mac.data(), 6);
+  static const fields::LocalOrigin local_origin = fields::local_origin();
+  local_origin.set(m);  // ours: never decremented on its way out (RFC 1812 4.2.2.9)
   if (send(in.id, m)) c_.unreachable_sent++;
 }
 

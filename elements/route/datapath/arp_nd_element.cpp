@@ -73,6 +73,7 @@ void ArpNd::initialize(InitContext& ctx) {
   pool_ = ctx.mempool();
   pending_ = pending_slot();
   ingress_ = ingress_slot();
+  local_origin_ = fields::local_origin();
 }
 
 void ArpNd::cleanup() {
@@ -126,6 +127,7 @@ void ArpNd::push(uint16_t, Batch& b) {
         if (r && rte_pktmbuf_append(r, nd::kArpFrame)) {
           nd::build_arp(rte_pktmbuf_mtod(r, uint8_t*), RTE_ARP_OP_REPLY, i.mac, a.sender_mac, i.mac, a.target_ip,
                         a.sender_mac, a.sender_ip);
+          local_origin_.set(r);
           emit(out_, r);
         } else {
           if (r) rte_pktmbuf_free(r);
@@ -173,6 +175,7 @@ void ArpNd::push(uint16_t, Batch& b) {
         rte_mbuf* r = rte_pktmbuf_alloc(pool_);
         if (r && rte_pktmbuf_append(r, nd::kNdFrame)) {
           nd::build_na(rte_pktmbuf_mtod(r, uint8_t*), i.mac, n.target, dst, dmac, n.target, !dad, true, true);
+          local_origin_.set(r);
           emit(out_, r);
         } else {
           if (r) rte_pktmbuf_free(r);

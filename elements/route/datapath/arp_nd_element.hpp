@@ -9,6 +9,7 @@
 #include "tables/ingress.hpp"
 #include "tables/interfaces.hpp"
 #include "weft/element.hpp"
+#include "weft/fields.hpp"
 
 struct rte_ring;
 
@@ -41,6 +42,7 @@ class ArpNd final : public Element {
   rte_mempool* pool_ = nullptr;
   PendingSlot pending_;
   IngressSlot ingress_;
+  fields::LocalOrigin local_origin_;  // its replies and advertisements are ours
   double tokens_ = 0;
   uint64_t last_ns_ = 0;
 };

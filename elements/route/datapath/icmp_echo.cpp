@@ -72,6 +72,7 @@ void IcmpEcho::initialize(InitContext& ctx) {
   table_ = handle_->interfaces();
   if (!table_) throw InitError("the Interfaces service has no interface table");
   ingress_ = ingress_slot();
+  local_origin_ = fields::local_origin();
   const RateShare s = RateShare::of(rate_, burst_, ctx.worker_count());
   bucket_.configure(s.rate, s.burst, Clock::now_ns());
 }
@@ -207,7 +208,10 @@ void IcmpEcho::push(uint16_t, Batch& b) {
                 : type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6) ? reply6(m)
                                                                 : Verdict::Other;
     switch (v) {
-      case Verdict::Reply: emit(kOut, m); break;
+      case Verdict::Reply:
+        local_origin_.set(m);
+        emit(kOut, m);
+        break;
       case Verdict::Limited: drop(m, kRateLimited); break;
       case Verdict::Other: emit(kOther, m); break;
       case Verdict::Truncated: drop(m, kTruncated); break;

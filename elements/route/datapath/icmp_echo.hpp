@@ -16,6 +16,7 @@
 #include "tables/ingress.hpp"
 #include "tables/interfaces.hpp"
 #include "weft/element.hpp"
+#include "weft/fields.hpp"
 
 namespace weft::route {
 
@@ -42,6 +43,7 @@ class IcmpEcho final : public Element {
   std::shared_ptr<const InterfacesHandle> handle_;
   std::shared_ptr<const InterfaceTable> table_;
   IngressSlot ingress_;
+  fields::LocalOrigin local_origin_;  // replies are ours: an IpLookup routing them keeps TTL 64
   uint64_t replied4_ = 0, replied6_ = 0;
   uint64_t now_ = 0;  // the clock, read once per batch
 };

@@ -146,6 +146,7 @@ void IcmpError::initialize(InitContext& ctx) {
   pool_ = ctx.mempool();
   meta_ = icmp_error_slot();
   ingress_ = ingress_slot();
+  local_origin_ = fields::local_origin();
   broadcast4_ = icmp_errors::broadcasts4(*table_);
   const RateShare s = RateShare::of(rate_, burst_, ctx.worker_count());
   bucket_.configure(s.rate, s.burst, Clock::now_ns());
@@ -224,6 +225,7 @@ void IcmpError::handle(rte_mbuf* m) {
   rte_mbuf* e = icmp_errors::build(pool_, m, o, src, type, code, info, ip_id_++);
   if (!e) return drop(m, kAllocFailed);
   e->port = m->port;
+  local_origin_.set(e);
   sent_[o.v4 ? 0 : 1][kind_of(!o.v4, type, code)]++;
   emit(0, e);
   drop(m, kAnswered);

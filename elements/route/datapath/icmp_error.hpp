@@ -21,6 +21,7 @@
 #include "tables/ingress.hpp"
 #include "tables/interfaces.hpp"
 #include "weft/element.hpp"
+#include "weft/fields.hpp"
 
 namespace weft::route {
 
@@ -53,6 +54,7 @@ class IcmpError final : public Element {
   rte_mempool* pool_ = nullptr;
   IcmpErrorSlot meta_;
   IngressSlot ingress_;
+  fields::LocalOrigin local_origin_;  // errors are ours: an IpLookup routing them keeps TTL 64
   std::shared_ptr<const InterfacesHandle> handle_;
   std::shared_ptr<const InterfaceTable> table_;
   std::vector<uint32_t> broadcast4_;  // our IPv4 subnets' broadcast addresses (network order)

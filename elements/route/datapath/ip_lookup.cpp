@@ -16,11 +16,15 @@ const ElementClass& IpLookup::klass() {
                     "TTL, Ethernet rewrite.",
                     "Looks each packet's destination up in routing table `table` of the Fib service `fib` "
                     "(rte_lpm / rte_lpm6, in bulk), picks an ECMP member by a flow hash, decrements the TTL "
-                    "or hop limit (IPv4 checksum updated incrementally), writes the next hop's MAC as "
+                    "or hop limit (IPv4 checksum updated incrementally; not for a packet the router originated "
+                    "itself, marked weft_local_origin by IcmpError, IcmpEcho, VxlanEncap or the Interfaces "
+                    "service: its TTL is neither checked nor decremented, RFC 1812 4.2.2.9, and the mark is "
+                    "cleared), writes the next hop's MAC as "
                     "destination and the interface's as source, records the next hop in the weft_nexthop "
                     "metadata if asked (`nexthop_metadata`), and sends the packet to the output the route's interface maps to (the Fib "
                     "service's `interfaces`). Handles both families; expects IPv4/IPv6 right after the "
-                    "Ethernet header.\n\n"
+                    "Ethernet header. A link-local destination (169.254.0.0/16, fe80::/10) is never routed "
+                    "(RFC 3927 7, RFC 4291 2.5.6): dropped as link_local, as IpLocal does.\n\n"
                     "With `interfaces` (an Interfaces service), each output is the interface of that name: next "
                     "hops without a MAC in the route are resolved through the service's neighbour table (ARP, "
                     "ND; a packet whose neighbour is not known yet waits in the service, which sends it when "
@@ -30,7 +34,9 @@ const ElementClass& IpLookup::klass() {
                     "dropped, carrying what the error is (the weft_icmp_error metadata) for an IcmpError element: "
                     "TTL exceeded (time exceeded), no route (net unreachable), unreachable routes (host "
                     "unreachable; IPv6 no route), prohibit routes (administratively prohibited), above the MTU "
-                    "(fragmentation needed / packet too big, with the MTU). Blackhole routes drop silently.")
+                    "(fragmentation needed / packet too big, with the MTU). Blackhole routes drop silently. The error "
+                    "is sourced from the interface the packet came in on (the weft_ingress_interface metadata ArpNd "
+                    "sets, else its port's).")
           .input("in")
           .outputs_from_config("the names listed in `outputs`")
           .uses<FibHandle>("fib", "the Fib service whose routes to use")
@@ -55,7 +61,8 @@ const ElementClass& IpLookup::klass() {
           .drop(kBadIp, "bad_ip", "bad IP version, header length or IPv4 header checksum")
           .drop(kTooBig, "too_big", "above the egress interface's MTU, IPv4 with DF or IPv6 (and no `icmp` output)")
           .drop(kNeedsFragmentation, "needs_fragmentation", "IPv4 without DF above the egress MTU (not fragmented)")
-          .drop(kHoldFull, "hold_full", "the next hop is being resolved and the Interfaces service's queue was full");
+          .drop(kHoldFull, "hold_full", "the next hop is being resolved and the Interfaces service's queue was full")
+          .drop(kLinkLocal, "link_local", "a link-local destination (169.254.0.0/16, fe80::/10): never routed");
   return k;
 }
 
@@ -106,6 +113,8 @@ void IpLookup::initialize(InitContext& ctx) {
   }
   if (set_nexthop_) nexthop_ = nexthop_slot();
   if (icmp_) icmp_meta_ = icmp_error_slot();
+  ingress_ = ingress_slot();
+  local_ = fields::local_origin();
   out_mtu_.fill(0);
   out_iface_.fill(kNoInterface);
   if (use_ifs_) {
@@ -154,8 +163,11 @@ inline bool has_ports(uint8_t proto) { return proto == IPPROTO_TCP || proto == I
 
 void IpLookup::icmp_or_drop(rte_mbuf* m, const Drop& reason, uint8_t type, uint8_t code, uint32_t info) {
   if (!icmp_) return drop(m, reason);
+  // The interface the packet came in on (ArpNd's mark knows a VLAN's or an
+  // overlay's), so that the error is sourced from its address.
   IcmpErrorMeta meta{type, code, kNoInterface, info};
-  if (if_table_)
+  if (ingress_.has(m)) meta.iface = ingress_.get(m);
+  else if (if_table_)
     if (const Interface* in = if_table_->by_port(m->port)) meta.iface = in->id;
   icmp_meta_.set(m, meta);
   emit(icmp_out_, m);
@@ -178,9 +190,10 @@ void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable
   const uint8_t* dst;
   uint8_t proto;
   size_t l4;
+  const bool own = local_.test(m);  // ours: its TTL is not checked (RFC 1812 4.2.2.9)
   if (!v6) {
     auto* ip = reinterpret_cast<rte_ipv4_hdr*>(l3);
-    if (ip->time_to_live <= 1) return icmp_or_drop(m, kTtl, icmp4::kTimeExceeded, 0);
+    if (ip->time_to_live <= 1 && !own) return icmp_or_drop(m, kTtl, icmp4::kTimeExceeded, 0);
     src = reinterpret_cast<const uint8_t*>(&ip->src_addr);
     dst = reinterpret_cast<const uint8_t*>(&ip->dst_addr);
     proto = ip->next_proto_id;
@@ -189,7 +202,7 @@ void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable
     l4 = whole ? sizeof(rte_ether_hdr) + static_cast<size_t>((ip->version_ihl & 0xf) * 4) : SIZE_MAX;
   } else {
     auto* ip = reinterpret_cast<rte_ipv6_hdr*>(l3);
-    if (ip->hop_limits <= 1) return icmp_or_drop(m, kTtl, icmp6::kTimeExceeded, 0);
+    if (ip->hop_limits <= 1 && !own) return icmp_or_drop(m, kTtl, icmp6::kTimeExceeded, 0);
     src = ip->src_addr;
     dst = ip->dst_addr;
     proto = ip->proto;
@@ -235,6 +248,14 @@ void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable
   deliver(m, mb, out, v6, dst, dmac);
 }
 
+// The router's own packets keep their TTL; the mark is spent (a packet
+// leaving IpLookup is routed).
+inline void IpLookup::decrement_unless_own(rte_mbuf* m, uint8_t* l3, bool v6) {
+  if (local_.test(m)) return local_.clear(m);
+  if (!v6) decrement_ttl(reinterpret_cast<rte_ipv4_hdr*>(l3));
+  else reinterpret_cast<rte_ipv6_hdr*>(l3)->hop_limits--;
+}
+
 inline void IpLookup::deliver(rte_mbuf* m, const Member* mb, uint16_t out, bool v6, const uint8_t* dst, const uint8_t* dmac) {
   auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
   auto* l3 = reinterpret_cast<uint8_t*>(eth + 1);
@@ -247,8 +268,7 @@ inline void IpLookup::deliver(rte_mbuf* m, const Member* mb, uint16_t out, bool 
     nh.direct = mb->direct;
     nexthop_.set(m, nh);
   }
-  if (!v6) decrement_ttl(reinterpret_cast<rte_ipv4_hdr*>(l3));
-  else reinterpret_cast<rte_ipv6_hdr*>(l3)->hop_limits--;
+  decrement_unless_own(m, l3, v6);
   std::memcpy(eth->dst_addr.addr_bytes, dmac, 6);
   std::memcpy(eth->src_addr.addr_bytes, mb->src_mac, 6);
   emit(out, m);
@@ -268,8 +288,7 @@ void IpLookup::resolve_waiting(uint64_t now) {
     // Not resolved (yet): the Interfaces service holds the packet, asks,
     // and sends it (Ethernet addresses written) when the neighbour answers.
     uint8_t* l3 = rte_pktmbuf_mtod_offset(w.m, uint8_t*, sizeof(rte_ether_hdr));
-    if (!w.v6) decrement_ttl(reinterpret_cast<rte_ipv4_hdr*>(l3));
-    else reinterpret_cast<rte_ipv6_hdr*>(l3)->hop_limits--;
+    decrement_unless_own(w.m, l3, w.v6);
     PendingNeighbor p{};
     std::memcpy(p.addr, keys_[i].addr, 16);
     p.iface = keys_[i].iface;
@@ -321,6 +340,10 @@ void IpLookup::push(uint16_t, Batch& b) {
         continue;
       }
       ip4[n4] = rte_be_to_cpu_32(ip->dst_addr);
+      if ((ip4[n4] & 0xffff0000u) == 0xa9fe0000u) {  // 169.254.0.0/16
+        drop(m, kLinkLocal);
+        continue;
+      }
       prefetch_v4(snap, ip4[n4]);
       m4[n4++] = m;
     } else if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6)) {
@@ -335,6 +358,10 @@ void IpLookup::push(uint16_t, Batch& b) {
       }
       if (m->pkt_len < sizeof(rte_ether_hdr) + sizeof(rte_ipv6_hdr) + rte_be_to_cpu_16(ip->payload_len)) {
         drop(m, kTruncated);
+        continue;
+      }
+      if (ip->dst_addr[0] == 0xfe && (ip->dst_addr[1] & 0xc0) == 0x80) {  // fe80::/10
+        drop(m, kLinkLocal);
         continue;
       }
       std::memcpy(ip6[n6], ip->dst_addr, 16);

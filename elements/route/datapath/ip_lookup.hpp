@@ -16,8 +16,10 @@
 #include <vector>
 
 #include "tables/fib_lookup.hpp"
+#include "tables/ingress.hpp"
 #include "tables/interfaces.hpp"
 #include "weft/element.hpp"
+#include "weft/fields.hpp"
 #include "weft/metadata.hpp"
 
 namespace weft::route {
@@ -32,10 +34,12 @@ class IpLookup final : public Element {
 
  private:
   static inline Drop kNoRoute, kBlackhole, kUnreachable, kProhibit, kTtl, kNoOutput, kNoNeighbor, kNotIp, kTruncated,
-      kBadIp, kTooBig, kNeedsFragmentation, kHoldFull;
+      kBadIp, kTooBig, kNeedsFragmentation, kHoldFull, kLinkLocal;
   void forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable* nb, uint64_t now);
   // The last steps of forwarding: next-hop metadata, TTL, Ethernet addresses, output.
   [[gnu::always_inline]] inline void deliver(rte_mbuf* m, const Member* mb, uint16_t out, bool v6, const uint8_t* dst, const uint8_t* dmac);
+  // TTL / hop limit - 1, or, for a packet the router originated, the local-origin mark cleared.
+  [[gnu::always_inline]] inline void decrement_unless_own(rte_mbuf* m, uint8_t* l3, bool v6);
   // Packets waiting for a dynamic neighbour lookup: one bulk lookup, then delivered or held.
   void resolve_waiting(uint64_t now);
   // Sends `m` to the `icmp` output with what its error is, or drops it with `reason`.
@@ -74,6 +78,9 @@ class IpLookup final : public Element {
   bool icmp_ = false;
   uint16_t icmp_out_ = 0;
   IcmpErrorSlot icmp_meta_;
+  IngressSlot ingress_;
+  // Packets the router originated: routed without touching their TTL.
+  fields::LocalOrigin local_;
 };
 
 }  // namespace weft::route

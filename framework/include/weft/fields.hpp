@@ -46,4 +46,14 @@ inline UnderlaySlot underlay() { return UnderlaySlot("weft_underlay"); }
 using Color = MetaSlot<uint8_t>;
 inline Color color() { return Color("weft_color"); }
 
+// Set on a packet this router originates itself (an ICMP error, an echo
+// reply, a neighbour message, a VXLAN outer header): a router never
+// decrements the TTL of its own packets (RFC 1812 4.2.2.9, 5.3.1), so
+// IpLookup routes a marked packet without checking or decrementing its TTL or
+// hop limit, and clears the mark. Packets from the host path's tap are the
+// kernel's, already routed by it: they go straight to a port and are not
+// marked (docs/host-path.md).
+using LocalOrigin = MetaFlag;
+inline LocalOrigin local_origin() { return LocalOrigin("weft_local_origin"); }
+
 }  // namespace weft::fields

@@ -364,6 +364,7 @@ json FleetAgent::status() const {
          {"compaction_resyncs", compaction_resyncs_},
          {"watch_restarts", watch_restarts_},
          {"status_writes", status_writes_}};
+  if (refused_revision_) j["refused_revision"] = refused_revision_;
   if (!connected)
     j["stale_for_s"] = std::chrono::duration<double>(Clock::now() - stale_since_).count();
   return j;
@@ -378,6 +379,9 @@ ServiceHealth FleetAgent::health() const {
     h.state = ServiceHealth::State::Degraded;
     h.since_s = std::chrono::duration<double>(Clock::now() - stale_since_).count();
     h.detail = "not connected to etcd: stale, running applied revision " + std::to_string(applied_revision_);
+    // A refused revision waits for the next successful sync to be tried again: say so.
+    if (result_ == "refused")
+      h.detail += "; desired revision " + std::to_string(refused_revision_) + " refused, tried again once etcd answers";
   } else if (result_ == "refused") {
     h.state = ServiceHealth::State::Degraded;
     h.detail = "desired revision " + std::to_string(refused_revision_) + " refused: running revision " +

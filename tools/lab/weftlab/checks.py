@@ -91,6 +91,29 @@ for i in range(count):
 print(ok)
 """
 
+# A UDP probe with TTL / hop limit 1 to argv[1]; prints the source and the
+# TTL / hop limit of the time exceeded that answers it, as scapy reads them.
+TIME_EXCEEDED = r"""
+import sys
+from scapy.all import IP, IPv6, UDP, ICMP, ICMPv6TimeExceeded, conf, sr1
+conf.verb = 0
+dst = sys.argv[1]
+v6 = ":" in dst
+for attempt in range(3):
+    probe = (IPv6(dst=dst, hlim=1) if v6 else IP(dst=dst, ttl=1)) / UDP(sport=40000 + attempt, dport=33434)
+    r = sr1(probe, timeout=2)
+    if r is None:
+        continue
+    if v6 and r.haslayer(ICMPv6TimeExceeded):
+        print(r[IPv6].src, r[IPv6].hlim)
+        break
+    if not v6 and r.haslayer(ICMP) and r[ICMP].type == 11:
+        print(r[IP].src, r[IP].ttl)
+        break
+else:
+    print("none")
+"""
+
 
 def _addresses(text):
     """The IP addresses among the words of text, in order."""
@@ -131,6 +154,11 @@ class CheckRunner:
         m = re.search(r"(\d+) received", r.stdout)
         got = int(m.group(1)) if m else 0
         detail = f"{got} of {count} replies"
+        if "ttl" in a and want:
+            # Every reply's TTL / hop limit as it arrived (iputils prints both as ttl=).
+            ttls = sorted({int(t) for t in re.findall(r"\bttl=(\d+)", r.stdout)})
+            detail += f", ttl {'/'.join(map(str, ttls)) or '-'}"
+            return got == count and ttls == [int(a["ttl"])], detail
         return (got == count, detail) if want else (got == 0, detail)
 
     def _vlan_ping(self, a, want):
@@ -374,6 +402,20 @@ class CheckRunner:
         if not ok:
             detail += "\n      " + "\n      ".join((r.stdout + r.stderr).strip().splitlines()[:12])
         return ok == want, detail
+
+    def _time_exceeded(self, a, want):
+        """A UDP probe from `from` to `to` with TTL (hop limit) 1 gets a time
+        exceeded from `by` that arrives with TTL (hop limit) `ttl` (default 64:
+        the router that sent it did not decrement its own packet), as scapy
+        reads it in `from`'s namespace."""
+        to, by, ttl = str(a["to"]), str(ipaddress.ip_address(str(a["by"]))), int(a.get("ttl", 64))
+        r = self.lab.run(self.ns_of(a["from"]), [sys.executable, "-c", TIME_EXCEEDED, to], timeout=60)
+        words = r.stdout.split()
+        if r.returncode != 0 or len(words) != 2:
+            return False, "scapy: " + (" / ".join((r.stdout + r.stderr).strip().splitlines()[-2:]) or "no output")
+        src, got = str(ipaddress.ip_address(words[0])), int(words[1])
+        ok = src == by and got == ttl
+        return ok == want, f"time exceeded from {src} with {'hop limit' if _v6(to) else 'TTL'} {got}"
 
     def _unreachable(self, a, want):
         """One ping from `from` to `to` gets ICMP destination unreachable (any

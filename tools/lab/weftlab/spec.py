@@ -14,7 +14,7 @@ HOSTNAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 INTERFACE_TYPES = ("veth", "stub", "bridge", "vxlan", "virtio")
 CHECK_TYPES = ("ping", "vlan_ping", "udp", "tcp", "send_udp", "routerctl", "reload", "fib", "bgp", "vtysh",
-               "traceroute", "tracepath", "unreachable", "neighbor")
+               "traceroute", "tracepath", "unreachable", "time_exceeded", "neighbor")
 # The kernel's neighbour states (ip neigh); a `neighbor` check wants a learned one by default.
 NEIGH_STATES = ("REACHABLE", "STALE", "DELAY", "PROBE", "INCOMPLETE", "FAILED", "PERMANENT", "NOARP")
 LEARNED_STATES = ("REACHABLE", "STALE", "DELAY", "PROBE")
@@ -150,7 +150,8 @@ class Check:
 def describe(kind, a, expect):
     neg = "" if expect == "pass" else " (must fail)"
     if kind == "ping":
-        return f"ping {a['from']} -> {a['to']}{neg}"
+        ttl = f", replies with TTL {a['ttl']}" if "ttl" in a else ""
+        return f"ping {a['from']} -> {a['to']}{ttl}{neg}"
     if kind == "vlan_ping":
         return f"ping {a['from']} -> {a['to']} in VLAN {a['vlan']}{neg}"
     if kind in ("udp", "tcp"):
@@ -176,6 +177,8 @@ def describe(kind, a, expect):
         return f"traceroute {a['from']} -> {a['to']}: {', '.join(str(h) for h in a['hops'])}{neg}"
     if kind == "tracepath":
         return f"tracepath {a['from']} -> {a['to']}: pmtu {a['pmtu']}{neg}"
+    if kind == "time_exceeded":
+        return f"TTL 1 {a['from']} -> {a['to']}: time exceeded from {a['by']} with TTL {a.get('ttl', 64)}{neg}"
     if kind == "unreachable":
         return f"ping {a['from']} -> {a['to']}: destination unreachable from {a['by']}{neg}"
     if kind == "neighbor":
@@ -513,10 +516,12 @@ def _host_arg(p, spec, a, key, what):
 def _check_args(p, spec, kind, a, what):
     w = f"{what} ({kind})"
     if kind == "ping":
-        ok = _keys(p, a, ("from", "to", "count"), w, required=("from", "to"))
+        ok = _keys(p, a, ("from", "to", "count", "ttl"), w, required=("from", "to"))
         if ok:
             _host_arg(p, spec, a, "from", w)
             _address(p, a, "to", w)
+            if "ttl" in a and (not isinstance(a["ttl"], int) or not 1 <= a["ttl"] <= 255):
+                p.add(_mark(a, "ttl"), f"{w}: ttl is the TTL (hop limit) every reply arrives with, 1..255")
         return ok
     if kind == "vlan_ping":
         ok = _keys(p, a, ("from", "dev", "vlan", "src", "to", "dst_mac", "count"), w,
@@ -596,6 +601,15 @@ def _check_args(p, spec, kind, a, what):
                 p.add(_mark(a, "commands"), f"{w}: commands is a list, e.g. [conf t, router bgp 65002, ...]")
             if "match" in a:
                 _regex(p, a, "match", w)
+        return ok
+    if kind == "time_exceeded":
+        ok = _keys(p, a, ("from", "to", "by", "ttl"), w, required=("from", "to", "by"))
+        if ok:
+            _host_arg(p, spec, a, "from", w)
+            _address(p, a, "to", w)
+            _address(p, a, "by", w)
+            if "ttl" in a and (not isinstance(a["ttl"], int) or not 1 <= a["ttl"] <= 255):
+                p.add(_mark(a, "ttl"), f"{w}: ttl is the TTL (hop limit) the error arrives with, 1..255")
         return ok
     if kind in ("traceroute", "tracepath", "unreachable"):
         extra = {"traceroute": "hops", "tracepath": "pmtu", "unreachable": "by"}[kind]
