@@ -19,15 +19,26 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 
 import harness
 from harness import REPO
 
 
 def unit_file(t):
-    path = os.path.join(os.path.dirname(t.bin), "systemd", "routerd@.service")
-    t.require(os.path.exists(path), "the build made systemd/routerd@.service", path)
-    return open(path).read()
+    """The unit as `cmake --install` writes it (it names the installed
+    routerd, so it is made at install time): the build's runtime component
+    installed to a scratch prefix."""
+    build = os.path.dirname(os.path.abspath(t.bin))
+    prefix = tempfile.mkdtemp(prefix="weft-systemd-prefix-")
+    try:
+        r = t.run(["cmake", "--install", build, "--prefix", prefix, "--component", "runtime"], timeout=120)
+        path = os.path.join(prefix, "lib", "systemd", "system", "routerd@.service")
+        t.require(r.ok and os.path.exists(path), "cmake --install made lib/systemd/system/routerd@.service",
+                  r.stdout[-2000:] + r.stderr[-2000:])
+        return open(path).read()
+    finally:
+        shutil.rmtree(prefix, ignore_errors=True)
 
 
 def spawn_routerd(t, name, graph, env, args=()):
