@@ -989,8 +989,8 @@ connections:
 }  // namespace
 
 TEST_CASE("IpLookup keeps the TTL of the router's own packets, decrements the others'", "[icmp][fib]") {
+  boost::asio::io_context io;  // outlives the harness: its services' timers are stopped on it
   GraphHarness h(kOwnGraph, loader(), pool());
-  boost::asio::io_context io;
   h.start_services(io);
   io.poll();
   const uint16_t p1 = port_of("net_null1");
@@ -1068,8 +1068,8 @@ TEST_CASE("IpLookup keeps the TTL of the router's own packets, decrements the ot
 
 TEST_CASE("IpLookup names the ingress interface in its ICMP errors and never routes link-local destinations",
           "[icmp][fib]") {
+  boost::asio::io_context io;  // outlives the harness: its services' timers are stopped on it
   GraphHarness h(kOwnGraph, loader(), pool());
-  boost::asio::io_context io;
   h.start_services(io);
   io.poll();
   const uint16_t p0 = port_of("net_null0");
