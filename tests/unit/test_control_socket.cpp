@@ -22,6 +22,23 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A fresh directory under the temporary directory, named by `prefix` and
+// this process, removed with everything in it at the end of the test.
+struct ScratchDir {
+  fs::path path;
+  explicit ScratchDir(const std::string& prefix)
+      : path(fs::temp_directory_path() / (prefix + std::to_string(::getpid()))) {
+    fs::remove_all(path);
+    fs::create_directory(path);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+};
+
 // connect(2) to a Unix socket: 0, or the errno.
 int connect_errno(const std::string& path) {
   int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -49,16 +66,8 @@ int connect_errno_as(uid_t uid, const std::string& path) {
 }  // namespace
 
 TEST_CASE("the control socket is owner-only, and so is the directory routerd makes for it", "[control]") {
-  const fs::path top = fs::temp_directory_path() / ("weft-ctl-" + std::to_string(::getpid()));
-  fs::remove_all(top);
-  fs::create_directory(top);
-  struct Cleanup {
-    fs::path p;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(p, ec);
-    }
-  } cleanup{top};
+  const ScratchDir scratch("weft-ctl-");
+  const fs::path& top = scratch.path;
   REQUIRE(::chmod(top.c_str(), 0755) == 0);  // anyone may reach the socket: its own mode must stop them
   boost::asio::io_context io;
   auto handler = [](const nlohmann::json&) { return nlohmann::json{{"ok", true}}; };
@@ -119,16 +128,8 @@ std::string ask(boost::asio::io_context& io, const std::string& path, const std:
 // routerd aborted. Its input is in fuzz/corpus/control/bad_request_invalid_utf8.
 TEST_CASE("the control socket answers requests with invalid UTF-8 or a command that throws, and keeps serving",
           "[control]") {
-  const fs::path top = fs::temp_directory_path() / ("weft-ctl-utf8-" + std::to_string(::getpid()));
-  fs::remove_all(top);
-  fs::create_directory(top);
-  struct Cleanup {
-    fs::path p;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(p, ec);
-    }
-  } cleanup{top};
+  const ScratchDir scratch("weft-ctl-utf8-");
+  const fs::path& top = scratch.path;
   boost::asio::io_context io;
   auto handler = [](const nlohmann::json& r) -> nlohmann::json {
     const std::string cmd = r.value("cmd", "");
