@@ -646,6 +646,23 @@ def frames_diff(got, want, describe=None):
 # --------------------------------------------------------------------------
 # odds and ends
 # --------------------------------------------------------------------------
+# A bad peer for SVP clients (`python3 -c GARBAGE_SVP_SERVER PORT`): listens
+# on 127.0.0.1:PORT, answers the first connection with 64 bytes that are no
+# SVP message, closes it and goes away.
+GARBAGE_SVP_SERVER = """
+import socket, sys
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", int(sys.argv[1])))
+ls.listen(1)
+ls.settimeout(20)
+c, _ = ls.accept()
+ls.close()
+c.sendall(bytes([0xff]) * 64)
+c.close()
+"""
+
+
 def free_port():
     """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as s:

@@ -34,7 +34,7 @@ import signal
 import subprocess
 
 import harness
-from harness import drops_of, element, free_port, wait_until, write_pcap
+from harness import GARBAGE_SVP_SERVER, drops_of, element, free_port, wait_until, write_pcap
 from scapy.all import IP, UDP, Ether, Raw
 
 MAC = "02:77:00:00:00:09"
@@ -68,22 +68,6 @@ elements:
 connections:
   - rx -> res -> enc -> c -> tx
 """
-
-# Listens on 127.0.0.1:argv[1], answers the first connection with 64 bytes
-# that are no SVP message, closes it and goes away.
-GARBAGE_SERVER = """
-import socket, sys
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("127.0.0.1", int(sys.argv[1])))
-ls.listen(1)
-ls.settimeout(20)
-c, _ = ls.accept()
-ls.close()
-c.sendall(bytes([0xff]) * 64)
-c.close()
-"""
-
 
 def main(t):
     server = t.exe("svp-server")
@@ -137,7 +121,7 @@ def main(t):
     srv.send_signal(signal.SIGTERM)
     srv.wait(timeout=10)
     t.check(srv.returncode == 0, "svp-server stopped (exit status 0)", f"status {srv.returncode}")
-    garbage = t.spawn(["python3", "-c", GARBAGE_SERVER, str(port)])
+    garbage = t.spawn(["python3", "-c", GARBAGE_SVP_SERVER, str(port)])
 
     def malformed():
         m = overlay().get("status", {}).get("portolan", {}).get("counters", {}).get("malformed", {})

@@ -39,29 +39,13 @@ import subprocess
 import sys
 
 import harness
-from harness import wait_until
+from harness import GARBAGE_SVP_SERVER, wait_until
 
 MAPPINGS = """vl2:
   - {{mac: "{mac}", vni: 100, ip: 192.0.2.9, port: 4789}}
 vl3:
   - {{ip: 10.77.0.9, vni: 100, mac: "{mac}"}}
 cns: [192.0.2.1]
-"""
-
-
-# Listens on 127.0.0.1:argv[1], answers the first connection with 64 bytes
-# that are no SVP message, closes it and goes away.
-GARBAGE_SERVER = """
-import socket, sys
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("127.0.0.1", int(sys.argv[1])))
-ls.listen(1)
-ls.settimeout(20)
-c, _ = ls.accept()
-ls.close()
-c.sendall(bytes([0xff]) * 64)
-c.close()
 """
 
 
@@ -189,7 +173,7 @@ services:
         srv.send_signal(signal.SIGTERM)
         srv.wait(timeout=10)
         t.check(srv.returncode == 0, "svp-server stopped (exit status 0)", f"status {srv.returncode}")
-        garbage = lab.spawn(ns, ["python3", "-c", GARBAGE_SERVER, str(port)])
+        garbage = lab.spawn(ns, ["python3", "-c", GARBAGE_SVP_SERVER, str(port)])
 
         def protocol_errors():
             c = (overlay() or {}).get("status", {}).get("portolan", {}).get("counters", {}).get("malformed", {})
