@@ -50,6 +50,17 @@ struct rte_rcu_qsbr;
 
 namespace weft {
 
+// Whether elements and workers test for probes (runtime figures, trace,
+// capture) at all. A build configured with -DWEFT_PROBE_HOOKS=OFF compiles
+// the tests out: it exists to measure what they cost when nothing watches
+// (bench/runtime.sh BASE_BUILD); its routerd refuses runtime figures, traces
+// and captures.
+#ifdef WEFT_NO_PROBE_HOOKS
+inline constexpr bool kProbeHooks = false;
+#else
+inline constexpr bool kProbeHooks = true;
+#endif
+
 class Element;
 // What watches an element while runtime figures, a trace or a capture is on
 // (framework-private: runtime/probe.hpp).
@@ -411,7 +422,7 @@ class Element {
   void output(uint16_t port, Batch& b) {
     OutputPort& o = outputs_[port];
     account(o, b);
-    if (probe_) [[unlikely]] {  // runtime figures, a trace or a capture is on
+    if (kProbeHooks && probe_) [[unlikely]] {  // runtime figures, a trace or a capture is on
       probed_push(o, b);
       return;
     }
@@ -453,7 +464,7 @@ class Element {
   }
   void flush_one(OutputPort& o) {
     account(o, o.staging);
-    if (probe_) [[unlikely]] {
+    if (kProbeHooks && probe_) [[unlikely]] {
       probed_push(o, o.staging);
       o.staging.clear();
       return;

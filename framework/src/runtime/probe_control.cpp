@@ -31,7 +31,19 @@ ProbeControl::~ProbeControl() {
   if (timer_) timer_->t.cancel();
 }
 
+namespace {
+// A build without probe hooks (kProbeHooks, element.hpp) has nothing to
+// switch on: say so instead of showing figures that never move.
+void need_hooks(const char* what) {
+  if (!kProbeHooks)
+    throw std::invalid_argument(std::string(what) +
+                                ": this routerd was built without probe hooks (WEFT_PROBE_HOOKS=OFF, a benchmark "
+                                "reference build)");
+}
+}  // namespace
+
 void ProbeControl::set_timing(bool on) {
+  if (on) need_hooks("runtime figures");
   const auto& workers = rt_.workers();
   for (unsigned w = 0; w < workers.size(); w++) {
     WorkerProbe& p = workers[w]->probe;
@@ -119,6 +131,7 @@ nlohmann::json ProbeControl::figures() const {
 }
 
 nlohmann::json ProbeControl::start_trace(uint32_t count, const std::string& filter) {
+  need_hooks("trace");
   if (count == 0 || count > kMaxTrace)
     throw std::invalid_argument("count must be between 1 and " + std::to_string(kMaxTrace));
   auto next = std::make_unique<TraceSession>(rt_, ++trace_generation_, count, filter);
@@ -143,6 +156,7 @@ nlohmann::json ProbeControl::stop_trace() {
 }
 
 nlohmann::json ProbeControl::start_capture(const CaptureOptions& o) {
+  need_hooks("capture");
   poll_captures();
   size_t running = 0;
   for (const auto& [id, c] : captures_) running += c->running();

@@ -67,7 +67,13 @@ void Runtime::start() {
     }
   }
   started_ = true;
-  if (plan_.spec->runtime_figures) probes_.set_timing(true);
+  if (plan_.spec->runtime_figures) {
+    try {
+      probes_.set_timing(true);  // the file says so: stats.runtime
+    } catch (const std::exception& e) {
+      WEFT_LOG(Warning, "stats.runtime: %s", e.what());
+    }
+  }
   services_.start_pending(io_);
   if (io_) link_watch_ = std::make_unique<LinkWatch>(*io_, std::chrono::seconds(1), [this] { refresh_links(); });
   WEFT_LOG(Info, "running %zu element(s) on %zu worker(s), %zu port(s)", plan_.nodes.size(), workers_.size(),

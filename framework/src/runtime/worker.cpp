@@ -38,7 +38,7 @@ int worker_main(void* arg) {
     WorkerGraph* g = w.graph.load(std::memory_order_acquire);
     if (g != current) set_fault_context(&w, current = g);
     bool busy = false;
-    if (w.probe.timing) [[unlikely]] {  // runtime figures: the same turn, timed (probe_path.cpp)
+    if (kProbeHooks && w.probe.timing) [[unlikely]] {  // runtime figures: the same turn, timed (probe_path.cpp)
       busy = timed_turn(*g, w.probe);
     } else {
       for (size_t i = 0; i < g->sources.size(); i++) {
