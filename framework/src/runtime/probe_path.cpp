@@ -47,8 +47,16 @@ void capture(CaptureTap& t, const Batch& b) {
   rte_mbuf* copies[kBatchCapacity];
   unsigned n = 0, lost = 0;
   const uint64_t now = rte_rdtsc();
+  // No copy the ring has no room for: when the control thread's writing falls
+  // behind, a copy made only to be freed would cost the worker most. (Other
+  // workers may take room meanwhile; the enqueue below still decides.)
+  const unsigned space = rte_ring_free_count(s.ring);
   for (uint16_t i = 0; i < b.count && n + lost < room; i++) {
     if (s.filter && !match[i]) continue;
+    if (n == space) {
+      lost++;
+      continue;
+    }
     // The library's own clock is handed a constant (s.tsc_base): rte_pcapng_copy
     // of DPDK 22.11 moves a process-wide time base without a lock, which two
     // workers could tear. The control thread writes the real time.
