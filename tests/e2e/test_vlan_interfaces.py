@@ -27,9 +27,10 @@ untagged side; scapy builds and parses the tags on the other.
  3. VLAN 100 echo requests to 10.217.1.1 and 2001:db8:217:1::1 get VLAN 100
     echo replies;
  4. after the learned neighbours are flushed, S pings B (both families,
-    tagged): routerd resolves B on the untagged side, the kernel of B answers,
-    routerd resolves S with a VLAN 100 ARP request / neighbour solicitation
-    that S's responder answers, and the replies reach S tagged with VLAN 100;
+    tagged): routerd resolves B on the untagged side, the kernel of B answers
+    (and counts the requests), routerd resolves S with a VLAN 100 ARP request
+    / neighbour solicitation that S's responder answers, and the replies reach
+    S tagged with VLAN 100; the same for UDP to an echo server in B;
  5. `routerctl interfaces --json` shows vlan 100; `routerctl neighbors` shows
     S's addresses learned on v100 with the responder's MAC.
 
@@ -41,7 +42,7 @@ import socket
 
 import harness
 from harness import drops_of, element, wait_until
-from scapy.all import ARP, ICMP, IP, Dot1Q, Ether, ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS
+from scapy.all import ARP, ICMP, IP, UDP, Dot1Q, Ether, ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS
 from scapy.all import ICMPv6NDOptDstLLAddr, ICMPv6NDOptSrcLLAddr, IPv6
 from scapy.utils6 import in6_getnsma, in6_getnsmac
 
@@ -49,6 +50,7 @@ VLAN = 100
 R4, R6 = "10.217.1.1", "2001:db8:217:1::1"
 S4, S6 = "10.217.1.2", "2001:db8:217:1::2"
 B4, B6 = "10.217.2.2", "2001:db8:217:2::2"
+UDP_PORT = 7007
 
 GRAPH = """
 name: vlan-interfaces
@@ -137,6 +139,17 @@ def on(p):
 sniff(iface=iface, prn=on, store=False, started_callback=lambda: out.write("ready\n"))
 """
 
+# Runs in ns B: a UDP echo server (both families), the kernel's own sockets.
+UDP_ECHO = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", int(sys.argv[1])))
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(b"echo:" + data, peer)
+"""
+
 # Runs in ns S: sends the frames given in hex.
 SENDER = r"""
 import sys
@@ -165,6 +178,8 @@ def main(t):
         lab.sh(hb, f"ip addr add {B4}/24 dev {b_if} && ip -6 addr add {B6}/64 dev {b_if} nodad"
                    f" && ip route add default via 10.217.2.1 && ip -6 route add default via 2001:db8:217:2::1")
         mac_s, mac_r = lab.mac(hs, s_if), lab.mac(None, ra)
+        t.spawn(["/usr/bin/python3", "-c", UDP_ECHO, str(UDP_PORT)], lab=lab, ns=hb)
+        t.require(wait_until(lambda: f":{UDP_PORT} " in lab.sh(hb, "ss -Hlun"), 10), "UDP echo server in B listens")
         tag = os.getpid() % 100000
 
         log = t.path("s-frames.hex")
@@ -274,6 +289,21 @@ def main(t):
                 and e[ICMPv6EchoReply].data == b"routed-6",
                 "S -> B (IPv6): B's kernel answered and its reply reached S in VLAN 100 (hop limit 63)",
                 e and e.show(dump=True))
+        snmp = lab.sh(hb, "cat /proc/net/snmp /proc/net/snmp6").split("\n")
+        icmp = dict(zip(*[line.split()[1:] for line in snmp if line.startswith("Icmp:")]))
+        icmp6 = dict(line.split() for line in snmp if line.startswith("Icmp6In"))
+        t.check(int(icmp.get("InEchos", 0)) >= 1 and int(icmp6.get("Icmp6InEchos", 0)) >= 1,
+                f"B's kernel counted the echo requests (InEchos {icmp.get('InEchos')}, "
+                f"Icmp6InEchos {icmp6.get('Icmp6InEchos')})")
+        send(eth / IP(src=S4, dst=B4) / UDP(sport=40001, dport=UDP_PORT) / b"udp-4",
+             eth / IPv6(src=S6, dst=B6) / UDP(sport=40002, dport=UDP_PORT) / b"udp-6")
+        for fam, sport, src, data in (("IPv4", 40001, B4, b"echo:udp-4"), ("IPv6", 40002, B6, b"echo:udp-6")):
+            got = wait_frame(lambda f: UDP in f and f[UDP].dport == sport, timeout=10)
+            e = got and got[0]
+            l3 = e and (e[IP] if IP in e else e[IPv6])
+            t.check(e and tagged(e) and e.src == mac_r and l3.src == src and bytes(e[UDP].payload) == data,
+                    f"S -> B UDP ({fam}): B's echo server answered and the answer reached S in VLAN 100",
+                    e and e.show(dump=True))
         new = frames()[before:]
         req = [f for f in new if ARP in f and f[ARP].op == 1 and f[ARP].pdst == S4]
         t.check(req and all(tagged(f) and f.src == mac_r and f[ARP].psrc == R4 for f in req),
