@@ -12,7 +12,7 @@
 #
 # The quickstart graph (graphs/quickstart.yaml, fed by net_null0 -> PortRx ->
 # Classifier -> Counter -> Merge -> PortTx -> net_null1, one busy-polling
-# worker) in the same run, alternately:
+# worker) in the same run, alternately (each round starting one mode further on):
 #   base     BASE_BUILD_DIR's routerd, same graph (only with BASE_BUILD_DIR)
 #   off      runtime figures off (stats: {runtime: false}): the hooks are there, unused
 #   on       runtime figures on from the start (stats: {runtime: true})
@@ -96,8 +96,12 @@ modes="off on capture"
 echo "# runtime figures: graphs/quickstart.yaml, 1 worker core, ${secs}s per run, $rounds round(s) of: $modes"
 declare -A rates
 main_routerd=$routerd
+read -r -a mode_list <<<"$modes"
 for ((r = 1; r <= rounds; r++)); do
-  for m in $modes; do
+  # Each round starts one mode further on, so that no mode always follows
+  # the same one (a capture's file leaves the page cache busy, say).
+  order=("${mode_list[@]:$(((r - 1) % ${#mode_list[@]}))}" "${mode_list[@]:0:$(((r - 1) % ${#mode_list[@]}))}")
+  for m in "${order[@]}"; do
     case $m in
       base) routerd=$base/bin/routerd; write_graph "$tmp/$m.yaml" none "weftbench-$$-rt-$m-$r" ;;
       off) routerd=$main_routerd; write_graph "$tmp/$m.yaml" false "weftbench-$$-rt-$m-$r" ;;
