@@ -28,6 +28,9 @@ after each:
    logged with its type) and adds a service svs whose start and health
    throw: c and c3 count again, no element is out of service, svs is
    reported failed.
+4b. With runtime figures on (probes stand on the outputs), f throws again:
+   quarantined behind the probes, called no more, and still so when the
+   figures are turned off.
 5. A reload keeping f, whose take_state throws, and removing svs, whose
    stop throws: applied, f's state reset and the reason given; the stop
    logged; health ok.
@@ -179,6 +182,24 @@ def main(t):
     t.check(not h["elements"] and svs["state"] == "failed" and "start" in svs["last_error"],
             "health: no element out of service; the new service svs failed (its start threw)", str(h))
     t.check(any("'svs'" in p for p in h["problems"]), "svs's failure is in the problems", str(h["problems"]))
+
+    # 4b. f throws again while runtime figures watch it: its outputs and the
+    # outputs feeding it then point at probes (docs/telemetry.md), and the
+    # quarantine must take f's place behind them too, on and after --off.
+    t.require(r.ctl("runtime", "--on").ok, "runtime figures on")
+    t.require(r.write_handler("f", "throw_next", 1).ok, "arm f to throw in its next push, while watched")
+    st = r.wait_stats(lambda s: drops_of(element(s, "f")).get("quarantined", 0) > 0,
+                      what="f's batches dropped as quarantined (watched)")
+    t.check(health()["workers"][0]["element_failures"] == 3, "the worker counts a third element failure")
+    c0 = count("c")
+    t.check(flows("k"), "k keeps forwarding (watched)")
+    t.check(count("c") == c0, "nothing crosses c while f is out of service (watched)")
+    t.require(r.ctl("runtime", "--off").ok, "runtime figures off")
+    q0 = drops_of(element(r.stats(), "f")).get("quarantined", 0)
+    r.wait_stats(lambda s: drops_of(element(s, "f")).get("quarantined", 0) > q0,
+                 what="f's batches still dropped as quarantined once nothing watches")
+    t.check(flows("k") and count("c") == c0, "nothing crosses c once nothing watches either")
+    t.check(health()["workers"][0]["element_failures"] == 3, "and f was not called again")
 
     # 5. A reload keeping f (whose take_state throws) and replacing svc (whose stop throws).
     res = r.reload(t.write("c.yaml", graph(f="take_state, cleanup", f_tag="b", svc="")), json=True)

@@ -25,9 +25,10 @@
 // (every later batch for it is dropped as `quarantined`) until a reload
 // replaces it. See docs/engine.md, "When an element throws".
 //
-// Observability costs nothing while it is off: an element watched by runtime
-// figures, a packet trace or a capture (docs/telemetry.md) has a
-// probe, and a batch moving between elements tests that one pointer.
+// Observability costs nothing while it is off: nothing here tests for it. The
+// framework watches an element (runtime figures, a packet trace or a capture,
+// docs/telemetry.md) by pointing its outputs at probes between two batches,
+// and points them back when nothing watches.
 #pragma once
 
 #include <cstdint>
@@ -49,17 +50,6 @@
 struct rte_rcu_qsbr;
 
 namespace weft {
-
-// Whether elements and workers test for probes (runtime figures, trace,
-// capture) at all. A build configured with -DWEFT_PROBE_HOOKS=OFF compiles
-// the tests out: it exists to measure what they cost when nothing watches
-// (bench/runtime.sh BASE_BUILD); its routerd refuses runtime figures, traces
-// and captures.
-#ifdef WEFT_NO_PROBE_HOOKS
-inline constexpr bool kProbeHooks = false;
-#else
-inline constexpr bool kProbeHooks = true;
-#endif
 
 class Element;
 // What watches an element while runtime figures, a trace or a capture is on
@@ -422,10 +412,6 @@ class Element {
   void output(uint16_t port, Batch& b) {
     OutputPort& o = outputs_[port];
     account(o, b);
-    if (kProbeHooks && probe_) [[unlikely]] {  // runtime figures, a trace or a capture is on
-      probed_push(o, b);
-      return;
-    }
     if (push_into(o, b)) o.target->flush_staged();
   }
 
@@ -464,11 +450,6 @@ class Element {
   }
   void flush_one(OutputPort& o) {
     account(o, o.staging);
-    if (kProbeHooks && probe_) [[unlikely]] {
-      probed_push(o, o.staging);
-      o.staging.clear();
-      return;
-    }
     const bool pushed = push_into(o, o.staging);
     o.staging.clear();
     if (pushed) o.target->flush_staged();
@@ -490,9 +471,6 @@ class Element {
   // (runtime/element_faults.cpp). The packets are not freed: the element may
   // have passed some on or freed them before it threw.
   void contain_failure(const char* call, Batch& b, uint16_t n) noexcept;
-  // Pushes `b` to o's target as output()/flush_one() do, and counts cycles,
-  // records traced packets and copies captured ones (runtime/probe_path.cpp).
-  void probed_push(OutputPort& o, Batch& b);
   void flush_all() {
     staged_ = false;
     for (size_t i = 0; i < n_outputs_; i++)
@@ -507,7 +485,8 @@ class Element {
   size_t n_outputs_ = 0;
   std::unique_ptr<OutputPort[]> outputs_;
   std::unique_ptr<Counter[]> drops_;
-  ElementProbe* probe_ = nullptr;  // set by the worker between batches, null while nothing watches
+  ElementProbe* probe_ = nullptr;  // set by the worker between batches, null while nothing watches;
+                                   // read by the probes only (runtime/probe.hpp), never on the fast path
 };
 
 }  // namespace weft

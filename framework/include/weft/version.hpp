@@ -16,7 +16,7 @@
 // Plugin ABI: a plugin must have the same major and a minor no newer than the
 // framework's. Bump the major on any change to the layout of a public type or
 // to a virtual function of weft::Element; bump the minor on additions.
-#define WEFT_PLUGIN_ABI_MAJOR 3
+#define WEFT_PLUGIN_ABI_MAJOR 4
 #define WEFT_PLUGIN_ABI_MINOR 0
 
 // Compiler and C++ standard library ABI: plugins exchange std::string,

@@ -80,9 +80,7 @@ void contain_element_failure(Element& e, const char* call, uint64_t packets) noe
       // Out of service: whatever fed it feeds a sink, and it is not run again.
       ElementFaults& f = g->faults;
       auto sink = std::make_unique<Quarantine>(e);
-      for (auto& el : g->elements)
-        for (size_t o = 0; o < el->output_count(); o++)
-          if (el->output_port(o).target == &e) ElementWiring::output(*el, o).target = sink.get();
+      retarget(*g, &e, sink.get());  // outputs, and the probes' shims standing on them
       for (auto& s : g->sources)
         if (s == &e) s = sink.get();
       f.sinks_.push_back(std::move(sink));

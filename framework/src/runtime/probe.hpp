@@ -11,10 +11,14 @@
 //                    port's), made with rte_pcapng_copy into a ring that the
 //                    control thread drains into a pcapng file
 //
-// An element is watched when its `probe_` is set (element.hpp): each batch it
-// hands on tests that one pointer, and only a watched element takes the slow
-// road, probed_push (probe_path.cpp, the worker side). The control thread never
-// touches what a worker writes while it runs: it changes what is watched
+// Nothing on the fast path tests for probes. An element is watched when its
+// outputs are rewired: apply_probes points each output of a watched element at
+// a ProbeShim, a framework element standing between it and its real target,
+// whose push() counts cycles, records traced packets and copies captured ones
+// (probe_path.cpp, the worker side) and then pushes to the real target. When
+// nothing watches, the outputs point at their targets again and a batch moves
+// between elements exactly as in a build without probes. The control thread
+// never touches what a worker writes while it runs: it changes what is watched
 // through the worker's mailbox, between two batches (apply_probes), and reads
 // counters (single-writer relaxed atomics) and trace records (published with
 // a release store) lock-free.
@@ -35,6 +39,16 @@ struct rte_ring;
 struct rte_mempool;
 
 namespace weft {
+
+// Whether the worker loop tests for runtime figures (one flag per turn). A
+// build configured with -DWEFT_PROBE_HOOKS=OFF compiles the test out: it
+// exists to measure what the test costs when nothing watches
+// (bench/runtime.sh BASE_BUILD); its routerd refuses runtime figures.
+#ifdef WEFT_NO_PROBE_HOOKS
+inline constexpr bool kProbeHooks = false;
+#else
+inline constexpr bool kProbeHooks = true;
+#endif
 
 class PacketFilter;
 struct WorkerGraph;
@@ -131,6 +145,20 @@ struct WorkerProbe {
   Counter idle_calls, idle_cycles;  // polls of sources that moved nothing, and their cycles
 };
 
+struct ElementProbe;
+
+// What a watched element's output points at (one per output of every element,
+// in its ElementProbe): pushes to `target`, the output's real target, the way
+// a watched hand-over does (probe_path.cpp). Its own identity, outputs and
+// counters are never used: nothing reaches it but the output it stands on.
+class ProbeShim final : public Element {
+ public:
+  void push(uint16_t input, Batch& batch) override;
+  ElementProbe* from = nullptr;  // the probe of the element whose output this is
+  uint16_t port = 0;             // which output
+  Element* target = nullptr;     // the output's real target while the shim is in place
+};
+
 // One element instance's probe (WorkerGraph::probes, parallel to its elements).
 struct ElementProbe {
   WorkerProbe* worker = nullptr;
@@ -140,7 +168,8 @@ struct ElementProbe {
   // packets received (a source: sent), and cycles spent in the element itself.
   Counter calls, packets, cycles;
   std::unique_ptr<CaptureTap*[]> taps;  // one per output; null: not captured
-  size_t n_taps = 0;
+  size_t n_taps = 0;                    // the element's output count
+  std::unique_ptr<ProbeShim[]> shims;   // one per output (n_taps of them)
   bool tapped() const {
     for (size_t i = 0; i < n_taps; i++)
       if (taps[i]) return true;
@@ -153,18 +182,22 @@ class ElementProbes {
  public:
   static ElementProbe* of(const Element& e) { return e.probe_; }
   static void set(Element& e, ElementProbe* p) { e.probe_ = p; }
+  // As a hand-over does when its target throws (element.hpp, push_into).
+  static void contain(Element& target, Batch& b, uint16_t n) noexcept { target.contain_failure("push", b, n); }
 };
 
 // Gives every element of `g` its probe for worker `w` (after building a graph,
 // on the control thread; nothing is watched until apply_probes).
 void attach_probes(WorkerGraph& g, WorkerProbe& w);
-// Sets the `probe_` of every element of `g` that something watches, and
-// clears the others. Runs on the worker between batches (or on the control
+// Sets the `probe_` of every element of `g` that something watches and puts
+// its shims on its outputs; clears the others and takes their shims off. Runs on the worker between batches (or on the control
 // thread while the worker does not run this graph).
 void apply_probes(WorkerGraph& g);
 // The worker loop's turn over the sources while runtime figures are on
 // (worker.cpp): times each run(); returns true if any packet moved.
 bool timed_turn(WorkerGraph& g, WorkerProbe& w);
+// Points whatever output (or shim) targets `from` at `to` instead (a quarantine).
+void retarget(WorkerGraph& g, const Element* from, Element* to);
 // Carries the runtime figures of kept elements across a reload.
 void carry_runtime(const ElementProbe& from, ElementProbe& to);
 

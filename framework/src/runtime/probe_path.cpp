@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "runtime/element_faults.hpp"
+#include "runtime/element_wiring.hpp"
 #include "runtime/graph_instance.hpp"
 #include "runtime/packet_filter.hpp"
 #include "runtime/probe.hpp"
@@ -140,9 +141,8 @@ struct TraceHop {
 
 }  // namespace
 
-// Hands `b` to o's target, charging cycles while runtime figures are on.
-static inline void push_timed(ElementProbe& p, WorkerProbe& w, OutputPort& o, Batch& b) {
-  Element& t = *o.target;
+// Hands `b` to input `input` of `t`, charging cycles while runtime figures are on.
+static inline void push_timed(ElementProbe& p, WorkerProbe& w, Element& t, uint16_t input, Batch& b) {
   ElementProbe* tp = ElementProbes::of(t);
   if (w.timing && tp) {
     const uint64_t now = rte_rdtsc();
@@ -151,23 +151,23 @@ static inline void push_timed(ElementProbe& p, WorkerProbe& w, OutputPort& o, Ba
     if (p.source) p.packets.add(b.count);
     tp->calls.inc();
     tp->packets.add(b.count);
-    t.push(o.target_input, b);
+    t.push(input, b);
     t.flush_staged();
     const uint64_t back = rte_rdtsc();
     tp->cycles.add(back - w.last);
     w.last = back;
     return;
   }
-  t.push(o.target_input, b);
+  t.push(input, b);
   t.flush_staged();
 }
 
 // A hop while a trace is on: records where each traced packet goes, marks new
 // ones at sources, and after the target returns, what became of those it kept.
-[[gnu::noinline]] static void push_traced(ElementProbe& p, WorkerProbe& w, OutputPort& o, uint16_t port, Batch& b) {
+[[gnu::noinline]] static void push_traced(ElementProbe& p, WorkerProbe& w, Element& t, uint16_t input, uint16_t port,
+                                         Batch& b) {
   TraceBuffer& tb = *w.trace;
   const TraceShared& s = *tb.shared;
-  Element& t = *o.target;
   const ElementProbe* tp = ElementProbes::of(t);
   if (p.source) mark_new(tb, p, b);
   TraceHop hop;
@@ -191,7 +191,7 @@ static inline void push_timed(ElementProbe& p, WorkerProbe& w, OutputPort& o, Ba
     for (size_t i = 0; i < hop.n_reasons; i++) hop.drops[i] = t.drops(i);
     hop.held = t.held_packets();
   }
-  push_timed(p, w, o, b);
+  push_timed(p, w, t, input, b);
   if (!hop.n) return;
   // A traced packet still `at` the target neither left by an output nor
   // reached a deeper element: the target dropped, kept or consumed it. The
@@ -219,20 +219,22 @@ static inline void push_timed(ElementProbe& p, WorkerProbe& w, OutputPort& o, Ba
   }
 }
 
-void Element::probed_push(OutputPort& o, Batch& b) {
-  ElementProbe& p = *probe_;
+// The watched hand-over: the source element has counted the batch on its
+// output (account) and pushed it here instead of to `target`.
+void ProbeShim::push(uint16_t input, Batch& b) {
+  ElementProbe& p = *from;
   WorkerProbe& w = *p.worker;
-  const auto port = static_cast<uint16_t>(&o - outputs_.get());
-  if (p.n_taps && p.taps[port]) capture(*p.taps[port], b);
+  Element& t = *target;
+  if (p.taps[port]) capture(*p.taps[port], b);
   const uint16_t n = b.count;
-  try {  // as push_into: what the target throws stays here (element_faults.hpp)
+  try {  // as push_into: what the target throws is charged to the target (element_faults.hpp)
     if (w.trace) [[unlikely]] {
-      push_traced(p, w, o, port, b);
+      push_traced(p, w, t, input, port, b);
       return;
     }
-    push_timed(p, w, o, b);
+    push_timed(p, w, t, input, b);
   } catch (...) {
-    o.target->contain_failure("push", b, n);
+    ElementProbes::contain(t, b, n);
   }
 }
 
@@ -265,14 +267,47 @@ bool timed_turn(WorkerGraph& g, WorkerProbe& w) {
 }
 
 void attach_probes(WorkerGraph& g, WorkerProbe& w) {
-  for (size_t i = 0; i < g.elements.size(); i++) g.probes[i].worker = &w;
+  for (size_t i = 0; i < g.elements.size(); i++) {
+    ElementProbe& p = g.probes[i];
+    p.worker = &w;
+    if (!p.shims) p.shims = std::make_unique<ProbeShim[]>(p.n_taps);
+    for (size_t o = 0; o < p.n_taps; o++) {
+      p.shims[o].from = &p;
+      p.shims[o].port = static_cast<uint16_t>(o);
+    }
+  }
 }
 
 void apply_probes(WorkerGraph& g) {
   for (size_t i = 0; i < g.elements.size(); i++) {
+    Element& e = *g.elements[i];
     ElementProbe& p = g.probes[i];
     const bool watched = p.worker && (p.worker->timing || p.worker->trace || p.tapped());
-    ElementProbes::set(*g.elements[i], watched ? &p : nullptr);
+    ElementProbes::set(e, watched ? &p : nullptr);
+    if (!p.shims) continue;  // not attached yet
+    for (size_t o = 0; o < p.n_taps; o++) {
+      OutputPort& out = ElementWiring::output(e, o);
+      ProbeShim& shim = p.shims[o];
+      const bool on = out.target == &shim;
+      if (watched && !on && out.target) {
+        shim.target = out.target;
+        out.target = &shim;
+      } else if (!watched && on) {
+        out.target = shim.target;
+        shim.target = nullptr;
+      }
+    }
+  }
+}
+
+void retarget(WorkerGraph& g, const Element* from, Element* to) {
+  for (size_t i = 0; i < g.elements.size(); i++) {
+    Element& e = *g.elements[i];
+    for (size_t o = 0; o < e.output_count(); o++) {
+      OutputPort& out = ElementWiring::output(e, o);
+      if (out.target == from) out.target = to;
+      if (g.probes && g.probes[i].shims && g.probes[i].shims[o].target == from) g.probes[i].shims[o].target = to;
+    }
   }
 }
 
