@@ -28,12 +28,12 @@ after each:
    logged with its type) and adds a service svs whose start and health
    throw: c and c3 count again, no element is out of service, svs is
    reported failed.
-4b. With runtime figures on (probes stand on the outputs), f throws again:
-   quarantined behind the probes, called no more, and still so when the
-   figures are turned off.
 5. A reload keeping f, whose take_state throws, and removing svs, whose
    stop throws: applied, f's state reset and the reason given; the stop
    logged; health ok.
+5b. With runtime figures on (probes stand on the outputs), f throws again:
+   quarantined behind the probes, called no more, and still so when the
+   figures are turned off.
 6. routerd stops cleanly though f's cleanup throws at shutdown.
 """
 import os
@@ -183,7 +183,21 @@ def main(t):
             "health: no element out of service; the new service svs failed (its start threw)", str(h))
     t.check(any("'svs'" in p for p in h["problems"]), "svs's failure is in the problems", str(h["problems"]))
 
-    # 4b. f throws again while runtime figures watch it: its outputs and the
+    # 5. A reload keeping f (whose take_state throws) and replacing svc (whose stop throws).
+    res = r.reload(t.write("c.yaml", graph(f="take_state, cleanup", f_tag="b", svc="")), json=True)
+    t.require(res.ok and res.json()["applied"], "a reload keeping f is applied", res.stdout + res.stderr)
+    kept = {k["id"]: k for k in res.json()["elements"]["kept"]}
+    t.check(kept["f"]["state"] == "reset" and "take_state failed" in kept["f"]["why"],
+            "f's take_state threw: its state is reset, and the reply says why", str(kept.get("f")))
+    t.check(r.wait_output("threw in stop"), "the removed svs's stop threw: logged")
+    h = health()
+    t.check(h["state"] == "ok" and not h["problems"], "health is ok again", str(h["problems"]))
+    t.check(flows("c") and flows("k"), "c and k forward")
+    res = r.ctl("--json", "service", "svc", "poke")
+    t.check(res.ok and "pokes" in res.stdout, "svc, given new parameters, answers its command",
+            res.stdout + res.stderr)
+
+    # 5b. f throws again while runtime figures watch it: its outputs and the
     # outputs feeding it then point at probes (docs/telemetry.md), and the
     # quarantine must take f's place behind them too, on and after --off.
     t.require(r.ctl("runtime", "--on").ok, "runtime figures on")
@@ -200,20 +214,6 @@ def main(t):
                  what="f's batches still dropped as quarantined once nothing watches")
     t.check(flows("k") and count("c") == c0, "nothing crosses c once nothing watches either")
     t.check(health()["workers"][0]["element_failures"] == 3, "and f was not called again")
-
-    # 5. A reload keeping f (whose take_state throws) and replacing svc (whose stop throws).
-    res = r.reload(t.write("c.yaml", graph(f="take_state, cleanup", f_tag="b", svc="")), json=True)
-    t.require(res.ok and res.json()["applied"], "a reload keeping f is applied", res.stdout + res.stderr)
-    kept = {k["id"]: k for k in res.json()["elements"]["kept"]}
-    t.check(kept["f"]["state"] == "reset" and "take_state failed" in kept["f"]["why"],
-            "f's take_state threw: its state is reset, and the reply says why", str(kept.get("f")))
-    t.check(r.wait_output("threw in stop"), "the removed svs's stop threw: logged")
-    h = health()
-    t.check(h["state"] == "ok" and not h["problems"], "health is ok again", str(h["problems"]))
-    t.check(flows("c") and flows("k"), "c and k forward")
-    res = r.ctl("--json", "service", "svc", "poke")
-    t.check(res.ok and "pokes" in res.stdout, "svc, given new parameters, answers its command",
-            res.stdout + res.stderr)
 
     # 6. Shutdown, with f's cleanup throwing once more.
     t.check(r.stop() == 0, "routerd exits 0 on SIGTERM")
