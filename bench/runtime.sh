@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
-# bench/runtime.sh — the cost of runtime figures (and of their hooks when off).
+# bench/runtime.sh — the cost of runtime figures and captures, and of probes when off.
 #
 #   bench/runtime.sh [BUILD_DIR] [SECONDS] [BASE_BUILD_DIR]
 #
 #   BUILD_DIR       Weft build tree holding bin/routerd (default: build/ at the repo root)
 #   SECONDS         measured time per run (default: 5)
 #   BASE_BUILD_DIR  optional: the same source configured with
-#                   -DWEFT_PROBE_HOOKS=OFF (no probe test in elements and
-#                   workers); its routerd is run too, and `off` is compared to it
+#                   -DWEFT_PROBE_HOOKS=OFF (the worker loop does not test for
+#                   runtime figures; elements never test for probes in any
+#                   build); its routerd is run too, and `off` is compared to it
 #   ROUNDS=3        the modes are run alternately this many times; medians
 #
 # The quickstart graph (graphs/quickstart.yaml, fed by net_null0 -> PortRx ->
 # Classifier -> Counter -> Merge -> PortTx -> net_null1, one busy-polling
 # worker) in the same run, alternately (each round starting one mode further on):
 #   base     BASE_BUILD_DIR's routerd, same graph (only with BASE_BUILD_DIR)
-#   off      runtime figures off (stats: {runtime: false}): the hooks are there, unused
+#   off      runtime figures off (stats: {runtime: false}): nothing watches
 #   on       runtime figures on from the start (stats: {runtime: true})
 #   capture  runtime figures off, and `routerctl capture out` (every packet,
 #            to a pcapng file in /tmp) running while the rate is sampled
