@@ -26,6 +26,9 @@ class PortTx final : public Element {
   void configure(ConfigContext& ctx) override;
   void initialize(InitContext& ctx) override;
   void push(uint16_t, Batch& b) override;
+  // Lets go of the DeferredTx: the last PortTx to let go stops its thread and
+  // writes out its ring, before a port the reload removes is closed.
+  void cleanup() override { handoff_.reset(); }
 
  private:
   static inline Drop kTxFull;
