@@ -1,4 +1,4 @@
-// Deferred transmission (PortTx `deferred: true`, control/deferred_tx.hpp)
+// Deferred transmission (PortTx `deferred: true`, tables/deferred_tx.hpp)
 // into a real net_tap port and the Linux kernel behind it:
 //
 //   test thread or worker ──► [DeferredTx ring, MPSC] ──► its thread ──► net_tap queue 0 ═ kernel dtxN ──► AF_PACKET socket
@@ -28,7 +28,7 @@
 #include <sstream>
 #include <thread>
 
-#include "control/deferred_tx.hpp"
+#include "tables/deferred_tx.hpp"
 #include "runtime/runtime.hpp"
 #include "test_env.hpp"
 

@@ -1,4 +1,4 @@
-#include "control/deferred_tx.hpp"
+#include "tables/deferred_tx.hpp"
 
 #include <pthread.h>
 #include <rte_errno.h>

@@ -5,17 +5,18 @@
 // two lcores ever share a queue and no lock is taken.
 //
 // With `deferred: true` the worker does not transmit: it hands the batch to
-// the port's DeferredTx (control/deferred_tx.hpp), a ring that a thread of
-// its own drains into the port's queue 0. For ports whose transmission is a
-// system call (net_tap): the write and the kernel's work on it leave the
-// worker. Every PortTx of the port shares one DeferredTx, and a reload keeps
-// it (InitContext::shared, keyed by the port's id), packets in the ring
+// the port's DeferredTx (tables/deferred_tx.hpp; its thread is in
+// control/deferred_tx.cpp), a ring that a thread of its own drains into the
+// port's queue 0. For ports whose transmission is a system call (net_tap):
+// the write and the kernel's work on it leave the worker. Every PortTx of
+// the port shares one DeferredTx, and a reload keeps it
+// (InitContext::shared, keyed by the port's id), packets in the ring
 // included.
 #pragma once
 
 #include <memory>
 
-#include "control/deferred_tx.hpp"
+#include "tables/deferred_tx.hpp"
 #include "weft/element.hpp"
 
 namespace weft::basic {

@@ -1,4 +1,6 @@
 // DeferredTx — a port transmitted on by a thread that is not a worker.
+// The ring is shared by both sides (workers enqueue, hand_over() below);
+// the thread that drains it is control-side code (control/deferred_tx.cpp).
 //
 // Some ports cost the worker more than a packet's worth: a `net_tap` port's
 // rte_eth_tx_burst is a write() per packet, and the kernel's receive path
