@@ -97,7 +97,7 @@ elements:
   local: {{class: IpLocal, interfaces: ifaces}}
   to_host: Merge
   punt: {punt}
-  tap_tx: {{class: PortTx, port: tap}}
+  tap_tx: {{class: PortTx, port: tap{deferred}}}
   tap_rx: {{class: PortRx, port: tap}}
   lookup: {{class: IpLookup, fib: fib, interfaces: ifaces, outputs: [wan, lan]}}
   out_wan: Merge
@@ -176,6 +176,18 @@ def worker_cpu_s(pid):
     raise RuntimeError("routerd has no worker thread (rte-worker-N)")
 
 
+def drain_cpu_s(pid):
+    """CPU time (s) of the threads that write to the tap for the workers
+    (PortTx deferred: weft-dtxN); 0 when there are none (--direct)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/comm") as f:
+            if f.read().startswith("weft-dtx"):
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as g:
+                    total += int(g.read().split()[0])
+    return total / 1e9
+
+
 def routerd_pid(p):
     """routerd's pid under `ip netns exec` (which execs, so it is p's)."""
     return p.pid
@@ -184,7 +196,8 @@ def routerd_pid(p):
 def run(lab, ns, args, tmp, name, pcap, punt, kernel_neigh=False):
     tap = f"wtb{os.getpid() % 100000}"
     g = GRAPH.format(name=name, prefix=f"weftbench-{os.getpid()}-{name}", wan_pcap=pcap, empty=pcaps["empty"],
-                     tap=tap, mac=ROUTER_MAC, punt=punt)
+                     tap=tap, mac=ROUTER_MAC, punt=punt,
+                     deferred="" if args.direct else ", deferred: true")
     path = os.path.join(tmp, name + ".yaml")
     with open(path, "w") as f:
         f.write(g)
@@ -203,11 +216,11 @@ def run(lab, ns, args, tmp, name, pcap, punt, kernel_neigh=False):
                 lab.sh(ns, f"ip neigh replace 10.0.0.{2 + i} lladdr {PEER_MAC} dev {tap} nud permanent")
         time.sleep(1.0)  # warm-up
         k0 = (sysfs(lab, ns, tap, "rx_packets"), sysfs(lab, ns, tap, "tx_packets"))
-        c0 = worker_cpu_s(routerd_pid(p))
+        c0, d0 = worker_cpu_s(routerd_pid(p)), drain_cpu_s(routerd_pid(p))
         s0, t0 = json.loads(ctl(args.bin, sock, "--json", "stats")[1]), time.monotonic()
         time.sleep(args.seconds)
         s1, t1 = json.loads(ctl(args.bin, sock, "--json", "stats")[1]), time.monotonic()
-        c1 = worker_cpu_s(routerd_pid(p))
+        c1, d1 = worker_cpu_s(routerd_pid(p)), drain_cpu_s(routerd_pid(p))
         k1 = (sysfs(lab, ns, tap, "rx_packets"), sysfs(lab, ns, tap, "tx_packets"))
     finally:
         p.terminate()
@@ -218,6 +231,8 @@ def run(lab, ns, args, tmp, name, pcap, punt, kernel_neigh=False):
     dt = c1 - c0 if args.clock == "cpu" else t1 - t0
     rate = {k: (v - f0.get(k, 0)) / dt for k, v in f1.items()}
     rate["busy"] = (c1 - c0) / (t1 - t0)
+    rate["drain_busy"] = (d1 - d0) / (t1 - t0)  # the tap-writing thread's share of a core
+    rate["drain_per_worker"] = (d1 - d0) / max(c1 - c0, 1e-9)  # its CPU time per second of the worker's
     rate["kernel.rx"] = (k1[0] - k0[0]) / dt
     rate["kernel.tx"] = (k1[1] - k0[1]) / dt
     return rate
@@ -238,6 +253,8 @@ def main():
                     help="rates per second of the worker thread's CPU time (default) or of wall-clock time")
     ap.add_argument("--flood-every", type=int, default=FLOOD_EVERY,
                     help=f"one frame in N of the flooded traffic is for the router (default {FLOOD_EVERY})")
+    ap.add_argument("--direct", action="store_true",
+                    help="the tap's PortTx writes on the worker (no `deferred: true`), as before deferred transmission")
     ap.add_argument("--limit", default="10k", help="the RateLimiter's rate in packets/s (default 10k, as the "
                     "lab graphs); its burst is a tenth of it")
     args = ap.parse_args()
@@ -259,10 +276,11 @@ def measure_all(args, tmp):
     global pcaps
     limiter = args.limiter
     pcaps = traffic(tmp)
-    res = {k: [] for k in ("punt", "reply", "punt_only", "admitted", "busy_clean", "busy_flooded", "tx_full", "krx", "ktx", "clean", "flooded", "flood", "red",
+    res = {k: [] for k in ("punt", "reply", "punt_only", "admitted", "busy_clean", "busy_flooded", "drain_busy", "drain_busy_clean", "drain_per_worker", "tx_full", "krx", "ktx", "clean", "flooded", "flood", "red",
                            "unguarded", "ratio", "cost", "ratio_unguarded")}
     print(f"# hostpath: 1 worker core, {args.seconds:g} s per run, {args.rounds} round(s), limiter {args.limit} pps, "
-          f"flood 1 frame in {FLOOD_EVERY}, rates per {args.clock} second; routerd {args.bin}")
+          f"flood 1 frame in {FLOOD_EVERY}, rates per {args.clock} second; tap PortTx "
+          f"{'direct (on the worker)' if args.direct else 'deferred'}; routerd {args.bin}")
     with Lab("bh") as lab:
         ns = lab.namespace("r", exact=f"bench-hostpath-{os.getpid()}")
         lab.sh(ns, "sysctl -qw net.ipv4.icmp_ratelimit=0")
@@ -278,7 +296,8 @@ def measure_all(args, tmp):
                  "krx": a["kernel.rx"], "ktx": a["kernel.tx"],
                  "clean": (c["lan.tx"] + c2["lan.tx"]) / 2, "flooded": fl["lan.tx"], "flood": fl["wan.rx"] - fl["lan.tx"],
                  "red": fl.get("punt.red", 0), "unguarded": un["lan.tx"], "admitted": fl["tap.tx"],
-                 "busy_clean": c["busy"], "busy_flooded": fl["busy"]}
+                 "busy_clean": c["busy"], "busy_flooded": fl["busy"], "drain_busy": fl["drain_busy"], "drain_busy_clean": c["drain_busy"],
+                 "drain_per_worker": fl["drain_per_worker"]}
             r["ratio"] = r["flooded"] / r["clean"]
             r["cost"] = r["flooded"] / (best * r["clean"])
             r["ratio_unguarded"] = r["unguarded"] / r["clean"]
@@ -286,14 +305,18 @@ def measure_all(args, tmp):
                 res[k].append(v)
             print(f"round {rnd}: (a) punted {r['punt'] / 1e3:.1f} kpps, replies read back {r['reply'] / 1e3:.1f} kpps "
                   f"(kernel {tap_name()} rx {r['krx'] / 1e3:.1f}k/s tx {r['ktx'] / 1e3:.1f}k/s; tap tx_full "
-                  f"{r['tx_full'] / 1e3:.1f}k/s); punted without replies {r['punt_only'] / 1e3:.1f} kpps")
+                  f"{r['tx_full'] / 1e3:.1f}k/s); punted without replies {r['punt_only'] / 1e3:.1f} kpps; the worker ran "
+                  f"{a['busy']:.0%} and the tap-writing thread {a['drain_busy']:.0%} of the wall-clock time "
+                  f"({a['tap.tx'] * a['busy'] / 1e3:.1f} kpps punted per wall-clock second)")
             print(f"         (b) forwarded: clean {r['clean'] / 1e6:.2f} Mpps, flooded {r['flooded'] / 1e6:.2f} Mpps "
                   f"(flood {r['flood'] / 1e6:.3f} Mpps, {r['red'] / 1e6:.3f} Mpps red-dropped, "
                   f"{r['admitted'] / 1e3:.1f} kpps admitted to the kernel), ratio {r['ratio']:.3f} "
                   f"(best possible {best:.3f}, cost {r['cost']:.3f}); unguarded {r['unguarded'] / 1e6:.2f} Mpps, "
                   f"ratio {r['ratio_unguarded']:.3f}")
             print(f"         the worker ran {r['busy_clean']:.0%} (clean) and {r['busy_flooded']:.0%} (flooded) "
-                  f"of the wall-clock time")
+                  f"of the wall-clock time; the tap-writing thread (deferred) {r['drain_busy']:.1%} of a core "
+                  f"in the flooded run ({r['drain_per_worker']:.3f} s per s of the worker's CPU), "
+                  f"{r['drain_busy_clean']:.1%} in the clean one")
             # Drops in the flooded run other than the limiter's red ones (none expected).
             other = {k: round(v) for k, v in fl.items()
                      if "." in k and k.split(".")[1] not in ("rx", "tx", "red") and v}
@@ -311,7 +334,8 @@ def measure_all(args, tmp):
           f"clean_mpps={m['clean'] / 1e6:.2f} flooded_mpps={m['flooded'] / 1e6:.2f} flood_mpps={m['flood'] / 1e6:.3f} "
           f"ratio={m['ratio']:.3f} cost={m['cost']:.3f} unguarded_mpps={m['unguarded'] / 1e6:.2f} "
           f"ratio_unguarded={m['ratio_unguarded']:.3f} admitted_kpps={m['admitted'] / 1e3:.1f} "
-          f"flood_every={FLOOD_EVERY} limit={args.limit}")
+          f"drain_busy={m['drain_busy']:.3f} drain_busy_clean={m['drain_busy_clean']:.3f} drain_per_worker={m['drain_per_worker']:.3f} "
+          f"tap_tx={'direct' if args.direct else 'deferred'} flood_every={FLOOD_EVERY} limit={args.limit}")
 
 
 def set_flood_every(n):

@@ -48,11 +48,12 @@ services:
 elements:
   rx: {{class: PortRx, port: p0}}
   c: Counter
-  d: Discard
+  lim: {{class: RateLimiter, unit: pps, rate: 1k, burst: 100, action: mark, dscp_yellow: keep, red: drop}}
+  ttx: {{class: PortTx, port: tp, deferred: true}}
   trx: {{class: PortRx, port: tp}}
   td: Discard
 connections:
-  - rx -> c -> d
+  - rx -> c -> lim -> ttx
   - trx -> td
 """
 
@@ -147,6 +148,16 @@ def main(t):
                 "the re-plugged interface has the MAC, MTU, addresses and a carrier", str(k))
         ls = links()
         t.check(ls and ls[0]["ifindex"] == k["ifindex"], "links: the new ifindex", str(ls))
+        # The tap's PortTx is deferred: its thread wrote through the deletion
+        # and the re-plug (the old device's ring went with the old graph,
+        # before the old port closed) and writes to the new device.
+        def tap_sent():
+            h = r.read_handler("ttx", "deferred")
+            f = h.stdout.split()
+            return int(f[f.index("sent") + 1]) if h.ok and "sent" in f else -1
+        s0 = tap_sent()
+        t.check(s0 >= 0 and wait_until(lambda: tap_sent() > s0, 10) and r.alive(),
+                "the deferred PortTx writes to the re-plugged tap", r.read_handler("ttx", "deferred").stdout)
         t.check(r.stop() == 0, "routerd stops cleanly")
 
 

@@ -69,8 +69,8 @@ elements:
   m1: Merge
   tx0: {{class: PortTx, port: p0}}
   tx1: {{class: PortTx, port: p1}}
-  txt0: {{class: PortTx, port: t0}}
-  txt1: {{class: PortTx, port: t1}}
+  txt0: {{class: PortTx, port: t0, deferred: true}}
+  txt1: {{class: PortTx, port: t1, deferred: true}}
 connections:
   - rx0 -> nd0
   - nd0[other] -> loc0
