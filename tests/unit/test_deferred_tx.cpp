@@ -293,9 +293,11 @@ TEST_CASE("deferred transmission in a graph: reloads while frames are in the rin
   Tap tap("dtx1");
   RingIn in("dtxin");
   KernelSide* kernel = nullptr;
-  auto graph = [&](const std::string& middle, unsigned ring) {
+  // mtu: a reload changing it reconfigures the tap port in place, while the
+  // deferred thread may be writing (weft/port_lock.hpp keeps them apart).
+  auto graph = [&](const std::string& middle, unsigned ring, unsigned mtu = 1500) {
     return "workers: {lcores: [1], idle_sleep_us: 20}\nports:\n  in: {device: " + in.device +
-           "}\n  tp: {device: " + tap.device +
+           "}\n  tp: {device: " + tap.device + ", mtu: " + std::to_string(mtu) +
            "}\nelements:\n  rx: {class: PortRx, port: in}\n  c: Counter\n  totap: {class: PortTx, port: tp, "
            "deferred: true, ring: " + std::to_string(ring) + "}\n" + middle + "connections:\n  - rx -> c -> " +
            (middle.empty() ? "totap" : "m -> totap") + "\n";
@@ -334,7 +336,10 @@ TEST_CASE("deferred transmission in a graph: reloads while frames are in the rin
     const unsigned ring = resize ? 2048u + 1024u * unsigned(i % 2) : 4096u;
     new_rings += ring != ring_now;
     ring_now = ring;
-    const std::string next = graph(i % 2 ? "" : "  m: Pass\n", ring);
+    // The eighth of every ten sets the tap port's MTU to 1400 and the next sets it back
+    // (each reconfigures the port in place).
+    const unsigned mtu = i % 10 == 7 ? 1400u : 1500u;
+    const std::string next = graph(i % 2 ? "" : "  m: Pass\n", ring, mtu);
     ReloadReport r = rt.reload(plan_of(next), 2s);
     INFO(r.error);
     REQUIRE(r.ok);

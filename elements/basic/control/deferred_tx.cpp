@@ -9,17 +9,11 @@
 #include <stdexcept>
 #include <time.h>
 
+#include "weft/port_lock.hpp"
+
 namespace weft::basic {
 
 namespace {
-
-// Two DeferredTx of one port may live at once for a moment (a reload that
-// changes the ring's size builds the new one before the old graph goes):
-// their threads take turns at the queue. Workers never take this.
-std::mutex& port_lock(uint16_t port) {
-  static std::mutex locks[RTE_MAX_ETHPORTS];
-  return locks[port % RTE_MAX_ETHPORTS];
-}
 
 // rte_ring names are global to the DPDK process and at most RTE_RING_NAMESIZE-1 long.
 std::string ring_name(uint16_t port, uint16_t queue) {
@@ -65,7 +59,10 @@ unsigned DeferredTx::drain_once() {
   const unsigned n = rte_ring_sc_dequeue_burst(ring_, reinterpret_cast<void**>(pkts), kBurst, nullptr);
   if (n == 0) return 0;
   taken_.fetch_add(n, std::memory_order_relaxed);
-  std::lock_guard<std::mutex> hold(port_lock(port_id_));
+  // The framework takes the same lock to stop, reconfigure or close the port
+  // (weft/port_lock.hpp); two DeferredTx of one port (a reload changing the
+  // ring's size builds the new one before the old graph goes) take turns.
+  std::lock_guard<std::mutex> hold(weft::port_lock(port_id_));
   uint16_t sent = rte_eth_tx_burst(port_id_, queue_, pkts, static_cast<uint16_t>(n));
   // This thread may wait for the port; the workers never do.
   for (unsigned a = 1; sent < n && a < kTxAttempts && !stop_.load(std::memory_order_relaxed); a++) {

@@ -13,6 +13,7 @@
 #include "weft/batch.hpp"
 #include "weft/log.hpp"
 #include "weft/metadata.hpp"
+#include "weft/port_lock.hpp"
 
 namespace weft {
 
@@ -149,7 +150,13 @@ std::string link_text(const LinkState& l) {
   return "link up, " + speed + (l.full_duplex ? ", full duplex" : ", half duplex");
 }
 
+std::mutex& port_lock(uint16_t port_id) {
+  static std::mutex locks[RTE_MAX_ETHPORTS];
+  return locks[port_id % RTE_MAX_ETHPORTS];
+}
+
 void close_port(PortRuntime& p, bool detach) {
+  std::lock_guard<std::mutex> hold(port_lock(p.id));  // no thread that is not a worker uses it meanwhile
   if (p.started) rte_eth_dev_stop(p.id);
   p.started = false;
   rte_eth_dev_close(p.id);  // flushes capture files (net_pcap) and frees queues

@@ -11,6 +11,7 @@
 
 #include "runtime/link_watch.hpp"
 #include "weft/log.hpp"
+#include "weft/port_lock.hpp"
 
 namespace weft {
 
@@ -240,6 +241,7 @@ void Runtime::close_ports() {
 
 void Runtime::reconfigure_port(size_t i, const PortPlan& pp) {
   PortRuntime& p = ports_[i];
+  std::lock_guard<std::mutex> hold(port_lock(p.id));  // workers are parked; other threads wait (port_lock.hpp)
   if (p.started) rte_eth_dev_stop(p.id);
   p.started = false;
   p = setup_port(pp, pool_, p.id);
