@@ -294,20 +294,32 @@ TEST_CASE("A worker's NeighborFront follows the shared table: changed MACs, remo
   REQUIRE(front.find(k9, mac, 1));
   CHECK(Mac::of(mac) == kPeer);
 
-  // The MAC changes: the front's line reads the new one.
+  // The MAC changes: at the next batch (sync) the front has forgotten the
+  // old one; looked up again, the line reads the new one.
+  const uint64_t inv = core.neighbors().invalidations();
   c.neighbors.back().mac = other;
   core.configure(c);
+  CHECK(core.neighbors().invalidations() > inv);
+  front.sync();
+  CHECK_FALSE(front.find(k9, mac, 2));
+  core.neighbors().lookup_bulk(&k9, 1, macs, found, 2, &front);
+  REQUIRE(found[0]);
   REQUIRE(front.find(k9, mac, 2));
   CHECK(Mac::of(mac) == other);
+  // Nothing changed: the next batch keeps the line.
+  front.sync();
+  REQUIRE(front.find(k9, mac, 2));
 
   // The neighbour goes: the line no longer matches.
   c.neighbors.clear();
   core.configure(c);
+  front.sync();
   CHECK_FALSE(front.find(k9, mac, 3));
   // Another takes its position (freed at once here): the old key's line
   // still does not match, the new neighbour is found once looked up.
   c.neighbors.push_back({"a", IpAddr(*Ip4::parse("192.0.2.10")), kPeer});
   core.configure(c);
+  front.sync();
   CHECK_FALSE(front.find(k9, mac, 4));
   core.neighbors().lookup_bulk(&k10, 1, macs, found, 4, &front);
   REQUIRE(found[0]);

@@ -294,7 +294,7 @@ InterfacesCore::Neigh* InterfacesCore::create(const NeighborKey& k) {
   // A new generation for the position: workers' NeighborFront lines that
   // remember it for an earlier neighbour stop matching.
   const uint64_t gen = NeighborEntry::gen_of(entries_[pos].mac.load(std::memory_order_relaxed)) + 1;
-  entries_[pos].mac.store(NeighborEntry::unusable(gen), std::memory_order_release);
+  store_entry(pos, NeighborEntry::unusable(gen));
   entries_[pos].used.store(0, std::memory_order_relaxed);
   if (++created_ % NeighborCache::kEpochCreates == 0) cache_->next_epoch();
   Neigh& n = neigh_[key_of(k)];
@@ -326,13 +326,19 @@ void InterfacesCore::reclaim() {
 
 void InterfacesCore::publish(Neigh& n) {
   const uint64_t gen = NeighborEntry::gen_of(entries_[n.pos].mac.load(std::memory_order_relaxed));
-  entries_[n.pos].mac.store(usable(n.state) ? NeighborEntry::pack(n.mac, gen) : NeighborEntry::unusable(gen),
-                            std::memory_order_release);
+  store_entry(n.pos, usable(n.state) ? NeighborEntry::pack(n.mac, gen) : NeighborEntry::unusable(gen));
 }
 
 void InterfacesCore::unpublish(Neigh& n) {
   const uint64_t gen = NeighborEntry::gen_of(entries_[n.pos].mac.load(std::memory_order_relaxed));
-  entries_[n.pos].mac.store(NeighborEntry::unusable(gen), std::memory_order_release);
+  store_entry(n.pos, NeighborEntry::unusable(gen));
+}
+
+void InterfacesCore::store_entry(int32_t pos, uint64_t v) {
+  const uint64_t old = entries_[pos].mac.load(std::memory_order_relaxed);
+  entries_[pos].mac.store(v, std::memory_order_release);
+  // Workers' fronts copy usable MACs: one that is no longer right makes them forget.
+  if ((old & NeighborEntry::kUsable) && old != v) cache_->invalidate();
 }
 
 void InterfacesCore::set_state(Neigh& n, NeighState s) {

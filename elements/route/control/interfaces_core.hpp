@@ -129,6 +129,9 @@ class InterfacesCore final : public InterfacesHandle {
   void remove(Neigh& n);
   void publish(Neigh& n);  // writes n's usable MAC (or none) for workers
   void unpublish(Neigh& n);  // n is no longer usable (it goes, or its position is reused later)
+  // Writes an entry word for workers; counts an invalidation (NeighborCache)
+  // when a usable word changes.
+  void store_entry(int32_t pos, uint64_t v);
   void set_state(Neigh& n, NeighState s);
   void confirm(Neigh& n, const Mac& mac);  // a reply: reachable with this MAC
   void release_queue(Neigh& n);

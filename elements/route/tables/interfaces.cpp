@@ -103,7 +103,7 @@ void NeighborCache::lookup_bulk(const NeighborKey* keys, unsigned n, uint8_t (*m
       NeighborEntry::unpack(v, macs[base + i]);
       found[base + i] = true;
       e.touch(now_tsc);
-      if (front) front->remember(keys[base + i], pos[i], v);
+      if (front) front->remember(keys[base + i], pos[i], v, now_tsc);
     }
   }
 }
@@ -115,16 +115,17 @@ void NeighborFront::init(const NeighborCache* c, unsigned lines) {
   entries_ = c->entries();
   lines_.assign(n, Line{});
   mask_ = n - 1;
-  clear(c->epoch());
+  clear(c->epoch(), c->invalidations());
 }
 
-void NeighborFront::clear(uint64_t epoch) {
+void NeighborFront::clear(uint64_t epoch, uint64_t invalidations) {
   // No key has interface kNoInterface: an empty line matches nothing.
   for (Line& l : lines_) {
     l = Line{};
     l.key.iface = kNoInterface;
   }
   epoch_ = epoch;
+  invalidations_ = invalidations;
 }
 
 }  // namespace weft::route

@@ -222,66 +222,82 @@ class NeighborCache {
   static constexpr uint64_t kEpochCreates = 4096;
   uint64_t epoch() const { return epoch_.load(std::memory_order_acquire); }
   void next_epoch() { epoch_.fetch_add(1, std::memory_order_release); }
+  // Bumped by the control thread whenever a usable entry stops being usable
+  // or changes its MAC (before a removed one's position can be reused): a
+  // NeighborFront, which copies usable MACs, forgets everything when it moves.
+  uint64_t invalidations() const { return invalidations_.load(std::memory_order_acquire); }
+  void invalidate() { invalidations_.fetch_add(1, std::memory_order_release); }
 
  private:
   rte_hash* hash_;
   NeighborEntry* entries_;
   std::atomic<uint64_t> epoch_{0};
+  std::atomic<uint64_t> invalidations_{0};
 };
 
 // One worker's front to the shared NeighborCache (an element instance owns
-// one): a direct-mapped table of key -> (hash position, generation) filled
-// by lookup_bulk. A hit costs one line of this table and one load of the
-// shared entry, instead of an rte_hash lookup; the entry's generation and
-// usable bit say whether the line is still right, so the control thread
-// never has to reach into a worker's front.
+// one): a direct-mapped table of key -> (usable MAC, hash position) filled by
+// lookup_bulk. A hit costs one line of this table, like a static table's
+// lookup: no rte_hash lookup and no load of the shared entry. The lines are
+// copies, so the front forgets them all at the start of a batch (sync) once
+// the cache counts an invalidation (a MAC changed, an entry became unusable
+// or went) or a new epoch; within a batch already running, a line may serve
+// the MAC it copied, as a worker that read the entry just before the change
+// would. A removed entry's position is reused only after an RCU grace
+// period, so no line outlives it.
 class NeighborFront {
  public:
   // `lines` is rounded up to a power of two.
   void init(const NeighborCache* c, unsigned lines);
   bool ready() const { return cache_ != nullptr; }
-  // Once per batch: forgets everything if the cache's epoch moved.
+  // Once per batch: forgets everything if the cache's epoch or invalidations moved.
   void sync() {
     const uint64_t e = cache_->epoch();
-    if (e != epoch_) clear(e);
+    const uint64_t inv = cache_->invalidations();
+    if (e != epoch_ || inv != invalidations_) clear(e, inv);
   }
-  // The usable MAC of k into `mac` if a line knows it (marks the entry used).
-  bool find(const NeighborKey& k, uint8_t* mac, uint64_t now_tsc) const {
-    const Line& l = lines_[slot(k)];
+  // The usable MAC of k into `mac` if a line knows it (marks the entry used,
+  // at most once per line per 2^24 cycles).
+  bool find(const NeighborKey& k, uint8_t* mac, uint64_t now_tsc) {
+    Line& l = lines_[slot(k)];
     if (std::memcmp(&l.key, &k, sizeof k) != 0) return false;
-    NeighborEntry& e = entries_[l.pos];
-    const uint64_t v = e.mac.load(std::memory_order_acquire);
-    if ((v >> NeighborEntry::kGenShift) != l.tag) return false;
-    NeighborEntry::unpack(v, mac);
-    e.touch(now_tsc);
+    std::memcpy(mac, l.mac, 6);
+    if (const auto t = uint16_t(now_tsc >> 24); l.touched != t) {
+      l.touched = t;
+      entries_[l.pos].touch(now_tsc);
+    }
     return true;
   }
-  // k is at `pos` with entry word v (usable).
-  void remember(const NeighborKey& k, int32_t pos, uint64_t v) {
+  // k is at `pos` with usable entry word v, touched at now_tsc.
+  void remember(const NeighborKey& k, int32_t pos, uint64_t v, uint64_t now_tsc) {
     Line& l = lines_[slot(k)];
     l.key = k;
     l.pos = pos;
-    l.tag = uint16_t(v >> NeighborEntry::kGenShift);
+    NeighborEntry::unpack(v, l.mac);
+    l.touched = uint16_t(now_tsc >> 24);
   }
 
  private:
   struct alignas(32) Line {
     NeighborKey key;
     int32_t pos;
-    uint16_t tag;  // (kUsable | generation) >> kGenShift, as the entry's word must show
+    uint8_t mac[6];
+    uint16_t touched;  // (TSC >> 24) when the entry was last marked used through this line
   };
+  static_assert(sizeof(Line) == 32);
   size_t slot(const NeighborKey& k) const {
     uint32_t w[4];
     std::memcpy(w, k.addr, 16);
     uint64_t h = (uint64_t(w[0] ^ w[1] ^ w[2] ^ w[3]) << 16 | k.iface) * 0x9e3779b97f4a7c15ull;
     return size_t(h >> 40) & mask_;
   }
-  void clear(uint64_t epoch);
+  void clear(uint64_t epoch, uint64_t invalidations);
   const NeighborCache* cache_ = nullptr;
   NeighborEntry* entries_ = nullptr;
   std::vector<Line> lines_;
   size_t mask_ = 0;
   uint64_t epoch_ = 0;
+  uint64_t invalidations_ = 0;
 };
 
 // Counters workers bump on the shared rings (atomics: several workers).
