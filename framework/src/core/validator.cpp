@@ -371,8 +371,12 @@ void resolve_connections(Validation& v) {
       // Already reported; count the link so no false "not connected" follows.
       has_input[to] = true;
       if (configured[from]) {
+        // resolve_port answers 0 for an unnamed port even when the element
+        // has no output at all (a PortTx): only a real output is linked.
+        const auto& links = plan.nodes[from].links;
         int o = resolve_port(c.from.port, plan.nodes[from].outputs);
-        if (o >= 0 && plan.nodes[from].links[o].element < 0) plan.nodes[from].links[o] = {to, 0};
+        if (o >= 0 && static_cast<size_t>(o) < links.size() && links[o].element < 0)
+          plan.nodes[from].links[o] = {to, 0};
       }
       continue;
     }
