@@ -30,41 +30,18 @@
 
 #include "tables/deferred_tx.hpp"
 #include "runtime/runtime.hpp"
+#include "scratch_netns.hpp"
 #include "test_env.hpp"
 
 using namespace weft;
 using namespace std::chrono_literals;
 
+using weft::test::ScratchNetns;
+using weft::test::sh;
+
 namespace {
 
 constexpr uint16_t kEtherType = 0x88b5;  // IEEE local experimental: nothing in the kernel answers it
-
-std::string sh(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int rc = ::pclose(p);
-  INFO(cmd << ": " << out);
-  REQUIRE(rc == 0);
-  return out;
-}
-
-// A network namespace for the calling thread, for the life of the object.
-struct ScratchNetns {
-  int home = -1;
-  ScratchNetns() {
-    home = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    REQUIRE(home >= 0);
-    REQUIRE(::unshare(CLONE_NEWNET) == 0);
-  }
-  ~ScratchNetns() {
-    if (::setns(home, CLONE_NEWNET) != 0) std::perror("setns");
-    ::close(home);
-  }
-};
 
 // A net_tap device (hot-plugged; its kernel interface is made in the calling
 // thread's namespace), removed at the end.

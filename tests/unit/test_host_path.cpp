@@ -21,50 +21,20 @@
 
 #include "control/host_link.hpp"
 #include "control/host_path_service.hpp"
+#include "scratch_netns.hpp"
 
 using namespace weft;
 using namespace weft::route;
 using namespace std::chrono_literals;
 
+using weft::test::ScratchNetns;
+using weft::test::sh;
+
 namespace {
-
-// A network namespace for the life of the object: the calling thread enters
-// a new one and goes back to where it was.
-class ScratchNetns {
- public:
-  ScratchNetns() {
-    home_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    REQUIRE(home_ >= 0);
-    REQUIRE(::unshare(CLONE_NEWNET) == 0);
-    run("ip link set lo up");
-  }
-  ~ScratchNetns() {
-    if (::setns(home_, CLONE_NEWNET) != 0) std::perror("setns");
-    ::close(home_);
-  }
-  ScratchNetns(const ScratchNetns&) = delete;
-  ScratchNetns& operator=(const ScratchNetns&) = delete;
-
-  static std::string run(const std::string& cmd) {
-    std::string out;
-    FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-    REQUIRE(p);
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    const int rc = ::pclose(p);
-    INFO(cmd << ": " << out);
-    REQUIRE(rc == 0);
-    return out;
-  }
-
- private:
-  int home_ = -1;
-};
 
 // `ip -j addr show dev NAME`, the kernel's view of one interface.
 nlohmann::json kernel(const std::string& ifname) {
-  auto j = nlohmann::json::parse(ScratchNetns::run("ip -j addr show dev " + ifname));
+  auto j = nlohmann::json::parse(sh("ip -j addr show dev " + ifname));
   REQUIRE(j.size() == 1);
   return j[0];
 }
@@ -103,8 +73,8 @@ bool run_until(boost::asio::io_context& io, const std::function<bool()>& cond, s
 }
 
 void make_veth() {
-  ScratchNetns::run("ip link add hpa type veth peer name hpb");
-  ScratchNetns::run("ip link set hpb up");
+  sh("ip link add hpa type veth peer name hpb");
+  sh("ip link set hpb up");
 }
 
 }  // namespace
@@ -112,7 +82,7 @@ void make_veth() {
 TEST_CASE("HostLink makes a kernel interface match its spec and removes only what it added", "[hostpath]") {
   ScratchNetns ns;
   make_veth();
-  ScratchNetns::run("ip link set hpa up");  // veth changes its MAC only while down: HostLink handles that
+  sh("ip link set hpa up");  // veth changes its MAC only while down: HostLink handles that
   HostLink nl;
   REQUIRE(nl.open().empty());
   std::set<Prefix> owned;
@@ -134,7 +104,7 @@ TEST_CASE("HostLink makes a kernel interface match its spec and removes only wha
   // The kernel's own link-local (EUI-64 of the same MAC) and an operator's address.
   for (int i = 0; i < 200 && !has_address(kernel("hpa"), "fe80::ff:fe00:a01/64"); i++) usleep(10000);
   CHECK(has_address(kernel("hpa"), "fe80::ff:fe00:a01/64"));
-  ScratchNetns::run("ip addr add 198.51.100.9/24 dev hpa");
+  sh("ip addr add 198.51.100.9/24 dev hpa");
 
   // The same spec again: nothing to do.
   r = nl.apply(s, owned);
@@ -193,7 +163,7 @@ TEST_CASE("HostPathControl: deleted underneath, re-created, changed by hand, rec
   CHECK(c->health().state == ServiceHealth::State::Ok);
 
   SECTION("deleted, then an interface of that name comes back") {
-    ScratchNetns::run("ip link del hpa");
+    sh("ip link del hpa");
     REQUIRE(run_until(io, [&] { return l().state == HostPathControl::State::Missing; }));
     ServiceHealth h = c->health();
     INFO(h.detail);
@@ -219,8 +189,8 @@ TEST_CASE("HostPathControl: deleted underneath, re-created, changed by hand, rec
   }
 
   SECTION("changes made by hand are set back") {
-    ScratchNetns::run("ip addr del 192.0.2.1/24 dev hpa");
-    ScratchNetns::run("ip link set hpa mtu 1300");
+    sh("ip addr del 192.0.2.1/24 dev hpa");
+    sh("ip link set hpa mtu 1300");
     REQUIRE(run_until(io, [&] {
       nlohmann::json k = kernel("hpa");
       return has_address(k, "192.0.2.1/24") && k["mtu"] == 1400;
@@ -230,7 +200,7 @@ TEST_CASE("HostPathControl: deleted underneath, re-created, changed by hand, rec
   }
 
   SECTION("a tap nobody holds has no carrier") {
-    ScratchNetns::run("ip tuntap add hpt mode tap");
+    sh("ip tuntap add hpt mode tap");
     HostPathSpec tap{"lan", spec_of("hpt", 1500, {P("198.51.100.1/24")})};
     tap.link.mac = *Mac::parse("02:00:00:00:0b:01");
     c->configure({wan, tap});
