@@ -144,6 +144,52 @@ connections:
   CHECK(has(r2, "RX queue 0 of port 'p0' would be claimed twice: each of the 2 workers polls it"));
 }
 
+TEST_CASE("a port is transmitted on from the workers or from a thread, not both", "[validator]") {
+  // Two deferred PortTx share the thread (queue 0); another port transmits directly.
+  auto ok = check(std::string(kPorts) + R"(
+  p2: net_null2
+workers: [1, 2]
+elements:
+  rx: {class: PortRx, port: p0}
+  cls: {class: Classifier, rules: [{output: web, dst_port: 80}, {output: arp, ethertype: arp}]}
+  t1: {class: PortTx, port: p1, deferred: true}
+  t2: {class: PortTx, port: p1, deferred: true}
+  direct: {class: PortTx, port: p2}
+connections:
+  - rx -> cls
+  - cls[web] -> t1
+  - cls[arp] -> t2
+  - cls[default] -> direct
+)");
+  INFO(ok.text);
+  REQUIRE_FALSE(ok.errors);
+  CHECK(ok.plan.ports[1].tx_queues == 2);
+  CHECK(ok.plan.ports[2].tx_queues == 2);
+  CHECK(ok.plan.nodes[2].tx_uses.size() == 1);
+  CHECK(ok.plan.nodes[2].tx_uses[0].queue == 0);
+  CHECK(ok.plan.nodes[2].tx_ports == std::vector<std::string>{"p1"});  // still its port for captures and traces
+  CHECK(ok.plan.nodes[4].tx_uses[0].queue == -1);
+
+  // A PortTx and a Forward transmit on p1 from the workers, beside a deferred one.
+  auto mixed = check(std::string(kPorts) + R"(
+  p2: net_null2
+elements:
+  rx: {class: PortRx, port: p0}
+  cls: {class: Classifier, rules: [{output: web, dst_port: 80}]}
+  t1: {class: PortTx, port: p1, deferred: true}
+  direct: {class: PortTx, port: p1}
+  fwd: {class: Forward, from: p2, to: p1}
+connections:
+  - rx -> cls
+  - cls[web] -> t1
+  - cls[default] -> direct
+)");
+  INFO(mixed.text);
+  CHECK(has(mixed, "g.yaml:11:33: error: element 'direct' transmits on port 'p1' from the workers, but 't1' (line 10) "
+                   "hands its packets to a thread that transmits on the port's TX queue 0, worker 0's queue"));
+  CHECK(has(mixed, "g.yaml:12:39: error: element 'fwd' transmits on port 'p1' from the workers, but 't1' (line 10)"));
+}
+
 TEST_CASE("unknown ports in parameters", "[validator]") {
   auto r = check(std::string(kPorts) + "elements:\n  f: {class: Forward, from: p0, to: p2}\n");
   INFO(r.text);

@@ -16,8 +16,9 @@ const ElementClass& PortTx::klass() {
                     "for the port when it is full (what stays unsent is counted in handler `deferred`, tx_full). "
                     "For ports whose transmission is a system call, such as a net_tap host path: the write and the "
                     "kernel's receive path leave the worker. Every PortTx of the port shares the ring; a reload keeps "
-                    "it with what it holds. On a deferred port, make every PortTx deferred (worker 0's own queue is "
-                    "queue 0).")
+                    "it with what it holds. On a deferred port every PortTx must be deferred, and no other element may "
+                    "transmit on it (the thread uses queue 0, worker 0's own): validation refuses a graph that mixes "
+                    "them.")
           .input("in")
           .required("port", ParamType::Port, "graph port to transmit on")
           .param("retries", ParamType::UInt, "8", "extra transmit attempts when the TX queue is full")
@@ -52,7 +53,10 @@ void PortTx::configure(ConfigContext& ctx) {
   ring_size_ = p.get<uint32_t>("ring");
   if (deferred_ && (ring_size_ < 1 || ring_size_ > (1u << 20)))
     throw ConfigError(p.mark("ring"), "ring: " + std::to_string(ring_size_) + " is not between 1 and 1048576");
-  ctx.use_tx(port_, p.mark("port"));
+  // Deferred, the thread transmits on queue 0, worker 0's: the framework
+  // refuses a graph that also transmits on the port from the workers.
+  if (deferred_) ctx.use_tx_thread(port_, 0, p.mark("port"));
+  else ctx.use_tx(port_, p.mark("port"));
 }
 
 void PortTx::initialize(InitContext& ctx) {

@@ -293,6 +293,14 @@ class ConfigContext {
   virtual void claim_rx(const std::string& port, int queue, Mark where) = 0;
   // Declares that this element transmits on `port` (one TX queue per worker).
   virtual void use_tx(const std::string& port, Mark where) = 0;
+  // Declares that this element does not transmit on `port` from the workers:
+  // it hands its packets to a thread of its own that transmits them on TX
+  // queue `queue` (since plugin ABI 4.1). The framework refuses a graph in
+  // which another element transmits on that port from the workers while
+  // worker `queue` exists (its queue is the same one), and the port gets at
+  // least queue + 1 TX queues. Several elements may share one queue this way
+  // (and then their thread).
+  virtual void use_tx_thread(const std::string& port, uint16_t queue, Mark where) = 0;
 };
 
 class InitContext {

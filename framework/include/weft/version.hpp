@@ -17,7 +17,7 @@
 // framework's. Bump the major on any change to the layout of a public type or
 // to a virtual function of weft::Element; bump the minor on additions.
 #define WEFT_PLUGIN_ABI_MAJOR 4
-#define WEFT_PLUGIN_ABI_MINOR 0
+#define WEFT_PLUGIN_ABI_MINOR 1
 
 // Compiler and C++ standard library ABI: plugins exchange std::string,
 // std::function and std::vector with the framework, so both sides must agree.

@@ -47,12 +47,19 @@ class RecordingContext : public ConfigContext {
   void use_tx(const std::string& port, Mark where) override {
     check_port(port, where);
     tx_ports.push_back(port);
+    tx_uses.push_back({port, -1, where});
+  }
+  void use_tx_thread(const std::string& port, uint16_t queue, Mark where) override {
+    check_port(port, where);
+    tx_ports.push_back(port);
+    tx_uses.push_back({port, queue, where});
   }
 
   std::vector<std::string> outputs;
   bool outputs_set = false;
   std::vector<RxClaim> rx_claims;
   std::vector<std::string> tx_ports;
+  std::vector<TxUse> tx_uses;
 
  private:
   void check_port(const std::string& port, Mark where) const {
@@ -313,6 +320,7 @@ void plan_elements(Validation& v) {
         }
         n.rx_claims = ctx.rx_claims;
         n.tx_ports = ctx.tx_ports;
+        n.tx_uses = ctx.tx_uses;
         ok = true;
       } catch (const ConfigError& err) {
         diag.error(err.mark().line ? err.mark() : e.mark, "element '" + e.id + "': " + err.what());
@@ -508,6 +516,9 @@ void plan_ports(Validation& v) {
   std::map<std::pair<std::string, int>, Claim> claimed;
   std::map<std::string, int> max_rx_queue;
   std::set<std::string> tx_used;
+  std::vector<std::pair<std::string, Claim>> worker_tx;  // (port, who) transmitting from the workers
+  std::map<std::pair<std::string, int>, Claim> thread_tx; // (port, queue) -> the first whose thread transmits there
+  std::map<std::string, int> min_tx_queues;                     // port -> queues the threads need
   for (const auto& n : plan.nodes) {
     for (const auto& c : n.rx_claims) {
       std::vector<int> queues;
@@ -533,7 +544,30 @@ void plan_ports(Validation& v) {
         max_rx_queue[c.port] = std::max(max_rx_queue[c.port], q);
       }
     }
-    for (const auto& t : n.tx_ports) tx_used.insert(t);
+    for (const auto& t : n.tx_uses) {
+      if (t.queue < 0) {
+        tx_used.insert(t.port);
+        worker_tx.push_back({t.port, Claim{n.spec->id, t.mark}});
+      } else {
+        thread_tx.emplace(std::make_pair(t.port, t.queue), Claim{n.spec->id, t.mark});
+        min_tx_queues[t.port] = std::max(min_tx_queues[t.port], t.queue + 1);
+      }
+    }
+  }
+  // A queue a thread transmits on is no worker's: worker w transmits on queue w.
+  for (const auto& [port, user] : worker_tx) {
+    for (auto it = thread_tx.lower_bound({port, 0}); it != thread_tx.end() && it->first.first == port; ++it) {
+      const int queue = it->first.second;
+      if (static_cast<unsigned>(queue) >= workers) continue;
+      const Claim& by = it->second;
+      diag.error(user.mark, "element '" + user.element + "' transmits on port '" + port + "' from the workers, but '" +
+                                by.element + "' (line " + std::to_string(by.mark.line) +
+                                ") hands its packets to a thread that transmits on the port's TX queue " +
+                                std::to_string(queue) + ", worker " + std::to_string(queue) +
+                                "'s queue: transmit on a port one way only (deferred: true on every PortTx of it, "
+                                "or on none)");
+      break;
+    }
   }
   for (size_t i = 0; i < g.ports.size(); i++)
     for (size_t j = 0; j < i; j++)
@@ -556,9 +590,13 @@ void plan_ports(Validation& v) {
       if (static_cast<unsigned>(p.tx_queues) < workers && tx_used.count(p.name))
         diag.error(p.tx_queues_mark, "port '" + p.name + "' has " + std::to_string(p.tx_queues) +
                                " TX queue(s) but each of the " + std::to_string(workers) + " workers needs its own");
+      if (min_tx_queues.count(p.name) && p.tx_queues < min_tx_queues[p.name])
+        diag.error(p.tx_queues_mark, "port '" + p.name + "' has " + std::to_string(p.tx_queues) +
+                                         " TX queue(s) but queue " + std::to_string(min_tx_queues[p.name] - 1) +
+                                         " is transmitted on");
       pp.tx_queues = static_cast<uint16_t>(p.tx_queues);
     } else {
-      pp.tx_queues = static_cast<uint16_t>(workers);
+      pp.tx_queues = static_cast<uint16_t>(std::max<int>(static_cast<int>(workers), min_tx_queues[p.name]));
     }
     plan.ports.push_back(pp);
   }

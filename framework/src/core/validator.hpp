@@ -21,6 +21,14 @@ struct RxClaim {
   Mark mark;
 };
 
+// How an element transmits on a port: from each worker on the worker's own
+// queue (queue -1), or through a thread of its own on one queue.
+struct TxUse {
+  std::string port;
+  int queue = -1;
+  Mark mark;
+};
+
 struct NodePlan {
   const ElementSpec* spec = nullptr;
   const ElementClass* klass = nullptr;
@@ -33,6 +41,7 @@ struct NodePlan {
   std::vector<Link> links;  // one per output
   std::vector<RxClaim> rx_claims;
   std::vector<std::string> tx_ports;
+  std::vector<TxUse> tx_uses;
 };
 
 struct PortPlan {
