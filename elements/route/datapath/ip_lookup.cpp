@@ -227,15 +227,18 @@ void IpLookup::forward(rte_mbuf* m, const Entry* e, bool v6, const NeighborTable
   const uint8_t* dmac = mb->has_mac ? mb->dst_mac : nullptr;
   if (mb->direct && nb && nb->size()) dmac = nb->find(v6 ? AF_INET6 : AF_INET, dst);
   if (!dmac && cache_) {
-    NeighborKey& k = keys_[n_waiting_];
-    k = NeighborKey{};
-    k.iface = out_iface_[out];
-    k.family = v6 ? AF_INET6 : AF_INET;
-    std::memcpy(k.addr, mb->direct ? dst : mb->gateway, v6 ? 16 : 4);
+    const uint16_t iface = out_iface_[out];
+    const uint8_t* nh = mb->direct ? dst : mb->gateway;
     uint8_t mac[6];
-    if (front_.find(k, mac, now)) return deliver(m, mb, out, v6, dst, mac);
+    if (v6 ? front_.find6(iface, nh, mac, now) : front_.find4(iface, nh, mac, now))
+      return deliver(m, mb, out, v6, dst, mac);
     // Not in this worker's front: looked up in bulk once the batch's
     // packets are all here (resolve_waiting).
+    NeighborKey& k = keys_[n_waiting_];
+    k = NeighborKey{};
+    k.iface = iface;
+    k.family = v6 ? AF_INET6 : AF_INET;
+    std::memcpy(k.addr, nh, v6 ? 16 : 4);
     Waiting& w = waiting_[n_waiting_++];
     w.m = m;
     w.mb = mb;

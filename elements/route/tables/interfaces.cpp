@@ -109,21 +109,59 @@ void NeighborCache::lookup_bulk(const NeighborKey* keys, unsigned n, uint8_t (*m
 }
 
 void NeighborFront::init(const NeighborCache* c, unsigned lines) {
-  size_t n = 1;
+  size_t n = 4;
   while (n < lines) n <<= 1;
   cache_ = c;
   entries_ = c->entries();
-  lines_.assign(n, Line{});
-  mask_ = n - 1;
+  sets4_.assign(n / 4, Set4{});
+  sets6_.assign(n / 4, Set6{});
+  mask4_ = sets4_.size() - 1;
+  mask6_ = sets6_.size() - 1;
   clear(c->epoch(), c->invalidations());
 }
 
-void NeighborFront::clear(uint64_t epoch, uint64_t invalidations) {
-  // No key has interface kNoInterface: an empty line matches nothing.
-  for (Line& l : lines_) {
-    l = Line{};
-    l.key.iface = kNoInterface;
+namespace {
+// The way of `set` to (re)fill for `tag` and `same` (the way's key test):
+// the way already holding the key, else an empty one, else the next victim.
+template <class Way, size_t N, class Same>
+Way& way_for(Way (&set)[N], unsigned& victim, Same same) {
+  Way* empty = nullptr;
+  for (Way& w : set) {
+    if (w.tag && same(w)) return w;
+    if (!w.tag && !empty) empty = &w;
   }
+  return empty ? *empty : set[victim++ % N];
+}
+}  // namespace
+
+void NeighborFront::remember(const NeighborKey& k, int32_t pos, uint64_t v, uint64_t now_tsc) {
+  if (pos < 0 || uint32_t(pos) > kPosMask || k.iface >= kMaxInterfaces) return;  // not kept: looked up again next time
+  const uint32_t tag = uint32_t(k.iface + 1) << kIfaceShift | uint32_t(pos);
+  const uint32_t want = tag & ~kPosMask;
+  if (k.family == AF_INET) {
+    uint32_t a;
+    std::memcpy(&a, k.addr, 4);
+    Way4& w = way_for(sets4_[hash4(k.iface, a) & mask4_].way, victim_,
+                      [&](const Way4& x) { return x.addr == a && (x.tag & ~kPosMask) == want; });
+    w.addr = a;
+    w.tag = tag;
+    NeighborEntry::unpack(v, w.mac);
+    w.touched = uint16_t(now_tsc >> 24);
+  } else {
+    Way6& w = way_for(sets6_[hash6(k.iface, k.addr) & mask6_].way, victim_, [&](const Way6& x) {
+      return (x.tag & ~kPosMask) == want && std::memcmp(x.addr, k.addr, 16) == 0;
+    });
+    std::memcpy(w.addr, k.addr, 16);
+    w.tag = tag;
+    NeighborEntry::unpack(v, w.mac);
+    w.touched = uint16_t(now_tsc >> 24);
+  }
+}
+
+void NeighborFront::clear(uint64_t epoch, uint64_t invalidations) {
+  // Tag 0: an empty way, which matches no key.
+  std::fill(sets4_.begin(), sets4_.end(), Set4{});
+  std::fill(sets6_.begin(), sets6_.end(), Set6{});
   epoch_ = epoch;
   invalidations_ = invalidations;
 }

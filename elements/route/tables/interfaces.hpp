@@ -236,18 +236,21 @@ class NeighborCache {
 };
 
 // One worker's front to the shared NeighborCache (an element instance owns
-// one): a direct-mapped table of key -> (usable MAC, hash position) filled by
-// lookup_bulk. A hit costs one line of this table, like a static table's
-// lookup: no rte_hash lookup and no load of the shared entry. The lines are
-// copies, so the front forgets them all at the start of a batch (sync) once
-// the cache counts an invalidation (a MAC changed, an entry became unusable
-// or went) or a new epoch; within a batch already running, a line may serve
-// the MAC it copied, as a worker that read the entry just before the change
-// would. A removed entry's position is reused only after an RCU grace
-// period, so no line outlives it.
+// one): set-associative tables of (interface, address) -> (usable MAC, hash
+// position) filled by lookup_bulk, one for IPv4 (sets of four 16-byte ways,
+// one cache line) and one for IPv6 (sets of two 32-byte ways). A hit costs
+// one cache line of this worker's own, like a static table's lookup: no
+// rte_hash lookup, no load of the shared entry, no key to build. The ways
+// are copies, so the front forgets them all at the start of a batch (sync)
+// once the cache counts an invalidation (a MAC changed, an entry became
+// unusable or went) or a new epoch; within a batch already running, a way
+// may serve the MAC it copied, as a worker that read the entry just before
+// the change would. A removed entry's position is reused only after an RCU
+// grace period, so no way outlives it.
 class NeighborFront {
  public:
-  // `lines` is rounded up to a power of two.
+  // `lines` IPv4 ways and half as many IPv6 ways (rounded up to a power of
+  // two): 32 bytes per line in all.
   void init(const NeighborCache* c, unsigned lines);
   bool ready() const { return cache_ != nullptr; }
   // Once per batch: forgets everything if the cache's epoch or invalidations moved.
@@ -256,46 +259,80 @@ class NeighborFront {
     const uint64_t inv = cache_->invalidations();
     if (e != epoch_ || inv != invalidations_) clear(e, inv);
   }
-  // The usable MAC of k into `mac` if a line knows it (marks the entry used,
-  // at most once per line per 2^24 cycles).
+  // The usable MAC of IPv4 neighbour `addr` (4 bytes, network order) on
+  // interface `iface` into `mac`, if a way knows it (marks the entry used, at
+  // most once per way per 2^24 cycles).
+  bool find4(uint16_t iface, const uint8_t* addr, uint8_t* mac, uint64_t now_tsc) {
+    uint32_t a;
+    std::memcpy(&a, addr, 4);
+    const uint32_t want = uint32_t(iface + 1) << kIfaceShift;
+    Set4& s = sets4_[hash4(iface, a) & mask4_];
+    for (Way4& w : s.way)
+      if (w.addr == a && (w.tag & ~kPosMask) == want) return hit(w, mac, now_tsc);
+    return false;
+  }
+  // The same for IPv6 neighbour `addr` (16 bytes).
+  bool find6(uint16_t iface, const uint8_t* addr, uint8_t* mac, uint64_t now_tsc) {
+    const uint32_t want = uint32_t(iface + 1) << kIfaceShift;
+    Set6& s = sets6_[hash6(iface, addr) & mask6_];
+    for (Way6& w : s.way)
+      if ((w.tag & ~kPosMask) == want && std::memcmp(w.addr, addr, 16) == 0) return hit(w, mac, now_tsc);
+    return false;
+  }
   bool find(const NeighborKey& k, uint8_t* mac, uint64_t now_tsc) {
-    Line& l = lines_[slot(k)];
-    if (std::memcmp(&l.key, &k, sizeof k) != 0) return false;
-    std::memcpy(mac, l.mac, 6);
-    if (const auto t = uint16_t(now_tsc >> 24); l.touched != t) {
-      l.touched = t;
-      entries_[l.pos].touch(now_tsc);
+    return k.family == AF_INET ? find4(k.iface, k.addr, mac, now_tsc) : find6(k.iface, k.addr, mac, now_tsc);
+  }
+  // k is at `pos` with usable entry word v, touched at now_tsc.
+  void remember(const NeighborKey& k, int32_t pos, uint64_t v, uint64_t now_tsc);
+
+ private:
+  // tag: (interface id + 1) << kIfaceShift | hash position; 0: an empty way.
+  static constexpr unsigned kIfaceShift = 23;
+  static constexpr uint32_t kPosMask = (1u << kIfaceShift) - 1;
+  struct Way4 {
+    uint32_t addr;
+    uint32_t tag;
+    uint8_t mac[6];
+    uint16_t touched;  // (TSC >> 24) when the entry was last marked used through this way
+  };
+  struct Way6 {
+    uint8_t addr[16];
+    uint32_t tag;
+    uint8_t mac[6];
+    uint16_t touched;
+    uint32_t pad;
+  };
+  struct alignas(64) Set4 {
+    Way4 way[4];
+  };
+  struct alignas(64) Set6 {
+    Way6 way[2];
+  };
+  static_assert(sizeof(Set4) == 64 && sizeof(Set6) == 64);
+  template <class W>
+  bool hit(W& w, uint8_t* mac, uint64_t now_tsc) {
+    std::memcpy(mac, w.mac, 6);
+    if (const auto t = uint16_t(now_tsc >> 24); w.touched != t) {
+      w.touched = t;
+      entries_[w.tag & kPosMask].touch(now_tsc);
     }
     return true;
   }
-  // k is at `pos` with usable entry word v, touched at now_tsc.
-  void remember(const NeighborKey& k, int32_t pos, uint64_t v, uint64_t now_tsc) {
-    Line& l = lines_[slot(k)];
-    l.key = k;
-    l.pos = pos;
-    NeighborEntry::unpack(v, l.mac);
-    l.touched = uint16_t(now_tsc >> 24);
+  static size_t hash4(uint16_t iface, uint32_t a) {
+    return size_t(((uint64_t(a) << 16 | iface) * 0x9e3779b97f4a7c15ull) >> 40);
   }
-
- private:
-  struct alignas(32) Line {
-    NeighborKey key;
-    int32_t pos;
-    uint8_t mac[6];
-    uint16_t touched;  // (TSC >> 24) when the entry was last marked used through this line
-  };
-  static_assert(sizeof(Line) == 32);
-  size_t slot(const NeighborKey& k) const {
+  static size_t hash6(uint16_t iface, const uint8_t* addr) {
     uint32_t w[4];
-    std::memcpy(w, k.addr, 16);
-    uint64_t h = (uint64_t(w[0] ^ w[1] ^ w[2] ^ w[3]) << 16 | k.iface) * 0x9e3779b97f4a7c15ull;
-    return size_t(h >> 40) & mask_;
+    std::memcpy(w, addr, 16);
+    return hash4(iface, w[0] ^ w[1] ^ w[2] ^ w[3]);
   }
   void clear(uint64_t epoch, uint64_t invalidations);
   const NeighborCache* cache_ = nullptr;
   NeighborEntry* entries_ = nullptr;
-  std::vector<Line> lines_;
-  size_t mask_ = 0;
+  std::vector<Set4> sets4_;
+  std::vector<Set6> sets6_;
+  size_t mask4_ = 0, mask6_ = 0;
+  unsigned victim_ = 0;  // the way a full set gives up next (round robin)
   uint64_t epoch_ = 0;
   uint64_t invalidations_ = 0;
 };
