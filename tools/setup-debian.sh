@@ -22,6 +22,9 @@ PACKAGES=(
   tshark
   # routing: zebra + staticd with dplane_fpm_nl (tests/e2e/test_fpm_zebra.py)
   frr
+  # SSH over the host path: dropbear's server (binaries only: no service is
+  # started or enabled) and OpenSSH's client (tests/e2e/test_host_path_protocols.py)
+  dropbear-bin openssh-client
   # fleet: etcd v3 (tests/e2e/test_fleet*.py) and TLS to it
   etcd-server etcd-client libssl-dev
   # telemetry: a real Prometheus scraping routerd, promtool (tests/e2e/test_prometheus*.py)

@@ -1,5 +1,5 @@
 """FRR in a network namespace, as Debian's FRR 8.4 runs it: zebra, and
-staticd and bgpd with their configurations.
+staticd, bgpd, ospfd, ospf6d and bfdd with their configurations.
 
     frr = Frr(lab, ns, rundir, fpm_port, static_routes=["ip route 10.0.0.0/8 192.0.2.1"])
     frr.start_zebra(); frr.start_staticd()
@@ -12,6 +12,8 @@ routes in the namespace's kernel, as an independent router would.
 
     peer = Frr(lab, ns, rundir, None, bgpd="router bgp 65002\\n ...")
     peer.start_zebra(); peer.start_bgpd()
+    peer = Frr(lab, ns, rundir, None, daemons={"ospfd": "router ospf\\n ...", "bfdd": "bfd\\n ..."})
+    peer.start_zebra(); peer.start("ospfd"); peer.start("bfdd")
 
 `rundir` must exist; it is handed to user frr. The daemons detach (-d), so
 they are known by their pid files: the lab stops them by pid when it closes.
@@ -26,7 +28,10 @@ FRR_LIB = "/usr/lib/frr"
 ZEBRA = f"{FRR_LIB}/zebra"
 STATICD = f"{FRR_LIB}/staticd"
 BGPD = f"{FRR_LIB}/bgpd"
-DAEMONS = ("bgpd", "staticd", "zebra")  # stopped in this order: zebra last
+OSPFD = f"{FRR_LIB}/ospfd"
+OSPF6D = f"{FRR_LIB}/ospf6d"
+BFDD = f"{FRR_LIB}/bfdd"
+DAEMONS = ("bgpd", "ospfd", "ospf6d", "bfdd", "staticd", "zebra")  # stopped in this order: zebra last
 
 
 def installed(*daemons):
@@ -35,7 +40,8 @@ def installed(*daemons):
 
 
 class Frr:
-    def __init__(self, lab, ns, rundir, port, static_routes=(), zebra_extra="", staticd_extra="", bgpd=None):
+    def __init__(self, lab, ns, rundir, port, static_routes=(), zebra_extra="", staticd_extra="", bgpd=None,
+                 daemons=None):
         self.lab, self.ns, self.dir, self.port = lab, ns, rundir, port
         # The path down to rundir must be searchable by user frr.
         os.chmod(os.path.dirname(os.path.abspath(rundir)), 0o755)
@@ -43,8 +49,13 @@ class Frr:
         fpm = f"fpm address 127.0.0.1 port {port}\n" if port else ""
         self._write("zebra.conf", f"hostname weft-zebra\n{fpm}{zebra_extra}")
         self._write("staticd.conf", "hostname weft-staticd\n" + "".join(r + "\n" for r in static_routes) + staticd_extra)
+        confs = dict(daemons or {})
         if bgpd is not None:
-            self._write("bgpd.conf", bgpd if bgpd.endswith("\n") else bgpd + "\n")
+            confs["bgpd"] = bgpd
+        for daemon, conf in confs.items():
+            if daemon not in DAEMONS:
+                raise ValueError(f"unknown FRR daemon {daemon}")
+            self._write(f"{daemon}.conf", conf if conf.endswith("\n") else conf + "\n")
         lab.at_close(self.stop)
 
     def _write(self, name, text):
@@ -84,6 +95,13 @@ class Frr:
     def start_bgpd(self):
         # -p 179: bgpd listens for its peers in this namespace.
         self._start("bgpd", "-p 179 ")
+
+    def start(self, daemon):
+        """ospfd, ospf6d or bfdd (its own control socket here, so that FRRs in
+        other namespaces do not share one), with the configuration given."""
+        if daemon == "bgpd":
+            return self.start_bgpd()
+        self._start(daemon, f"--bfdctl {self.dir}/bfdd.sock " if daemon == "bfdd" else "")
 
     def kill(self, daemon, sig=signal.SIGTERM):
         p = self.pid(daemon)
