@@ -56,11 +56,16 @@ def main(t):
             "e2 stopped too (no quorum): every router reports stale")
     s = r1.ctl("status").stdout
     t.check("NOT CONNECTED, STALE" in s, "routerctl status says stale")
-    h = (r1.fleet_status() or {}).get("health", {})
-    t.check(h.get("state") == "degraded" and h.get("fleet", {}).get("state") == "degraded"
-            and "stale" in h["fleet"].get("detail", "") and h["fleet"].get("errors", 0) >= 1
-            and any(p.startswith("fleet ") for p in h.get("problems", [])),
-            "routerctl status: health degraded, the fleet's etcd named with its error", str(h.get("fleet")))
+    # Stale comes first (the watch stream lost its leader); the error is
+    # counted when a request to the member fails, up to a request timeout later.
+    def health():
+        return (r1.fleet_status() or {}).get("health", {})
+    def named(h):
+        return (h.get("state") == "degraded" and h.get("fleet", {}).get("state") == "degraded"
+                and "stale" in h["fleet"].get("detail", "") and h["fleet"].get("errors", 0) >= 1
+                and any(p.startswith("fleet ") for p in h.get("problems", [])))
+    t.check(wait_until(lambda: named(health()), timeout=20),
+            "routerctl status: health degraded, the fleet's etcd named with its error", str(health().get("fleet")))
     c0 = r1.count()
     t.check(wait_until(lambda: r1.poke() or r1.count() > c0, timeout=10), "r1 keeps forwarding on its last good graph")
     t.check(all(r.graph_name() == "g2" for r in routers), "every router still runs g2")
