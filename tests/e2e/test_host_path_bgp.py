@@ -139,6 +139,25 @@ router bgp 65002
 """
 
 
+# From P: an ARP request for 10.202.1.1 and a neighbour solicitation for
+# 2001:db8:202:1::1; prints how many answers each got, and their MAC.
+ASK_ONCE = r"""
+import sys
+from scapy.all import ARP, Ether, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6, get_if_hwaddr, srp
+iface = sys.argv[1]
+me = get_if_hwaddr(iface)
+arp, _ = srp(Ether(dst="ff:ff:ff:ff:ff:ff", src=me) / ARP(op=1, hwsrc=me, psrc="10.202.1.2", pdst="10.202.1.1"),
+             iface=iface, timeout=2, multi=True, verbose=False)
+arp = [r for _, r in arp if ARP in r and r[ARP].op == 2 and r[ARP].psrc == "10.202.1.1"]
+ns = (Ether(dst="33:33:ff:00:00:01", src=me) / IPv6(src="2001:db8:202:1::2", dst="ff02::1:ff00:1", hlim=255)
+      / ICMPv6ND_NS(tgt="2001:db8:202:1::1") / ICMPv6NDOptSrcLLAddr(lladdr=me))
+na, _ = srp(ns, iface=iface, timeout=2, multi=True, verbose=False)
+na = [r for _, r in na if ICMPv6ND_NA in r and r[ICMPv6ND_NA].tgt == "2001:db8:202:1::1"]
+print("arp", len(arp), ",".join(sorted({r[ARP].hwsrc for r in arp})),
+      "na", len(na), ",".join(sorted({r[Ether].src for r in na})))
+"""
+
+
 def main(t):
     t.needs(ZEBRA, BGPD, "ping", "vtysh")
     tag = os.getpid() % 100000
@@ -232,6 +251,21 @@ def main(t):
         ll = [a for a in n if a.startswith("fe80:") and n[a]["interface"] == "up"]
         t.check("fe80:" not in nh6 or (ll and n[ll[0]]["state"] in ("reachable", "stale", "delay", "probe")),
                 "the IPv6 route's next hop (link-local if zebra gave one) was resolved with ND", nh6 + " " + str(ll))
+
+        t.step("5b. one source of truth for neighbours")
+        # Weft resolves for forwarding; the kernel behind the tap learns from
+        # the same packets (ArpNd's host copies) for its own traffic (bgpd's).
+        kn = json.loads(lab.sh(nr, f"ip -j neigh show dev {wt0} to 10.202.1.2") or "[]")
+        wn = {x["address"]: x for svc in r.json("neighbors") for x in svc["result"]}.get("10.202.1.2", {})
+        t.check(kn and wn and kn[0].get("lladdr") == wn.get("mac"),
+                "R's kernel and Weft hold the same MAC for P", f"kernel {kn} weft {wn}")
+        # One answer per question: Weft answers for the router's addresses and
+        # the kernel behind the tap does not (it would answer with the same
+        # MAC, twice).
+        p = lab.run(np_, ["/usr/bin/python3", "-c", ASK_ONCE, p_if], timeout=30)
+        t.check(p.returncode == 0 and p.stdout.split() == ["arp", "1", ifs["up"]["mac"], "na", "1", ifs["up"]["mac"]],
+                "P's ARP request and neighbour solicitation for R each get exactly one answer, with R's MAC",
+                p.stdout + p.stderr)
 
         t.step("6. time exceeded")
         p = lab.run(nh, ["ping", "-c", "1", "-t", "1", "-W", "2", "10.99.0.2"])
