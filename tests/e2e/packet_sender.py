@@ -5,13 +5,14 @@ stack, no ARP on the sender's side, one send() per frame, so a Python loop
 offers some 10^5 frames per second.
 
     packet_sender.py --iface IF --src-mac M --dst-mac M --src IP --dst IP
-                     --kind udp|icmp|mix [--port N] [--rate PPS] --seconds S
+                     --kind udp|icmp|mix|arp [--port N] [--rate PPS] --seconds S
 
---kind mix alternates a UDP datagram (to --port) and an ICMP echo request.
+--kind mix alternates a UDP datagram (to --port) and an ICMP echo request;
+--kind arp sends broadcast ARP requests for --dst from --src.
 --rate 0 (the default) sends as fast as the loop goes; otherwise the frames
 leave in bursts of at most 1 ms of the rate, paced on the monotonic clock.
 Stops after --seconds or at SIGTERM/SIGINT, and prints one JSON line:
-{"sent": N, "udp": N, "icmp": N, "errors": N, "seconds": S}.
+{"sent": N, "udp": N, "icmp": N, "arp": N, "errors": N, "seconds": S}.
 """
 import argparse
 import json
@@ -58,6 +59,11 @@ def frames(a):
         out.append(("udp", eth + ipv4(a.src, a.dst, 17, udp(a.src, a.dst, 40000, a.port, data), 1)))
     if a.kind in ("icmp", "mix"):
         out.append(("icmp", eth + ipv4(a.src, a.dst, 1, icmp_echo(0x5746, 1, data), 2)))
+    if a.kind == "arp":
+        mac = bytes.fromhex(a.src_mac.replace(":", ""))
+        req = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, mac, socket.inet_aton(a.src), bytes(6),
+                          socket.inet_aton(a.dst))
+        out.append(("arp", b"\xff" * 6 + mac + b"\x08\x06" + req + bytes(18)))  # padded to 60 bytes
     return out
 
 
@@ -68,7 +74,7 @@ def main():
     ap.add_argument("--dst-mac", required=True)
     ap.add_argument("--src", required=True)
     ap.add_argument("--dst", required=True)
-    ap.add_argument("--kind", choices=("udp", "icmp", "mix"), default="udp")
+    ap.add_argument("--kind", choices=("udp", "icmp", "mix", "arp"), default="udp")
     ap.add_argument("--port", type=int, default=9)
     ap.add_argument("--rate", type=float, default=0.0, help="frames per second; 0: as fast as possible")
     ap.add_argument("--seconds", type=float, required=True)

@@ -35,7 +35,12 @@ does, and the test would measure the machine, not the limiter.
     deferred: a thread of routerd's writes to the tap, its drops are in
     handler `deferred`, and its ring is empty once the counters settle); the
     kernel interface's RX packet count (/sys/class/net/wtNa/statistics/rx_packets, as
-    `ip -s link` shows) grew by exactly what the tap's PortTx sent.
+    `ip -s link` shows) grew by exactly what the tap's PortTx sent;
+ 5. an ARP flood: A sends ARP requests for 10.203.1.1 at twice ArpNd's
+    `rate` while it streams to B again and B pings the router. Checks:
+    ArpNd answers no more than its rate and drops the rest as rate_limited;
+    the stream keeps >= 0.9 of the baseline's share; B's ping is answered;
+    A's neighbour entry is unchanged.
 
 With --without-limiter the RateLimiters are replaced by Pass elements: the
 checks of step 4 on the limiter are left out and the others show what a
@@ -60,6 +65,8 @@ PHASE_S = 4.0
 LIMIT_PPS = 1000
 FLOOD_PPS = 20000
 FLOOD_FACTOR = 10
+ARP_RATE = 10000       # ArpNd's default `rate` (ARP/ND packets per second per worker)
+ARP_FLOOD_PPS = 20000  # twice that
 SENDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "packet_sender.py")
 
 GRAPH = """
@@ -292,6 +299,38 @@ def main(t):
                     f"passed {passed}, sent {tx_sent}, dropped {tx_drop}")
         t.check(kernel == tx_sent, f"{wt0}'s kernel RX packets grew by what the tap PortTx sent",
                 f"kernel +{kernel}, sent {tx_sent}")
+
+        # 5. An ARP flood: ArpNd answers up to its `rate` and drops the rest
+        # by name; forwarding and the neighbour table are untouched.
+        s2, _ = settled()
+        before = {x["address"]: x for svc in r.json("neighbors") for x in svc["result"]}.get("10.203.1.2", {})
+        n2 = noports()
+        flood = sender(na, "10.203.1.1", "arp", PHASE_S + 3, rate=ARP_FLOOD_PPS)
+        t.check(r.wait_stats(lambda s: harness.drops_of(harness.element(s, "nd0")).get("rate_limited", 0)
+                             > harness.drops_of(harness.element(s2, "nd0")).get("rate_limited", 0), timeout=15,
+                             what="ArpNd limits the ARP flood"), "the ARP flood reaches ArpNd, above its rate")
+        stream = sender(na, "10.203.2.2", "udp", PHASE_S, rate=STREAM_PPS)
+        ping_b = ping(nb, ["-c", "30", "-i", "0.1", "-W", "1", "10.203.2.1"])
+        res = result(stream, "stream during the ARP flood")
+        sb, rb, out_b = replies(ping_b)
+        fl = result(flood, "ARP flood")
+        s3, _ = settled()
+        got = noports() - n2
+        share = got / max(res["sent"], 1)
+        limited = harness.drops_of(harness.element(s3, "nd0")).get("rate_limited", 0) - \
+            harness.drops_of(harness.element(s2, "nd0")).get("rate_limited", 0)
+        answered = harness.output(s3, "nd0", "out")[0] - harness.output(s2, "nd0", "out")[0]  # its replies
+        t.info(f"ARP flood: A offered {fl.get('arp', 0)} requests in {fl['seconds']} s; ArpNd dropped {limited} "
+               f"as rate_limited and answered {answered}; stream share {share:.4f} (baseline {base:.4f})")
+        t.check(limited > 0 and answered <= ARP_RATE * (fl["seconds"] + 1) + 1000,
+                f"ArpNd handled no more than its rate ({ARP_RATE}/s) and dropped the rest as rate_limited",
+                f"answered {answered}, rate_limited {limited}")
+        t.check(share >= 0.9 * base, "forwarding during the ARP flood keeps >= 0.9 of the baseline's share",
+                f"{share:.4f} against {base:.4f}")
+        t.check(sb and rb >= 0.9 * sb, "B's ping to the router is answered during the ARP flood (>= 90%)", out_b)
+        after = {x["address"]: x for svc in r.json("neighbors") for x in svc["result"]}.get("10.203.1.2", {})
+        t.check(after.get("mac") == before.get("mac") == mac_a, "A's neighbour entry is unchanged by the flood",
+                f"before {before}, after {after}")
         t.check(r.stop() == 0, "routerd stops cleanly")
 
 
