@@ -165,6 +165,16 @@ def main(t):
         human = r.ctl("interfaces")
         t.check(human.ok and "10.201.1.1/24" in human.stdout and mac_ra in human.stdout and "link up" in human.stdout,
                 "routerctl interfaces shows addresses, MAC and link", human.stdout)
+        # Its counters are the port's: ten pings A -> B add at least ten
+        # packets each way on both interfaces.
+        def counters():
+            return {i["name"]: i.get("counters", {}) for i in r.json("interfaces")[0]["result"]}
+        c0 = counters()
+        p = lab.run(ha, ["ping", "-c", "10", "-i", "0.05", "-W", "2", "10.201.2.2"])
+        c1 = counters()
+        grew = {n: {k: c1[n].get(k, 0) - c0[n].get(k, 0) for k in ("rx_packets", "tx_packets")} for n in ("a", "b")}
+        t.check(p.returncode == 0 and all(v >= 10 for g in grew.values() for v in g.values()),
+                "routerctl interfaces --json counts the pings on a and b, both ways", json.dumps(grew))
 
         t.step("3. a next hop nobody answers for")
         p = lab.run(ha, ["ping", "-c", "1", "-W", "4", "10.201.2.99"])
