@@ -39,18 +39,18 @@
 // 2. Resolution latency, InterfacesCore driven directly (as
 //    tests/unit/test_neighbors.cpp does), one interface, --resolutions
 //    (default 400) distinct neighbours, one at a time:
-//      timed   the service runs on its own thread on its own 5 ms poll timer
-//              (start(io), as in routerd); the benchmark thread plays the
+//      timed   the service runs on its own thread (start(io), as in
+//              routerd: woken by a worker's hold() or punt(), its 5 ms timer
+//              for the neighbour timers); the benchmark thread plays the
 //              worker and the peer: hold() of a first packet to an unknown
 //              neighbour, wait for the ARP request on the interface's tx
 //              ring, punt() the ARP reply at once, wait for the held packet
 //              on the tx ring. Time from hold() to the released packet.
-//              Holds land at a random phase of the poll timer (a random
-//              0-10 ms pause between resolutions). This is the service's own
-//              added latency: up to one poll period before the request goes
-//              out, one more before the reply is read. It EXCLUDES the wire
-//              and the peer (the peer here answers in microseconds, on the
-//              same machine, through the rings).
+//              Holds land at a random phase of the timer (a random 0-10 ms
+//              pause between resolutions). This is the service's own added
+//              latency: two wake-ups of its thread (eventfd), two polls. It
+//              EXCLUDES the wire and the peer (the peer here answers in
+//              microseconds, on the same machine, through the rings).
 //      cpu     the same exchange with poll() called by hand right after
 //              hold() and after punt(): the control thread's processing
 //              alone, no timer wait.
@@ -427,7 +427,7 @@ Stats stats_of(std::vector<double> us) {
 }
 double us_since(Clock::time_point t) { return std::chrono::duration<double, std::micro>(Clock::now() - t).count(); }
 
-// hold -> request -> reply punted -> released, the service on its own thread and timer.
+// hold -> request -> reply punted -> released, the service on its own thread (woken, and its timer).
 std::vector<double> latency_timed(unsigned count) {
   InterfacesCore core("lat_timed", nullptr, static_cast<int>(rte_socket_id()));
   core.configure(latency_config(count));
@@ -621,7 +621,7 @@ int main(int argc, char** argv) {
       }
 
     // ---- 2. resolution latency ----
-    std::printf("# resolution latency: %u neighbours, one at a time (InterfacesCore, 5 ms poll timer)\n", resolutions);
+    std::printf("# resolution latency: %u neighbours, one at a time (InterfacesCore, woken by hold and punt)\n", resolutions);
     std::fflush(stdout);
     const Stats timed = stats_of(latency_timed(resolutions));
     const Stats cpu_only = stats_of(latency_cpu(resolutions));
@@ -653,7 +653,7 @@ int main(int argc, char** argv) {
                     k.c_str(), st, k.c_str(), dy, k.c_str(), st / dy, k.c_str(), fn, k.c_str(), cl, k.c_str(), cb);
       result += buf;
     }
-    std::printf("  resolution, service on its 5 ms timer (hold -> ARP request -> reply punted -> packet released; "
+    std::printf("  resolution, service on its own thread (hold -> ARP request -> reply punted -> packet released; "
                 "excludes the wire and the peer): median %.0f us, p99 %.0f us, max %.0f us over %u neighbours\n",
                 timed.median_us, timed.p99_us, timed.max_us, resolutions);
     std::printf("  resolution, control thread's processing alone (poll() at once): median %.1f us, p99 %.1f us\n",

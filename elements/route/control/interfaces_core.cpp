@@ -6,9 +6,12 @@
 #include <rte_hash_crc.h>
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <atomic>
 #include <set>
 #include <stdexcept>
@@ -53,6 +56,7 @@ InterfacesCore::InterfacesCore(std::string name, rte_rcu_qsbr* rcu, int socket)
 
 InterfacesCore::~InterfacesCore() {
   stop();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
   for (auto& [k, n] : neigh_)
     for (rte_mbuf* m : n.queue) rte_pktmbuf_free(m);
   auto drain = [](rte_ring* r) {
@@ -233,27 +237,79 @@ void InterfacesCore::start(boost::asio::io_context& io) {
   io_ = &io;
   started_ = true;
   timer_ = std::make_unique<boost::asio::steady_timer>(io);
+  if (wake_fd_ < 0) wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);  // open until the destructor
+  if (wake_fd_ >= 0) {
+    wake_ = std::make_unique<boost::asio::posix::stream_descriptor>(io, wake_fd_);
+    arm_wake();
+  } else {
+    WEFT_LOG(Warning, "interfaces %s: no eventfd (%s): held and punted packets wait for the %.0f ms timer",
+             name_.c_str(), std::strerror(errno), cfg_.poll_period * 1e3);
+  }
   for (const Interface& i : table_->all()) announce(i);
   schedule();
+  if (wake_) {  // idle until the timer or a worker
+    asleep_.store(true, std::memory_order_seq_cst);
+    if (rte_ring_count(punt_) || rte_ring_count(hold_)) wake();
+  }
 }
 
 void InterfacesCore::schedule() {
   if (!timer_) return;
-  timer_->expires_after(std::chrono::milliseconds(5));
+  timer_->expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(cfg_.poll_period)));
   timer_->async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    try {
-      poll();
-    } catch (const std::exception& e) {
-      WEFT_LOG(Error, "interfaces %s: %s", name_.c_str(), e.what());
-    }
+    run_poll();
     schedule();
   });
+}
+
+void InterfacesCore::run_poll() {
+  try {
+    poll();
+  } catch (const std::exception& e) {
+    WEFT_LOG(Error, "interfaces %s: %s", name_.c_str(), e.what());
+  }
+  if (!wake_) return;
+  // Asleep from here on: the next packet a worker hands over wakes us. One
+  // that came after poll() drained the rings but before the flag was up saw
+  // no sleeper: look again (both sides order their store before their load).
+  asleep_.store(true, std::memory_order_seq_cst);
+  if (rte_ring_count(punt_) || rte_ring_count(hold_)) wake();
+}
+
+void InterfacesCore::arm_wake() {
+  wake_->async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
+    if (ec) return;
+    uint64_t v;
+    while (::read(wake_fd_, &v, sizeof v) > 0) {
+    }
+    run_poll();
+    arm_wake();
+  });
+}
+
+void InterfacesCore::wake() const {
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // the enqueue before the flag's load
+  if (!asleep_.load(std::memory_order_relaxed) || !asleep_.exchange(false, std::memory_order_acq_rel)) return;
+  rings_.wakeups.fetch_add(1, std::memory_order_relaxed);
+  const uint64_t one = 1;
+  [[maybe_unused]] const ssize_t w = ::write(wake_fd_, &one, sizeof one);  // full (2^64 - 2): already awake
 }
 
 void InterfacesCore::stop() {
   if (timer_) timer_->cancel();
   timer_.reset();
+  // Workers may still hand packets over until they have let go of the
+  // service: they find no sleeper, and the eventfd stays open (it is closed
+  // by the destructor, so a late write never reaches another descriptor).
+  asleep_.store(false);
+  if (wake_) {
+    boost::system::error_code ec;
+    wake_->cancel(ec);
+    wake_->release();
+    wake_.reset();
+  }
   started_ = false;
 }
 
@@ -263,6 +319,7 @@ bool InterfacesCore::punt(rte_mbuf* m) const {
     return false;
   }
   rings_.punted.fetch_add(1, std::memory_order_relaxed);
+  wake();
   return true;
 }
 
@@ -272,6 +329,7 @@ bool InterfacesCore::hold(rte_mbuf* m) const {
     return false;
   }
   rings_.held.fetch_add(1, std::memory_order_relaxed);
+  wake();
   return true;
 }
 
@@ -801,7 +859,8 @@ nlohmann::json InterfacesCore::status() const {
                    {"arp_in", c_.arp_in}, {"nd_in", c_.nd_in},
                    {"alloc_failed", c_.alloc_failed},
                    {"punted", rings_.punted.load()}, {"punt_full", rings_.punt_full.load()},
-                   {"hold_ring", rings_.held.load()}, {"hold_ring_full", rings_.hold_full.load()}};
+                   {"hold_ring", rings_.held.load()}, {"hold_ring_full", rings_.hold_full.load()},
+                   {"wakeups", rings_.wakeups.load()}};
   j["last_conflict"] = last_conflict_;
   return j;
 }

@@ -12,7 +12,9 @@
 #include <rte_ring.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <atomic>
 #include <deque>
 #include <map>
 #include <memory>
@@ -59,6 +61,9 @@ struct InterfacesConfig {
   unsigned queue = 16;            // packets held per unresolved neighbour
   unsigned max_neighbors = 4096;
   double max_requests_per_s = 200;  // ARP requests / NS sent per second, all neighbours
+  // The control thread's timer (run_timers: probes, ageing). A packet a
+  // worker holds or punts wakes the thread at once, whatever this is.
+  double poll_period = 0.005;
 };
 
 enum class NeighState : uint8_t { Incomplete, Reachable, Stale, Delay, Probe, Failed, Static };
@@ -151,6 +156,12 @@ class InterfacesCore final : public InterfacesHandle {
   void conflict(const Interface& i, const std::string& addr, const Mac& by);
   void resolve_ports();
   void schedule();
+  // The control thread's turn: poll(), then asleep until the timer or a worker's wake().
+  void run_poll();
+  void arm_wake();
+  // Worker side, after an enqueue to punt_ or hold_: wakes the control
+  // thread if it sleeps (one eventfd write per sleep, whatever the rate).
+  void wake() const;
 
   std::string name_;
   rte_rcu_qsbr* rcu_;
@@ -182,6 +193,9 @@ class InterfacesCore final : public InterfacesHandle {
   std::string last_conflict_;
   boost::asio::io_context* io_ = nullptr;
   std::unique_ptr<boost::asio::steady_timer> timer_;
+  std::unique_ptr<boost::asio::posix::stream_descriptor> wake_;  // an eventfd
+  int wake_fd_ = -1;
+  mutable std::atomic<bool> asleep_{false};
   bool started_ = false;
   unsigned seq_ = 0;
 };

@@ -340,6 +340,7 @@ class NeighborFront {
 // Counters workers bump on the shared rings (atomics: several workers).
 struct NeighborRingCounters {
   std::atomic<uint64_t> punted{0}, punt_full{0}, held{0}, hold_full{0};
+  std::atomic<uint64_t> wakeups{0};  // times a worker woke the control thread
 };
 
 // What an Interfaces service publishes (InitContext::service<InterfacesHandle>).
