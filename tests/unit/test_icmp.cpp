@@ -4,18 +4,23 @@
 // elements produce is verified again with DPDK's checksum functions.
 #define ALLOW_EXPERIMENTAL_API  // rte_ipv6_udptcp_cksum_verify is experimental in DPDK 22.11
 #include <arpa/inet.h>
+#include <linux/rtnetlink.h>
+#include <netinet/in.h>
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <thread>
 
+#include "control/fib_service.hpp"
 #include "tables/ingress.hpp"
 #include "tables/interfaces.hpp"
 #include "test_env.hpp"
@@ -1111,4 +1116,351 @@ TEST_CASE("IpLookup names the ingress interface in its ICMP errors and never rou
   CHECK(h.take("probe_wan").empty());
   CHECK(h.take("probe_lan").empty());
   CHECK(h.take("probe_icmp").empty());
+}
+
+// ---------------------------------------------------------------------------
+// IpLookup: what each route type gives; RX checksum flags (IpLookup, IpLocal)
+// ---------------------------------------------------------------------------
+
+namespace {
+
+// wan's MTU is 1400, below its port's, so that a 1428-byte packet is too
+// big for it; packets come in on lan. The Fib takes routes from a zebra
+// stand-in over FPM (blackhole, unreachable and prohibit routes only come
+// from zebra's route types) and routes the interfaces' subnets itself.
+// `lookup` has the `icmp` output, `plain` has not; IpLocal's `forward`
+// goes to `plain`.
+const std::string kRouteTypesGraph = R"(
+ports:
+  p0: net_null0
+  p1: net_null1
+services:
+  ifaces:
+    class: Interfaces
+    interfaces:
+      - {name: wan, port: p0, mac: "02:00:00:00:00:01", addresses: [192.0.2.1/24, "2001:db8::1/64"], mtu: 1400}
+      - {name: lan, port: p1, mac: "02:00:00:00:00:02", addresses: [10.0.0.1/24, "2001:db8:1::1/64"]}
+    neighbors:
+      - {interface: wan, ip: 192.0.2.2, mac: "02:00:00:00:99:99"}
+      - {interface: wan, ip: "2001:db8::2", mac: "02:00:00:00:99:99"}
+  fib: {class: Fib, listen: "127.0.0.1:0", interfaces_from: ifaces, max_routes: 64, tbl8: 16, max_routes6: 64, tbl8_6: 16}
+elements:
+  lookup: {class: IpLookup, fib: fib, interfaces: ifaces, outputs: [wan, lan], icmp: true}
+  plain: {class: IpLookup, fib: fib, interfaces: ifaces, outputs: [wan, lan]}
+  err: {class: IcmpError, interfaces: ifaces, rate: 0}
+  local: {class: IpLocal, interfaces: ifaces}
+  to_wan: Capture
+  to_lan: Capture
+  to_icmp: Capture
+  errors: Capture
+  plain_wan: Capture
+  plain_lan: Capture
+  loc: Capture
+  ctl: Capture
+connections:
+  - lookup[wan] -> to_wan
+  - lookup[lan] -> to_lan
+  - lookup[icmp] -> to_icmp
+  - err -> errors
+  - plain[wan] -> plain_wan
+  - plain[lan] -> plain_lan
+  - local[forward] -> plain
+  - local[local] -> loc
+  - local[control] -> ctl
+)";
+
+// A zebra route message without next hops (RTN_BLACKHOLE, RTN_UNREACHABLE,
+// RTN_PROHIBIT) for the main table, in an FPM frame (version 1, netlink),
+// laid out here with the kernel's own structures.
+Bytes fpm_route(const char* prefix, uint8_t type) {
+  const std::string text(prefix);
+  const size_t slash = text.find('/');
+  REQUIRE(slash != std::string::npos);
+  const std::string addr = text.substr(0, slash);
+  const bool v6 = addr.find(':') != std::string::npos;
+  const Bytes a = v6 ? a6(addr.c_str()) : a4(addr.c_str());
+  nlmsghdr nh{};
+  nh.nlmsg_type = RTM_NEWROUTE;
+  nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE;
+  nh.nlmsg_len = static_cast<uint32_t>(NLMSG_LENGTH(sizeof(rtmsg)) + RTA_LENGTH(a.size()));
+  rtmsg rt{};
+  rt.rtm_family = v6 ? AF_INET6 : AF_INET;
+  rt.rtm_dst_len = static_cast<uint8_t>(std::stoi(text.substr(slash + 1)));
+  rt.rtm_table = RT_TABLE_MAIN;
+  rt.rtm_protocol = RTPROT_STATIC;
+  rt.rtm_type = type;
+  rtattr dst{};
+  dst.rta_type = RTA_DST;
+  dst.rta_len = static_cast<uint16_t>(RTA_LENGTH(a.size()));
+  Bytes f(4 + nh.nlmsg_len, 0);
+  f[0] = 1;  // FPM version
+  f[1] = 1;  // netlink
+  put16(f, 2, static_cast<uint16_t>(f.size()));
+  std::memcpy(f.data() + 4, &nh, sizeof nh);
+  std::memcpy(f.data() + 4 + NLMSG_HDRLEN, &rt, sizeof rt);
+  const size_t at = 4 + NLMSG_LENGTH(sizeof(rtmsg));
+  std::memcpy(f.data() + at, &dst, sizeof dst);
+  std::copy(a.begin(), a.end(), f.begin() + static_cast<long>(at + RTA_LENGTH(0)));
+  return f;
+}
+
+// Connects to the Fib's FPM server as zebra would and sends `frames`.
+struct ZebraStandIn {
+  int fd = -1;
+  explicit ZebraStandIn(uint16_t port) {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  }
+  ~ZebraStandIn() { ::close(fd); }
+  void send(const Bytes& b) {
+    size_t off = 0;
+    while (off < b.size()) {
+      const ssize_t n = ::send(fd, b.data() + off, b.size() - off, MSG_NOSIGNAL);
+      REQUIRE(n > 0);
+      off += static_cast<size_t>(n);
+    }
+  }
+};
+
+bool route_for(const route::FibControl& fib, const char* address) {
+  return !fib.lookup({{"address", address}})["route"].is_null();
+}
+
+// An ICMPv6 error's fields, read back from the frame.
+struct Error6 {
+  Bytes frame;
+  Bytes src() const { return Bytes(frame.begin() + 22, frame.begin() + 38); }
+  Bytes dst() const { return Bytes(frame.begin() + 38, frame.begin() + 54); }
+  const uint8_t* icmp() const { return frame.data() + 54; }
+  Bytes quote() const { return Bytes(frame.begin() + 62, frame.end()); }
+};
+
+uint32_t be32_at(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
+
+}  // namespace
+
+TEST_CASE("IpLookup turns each route type into its ICMP error", "[icmp][fib]") {
+  boost::asio::io_context io;  // outlives the harness: its services' timers are stopped on it
+  GraphHarness h(kRouteTypesGraph, loader(), pool());
+  h.start_services(io);
+  io.poll();
+  const auto& fib = *static_cast<route::FibService&>(h.service("fib")).control();
+  REQUIRE(fib.port() != 0);
+  ZebraStandIn zebra(fib.port());
+  Bytes routes;
+  for (const auto& [prefix, type] : std::vector<std::pair<const char*, uint8_t>>{
+           {"198.51.100.0/24", RTN_UNREACHABLE}, {"2001:db8:a::/48", RTN_UNREACHABLE},
+           {"198.51.101.0/24", RTN_PROHIBIT},    {"2001:db8:b::/48", RTN_PROHIBIT},
+           {"203.0.113.0/24", RTN_BLACKHOLE},    {"2001:db8:c::/48", RTN_BLACKHOLE}}) {
+    const Bytes f = fpm_route(prefix, type);
+    routes.insert(routes.end(), f.begin(), f.end());
+  }
+  zebra.send(routes);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  auto installed = [&] {
+    for (const char* a : {"198.51.100.5", "2001:db8:a::5", "198.51.101.5", "2001:db8:b::5", "203.0.113.5", "2001:db8:c::5"})
+      if (!route_for(fib, a)) return false;
+    return true;
+  };
+  while (!installed() && std::chrono::steady_clock::now() < deadline) {
+    if (io.stopped()) io.restart();
+    io.run_for(std::chrono::milliseconds(2));
+  }
+  REQUIRE(installed());
+  CHECK_FALSE(route_for(fib, "100.64.0.5"));
+  CHECK_FALSE(route_for(fib, "2001:db8:ffff::5"));
+
+  const uint16_t p1 = port_of("net_null1");
+  const auto meta = route::icmp_error_slot();
+  const char* kHost = "02:00:00:00:88:88";
+  Ip4Opts df;
+  df.frag = 0x4000;
+  struct Case {
+    const char* what;
+    Bytes ip;     // the IP packet, from a host on lan
+    bool v6;
+    int type;     // -1: no error, dropped silently
+    uint8_t code;
+    uint32_t mtu;
+    const char* reason;  // the drop reason without `icmp`
+  };
+  const std::vector<Case> cases = {
+      {"unreachable route", ip4("10.0.0.9", "198.51.100.5", 17, udp(1, 2, 8)), false, 3, 1, 0, "unreachable"},
+      {"unreachable route", ip6("2001:db8:1::9", "2001:db8:a::5", 17, udp(1, 2, 8)), true, 1, 0, 0, "unreachable"},
+      {"prohibit route", ip4("10.0.0.9", "198.51.101.5", 17, udp(1, 2, 8)), false, 3, 13, 0, "prohibit"},
+      {"prohibit route", ip6("2001:db8:1::9", "2001:db8:b::5", 17, udp(1, 2, 8)), true, 1, 1, 0, "prohibit"},
+      {"blackhole route", ip4("10.0.0.9", "203.0.113.5", 17, udp(1, 2, 8)), false, -1, 0, 0, "blackhole"},
+      {"blackhole route", ip6("2001:db8:1::9", "2001:db8:c::5", 17, udp(1, 2, 8)), true, -1, 0, 0, "blackhole"},
+      {"no route", ip4("10.0.0.9", "100.64.0.5", 17, udp(1, 2, 8)), false, 3, 0, 0, "no_route"},
+      {"no route", ip6("2001:db8:1::9", "2001:db8:ffff::5", 17, udp(1, 2, 8)), true, 1, 0, 0, "no_route"},
+      {"TTL 1", ip4("10.0.0.9", "192.0.2.2", 17, udp(1, 2, 8), {.ttl = 1}), false, 11, 0, 0, "ttl_exceeded"},
+      {"hop limit 1", ip6("2001:db8:1::9", "2001:db8::2", 17, udp(1, 2, 8), 1), true, 3, 0, 0, "ttl_exceeded"},
+      {"1428 bytes with DF, MTU 1400", ip4("10.0.0.9", "192.0.2.2", 17, udp(1, 2, 1400), df), false, 3, 4, 1400,
+       "too_big"},
+      {"1448 bytes, MTU 1400", ip6("2001:db8:1::9", "2001:db8::2", 17, udp(1, 2, 1400)), true, 2, 0, 1400, "too_big"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what << (c.v6 ? " (IPv6)" : " (IPv4)"));
+    const Bytes frame = ether(kLanMac, kHost, c.v6 ? 0x86dd : 0x0800, c.ip);
+
+    // With `icmp: true`: the metadata says what the error is, and where the packet came in.
+    const uint64_t silent = h.drops("lookup", "blackhole");
+    push1(h, "lookup", frame, p1);
+    auto v = h.take("to_icmp");
+    if (c.type < 0) {
+      CHECK(v.empty());
+      CHECK(h.drops("lookup", "blackhole") == silent + 1);
+      free_all(v);
+    } else {
+      REQUIRE(v.size() == 1);
+      REQUIRE(meta.has(v[0]));
+      const route::IcmpErrorMeta e = meta.get(v[0]);
+      CHECK(int(e.type) == c.type);
+      CHECK(e.code == c.code);
+      CHECK(e.iface == 1);  // lan
+      CHECK(e.info == c.mtu);
+      // IcmpError behind `icmp`, as the shipped graphs place it.
+      Batch b = batch({v[0]});
+      h.push("err", b);
+      auto got = take(h, "errors");
+      REQUIRE(got.size() == 1);
+      if (!c.v6) {
+        const Error4 err{got[0]};
+        CHECK(err.icmp()[0] == c.type);
+        CHECK(err.icmp()[1] == c.code);
+        CHECK(be32_at(err.icmp() + 4) == c.mtu);  // unused (zero) but for fragmentation needed
+        CHECK(Bytes((const uint8_t*)&err.ip()->src_addr, (const uint8_t*)&err.ip()->src_addr + 4) == a4("10.0.0.1"));
+        CHECK(Bytes((const uint8_t*)&err.ip()->dst_addr, (const uint8_t*)&err.ip()->dst_addr + 4) == a4("10.0.0.9"));
+        const size_t quoted = std::min<size_t>(c.ip.size(), 576 - 28);
+        CHECK(err.quote() == Bytes(c.ip.begin(), c.ip.begin() + static_cast<long>(quoted)));
+        CHECK(ipv4_header_ok(err.frame));
+        CHECK(icmp4_ok(err.frame));
+      } else {
+        const Error6 err{got[0]};
+        CHECK(err.icmp()[0] == c.type);
+        CHECK(err.icmp()[1] == c.code);
+        CHECK(be32_at(err.icmp() + 4) == c.mtu);
+        CHECK(err.src() == a6("2001:db8:1::1"));
+        CHECK(err.dst() == a6("2001:db8:1::9"));
+        const size_t quoted = std::min<size_t>(c.ip.size(), 1280 - 48);
+        CHECK(err.quote() == Bytes(c.ip.begin(), c.ip.begin() + static_cast<long>(quoted)));
+        CHECK(icmp6_ok(err.frame));
+      }
+    }
+    CHECK(take(h, "to_wan").empty());
+    CHECK(take(h, "to_lan").empty());
+
+    // Without `icmp`: dropped under the reason's name.
+    const uint64_t before = h.drops("plain", c.reason);
+    push1(h, "plain", frame, p1);
+    CHECK(h.drops("plain", c.reason) == before + 1);
+    CHECK(take(h, "plain_wan").empty());
+    CHECK(take(h, "plain_lan").empty());
+  }
+  // With `icmp`, only the blackhole routes' packets were dropped.
+  for (const char* r : {"unreachable", "prohibit", "no_route", "ttl_exceeded", "too_big"}) {
+    INFO(r);
+    CHECK(h.drops("lookup", r) == 0);
+  }
+  CHECK(h.drops("lookup", "blackhole") == 2);
+  CHECK(h.drops("err", "answered") == 10);
+  CHECK(h.read_handler("err", "unreachable") == "3 3");
+  CHECK(h.read_handler("err", "time_exceeded") == "1 1");
+  CHECK(h.read_handler("err", "too_big") == "1 1");
+}
+
+TEST_CASE("RX checksum offload flags are honoured, with a software check otherwise", "[icmp][fib]") {
+  boost::asio::io_context io;  // outlives the harness: its services' timers are stopped on it
+  GraphHarness h(kRouteTypesGraph, loader(), pool());
+  h.start_services(io);
+  io.poll();
+  const uint16_t p1 = port_of("net_null1");
+  const char* kHost = "02:00:00:00:88:88";
+  auto frame = [&](const char* dst, bool right) {
+    Bytes f = ether(kLanMac, kHost, 0x0800, ip4("10.0.0.9", dst, 17, udp(1, 2, 8)));
+    if (!right) f[14 + 10] ^= 0x5a;
+    return f;
+  };
+  auto push_flagged = [&](const std::string& id, const Bytes& f, uint64_t flag) {
+    rte_mbuf* m = on_port(f, p1);
+    m->ol_flags = (m->ol_flags & ~RTE_MBUF_F_RX_IP_CKSUM_MASK) | flag;
+    Batch b = batch({m});
+    h.push(id, b);
+  };
+  const uint64_t kGood = RTE_MBUF_F_RX_IP_CKSUM_GOOD, kBad = RTE_MBUF_F_RX_IP_CKSUM_BAD,
+                 kUnknown = RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN;
+
+  SECTION("IpLookup") {
+    // The NIC vouched for it: forwarded despite a wrong checksum.
+    push_flagged("plain", frame("192.0.2.2", false), kGood);
+    auto out = take(h, "plain_wan");
+    REQUIRE(out.size() == 1);
+    CHECK(out[0][14 + 8] == 63);
+    // The NIC found it bad: dropped though the checksum is right.
+    push_flagged("plain", frame("192.0.2.2", true), kBad);
+    CHECK(take(h, "plain_wan").empty());
+    CHECK(h.drops("plain", "bad_ip") == 1);
+    // No verdict: checked in software.
+    push_flagged("plain", frame("192.0.2.2", false), kUnknown);
+    CHECK(take(h, "plain_wan").empty());
+    CHECK(h.drops("plain", "bad_ip") == 2);
+    push_flagged("plain", frame("192.0.2.2", true), kUnknown);
+    out = take(h, "plain_wan");
+    REQUIRE(out.size() == 1);
+    CHECK(out[0][14 + 8] == 63);
+    CHECK(ipv4_header_ok(out[0]));
+    CHECK(h.drops("plain", "bad_ip") == 2);
+
+    // A right checksum stays right through the TTL decrement (RFC 1624), for
+    // every TTL and a spread of other header words.
+    for (unsigned ttl = 2; ttl <= 255; ttl++) {
+      INFO("TTL " << ttl);
+      Ip4Opts o;
+      o.ttl = static_cast<uint8_t>(ttl);
+      o.id = static_cast<uint16_t>(ttl * 2654435761u >> 16);
+      o.tos = static_cast<uint8_t>(ttl * 37);
+      const Bytes ip = ip4("10.0.0.9", "192.0.2.2", static_cast<uint8_t>(ttl & 1 ? 17 : 6), udp(1, 2, 8), o);
+      push_flagged("plain", ether(kLanMac, kHost, 0x0800, ip), ttl % 3 ? kUnknown : kGood);
+      out = take(h, "plain_wan");
+      REQUIRE(out.size() == 1);
+      CHECK(out[0][14 + 8] == ttl - 1);
+      CHECK(rte_raw_cksum(out[0].data() + 14, 20) == 0xffff);
+    }
+    CHECK(h.drops("plain", "bad_ip") == 2);
+  }
+
+  SECTION("IpLocal, for what it delivers; the forwarded are IpLookup's to check") {
+    // Ours (local) and the link's (control): the flags decide, else software.
+    for (const auto& [dst, capture] : std::vector<std::pair<const char*, const char*>>{{"10.0.0.1", "loc"},
+                                                                                        {"224.0.0.5", "ctl"}}) {
+      INFO(dst);
+      const uint64_t bad = h.drops("local", "bad_ip");
+      push_flagged("local", frame(dst, false), kGood);
+      CHECK(take(h, capture).size() == 1);
+      push_flagged("local", frame(dst, true), kBad);
+      CHECK(take(h, capture).empty());
+      CHECK(h.drops("local", "bad_ip") == bad + 1);
+      push_flagged("local", frame(dst, false), kUnknown);
+      CHECK(take(h, capture).empty());
+      CHECK(h.drops("local", "bad_ip") == bad + 2);
+      push_flagged("local", frame(dst, true), kUnknown);
+      CHECK(take(h, capture).size() == 1);
+      CHECK(h.drops("local", "bad_ip") == bad + 2);
+    }
+    // To forward: IpLocal passes them on whatever their checksum; IpLookup
+    // behind it applies the same rules.
+    push_flagged("local", frame("192.0.2.2", true), kBad);
+    push_flagged("local", frame("192.0.2.2", false), kUnknown);
+    CHECK(h.drops("plain", "bad_ip") == 2);
+    push_flagged("local", frame("192.0.2.2", false), kGood);
+    push_flagged("local", frame("192.0.2.2", true), kUnknown);
+    CHECK(take(h, "plain_wan").size() == 2);
+    CHECK(h.drops("local", "bad_ip") == 4);
+    CHECK(h.output_packets("local", "forward") == 4);
+  }
 }
