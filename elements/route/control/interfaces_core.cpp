@@ -485,25 +485,28 @@ rte_mbuf* InterfacesCore::alloc(size_t len) {
 bool InterfacesCore::take_request_token() {
   const double t = now();
   const double rate = cfg_.max_requests_per_s;
-  tokens_ = std::min(rate, tokens_ + (t - tokens_at_) * rate);
+  // The bucket starts full: the Clock starts with DPDK, so its age would make
+  // the first burst depend on how long ago the process started.
+  tokens_ = tokens_at_ == 0 ? rate : std::min(rate, tokens_ + (t - tokens_at_) * rate);
   tokens_at_ = t;
   if (tokens_ < 1) return false;
   tokens_ -= 1;
   return true;
 }
 
-void InterfacesCore::send_probe(Neigh& n, bool unicast) {
+bool InterfacesCore::send_probe(Neigh& n, bool unicast) {
   const Interface* i = iface(n.key.iface);
-  if (!i || !take_request_token()) return;
+  if (!i) return true;
+  if (!take_request_token()) return false;
   if (n.key.family == AF_INET) {
     uint32_t target;
     std::memcpy(&target, n.key.addr, 4);
     const IpAddr src = i->source_for(IpAddr(Ip4::of(n.key.addr)));
-    if (!src.v4()) return;  // no IPv4 address on the interface: nothing to ask with
+    if (!src.v4()) return true;  // no IPv4 address on the interface: nothing to ask with
     uint32_t sip;
     std::memcpy(&sip, src.data(), 4);
     rte_mbuf* m = alloc(nd::kArpFrame);
-    if (!m) return;
+    if (!m) return true;
     const Mac bcast{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
     nd::build_arp(rte_pktmbuf_mtod(m, uint8_t*), RTE_ARP_OP_REQUEST, i->mac, unicast ? n.mac : bcast, i->mac, sip, Mac{},
                   target);
@@ -512,10 +515,11 @@ void InterfacesCore::send_probe(Neigh& n, bool unicast) {
     const Ip6 target = Ip6::of(n.key.addr);
     const IpAddr src = i->source_for(IpAddr(target));
     rte_mbuf* m = alloc(nd::kNdFrame);
-    if (!m) return;
+    if (!m) return true;
     nd::build_ns(rte_pktmbuf_mtod(m, uint8_t*), i->mac, src.ip6(), target, unicast ? &n.mac : nullptr);
     if (send(i->id, m)) c_.requests_sent++;
   }
+  return true;
 }
 
 void InterfacesCore::announce(const Interface& i) {
@@ -746,8 +750,7 @@ void InterfacesCore::handle_held(rte_mbuf* m) {
     set_state(*n, NeighState::Incomplete);
   }
   if (fresh || n->probes == 0) {
-    send_probe(*n, false);
-    n->probes = 1;
+    n->probes = send_probe(*n, false) ? 1 : 0;
     n->deadline = now() + cfg_.retrans_time;
   }
 }
@@ -761,8 +764,7 @@ void InterfacesCore::run_timers() {
       case NeighState::Incomplete:
         if (t < n.deadline) break;
         if (n.probes < cfg_.mcast_probes) {
-          send_probe(n, false);
-          n.probes++;
+          if (send_probe(n, false)) n.probes++;
           n.deadline = t + cfg_.retrans_time;
         } else {
           c_.failed++;
@@ -782,16 +784,14 @@ void InterfacesCore::run_timers() {
       case NeighState::Delay:
         if (t >= n.deadline) {
           set_state(n, NeighState::Probe);
-          send_probe(n, true);
-          n.probes = 1;
+          n.probes = send_probe(n, true) ? 1 : 0;
           n.deadline = t + cfg_.retrans_time;
         }
         break;
       case NeighState::Probe:
         if (t < n.deadline) break;
         if (n.probes < cfg_.ucast_probes) {
-          send_probe(n, true);
-          n.probes++;
+          if (send_probe(n, true)) n.probes++;
           n.deadline = t + cfg_.retrans_time;
         } else {
           c_.failed++;

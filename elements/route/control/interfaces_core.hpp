@@ -141,7 +141,9 @@ class InterfacesCore final : public InterfacesHandle {
   void confirm(Neigh& n, const Mac& mac);  // a reply: reachable with this MAC
   void release_queue(Neigh& n);
   void fail_queue(Neigh& n);
-  void send_probe(Neigh& n, bool unicast);
+  // False when max_requests held it back: not a probe then, and tried again
+  // at the next retransmission (a neighbour is never failed unasked).
+  bool send_probe(Neigh& n, bool unicast);
   bool send(uint16_t iface, rte_mbuf* m);
   rte_mbuf* alloc(size_t len);
   void send_unreachable(const Interface& in, rte_mbuf* orig);
