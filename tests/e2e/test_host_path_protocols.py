@@ -208,18 +208,18 @@ def main(t):
                      f"-r {host_key} -P {sdir}/dropbear.pid"], lab=lab, ns=nr, stdout=out, stderr=subprocess.STDOUT)
         t.require(wait_until(lambda: f":{SSH_PORT}" in lab.sh(nr, "ss -ltn"), 10), "dropbear listens on 10.202.1.1")
         ssh = ["ssh", "-F", "/dev/null", "-i", key, "-p", str(SSH_PORT), "-o", "BatchMode=yes",
-               "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10",
+               "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=30",
                "-o", "LogLevel=ERROR", "root@10.202.1.1"]
-        p = lab.run(np_, ssh + ["echo weft-ssh-$((6*7))"], timeout=30)
+        p = lab.run(np_, ssh + ["echo weft-ssh-$((6*7))"], timeout=60)
         t.check(p.returncode == 0 and "weft-ssh-42" in p.stdout, "P logs in to R over SSH and runs a command",
                 p.stdout + p.stderr)
         blob = os.urandom(4 << 20)
         p = subprocess.run(["ip", "netns", "exec", np_] + ssh + ["sha256sum"], input=blob, capture_output=True,
-                           timeout=60)
+                           timeout=120)
         t.check(p.returncode == 0 and p.stdout.decode().split()[0] == hashlib.sha256(blob).hexdigest(),
                 "4 MB from P reach R's shell intact", p.stdout.decode() + p.stderr.decode())
         p = subprocess.run(["ip", "netns", "exec", np_] + ssh + [f"head -c {4 << 20} /dev/zero"], capture_output=True,
-                           timeout=60)
+                           timeout=120)
         t.check(p.returncode == 0 and len(p.stdout) == 4 << 20 and not p.stdout.strip(b"\0"),
                 "4 MB from R's shell reach P intact", f"{len(p.stdout)} bytes; {p.stderr.decode()}")
         t.check(r.stop() == 0, "routerd stops cleanly")

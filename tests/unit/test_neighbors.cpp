@@ -565,7 +565,7 @@ TEST_CASE("Gratuitous ARP and unsolicited NAs announce an interface's addresses:
   CHECK(core.status()["counters"]["gratuitous_sent"] == 12);
 }
 
-TEST_CASE("Neighbour timers: reachable, stale, delay, unicast probes, then reachable again or failed; unused stale ones go",
+TEST_CASE("Neighbour timers: reachable, stale, delay, unicast probes, then reachable again or failed, and unused stale ones go",
           "[neighbors]") {
   test::eal();
   InterfacesCore core("t", nullptr, 0);
@@ -772,7 +772,7 @@ TEST_CASE("Requests are limited to max_requests per second: a second's worth at 
   CHECK(requests == 30);
 }
 
-TEST_CASE("A duplicate address probe for one of our addresses is a conflict and teaches nothing; for another, nothing",
+TEST_CASE("A duplicate address probe for one of our addresses is a conflict and teaches nothing, and one for another address nothing",
           "[neighbors]") {
   test::eal();
   InterfacesCore core("t", nullptr, 0);
