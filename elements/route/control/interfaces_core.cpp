@@ -26,6 +26,17 @@ namespace weft::route {
 
 namespace {
 
+// The neighbour table's hash: CRC32 over the key. rte_hash_crc reads it 8
+// bytes at a time, and keys come from arrays at their 20-byte stride (a
+// worker's batch of misses) or from the stack at 2-byte alignment: hash an
+// aligned copy.
+uint32_t neighbor_hash(const void* key, uint32_t len, uint32_t init) {
+  alignas(8) uint8_t k[sizeof(NeighborKey)];
+  const uint32_t n = std::min<uint32_t>(len, sizeof k);  // len is the table's key_len, sizeof(NeighborKey)
+  std::memcpy(k, key, n);
+  return rte_hash_crc(k, n, init);
+}
+
 std::atomic<unsigned> g_seq{0};
 
 bool usable(NeighState s) { return s != NeighState::Incomplete && s != NeighState::Failed; }
@@ -149,7 +160,7 @@ void InterfacesCore::configure(const InterfacesConfig& c) {
     hp.name = hn.c_str();
     hp.entries = std::max(64u, c.max_neighbors);
     hp.key_len = sizeof(NeighborKey);
-    hp.hash_func = rte_hash_crc;
+    hp.hash_func = neighbor_hash;
     hp.socket_id = socket_;
     hp.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
     rte_hash* h = rte_hash_create(&hp);
