@@ -23,6 +23,7 @@
 #include "control/fib_service.hpp"
 #include "tables/ingress.hpp"
 #include "tables/interfaces.hpp"
+#include "fpm_zebra.hpp"
 #include "test_env.hpp"
 #include "testing/graph_harness.hpp"
 #include "weft/fields.hpp"
@@ -1169,64 +1170,6 @@ connections:
   - local[control] -> ctl
 )";
 
-// A zebra route message without next hops (RTN_BLACKHOLE, RTN_UNREACHABLE,
-// RTN_PROHIBIT) for the main table, in an FPM frame (version 1, netlink),
-// laid out here with the kernel's own structures.
-Bytes fpm_route(const char* prefix, uint8_t type) {
-  const std::string text(prefix);
-  const size_t slash = text.find('/');
-  REQUIRE(slash != std::string::npos);
-  const std::string addr = text.substr(0, slash);
-  const bool v6 = addr.find(':') != std::string::npos;
-  const Bytes a = v6 ? a6(addr.c_str()) : a4(addr.c_str());
-  nlmsghdr nh{};
-  nh.nlmsg_type = RTM_NEWROUTE;
-  nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE;
-  nh.nlmsg_len = static_cast<uint32_t>(NLMSG_LENGTH(sizeof(rtmsg)) + RTA_LENGTH(a.size()));
-  rtmsg rt{};
-  rt.rtm_family = v6 ? AF_INET6 : AF_INET;
-  rt.rtm_dst_len = static_cast<uint8_t>(std::stoi(text.substr(slash + 1)));
-  rt.rtm_table = RT_TABLE_MAIN;
-  rt.rtm_protocol = RTPROT_STATIC;
-  rt.rtm_type = type;
-  rtattr dst{};
-  dst.rta_type = RTA_DST;
-  dst.rta_len = static_cast<uint16_t>(RTA_LENGTH(a.size()));
-  Bytes f(4 + nh.nlmsg_len, 0);
-  f[0] = 1;  // FPM version
-  f[1] = 1;  // netlink
-  put16(f, 2, static_cast<uint16_t>(f.size()));
-  std::memcpy(f.data() + 4, &nh, sizeof nh);
-  std::memcpy(f.data() + 4 + NLMSG_HDRLEN, &rt, sizeof rt);
-  const size_t at = 4 + NLMSG_LENGTH(sizeof(rtmsg));
-  std::memcpy(f.data() + at, &dst, sizeof dst);
-  std::copy(a.begin(), a.end(), f.begin() + static_cast<long>(at + RTA_LENGTH(0)));
-  return f;
-}
-
-// Connects to the Fib's FPM server as zebra would and sends `frames`.
-struct ZebraStandIn {
-  int fd = -1;
-  explicit ZebraStandIn(uint16_t port) {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  }
-  ~ZebraStandIn() { ::close(fd); }
-  void send(const Bytes& b) {
-    size_t off = 0;
-    while (off < b.size()) {
-      const ssize_t n = ::send(fd, b.data() + off, b.size() - off, MSG_NOSIGNAL);
-      REQUIRE(n > 0);
-      off += static_cast<size_t>(n);
-    }
-  }
-};
-
 bool route_for(const route::FibControl& fib, const char* address) {
   return !fib.lookup({{"address", address}})["route"].is_null();
 }
@@ -1251,13 +1194,13 @@ TEST_CASE("IpLookup turns each route type into its ICMP error", "[icmp][fib]") {
   io.poll();
   const auto& fib = *static_cast<route::FibService&>(h.service("fib")).control();
   REQUIRE(fib.port() != 0);
-  ZebraStandIn zebra(fib.port());
+  test::Zebra zebra(fib.port());  // routes of these types come only from zebra
   Bytes routes;
   for (const auto& [prefix, type] : std::vector<std::pair<const char*, uint8_t>>{
            {"198.51.100.0/24", RTN_UNREACHABLE}, {"2001:db8:a::/48", RTN_UNREACHABLE},
            {"198.51.101.0/24", RTN_PROHIBIT},    {"2001:db8:b::/48", RTN_PROHIBIT},
            {"203.0.113.0/24", RTN_BLACKHOLE},    {"2001:db8:c::/48", RTN_BLACKHOLE}}) {
-    const Bytes f = fpm_route(prefix, type);
+    const Bytes f = test::frame({test::zroute(true, prefix, {}, 254, type)});  // no next hops
     routes.insert(routes.end(), f.begin(), f.end());
   }
   zebra.send(routes);
