@@ -158,30 +158,38 @@ print("arp", len(arp), ",".join(sorted({r[ARP].hwsrc for r in arp})),
 """
 
 
+def topology(lab):
+    """H, R, P and Q of the picture above, addressed; R's data-port ends
+    quiet. Returns the namespaces (r, p, h, q) and the veth ends (r0, r1: R's
+    to P and H, for its af_packet ports; p_if: P's towards R)."""
+    nr, np_, nh, nq = lab.namespace("r"), lab.namespace("p"), lab.namespace("h"), lab.namespace("q")
+    r0, p_if = lab.veth(nr, np_)
+    r1, h_if = lab.veth(nr, nh)
+    pq, q_if = lab.veth(np_, nq)
+    # The data ports' kernel ends in R belong to routerd (af_packet), but
+    # R's kernel sees their frames too: it must ignore them (no IPv6, no
+    # ARP answers; IPv4 fails the reverse-path check, the sources being
+    # reachable through the taps).
+    for dev in (r0, r1):
+        lab.sh(nr, f"sysctl -qw net.ipv6.conf.{dev}.disable_ipv6=1 net.ipv4.conf.{dev}.arp_ignore=8 "
+                   f"net.ipv4.conf.{dev}.rp_filter=1")
+    lab.sh(np_, f"ip addr add 10.202.1.2/24 dev {p_if} && ip addr add 10.99.0.1/24 dev {pq} && "
+                f"ip -6 addr add 2001:db8:202:1::2/64 dev {p_if} nodad && "
+                f"ip -6 addr add 2001:db8:99::1/64 dev {pq} nodad && "
+                f"sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1")
+    lab.sh(nq, f"ip addr add 10.99.0.2/24 dev {q_if} && ip route add default via 10.99.0.1 && "
+               f"ip -6 addr add 2001:db8:99::2/64 dev {q_if} nodad && ip -6 route add default via 2001:db8:99::1")
+    lab.sh(nh, f"ip addr add 10.202.2.2/24 dev {h_if} && ip route add default via 10.202.2.1 && "
+               f"ip -6 addr add 2001:db8:202:2::2/64 dev {h_if} nodad && "
+               f"ip -6 route add default via 2001:db8:202:2::1")
+    return nr, np_, nh, nq, r0, r1, p_if
+
+
 def main(t):
     t.needs(ZEBRA, BGPD, "ping", "vtysh")
     tag = os.getpid() % 100000
     with t.lab("hb") as lab:
-        nr, np_, nh, nq = lab.namespace("r"), lab.namespace("p"), lab.namespace("h"), lab.namespace("q")
-        r0, p_if = lab.veth(nr, np_)
-        r1, h_if = lab.veth(nr, nh)
-        pq, q_if = lab.veth(np_, nq)
-        # The data ports' kernel ends in R belong to routerd (af_packet), but
-        # R's kernel sees their frames too: it must ignore them (no IPv6, no
-        # ARP answers; IPv4 fails the reverse-path check, the sources being
-        # reachable through the taps).
-        for dev in (r0, r1):
-            lab.sh(nr, f"sysctl -qw net.ipv6.conf.{dev}.disable_ipv6=1 net.ipv4.conf.{dev}.arp_ignore=8 "
-                       f"net.ipv4.conf.{dev}.rp_filter=1")
-        lab.sh(np_, f"ip addr add 10.202.1.2/24 dev {p_if} && ip addr add 10.99.0.1/24 dev {pq} && "
-                    f"ip -6 addr add 2001:db8:202:1::2/64 dev {p_if} nodad && "
-                    f"ip -6 addr add 2001:db8:99::1/64 dev {pq} nodad && "
-                    f"sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1")
-        lab.sh(nq, f"ip addr add 10.99.0.2/24 dev {q_if} && ip route add default via 10.99.0.1 && "
-                   f"ip -6 addr add 2001:db8:99::2/64 dev {q_if} nodad && ip -6 route add default via 2001:db8:99::1")
-        lab.sh(nh, f"ip addr add 10.202.2.2/24 dev {h_if} && ip route add default via 10.202.2.1 && "
-                   f"ip -6 addr add 2001:db8:202:2::2/64 dev {h_if} nodad && "
-                   f"ip -6 route add default via 2001:db8:202:2::1")
+        nr, np_, nh, nq, r0, r1, p_if = topology(lab)
         wt0, wt1 = f"wt{tag}a", f"wt{tag}b"
         port = random.randint(20000, 60000)
         r = t.routerd(GRAPH.format(tag=tag, r0=r0, r1=r1, wt0=wt0, wt1=wt1, port=port), lab=lab, ns=nr,
