@@ -247,6 +247,11 @@ def main(t):
         t.check("up" in json.dumps(look), "its next hop leaves by output up (zebra's wt0 mapped)", json.dumps(look))
 
         t.step("5. forwarding with the BGP route")
+        # The way back: P's kernel has H's subnets from R's bgpd (R's
+        # redistributed connected routes, which may follow Established).
+        for pfx, fam in (("10.202.2.0/24", "-4"), ("2001:db8:202:2::/64", "-6")):
+            t.check(wait_until(lambda: pfx in lab.sh(np_, f"ip {fam} route show {pfx}"), 30),
+                    f"P's kernel learned H's {pfx} from R's bgpd (the way back)", lab.sh(np_, f"ip {fam} route"))
         p = lab.run(nh, ["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.99.0.2"])
         t.check(p.returncode == 0 and " 0% packet loss" in p.stdout, "H pings Q through Weft and P", p.stdout)
         n = {x["address"]: x for svc in r.json("neighbors") for x in svc["result"]}

@@ -136,6 +136,11 @@ def main(t):
                 str(ospf_state()))
         t.check(wait_until(lambda: (fib_route("10.99.0.0/24") or {}).get("installed"), 30),
                 "P's 10.99.0.0/24, learned by OSPF, reached Weft's FIB over FPM", json.dumps(fib_route("10.99.0.0/24")))
+        # The way back: P's kernel has H's subnet from R's ospfd (R's
+        # redistributed connected route, a type-5 LSA that may follow Full).
+        t.check(wait_until(lambda: "10.202.2.0/24" in lab.sh(np_, "ip -4 route show 10.202.2.0/24"), 30),
+                "P's kernel learned H's 10.202.2.0/24 from R's ospfd (the way back)",
+                lab.sh(np_, "ip -4 route"))
         p = lab.run(nh, ["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.99.0.2"])
         t.check(p.returncode == 0 and " 0% packet loss" in p.stdout, "H pings Q through Weft with the OSPF route",
                 p.stdout)
@@ -148,6 +153,9 @@ def main(t):
                 "R's ospf6d and P's ospf6d: Full (ff02::5 from the link-locals crossed Weft)", ospf6_state())
         t.check(wait_until(lambda: (fib_route("2001:db8:99::/64") or {}).get("installed"), 30),
                 "P's 2001:db8:99::/64, learned by OSPFv3, reached Weft's FIB", json.dumps(fib_route("2001:db8:99::/64")))
+        t.check(wait_until(lambda: "2001:db8:202:2::/64" in lab.sh(np_, "ip -6 route show 2001:db8:202:2::/64"), 30),
+                "P's kernel learned H's 2001:db8:202:2::/64 from R's ospf6d (the way back)",
+                lab.sh(np_, "ip -6 route"))
         p = lab.run(nh, ["ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", "2001:db8:99::2"])
         t.check(p.returncode == 0 and " 0% packet loss" in p.stdout,
                 "H pings Q over IPv6 through Weft with the OSPFv3 route", p.stdout)
