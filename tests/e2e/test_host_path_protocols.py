@@ -24,8 +24,9 @@ Checks:
  3. BFD between R's bfdd and P's: Up on both sides; P's bfdd stopped, R's
     session goes Down within its detection time (so the Up was live);
  4. SSH: OpenSSH's client on P logs in to dropbear on R's address with a
-    key, runs a command, and moves 4 MB each way intact (full-size TCP
-    segments both ways through the host path).
+    key, runs a command (also beside busy loops on every CPU), and moves
+    4 MB each way intact (full-size TCP segments both ways through the host
+    path).
 
 Usage: test_host_path_protocols.py --bin build/bin
 """
@@ -81,7 +82,7 @@ bfd
 
 
 def main(t):
-    t.needs(ZEBRA, OSPFD, OSPF6D, BFDD, DROPBEAR, "ssh", "ssh-keygen", "dropbearkey", "ping", "vtysh")
+    t.needs(ZEBRA, OSPFD, OSPF6D, BFDD, DROPBEAR, "ssh", "ssh-keygen", "dropbearkey", "ping", "vtysh", "taskset")
     tag = os.getpid() % 100000
     with t.lab("hp") as lab:
         nr, np_, nh, nq, r0, r1, p_if = topology(lab)  # as test_host_path_bgp.py's
@@ -204,6 +205,25 @@ def main(t):
         p = lab.run(np_, ssh + ["echo weft-ssh-$((6*7))"], timeout=60)
         t.check(p.returncode == 0 and "weft-ssh-42" in p.stdout, "P logs in to R over SSH and runs a command",
                 p.stdout + p.stderr)
+        # Beside busy loops in this test's session, on both CPUs: routerd
+        # runs in a session of its own (weftlab's spawn_routerd), so its
+        # sub-millisecond sleepers and these loops are not one scheduling
+        # group, which would starve dropbear's session on their CPU (34 s
+        # for this login when routerd shared the test's session; see
+        # docs/engine.md, "CPUs shared with other programs").
+        busy = [subprocess.Popen(["taskset", "-c", str(cpu), "sh", "-c", "while :; do :; done"])
+                for cpu in range(min(2, os.cpu_count() or 1))]
+        try:
+            t0 = time.monotonic()
+            p = lab.run(np_, ssh + ["echo weft-ssh-busy"], timeout=60)
+            took = time.monotonic() - t0
+        finally:
+            for b in busy:
+                b.kill()
+                b.wait()
+        t.check(p.returncode == 0 and "weft-ssh-busy" in p.stdout and took < 15,
+                "P logs in to R over SSH beside busy loops on every CPU (routerd not starving others)",
+                f"{took:.2f} s; {p.stdout}{p.stderr}")
         blob = os.urandom(4 << 20)
         p = subprocess.run(["ip", "netns", "exec", np_] + ssh + ["sha256sum"], input=blob, capture_output=True,
                            timeout=120)

@@ -150,6 +150,18 @@ class Lab:
         self.procs.append(p)
         return p
 
+    # routerd runs in a session of its own (start_new_session), as a service
+    # runs in a cgroup of its own. With group scheduling (the kernel's
+    # autogroup puts each session in a group), a group holding both a
+    # thread that sleeps for less than a millisecond at a time (an idle
+    # worker's idle_sleep_us, a DeferredTx thread) and a busy thread on the
+    # same CPU (here: whatever else the caller's session runs) starves the
+    # other groups' tasks on that CPU for tens of seconds on recent kernels
+    # (seen on 6.18): an SSH login through the host path took 34 s beside
+    # three busy loops, 0.15 s with routerd in its own session. See
+    # docs/engine.md, "CPUs shared with other programs".
+    ROUTERD_SESSION = {"start_new_session": True}
+
     def spawn_routerd(self, ns, argv, log_path, up, tries=3, timeout=30, err_path=None, **kw):
         """Starts routerd (argv) with its output in log_path (its standard
         error in err_path, if given) and waits until up() is true or it
@@ -162,7 +174,8 @@ class Lab:
         another group: start again, at most `tries` times."""
         for _ in range(tries):
             with open(log_path, "w") as log, open(err_path or os.devnull, "w") as err:
-                p = self.spawn(ns, argv, stdout=log, stderr=err if err_path else subprocess.STDOUT, **kw)
+                p = self.spawn(ns, argv, stdout=log, stderr=err if err_path else subprocess.STDOUT,
+                               **{**self.ROUTERD_SESSION, **kw})
             wait_until(lambda: p.poll() is not None or up(), timeout=timeout)
             if p.poll() is None:
                 return p

@@ -185,7 +185,7 @@ class LabRun:
         # cwd: the run directory, so relative paths in the graph (vhost-user
         # sockets) land there.
         p = self.lab.spawn(self.ns[rt.host], [self.routerd, "-c", rt.graph, "-s", sock], cwd=self.dir,
-                           stdout=log, stderr=subprocess.STDOUT)
+                           stdout=log, stderr=subprocess.STDOUT, **self.lab.ROUTERD_SESSION)
         up = wait_until(lambda: p.poll() is not None or self.ctl("status", sock=sock)[0] == 0, timeout=60, step=0.1)
         if not up or p.poll() is not None:
             raise LabFailure(f"routerd {rt.name} did not start (exit status {p.poll()}); see its log below")
