@@ -166,13 +166,8 @@ def topology(lab):
     r0, p_if = lab.veth(nr, np_)
     r1, h_if = lab.veth(nr, nh)
     pq, q_if = lab.veth(np_, nq)
-    # The data ports' kernel ends in R belong to routerd (af_packet), but
-    # R's kernel sees their frames too: it must ignore them (no IPv6, no
-    # ARP answers; IPv4 fails the reverse-path check, the sources being
-    # reachable through the taps).
-    for dev in (r0, r1):
-        lab.sh(nr, f"sysctl -qw net.ipv6.conf.{dev}.disable_ipv6=1 net.ipv4.conf.{dev}.arp_ignore=8 "
-                   f"net.ipv4.conf.{dev}.rp_filter=1")
+    for dev in (r0, r1):  # routerd's data ports (af_packet)
+        lab.sh(nr, lab.routerd_port_sysctls(dev))
     lab.sh(np_, f"ip addr add 10.202.1.2/24 dev {p_if} && ip addr add 10.99.0.1/24 dev {pq} && "
                 f"ip -6 addr add 2001:db8:202:1::2/64 dev {p_if} nodad && "
                 f"ip -6 addr add 2001:db8:99::1/64 dev {pq} nodad && "

@@ -154,11 +154,8 @@ def main(t):
         nb = lab.namespace("b", ipv6=False)
         r0, a_if = lab.veth(nr, na)
         r1, b_if = lab.veth(nr, nb)
-        # routerd owns the router's veth ends (af_packet); R's kernel sees
-        # their frames too and must ignore them.
-        for dev in (r0, r1):
-            lab.sh(nr, f"sysctl -qw net.ipv6.conf.{dev}.disable_ipv6=1 net.ipv4.conf.{dev}.arp_ignore=8 "
-                       f"net.ipv4.conf.{dev}.rp_filter=1")
+        for dev in (r0, r1):  # routerd's data ports (af_packet)
+            lab.sh(nr, lab.routerd_port_sysctls(dev))
         lab.sh(na, f"ip addr add 10.203.1.2/24 dev {a_if} && ip addr add 10.203.1.3/24 dev {a_if} && "
                    f"ip route add default via 10.203.1.1")
         lab.sh(nb, f"ip addr add 10.203.2.2/24 dev {b_if} && ip route add default via 10.203.2.1")

@@ -1,6 +1,6 @@
 // What zebra sends a Fib service over FPM, built with libmnl, and a zebra
 // stand-in that sends it: for the unit tests that install routes the way
-// zebra does (test_fib, test_icmp).
+// zebra does (test_fib, test_icmp); test_fpm uses its message builder and frame.
 #pragma once
 
 #include <arpa/inet.h>
@@ -100,8 +100,10 @@ inline std::vector<uint8_t> nexthop(uint32_t id, const char* gw, uint32_t oif) {
   return m.bytes();
 }
 
-inline std::vector<uint8_t> frame(const std::vector<std::vector<uint8_t>>& msgs, uint8_t version = 1) {
-  std::vector<uint8_t> f{version, 1, 0, 0};
+// An FPM frame around netlink messages (type 1: netlink).
+inline std::vector<uint8_t> frame(const std::vector<std::vector<uint8_t>>& msgs, uint8_t version = 1,
+                                  uint8_t type = 1) {
+  std::vector<uint8_t> f{version, type, 0, 0};
   for (const auto& m : msgs) f.insert(f.end(), m.begin(), m.end());
   f[2] = static_cast<uint8_t>(f.size() >> 8);
   f[3] = static_cast<uint8_t>(f.size());

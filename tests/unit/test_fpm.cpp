@@ -11,29 +11,16 @@
 
 #include "control/fpm.hpp"
 #include "control/rib.hpp"
+#include "fpm_zebra.hpp"
 
 using namespace weft::route;
 using weft::Prefix;
 
 namespace {
 
-// One netlink message under construction.
-struct Msg {
-  std::vector<uint8_t> buf = std::vector<uint8_t>(8192, 0);
-  nlmsghdr* nlh;
-  explicit Msg(uint16_t type) {
-    nlh = mnl_nlmsg_put_header(buf.data());
-    nlh->nlmsg_type = type;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE;
-  }
-  std::vector<uint8_t> bytes() const { return {buf.begin(), buf.begin() + nlh->nlmsg_len}; }
-};
-
-std::vector<uint8_t> addr(int family, const char* text) {
-  std::vector<uint8_t> a(family == AF_INET ? 4 : 16);
-  REQUIRE(inet_pton(family, text, a.data()) == 1);
-  return a;
-}
+using Msg = weft::test::Nl;  // one netlink message under construction
+using weft::test::addr_bytes;
+using weft::test::frame;
 
 Msg route(uint16_t type, int family, const char* dst, uint8_t len, uint8_t rtype = RTN_UNICAST) {
   Msg m(type);
@@ -43,13 +30,13 @@ Msg route(uint16_t type, int family, const char* dst, uint8_t len, uint8_t rtype
   rtm->rtm_table = RT_TABLE_MAIN;
   rtm->rtm_protocol = RTPROT_STATIC;
   rtm->rtm_type = rtype;
-  auto a = addr(family, dst);
+  auto a = addr_bytes(family, dst);
   mnl_attr_put(m.nlh, RTA_DST, a.size(), a.data());
   return m;
 }
 
 void put_gw(Msg& m, int family, const char* gw, uint32_t oif) {
-  auto a = addr(family, gw);
+  auto a = addr_bytes(family, gw);
   mnl_attr_put(m.nlh, RTA_GATEWAY, a.size(), a.data());
   mnl_attr_put_u32(m.nlh, RTA_OIF, oif);
 }
@@ -60,23 +47,6 @@ Msg nexthop(uint16_t type, uint32_t id) {
   nhm->nh_family = AF_INET;
   mnl_attr_put_u32(m.nlh, NHA_ID, id);
   return m;
-}
-
-// An FPM frame around netlink messages.
-std::vector<uint8_t> frame(std::initializer_list<std::vector<uint8_t>> msgs, uint8_t version = 1, uint8_t type = 1) {
-  size_t total = 4;
-  for (const auto& m : msgs) total += m.size();
-  std::vector<uint8_t> f(total);
-  f[0] = version;
-  f[1] = type;
-  size_t off = 4;
-  for (const auto& m : msgs) {
-    std::memcpy(f.data() + off, m.data(), m.size());
-    off += m.size();
-  }
-  f[2] = static_cast<uint8_t>(f.size() >> 8);
-  f[3] = static_cast<uint8_t>(f.size());
-  return f;
 }
 
 struct Sink {
@@ -140,7 +110,7 @@ TEST_CASE("FPM: IPv6 multipath, blackhole, unreachable, tables, VXLAN VNI", "[fp
     std::memset(rtnh, 0, sizeof *rtnh);
     rtnh->rtnh_ifindex = 4;
     rtnh->rtnh_hops = 1;  // weight 2
-    auto a = addr(AF_INET6, gw);
+    auto a = addr_bytes(AF_INET6, gw);
     mnl_attr_put(mp.nlh, RTA_GATEWAY, a.size(), a.data());
     mnl_attr_put_u16(mp.nlh, RTA_ENCAP_TYPE, 100);
     nlattr* enc = mnl_attr_nest_start(mp.nlh, RTA_ENCAP);
@@ -175,11 +145,11 @@ TEST_CASE("FPM: nexthop objects and groups resolve in the RIB and follow changes
   s.dec.on_route = [&](const RouteUpdate& u) { rib.apply(u); };
   s.dec.on_nexthop = [&](const NexthopUpdate& u) { rib.apply(u); };
   Msg n1 = nexthop(RTM_NEWNEXTHOP, 10);
-  auto g1 = addr(AF_INET, "192.0.2.1");
+  auto g1 = addr_bytes(AF_INET, "192.0.2.1");
   mnl_attr_put(n1.nlh, NHA_GATEWAY, 4, g1.data());
   mnl_attr_put_u32(n1.nlh, NHA_OIF, 2);
   Msg n2 = nexthop(RTM_NEWNEXTHOP, 11);
-  auto g2 = addr(AF_INET, "192.0.2.2");
+  auto g2 = addr_bytes(AF_INET, "192.0.2.2");
   mnl_attr_put(n2.nlh, NHA_GATEWAY, 4, g2.data());
   mnl_attr_put_u32(n2.nlh, NHA_OIF, 3);
   Msg grp = nexthop(RTM_NEWNEXTHOP, 20);
@@ -192,7 +162,7 @@ TEST_CASE("FPM: nexthop objects and groups resolve in the RIB and follow changes
   CHECK(changes[0].second == "unicast [via 192.0.2.1 if 2] [via 192.0.2.2 if 3]");
   // A member changes: the route is re-resolved.
   Msg n2b = nexthop(RTM_NEWNEXTHOP, 11);
-  auto g3 = addr(AF_INET, "192.0.2.3");
+  auto g3 = addr_bytes(AF_INET, "192.0.2.3");
   mnl_attr_put(n2b.nlh, NHA_GATEWAY, 4, g3.data());
   mnl_attr_put_u32(n2b.nlh, NHA_OIF, 3);
   REQUIRE(s.feed(frame({n2b.bytes()})));

@@ -127,6 +127,15 @@ class Lab:
         # partial, and the far host would drop them.
         self.sh(ns, f"ethtool -K {link} tx off", check=False)
 
+    @staticmethod
+    def routerd_port_sysctls(link):
+        """The command for a link that is a routerd port (af_packet): the
+        namespace's kernel sees its frames too and must leave them alone: no
+        IPv6, no ARP answers, and IPv4 fails the strict reverse-path check
+        (the sources are routed elsewhere, through the host path's taps)."""
+        return (f"sysctl -qw net/ipv6/conf/{link}/disable_ipv6=1 net/ipv4/conf/{link}/arp_ignore=8 "
+                f"net/ipv4/conf/{link}/rp_filter=1")  # '/': a name may hold a '.'
+
     def mac(self, ns, link):
         out = self.sh(ns, f"cat /sys/class/net/{link}/address")
         return out.strip()

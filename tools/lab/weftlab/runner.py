@@ -154,13 +154,7 @@ class LabRun:
             if not itf.rxvlan:
                 self.sh(h.name, f"ethtool -K {n} rxvlan off")
             if not itf.kernel:
-                # routerd's port (af_packet): the kernel sees its frames too and
-                # must leave them alone: no IPv6, no ARP answers, and IPv4 fails
-                # the strict reverse-path check (the sources are routed elsewhere,
-                # through the host path's taps).
-                for path, v in ((f"ipv6/conf/{n}/disable_ipv6", 1), (f"ipv4/conf/{n}/arp_ignore", 8),
-                                (f"ipv4/conf/{n}/rp_filter", 1)):
-                    self.sh(h.name, f"echo {v} > /proc/sys/net/{path}")
+                self.sh(h.name, Lab.routerd_port_sysctls(n))
             for a in itf.addresses:
                 self.sh(h.name, f"ip addr add {a} dev {n}" + (" nodad" if ":" in str(a) else ""))
             self.sh(h.name, f"ip link set {n} up")
